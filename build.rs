@@ -1,0 +1,99 @@
+//! Compiles `signatures/*.yar` with yara-x at build time and embeds the serialized rules, so
+//! that the function only deserializes them at start-up. A rule error fails the build and
+//! names the file and line.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::{env, fs, process};
+
+use sha2::{Digest, Sha256};
+
+fn main() {
+    let dir = Path::new("signatures");
+    println!("cargo::rerun-if-changed={}", dir.display());
+    let mut files = Vec::new();
+    if let Err(e) = collect(dir, &mut files) {
+        fail(&format!("cannot read {}: {e}", dir.display()));
+    }
+    files.sort();
+    if files.is_empty() {
+        fail("signatures/ holds no .yar or .yara files");
+    }
+
+    let mut compiler = yara_x::Compiler::new();
+    // Rule identity covers the sources and the engine that compiled them: serialized rules only
+    // load in the same yara-x version.
+    let mut hasher = Sha256::new();
+    hasher.update(yara_version().as_bytes());
+    for file in &files {
+        println!("cargo::rerun-if-changed={}", file.display());
+        let source = fs::read_to_string(file)
+            .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", file.display())));
+        let origin = file.display().to_string();
+        hasher.update(origin.as_bytes());
+        hasher.update([0]);
+        hasher.update(source.as_bytes());
+        hasher.update([0]);
+        let code = yara_x::SourceCode::from(source.as_str()).with_origin(origin.as_str());
+        if let Err(e) = compiler.add_source(code) {
+            fail(&format!("rule error in {origin}:\n{e}"));
+        }
+    }
+    for warning in compiler.warnings() {
+        println!("cargo::warning={}", warning.to_string().replace('\n', " "));
+    }
+    let rules = compiler.build();
+    let bytes = rules
+        .serialize()
+        .unwrap_or_else(|e| fail(&format!("cannot serialize rules: {e}")));
+
+    let digest = hasher.finalize();
+    let mut id = String::new();
+    for b in &digest[..6] {
+        let _ = write!(id, "{b:02x}");
+    }
+    let out = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_else(|| fail("OUT_DIR is not set")));
+    write(&out.join("rules.bin"), &bytes);
+    write(&out.join("ruleset_id"), id.as_bytes());
+    write(
+        &out.join("ruleset_count"),
+        rules.iter().len().to_string().as_bytes(),
+    );
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect(&path, out)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yar" | "yara")
+        ) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The yara-x version from Cargo.lock, which pins what the binary links.
+fn yara_version() -> String {
+    let lock = fs::read_to_string("Cargo.lock").unwrap_or_default();
+    println!("cargo::rerun-if-changed=Cargo.lock");
+    lock.split("[[package]]")
+        .find(|p| p.contains("name = \"yara-x\"\n"))
+        .and_then(|p| p.lines().find(|l| l.starts_with("version = ")))
+        .unwrap_or("version = unknown")
+        .to_owned()
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    if let Err(e) = fs::write(path, bytes) {
+        fail(&format!("cannot write {}: {e}", path.display()));
+    }
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("error: {message}");
+    process::exit(1);
+}

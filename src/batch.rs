@@ -1,0 +1,324 @@
+//! Batch handling: an SQS batch in, a partial batch response out. Each message is decoded on
+//! its own, every object it names goes through fetch → scan → verdict → action with bounded
+//! concurrency, and only messages whose objects were all settled are acknowledged.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use futures::StreamExt;
+use tracing::{Level, error, info};
+
+use crate::action::{self, Location};
+use crate::config::{Action, Config};
+use crate::event::{ObjectEvent, decode_body};
+use crate::scan::Engine;
+use crate::store::{Fetched, MemoryBudget, ObjectInfo, ObjectRef, ObjectStore, StoreError};
+use crate::verdict::Verdict;
+
+/// A fault of the whole invocation (not of one message): Lambda retries the whole batch.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BatchError {
+    /// SQS always sets a message id; without one, a failure could not be reported.
+    #[error("SQS record {index} has no messageId, so its failure could not be reported")]
+    MissingMessageId {
+        /// Position of the record in the batch.
+        index: usize,
+    },
+}
+
+/// What happened to one object.
+#[derive(Debug, Clone)]
+pub struct ObjectOutcome {
+    /// The object, at the version that was scanned when known.
+    pub object: ObjectRef,
+    /// Its size, when known.
+    pub size: Option<u64>,
+    /// The verdict, when the object was there to judge.
+    pub verdict: Option<Verdict>,
+    /// Where the object is now.
+    pub location: Location,
+    /// Why its message must be retried, if it must.
+    pub retry: Option<String>,
+    /// Milliseconds spent reading, scanning, tagging and acting.
+    pub timings: Timings,
+}
+
+/// Milliseconds spent in each stage for one object.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    /// GetObject, including the body.
+    pub get_ms: f64,
+    /// The YARA-X scan.
+    pub scan_ms: f64,
+    /// Reading and writing tags.
+    pub tag_ms: f64,
+    /// Quarantine or delete.
+    pub action_ms: f64,
+}
+
+/// Everything a batch needs, built once per process.
+#[derive(Debug)]
+pub struct Pipeline<S> {
+    store: S,
+    engine: Engine,
+    config: Config,
+    budget: MemoryBudget,
+}
+
+impl<S: ObjectStore> Pipeline<S> {
+    /// A pipeline reading and writing through `store`.
+    pub fn new(store: S, engine: Engine, config: Config) -> Pipeline<S> {
+        let budget = MemoryBudget::new(config.max_object_size);
+        Pipeline {
+            store,
+            engine,
+            config,
+            budget,
+        }
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Processes one SQS batch and lists the messages to retry. Undecodable messages are
+    /// listed (they reach the DLQ after `maxReceiveCount` tries); so are messages with an
+    /// object that hit a retryable failure. An object named by several messages is processed
+    /// once.
+    pub async fn process_batch(&self, event: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
+        let mut failed = vec![false; event.records.len()];
+        let mut ids = Vec::with_capacity(event.records.len());
+        let mut jobs: Vec<(ObjectEvent, Vec<usize>)> = Vec::new();
+        let mut job_of: HashMap<ObjectRef, usize> = HashMap::new();
+
+        for (index, record) in event.records.iter().enumerate() {
+            let id = record
+                .message_id
+                .clone()
+                .ok_or(BatchError::MissingMessageId { index })?;
+            let decoded = record
+                .body
+                .as_deref()
+                .ok_or(crate::event::EventError::MissingBody)
+                .and_then(decode_body);
+            match decoded {
+                Err(e) => {
+                    error!(message_id = %id, error = %e, "cannot decode message; reporting it as failed");
+                    failed[index] = true;
+                }
+                Ok(decoded) => {
+                    for ignored in decoded.ignored {
+                        info!(message_id = %id, event = %ignored.event_name, bucket = ?ignored.bucket, "not an object creation; acknowledged");
+                    }
+                    for object in decoded.objects {
+                        match job_of.get(&object.object) {
+                            Some(&j) => jobs[j].1.push(index),
+                            None => {
+                                job_of.insert(object.object.clone(), jobs.len());
+                                jobs.push((object, vec![index]));
+                            }
+                        }
+                    }
+                }
+            }
+            ids.push(id);
+        }
+
+        let outcomes: Vec<(Vec<usize>, ObjectOutcome)> = futures::stream::iter(jobs)
+            .map(|(object, messages)| async move { (messages, self.process_object(&object).await) })
+            .buffer_unordered(self.config.concurrency)
+            .collect()
+            .await;
+        for (messages, outcome) in outcomes {
+            if outcome.retry.is_some() {
+                for m in messages {
+                    failed[m] = true;
+                }
+            }
+        }
+
+        let mut response = SqsBatchResponse::default();
+        for (id, failed) in ids.into_iter().zip(failed) {
+            if failed {
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id;
+                response.batch_item_failures.push(failure);
+            }
+        }
+        Ok(response)
+    }
+
+    /// Fetch → scan → verdict → action for one object, logged as one line.
+    pub async fn process_object(&self, event: &ObjectEvent) -> ObjectOutcome {
+        let outcome = self.settle(event).await;
+        log_outcome(&outcome);
+        outcome
+    }
+
+    async fn settle(&self, event: &ObjectEvent) -> ObjectOutcome {
+        let mut outcome = ObjectOutcome {
+            object: event.object.clone(),
+            size: event.size,
+            verdict: None,
+            location: Location::InPlace,
+            retry: None,
+            timings: Timings::default(),
+        };
+        let started = Instant::now();
+        let fetched = self.store.get(&event.object, &self.budget).await;
+        outcome.timings.get_ms = ms(started);
+
+        let (info, verdict) = match fetched {
+            Ok(Fetched::Body { info, body }) => {
+                let started = Instant::now();
+                let scanned = self.engine.scan(body.bytes).await;
+                outcome.timings.scan_ms = ms(started);
+                let verdict = match scanned {
+                    Ok(rules) if rules.is_empty() => Verdict::Clean,
+                    Ok(rules) => Verdict::Infected(rules),
+                    Err(e) => Verdict::Unscannable(e.to_string()),
+                };
+                (info, verdict)
+            }
+            Ok(Fetched::TooLarge(info)) => {
+                let reason = format!(
+                    "object is {} bytes, over MAX_OBJECT_SIZE of {} bytes",
+                    info.size,
+                    self.budget.limit()
+                );
+                (info, Verdict::Unscannable(reason))
+            }
+            Err(StoreError::NotFound { code, .. }) => {
+                outcome.location = Location::Gone;
+                self.explain_gone(event, &code).await;
+                return outcome;
+            }
+            Err(e) if e.is_retryable() => {
+                outcome.retry = Some(e.to_string());
+                return outcome;
+            }
+            // Retrying cannot fix a permission: record the failure on the object and move on.
+            Err(e) => {
+                error!(object = %event.object, error = %e, "cannot read the object; tagging it Error");
+                let info = ObjectInfo {
+                    version_id: event.object.version_id.clone(),
+                    size: event.size.unwrap_or(0),
+                    etag: event.etag.clone(),
+                };
+                (info, Verdict::Error(e.to_string()))
+            }
+        };
+
+        outcome.object = event.object.at_version(info.version_id.clone());
+        outcome.size = Some(info.size);
+        let date = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let tags = verdict.tags(&self.config.tag_keys, self.engine.rules().id(), &date);
+        let started = Instant::now();
+        let recorded =
+            action::record(&self.store, &self.config, &outcome.object, &verdict, &tags).await;
+        outcome.timings.tag_ms = ms(started);
+        let result = match recorded {
+            Ok(None) => Ok(Location::Gone),
+            Ok(Some(existing)) if matches!(verdict, Verdict::Infected(_)) => {
+                let started = Instant::now();
+                let acted = action::act(
+                    &self.store,
+                    &self.config,
+                    &outcome.object,
+                    &info,
+                    &existing,
+                    tags,
+                )
+                .await;
+                outcome.timings.action_ms = ms(started);
+                acted
+            }
+            Ok(Some(_)) => Ok(Location::InPlace),
+            Err(e) => Err(e),
+        };
+        outcome.verdict = Some(verdict);
+        match result {
+            Ok(location) => outcome.location = location,
+            Err(e) if e.is_retryable() => outcome.retry = Some(e.to_string()),
+            Err(e) => {
+                error!(object = %outcome.object, error = %e, "cannot record the verdict; acknowledged, as retrying cannot help")
+            }
+        }
+        outcome
+    }
+
+    /// A missing object is acknowledged; say whether an earlier delivery quarantined it.
+    async fn explain_gone(&self, event: &ObjectEvent, code: &str) {
+        if let (Action::Quarantine, Some(bucket)) =
+            (self.config.action, &self.config.quarantine_bucket)
+        {
+            let dest = ObjectRef {
+                bucket: bucket.clone(),
+                key: action::quarantine_key(&event.object.bucket, &event.object.key),
+                version_id: None,
+            };
+            if let Ok(Some(_)) = self.store.head(&dest).await {
+                info!(object = %event.object, quarantine = %dest, "already quarantined by an earlier delivery; acknowledged");
+                return;
+            }
+        }
+        info!(object = %event.object, code, "object no longer exists; acknowledged");
+    }
+}
+
+fn ms(since: Instant) -> f64 {
+    (since.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0
+}
+
+macro_rules! outcome_event {
+    ($level:expr, $o:expr, $where:expr) => {
+        tracing::event!(
+            $level,
+            bucket = %$o.object.bucket,
+            key = ?$o.object.key,
+            version = ?$o.object.version_id,
+            size = ?$o.size,
+            verdict = $o.verdict.as_ref().map_or("-", |v| v.name()),
+            matches = ?$o.verdict.as_ref().map(|v| v.matches()).unwrap_or_default(),
+            reason = ?$o.verdict.as_ref().and_then(|v| v.reason()),
+            location = %$where,
+            retry = ?$o.retry,
+            get_ms = $o.timings.get_ms,
+            scan_ms = $o.timings.scan_ms,
+            tag_ms = $o.timings.tag_ms,
+            action_ms = $o.timings.action_ms,
+            "object processed"
+        )
+    };
+}
+
+fn log_outcome(o: &ObjectOutcome) {
+    let location = match &o.location {
+        Location::InPlace => "in place".to_owned(),
+        Location::Quarantined(dest) => format!("quarantined to {dest}"),
+        Location::Deleted => "deleted".to_owned(),
+        Location::Gone => "gone".to_owned(),
+    };
+    let level = match (&o.retry, &o.verdict) {
+        (Some(_), _) | (_, Some(Verdict::Error(_))) => Level::ERROR,
+        (_, Some(Verdict::Infected(_) | Verdict::Unscannable(_))) => Level::WARN,
+        _ => Level::INFO,
+    };
+    match level {
+        Level::ERROR => outcome_event!(Level::ERROR, o, location),
+        Level::WARN => outcome_event!(Level::WARN, o, location),
+        _ => outcome_event!(Level::INFO, o, location),
+    }
+}
+
+impl From<BatchError> for lambda_runtime::Diagnostic {
+    fn from(e: BatchError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: "BatchError".into(),
+            error_message: e.to_string(),
+        }
+    }
+}

@@ -1,0 +1,479 @@
+//! Configuration: every setting comes from an environment variable, read and validated once at
+//! start-up so that a bad value stops the function before it touches any object.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use bytesize::ByteSize;
+
+/// What to do with an object whose verdict is `Infected`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Copy it to the quarantine bucket, verify the copy, then delete the scanned version.
+    Quarantine,
+    /// Delete the scanned version.
+    Delete,
+    /// Only tag it.
+    Tag,
+}
+
+impl Action {
+    const ALLOWED: &'static str = "quarantine, delete, tag";
+}
+
+impl FromStr for Action {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "quarantine" => Ok(Action::Quarantine),
+            "delete" => Ok(Action::Delete),
+            "tag" => Ok(Action::Tag),
+            _ => Err(()),
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::Quarantine => "quarantine",
+            Action::Delete => "delete",
+            Action::Tag => "tag",
+        })
+    }
+}
+
+/// The S3 tag keys the scanner writes. Each one is configurable so that the tags can match
+/// what bucket policies or downstream tools already expect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagKeys {
+    /// Verdict: `Clean`, `Infected`, `Unscannable` or `Error` (`TAG_KEY_RESULT`).
+    pub result: String,
+    /// Scan time, RFC 3339 UTC (`TAG_KEY_DATE`).
+    pub date: String,
+    /// Names of the matching rules, for `Infected` (`TAG_KEY_MATCHES`).
+    pub matches: String,
+    /// Identity of the ruleset that produced the verdict (`TAG_KEY_RULES`).
+    pub rules: String,
+    /// Why an object is `Unscannable` or `Error` (`TAG_KEY_DETAIL`).
+    pub detail: String,
+}
+
+impl Default for TagKeys {
+    fn default() -> Self {
+        TagKeys {
+            result: "scan-result".into(),
+            date: "scan-date".into(),
+            matches: "scan-matches".into(),
+            rules: "scan-rules".into(),
+            detail: "scan-detail".into(),
+        }
+    }
+}
+
+impl TagKeys {
+    /// All keys, in a fixed order.
+    pub fn all(&self) -> [&str; 5] {
+        [
+            &self.result,
+            &self.date,
+            &self.matches,
+            &self.rules,
+            &self.detail,
+        ]
+    }
+}
+
+/// The validated settings of the function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// What to do with infected objects (`ACTION`).
+    pub action: Action,
+    /// Destination of quarantined objects; required when `action` is quarantine
+    /// (`QUARANTINE_BUCKET`).
+    pub quarantine_bucket: Option<String>,
+    /// Objects larger than this are not downloaded and get `Unscannable`; also the memory
+    /// budget shared by the objects scanned at the same time (`MAX_OBJECT_SIZE`).
+    pub max_object_size: u64,
+    /// Objects processed at the same time in one invocation (`MAX_CONCURRENCY`).
+    pub concurrency: usize,
+    /// A scan running longer than this is abandoned and the object gets `Unscannable`
+    /// (`SCAN_TIMEOUT_SECS`).
+    pub scan_timeout: Duration,
+    /// Tag keys written on scanned objects.
+    pub tag_keys: TagKeys,
+    /// Address buckets as `endpoint/bucket` rather than `bucket.endpoint`; needed by local
+    /// emulators (`S3_FORCE_PATH_STYLE`).
+    pub force_path_style: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            action: Action::Quarantine,
+            quarantine_bucket: None,
+            max_object_size: DEFAULT_MAX_OBJECT_SIZE,
+            concurrency: DEFAULT_CONCURRENCY,
+            scan_timeout: Duration::from_secs(DEFAULT_SCAN_TIMEOUT_SECS),
+            tag_keys: TagKeys::default(),
+            force_path_style: false,
+        }
+    }
+}
+
+/// `MAX_OBJECT_SIZE` outside Lambda, where no memory size is known.
+pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 1024 * 1024 * 1024;
+/// Default of `MAX_CONCURRENCY`.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+/// Default of `SCAN_TIMEOUT_SECS`.
+pub const DEFAULT_SCAN_TIMEOUT_SECS: u64 = 30;
+const MAX_CONCURRENCY_LIMIT: usize = 256;
+const MAX_SCAN_TIMEOUT_SECS: u64 = 900;
+/// Smallest `MAX_OBJECT_SIZE` accepted: below this, ordinary documents would be `Unscannable`.
+const MIN_OBJECT_SIZE: u64 = 1024;
+
+/// One or more settings are invalid. The message lists every problem, each naming the
+/// variable and the values it accepts.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid configuration: {}", .problems.join("; "))]
+#[non_exhaustive]
+pub struct ConfigError {
+    /// One message per invalid variable.
+    pub problems: Vec<String>,
+}
+
+impl Config {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup`, which returns a variable's value if it is set.
+    /// Empty values count as unset, as SAM templates often pass `""` for "use the default".
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let mut problems = Vec::new();
+        let defaults = Config::default();
+
+        let action = match get("ACTION") {
+            None => defaults.action,
+            Some(v) => v.parse().unwrap_or_else(|()| {
+                problems.push(format!(
+                    "ACTION=`{v}` is invalid (allowed: {})",
+                    Action::ALLOWED
+                ));
+                defaults.action
+            }),
+        };
+
+        let quarantine_bucket = get("QUARANTINE_BUCKET").map(|v| v.trim().to_owned());
+        match &quarantine_bucket {
+            Some(b) => {
+                if let Err(why) = check_bucket_name(b) {
+                    problems.push(format!("QUARANTINE_BUCKET=`{b}` is invalid: {why}"));
+                }
+            }
+            None if action == Action::Quarantine => problems.push(
+                "QUARANTINE_BUCKET is required when ACTION is quarantine (set it to a bucket \
+                 name, or set ACTION to delete or tag)"
+                    .into(),
+            ),
+            None => {}
+        }
+
+        let max_object_size = match get("MAX_OBJECT_SIZE") {
+            Some(v) => match parse_size(&v) {
+                Some(n) if n >= MIN_OBJECT_SIZE => n,
+                _ => {
+                    problems.push(format!(
+                        "MAX_OBJECT_SIZE=`{v}` is invalid (allowed: a size of at least \
+                         {MIN_OBJECT_SIZE} bytes, such as 1048576, 512MiB or 2GB)"
+                    ));
+                    defaults.max_object_size
+                }
+            },
+            None => match get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") {
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(mb) if mb > 0 => size_for_memory(mb),
+                    _ => {
+                        problems.push(format!(
+                            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=`{v}` is invalid (allowed: memory \
+                             in MB, as Lambda sets it); set MAX_OBJECT_SIZE to override"
+                        ));
+                        defaults.max_object_size
+                    }
+                },
+                None => defaults.max_object_size,
+            },
+        };
+
+        let concurrency = parse_in_range(
+            &get,
+            "MAX_CONCURRENCY",
+            1..=MAX_CONCURRENCY_LIMIT,
+            defaults.concurrency,
+            &mut problems,
+        );
+        let timeout_secs = parse_in_range(
+            &get,
+            "SCAN_TIMEOUT_SECS",
+            1..=MAX_SCAN_TIMEOUT_SECS,
+            DEFAULT_SCAN_TIMEOUT_SECS,
+            &mut problems,
+        );
+
+        let mut tag_keys = defaults.tag_keys.clone();
+        for (var, slot) in [
+            ("TAG_KEY_RESULT", &mut tag_keys.result),
+            ("TAG_KEY_DATE", &mut tag_keys.date),
+            ("TAG_KEY_MATCHES", &mut tag_keys.matches),
+            ("TAG_KEY_RULES", &mut tag_keys.rules),
+            ("TAG_KEY_DETAIL", &mut tag_keys.detail),
+        ] {
+            if let Some(v) = get(var) {
+                match check_tag_key(&v) {
+                    Ok(()) => *slot = v,
+                    Err(why) => problems.push(format!("{var}=`{v}` is invalid: {why}")),
+                }
+            }
+        }
+        let keys = tag_keys.all();
+        if (1..keys.len()).any(|i| keys[..i].contains(&keys[i])) {
+            problems.push(format!(
+                "TAG_KEY_* must name five different keys (got {})",
+                keys.join(", ")
+            ));
+        }
+
+        let endpoint_set =
+            get("AWS_ENDPOINT_URL").is_some() || get("AWS_ENDPOINT_URL_S3").is_some();
+        let force_path_style = match get("S3_FORCE_PATH_STYLE") {
+            None => endpoint_set,
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => {
+                    problems.push(format!(
+                        "S3_FORCE_PATH_STYLE=`{v}` is invalid (allowed: true, false)"
+                    ));
+                    endpoint_set
+                }
+            },
+        };
+
+        if !problems.is_empty() {
+            return Err(ConfigError { problems });
+        }
+        Ok(Config {
+            action,
+            quarantine_bucket,
+            max_object_size,
+            concurrency,
+            scan_timeout: Duration::from_secs(timeout_secs),
+            tag_keys,
+            force_path_style,
+        })
+    }
+}
+
+/// Three quarters of the function's memory: the rest covers the runtime, the rules and the
+/// SDK's buffers. Objects above it would risk an out-of-memory kill, which loses the whole batch.
+fn size_for_memory(memory_mb: u64) -> u64 {
+    (memory_mb * 1024 * 1024 / 4 * 3).max(MIN_OBJECT_SIZE)
+}
+
+fn parse_size(v: &str) -> Option<u64> {
+    let v = v.trim();
+    v.parse::<u64>()
+        .ok()
+        .or_else(|| v.parse::<ByteSize>().ok().map(|b| b.as_u64()))
+}
+
+fn parse_in_range<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &str,
+    range: std::ops::RangeInclusive<T>,
+    default: T,
+    problems: &mut Vec<String>,
+) -> T
+where
+    T: FromStr + PartialOrd + fmt::Display + Copy,
+{
+    let Some(v) = get(var) else { return default };
+    match v.trim().parse::<T>() {
+        Ok(n) if range.contains(&n) => n,
+        _ => {
+            problems.push(format!(
+                "{var}=`{v}` is invalid (allowed: a whole number from {} to {})",
+                range.start(),
+                range.end()
+            ));
+            default
+        }
+    }
+}
+
+/// S3's bucket naming rules, so that a typo fails at start-up rather than on the first
+/// infected object.
+fn check_bucket_name(b: &str) -> Result<(), &'static str> {
+    if !(3..=63).contains(&b.len()) {
+        return Err("a bucket name has 3 to 63 characters");
+    }
+    if !b
+        .bytes()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.')
+    {
+        return Err("a bucket name has only lower-case letters, digits, `.` and `-`");
+    }
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    if !edge_ok(b.chars().next()) || !edge_ok(b.chars().last()) {
+        return Err("a bucket name starts and ends with a letter or digit");
+    }
+    Ok(())
+}
+
+/// S3's rules for tag keys: up to 128 characters of letters, digits, spaces and `_.:/=+-@`,
+/// and no `aws:` prefix.
+fn check_tag_key(k: &str) -> Result<(), &'static str> {
+    if k.chars().count() > 128 {
+        return Err("a tag key has at most 128 characters");
+    }
+    if k.to_ascii_lowercase().starts_with("aws:") {
+        return Err("tag keys starting with `aws:` are reserved");
+    }
+    if !k.chars().all(crate::verdict::is_tag_char) {
+        return Err("a tag key has only letters, digits, spaces and `_ . : / = + - @`");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_need_only_the_quarantine_bucket() {
+        let c = config(&[("QUARANTINE_BUCKET", "my-quarantine")]).unwrap();
+        assert_eq!(c.action, Action::Quarantine);
+        assert_eq!(c.quarantine_bucket.as_deref(), Some("my-quarantine"));
+        assert_eq!(c.max_object_size, DEFAULT_MAX_OBJECT_SIZE);
+        assert_eq!(c.concurrency, 8);
+        assert_eq!(c.scan_timeout, Duration::from_secs(30));
+        assert_eq!(c.tag_keys.result, "scan-result");
+        assert!(!c.force_path_style);
+    }
+
+    #[test]
+    fn quarantine_without_bucket_names_both_variables() {
+        let e = config(&[]).unwrap_err();
+        assert_eq!(e.problems.len(), 1);
+        assert!(e.problems[0].contains("QUARANTINE_BUCKET is required"));
+        assert!(e.problems[0].contains("ACTION"));
+    }
+
+    #[test]
+    fn tag_action_needs_no_bucket() {
+        let c = config(&[("ACTION", "Tag")]).unwrap();
+        assert_eq!(c.action, Action::Tag);
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_with_allowed_values() {
+        let e = config(&[
+            ("ACTION", "purge"),
+            ("QUARANTINE_BUCKET", "Bad_Bucket"),
+            ("MAX_OBJECT_SIZE", "lots"),
+            ("MAX_CONCURRENCY", "0"),
+            ("SCAN_TIMEOUT_SECS", "forever"),
+            ("TAG_KEY_RESULT", "aws:scan"),
+            ("S3_FORCE_PATH_STYLE", "maybe"),
+        ])
+        .unwrap_err();
+        let text = e.to_string();
+        for needle in [
+            "ACTION=`purge` is invalid (allowed: quarantine, delete, tag)",
+            "QUARANTINE_BUCKET=`Bad_Bucket` is invalid",
+            "MAX_OBJECT_SIZE=`lots` is invalid",
+            "MAX_CONCURRENCY=`0` is invalid (allowed: a whole number from 1 to 256)",
+            "SCAN_TIMEOUT_SECS=`forever` is invalid (allowed: a whole number from 1 to 900)",
+            "TAG_KEY_RESULT=`aws:scan` is invalid",
+            "S3_FORCE_PATH_STYLE=`maybe` is invalid (allowed: true, false)",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in {text}");
+        }
+        assert_eq!(e.problems.len(), 7);
+    }
+
+    #[test]
+    fn sizes_accept_bytes_and_units() {
+        for (v, n) in [
+            ("2048", 2048),
+            ("512MiB", 512 * 1024 * 1024),
+            ("2 GB", 2_000_000_000),
+        ] {
+            let c = config(&[("ACTION", "tag"), ("MAX_OBJECT_SIZE", v)]).unwrap();
+            assert_eq!(c.max_object_size, n, "{v}");
+        }
+        assert!(config(&[("ACTION", "tag"), ("MAX_OBJECT_SIZE", "10")]).is_err());
+    }
+
+    #[test]
+    fn max_object_size_defaults_to_three_quarters_of_lambda_memory() {
+        let c = config(&[
+            ("ACTION", "tag"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024"),
+        ])
+        .unwrap();
+        assert_eq!(c.max_object_size, 768 * 1024 * 1024);
+        let e = config(&[("ACTION", "tag"), ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "x")]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=`x`")
+        );
+    }
+
+    #[test]
+    fn tag_keys_must_differ() {
+        let e = config(&[("ACTION", "tag"), ("TAG_KEY_DATE", "scan-result")]).unwrap_err();
+        assert!(e.to_string().contains("five different keys"));
+    }
+
+    #[test]
+    fn endpoint_url_turns_on_path_style() {
+        let c = config(&[
+            ("ACTION", "tag"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+        ])
+        .unwrap();
+        assert!(c.force_path_style);
+        let c = config(&[
+            ("ACTION", "tag"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+            ("S3_FORCE_PATH_STYLE", "false"),
+        ])
+        .unwrap();
+        assert!(!c.force_path_style);
+    }
+
+    #[test]
+    fn empty_values_mean_default() {
+        let c = config(&[
+            ("ACTION", ""),
+            ("QUARANTINE_BUCKET", "q-bucket"),
+            ("MAX_CONCURRENCY", " "),
+        ])
+        .unwrap();
+        assert_eq!(c.action, Action::Quarantine);
+        assert_eq!(c.concurrency, 8);
+    }
+}

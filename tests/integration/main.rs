@@ -1,0 +1,9 @@
+//! Integration tests against a real S3/SNS/SQS emulator (moto server, started by
+//! `scripts/test`). Every test wires its own buckets, topic and queue as in production and
+//! drives the batch handler with the notifications the emulator really sent.
+
+mod batch;
+mod cli;
+mod quarantine;
+mod support;
+mod tagging;
