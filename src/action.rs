@@ -29,9 +29,17 @@ pub enum Location {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ActionError {
-    /// Reading, writing or removing failed.
+    /// Reading or writing the verdict tags failed.
     #[error("{step}: {source}")]
     Store {
+        /// What the function was doing.
+        step: &'static str,
+        /// The S3 failure.
+        source: StoreError,
+    },
+    /// Quarantining or deleting an infected object failed; it is still in its bucket.
+    #[error("{step}: {source}; the infected object is still in its bucket")]
+    Act {
         /// What the function was doing.
         step: &'static str,
         /// The S3 failure.
@@ -51,16 +59,19 @@ pub enum ActionError {
 }
 
 impl ActionError {
-    /// True when the message should go back to the queue. Only a permission problem on the
-    /// scanned object itself is final: anything that leaves an infected object in place, or
-    /// a verdict unwritten, is retried so that it ends in the DLQ where it can be redriven.
+    /// True when the message should go back to the queue. A permission problem tagging the
+    /// object is final (logged, acknowledged). Anything that leaves an infected object in place,
+    /// or a verdict unwritten for want of tag room, is retried so that it ends in the DLQ, where
+    /// it can be redriven once the cause is fixed.
     pub fn is_retryable(&self) -> bool {
         match self {
             ActionError::Store { source, .. } => !matches!(
                 source,
                 StoreError::AccessDenied { .. } | StoreError::Permanent { .. }
             ),
-            ActionError::TagLimit(_) | ActionError::CopyNotVerified { .. } => true,
+            ActionError::Act { .. }
+            | ActionError::TagLimit(_)
+            | ActionError::CopyNotVerified { .. } => true,
         }
     }
 }
@@ -69,8 +80,16 @@ fn step(step: &'static str) -> impl FnOnce(StoreError) -> ActionError {
     move |source| ActionError::Store { step, source }
 }
 
+fn acting(step: &'static str) -> impl FnOnce(StoreError) -> ActionError {
+    move |source| ActionError::Act { step, source }
+}
+
 /// Writes `verdict` on `target` (the exact version scanned), keeping the user's tags. Returns
 /// the tags the object had, or `None` when it is gone.
+///
+/// For an object about to leave its bucket (quarantine, delete), a failed tag write is only a
+/// warning: its tags stop mattering once it is gone, the quarantine copy carries the verdict,
+/// and refusing to act would leave the infected object where it is.
 pub async fn record<S: ObjectStore>(
     store: &S,
     config: &Config,
@@ -78,25 +97,35 @@ pub async fn record<S: ObjectStore>(
     verdict: &Verdict,
     ours: &Tags,
 ) -> Result<Option<Tags>, ActionError> {
+    let leaving = moves_away(config, verdict);
     let existing = match store.tags(target).await {
         Ok(tags) => tags,
         Err(StoreError::NotFound { .. }) => return Ok(None),
+        Err(e) if leaving => {
+            tracing::warn!(error = %e, "cannot read the object's tags; acting on it anyway");
+            return Ok(Some(Vec::new()));
+        }
         Err(e) => return Err(step("reading the object's tags")(e)),
     };
-    match merge_tags(&existing, ours.clone(), &config.tag_keys) {
-        Ok(merged) => match store.put_tags(target, &merged).await {
-            Ok(()) => {}
-            Err(StoreError::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(step("tagging the object")(e)),
-        },
-        // The object is about to leave its bucket, where its tags no longer matter: the
-        // quarantine copy carries the verdict.
-        Err(limit) if moves_away(config, verdict) => {
-            tracing::warn!(error = %limit, "verdict not tagged on the source; acting on it anyway")
+    let written = match merge_tags(&existing, ours.clone(), &config.tag_keys) {
+        Ok(merged) => store
+            .put_tags(target, &merged)
+            .await
+            .map_err(step("tagging the object")),
+        Err(limit) => Err(limit.into()),
+    };
+    match written {
+        Ok(()) => Ok(Some(existing)),
+        Err(ActionError::Store {
+            source: StoreError::NotFound { .. },
+            ..
+        }) => Ok(None),
+        Err(e) if leaving => {
+            tracing::warn!(error = %e, "verdict not tagged on the source; acting on it anyway");
+            Ok(Some(existing))
         }
-        Err(limit) => return Err(limit.into()),
+        Err(e) => Err(e),
     }
-    Ok(Some(existing))
 }
 
 /// True when `verdict` makes the object leave its bucket.
@@ -148,19 +177,21 @@ async fn quarantine<S: ObjectStore>(
     let earlier = store
         .head(dest)
         .await
-        .map_err(step("checking the quarantine bucket"))?;
+        .map_err(acting("checking the quarantine bucket (QUARANTINE_BUCKET)"))?;
     let copy = match earlier {
         Some(copy) if same_content(&copy, info) => copy,
         _ => store
             .copy(source, info.size, dest, tags)
             .await
-            .map_err(step("copying to the quarantine bucket"))?,
+            .map_err(acting(
+                "copying to the quarantine bucket (QUARANTINE_BUCKET)",
+            ))?,
     };
     let written = dest.at_version(copy.version_id.clone());
     match store
         .head(&written)
         .await
-        .map_err(step("checking the quarantine copy"))?
+        .map_err(acting("checking the quarantine copy"))?
     {
         Some(found) if found.size == info.size => {}
         Some(found) => {
@@ -192,7 +223,7 @@ async fn remove<S: ObjectStore>(
         // An unversioned key whose ETag changed holds a newer upload, which gets its own
         // event and scan; the bytes we scanned are already gone.
         Err(StoreError::Permanent { code, .. }) if code == "PreconditionFailed" => Ok(true),
-        Err(e) => Err(step("deleting the infected object")(e)),
+        Err(e) => Err(acting("deleting the infected object")(e)),
     }
 }
 

@@ -422,6 +422,11 @@ where
                 },
             }
         }
+        // Archived objects (403), delete markers (405), changed ETags (412): final, but no
+        // permission is missing.
+        (_, "InvalidObjectState" | "MethodNotAllowed" | "PreconditionFailed") => {
+            StoreError::Permanent { op, code, detail }
+        }
         (_, "AccessDenied" | "AllAccessDisabled") | (403, _) => StoreError::AccessDenied {
             op,
             permission: permission(op, object),
@@ -479,6 +484,83 @@ mod tests {
             tagging_query(&tags),
             "a%20b=x%3Dy%26z&scan-date=2026-01-01T00%3A00%3A00Z"
         );
+    }
+
+    /// A service error as the SDK hands it over, for codes the emulator cannot produce.
+    fn service_error(
+        status: u16,
+        code: &str,
+    ) -> SdkError<
+        aws_sdk_s3::operation::get_object::GetObjectError,
+        aws_sdk_s3::config::http::HttpResponse,
+    > {
+        let meta = aws_sdk_s3::error::ErrorMetadata::builder()
+            .code(code)
+            .message(format!("{code} message"))
+            .build();
+        let raw = aws_sdk_s3::config::http::HttpResponse::new(
+            status.try_into().unwrap(),
+            aws_sdk_s3::primitives::SdkBody::empty(),
+        );
+        SdkError::service_error(
+            aws_sdk_s3::operation::get_object::GetObjectError::generic(meta),
+            raw,
+        )
+    }
+
+    #[test]
+    fn sdk_errors_are_sorted_by_what_to_do() {
+        let o = obj("k", Some("v1"));
+        let sorted = |status, code| classify(Op::GetObject, &o, service_error(status, code));
+        for (status, code) in [
+            (404, "NoSuchKey"),
+            (404, "NoSuchVersion"),
+            (404, ""),
+            (404, "NoSuchBucket"),
+        ] {
+            assert!(
+                matches!(sorted(status, code), StoreError::NotFound { .. }),
+                "{status} {code}"
+            );
+        }
+        match sorted(403, "AccessDenied") {
+            StoreError::AccessDenied { permission, .. } => {
+                assert_eq!(permission, "s3:GetObjectVersion on arn:aws:s3:::b/*")
+            }
+            other => panic!("{other:?}"),
+        }
+        match sorted(400, "KMS.DisabledException") {
+            StoreError::AccessDenied {
+                permission, detail, ..
+            } => {
+                assert!(permission.starts_with("kms:Decrypt"), "{permission}");
+                assert!(detail.contains("KMS.DisabledException"));
+            }
+            other => panic!("{other:?}"),
+        }
+        for (status, code) in [
+            (503, "SlowDown"),
+            (500, "InternalError"),
+            (400, "RequestTimeout"),
+            (502, ""),
+        ] {
+            let e = sorted(status, code);
+            assert!(e.is_retryable(), "{status} {code}: {e:?}");
+        }
+        for (status, code) in [
+            (403, "InvalidObjectState"),
+            (405, "MethodNotAllowed"),
+            (412, "PreconditionFailed"),
+        ] {
+            let e = sorted(status, code);
+            assert!(!e.is_retryable(), "{status} {code}: {e:?}");
+        }
+        assert!(
+            matches!(sorted(412, "PreconditionFailed"), StoreError::Permanent { code, .. } if code == "PreconditionFailed")
+        );
+        let timeout: SdkError<aws_sdk_s3::operation::get_object::GetObjectError, _> =
+            SdkError::timeout_error("slow");
+        assert!(classify(Op::GetObject, &o, timeout).is_retryable());
     }
 
     #[test]

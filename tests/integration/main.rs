@@ -4,6 +4,7 @@
 
 mod batch;
 mod cli;
+mod faults;
 mod quarantine;
 mod support;
 mod tagging;
