@@ -55,10 +55,6 @@ fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_else(|| fail("OUT_DIR is not set")));
     write(&out.join("rules.bin"), &bytes);
     write(&out.join("ruleset_id"), id.as_bytes());
-    write(
-        &out.join("ruleset_count"),
-        rules.iter().len().to_string().as_bytes(),
-    );
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -78,13 +74,21 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 /// The yara-x version from Cargo.lock, which pins what the binary links.
 fn yara_version() -> String {
-    let lock = fs::read_to_string("Cargo.lock").unwrap_or_default();
     println!("cargo::rerun-if-changed=Cargo.lock");
-    lock.split("[[package]]")
+    let lock = fs::read_to_string("Cargo.lock").unwrap_or_default();
+    let version = lock
+        .split("[[package]]")
         .find(|p| p.contains("name = \"yara-x\"\n"))
-        .and_then(|p| p.lines().find(|l| l.starts_with("version = ")))
-        .unwrap_or("version = unknown")
-        .to_owned()
+        .and_then(|p| p.lines().find(|l| l.starts_with("version = ")));
+    match version {
+        Some(v) => v.to_owned(),
+        None => {
+            println!(
+                "cargo::warning=yara-x not found in Cargo.lock; the ruleset identity ignores its version"
+            );
+            "version = unknown".to_owned()
+        }
+    }
 }
 
 fn write(path: &Path, bytes: &[u8]) {

@@ -29,6 +29,9 @@ def main(binary):
     with moto_server() as endpoint:
         s3, sns, sqs = clients(endpoint)
         s3.create_bucket(Bucket=QUARANTINE)
+        # Versioned, as the function requires (and the SAM template's quarantine bucket is).
+        s3.put_bucket_versioning(Bucket=QUARANTINE,
+                                 VersioningConfiguration={"Status": "Enabled"})
         queue_url = wire(s3, sns, sqs, PROTECTED, "demo")["sns"]
         for key, body, tagging, _, _ in UPLOADS:
             s3.put_object(Bucket=PROTECTED, Key=key, Body=body, Tagging=tagging,

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{Action, Config};
 use crate::store::{ObjectInfo, ObjectRef, ObjectStore, StoreError, Tags};
-use crate::verdict::{TagLimitError, Verdict, merge_tags, quarantine_tags};
+use crate::verdict::{TagLimitError, Verdict, merge_tags, quarantine_tags, tag_value};
 
 /// S3 keys are at most 1,024 bytes.
 const MAX_KEY_BYTES: usize = 1024;
@@ -56,22 +56,34 @@ pub enum ActionError {
         /// What is wrong with it.
         problem: String,
     },
+    /// A newer upload replaced the (unversioned) key while the verdict was written, so the
+    /// tags may now sit on bytes that were never scanned.
+    #[error("the object was replaced while its verdict was written")]
+    Replaced,
+    /// `ACTION=quarantine` without `QUARANTINE_BUCKET` (a `Config` built without validation).
+    #[error("ACTION is quarantine but QUARANTINE_BUCKET is not set")]
+    NoQuarantineBucket,
 }
 
 impl ActionError {
-    /// True when the message should go back to the queue. A permission problem tagging the
-    /// object is final (logged, acknowledged). Anything that leaves an infected object in place,
-    /// or a verdict unwritten for want of tag room, is retried so that it ends in the DLQ, where
-    /// it can be redriven once the cause is fixed.
-    pub fn is_retryable(&self) -> bool {
+    /// True when the message should go back to the queue. A permission problem tagging a
+    /// clean, unscannable or unreadable object is final (logged, acknowledged). Anything that
+    /// leaves an infected object in place or unmarked, or a verdict unwritten for want of tag
+    /// room, is retried so that it ends in the DLQ, where it can be redriven once fixed.
+    pub fn is_retryable(&self, verdict: &Verdict) -> bool {
         match self {
-            ActionError::Store { source, .. } => !matches!(
-                source,
-                StoreError::AccessDenied { .. } | StoreError::Permanent { .. }
-            ),
+            ActionError::Store { source, .. } => {
+                matches!(verdict, Verdict::Infected(_))
+                    || !matches!(
+                        source,
+                        StoreError::AccessDenied { .. } | StoreError::Permanent { .. }
+                    )
+            }
             ActionError::Act { .. }
             | ActionError::TagLimit(_)
-            | ActionError::CopyNotVerified { .. } => true,
+            | ActionError::CopyNotVerified { .. }
+            | ActionError::Replaced
+            | ActionError::NoQuarantineBucket => true,
         }
     }
 }
@@ -84,8 +96,8 @@ fn acting(step: &'static str) -> impl FnOnce(StoreError) -> ActionError {
     move |source| ActionError::Act { step, source }
 }
 
-/// Writes `verdict` on `target` (the exact version scanned), keeping the user's tags. Returns
-/// the tags the object had, or `None` when it is gone.
+/// Writes `verdict` on `target` (the exact version scanned, described by `info`), keeping the
+/// user's tags. Returns the tags the object had, or `None` when it is gone.
 ///
 /// For an object about to leave its bucket (quarantine, delete), a failed tag write is only a
 /// warning: its tags stop mattering once it is gone, the quarantine copy carries the verdict,
@@ -94,6 +106,7 @@ pub async fn record<S: ObjectStore>(
     store: &S,
     config: &Config,
     target: &ObjectRef,
+    info: &ObjectInfo,
     verdict: &Verdict,
     ours: &Tags,
 ) -> Result<Option<Tags>, ActionError> {
@@ -115,17 +128,31 @@ pub async fn record<S: ObjectStore>(
         Err(limit) => Err(limit.into()),
     };
     match written {
-        Ok(()) => Ok(Some(existing)),
+        Ok(()) => {}
         Err(ActionError::Store {
             source: StoreError::NotFound { .. },
             ..
-        }) => Ok(None),
+        }) => return Ok(None),
         Err(e) if leaving => {
             tracing::warn!(error = %e, "verdict not tagged on the source; acting on it anyway");
-            Ok(Some(existing))
+            return Ok(Some(existing));
         }
-        Err(e) => Err(e),
+        Err(e) => return Err(e),
     }
+    // Tagging a key without a version tags whatever is current. If a newer upload landed
+    // since the read, our verdict is now on bytes nobody scanned: the caller rescans.
+    if target.version_id.is_none() && info.etag.is_some() {
+        let now = store
+            .head(target)
+            .await
+            .map_err(step("checking the tagged object"))?;
+        match now {
+            None => return Ok(None),
+            Some(now) if now.etag != info.etag => return Err(ActionError::Replaced),
+            Some(_) => {}
+        }
+    }
+    Ok(Some(existing))
 }
 
 /// True when `verdict` makes the object leave its bucket.
@@ -158,12 +185,26 @@ pub async fn act<S: ObjectStore>(
                 key: quarantine_key(&target.bucket, &target.key),
                 version_id: None,
             };
-            let tags = quarantine_tags(existing, ours, &config.tag_keys);
-            quarantine(store, target, info, &dest, &tags).await
+            let source_tag = (
+                config.tag_keys.source.clone(),
+                source_identity(target, info),
+            );
+            let mut tags = quarantine_tags(existing, ours, &config.tag_keys);
+            tags.insert(0, source_tag.clone());
+            tags.truncate(crate::verdict::MAX_TAGS);
+            quarantine(store, target, info, &dest, &tags, &source_tag).await
         }
-        // Config validation makes this unreachable; keep the object rather than guess.
-        (Action::Quarantine, None) => Ok(Location::InPlace),
+        (Action::Quarantine, None) => Err(ActionError::NoQuarantineBucket),
     }
+}
+
+/// Which source version a quarantine copy was made from: its version id and ETag.
+fn source_identity(source: &ObjectRef, info: &ObjectInfo) -> String {
+    tag_value(&format!(
+        "{} {}",
+        source.version_id.as_deref().unwrap_or("null"),
+        info.etag.as_deref().unwrap_or("-")
+    ))
 }
 
 async fn quarantine<S: ObjectStore>(
@@ -172,43 +213,77 @@ async fn quarantine<S: ObjectStore>(
     info: &ObjectInfo,
     dest: &ObjectRef,
     tags: &Tags,
+    source_tag: &(String, String),
 ) -> Result<Location, ActionError> {
-    // A delivery that died between copy and delete left the copy behind: reuse it.
+    // A delivery that died between copy and delete left its copy behind: reuse it, but only
+    // when its tags say it was made from this very source version.
     let earlier = store
         .head(dest)
         .await
         .map_err(acting("checking the quarantine bucket (QUARANTINE_BUCKET)"))?;
-    let copy = match earlier {
-        Some(copy) if same_content(&copy, info) => copy,
-        _ => store
-            .copy(source, info.size, dest, tags)
+    let reusable = match earlier {
+        Some(copy) if copy.size == info.size => store
+            .tags(&dest.at_version(copy.version_id.clone()))
             .await
-            .map_err(acting(
-                "copying to the quarantine bucket (QUARANTINE_BUCKET)",
-            ))?,
+            .map_err(acting("reading the earlier quarantine copy's tags"))?
+            .contains(source_tag)
+            .then_some(copy),
+        _ => None,
+    };
+    let copy = match reusable {
+        Some(copy) => copy,
+        None => match store.copy(source, info, dest, tags).await {
+            Ok(copy) => copy,
+            // The key was replaced after the scan: the bytes we scanned are gone, and the new
+            // upload gets its own event.
+            Err(StoreError::Changed { .. }) => return Ok(Location::Gone),
+            Err(e) => {
+                return Err(acting(
+                    "copying to the quarantine bucket (QUARANTINE_BUCKET)",
+                )(e));
+            }
+        },
     };
     let written = dest.at_version(copy.version_id.clone());
-    match store
-        .head(&written)
+    verify(store, &written, info, source_tag).await?;
+    if remove(store, source, info).await? {
+        tracing::warn!(source = %source, "the source changed before it could be deleted; its copy stays in quarantine");
+    }
+    Ok(Location::Quarantined(written))
+}
+
+/// The copy must exist, have the source's size and carry the source's identity (an
+/// unversioned quarantine bucket can have had the key overwritten by another copy meanwhile).
+async fn verify<S: ObjectStore>(
+    store: &S,
+    written: &ObjectRef,
+    info: &ObjectInfo,
+    source_tag: &(String, String),
+) -> Result<(), ActionError> {
+    let problem = match store
+        .head(written)
         .await
         .map_err(acting("checking the quarantine copy"))?
     {
-        Some(found) if found.size == info.size => {}
-        Some(found) => {
-            return Err(ActionError::CopyNotVerified {
-                dest: written,
-                problem: format!("has {} bytes, the source {}", found.size, info.size),
-            });
+        None => "is missing".to_owned(),
+        Some(found) if found.size != info.size => {
+            format!("has {} bytes, the source {}", found.size, info.size)
         }
-        None => {
-            return Err(ActionError::CopyNotVerified {
-                dest: written,
-                problem: "is missing".into(),
-            });
+        Some(_) => {
+            let tags = store
+                .tags(written)
+                .await
+                .map_err(acting("checking the quarantine copy's tags"))?;
+            if tags.contains(source_tag) {
+                return Ok(());
+            }
+            "was made from another source version".to_owned()
         }
-    }
-    remove(store, source, info).await?;
-    Ok(Location::Quarantined(written))
+    };
+    Err(ActionError::CopyNotVerified {
+        dest: written.clone(),
+        problem,
+    })
 }
 
 /// Deletes the scanned version; `Ok(true)` when it was already gone or replaced.
@@ -219,28 +294,11 @@ async fn remove<S: ObjectStore>(
 ) -> Result<bool, ActionError> {
     match store.delete(target, info.etag.as_deref()).await {
         Ok(()) => Ok(false),
-        Err(StoreError::NotFound { .. }) => Ok(true),
         // An unversioned key whose ETag changed holds a newer upload, which gets its own
         // event and scan; the bytes we scanned are already gone.
-        Err(StoreError::Permanent { code, .. }) if code == "PreconditionFailed" => Ok(true),
+        Err(StoreError::NotFound { .. } | StoreError::Changed { .. }) => Ok(true),
         Err(e) => Err(acting("deleting the infected object")(e)),
     }
-}
-
-/// ETags differ between copies of SSE-KMS and multipart objects, so equal sizes and either
-/// equal or incomparable ETags count as the same content.
-fn same_content(copy: &ObjectInfo, source: &ObjectInfo) -> bool {
-    if copy.size != source.size {
-        return false;
-    }
-    match (&copy.etag, &source.etag) {
-        (Some(a), Some(b)) if is_md5(a) && is_md5(b) => a == b,
-        _ => true,
-    }
-}
-
-fn is_md5(etag: &str) -> bool {
-    etag.len() == 32 && etag.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// `<source-bucket>/<key>`: keeps the origin visible and keeps objects of different buckets
@@ -278,22 +336,5 @@ mod tests {
         assert!(a.len() <= MAX_KEY_BYTES && b.len() <= MAX_KEY_BYTES);
         assert_ne!(a, b);
         assert!(a.starts_with("uploads/é"));
-    }
-
-    #[test]
-    fn same_content_compares_md5_etags_only() {
-        let info = |size, etag: &str| ObjectInfo {
-            version_id: None,
-            size,
-            etag: Some(etag.into()),
-        };
-        let md5 = "44d88612fea8a8f36de82e1278abb02f";
-        assert!(same_content(&info(68, md5), &info(68, md5)));
-        assert!(!same_content(
-            &info(68, md5),
-            &info(68, "0123456789abcdef0123456789abcdef")
-        ));
-        assert!(!same_content(&info(69, md5), &info(68, md5)));
-        assert!(same_content(&info(68, "abc-2"), &info(68, md5)));
     }
 }

@@ -3,13 +3,13 @@
 //! concurrency, and only messages whose objects were all settled are acknowledged.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::StreamExt;
 use tracing::{Level, error, info};
 
-use crate::action::{self, Location};
+use crate::action::{self, ActionError, Location};
 use crate::config::{Action, Config};
 use crate::event::{ObjectEvent, decode_body};
 use crate::scan::Engine;
@@ -26,6 +26,12 @@ pub enum BatchError {
         /// Position of the record in the batch.
         index: usize,
     },
+    /// The ruleset has no rules: every object would be `Clean`.
+    #[error("the ruleset has no rules; refusing to mark objects Clean without any check")]
+    NoRules,
+    /// A start-up check against S3 failed.
+    #[error("{0}")]
+    Preflight(String),
 }
 
 /// What happened to one object.
@@ -41,6 +47,8 @@ pub struct ObjectOutcome {
     pub location: Location,
     /// Why its message must be retried, if it must.
     pub retry: Option<String>,
+    /// Anything else worth knowing (why it was skipped, a failure that was acknowledged).
+    pub note: Option<String>,
     /// Milliseconds spent reading, scanning, tagging and acting.
     pub timings: Timings,
 }
@@ -57,6 +65,9 @@ pub struct Timings {
     /// Quarantine or delete.
     pub action_ms: f64,
 }
+
+/// How often an object replaced during its own processing is read again.
+const MAX_ATTEMPTS: usize = 3;
 
 /// Everything a batch needs, built once per process.
 #[derive(Debug)]
@@ -84,11 +95,58 @@ impl<S: ObjectStore> Pipeline<S> {
         &self.config
     }
 
+    /// The store objects are read from and written to.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Start-up checks that need S3: with `ACTION=quarantine`, the quarantine bucket must exist,
+    /// be reachable and have versioning enabled (without it, two infected versions of one key
+    /// would overwrite each other's copy).
+    pub async fn preflight(&self) -> Result<(), BatchError> {
+        if self.engine.rules().is_empty() {
+            return Err(BatchError::NoRules);
+        }
+        if let (Action::Quarantine, Some(bucket)) =
+            (self.config.action, &self.config.quarantine_bucket)
+        {
+            match self.store.is_versioned(bucket).await {
+                Ok(Some(true)) => {}
+                Ok(None) => tracing::warn!(
+                    bucket = %bucket,
+                    "cannot read the quarantine bucket's versioning; make sure it is enabled"
+                ),
+                Ok(Some(false)) => {
+                    return Err(BatchError::Preflight(format!(
+                        "QUARANTINE_BUCKET=`{bucket}` does not have versioning enabled; enable it \
+                         (the stack's own quarantine bucket has it)"
+                    )));
+                }
+                Err(e) => {
+                    return Err(BatchError::Preflight(format!(
+                        "cannot check QUARANTINE_BUCKET=`{bucket}`: {e}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Processes one SQS batch and lists the messages to retry; see [`Pipeline::process_batch_until`].
+    pub async fn process_batch(&self, event: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
+        self.process_batch_until(event, None).await
+    }
+
     /// Processes one SQS batch and lists the messages to retry. Undecodable messages are
     /// listed (they reach the DLQ after `maxReceiveCount` tries); so are messages with an
-    /// object that hit a retryable failure. An object named by several messages is processed
-    /// once.
-    pub async fn process_batch(&self, event: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
+    /// object that hit a retryable failure, and objects not started before `deadline` less
+    /// the scan timeout (so that the response is sent before Lambda's timeout, which would
+    /// retry the whole batch). An object named by several messages is processed once.
+    pub async fn process_batch_until(
+        &self,
+        event: SqsEvent,
+        deadline: Option<SystemTime>,
+    ) -> Result<SqsBatchResponse, BatchError> {
         let mut failed = vec![false; event.records.len()];
         let mut ids = Vec::with_capacity(event.records.len());
         let mut jobs: Vec<(ObjectEvent, Vec<usize>)> = Vec::new();
@@ -127,8 +185,20 @@ impl<S: ObjectStore> Pipeline<S> {
             ids.push(id);
         }
 
+        // Leave room for the slowest scan plus the calls around it.
+        let last_start = deadline.map(|d| d - self.config.scan_timeout - Duration::from_secs(2));
+        let ids_ref = &ids;
         let outcomes: Vec<(Vec<usize>, ObjectOutcome)> = futures::stream::iter(jobs)
-            .map(|(object, messages)| async move { (messages, self.process_object(&object).await) })
+            .map(|(object, messages)| async move {
+                let outcome = match last_start {
+                    Some(t) if SystemTime::now() >= t => not_started(&object),
+                    _ => self.settle(&object).await,
+                };
+                let message_ids: Vec<&str> =
+                    messages.iter().map(|&m| ids_ref[m].as_str()).collect();
+                log_outcome(&outcome, &message_ids);
+                (messages, outcome)
+            })
             .buffer_unordered(self.config.concurrency)
             .collect()
             .await;
@@ -154,21 +224,46 @@ impl<S: ObjectStore> Pipeline<S> {
     /// Fetch → scan → verdict → action for one object, logged as one line.
     pub async fn process_object(&self, event: &ObjectEvent) -> ObjectOutcome {
         let outcome = self.settle(event).await;
-        log_outcome(&outcome);
+        log_outcome(&outcome, &[]);
         outcome
     }
 
+    /// Processes `event`'s object; when an unversioned key is replaced while its verdict is
+    /// written, processes the new object too, as the verdict may now sit on it.
     async fn settle(&self, event: &ObjectEvent) -> ObjectOutcome {
-        let mut outcome = ObjectOutcome {
-            object: event.object.clone(),
-            size: event.size,
-            verdict: None,
-            location: Location::InPlace,
-            retry: None,
-            timings: Timings::default(),
-        };
+        if self.config.quarantine_bucket.as_deref() == Some(event.object.bucket.as_str()) {
+            // Each quarantine copy would announce itself and be quarantined again, forever.
+            let mut outcome = blank(event);
+            outcome.note =
+                Some("the quarantine bucket is not scanned (remove its notification)".into());
+            return outcome;
+        }
+        let mut event = event.clone();
+        for _ in 1..MAX_ATTEMPTS {
+            match self.attempt(&event).await {
+                Ok(outcome) => return outcome,
+                Err(_) => {
+                    event.etag = None;
+                    event.size = None;
+                }
+            }
+        }
+        self.attempt(&event).await.unwrap_or_else(|mut outcome| {
+            outcome.retry = Some(format!(
+                "the object was replaced {MAX_ATTEMPTS} times while being tagged"
+            ));
+            outcome
+        })
+    }
+
+    /// One pass over the object; `Err` when it was replaced while its verdict was written.
+    async fn attempt(&self, event: &ObjectEvent) -> Result<ObjectOutcome, ObjectOutcome> {
+        let mut outcome = blank(event);
         let started = Instant::now();
-        let fetched = self.store.get(&event.object, &self.budget).await;
+        let fetched = self
+            .store
+            .get(&event.object, event.etag.as_deref(), &self.budget)
+            .await;
         outcome.timings.get_ms = ms(started);
 
         let (info, verdict) = match fetched {
@@ -193,16 +288,20 @@ impl<S: ObjectStore> Pipeline<S> {
             }
             Err(StoreError::NotFound { code, .. }) => {
                 outcome.location = Location::Gone;
-                self.explain_gone(event, &code).await;
-                return outcome;
+                outcome.note = Some(self.explain_gone(event, &code).await);
+                return Ok(outcome);
+            }
+            Err(StoreError::Changed { .. }) => {
+                outcome.location = Location::Gone;
+                outcome.note = Some("replaced by a newer upload, which has its own event".into());
+                return Ok(outcome);
             }
             Err(e) if e.is_retryable() => {
                 outcome.retry = Some(e.to_string());
-                return outcome;
+                return Ok(outcome);
             }
             // Retrying cannot fix a permission: record the failure on the object and move on.
             Err(e) => {
-                error!(object = %event.object, error = %e, "cannot read the object; tagging it Error");
                 let info = ObjectInfo {
                     version_id: event.object.version_id.clone(),
                     size: event.size.unwrap_or(0),
@@ -217,8 +316,15 @@ impl<S: ObjectStore> Pipeline<S> {
         let date = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let tags = verdict.tags(&self.config.tag_keys, self.engine.rules().id(), &date);
         let started = Instant::now();
-        let recorded =
-            action::record(&self.store, &self.config, &outcome.object, &verdict, &tags).await;
+        let recorded = action::record(
+            &self.store,
+            &self.config,
+            &outcome.object,
+            &info,
+            &verdict,
+            &tags,
+        )
+        .await;
         outcome.timings.tag_ms = ms(started);
         let result = match recorded {
             Ok(None) => Ok(Location::Gone),
@@ -239,19 +345,22 @@ impl<S: ObjectStore> Pipeline<S> {
             Ok(Some(_)) => Ok(Location::InPlace),
             Err(e) => Err(e),
         };
-        outcome.verdict = Some(verdict);
+        let replaced = matches!(result, Err(ActionError::Replaced));
         match result {
             Ok(location) => outcome.location = location,
-            Err(e) if e.is_retryable() => outcome.retry = Some(e.to_string()),
+            Err(e) if e.is_retryable(&verdict) => outcome.retry = Some(e.to_string()),
             Err(e) => {
-                error!(object = %outcome.object, error = %e, "cannot record the verdict; acknowledged, as retrying cannot help")
+                outcome.note = Some(format!(
+                    "cannot record the verdict; acknowledged, as retrying cannot help: {e}"
+                ))
             }
         }
-        outcome
+        outcome.verdict = Some(verdict);
+        if replaced { Err(outcome) } else { Ok(outcome) }
     }
 
-    /// A missing object is acknowledged; say whether an earlier delivery quarantined it.
-    async fn explain_gone(&self, event: &ObjectEvent, code: &str) {
+    /// Why a missing object is acknowledged: say whether an earlier delivery quarantined it.
+    async fn explain_gone(&self, event: &ObjectEvent, code: &str) -> String {
         if let (Action::Quarantine, Some(bucket)) =
             (self.config.action, &self.config.quarantine_bucket)
         {
@@ -261,11 +370,29 @@ impl<S: ObjectStore> Pipeline<S> {
                 version_id: None,
             };
             if let Ok(Some(_)) = self.store.head(&dest).await {
-                info!(object = %event.object, quarantine = %dest, "already quarantined by an earlier delivery; acknowledged");
-                return;
+                return format!("already quarantined to {dest} by an earlier delivery");
             }
         }
-        info!(object = %event.object, code, "object no longer exists; acknowledged");
+        format!("no longer exists ({code})")
+    }
+}
+
+fn blank(event: &ObjectEvent) -> ObjectOutcome {
+    ObjectOutcome {
+        object: event.object.clone(),
+        size: event.size,
+        verdict: None,
+        location: Location::InPlace,
+        retry: None,
+        note: None,
+        timings: Timings::default(),
+    }
+}
+
+fn not_started(event: &ObjectEvent) -> ObjectOutcome {
+    ObjectOutcome {
+        retry: Some("not started: too close to the function's timeout".into()),
+        ..blank(event)
     }
 }
 
@@ -274,18 +401,20 @@ fn ms(since: Instant) -> f64 {
 }
 
 macro_rules! outcome_event {
-    ($level:expr, $o:expr, $where:expr) => {
+    ($level:expr, $o:expr, $where:expr, $ids:expr) => {
         tracing::event!(
             $level,
+            message_ids = ?$ids,
             bucket = %$o.object.bucket,
-            key = ?$o.object.key,
-            version = ?$o.object.version_id,
-            size = ?$o.size,
+            key = %$o.object.key.escape_debug(),
+            version = $o.object.version_id.as_deref().unwrap_or("-"),
+            size = $o.size,
             verdict = $o.verdict.as_ref().map_or("-", |v| v.name()),
             matches = ?$o.verdict.as_ref().map(|v| v.matches()).unwrap_or_default(),
-            reason = ?$o.verdict.as_ref().and_then(|v| v.reason()),
+            reason = $o.verdict.as_ref().and_then(|v| v.reason()),
             location = %$where,
-            retry = ?$o.retry,
+            retry = $o.retry.as_deref(),
+            note = $o.note.as_deref(),
             get_ms = $o.timings.get_ms,
             scan_ms = $o.timings.scan_ms,
             tag_ms = $o.timings.tag_ms,
@@ -295,7 +424,9 @@ macro_rules! outcome_event {
     };
 }
 
-fn log_outcome(o: &ObjectOutcome) {
+/// The one log line per object: error when its message is retried or it could not be read,
+/// warn when infected or unscannable, info otherwise.
+fn log_outcome(o: &ObjectOutcome, message_ids: &[&str]) {
     let location = match &o.location {
         Location::InPlace => "in place".to_owned(),
         Location::Quarantined(dest) => format!("quarantined to {dest}"),
@@ -304,13 +435,14 @@ fn log_outcome(o: &ObjectOutcome) {
     };
     let level = match (&o.retry, &o.verdict) {
         (Some(_), _) | (_, Some(Verdict::Error(_))) => Level::ERROR,
+        _ if o.note.as_deref().is_some_and(|n| n.starts_with("cannot")) => Level::ERROR,
         (_, Some(Verdict::Infected(_) | Verdict::Unscannable(_))) => Level::WARN,
         _ => Level::INFO,
     };
     match level {
-        Level::ERROR => outcome_event!(Level::ERROR, o, location),
-        Level::WARN => outcome_event!(Level::WARN, o, location),
-        _ => outcome_event!(Level::INFO, o, location),
+        Level::ERROR => outcome_event!(Level::ERROR, o, location, message_ids),
+        Level::WARN => outcome_event!(Level::WARN, o, location, message_ids),
+        _ => outcome_event!(Level::INFO, o, location, message_ids),
     }
 }
 

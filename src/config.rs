@@ -58,6 +58,9 @@ pub struct TagKeys {
     pub rules: String,
     /// Why an object is `Unscannable` or `Error` (`TAG_KEY_DETAIL`).
     pub detail: String,
+    /// On quarantine copies: the source version and ETag the copy was made from
+    /// (`TAG_KEY_SOURCE`).
+    pub source: String,
 }
 
 impl Default for TagKeys {
@@ -68,19 +71,21 @@ impl Default for TagKeys {
             matches: "scan-matches".into(),
             rules: "scan-rules".into(),
             detail: "scan-detail".into(),
+            source: "scan-source".into(),
         }
     }
 }
 
 impl TagKeys {
     /// All keys, in a fixed order.
-    pub fn all(&self) -> [&str; 5] {
+    pub fn all(&self) -> [&str; 6] {
         [
             &self.result,
             &self.date,
             &self.matches,
             &self.rules,
             &self.detail,
+            &self.source,
         ]
     }
 }
@@ -182,8 +187,18 @@ impl Config {
             None => {}
         }
 
+        let memory_mb =
+            get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").and_then(|v| v.trim().parse::<u64>().ok());
         let max_object_size = match get("MAX_OBJECT_SIZE") {
             Some(v) => match parse_size(&v) {
+                Some(n) if memory_mb.is_some_and(|mb| n > mb * 1024 * 1024) => {
+                    problems.push(format!(
+                        "MAX_OBJECT_SIZE=`{v}` is more than the function's memory of {} MB \
+                         (allowed: at most that; objects are held in memory)",
+                        memory_mb.unwrap_or(0)
+                    ));
+                    defaults.max_object_size
+                }
                 Some(n) if n >= MIN_OBJECT_SIZE => n,
                 _ => {
                     problems.push(format!(
@@ -230,6 +245,7 @@ impl Config {
             ("TAG_KEY_MATCHES", &mut tag_keys.matches),
             ("TAG_KEY_RULES", &mut tag_keys.rules),
             ("TAG_KEY_DETAIL", &mut tag_keys.detail),
+            ("TAG_KEY_SOURCE", &mut tag_keys.source),
         ] {
             if let Some(v) = get(var) {
                 match check_tag_key(&v) {
@@ -241,7 +257,7 @@ impl Config {
         let keys = tag_keys.all();
         if (1..keys.len()).any(|i| keys[..i].contains(&keys[i])) {
             problems.push(format!(
-                "TAG_KEY_* must name five different keys (got {})",
+                "TAG_KEY_* must name six different keys (got {})",
                 keys.join(", ")
             ));
         }
@@ -443,9 +459,23 @@ mod tests {
     }
 
     #[test]
+    fn max_object_size_cannot_exceed_lambda_memory() {
+        let e = config(&[
+            ("ACTION", "tag"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024"),
+            ("MAX_OBJECT_SIZE", "8GB"),
+        ])
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("more than the function's memory of 1024 MB")
+        );
+    }
+
+    #[test]
     fn tag_keys_must_differ() {
         let e = config(&[("ACTION", "tag"), ("TAG_KEY_DATE", "scan-result")]).unwrap_err();
-        assert!(e.to_string().contains("five different keys"));
+        assert!(e.to_string().contains("six different keys"));
     }
 
     #[test]

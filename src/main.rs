@@ -30,7 +30,8 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Give up on a file after this many seconds.
-        #[arg(long, default_value_t = config::DEFAULT_SCAN_TIMEOUT_SECS)]
+        #[arg(long, default_value_t = config::DEFAULT_SCAN_TIMEOUT_SECS,
+              value_parser = clap::value_parser!(u64).range(1..))]
         timeout: u64,
     },
     /// Run the batch handler once on a Lambda SQS event file against the configured S3
@@ -83,7 +84,10 @@ async fn lambda() -> anyhow::Result<()> {
     let pipeline = pipeline(config).await?;
     let pipeline = &pipeline;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        pipeline.process_batch(event.payload).await
+        let deadline = std::time::UNIX_EPOCH + Duration::from_millis(event.context.deadline);
+        pipeline
+            .process_batch_until(event.payload, Some(deadline))
+            .await
     }))
     .await
     .map_err(|e| anyhow::anyhow!(e))
@@ -102,7 +106,9 @@ async fn pipeline(config: Config) -> anyhow::Result<Pipeline<S3Store>> {
     );
     let store = s3_yara_scan::s3_store(&config).await;
     let engine = Engine::new(rules, config.scan_timeout);
-    Ok(Pipeline::new(store, engine, config))
+    let pipeline = Pipeline::new(store, engine, config);
+    pipeline.preflight().await?;
+    Ok(pipeline)
 }
 
 #[tokio::main]
@@ -157,7 +163,7 @@ fn scan(paths: &[PathBuf], json: bool, timeout: Duration) -> anyhow::Result<Exit
         errors |= error.is_some();
         if json {
             let line = serde_json::json!({
-                "path": path, "verdict": verdict, "matches": matches, "error": error,
+                "path": path.to_string_lossy(), "verdict": verdict, "matches": matches, "error": error,
             });
             println!("{line}");
         } else {

@@ -139,22 +139,21 @@ impl Engine {
 
     /// Scans `data` on the calling thread; returns the names of the matching rules.
     pub fn scan_bytes(&self, data: &[u8]) -> Result<Vec<String>, ScanError> {
-        // `Scanner` is not `Send`, so it is made where it is used.
+        let mut scanner = self.scanner();
+        let results = scanner.scan(data).map_err(|e| self.scan_error(e))?;
+        Ok(rule_names(&results))
+    }
+
+    /// `Scanner` is not `Send`, so it is made on the thread that uses it.
+    fn scanner(&self) -> Scanner<'_> {
         let mut scanner = Scanner::new(&self.rules.rules);
         scanner.set_timeout(self.timeout);
-        let results = scanner.scan(data).map_err(|e| self.scan_error(e))?;
-        let mut names: Vec<String> = results
-            .matching_rules()
-            .map(|r| r.identifier().to_owned())
-            .collect();
-        names.dedup();
-        Ok(names)
+        scanner
     }
 
     /// Scans a local file through a memory map.
     pub fn scan_file(&self, path: &Path) -> Result<Vec<String>, ScanError> {
-        let mut scanner = Scanner::new(&self.rules.rules);
-        scanner.set_timeout(self.timeout);
+        let mut scanner = self.scanner();
         let results = scanner.scan_file(path).map_err(|e| match e {
             yara_x::ScanError::OpenError { err, .. } | yara_x::ScanError::MapError { err, .. } => {
                 ScanError::Read {
@@ -164,10 +163,7 @@ impl Engine {
             }
             other => self.scan_error(other),
         })?;
-        Ok(results
-            .matching_rules()
-            .map(|r| r.identifier().to_owned())
-            .collect())
+        Ok(rule_names(&results))
     }
 
     fn scan_error(&self, e: yara_x::ScanError) -> ScanError {
@@ -176,6 +172,13 @@ impl Engine {
             other => ScanError::Failed(other.to_string()),
         }
     }
+}
+
+fn rule_names(results: &yara_x::ScanResults<'_, '_>) -> Vec<String> {
+    results
+        .matching_rules()
+        .map(|r| r.identifier().to_owned())
+        .collect()
 }
 
 #[cfg(test)]

@@ -136,6 +136,7 @@ pub enum Op {
     PutObjectTagging,
     CopyObject,
     DeleteObject,
+    GetBucketVersioning,
 }
 
 impl fmt::Display for Op {
@@ -155,6 +156,12 @@ pub enum StoreError {
         op: Op,
         /// S3's error code, such as `NoSuchKey`.
         code: String,
+    },
+    /// The object no longer has the ETag it was read with: a newer upload replaced it.
+    #[error("{op}: the object changed (its ETag no longer matches)")]
+    Changed {
+        /// The call.
+        op: Op,
     },
     /// The function lacks a permission; retrying cannot help.
     #[error("{op}: access denied ({detail}); the function's role needs {permission}")]
@@ -198,9 +205,12 @@ impl StoreError {
 /// exactly these.
 pub trait ObjectStore: Send + Sync {
     /// Reads a whole object version into memory, reserving its size from `budget` first.
+    /// Without a version, reads the key only while its ETag is still `etag` (if given), so
+    /// that the bytes scanned are the ones the event announced.
     fn get(
         &self,
         object: &ObjectRef,
+        etag: Option<&str>,
         budget: &MemoryBudget,
     ) -> impl Future<Output = Result<Fetched, StoreError>> + Send;
 
@@ -220,12 +230,13 @@ pub trait ObjectStore: Send + Sync {
         tags: &Tags,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Copies `source` (an exact version of `size` bytes) to `dest` with its metadata and
-    /// content type, replacing its tags with `tags`; returns what was written.
+    /// Copies `source` (the version described by `info`) to `dest` with its metadata and
+    /// content type, replacing its tags with `tags`; returns what was written. Without a
+    /// source version, copies only while the source still has `info.etag`.
     fn copy(
         &self,
         source: &ObjectRef,
-        size: u64,
+        info: &ObjectInfo,
         dest: &ObjectRef,
         tags: &Tags,
     ) -> impl Future<Output = Result<ObjectInfo, StoreError>> + Send;
@@ -237,4 +248,10 @@ pub trait ObjectStore: Send + Sync {
         object: &ObjectRef,
         etag: Option<&str>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Whether versioning is enabled on `bucket`; `None` when the answer cannot be read.
+    fn is_versioned(
+        &self,
+        bucket: &str,
+    ) -> impl Future<Output = Result<Option<bool>, StoreError>> + Send;
 }

@@ -166,8 +166,30 @@ fn a_scan_over_its_timeout_is_an_error_not_clean() {
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
-#[tokio::test]
+/// On a single-threaded runtime, other tasks keep running while a long scan is under way:
+/// the scan is on the blocking pool, not on the runtime's thread.
+#[tokio::test(flavor = "current_thread")]
 async fn async_scan_runs_off_the_runtime_threads() {
-    let found = engine().scan(EICAR.as_bytes().to_vec()).await.unwrap();
-    assert_eq!(found, ["EICAR_Test_File"]);
+    let slow = yara_x::compile(
+        "rule slow { condition: for all i in (0..filesize): (for all j in (0..filesize): (uint8(i) != 0xff or uint8(j) != 0xfe)) }",
+    )
+    .unwrap();
+    let engine = Engine::new(RuleSet::new(slow, "slow"), Duration::from_millis(500));
+    let ticks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = ticks.clone();
+    let ticker = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let result = engine.scan(vec![0u8; 200_000]).await;
+    ticker.abort();
+    assert!(matches!(result, Err(ScanError::Timeout(_))), "{result:?}");
+    assert!(ticks.load(std::sync::atomic::Ordering::SeqCst) >= 10);
+    assert_eq!(engine_found_eicar().await, ["EICAR_Test_File"]);
+}
+
+async fn engine_found_eicar() -> Vec<String> {
+    engine().scan(EICAR.as_bytes().to_vec()).await.unwrap()
 }

@@ -29,6 +29,8 @@ const TAGGING: &AsciiSet = &NON_ALPHANUMERIC
 /// CopyObject copies at most 5 GiB; larger objects need a multipart copy.
 const MAX_SINGLE_COPY: u64 = 5 * 1024 * 1024 * 1024;
 const COPY_PART_SIZE: u64 = 512 * 1024 * 1024;
+/// S3 allows at most this many parts in one upload.
+const MAX_PARTS: u64 = 10_000;
 const COPY_PART_CONCURRENCY: usize = 4;
 
 /// S3 through the AWS SDK.
@@ -60,10 +62,11 @@ impl S3Store {
     async fn copy_multipart(
         &self,
         source: &ObjectRef,
-        size: u64,
+        info: &ObjectInfo,
         dest: &ObjectRef,
         tags: &Tags,
     ) -> Result<ObjectInfo, StoreError> {
+        let size = info.size;
         // UploadPartCopy does not carry metadata over, so read it from the source version.
         let head = self.head_output(source).await?;
         let upload = self
@@ -81,12 +84,20 @@ impl S3Store {
             .send()
             .await
             .map_err(|e| classify(Op::CopyObject, dest, e))?;
-        let upload_id = upload.upload_id().unwrap_or_default().to_owned();
+        let upload_id = upload
+            .upload_id()
+            .ok_or_else(|| StoreError::Transient {
+                op: Op::CopyObject,
+                detail: "CreateMultipartUpload returned no upload id".into(),
+            })?
+            .to_owned();
         let copy_source = copy_source(source);
-        let ranges: Vec<(i32, u64, u64)> = (0..size.div_ceil(self.part_size))
+        let if_match = source_if_match(source, info);
+        let part_size = self.part_size.max(size.div_ceil(MAX_PARTS));
+        let ranges: Vec<(i32, u64, u64)> = (0..size.div_ceil(part_size))
             .map(|i| {
-                let start = i * self.part_size;
-                let end = (start + self.part_size).min(size) - 1;
+                let start = i * part_size;
+                let end = (start + part_size).min(size) - 1;
                 (i as i32 + 1, start, end)
             })
             .collect();
@@ -100,6 +111,7 @@ impl S3Store {
                     .upload_id(&upload_id)
                     .part_number(n)
                     .copy_source(&copy_source)
+                    .set_copy_source_if_match(if_match.clone())
                     .copy_source_range(format!("bytes={start}-{end}"));
                 async move {
                     let out = req
@@ -118,8 +130,25 @@ impl S3Store {
             .buffered(COPY_PART_CONCURRENCY)
             .try_collect()
             .await;
-        let parts = match parts {
-            Ok(p) => p,
+        let completed = match parts {
+            Ok(parts) => self
+                .client
+                .complete_multipart_upload()
+                .bucket(&dest.bucket)
+                .key(&dest.key)
+                .upload_id(&upload_id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(parts))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| classify(Op::CopyObject, dest, e)),
+            Err(e) => Err(e),
+        };
+        let done = match completed {
+            Ok(done) => done,
             Err(e) => {
                 // Best effort: an abandoned upload is also reaped by a lifecycle rule.
                 let _ = self
@@ -133,20 +162,6 @@ impl S3Store {
                 return Err(e);
             }
         };
-        let done = self
-            .client
-            .complete_multipart_upload()
-            .bucket(&dest.bucket)
-            .key(&dest.key)
-            .upload_id(&upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| classify(Op::CopyObject, dest, e))?;
         Ok(ObjectInfo {
             version_id: done.version_id().map(String::from),
             size,
@@ -167,13 +182,23 @@ impl S3Store {
 }
 
 impl ObjectStore for S3Store {
-    async fn get(&self, object: &ObjectRef, budget: &MemoryBudget) -> Result<Fetched, StoreError> {
+    async fn get(
+        &self,
+        object: &ObjectRef,
+        etag: Option<&str>,
+        budget: &MemoryBudget,
+    ) -> Result<Fetched, StoreError> {
+        let if_match = match (&object.version_id, etag) {
+            (None, Some(etag)) => Some(format!("\"{etag}\"")),
+            _ => None,
+        };
         let out = self
             .client
             .get_object()
             .bucket(&object.bucket)
             .key(&object.key)
             .set_version_id(object.version_id.clone())
+            .set_if_match(if_match)
             .send()
             .await
             .map_err(|e| classify(Op::GetObject, object, e))?;
@@ -275,12 +300,12 @@ impl ObjectStore for S3Store {
     async fn copy(
         &self,
         source: &ObjectRef,
-        size: u64,
+        info: &ObjectInfo,
         dest: &ObjectRef,
         tags: &Tags,
     ) -> Result<ObjectInfo, StoreError> {
-        if size > self.multipart_threshold {
-            return self.copy_multipart(source, size, dest, tags).await;
+        if info.size > self.multipart_threshold {
+            return self.copy_multipart(source, info, dest, tags).await;
         }
         // No encryption headers: the copy takes the quarantine bucket's default encryption.
         let out = self
@@ -289,6 +314,7 @@ impl ObjectStore for S3Store {
             .bucket(&dest.bucket)
             .key(&dest.key)
             .copy_source(copy_source(source))
+            .set_copy_source_if_match(source_if_match(source, info))
             .metadata_directive(MetadataDirective::Copy)
             .tagging_directive(TaggingDirective::Replace)
             .tagging(tagging_query(tags))
@@ -297,7 +323,7 @@ impl ObjectStore for S3Store {
             .map_err(|e| classify(Op::CopyObject, dest, e))?;
         Ok(ObjectInfo {
             version_id: out.version_id().map(String::from),
-            size,
+            size: info.size,
             etag: out
                 .copy_object_result()
                 .and_then(|r| r.e_tag())
@@ -321,6 +347,37 @@ impl ObjectStore for S3Store {
             .await
             .map_err(|e| classify(Op::DeleteObject, object, e))?;
         Ok(())
+    }
+
+    async fn is_versioned(&self, bucket: &str) -> Result<Option<bool>, StoreError> {
+        let bucket_ref = ObjectRef {
+            bucket: bucket.to_owned(),
+            key: String::new(),
+            version_id: None,
+        };
+        match self
+            .client
+            .get_bucket_versioning()
+            .bucket(bucket)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(
+                out.status() == Some(&aws_sdk_s3::types::BucketVersioningStatus::Enabled),
+            )),
+            // A 200 the SDK cannot parse: moto names the XML root differently from S3.
+            Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 200 => Ok(None),
+            Err(e) => Err(classify(Op::GetBucketVersioning, &bucket_ref, e)),
+        }
+    }
+}
+
+/// `If-Match` for a copy of a key read without a version: the bytes copied must be the
+/// bytes scanned.
+fn source_if_match(source: &ObjectRef, info: &ObjectInfo) -> Option<String> {
+    match (&source.version_id, &info.etag) {
+        (None, Some(etag)) => Some(format!("\"{etag}\"")),
+        _ => None,
     }
 }
 
@@ -363,9 +420,18 @@ fn permission(op: Op, object: &ObjectRef) -> String {
         (Op::GetObjectTagging, true) => "s3:GetObjectVersionTagging",
         (Op::PutObjectTagging, false) => "s3:PutObjectTagging",
         (Op::PutObjectTagging, true) => "s3:PutObjectVersionTagging",
-        (Op::CopyObject, _) => "s3:PutObject and s3:PutObjectTagging",
         (Op::DeleteObject, false) => "s3:DeleteObject",
         (Op::DeleteObject, true) => "s3:DeleteObjectVersion",
+        (Op::GetBucketVersioning, _) => {
+            return format!("s3:GetBucketVersioning on arn:aws:s3:::{}", object.bucket);
+        }
+        (Op::CopyObject, _) => {
+            return format!(
+                "s3:PutObject and s3:PutObjectTagging on arn:aws:s3:::{}/*, and \
+                 s3:GetObjectVersion (and kms:Decrypt for SSE-KMS) on the source",
+                object.bucket
+            );
+        }
     };
     format!("{action} on arn:aws:s3:::{}/*", object.bucket)
 }
@@ -403,35 +469,9 @@ where
         .message()
         .map(String::from)
         .unwrap_or_else(|| format!("HTTP {status}"));
-    if code.starts_with("KMS") || detail.contains("KMS") {
-        return StoreError::AccessDenied {
-            op,
-            permission: "kms:Decrypt (and kms:GenerateDataKey for copies) on the object's KMS key"
-                .into(),
-            detail: format!("{code}: {detail}"),
-        };
-    }
+    let kms = code.starts_with("KMS.") || detail.to_ascii_lowercase().contains("kms:");
     match (status, code.as_str()) {
-        (_, "NoSuchKey" | "NoSuchVersion" | "NoSuchBucket" | "NotFound") | (404, _) => {
-            StoreError::NotFound {
-                op,
-                code: if code.is_empty() {
-                    "NotFound".into()
-                } else {
-                    code
-                },
-            }
-        }
-        // Archived objects (403), delete markers (405), changed ETags (412): final, but no
-        // permission is missing.
-        (_, "InvalidObjectState" | "MethodNotAllowed" | "PreconditionFailed") => {
-            StoreError::Permanent { op, code, detail }
-        }
-        (_, "AccessDenied" | "AllAccessDisabled") | (403, _) => StoreError::AccessDenied {
-            op,
-            permission: permission(op, object),
-            detail,
-        },
+        // Busy or failing: retry, even when the message mentions KMS.
         (
             _,
             "SlowDown"
@@ -444,6 +484,49 @@ where
         | (500..=599, _) => StoreError::Transient {
             op,
             detail: format!("{code}: {detail}"),
+        },
+        (412, _) | (_, "PreconditionFailed") => StoreError::Changed { op },
+        _ if kms => StoreError::AccessDenied {
+            op,
+            permission: "kms:Decrypt (and kms:GenerateDataKey for copies) on the object's KMS key"
+                .into(),
+            detail: format!("{code}: {detail}"),
+        },
+        (_, "NoSuchKey" | "NoSuchVersion" | "NoSuchBucket" | "NotFound") | (404, _) => {
+            StoreError::NotFound {
+                op,
+                code: if code.is_empty() {
+                    "NotFound".into()
+                } else {
+                    code
+                },
+            }
+        }
+        // A bucket in another region: S3 notifications only reach same-region topics, so a
+        // stack per region is the fix.
+        (301, _) | (_, "PermanentRedirect" | "AuthorizationHeaderMalformed") => {
+            StoreError::Permanent {
+                op,
+                code: if code.is_empty() {
+                    "PermanentRedirect".into()
+                } else {
+                    code
+                },
+                detail: format!(
+                    "{detail} (bucket `{}` is in another region than the function; deploy one \
+                 stack per region)",
+                    object.bucket
+                ),
+            }
+        }
+        // Archived objects (403), delete markers (405): final, but no permission is missing.
+        (_, "InvalidObjectState" | "MethodNotAllowed") => {
+            StoreError::Permanent { op, code, detail }
+        }
+        (_, "AccessDenied" | "AllAccessDisabled") | (403, _) => StoreError::AccessDenied {
+            op,
+            permission: permission(op, object),
+            detail,
         },
         (400..=499, _) => StoreError::Permanent { op, code, detail },
         _ => StoreError::Transient {
@@ -551,13 +634,22 @@ mod tests {
             (403, "InvalidObjectState"),
             (405, "MethodNotAllowed"),
             (412, "PreconditionFailed"),
+            (301, "PermanentRedirect"),
         ] {
             let e = sorted(status, code);
             assert!(!e.is_retryable(), "{status} {code}: {e:?}");
         }
+        assert!(matches!(
+            sorted(412, "PreconditionFailed"),
+            StoreError::Changed { .. }
+        ));
         assert!(
-            matches!(sorted(412, "PreconditionFailed"), StoreError::Permanent { code, .. } if code == "PreconditionFailed")
+            sorted(301, "PermanentRedirect")
+                .to_string()
+                .contains("another region")
         );
+        // A throttled KMS call is retried, not reported as a missing permission.
+        assert!(sorted(503, "KMS.ThrottlingException").is_retryable());
         let timeout: SdkError<aws_sdk_s3::operation::get_object::GetObjectError, _> =
             SdkError::timeout_error("slow");
         assert!(classify(Op::GetObject, &o, timeout).is_retryable());

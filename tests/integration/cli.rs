@@ -159,6 +159,9 @@ fn scan_reports_files_and_exits_like_clamscan() {
     let out = run(&["scan", missing.to_str().unwrap()], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stdout).contains("Error"));
+    // Infected wins over errors, so that a check for 1 never misses a detection.
+    let out = run(&["scan", missing.to_str().unwrap(), root], &[]);
+    assert_eq!(out.status.code(), Some(1));
 }
 
 /// `rules` lists the embedded rules with their identity.

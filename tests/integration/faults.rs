@@ -8,30 +8,104 @@ use s3_yara_scan::{ObjectRef, ObjectStore, S3Store, StoreError};
 use crate::support::*;
 
 /// The emulator's store, with chosen calls failing.
-struct Faulty {
-    inner: S3Store,
+#[derive(Default)]
+struct Faults {
     get: Option<StoreError>,
+    head: Option<StoreError>,
+    tags: Option<StoreError>,
     put_tags: Option<StoreError>,
     copy: Option<StoreError>,
+    delete: Option<StoreError>,
 }
 
-impl Faulty {
-    fn new(emu: &Emulator) -> Faulty {
-        Faulty {
-            inner: emu.store(),
-            get: None,
-            put_tags: None,
-            copy: None,
-        }
-    }
+struct Faulty {
+    inner: S3Store,
+    fail: Faults,
+    copies: std::sync::atomic::AtomicUsize,
+    /// Uploads these bytes over the object just before its first tag write: a newer upload
+    /// landing between the read and the tagging.
+    replace_before_tagging: std::sync::Mutex<Option<(aws_sdk_s3::Client, Vec<u8>)>>,
+}
 
-    fn pipeline(self, w: &Wiring) -> s3_yara_scan::Pipeline<Faulty> {
-        let engine = s3_yara_scan::Engine::new(
-            s3_yara_scan::RuleSet::embedded().unwrap(),
-            std::time::Duration::from_secs(10),
-        );
-        s3_yara_scan::Pipeline::new(self, engine, config(w))
+/// Fails with the injected error if there is one, else runs the real call.
+macro_rules! or_fail {
+    ($fault:expr, $call:expr) => {
+        match &$fault {
+            Some(e) => Err(e.clone()),
+            None => $call.await,
+        }
+    };
+}
+
+impl ObjectStore for Faulty {
+    async fn get(
+        &self,
+        o: &ObjectRef,
+        etag: Option<&str>,
+        b: &MemoryBudget,
+    ) -> Result<Fetched, StoreError> {
+        or_fail!(self.fail.get, self.inner.get(o, etag, b))
     }
+    async fn head(&self, o: &ObjectRef) -> Result<Option<ObjectInfo>, StoreError> {
+        or_fail!(self.fail.head, self.inner.head(o))
+    }
+    async fn tags(&self, o: &ObjectRef) -> Result<Tags, StoreError> {
+        or_fail!(self.fail.tags, self.inner.tags(o))
+    }
+    async fn put_tags(&self, o: &ObjectRef, t: &Tags) -> Result<(), StoreError> {
+        let replacement = self.replace_before_tagging.lock().unwrap().take();
+        if let Some((client, body)) = replacement {
+            client
+                .put_object()
+                .bucket(&o.bucket)
+                .key(&o.key)
+                .body(body.into())
+                .send()
+                .await
+                .unwrap();
+        }
+        or_fail!(self.fail.put_tags, self.inner.put_tags(o, t))
+    }
+    async fn copy(
+        &self,
+        s: &ObjectRef,
+        info: &ObjectInfo,
+        d: &ObjectRef,
+        t: &Tags,
+    ) -> Result<ObjectInfo, StoreError> {
+        self.copies
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        or_fail!(self.fail.copy, self.inner.copy(s, info, d, t))
+    }
+    async fn delete(&self, o: &ObjectRef, etag: Option<&str>) -> Result<(), StoreError> {
+        or_fail!(self.fail.delete, self.inner.delete(o, etag))
+    }
+    async fn is_versioned(&self, bucket: &str) -> Result<Option<bool>, StoreError> {
+        self.inner.is_versioned(bucket).await
+    }
+}
+
+/// The pipeline on the emulator with `fail` injected.
+fn pipeline(emu: &Emulator, w: &Wiring, fail: Faults) -> s3_yara_scan::Pipeline<Faulty> {
+    pipeline_with(emu, config(w), fail)
+}
+
+fn pipeline_with(
+    emu: &Emulator,
+    config: s3_yara_scan::Config,
+    fail: Faults,
+) -> s3_yara_scan::Pipeline<Faulty> {
+    let store = Faulty {
+        inner: emu.store(),
+        fail,
+        copies: Default::default(),
+        replace_before_tagging: Default::default(),
+    };
+    let engine = s3_yara_scan::Engine::new(
+        s3_yara_scan::RuleSet::embedded().unwrap(),
+        std::time::Duration::from_secs(10),
+    );
+    s3_yara_scan::Pipeline::new(store, engine, config)
 }
 
 fn denied(op: Op) -> StoreError {
@@ -39,42 +113,6 @@ fn denied(op: Op) -> StoreError {
         op,
         permission: format!("the permission for {op}"),
         detail: "Access Denied".into(),
-    }
-}
-
-impl ObjectStore for Faulty {
-    async fn get(&self, o: &ObjectRef, b: &MemoryBudget) -> Result<Fetched, StoreError> {
-        match &self.get {
-            Some(e) => Err(e.clone()),
-            None => self.inner.get(o, b).await,
-        }
-    }
-    async fn head(&self, o: &ObjectRef) -> Result<Option<ObjectInfo>, StoreError> {
-        self.inner.head(o).await
-    }
-    async fn tags(&self, o: &ObjectRef) -> Result<Tags, StoreError> {
-        self.inner.tags(o).await
-    }
-    async fn put_tags(&self, o: &ObjectRef, t: &Tags) -> Result<(), StoreError> {
-        match &self.put_tags {
-            Some(e) => Err(e.clone()),
-            None => self.inner.put_tags(o, t).await,
-        }
-    }
-    async fn copy(
-        &self,
-        s: &ObjectRef,
-        n: u64,
-        d: &ObjectRef,
-        t: &Tags,
-    ) -> Result<ObjectInfo, StoreError> {
-        match &self.copy {
-            Some(e) => Err(e.clone()),
-            None => self.inner.copy(s, n, d, t).await,
-        }
-    }
-    async fn delete(&self, o: &ObjectRef, etag: Option<&str>) -> Result<(), StoreError> {
-        self.inner.delete(o, etag).await
     }
 }
 
@@ -86,12 +124,11 @@ async fn access_denied_read_is_tagged_error_and_acknowledged() {
     let w = emu.wire("denied", Options::default()).await;
     emu.put(&w.bucket, "secret.bin", EICAR).await;
     let records = emu.notifications(&w, 1).await;
-    let store = Faulty {
+    let fail = Faults {
         get: Some(denied(Op::GetObject)),
-        ..Faulty::new(&emu)
+        ..Faults::default()
     };
-    let response = store
-        .pipeline(&w)
+    let response = pipeline(&emu, &w, fail)
         .process_batch(batch(records))
         .await
         .unwrap();
@@ -118,12 +155,11 @@ async fn transient_read_failure_is_retried_untagged() {
         op: Op::GetObject,
         detail: "SlowDown: Please reduce your request rate.".into(),
     };
-    let store = Faulty {
+    let fail = Faults {
         get: Some(slow),
-        ..Faulty::new(&emu)
+        ..Faults::default()
     };
-    let response = store
-        .pipeline(&w)
+    let response = pipeline(&emu, &w, fail)
         .process_batch(batch(records))
         .await
         .unwrap();
@@ -141,12 +177,11 @@ async fn failed_quarantine_copy_keeps_the_object_and_retries() {
     emu.put(&w.bucket, "stuck.com", EICAR).await;
     let records = emu.notifications(&w, 1).await;
     let id = records[0].message_id.clone().unwrap();
-    let store = Faulty {
+    let fail = Faults {
         copy: Some(denied(Op::CopyObject)),
-        ..Faulty::new(&emu)
+        ..Faults::default()
     };
-    let response = store
-        .pipeline(&w)
+    let response = pipeline(&emu, &w, fail)
         .process_batch(batch(records))
         .await
         .unwrap();
@@ -169,12 +204,11 @@ async fn infected_object_is_quarantined_even_when_tagging_is_denied() {
     let w = emu.wire("notag", Options::default()).await;
     emu.put(&w.bucket, "x.com", EICAR).await;
     let records = emu.notifications(&w, 1).await;
-    let store = Faulty {
+    let fail = Faults {
         put_tags: Some(denied(Op::PutObjectTagging)),
-        ..Faulty::new(&emu)
+        ..Faults::default()
     };
-    let response = store
-        .pipeline(&w)
+    let response = pipeline(&emu, &w, fail)
         .process_batch(batch(records))
         .await
         .unwrap();
@@ -197,15 +231,143 @@ async fn clean_object_with_tagging_denied_is_acknowledged() {
     let w = emu.wire("notagclean", Options::default()).await;
     emu.put(&w.bucket, "ok.txt", "fine").await;
     let records = emu.notifications(&w, 1).await;
-    let store = Faulty {
+    let fail = Faults {
         put_tags: Some(denied(Op::PutObjectTagging)),
-        ..Faulty::new(&emu)
+        ..Faults::default()
     };
-    let response = store
-        .pipeline(&w)
+    let response = pipeline(&emu, &w, fail)
         .process_batch(batch(records))
         .await
         .unwrap();
     assert!(response.batch_item_failures.is_empty());
     assert!(emu.tags(&w.bucket, "ok.txt", None).await.is_empty());
+}
+
+/// With `ACTION=tag`, an infected object whose tags cannot be written would stay unmarked:
+/// its message is retried (to the DLQ), not acknowledged.
+#[tokio::test]
+async fn tag_only_infected_object_with_tagging_denied_is_retried() {
+    let emu = emulator().await;
+    let w = emu.wire("tagdenied", Options::default()).await;
+    emu.put(&w.bucket, "t.com", EICAR).await;
+    let records = emu.notifications(&w, 1).await;
+    let id = records[0].message_id.clone().unwrap();
+    let config = s3_yara_scan::Config {
+        action: s3_yara_scan::Action::Tag,
+        ..config(&w)
+    };
+    let fail = Faults {
+        put_tags: Some(denied(Op::PutObjectTagging)),
+        ..Faults::default()
+    };
+    let response = pipeline_with(&emu, config, fail)
+        .process_batch(batch(records))
+        .await
+        .unwrap();
+    assert_eq!(failed_ids(&response), [id]);
+}
+
+/// A failed delete after a verified copy: the object stays (tagged `Infected`), the copy
+/// stays, and the message is retried; the retry reuses the copy and deletes.
+#[tokio::test]
+async fn failed_delete_is_retried_and_the_retry_reuses_the_copy() {
+    let emu = emulator().await;
+    let w = emu.wire("nodelete", Options::default()).await;
+    emu.put(&w.bucket, "d.com", EICAR).await;
+    let records = emu.notifications(&w, 1).await;
+    let id = records[0].message_id.clone().unwrap();
+    let fail = Faults {
+        delete: Some(StoreError::Transient {
+            op: Op::DeleteObject,
+            detail: "connection reset".into(),
+        }),
+        ..Faults::default()
+    };
+    let response = pipeline(&emu, &w, fail)
+        .process_batch(batch(records.clone()))
+        .await
+        .unwrap();
+    assert_eq!(failed_ids(&response), [id]);
+    assert!(emu.exists(&w.bucket, "d.com").await);
+    assert_eq!(emu.versions(&w.quarantine).await.len(), 1);
+
+    let retry = pipeline(&emu, &w, Faults::default());
+    let response = retry.process_batch(batch(records)).await.unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert!(!emu.exists(&w.bucket, "d.com").await);
+    assert_eq!(
+        emu.versions(&w.quarantine).await.len(),
+        1,
+        "copy reused, not duplicated"
+    );
+}
+
+/// A quarantine bucket that cannot be checked (403 on HeadObject, as S3 answers for a
+/// missing key without s3:ListBucket) keeps the object and retries.
+#[tokio::test]
+async fn unreadable_quarantine_bucket_keeps_the_object() {
+    let emu = emulator().await;
+    let w = emu.wire("nohead", Options::default()).await;
+    emu.put(&w.bucket, "h.com", EICAR).await;
+    let records = emu.notifications(&w, 1).await;
+    let fail = Faults {
+        head: Some(denied(Op::HeadObject)),
+        ..Faults::default()
+    };
+    let response = pipeline(&emu, &w, fail)
+        .process_batch(batch(records))
+        .await
+        .unwrap();
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert!(emu.exists(&w.bucket, "h.com").await);
+}
+
+/// The same notification twice in one batch is processed once: one copy, both acknowledged.
+#[tokio::test]
+async fn duplicate_messages_in_a_batch_copy_once() {
+    let emu = emulator().await;
+    let w = emu.wire("dupes", Options::default()).await;
+    emu.put(&w.bucket, "dup.com", EICAR).await;
+    let first = emu.notifications(&w, 1).await.remove(0);
+    let mut second = first.clone();
+    second.message_id = Some("duplicate".into());
+    let pipeline = pipeline(&emu, &w, Faults::default());
+    let response = pipeline
+        .process_batch(batch(vec![first, second]))
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(emu.versions(&w.quarantine).await.len(), 1);
+    assert_eq!(pipeline_copies(&pipeline), 1);
+}
+
+fn pipeline_copies(p: &s3_yara_scan::Pipeline<Faulty>) -> usize {
+    p.store().copies.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// In an unversioned bucket, an infected upload that replaces a clean one while the clean
+/// one's verdict is being written must not keep that `Clean` tag: the function notices the
+/// changed ETag, reads the new object, and quarantines it.
+#[tokio::test]
+async fn replacement_during_tagging_is_rescanned() {
+    let emu = emulator().await;
+    let w = emu.wire("replaced", Options::default()).await;
+    emu.put(&w.bucket, "r.txt", "clean at first").await;
+    let records = emu.notifications(&w, 1).await;
+    let pipeline = pipeline(&emu, &w, Faults::default());
+    *pipeline.store().replace_before_tagging.lock().unwrap() =
+        Some((emu.s3.clone(), EICAR.as_bytes().to_vec()));
+    let response = pipeline.process_batch(batch(records)).await.unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert!(
+        !emu.exists(&w.bucket, "r.txt").await,
+        "the infected replacement was left in place"
+    );
+    let qkey = format!("{}/r.txt", w.bucket);
+    assert_eq!(
+        emu.tag(&w.quarantine, &qkey, "scan-result")
+            .await
+            .as_deref(),
+        Some("Infected")
+    );
 }

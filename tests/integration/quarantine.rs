@@ -208,22 +208,21 @@ async fn redelivery_of_quarantined_object_is_acknowledged_without_duplicate() {
     assert_eq!(emu.versions(&w.quarantine).await, [(qkey, false)]);
 }
 
-/// A delivery that died after copying and before deleting left a copy behind: the next
-/// delivery reuses it (no second version in the quarantine bucket) and deletes the source.
+/// A copy already at the quarantine key with the same size but made from another source
+/// (another version, or planted) is not taken for this object's copy: a new copy is made
+/// before the source is deleted, so nothing is lost.
 #[tokio::test]
-async fn copy_left_by_a_crash_is_reused() {
+async fn same_size_copy_of_another_source_is_not_reused() {
     let emu = emulator().await;
-    let w = emu.wire("crash", Options::default()).await;
+    let w = emu.wire("notreused", Options::default()).await;
+    let planted = EICAR.replace("TEST", "XXXX");
+    emu.put(
+        &w.quarantine,
+        &format!("{}/c.com", w.bucket),
+        planted.clone(),
+    )
+    .await;
     emu.put(&w.bucket, "c.com", EICAR).await;
-    let qkey = format!("{}/c.com", w.bucket);
-    emu.s3
-        .copy_object()
-        .bucket(&w.quarantine)
-        .key(&qkey)
-        .copy_source(format!("{}/c.com", w.bucket))
-        .send()
-        .await
-        .unwrap();
     let records = emu.notifications(&w, 1).await;
     let response = emu
         .pipeline(config(&w))
@@ -232,7 +231,25 @@ async fn copy_left_by_a_crash_is_reused() {
         .unwrap();
     assert!(response.batch_item_failures.is_empty());
     assert!(!emu.exists(&w.bucket, "c.com").await);
-    assert_eq!(emu.versions(&w.quarantine).await, [(qkey, false)]);
+    let qkey = format!("{}/c.com", w.bucket);
+    assert_eq!(emu.versions(&w.quarantine).await.len(), 2);
+    let copy = emu
+        .s3
+        .get_object()
+        .bucket(&w.quarantine)
+        .key(&qkey)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        &copy.body.collect().await.unwrap().into_bytes()[..],
+        EICAR.as_bytes()
+    );
+    let tags = emu.tags(&w.quarantine, &qkey, None).await;
+    assert!(
+        tag_map(&tags)["scan-source"].starts_with("null "),
+        "{tags:?}"
+    );
 }
 
 /// With `ACTION=delete` the infected version is deleted and nothing is copied.
