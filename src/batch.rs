@@ -185,8 +185,21 @@ impl<S: ObjectStore> Pipeline<S> {
             ids.push(id);
         }
 
-        // Leave room for the slowest scan plus the calls around it.
-        let last_start = deadline.map(|d| d - self.config.scan_timeout - Duration::from_secs(2));
+        // Leave room for the slowest scan plus the calls around it, but never more than half
+        // the time left: a function timeout at or below SCAN_TIMEOUT_SECS must still work.
+        // A deadline already past is no real deadline (local emulators send odd values).
+        let deadline = deadline.filter(|d| *d > SystemTime::now());
+        let last_start = deadline.map(|d| {
+            let left = d.duration_since(SystemTime::now()).unwrap_or_default();
+            let reserve = self.config.scan_timeout + Duration::from_secs(2);
+            if reserve >= left {
+                tracing::warn!(
+                    left_ms = left.as_millis() as u64,
+                    "SCAN_TIMEOUT_SECS is not well below the function timeout; lower it"
+                );
+            }
+            d - reserve.min(left / 2)
+        });
         let ids_ref = &ids;
         let outcomes: Vec<(Vec<usize>, ObjectOutcome)> = futures::stream::iter(jobs)
             .map(|(object, messages)| async move {

@@ -1,0 +1,83 @@
+"""`cargo lambda watch` + `cargo lambda invoke --data-file`: the function as Lambda runs it,
+locally, on events the emulator really sent, for one clean and one infected object."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+from emulator import (EICAR, ROOT, clients, dump, emulator_env, free_port, moto_server,  # noqa: E402
+                      receive, sqs_event, wire)
+
+CARGO_LAMBDA = [os.path.join(os.path.dirname(sys.executable), "cargo-lambda"), "lambda"]
+
+
+class CargoLambdaInvoke(unittest.TestCase):
+    def test_watch_and_invoke_scan_clean_and_infected_events(self):
+        with moto_server() as endpoint:
+            s3, sns, sqs = clients(endpoint)
+            s3.create_bucket(Bucket="invoke-quarantine")
+            s3.put_bucket_versioning(Bucket="invoke-quarantine",
+                                     VersioningConfiguration={"Status": "Enabled"})
+            queue = wire(s3, sns, sqs, "invoke-uploads", "invoke")["sns"]
+            receive(sqs, queue, 1)  # s3:TestEvent
+            s3.put_object(Bucket="invoke-uploads", Key="ok.txt", Body=b"fine\n")
+            s3.put_object(Bucket="invoke-uploads", Key="bad.com", Body=EICAR)
+            records = {json.loads(json.loads(r["body"])["Message"])["Records"][0]["s3"]["object"]["key"]: r
+                       for r in receive(sqs, queue, 2)}
+            files = {}
+            for key, record in records.items():
+                files[key] = os.path.join(ROOT, "target", f"invoke-{key}.json")
+                dump(files[key], sqs_event([record]))
+
+            port = free_port()
+            env = dict(os.environ, **emulator_env(endpoint))
+            variables = dict(emulator_env(endpoint), QUARANTINE_BUCKET="invoke-quarantine",
+                             RUST_LOG="info")
+            log = open(os.path.join(ROOT, "target", "cargo-lambda-watch.log"), "w")
+            watch = subprocess.Popen(
+                CARGO_LAMBDA + ["watch", "--ignore-changes", "--invoke-port", str(port), "--timeout", "120"]
+                + [f"--env-var={k}={v}" for k, v in variables.items()],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                clean = self.invoke(port, files["ok.txt"], env)
+                infected = self.invoke(port, files["bad.com"], env)
+            finally:
+                watch.terminate()
+                try:
+                    watch.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    watch.kill()
+
+            self.assertEqual(clean, {"batchItemFailures": []})
+            self.assertEqual(infected, {"batchItemFailures": []})
+            tags = {t["Key"]: t["Value"] for t in
+                    s3.get_object_tagging(Bucket="invoke-uploads", Key="ok.txt")["TagSet"]}
+            self.assertEqual(tags["scan-result"], "Clean")
+            listed = s3.list_objects_v2(Bucket="invoke-uploads").get("Contents", [])
+            self.assertEqual([o["Key"] for o in listed], ["ok.txt"])
+            tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(
+                Bucket="invoke-quarantine", Key="invoke-uploads/bad.com")["TagSet"]}
+            self.assertEqual(tags["scan-result"], "Infected")
+            self.assertEqual(tags["scan-matches"], "EICAR_Test_File")
+
+    def invoke(self, port, data_file, env, seconds=900):
+        """Invokes through the watch server; the first call waits for its build."""
+        deadline = time.time() + seconds
+        while True:
+            out = subprocess.run(
+                CARGO_LAMBDA + ["invoke", "s3-yara-scan", "--invoke-port", str(port),
+                                "--data-file", data_file, "--output-format", "json"],
+                cwd=ROOT, env=env, capture_output=True, text=True)
+            if out.returncode == 0:
+                return json.loads(out.stdout)
+            if time.time() > deadline:
+                self.fail(f"cargo lambda invoke failed: {out.stderr}")
+            time.sleep(3)
+
+
+if __name__ == "__main__":
+    unittest.main()
