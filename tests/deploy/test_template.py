@@ -121,6 +121,23 @@ class TemplateMatchesCode(unittest.TestCase):
         self.assertTrue(resources["ScanQueue"]["Properties"]["SqsManagedSseEnabled"])
 
 
+class SamConfig(unittest.TestCase):
+    def test_each_region_environment_deploys_that_region_with_known_parameters(self):
+        import shlex
+        import tomllib
+
+        with open(os.path.join(ROOT, "samconfig.toml"), "rb") as f:
+            config = tomllib.load(f)
+        template, _ = decode(os.path.join(ROOT, "template.yaml"))
+        for env in ("us-east-1", "eu-west-1"):
+            deploy = config[env]["deploy"]["parameters"]
+            self.assertEqual(deploy["region"], env)
+            self.assertEqual(deploy["capabilities"], "CAPABILITY_IAM")
+            names = {kv.split("=", 1)[0] for kv in shlex.split(deploy["parameter_overrides"])}
+            self.assertFalse(names - template["Parameters"].keys(), names)
+        self.assertTrue(config["default"]["build"]["parameters"]["beta_features"])
+
+
 class CheckerCatchesMismatches(unittest.TestCase):
     """The checks above can fail: each helper notices what it is for."""
 
