@@ -45,12 +45,25 @@ class CargoLambdaInvoke(unittest.TestCase):
             try:
                 clean = self.invoke(port, files["ok.txt"], env)
                 infected = self.invoke(port, files["bad.com"], env)
+                samples = {name: self.invoke(port, os.path.join(ROOT, "events", name), env)
+                           for name in sorted(os.listdir(os.path.join(ROOT, "events")))
+                           if name.endswith(".json")}
             finally:
                 watch.terminate()
                 try:
                     watch.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     watch.kill()
+
+            # Every sample event works with `cargo lambda invoke --data-file`. Their buckets do not
+            # exist here, so objects are "gone" and acknowledged; only malformed records fail.
+            self.assertGreaterEqual(len(samples), 10)
+            for name, response in samples.items():
+                failed = sorted(f["itemIdentifier"] for f in response["batchItemFailures"])
+                expected = (["poison-missing-key", "poison-not-json", "poison-not-s3",
+                             "poison-sns-message-not-json", "poison-wrong-type"]
+                            if name == "sqs-batch-one-poison.json" else [])
+                self.assertEqual(failed, expected, name)
 
             self.assertEqual(clean, {"batchItemFailures": []})
             self.assertEqual(infected, {"batchItemFailures": []})

@@ -173,3 +173,31 @@ fn rules_lists_the_embedded_rules() {
     assert!(stdout.starts_with("ruleset "), "{stdout}");
     assert!(stdout.contains("EICAR_Test_File: EICAR anti-malware test file"));
 }
+
+/// Every sample in events/ runs through `handle`: their buckets do not exist on this emulator,
+/// so objects are acknowledged as gone, and only the malformed records of the poison sample
+/// are listed for retry.
+#[tokio::test]
+async fn every_sample_event_runs_through_handle() {
+    let _emulator = emulator().await;
+    let mut seen = 0;
+    for entry in std::fs::read_dir("events").unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        seen += 1;
+        let out = run(&["handle", path.to_str().unwrap()], &[("ACTION", "tag")]);
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            path.display(),
+            text(&out.stderr)
+        );
+        let response: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let failures = response["batchItemFailures"].as_array().unwrap().len();
+        let poison = path.ends_with("sqs-batch-one-poison.json");
+        assert_eq!(failures, if poison { 5 } else { 0 }, "{}", path.display());
+    }
+    assert!(seen >= 10, "{seen} samples");
+}
