@@ -2,8 +2,8 @@
 //! thread with a timeout. The rules can come from anywhere; the embedded set is compiled from
 //! `signatures/` by `build.rs`, so start-up only deserializes.
 
+use std::cell::RefCell;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -37,9 +37,13 @@ pub enum ScanError {
 
 /// Compiled rules and their identity (a short hash written in tags and logs), shared by every
 /// scan in the process.
+///
+/// The rules live as long as the process: a rule set is loaded once at start-up, and this lets
+/// each thread keep a `Scanner` for it between objects (setting one up costs far more than
+/// scanning a small object).
 #[derive(Clone)]
 pub struct RuleSet {
-    rules: Arc<Rules>,
+    rules: &'static Rules,
     id: String,
 }
 
@@ -72,9 +76,16 @@ impl RuleSet {
     /// Wraps compiled rules with an identity of the caller's choosing.
     pub fn new(rules: Rules, id: impl Into<String>) -> RuleSet {
         RuleSet {
-            rules: Arc::new(rules),
+            rules: Box::leak(Box::new(rules)),
             id: id.into(),
         }
+    }
+
+    /// The rules in yara-x's serialized form (what `from_serialized` loads).
+    pub fn serialize(&self) -> Result<Vec<u8>, ScanError> {
+        self.rules
+            .serialize()
+            .map_err(|e| ScanError::Load(e.to_string()))
     }
 
     /// Short identity of these rules.
@@ -139,31 +150,59 @@ impl Engine {
 
     /// Scans `data` on the calling thread; returns the names of the matching rules.
     pub fn scan_bytes(&self, data: &[u8]) -> Result<Vec<String>, ScanError> {
-        let mut scanner = self.scanner();
-        let results = scanner.scan(data).map_err(|e| self.scan_error(e))?;
-        Ok(rule_names(&results))
-    }
-
-    /// `Scanner` is not `Send`, so it is made on the thread that uses it.
-    fn scanner(&self) -> Scanner<'_> {
-        let mut scanner = Scanner::new(&self.rules.rules);
-        scanner.set_timeout(self.timeout);
-        scanner
+        self.with_scanner(|scanner| {
+            scanner
+                .scan(data)
+                .map(|r| rule_names(&r))
+                .map_err(|e| self.scan_error(e))
+        })
     }
 
     /// Scans a local file through a memory map.
     pub fn scan_file(&self, path: &Path) -> Result<Vec<String>, ScanError> {
-        let mut scanner = self.scanner();
-        let results = scanner.scan_file(path).map_err(|e| match e {
-            yara_x::ScanError::OpenError { err, .. } | yara_x::ScanError::MapError { err, .. } => {
-                ScanError::Read {
-                    path: path.display().to_string(),
-                    reason: err.to_string(),
+        self.with_scanner(|scanner| {
+            scanner
+                .scan_file(path)
+                .map(|r| rule_names(&r))
+                .map_err(|e| match e {
+                    yara_x::ScanError::OpenError { err, .. }
+                    | yara_x::ScanError::MapError { err, .. } => ScanError::Read {
+                        path: path.display().to_string(),
+                        reason: err.to_string(),
+                    },
+                    other => self.scan_error(other),
+                })
+        })
+    }
+
+    /// Runs `f` with this thread's scanner for these rules, made on first use. `Scanner` is not
+    /// `Send`, so each thread of the blocking pool keeps its own. A scanner whose scan failed
+    /// is dropped rather than trusted again.
+    fn with_scanner<T>(
+        &self,
+        f: impl FnOnce(&mut Scanner<'static>) -> Result<T, ScanError>,
+    ) -> Result<T, ScanError> {
+        thread_local! {
+            static SCANNERS: RefCell<Vec<(usize, Scanner<'static>)>> = const { RefCell::new(Vec::new()) };
+        }
+        let key = std::ptr::from_ref(self.rules.rules) as usize;
+        SCANNERS.with(|cell| {
+            let mut scanners = cell.borrow_mut();
+            let index = match scanners.iter().position(|(k, _)| *k == key) {
+                Some(i) => i,
+                None => {
+                    scanners.push((key, Scanner::new(self.rules.rules)));
+                    scanners.len() - 1
                 }
+            };
+            let scanner = &mut scanners[index].1;
+            scanner.set_timeout(self.timeout);
+            let result = f(scanner);
+            if result.is_err() {
+                scanners.swap_remove(index);
             }
-            other => self.scan_error(other),
-        })?;
-        Ok(rule_names(&results))
+            result
+        })
     }
 
     fn scan_error(&self, e: yara_x::ScanError) -> ScanError {

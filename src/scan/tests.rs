@@ -193,3 +193,33 @@ async fn async_scan_runs_off_the_runtime_threads() {
 async fn engine_found_eicar() -> Vec<String> {
     engine().scan(EICAR.as_bytes().to_vec()).await.unwrap()
 }
+
+/// One thread's scanner is reused across objects and rule sets stay apart: results never
+/// leak from one scan or one rule set into another, and a timed-out scanner is replaced.
+#[test]
+fn reused_scanners_keep_scans_and_rule_sets_apart() {
+    let a = engine();
+    let b = Engine::new(
+        RuleSet::new(
+            yara_x::compile(r#"rule Only_B { strings: $b = "bbb" condition: $b }"#).unwrap(),
+            "b",
+        ),
+        Duration::from_secs(5),
+    );
+    for _ in 0..3 {
+        assert_eq!(a.scan_bytes(EICAR.as_bytes()).unwrap(), ["EICAR_Test_File"]);
+        assert!(a.scan_bytes(b"clean").unwrap().is_empty());
+        assert_eq!(b.scan_bytes(b"xbbbx").unwrap(), ["Only_B"]);
+        assert!(b.scan_bytes(EICAR.as_bytes()).unwrap().is_empty());
+    }
+    let slow = yara_x::compile(
+        "rule slow { condition: for all i in (0..filesize-1): (for all j in (0..filesize-1): (uint8(i) != 0xff or uint8(j) != 0xfe)) }",
+    )
+    .unwrap();
+    let slow = Engine::new(RuleSet::new(slow, "slow"), Duration::from_secs(1));
+    assert!(matches!(
+        slow.scan_bytes(&vec![0u8; 200_000]),
+        Err(ScanError::Timeout(_))
+    ));
+    assert_eq!(slow.scan_bytes(b"tiny").unwrap(), ["slow"]);
+}
