@@ -103,6 +103,7 @@ fn main() -> anyhow::Result<()> {
         }));
     }
 
+    let tools = tools(&corpus, repeats)?;
     let per_object = per_object_cost(if args.smoke { 200 } else { 5000 })?;
     let startup = startup(&sets)?;
 
@@ -111,6 +112,7 @@ fn main() -> anyhow::Result<()> {
         "smoke": args.smoke,
         "corpus_bytes": bytes,
         "scan_throughput_single_core": throughput,
+        "against_tools": tools,
         "per_object_fixed_cost": per_object,
         "startup": startup,
     });
@@ -123,10 +125,18 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A fixed mix, the same every run: half files from /usr/lib (sorted by path), a quarter
-/// pseudo-random bytes, a quarter text.
+/// A fixed mix, the same every run: two samples that must be detected, then half files from
+/// /usr/lib (sorted by path), a quarter pseudo-random bytes, a quarter text.
 fn corpus(total: usize) -> Vec<Vec<u8>> {
-    let mut items = Vec::new();
+    let mut items = vec![
+        concat!(
+            "X5O!P%@AP[4\\PZX54(P^)7CC)7}$",
+            "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+        )
+        .as_bytes()
+        .to_vec(),
+        b"<?php @eval($_POST['cmd']); ?>".to_vec(),
+    ];
     let mut taken = 0;
     for entry in walkdir::WalkDir::new("/usr/lib")
         .sort_by_file_name()
@@ -185,6 +195,104 @@ fn corpus(total: usize) -> Vec<Vec<u8>> {
         items.push(text);
     }
     items
+}
+
+/// The same files and the same (embedded) rules through the tools users run: our CLI, the
+/// `yara` 4.x CLI and `clamscan`, each on one thread, each as a whole process (start-up
+/// included). Tools not installed are reported as missing (`scripts/bench` installs them).
+fn tools(corpus: &[Vec<u8>], repeats: usize) -> anyhow::Result<serde_json::Value> {
+    let dir = PathBuf::from("target/bench-corpus");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    for (i, item) in corpus.iter().enumerate() {
+        std::fs::write(dir.join(format!("{i:05}.bin")), item)?;
+    }
+    let rules = PathBuf::from("target/bench-rules.yar");
+    let mut text = String::new();
+    let mut files: Vec<PathBuf> = std::fs::read_dir("signatures")?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "yar"))
+        .collect();
+    files.sort();
+    for f in &files {
+        text.push_str(&std::fs::read_to_string(f)?);
+        text.push('\n');
+    }
+    std::fs::write(&rules, text)?;
+    let ours = std::env::current_exe()?
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("s3-yara-scan"))
+        .context("no exe dir")?;
+    let d = dir.to_string_lossy().into_owned();
+    let r = rules.to_string_lossy().into_owned();
+    let runs: [(&str, PathBuf, Vec<String>, &str); 3] = [
+        (
+            "s3-yara-scan scan",
+            ours,
+            vec!["scan".into(), d.clone()],
+            "Infected",
+        ),
+        (
+            "yara -p 1 -r",
+            "yara".into(),
+            vec!["-p".into(), "1".into(), "-r".into(), r, d.clone()],
+            "",
+        ),
+        (
+            "clamscan -d signatures/",
+            "clamscan".into(),
+            [
+                "--no-summary",
+                "--infected",
+                "-d",
+                "signatures/",
+                "-r",
+                "--max-filesize=2000M",
+                "--max-scansize=2000M",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([d])
+            .collect(),
+            "FOUND",
+        ),
+    ];
+    let mut out = Vec::new();
+    let mut ours_secs = None;
+    for (name, exe, argv, marker) in runs {
+        let mut best = Duration::MAX;
+        let mut detections = 0;
+        let mut missing = false;
+        for _ in 0..repeats {
+            let started = Instant::now();
+            match std::process::Command::new(&exe).args(&argv).output() {
+                Ok(o) => {
+                    best = best.min(started.elapsed());
+                    let stdout = String::from_utf8_lossy(&o.stdout);
+                    detections = stdout
+                        .lines()
+                        .filter(|l| l.contains(marker) && !l.is_empty())
+                        .count();
+                }
+                Err(_) => {
+                    missing = true;
+                    break;
+                }
+            }
+        }
+        if missing {
+            out.push(json!({"tool": name, "missing": true}));
+            continue;
+        }
+        let secs = best.as_secs_f64();
+        let ours = *ours_secs.get_or_insert(secs);
+        out.push(
+            json!({"tool": name, "seconds": round(secs), "detections": detections,
+                        "times_slower_than_ours": round(secs / ours)}),
+        );
+    }
+    Ok(json!(out))
 }
 
 /// Compiles every rule file under `dir` (one namespace per file), with the external variables
@@ -300,6 +408,20 @@ fn print_table(report: &serde_json::Value) {
             "| {} | {} | {} | {} | {} |",
             row["ruleset"], row["rules"], row["ours_mb_s"], row["bare_yara_x_mb_s"], row["ratio"]
         );
+    }
+    println!(
+        "\n| same files, same rules, one thread | seconds | detections | × our time (targets: yara ≥ 2, clamscan ≥ 10) |"
+    );
+    println!("| --- | --- | --- | --- |");
+    for row in report["against_tools"].as_array().into_iter().flatten() {
+        if row["missing"] == true {
+            println!("| {} | not installed | | |", row["tool"]);
+        } else {
+            println!(
+                "| {} | {} | {} | {} |",
+                row["tool"], row["seconds"], row["detections"], row["times_slower_than_ours"]
+            );
+        }
     }
     let p = &report["per_object_fixed_cost"];
     println!(
