@@ -106,6 +106,18 @@ fn main() -> anyhow::Result<()> {
     let tools = tools(&corpus, repeats)?;
     let per_object = per_object_cost(if args.smoke { 200 } else { 5000 })?;
     let startup = startup(&sets)?;
+    // The pipeline and memory figures need the emulator: scripts/bench runs this under it.
+    let (pipeline, memory) = if std::env::var_os("AWS_ENDPOINT_URL").is_some() {
+        let runtime = tokio::runtime::Runtime::new()?;
+        let pipeline = runtime.block_on(pipeline_throughput(args.smoke))?;
+        let memory = runtime.block_on(peak_memory(args.smoke))?;
+        (pipeline, memory)
+    } else {
+        eprintln!(
+            "AWS_ENDPOINT_URL not set: no pipeline or memory figures (scripts/bench sets it)"
+        );
+        (json!(null), json!(null))
+    };
 
     let report = json!({
         "date": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -115,6 +127,8 @@ fn main() -> anyhow::Result<()> {
         "against_tools": tools,
         "per_object_fixed_cost": per_object,
         "startup": startup,
+        "pipeline_on_emulator": pipeline,
+        "peak_memory": memory,
     });
     print_table(&report);
     if let Some(dir) = args.json.parent() {
@@ -384,6 +398,170 @@ fn startup(sets: &[(String, RuleSet)]) -> anyhow::Result<serde_json::Value> {
     Ok(json!({"rules": rules, "sdk_client_ms": round(client.as_secs_f64() * 1e3)}))
 }
 
+async fn emulator_s3() -> anyhow::Result<aws_sdk_s3::Client> {
+    let shared = aws_config::load_from_env().await;
+    let conf = aws_sdk_s3::config::Builder::from(&shared)
+        .force_path_style(true)
+        .build();
+    Ok(aws_sdk_s3::Client::from_conf(conf))
+}
+
+async fn put_objects(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    size: usize,
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
+    use futures::StreamExt;
+    let body = bytes::Bytes::from(vec![b'x'; size]);
+    let keys: Vec<String> = (0..count).map(|i| format!("{prefix}/{i:05}")).collect();
+    let puts = futures::stream::iter(keys.clone())
+        .map(|key| {
+            let req = s3
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(body.clone().into());
+            async move { req.send().await }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    for put in puts {
+        put?;
+    }
+    Ok(keys)
+}
+
+/// Objects per second through the real handler against the emulator, with the time spent in
+/// S3 calls reported apart from our own (scan) time, for three object sizes.
+async fn pipeline_throughput(smoke: bool) -> anyhow::Result<serde_json::Value> {
+    use futures::StreamExt;
+    use s3_yara_scan::event::ObjectEvent;
+    let s3 = emulator_s3().await?;
+    let bucket = format!("bench-pipeline-{}", std::process::id());
+    s3.create_bucket().bucket(&bucket).send().await?;
+    let config = s3_yara_scan::Config {
+        action: s3_yara_scan::Action::Tag,
+        force_path_style: true,
+        ..Default::default()
+    };
+    let concurrency = config.concurrency;
+    let engine = Engine::new(RuleSet::embedded()?, Duration::from_secs(60));
+    let pipeline =
+        s3_yara_scan::Pipeline::new(s3_yara_scan::S3Store::new(s3.clone()), engine, config);
+    let mut rows = Vec::new();
+    let sizes: [(&str, usize, usize); 3] = if smoke {
+        [
+            ("1 KB", 1024, 10),
+            ("100 KB", 100 * 1024, 5),
+            ("10 MB", 10 << 20, 1),
+        ]
+    } else {
+        [
+            ("1 KB", 1024, 300),
+            ("100 KB", 100 * 1024, 200),
+            ("10 MB", 10 << 20, 20),
+        ]
+    };
+    for (label, size, count) in sizes {
+        let keys = put_objects(&s3, &bucket, label, size, count).await?;
+        let events: Vec<ObjectEvent> = keys
+            .into_iter()
+            .map(|key| ObjectEvent {
+                object: s3_yara_scan::ObjectRef {
+                    bucket: bucket.clone(),
+                    key,
+                    version_id: None,
+                },
+                size: Some(size as u64),
+                etag: None,
+                region: Some("us-east-1".into()),
+                event_name: "ObjectCreated:Put".into(),
+            })
+            .collect();
+        let started = Instant::now();
+        let outcomes: Vec<_> = futures::stream::iter(&events)
+            .map(|e| pipeline.process_object(e))
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        let elapsed = started.elapsed().as_secs_f64();
+        let failed = outcomes
+            .iter()
+            .filter(|o| o.retry.is_some() || o.verdict.is_none())
+            .count();
+        let s3_ms: f64 = outcomes
+            .iter()
+            .map(|o| o.timings.get_ms + o.timings.tag_ms + o.timings.action_ms)
+            .sum();
+        let scan_ms: f64 = outcomes.iter().map(|o| o.timings.scan_ms).sum();
+        rows.push(json!({
+            "size": label, "objects": count, "concurrency": concurrency, "failed": failed,
+            "objects_per_second": round(count as f64 / elapsed),
+            "mb_per_second": round((count * size) as f64 / elapsed / 1e6),
+            "s3_ms_per_object": round(s3_ms / count as f64),
+            "scan_ms_per_object": round(scan_ms / count as f64),
+        }));
+    }
+    Ok(json!(rows))
+}
+
+/// Peak resident memory of `s3-yara-scan handle` on one object of each size, against the
+/// target of 1.1 × size + 100 MB. Sizes ascend, since the kernel reports the largest child.
+async fn peak_memory(smoke: bool) -> anyhow::Result<serde_json::Value> {
+    let s3 = emulator_s3().await?;
+    let bucket = format!("bench-memory-{}", std::process::id());
+    s3.create_bucket().bucket(&bucket).send().await?;
+    let exe = std::env::current_exe()?
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("s3-yara-scan"))
+        .context("no exe dir")?;
+    let sizes: &[usize] = if smoke {
+        &[1 << 20]
+    } else {
+        &[16 << 20, 64 << 20, 256 << 20]
+    };
+    let mut rows = Vec::new();
+    for &size in sizes {
+        let key = put_objects(&s3, &bucket, &format!("m{size}"), size, 1)
+            .await?
+            .remove(0);
+        let body = json!({"Records": [{"eventName": "ObjectCreated:Put", "awsRegion": "us-east-1",
+            "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": size}}}]});
+        let event = json!({"Records": [{"messageId": "m1", "body": body.to_string(), "eventSource": "aws:sqs"}]});
+        let file = PathBuf::from(format!("target/bench-memory-{size}.json"));
+        std::fs::write(&file, event.to_string())?;
+        let out = std::process::Command::new(&exe)
+            .args(["handle", &file.to_string_lossy()])
+            .env("ACTION", "tag")
+            .env("MAX_OBJECT_SIZE", format!("{}", 2 * size))
+            .env("RUST_LOG", "error")
+            .output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "handle failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let peak_mb = children_peak_rss_kb() as f64 / 1024.0;
+        let size_mb = size as f64 / (1024.0 * 1024.0);
+        rows.push(
+            json!({"object_mib": size_mb, "peak_rss_mib": round(peak_mb),
+                         "target_mib": round(1.1 * size_mb + 100.0)}),
+        );
+    }
+    Ok(json!(rows))
+}
+
+fn children_peak_rss_kb() -> i64 {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    usage.ru_maxrss
+}
+
 fn time(f: impl FnOnce()) -> Duration {
     let started = Instant::now();
     f();
@@ -441,4 +619,31 @@ fn print_table(report: &serde_json::Value) {
         );
     }
     println!("SDK client: {} ms", report["startup"]["sdk_client_ms"]);
+    if let Some(rows) = report["pipeline_on_emulator"].as_array() {
+        println!(
+            "\n| pipeline on the emulator | objects | objects/s | MB/s | S3 ms/object | scan ms/object |"
+        );
+        println!("| --- | --- | --- | --- | --- | --- |");
+        for r in rows {
+            println!(
+                "| {} | {} | {} | {} | {} | {} |",
+                r["size"],
+                r["objects"],
+                r["objects_per_second"],
+                r["mb_per_second"],
+                r["s3_ms_per_object"],
+                r["scan_ms_per_object"]
+            );
+        }
+    }
+    if let Some(rows) = report["peak_memory"].as_array() {
+        println!("\n| object MiB | peak RSS MiB | target MiB (1.1 × size + 100) |");
+        println!("| --- | --- | --- |");
+        for r in rows {
+            println!(
+                "| {} | {} | {} |",
+                r["object_mib"], r["peak_rss_mib"], r["target_mib"]
+            );
+        }
+    }
 }
