@@ -26,7 +26,7 @@ fn args() -> anyhow::Result<Args> {
     let mut a = Args {
         smoke: false,
         json: PathBuf::from("target/bench.json"),
-        corpus_mb: 256,
+        corpus_mb: 512,
         rulesets: PathBuf::from("../shared/rulesets"),
     };
     let mut it = std::env::args().skip(1);
