@@ -43,11 +43,16 @@ def moto_server():
         wait_ready(endpoint, proc)
         yield endpoint
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
+
+
+def stop(proc, seconds=10):
+    """Terminates `proc`, killing it if it has not exited after `seconds`."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def wait_ready(endpoint, proc, seconds=30):

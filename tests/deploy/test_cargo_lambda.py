@@ -10,7 +10,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 from emulator import (EICAR, ROOT, clients, dump, emulator_env, free_port, moto_server,  # noqa: E402
-                      receive, sqs_event, wire)
+                      receive, sqs_event, stop, wire)
 
 CARGO_LAMBDA = [os.path.join(os.path.dirname(sys.executable), "cargo-lambda"), "lambda"]
 
@@ -49,11 +49,7 @@ class CargoLambdaInvoke(unittest.TestCase):
                            for name in sorted(os.listdir(os.path.join(ROOT, "events")))
                            if name.endswith(".json")}
             finally:
-                watch.terminate()
-                try:
-                    watch.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    watch.kill()
+                stop(watch, 20)
 
             # Every sample event works with `cargo lambda invoke --data-file`. Their buckets do not
             # exist here, so objects are "gone" and acknowledged; only malformed records fail.

@@ -121,9 +121,7 @@ fn denied(op: Op) -> StoreError {
 #[tokio::test]
 async fn access_denied_read_is_tagged_error_and_acknowledged() {
     let emu = emulator().await;
-    let w = emu.wire("denied", Options::default()).await;
-    emu.put(&w.bucket, "secret.bin", EICAR).await;
-    let records = emu.notifications(&w, 1).await;
+    let (w, records) = emu.uploaded("denied", "secret.bin", EICAR).await;
     let fail = Faults {
         get: Some(denied(Op::GetObject)),
         ..Faults::default()
@@ -147,9 +145,7 @@ async fn access_denied_read_is_tagged_error_and_acknowledged() {
 #[tokio::test]
 async fn transient_read_failure_is_retried_untagged() {
     let emu = emulator().await;
-    let w = emu.wire("slowdown", Options::default()).await;
-    emu.put(&w.bucket, "busy.txt", "text").await;
-    let records = emu.notifications(&w, 1).await;
+    let (w, records) = emu.uploaded("slowdown", "busy.txt", "text").await;
     let id = records[0].message_id.clone().unwrap();
     let slow = StoreError::Transient {
         op: Op::GetObject,
@@ -173,9 +169,7 @@ async fn transient_read_failure_is_retried_untagged() {
 #[tokio::test]
 async fn failed_quarantine_copy_keeps_the_object_and_retries() {
     let emu = emulator().await;
-    let w = emu.wire("nocopy", Options::default()).await;
-    emu.put(&w.bucket, "stuck.com", EICAR).await;
-    let records = emu.notifications(&w, 1).await;
+    let (w, records) = emu.uploaded("nocopy", "stuck.com", EICAR).await;
     let id = records[0].message_id.clone().unwrap();
     let fail = Faults {
         copy: Some(denied(Op::CopyObject)),
@@ -201,9 +195,7 @@ async fn failed_quarantine_copy_keeps_the_object_and_retries() {
 #[tokio::test]
 async fn infected_object_is_quarantined_even_when_tagging_is_denied() {
     let emu = emulator().await;
-    let w = emu.wire("notag", Options::default()).await;
-    emu.put(&w.bucket, "x.com", EICAR).await;
-    let records = emu.notifications(&w, 1).await;
+    let (w, records) = emu.uploaded("notag", "x.com", EICAR).await;
     let fail = Faults {
         put_tags: Some(denied(Op::PutObjectTagging)),
         ..Faults::default()
@@ -228,9 +220,7 @@ async fn infected_object_is_quarantined_even_when_tagging_is_denied() {
 #[tokio::test]
 async fn clean_object_with_tagging_denied_is_acknowledged() {
     let emu = emulator().await;
-    let w = emu.wire("notagclean", Options::default()).await;
-    emu.put(&w.bucket, "ok.txt", "fine").await;
-    let records = emu.notifications(&w, 1).await;
+    let (w, records) = emu.uploaded("notagclean", "ok.txt", "fine").await;
     let fail = Faults {
         put_tags: Some(denied(Op::PutObjectTagging)),
         ..Faults::default()
@@ -248,9 +238,7 @@ async fn clean_object_with_tagging_denied_is_acknowledged() {
 #[tokio::test]
 async fn tag_only_infected_object_with_tagging_denied_is_retried() {
     let emu = emulator().await;
-    let w = emu.wire("tagdenied", Options::default()).await;
-    emu.put(&w.bucket, "t.com", EICAR).await;
-    let records = emu.notifications(&w, 1).await;
+    let (w, records) = emu.uploaded("tagdenied", "t.com", EICAR).await;
     let id = records[0].message_id.clone().unwrap();
     let config = s3_yara_scan::Config {
         action: s3_yara_scan::Action::Tag,
@@ -272,9 +260,7 @@ async fn tag_only_infected_object_with_tagging_denied_is_retried() {
 #[tokio::test]
 async fn failed_delete_is_retried_and_the_retry_reuses_the_copy() {
     let emu = emulator().await;
-    let w = emu.wire("nodelete", Options::default()).await;
-    emu.put(&w.bucket, "d.com", EICAR).await;
-    let records = emu.notifications(&w, 1).await;
+    let (w, records) = emu.uploaded("nodelete", "d.com", EICAR).await;
     let id = records[0].message_id.clone().unwrap();
     let fail = Faults {
         delete: Some(StoreError::Transient {
@@ -307,9 +293,7 @@ async fn failed_delete_is_retried_and_the_retry_reuses_the_copy() {
 #[tokio::test]
 async fn unreadable_quarantine_bucket_keeps_the_object() {
     let emu = emulator().await;
-    let w = emu.wire("nohead", Options::default()).await;
-    emu.put(&w.bucket, "h.com", EICAR).await;
-    let records = emu.notifications(&w, 1).await;
+    let (w, records) = emu.uploaded("nohead", "h.com", EICAR).await;
     let fail = Faults {
         head: Some(denied(Op::HeadObject)),
         ..Faults::default()
@@ -351,9 +335,7 @@ fn pipeline_copies(p: &s3_yara_scan::Pipeline<Faulty>) -> usize {
 #[tokio::test]
 async fn replacement_during_tagging_is_rescanned() {
     let emu = emulator().await;
-    let w = emu.wire("replaced", Options::default()).await;
-    emu.put(&w.bucket, "r.txt", "clean at first").await;
-    let records = emu.notifications(&w, 1).await;
+    let (w, records) = emu.uploaded("replaced", "r.txt", "clean at first").await;
     let pipeline = pipeline(&emu, &w, Faults::default());
     *pipeline.store().replace_before_tagging.lock().unwrap() =
         Some((emu.s3.clone(), EICAR.as_bytes().to_vec()));

@@ -220,6 +220,19 @@ impl Emulator {
         records
     }
 
+    /// A fresh wiring with one object uploaded, and the notification that upload sent.
+    pub async fn uploaded(
+        &self,
+        name: &str,
+        key: &str,
+        body: impl Into<Vec<u8>>,
+    ) -> (Wiring, Vec<SqsMessage>) {
+        let w = self.wire(name, Options::default()).await;
+        self.put(&w.bucket, key, body).await;
+        let records = self.notifications(&w, 1).await;
+        (w, records)
+    }
+
     /// The S3 notifications for `n` uploads, through the real S3 → SNS → SQS path.
     pub async fn notifications(&self, w: &Wiring, n: usize) -> Vec<SqsMessage> {
         self.receive(&w.queue_url, &w.queue_arn, n).await
