@@ -1,0 +1,361 @@
+"""What the fault tests (tests/faults) and the soak run (scripts/soak) share: running the real
+`s3-yara-scan handle` on SQS records, emulating SQS redelivery, and ONE invariant checker.
+
+The invariants, checked on the emulator's real state after a run (`check`):
+
+* lost: every uploaded object ends tagged with a verdict in its bucket, or is in the quarantine
+  bucket, or its message is in the DLQ (or, for the soak's time limit, still in the queue);
+* never Clean when infected: no object whose bytes match a rule is tagged Clean, in place or on
+  its quarantine copy (and no clean object is tagged Infected or quarantined);
+* no quarantined object missing from both places: once the source version is gone, a quarantine
+  copy of exactly that version exists (DLQ or not);
+* no double quarantine: at most one quarantine copy (object version in the quarantine bucket
+  whose scan-source names the source version) per infected object, and the copy is complete;
+* an infected object whose message was acknowledged is no longer in its bucket (ACTION=quarantine).
+"""
+
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+import threading
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from emulator import EICAR, ROOT, emulator_env
+
+# Contents that the embedded rules detect, split so that this file is not itself detected.
+WEBSHELL = b"<?php " + b"eval($_PO" + b"ST['cmd']); ?>"
+TAG_RESULT, TAG_SOURCE = "scan-result", "scan-source"
+
+
+def binary(release_first=False):
+    """The scanner binary: $S3_YARA_SCAN_BIN, else target/debug (or release first if asked)."""
+    if os.environ.get("S3_YARA_SCAN_BIN"):
+        return os.environ["S3_YARA_SCAN_BIN"]
+    order = ("release", "debug") if release_first else ("debug", "release")
+    for profile in order:
+        path = os.path.join(ROOT, "target", profile, "s3-yara-scan")
+        if os.path.exists(path):
+            return path
+    raise FileNotFoundError("no target/{debug,release}/s3-yara-scan: cargo build --bin s3-yara-scan")
+
+
+def scanner_env(endpoint, quarantine_bucket, **extra):
+    """Environment for `handle` with S3 at `endpoint` (the proxy)."""
+    env = dict(os.environ, **emulator_env(endpoint), QUARANTINE_BUCKET=quarantine_bucket,
+               RUST_LOG=os.environ.get("RUST_LOG", "warn"))
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+@dataclass
+class Run:
+    failed: set            # messageIds to retry (all of them if the process failed)
+    returncode: int
+    stderr: str
+    seconds: float = 0.0
+
+
+def start_handle(exe, records, env, tmpdir=None):
+    """Starts `exe handle` on `records`; returns (Popen, event file)."""
+    fd, path = tempfile.mkstemp(prefix="faults-event-", suffix=".json", dir=tmpdir)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"Records": records}, f)
+    proc = subprocess.Popen([exe, "handle", path], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    return proc, path
+
+
+def finish_handle(proc, path, records, timeout=300):
+    """Waits for a handle process; a crash or timeout fails the whole batch, as in Lambda."""
+    import time
+    t0 = time.time()
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        err += f"\n[faults] handle killed after {timeout}s"
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    ids = {r["messageId"] for r in records}
+    if proc.returncode != 0:
+        return Run(ids, proc.returncode, err, time.time() - t0)
+    try:
+        response = json.loads(out)
+        failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+    except (ValueError, KeyError, TypeError):
+        return Run(ids, -1, err + f"\n[faults] unparsable response: {out!r}", time.time() - t0)
+    return Run(failed, 0, err, time.time() - t0)
+
+
+def run_handle(exe, records, env, timeout=300):
+    proc, path = start_handle(exe, records, env)
+    return finish_handle(proc, path, records, timeout)
+
+
+def deliver(exe, records, env, max_receives=3, runs=None):
+    """Emulates the SQS event source with a redrive policy: runs `handle` on `records`, then
+    again on the ones it reported as failures, until acknowledged or received `max_receives`
+    times. Returns the records that ended in the DLQ. `runs` collects each Run."""
+    receives = {r["messageId"]: 0 for r in records}
+    pending, dlq = list(records), []
+    while pending:
+        for r in pending:
+            receives[r["messageId"]] += 1
+        run = run_handle(exe, pending, env)
+        if runs is not None:
+            runs.append(run)
+        retry = [r for r in pending if r["messageId"] in run.failed]
+        dlq += [r for r in retry if receives[r["messageId"]] >= max_receives]
+        pending = [r for r in retry if receives[r["messageId"]] < max_receives]
+    return dlq
+
+
+# --- events -> objects ------------------------------------------------------------------------
+
+def objects_of_body(body):
+    """(bucket, key, versionId, eTag) of each S3 record in an SQS message body (SNS envelope,
+    raw or direct S3 event); [] for test events and anything else."""
+    try:
+        value = json.loads(body)
+        if isinstance(value, dict) and "Message" in value and "Records" not in value:
+            value = json.loads(value["Message"])
+        found = []
+        for rec in value.get("Records", []):
+            o = rec["s3"]["object"]
+            found.append((rec["s3"]["bucket"]["name"],
+                          urllib.parse.unquote_plus(o["key"]), o.get("versionId"), o.get("eTag")))
+        return found
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return []
+
+
+@dataclass
+class Upload:
+    bucket: str
+    key: str
+    version_id: str  # None in an unversioned bucket
+    etag: str        # without quotes
+    infected: bool   # the rules match its bytes
+    size: int
+    kind: str = ""   # what was uploaded (for reports)
+    superseded: bool = False  # unversioned key overwritten later by the test itself
+
+    @property
+    def ident(self):
+        return identity(self.bucket, self.key, self.version_id, self.etag)
+
+
+def identity(bucket, key, version_id, etag):
+    if version_id and version_id != "null":
+        return (bucket, key, version_id)
+    return (bucket, key, (etag or "").strip('"'))
+
+
+def upload(s3, bucket, key, body, infected, kind="", **kw):
+    r = s3.put_object(Bucket=bucket, Key=key, Body=body, **kw)
+    return Upload(bucket, key, r.get("VersionId"), r["ETag"].strip('"'), infected, len(body), kind)
+
+
+def idents_of_records(records):
+    out = set()
+    for r in records:
+        for b, k, v, e in objects_of_body(r["body"]):
+            out.add(identity(b, k, v, e))
+    return out
+
+
+def quarantine_key(bucket, key):
+    """Mirror of src/action.rs quarantine_key."""
+    full = f"{bucket}/{key}"
+    raw = full.encode()
+    if len(raw) <= 1024:
+        return full
+    h = hashlib.sha256(key.encode()).hexdigest()[:16]
+    cut = 1024 - len(h) - 1
+    while cut > 0 and (raw[cut] & 0xC0) == 0x80:
+        cut -= 1
+    return raw[:cut].decode() + "~" + h
+
+
+# --- the checker ------------------------------------------------------------------------------
+
+@dataclass
+class ObjectState:
+    upload: Upload
+    in_place: bool = False
+    tags: dict = field(default_factory=dict)
+    copies: list = field(default_factory=list)  # [(version_id, size, tags)]
+    in_dlq: bool = False
+    pending: bool = False
+    status: str = ""
+    problems: list = field(default_factory=list)
+
+    @property
+    def verdict(self):
+        return self.tags.get(TAG_RESULT)
+
+
+@dataclass
+class Report:
+    objects: list
+    violations: list      # strings; must be empty
+    counts: dict
+    orphan_copies: list   # quarantine versions that no upload explains
+
+    def summary(self):
+        return ", ".join(f"{k}={v}" for k, v in self.counts.items())
+
+
+def _tags(s3, bucket, key, version_id=None):
+    kw = {"VersionId": version_id} if version_id else {}
+    try:
+        return {t["Key"]: t["Value"] for t in
+                s3.get_object_tagging(Bucket=bucket, Key=key, **kw)["TagSet"]}
+    except s3.exceptions.ClientError as e:
+        if e.response["Error"]["Code"] in ("NoSuchKey", "NoSuchVersion", "404", "NoSuchBucket"):
+            return None
+        raise
+
+
+def _versions(s3, bucket, prefix=None):
+    """{key: [(version_id, etag, size)]} of a bucket (no delete markers)."""
+    found = {}
+    kw = {"Bucket": bucket}
+    if prefix:
+        kw["Prefix"] = prefix
+    for page in s3.get_paginator("list_object_versions").paginate(**kw):
+        for v in page.get("Versions", []):
+            found.setdefault(v["Key"], []).append(
+                (v.get("VersionId"), v["ETag"].strip('"'), v["Size"]))
+    return found
+
+
+def check(s3, uploads, quarantine_bucket, dlq=(), pending=(), workers=8):
+    """Checks the invariants for `uploads` against the real S3 state. `dlq` and `pending` are
+    SQS records (or object identities) in the DLQ and still queued. Returns a Report."""
+    def as_idents(xs):
+        xs = list(xs)
+        if xs and isinstance(xs[0], dict):
+            return idents_of_records(xs)
+        return set(xs)
+    dlq, pending = as_idents(dlq), as_idents(pending)
+    buckets = sorted({u.bucket for u in uploads})
+    present = {}
+    for b in buckets:
+        for key, versions in _versions(s3, b).items():
+            for vid, etag, size in versions:
+                present[identity(b, key, vid, etag)] = (vid, size)
+    qversions = _versions(s3, quarantine_bucket)
+    by_source = {}   # (bucket, key-in-quarantine) -> [(vid, size, tags)]
+    lock = threading.Lock()
+
+    def load_copy(qkey, vid, size):
+        tags = _tags(s3, quarantine_bucket, qkey, vid) or {}
+        with lock:
+            by_source.setdefault(qkey, []).append((vid, size, tags))
+
+    def load_source(state):
+        u = state.upload
+        hit = present.get(u.ident)
+        if hit:
+            state.in_place = True
+            # Unversioned: the current object's tags, which are ours since its ETag is ours.
+            state.tags = _tags(s3, u.bucket, u.key, hit[0] if u.version_id else None) or {}
+
+    states = [ObjectState(u) for u in uploads]
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda kv: [load_copy(kv[0], vid, size) for vid, _, size in kv[1]],
+                      qversions.items()))
+        list(pool.map(load_source, states))
+
+    explained = set()
+    violations = []
+    for st in states:
+        u = st.upload
+        qkey = quarantine_key(u.bucket, u.key)
+        for vid, size, tags in by_source.get(qkey, []):
+            src = tags.get(TAG_SOURCE, "").split(" ")
+            if len(src) == 2 and src[0] == (u.version_id or "null") and \
+                    src[1].strip('"_') == u.etag:
+                st.copies.append((vid, size, tags))
+                explained.add((qkey, vid))
+        st.in_dlq = u.ident in dlq
+        st.pending = u.ident in pending
+        name = f"{u.bucket}/{u.key}" + (f"@{u.version_id}" if u.version_id else f" (etag {u.etag})")
+        p = st.problems
+        if u.superseded and not st.in_place:
+            st.status = "superseded"
+            if len(st.copies) > 1:
+                p.append(f"double quarantine: {len(st.copies)} copies")
+        else:
+            verdicts = ([st.verdict] if st.in_place and st.verdict else []) + \
+                [c[2].get(TAG_RESULT) for c in st.copies]
+            if not st.in_place and not st.copies:
+                p.append("lost: gone from its bucket and not in the quarantine bucket"
+                         + (" (its message is in the DLQ)" if st.in_dlq else ""))
+            elif st.in_place and not st.verdict and not st.copies and not (st.in_dlq or st.pending):
+                p.append("lost: in its bucket without a verdict, message acknowledged")
+            if u.infected and "Clean" in verdicts:
+                p.append("infected object tagged Clean")
+            if not u.infected and ("Infected" in verdicts or st.copies):
+                p.append(f"clean object tagged {verdicts} / quarantined ({len(st.copies)} copies)")
+            if len(st.copies) > 1:
+                p.append(f"double quarantine: {len(st.copies)} copies "
+                         f"({', '.join(str(c[0]) for c in st.copies)})")
+            for vid, size, tags in st.copies:
+                if size != u.size:
+                    p.append(f"quarantine copy {vid} has {size} bytes, the source {u.size}")
+                if tags.get(TAG_RESULT) != "Infected":
+                    p.append(f"quarantine copy {vid} tagged {tags.get(TAG_RESULT)!r}")
+            if u.infected and st.in_place and not (st.in_dlq or st.pending):
+                p.append("infected object still in its bucket, message acknowledged"
+                         + (f" (tagged {st.verdict})" if st.verdict else " (untagged)"))
+            if st.in_dlq:
+                st.status = "dlq"
+            elif st.pending:
+                st.status = "pending"
+            elif st.copies and not st.in_place:
+                st.status = "quarantined"
+            elif st.in_place and st.verdict:
+                st.status = st.verdict.lower()
+            else:
+                st.status = "lost" if any(x.startswith("lost") for x in p) else "other"
+        violations += [f"{name} [{u.kind or ('infected' if u.infected else 'clean')}]: {x}"
+                       for x in p]
+
+    orphans = []
+    keys_of_uploads = {quarantine_key(u.bucket, u.key) for u in uploads}
+    for qkey, copies in by_source.items():
+        if qkey not in keys_of_uploads:
+            continue  # another test's or run's object
+        for vid, size, tags in copies:
+            if (qkey, vid) not in explained:
+                orphans.append(f"{quarantine_bucket}/{qkey}@{vid} scan-source={tags.get(TAG_SOURCE)!r}")
+    violations += [f"quarantine copy no upload explains: {o}" for o in orphans]
+
+    counts = {
+        "objects": len(states),
+        "clean": sum(1 for s in states if s.status == "clean"),
+        "infected_uploaded": sum(1 for s in states if s.upload.infected),
+        "quarantined": sum(1 for s in states if s.status == "quarantined"),
+        "infected_in_place": sum(1 for s in states if s.status == "infected"),
+        "unscannable_or_error": sum(1 for s in states if s.status in ("unscannable", "error")),
+        "dlq": sum(1 for s in states if s.in_dlq),
+        "pending": sum(1 for s in states if s.pending and not s.in_dlq),
+        "superseded": sum(1 for s in states if s.status == "superseded"),
+        "lost": sum(1 for s in states if any(x.startswith("lost") for x in s.problems)),
+        "wrong_verdicts": sum(1 for s in states if any(
+            "tagged Clean" in x or x.startswith("clean object") for x in s.problems)),
+        "double_quarantine": sum(1 for s in states if any(
+            x.startswith("double") for x in s.problems)),
+        "violations": len(violations),
+    }
+    return Report(states, violations, counts, orphans)

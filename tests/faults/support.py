@@ -1,0 +1,99 @@
+"""Shared setup of the fault tests: a moto server (AWS_ENDPOINT_URL, as the test command
+provides), one fault proxy in front of it for the whole module, and "worlds": a protected
+bucket wired S3 -> SNS -> SQS as in production, plus a versioned quarantine bucket.
+
+Run:  .venv/bin/python scripts/emulator.py run -- .venv/bin/python -m unittest discover -s tests/faults -t .
+"""
+
+import os
+import sys
+import unittest
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
+
+from emulator import EICAR, clients, receive, wire  # noqa: E402
+from faultproxy import fault_proxy  # noqa: E402
+import invariants  # noqa: E402
+from invariants import WEBSHELL, check, deliver, scanner_env, upload  # noqa: E402,F401
+
+# Tests that show a scanner bug stay in the suite as expected failures, so the suite is green
+# while the bug is open and turns red ("unexpected success") once it is fixed. Set
+# FAULTS_KNOWN_BUGS=fail to see them fail outright.
+if os.environ.get("FAULTS_KNOWN_BUGS") == "fail":
+    def known_bug(_why):
+        return lambda f: f
+else:
+    def known_bug(_why):
+        return unittest.expectedFailure
+
+
+def endpoint():
+    url = os.environ.get("AWS_ENDPOINT_URL")
+    if not url:
+        raise unittest.SkipTest("needs a moto server in AWS_ENDPOINT_URL "
+                                "(scripts/emulator.py run -- python -m unittest ...)")
+    return url
+
+
+def name(prefix):
+    """A bucket/queue name no other test uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+class World:
+    """A wired protected bucket and its quarantine bucket on moto, seen directly (s3, sqs) and
+    through the proxy (proxy_url, control)."""
+
+    def __init__(self, proxy_url, control, versioned=True, quarantine=None):
+        self.s3, self.sns, self.sqs = clients(endpoint())
+        self.proxy_url, self.control = proxy_url, control
+        self.bucket = name("prot")
+        self.quarantine = quarantine or name("quar")
+        if quarantine is None:
+            self.s3.create_bucket(Bucket=self.quarantine)
+            self.s3.put_bucket_versioning(Bucket=self.quarantine,
+                                          VersioningConfiguration={"Status": "Enabled"})
+        self.queue = wire(self.s3, self.sns, self.sqs, self.bucket, self.bucket,
+                          versioned=versioned)["sns"]
+        self.versioned = versioned
+        receive(self.sqs, self.queue, 1)  # the s3:TestEvent of the new configuration
+        self.uploads = []
+
+    def put(self, key, body, infected, kind="", **kw):
+        u = upload(self.s3, self.bucket, key, body, infected, kind, **kw)
+        self.uploads.append(u)
+        return u
+
+    def records(self, count=None):
+        """The SQS records for the uploads so far (received from the real queue)."""
+        return receive(self.sqs, self.queue, len(self.uploads) if count is None else count)
+
+    def env(self, **extra):
+        return scanner_env(self.proxy_url, self.quarantine, **extra)
+
+    def deliver(self, records, max_receives=3, runs=None, **env):
+        return deliver(invariants.binary(), records, self.env(**env), max_receives, runs)
+
+    def check(self, dlq=(), pending=()):
+        return check(self.s3, self.uploads, self.quarantine, dlq, pending)
+
+
+class ProxyTestCase(unittest.TestCase):
+    """One proxy (to the moto server) for the whole test class."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls._proxy = fault_proxy(endpoint())
+        cls.proxy_url, cls.control = cls._proxy.__enter__()
+        invariants.binary()  # fail early when the binary is missing
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._proxy.__exit__(None, None, None)
+
+    def assertInvariants(self, report, context=""):
+        """THE invariant check (scripts/invariants.py check) for every scenario."""
+        self.assertEqual(report.violations, [],
+                         f"{context}: invariants broken ({report.summary()})")
