@@ -66,9 +66,14 @@ class World:
         self.uploads.append(u)
         return u
 
-    def records(self, count=None):
-        """The SQS records for the uploads so far (received from the real queue)."""
-        return receive(self.sqs, self.queue, len(self.uploads) if count is None else count)
+    def records(self, count=None, version_ids=True):
+        """The SQS records for the uploads so far (received from the real queue). In a versioned
+        bucket the versionId that S3 sends and moto leaves out is added (version_ids=False: as
+        moto sends them)."""
+        got = receive(self.sqs, self.queue, len(self.uploads) if count is None else count)
+        if self.versioned and version_ids:
+            got = invariants.with_version_ids(got, self.uploads)
+        return got
 
     def env(self, **extra):
         return scanner_env(self.proxy_url, self.quarantine, **extra)

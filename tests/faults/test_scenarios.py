@@ -7,9 +7,10 @@ Two strengths per fault: `once` (the first request fails; the SDK's own retries 
 and the redelivery has to finish the job). Faults `*-after` forward the request first and then
 fail the answer: the operation took effect at S3 but the scanner does not know it.
 
-The `timeout` fault holds a request 3 s and then closes the connection without an answer. The
-scanner has no S3 read timeout yet (the owner is adding one); set FAULTS_SCANNER_ENV to a JSON
-object of extra variables for handle (e.g. '{"S3_TIMEOUT_SECS": "2"}') once it exists.
+The `timeout` fault holds a request 3 s and then closes the connection without an answer. handle
+runs with S3_TIMEOUT_SECS=2, so a scanner that has that setting gives up first and retries; one
+without it waits for the close, which the SDK retries too. FAULTS_SCANNER_ENV (a JSON object)
+replaces these extra variables.
 """
 
 import json
@@ -26,7 +27,7 @@ AFTER_KINDS = ("500-after", "reset-after")
 AFTER_OPS = ("PutObjectTagging", "CopyObject", "DeleteObject")
 HOLD_SECONDS = 3
 PARALLEL = int(os.environ.get("FAULTS_PARALLEL", "4"))
-EXTRA_ENV = json.loads(os.environ.get("FAULTS_SCANNER_ENV", "{}"))
+EXTRA_ENV = json.loads(os.environ.get("FAULTS_SCANNER_ENV", '{"S3_TIMEOUT_SECS": "2"}'))
 
 
 def touched(op, infected, versioned):
