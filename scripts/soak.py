@@ -1,0 +1,411 @@
+"""The soak run: many uploads through the production wiring, random S3 faults, the Lambda SQS
+event source emulated, then a reconciliation with the invariant checker of the fault tests.
+
+    scripts/soak [--objects 10000] [--fault-rate 0.05] [--workers 4] [--seed 1]
+                 [--max-seconds 1800] [--bin PATH] [--json target/soak.json]
+
+1. Starts moto (or uses --endpoint), creates a versioned quarantine bucket and a protected
+   bucket wired S3 -> SNS -> SQS as in production; the queue has a redrive policy to a DLQ
+   (maxReceiveCount --max-receives). moto honours redrive policies; that is checked at start on
+   a probe queue, and if it did not, the redrive is emulated from ApproximateReceiveCount.
+2. Starts scripts/faultproxy.py in front of moto with --fault-rate random faults (seeded),
+   spread evenly over 500, 503, timeout (3 s hold), reset and partial, on every S3 operation.
+3. Uploads --objects objects straight to moto (mixed sizes 0 B - 1 MB, a few up to 4 MB; ~5 %
+   detected by the rules: EICAR, EICAR with trailing whitespace, a PHP web shell inside other
+   bytes; plus a few EICARs inside other bytes, which the EICAR rule rightly does not match
+   (it wants the test file itself) and so must end Clean).
+4. Meanwhile --workers threads each receive up to 10 messages, run `s3-yara-scan handle` on
+   them through the proxy, delete the acknowledged ones and make the failed ones visible again
+   after --retry-delay seconds (standing in for a short visibility timeout).
+5. When the queue is drained (or --max-seconds pass) reconciles: clean / quarantined / DLQ /
+   pending / lost (must be 0) / wrong verdicts (must be 0) / double quarantine, explains each
+   DLQ message, prints a table and writes JSON. Exits 1 if any invariant is broken.
+"""
+
+import argparse
+import json
+import os
+import random
+import re
+import sys
+import threading
+import time
+import uuid
+import zlib
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+from emulator import EICAR, ROOT, clients, lambda_record, moto_server, queue, wire
+import faultproxy
+import invariants
+from invariants import WEBSHELL, check, identity, objects_of_body, run_handle, scanner_env
+
+KINDS = ("500", "503", "timeout", "reset", "partial")
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def redrive_works(sqs):
+    """True when the emulator moves a message to the DLQ after maxReceiveCount receives."""
+    dlq_url, dlq_arn = queue(sqs, f"soak-probe-dlq-{uuid.uuid4().hex[:8]}")
+    url = sqs.create_queue(QueueName=f"soak-probe-{uuid.uuid4().hex[:8]}", Attributes={
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "1"})})[
+        "QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="probe")
+    for _ in range(3):
+        for m in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", []):
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"],
+                                          VisibilityTimeout=0)
+    moved = sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=1).get("Messages", [])
+    for u in (url, dlq_url):
+        sqs.delete_queue(QueueUrl=u)
+    return len(moved) == 1
+
+
+def make_objects(n, rng, pool):
+    """[(key, body-spec, infected, kind)] with a body spec cheap to keep: (offset, size) into
+    `pool` plus an optional payload at a position."""
+    objs = []
+    for i in range(n):
+        r = rng.random()
+        if r < 0.10:
+            size = rng.randint(0, 100)
+        elif r < 0.50:
+            size = rng.randint(100, 10_000)
+        elif r < 0.85:
+            size = rng.randint(10_000, 100_000)
+        elif r < 0.995:
+            size = rng.randint(100_000, 1_048_576)
+        else:
+            size = rng.randint(1_048_577, 4 * 1_048_576)
+        d = rng.random()
+        if d < 0.02:
+            kind, infected = "eicar", True
+        elif d < 0.03:
+            kind, infected = "eicar+whitespace", True
+        elif d < 0.05:
+            kind, infected = "webshell-inside", True
+        elif d < 0.06:
+            kind, infected = "eicar-inside (no match)", False
+        else:
+            kind, infected = "random", False
+        name = f"{i:05d}-{kind.split(' ')[0]}.bin"
+        if i % 50 == 7:
+            name = f"dir with space/ü-{name}"
+        objs.append((f"soak/{name}", (rng.randrange(len(pool) - size + 1), size,
+                                      rng.random()), infected, kind))
+    return objs
+
+
+def body_of(spec, kind, pool):
+    offset, size, where = spec
+    if kind == "eicar":
+        return EICAR
+    if kind == "eicar+whitespace":
+        return EICAR + b"\r\n" + b" " * int(where * 40)
+    data = bytes(pool[offset:offset + size])
+    payload = {"webshell-inside": WEBSHELL, "eicar-inside (no match)": EICAR}.get(kind)
+    if payload:
+        at = int(where * len(data))
+        data = data[:at] + payload + data[at:]
+        if kind.startswith("eicar") and at == 0:
+            data = b"\0" + data  # EICAR at offset 0 would be the test file itself
+    return data
+
+
+class Soak:
+    def __init__(self, args, endpoint):
+        self.args, self.endpoint = args, endpoint
+        self.s3, self.sns, self.sqs = clients(endpoint)
+        tag = uuid.uuid4().hex[:8]
+        self.bucket, self.quarantine = f"soak-{tag}", f"soak-quarantine-{tag}"
+        self.lock = threading.Lock()
+        self.uploads, self.uploading = [], True
+        self.stats = Counter()
+        self.errors = {}   # messageId -> last error line of handle about it
+        self.run_seconds = []
+        self.stop = threading.Event()
+
+    def setup(self):
+        a = self.args
+        self.s3.create_bucket(Bucket=self.quarantine)
+        self.s3.put_bucket_versioning(Bucket=self.quarantine,
+                                      VersioningConfiguration={"Status": "Enabled"})
+        self.queue = wire(self.s3, self.sns, self.sqs, self.bucket, self.bucket,
+                          versioned=not a.unversioned)["sns"]
+        self.queue_arn = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.dlq, dlq_arn = queue(self.sqs, f"{self.bucket}-dlq")
+        self.real_redrive = redrive_works(self.sqs)
+        attrs = {"VisibilityTimeout": str(a.visibility)}
+        if self.real_redrive:
+            attrs["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(a.max_receives)})
+        self.sqs.set_queue_attributes(QueueUrl=self.queue, Attributes=attrs)
+
+    def upload_all(self):
+        a = self.args
+        rng = random.Random(a.seed)
+        pool = memoryview(random.Random(a.seed + 1).randbytes(8 * 1_048_576))
+        objs = make_objects(a.objects, rng, pool)
+
+        def put(o):
+            key, spec, infected, kind = o
+            body = body_of(spec, kind, pool)
+            kw = {"Tagging": "owner=soak"} if zlib.crc32(key.encode()) % 10 == 0 else {}
+            u = invariants.upload(self.s3, self.bucket, key, body, infected, kind, **kw)
+            with self.lock:
+                self.uploads.append(u)
+        try:
+            with ThreadPoolExecutor(4) as pool_:
+                list(pool_.map(put, objs))
+        finally:
+            self.uploading = False
+
+    def worker(self, env):
+        a, sqs = self.args, self.sqs
+        while not self.stop.is_set():
+            got = sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10,
+                                      WaitTimeSeconds=1, AttributeNames=["All"]).get("Messages", [])
+            if not got:
+                continue
+            if not self.real_redrive:  # emulated redrive
+                over = [m for m in got if int(m["Attributes"]["ApproximateReceiveCount"]) > a.max_receives]
+                for m in over:
+                    sqs.send_message(QueueUrl=self.dlq, MessageBody=m["Body"])
+                    sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=m["ReceiptHandle"])
+                got = [m for m in got if m not in over]
+            records = [lambda_record(m, self.queue_arn) for m in got]
+            run = run_handle(self.exe, records, env, timeout=a.visibility - 10)
+            self.note(run, records)
+            acked = [r for r in records if r["messageId"] not in run.failed]
+            for i in range(0, len(acked), 10):
+                sqs.delete_message_batch(QueueUrl=self.queue, Entries=[
+                    {"Id": str(n), "ReceiptHandle": r["receiptHandle"]}
+                    for n, r in enumerate(acked[i:i + 10])])
+            failed = [r for r in records if r["messageId"] in run.failed]
+            if failed:
+                sqs.change_message_visibility_batch(QueueUrl=self.queue, Entries=[
+                    {"Id": str(n), "ReceiptHandle": r["receiptHandle"],
+                     "VisibilityTimeout": a.retry_delay} for n, r in enumerate(failed)])
+
+    def note(self, run, records):
+        with self.lock:
+            self.stats["handle runs"] += 1
+            self.stats["messages delivered"] += len(records)
+            self.stats["messages failed (retried)"] += len(run.failed)
+            if run.returncode != 0:
+                self.stats["handle runs that failed as a whole"] += 1
+            self.run_seconds.append(run.seconds)
+            for line in run.stderr.splitlines():
+                if "ERROR" in line or "retry=" in line:
+                    for mid in UUID.findall(line):
+                        if any(r["messageId"] == mid for r in records):
+                            self.errors[mid] = strip_ansi(line)[:600]
+            if run.returncode != 0:
+                for r in records:
+                    self.errors.setdefault(r["messageId"], f"handle exited {run.returncode}: "
+                                           + strip_ansi(run.stderr[-300:]))
+
+    def counts(self, url):
+        at = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        return int(at["ApproximateNumberOfMessages"]), int(at["ApproximateNumberOfMessagesNotVisible"])
+
+    def drain(self, url):
+        """All messages left on `url` (received with a long visibility timeout)."""
+        out, empty = [], 0
+        while empty < 2:
+            got = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                           VisibilityTimeout=600, AttributeNames=["All"]).get("Messages", [])
+            empty = 0 if got else empty + 1
+            out += [lambda_record(m, "") for m in got]
+        return out
+
+    def run(self):
+        a = self.args
+        self.exe = a.bin or invariants.binary(release_first=True)
+        self.setup()
+        server, proxy_url, state = faultproxy.start(self.endpoint)
+        per_kind = a.fault_rate / len(KINDS)
+        state.add([{"op": "*", "fault": k, "probability": per_kind, "seed": a.seed * 100 + i,
+                    "seconds": 3} for i, k in enumerate(KINDS)] if a.fault_rate > 0 else [])
+        env = scanner_env(proxy_url, self.quarantine, **dict(kv.split("=", 1) for kv in a.env))
+        t0 = time.time()
+        print(f"soak: {a.objects} objects, fault rate {a.fault_rate:.1%}, {a.workers} workers, "
+              f"seed {a.seed}, binary {os.path.relpath(self.exe, ROOT)}, redrive "
+              f"{'by the emulator' if self.real_redrive else 'emulated'}", file=sys.stderr, flush=True)
+        uploader = threading.Thread(target=self.upload_all)
+        uploader.start()
+        workers = [threading.Thread(target=self.worker, args=(env,)) for _ in range(a.workers)]
+        for w in workers:
+            w.start()
+        quiet, timed_out, last = 0, False, 0
+        while True:
+            time.sleep(1)
+            visible, invisible = self.counts(self.queue)
+            if time.time() - last > 15:
+                last = time.time()
+                print(f"soak: {time.time() - t0:6.0f}s uploaded {len(self.uploads)}, queue "
+                      f"{visible} waiting + {invisible} in flight, {self.stats['handle runs']} runs",
+                      file=sys.stderr, flush=True)
+            quiet = quiet + 1 if not self.uploading and visible + invisible == 0 else 0
+            if quiet >= 3:
+                break
+            if time.time() - t0 > a.max_seconds:
+                timed_out = True
+                break
+        self.stop.set()
+        for w in workers:
+            w.join()
+        uploader.join()
+        elapsed = time.time() - t0
+        snapshot = state.snapshot()
+        state.stopping.set()
+        server.shutdown()
+        dlq = self.drain(self.dlq)
+        pending = self.drain(self.queue) if timed_out else []
+        report = check(self.s3, self.uploads, self.quarantine, dlq, pending)
+        return self.summarise(report, dlq, pending, snapshot, elapsed, timed_out)
+
+    def summarise(self, report, dlq, pending, snapshot, elapsed, timed_out):
+        a = self.args
+        injected = Counter(f"{i['fault']} on {i['op']}" for i in snapshot["injected"])
+        by_key = {}
+        for i in snapshot["injected"]:
+            by_key.setdefault(i["key"], Counter())[f"{i['fault']} {i['op']}"] += 1
+        states = {}
+        for st in report.objects:
+            states[st.upload.ident] = st
+            states[identity(st.upload.bucket, st.upload.key, None, st.upload.etag)] = st
+        explained = []
+        for r in dlq:
+            objs = objects_of_body(r["body"])
+            if not objs:
+                explained.append({"messageId": r["messageId"], "object": None,
+                                  "why": "not an S3 object event: "
+                                         + self.errors.get(r["messageId"], r["body"][:200])})
+                continue
+            for b, k, v, e in objs:
+                st = states.get(identity(b, k, v, e)) or states.get(identity(b, k, None, e))
+                qkey = invariants.quarantine_key(b, k)
+                faults = dict(by_key.get(k, Counter()) + by_key.get(qkey, Counter()))
+                explained.append({
+                    "messageId": r["messageId"], "object": f"{b}/{k}", "versionId": v,
+                    "state": st.status if st else "unknown",
+                    "in_place": st.in_place if st else None,
+                    "verdict": st.verdict if st else None,
+                    "quarantine_copies": len(st.copies) if st else None,
+                    "faults_injected_on_it": faults,
+                    "last_error": self.errors.get(r["messageId"], "(no error line logged)"),
+                })
+        log_status = Counter(f"{e['op']} {e['status']}" for e in snapshot["log"])
+        runs = sorted(self.run_seconds)
+        result = {
+            "config": {"objects": a.objects, "fault_rate": a.fault_rate, "workers": a.workers,
+                       "seed": a.seed, "max_receives": a.max_receives,
+                       "retry_delay": a.retry_delay, "binary": self.exe,
+                       "versioned": not a.unversioned,
+                       "redrive": "emulator" if self.real_redrive else "emulated"},
+            "elapsed_seconds": round(elapsed, 1),
+            "drained": not timed_out,
+            "counts": report.counts,
+            "bytes_uploaded": sum(u.size for u in self.uploads),
+            "runs": dict(self.stats, seconds_median=runs[len(runs) // 2] if runs else None,
+                         seconds_max=runs[-1] if runs else None),
+            "faults_injected": dict(injected.most_common()),
+            "s3_operations": dict(sorted(log_status.items())),
+            "dlq": explained,
+            "violations": report.violations[:500],
+            "ok": not report.violations and not timed_out,
+        }
+        return result
+
+
+def strip_ansi(s):
+    return re.sub(r"\x1b\[[0-9;]*m", "", s)
+
+
+def print_table(r):
+    c = r["counts"]
+    rows = [
+        ("objects uploaded", c["objects"]),
+        ("  of which infected (by construction)", c["infected_uploaded"]),
+        ("tagged Clean, in place", c["clean"]),
+        ("quarantined (one copy, source gone)", c["quarantined"]),
+        ("tagged Infected, still in place", c["infected_in_place"]),
+        ("Unscannable / Error", c["unscannable_or_error"]),
+        ("message in the DLQ", c["dlq"]),
+        ("still queued at the time limit", c["pending"]),
+        ("LOST (must be 0)", c["lost"]),
+        ("WRONG VERDICTS (must be 0)", c["wrong_verdicts"]),
+        ("double quarantine", c["double_quarantine"]),
+        ("invariant violations", c["violations"]),
+    ]
+    w = max(len(k) for k, _ in rows)
+    print(f"{'reconciliation':<{w}}  count")
+    print(f"{'-' * w}  -----")
+    for k, v in rows:
+        print(f"{k:<{w}}  {v}")
+    runs = r["runs"]
+    print(f"\n{r['elapsed_seconds']}s, {'drained' if r['drained'] else 'NOT drained (time limit)'}; "
+          f"{runs.get('handle runs', 0)} handle runs, {runs.get('messages delivered', 0)} deliveries, "
+          f"{runs.get('messages failed (retried)', 0)} reported as failures; "
+          f"{sum(r['faults_injected'].values())} faults injected")
+    for k, v in list(r["faults_injected"].items())[:12]:
+        print(f"  {v:6d}  {k}")
+    if r["dlq"]:
+        print("\nDLQ:")
+        for d in r["dlq"]:
+            print(f"  {d.get('object')}: {d.get('state')}, faults {d.get('faults_injected_on_it')}; "
+                  f"{d.get('last_error', d.get('why', ''))[:300]}")
+    if r["violations"]:
+        print("\nviolations:")
+        for v in r["violations"][:50]:
+            print("  " + v)
+    print("\nsoak: " + ("OK" if r["ok"] else "NOT OK"))
+
+
+def parser():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--objects", type=int, default=10_000)
+    p.add_argument("--fault-rate", type=float, default=0.05,
+                   help="share of S3 requests that get a fault (default 0.05)")
+    p.add_argument("--workers", type=int, default=4)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--max-seconds", type=float, default=3600)
+    p.add_argument("--max-receives", type=int, default=3, help="the redrive maxReceiveCount")
+    p.add_argument("--retry-delay", type=int, default=2,
+                   help="seconds before a failed message is visible again")
+    p.add_argument("--visibility", type=int, default=300, help="queue visibility timeout")
+    p.add_argument("--bin", help="the s3-yara-scan binary (default: release if built, else debug)")
+    p.add_argument("--endpoint", help="an emulator already running (default: start moto)")
+    p.add_argument("--unversioned", action="store_true", help="an unversioned protected bucket")
+    p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                   help="extra variable for handle (e.g. S3_TIMEOUT_SECS=5)")
+    p.add_argument("--json", default=os.path.join(ROOT, "target", "soak.json"))
+    return p
+
+
+def soak(argv=None, endpoint=None):
+    """Runs the soak; returns the result dict (also written to --json)."""
+    args = parser().parse_args(argv)
+    if endpoint or args.endpoint:
+        result = Soak(args, endpoint or args.endpoint).run()
+    else:
+        with moto_server() as ep:
+            result = Soak(args, ep).run()
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2, ensure_ascii=False)
+    return result
+
+
+def main(argv=None):
+    result = soak(argv)
+    print_table(result)
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
