@@ -13,7 +13,7 @@ use crate::action::{self, ActionError, Location};
 use crate::config::{Action, Config};
 use crate::event::{ObjectEvent, decode_body};
 use crate::scan::Engine;
-use crate::store::{Fetched, MemoryBudget, ObjectInfo, ObjectRef, ObjectStore, StoreError};
+use crate::store::{Budget, Fetched, ObjectInfo, ObjectRef, ObjectStore, StoreError};
 use crate::verdict::Verdict;
 
 /// A fault of the whole invocation (not of one message): Lambda retries the whole batch.
@@ -75,13 +75,22 @@ pub struct Pipeline<S> {
     store: S,
     engine: Engine,
     config: Config,
-    budget: MemoryBudget,
+    budget: Budget,
 }
 
 impl<S: ObjectStore> Pipeline<S> {
     /// A pipeline reading and writing through `store`.
     pub fn new(store: S, engine: Engine, config: Config) -> Pipeline<S> {
-        let budget = MemoryBudget::new(config.max_object_size);
+        let mut budget = Budget::memory(config.max_object_size);
+        if let Some(dir) = &config.spool_dir {
+            // On Lambda the free space of /tmp is the ephemeral storage the function was given.
+            let limit = config
+                .max_spool_size
+                .unwrap_or_else(|| fs4::available_space(dir).unwrap_or(0));
+            if limit > config.max_object_size {
+                budget = budget.with_spool(dir.clone(), limit);
+            }
+        }
         Pipeline {
             store,
             engine,
@@ -106,6 +115,15 @@ impl<S: ObjectStore> Pipeline<S> {
     pub async fn preflight(&self) -> Result<(), BatchError> {
         if self.engine.rules().is_empty() {
             return Err(BatchError::NoRules);
+        }
+        if let Some(dir) = &self.config.spool_dir {
+            if let Err(e) = tempfile::tempfile_in(dir) {
+                return Err(BatchError::Preflight(format!(
+                    "SPOOL_DIR=`{}` is not a writable directory ({e}); point it at one, or set \
+                     it to `off` to scan only objects up to MAX_OBJECT_SIZE",
+                    dir.display()
+                )));
+            }
         }
         if let (Action::Quarantine, Some(bucket)) =
             (self.config.action, &self.config.quarantine_bucket)
@@ -282,7 +300,7 @@ impl<S: ObjectStore> Pipeline<S> {
         let (info, verdict) = match fetched {
             Ok(Fetched::Body { info, body }) => {
                 let started = Instant::now();
-                let scanned = self.engine.scan(body.bytes).await;
+                let scanned = self.engine.scan(body).await;
                 outcome.timings.scan_ms = ms(started);
                 let verdict = match scanned {
                     Ok(rules) if rules.is_empty() => Verdict::Clean,
@@ -292,11 +310,19 @@ impl<S: ObjectStore> Pipeline<S> {
                 (info, verdict)
             }
             Ok(Fetched::TooLarge(info)) => {
-                let reason = format!(
-                    "object is {} bytes, over MAX_OBJECT_SIZE of {} bytes",
-                    info.size,
-                    self.budget.limit()
-                );
+                let reason = match self.budget.spool_limit() {
+                    Some(spool) => format!(
+                        "object is {} bytes, over MAX_SPOOL_SIZE of {spool} bytes (raise the \
+                         function's ephemeral storage, up to 10 GiB)",
+                        info.size
+                    ),
+                    None => format!(
+                        "object is {} bytes, over MAX_OBJECT_SIZE of {} bytes (raise it with \
+                         the function's memory, or turn on SPOOL_DIR)",
+                        info.size,
+                        self.budget.memory_limit()
+                    ),
+                };
                 (info, Verdict::Unscannable(reason))
             }
             Err(StoreError::NotFound { code, .. }) => {

@@ -2,6 +2,7 @@
 //! start-up so that a bad value stops the function before it touches any object.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -44,6 +45,62 @@ impl fmt::Display for Action {
     }
 }
 
+/// When an object that already carries a validly signed verdict is skipped rather than scanned
+/// again (`SKIP_SIGNED`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipSigned {
+    /// Skip when the signature is valid and was made with the rules in use now; rescan after a
+    /// rules update.
+    CurrentRules,
+    /// Skip whenever the signature is valid, whatever rules made it.
+    AnyRules,
+    /// Always scan.
+    Never,
+}
+
+impl SkipSigned {
+    const ALLOWED: &'static str = "current-rules, any-rules, never";
+}
+
+impl FromStr for SkipSigned {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "current-rules" => Ok(SkipSigned::CurrentRules),
+            "any-rules" => Ok(SkipSigned::AnyRules),
+            "never" => Ok(SkipSigned::Never),
+            _ => Err(()),
+        }
+    }
+}
+
+/// The key that signs verdict tags. Its `Debug` form hides the bytes, so it never reaches a
+/// log through a `{:?}` of the configuration.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKey(Vec<u8>);
+
+impl SigningKey {
+    /// Shortest key accepted, in bytes: HMAC-SHA256 wants at least its output size.
+    pub const MIN_LEN: usize = 32;
+
+    /// A key from its bytes; `None` when shorter than [`SigningKey::MIN_LEN`].
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Option<SigningKey> {
+        let bytes = bytes.into();
+        (bytes.len() >= Self::MIN_LEN).then_some(SigningKey(bytes))
+    }
+
+    /// The key's bytes.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SigningKey(<{} bytes, redacted>)", self.0.len())
+    }
+}
+
 /// The S3 tag keys the scanner writes. Each one is configurable so that the tags can match
 /// what bucket policies or downstream tools already expect.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +118,9 @@ pub struct TagKeys {
     /// On quarantine copies: the source version and ETag the copy was made from
     /// (`TAG_KEY_SOURCE`).
     pub source: String,
+    /// HMAC of the verdict, the content identity and the ruleset, when a signing key is set
+    /// (`TAG_KEY_SIGNATURE`).
+    pub signature: String,
 }
 
 impl Default for TagKeys {
@@ -72,13 +132,14 @@ impl Default for TagKeys {
             rules: "scan-rules".into(),
             detail: "scan-detail".into(),
             source: "scan-source".into(),
+            signature: "scan-signature".into(),
         }
     }
 }
 
 impl TagKeys {
     /// All keys, in a fixed order.
-    pub fn all(&self) -> [&str; 6] {
+    pub fn all(&self) -> [&str; 7] {
         [
             &self.result,
             &self.date,
@@ -86,6 +147,7 @@ impl TagKeys {
             &self.rules,
             &self.detail,
             &self.source,
+            &self.signature,
         ]
     }
 }
@@ -101,6 +163,22 @@ pub struct Config {
     /// Objects larger than this are not downloaded and get `Unscannable`; also the memory
     /// budget shared by the objects scanned at the same time (`MAX_OBJECT_SIZE`).
     pub max_object_size: u64,
+    /// Where objects larger than `max_object_size` are written to be scanned through a memory
+    /// map (`SPOOL_DIR`; `off` disables spooling).
+    pub spool_dir: Option<PathBuf>,
+    /// The largest object spooled, and the room all spooled objects share (`MAX_SPOOL_SIZE`);
+    /// `None` means the free space in `spool_dir` at start-up.
+    pub max_spool_size: Option<u64>,
+    /// Each S3 request attempt, and each wait for response bytes, gives up after this and is
+    /// retried (`S3_TIMEOUT_SECS`).
+    pub s3_timeout: Duration,
+    /// Key for signed verdict tags, given directly (`SIGNING_KEY`, for local use).
+    pub signing_key: Option<SigningKey>,
+    /// Secrets Manager secret (name or ARN) holding the signing key, read at start-up
+    /// (`SIGNING_KEY_SECRET`).
+    pub signing_key_secret: Option<String>,
+    /// When signed verdicts let an object skip its scan (`SKIP_SIGNED`).
+    pub skip_signed: SkipSigned,
     /// Objects processed at the same time in one invocation (`MAX_CONCURRENCY`).
     pub concurrency: usize,
     /// A scan running longer than this is abandoned and the object gets `Unscannable`
@@ -119,6 +197,12 @@ impl Default for Config {
             action: Action::Quarantine,
             quarantine_bucket: None,
             max_object_size: DEFAULT_MAX_OBJECT_SIZE,
+            spool_dir: Some(PathBuf::from(DEFAULT_SPOOL_DIR)),
+            max_spool_size: None,
+            s3_timeout: Duration::from_secs(DEFAULT_S3_TIMEOUT_SECS),
+            signing_key: None,
+            signing_key_secret: None,
+            skip_signed: SkipSigned::CurrentRules,
             concurrency: DEFAULT_CONCURRENCY,
             scan_timeout: Duration::from_secs(DEFAULT_SCAN_TIMEOUT_SECS),
             tag_keys: TagKeys::default(),
@@ -129,6 +213,10 @@ impl Default for Config {
 
 /// `MAX_OBJECT_SIZE` outside Lambda, where no memory size is known.
 pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 1024 * 1024 * 1024;
+/// Default of `SPOOL_DIR`: Lambda's ephemeral storage.
+pub const DEFAULT_SPOOL_DIR: &str = "/tmp";
+/// Default of `S3_TIMEOUT_SECS`.
+pub const DEFAULT_S3_TIMEOUT_SECS: u64 = 30;
 /// Default of `MAX_CONCURRENCY`.
 pub const DEFAULT_CONCURRENCY: usize = 8;
 /// Default of `SCAN_TIMEOUT_SECS`.
@@ -238,6 +326,67 @@ impl Config {
             &mut problems,
         );
 
+        let spool_dir = match get("SPOOL_DIR") {
+            None => defaults.spool_dir.clone(),
+            Some(v) if v.trim().eq_ignore_ascii_case("off") => None,
+            Some(v) if v.trim().starts_with('/') => Some(PathBuf::from(v.trim())),
+            Some(v) => {
+                problems.push(format!(
+                    "SPOOL_DIR=`{v}` is invalid (allowed: an absolute directory path such as \
+                     /tmp, or `off` to never spool objects larger than MAX_OBJECT_SIZE)"
+                ));
+                None
+            }
+        };
+        let max_spool_size = get("MAX_SPOOL_SIZE").and_then(|v| match parse_size(&v) {
+            Some(n) => Some(n),
+            None => {
+                problems.push(format!(
+                    "MAX_SPOOL_SIZE=`{v}` is invalid (allowed: a size such as 10GiB or \
+                     536870912; unset means the free space in SPOOL_DIR at start-up)"
+                ));
+                None
+            }
+        });
+        let s3_timeout_secs = parse_in_range(
+            &get,
+            "S3_TIMEOUT_SECS",
+            1..=MAX_SCAN_TIMEOUT_SECS,
+            DEFAULT_S3_TIMEOUT_SECS,
+            &mut problems,
+        );
+        // Not trimmed: a key's bytes are its own business.
+        let signing_key = lookup("SIGNING_KEY")
+            .filter(|v| !v.is_empty())
+            .and_then(|v| {
+                let key = SigningKey::new(v.into_bytes());
+                if key.is_none() {
+                    problems.push(format!(
+                    "SIGNING_KEY is too short (allowed: at least {} bytes; its value is not shown)",
+                    SigningKey::MIN_LEN
+                ));
+                }
+                key
+            });
+        let signing_key_secret = get("SIGNING_KEY_SECRET").map(|v| v.trim().to_owned());
+        if signing_key.is_some() && signing_key_secret.is_some() {
+            problems.push(
+                "SIGNING_KEY and SIGNING_KEY_SECRET are both set (allowed: one of them; \
+                 SIGNING_KEY_SECRET in AWS, SIGNING_KEY for local runs)"
+                    .into(),
+            );
+        }
+        let skip_signed = match get("SKIP_SIGNED") {
+            None => defaults.skip_signed,
+            Some(v) => v.parse().unwrap_or_else(|()| {
+                problems.push(format!(
+                    "SKIP_SIGNED=`{v}` is invalid (allowed: {})",
+                    SkipSigned::ALLOWED
+                ));
+                defaults.skip_signed
+            }),
+        };
+
         let mut tag_keys = defaults.tag_keys.clone();
         for (var, slot) in [
             ("TAG_KEY_RESULT", &mut tag_keys.result),
@@ -246,6 +395,7 @@ impl Config {
             ("TAG_KEY_RULES", &mut tag_keys.rules),
             ("TAG_KEY_DETAIL", &mut tag_keys.detail),
             ("TAG_KEY_SOURCE", &mut tag_keys.source),
+            ("TAG_KEY_SIGNATURE", &mut tag_keys.signature),
         ] {
             if let Some(v) = get(var) {
                 match check_tag_key(&v) {
@@ -257,7 +407,7 @@ impl Config {
         let keys = tag_keys.all();
         if (1..keys.len()).any(|i| keys[..i].contains(&keys[i])) {
             problems.push(format!(
-                "TAG_KEY_* must name six different keys (got {})",
+                "TAG_KEY_* must name seven different keys (got {})",
                 keys.join(", ")
             ));
         }
@@ -285,6 +435,12 @@ impl Config {
             action,
             quarantine_bucket,
             max_object_size,
+            spool_dir,
+            max_spool_size,
+            s3_timeout: Duration::from_secs(s3_timeout_secs),
+            signing_key,
+            signing_key_secret,
+            skip_signed,
             concurrency,
             scan_timeout: Duration::from_secs(timeout_secs),
             tag_keys,
@@ -475,7 +631,52 @@ mod tests {
     #[test]
     fn tag_keys_must_differ() {
         let e = config(&[("ACTION", "tag"), ("TAG_KEY_DATE", "scan-result")]).unwrap_err();
-        assert!(e.to_string().contains("six different keys"));
+        assert!(e.to_string().contains("seven different keys"));
+    }
+
+    #[test]
+    fn spool_and_signing_settings() {
+        let c = config(&[("ACTION", "tag")]).unwrap();
+        assert_eq!(c.spool_dir.as_deref(), Some(std::path::Path::new("/tmp")));
+        assert_eq!(c.max_spool_size, None);
+        assert_eq!(c.skip_signed, SkipSigned::CurrentRules);
+        assert_eq!(c.signing_key, None);
+        let key = "k".repeat(40);
+        let c = config(&[
+            ("ACTION", "tag"),
+            ("SPOOL_DIR", "off"),
+            ("MAX_SPOOL_SIZE", "2GiB"),
+            ("SIGNING_KEY", &key),
+            ("SKIP_SIGNED", "never"),
+            ("S3_TIMEOUT_SECS", "5"),
+        ])
+        .unwrap();
+        assert_eq!(c.spool_dir, None);
+        assert_eq!(c.max_spool_size, Some(2 << 30));
+        assert_eq!(c.skip_signed, SkipSigned::Never);
+        assert_eq!(c.s3_timeout, Duration::from_secs(5));
+        // The key never shows in the configuration's debug form.
+        assert!(!format!("{c:?}").contains(&key));
+
+        let e = config(&[
+            ("ACTION", "tag"),
+            ("SPOOL_DIR", "tmp"),
+            ("SIGNING_KEY", "short-secret"),
+            ("SIGNING_KEY_SECRET", "arn:aws:secretsmanager:x"),
+            ("SKIP_SIGNED", "sometimes"),
+        ])
+        .unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("SPOOL_DIR=`tmp` is invalid"), "{text}");
+        assert!(text.contains("SIGNING_KEY is too short"), "{text}");
+        assert!(!text.contains("short-secret"), "{text}");
+        assert!(text.contains("both set"), "{text}");
+        assert!(
+            text.contains(
+                "SKIP_SIGNED=`sometimes` is invalid (allowed: current-rules, any-rules, never)"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! [`config`] reads and validates the settings once, at start-up.
 
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+// One audited exception: mapping spool files (store.rs).
+#![deny(unsafe_code)]
 
 pub mod action;
 pub mod batch;
@@ -24,7 +25,7 @@ pub mod store;
 pub mod verdict;
 
 pub use batch::{BatchError, ObjectOutcome, Pipeline};
-pub use config::{Action, Config, ConfigError};
+pub use config::{Action, Config, ConfigError, SigningKey, SkipSigned};
 pub use scan::{Engine, RuleSet, ScanError};
 pub use store::{ObjectRef, ObjectStore, S3Store, StoreError};
 pub use verdict::Verdict;
@@ -33,8 +34,16 @@ pub use verdict::Verdict;
 /// friends included), honouring `S3_FORCE_PATH_STYLE`.
 pub async fn s3_store(config: &Config) -> S3Store {
     let shared = aws_config::load_from_env().await;
+    // The attempt timeout covers a request up to its response headers; a body that stalls is
+    // cut off by the SDK's stalled-stream protection. Each is retried by the SDK's retry policy.
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(config.s3_timeout.min(std::time::Duration::from_secs(5)))
+        .read_timeout(config.s3_timeout)
+        .operation_attempt_timeout(config.s3_timeout)
+        .build();
     let s3 = aws_sdk_s3::config::Builder::from(&shared)
         .force_path_style(config.force_path_style)
+        .timeout_config(timeouts)
         .build();
     S3Store::new(aws_sdk_s3::Client::from_conf(s3))
 }

@@ -10,7 +10,7 @@ use aws_sdk_s3::types::{
 use futures::{StreamExt, TryStreamExt};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use super::{Fetched, MemoryBudget, ObjectInfo, ObjectRef, ObjectStore, Op, StoreError, Tags};
+use super::{Budget, Fetched, ObjectInfo, ObjectRef, ObjectStore, Op, StoreError, Tags};
 
 /// Characters kept as they are in a `CopySource` key; everything else is percent-encoded.
 const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC
@@ -32,6 +32,10 @@ const COPY_PART_SIZE: u64 = 512 * 1024 * 1024;
 /// S3 allows at most this many parts in one upload.
 const MAX_PARTS: u64 = 10_000;
 const COPY_PART_CONCURRENCY: usize = 4;
+/// Objects larger than this are read in ranged GETs of this size, several at a time: one
+/// connection tops out well below what a function's network allows.
+const GET_PART_SIZE: usize = 16 * 1024 * 1024;
+const GET_PART_CONCURRENCY: usize = 8;
 
 /// S3 through the AWS SDK.
 #[derive(Debug, Clone)]
@@ -39,6 +43,7 @@ pub struct S3Store {
     client: Client,
     multipart_threshold: u64,
     part_size: u64,
+    get_part_size: usize,
 }
 
 impl S3Store {
@@ -48,7 +53,44 @@ impl S3Store {
             client,
             multipart_threshold: MAX_SINGLE_COPY,
             part_size: COPY_PART_SIZE,
+            get_part_size: GET_PART_SIZE,
         }
+    }
+
+    /// Reads objects larger than `part_size` bytes in ranged GETs of that size, several at a
+    /// time. Lets tests exercise the ranged path without large objects.
+    pub fn with_get_parts(mut self, part_size: usize) -> S3Store {
+        self.get_part_size = part_size.max(1);
+        self
+    }
+
+    /// Reads bytes `start..start + part.len()` of `object` into `part`.
+    async fn get_range(
+        &self,
+        object: &ObjectRef,
+        etag: Option<&str>,
+        start: u64,
+        part: &mut [u8],
+    ) -> Result<(), StoreError> {
+        let end = start + part.len() as u64 - 1;
+        let out = self
+            .client
+            .get_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .set_version_id(object.version_id.clone())
+            .set_if_match(etag.map(|e| format!("\"{e}\"")))
+            .range(format!("bytes={start}-{end}"))
+            .send()
+            .await
+            .map_err(|e| classify(Op::GetObject, object, e))?;
+        if out.content_length() != Some(part.len() as i64) {
+            return Err(transient(format!(
+                "range {start}-{end} came back with {:?} bytes",
+                out.content_length()
+            )));
+        }
+        read_exactly(out.body, part, true).await
     }
 
     /// Copies objects larger than `threshold` bytes in parts of `part_size` bytes (S3 requires
@@ -186,7 +228,7 @@ impl ObjectStore for S3Store {
         &self,
         object: &ObjectRef,
         etag: Option<&str>,
-        budget: &MemoryBudget,
+        budget: &Budget,
     ) -> Result<Fetched, StoreError> {
         let if_match = match (&object.version_id, etag) {
             (None, Some(etag)) => Some(format!("\"{etag}\"")),
@@ -205,10 +247,7 @@ impl ObjectStore for S3Store {
         let size = out
             .content_length()
             .and_then(|n| u64::try_from(n).ok())
-            .ok_or_else(|| StoreError::Transient {
-                op: Op::GetObject,
-                detail: "response has no Content-Length".into(),
-            })?;
+            .ok_or_else(|| transient("response has no Content-Length".into()))?;
         let info = ObjectInfo {
             version_id: out.version_id().map(String::from),
             size,
@@ -216,30 +255,36 @@ impl ObjectStore for S3Store {
         };
         // Dropping the unread body closes the connection: a too-large object costs one request,
         // not a download.
-        let Some(mut buffer) = budget.reserve(size).await else {
+        let Some(mut sink) = budget
+            .reserve(size)
+            .await
+            .map_err(|e| transient(format!("making room for {size} bytes: {e}")))?
+        else {
             return Ok(Fetched::TooLarge(info));
         };
-        let mut body = out.body;
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| StoreError::Transient {
-                op: Op::GetObject,
-                detail: format!("reading the body: {e}"),
-            })?;
-            if (buffer.bytes.len() + chunk.len()) as u64 > size {
-                return Err(StoreError::Transient {
-                    op: Op::GetObject,
-                    detail: format!("body is longer than its Content-Length of {size} bytes"),
-                });
+        let room = sink.as_mut_slice();
+        let first_len = room.len().min(self.get_part_size);
+        let (first, rest) = room.split_at_mut(first_len);
+        read_exactly(out.body, first, rest.is_empty()).await?;
+        if !rest.is_empty() {
+            // The rest in parallel ranged GETs, pinned to the version (or, unversioned, the
+            // ETag) the first response returned, so every part comes from the same bytes.
+            let pinned = object.at_version(info.version_id.clone());
+            let part_size = self.get_part_size;
+            let mut parts = Vec::new();
+            for (i, part) in rest.chunks_mut(part_size).enumerate() {
+                let start = (first_len + i * part_size) as u64;
+                parts.push(self.get_range(&pinned, info.etag.as_deref(), start, part));
             }
-            buffer.bytes.extend_from_slice(&chunk);
+            futures::stream::iter(parts)
+                .buffer_unordered(GET_PART_CONCURRENCY)
+                .try_collect::<()>()
+                .await?;
         }
-        if buffer.bytes.len() as u64 != size {
-            return Err(StoreError::Transient {
-                op: Op::GetObject,
-                detail: format!("body ended after {} of {size} bytes", buffer.bytes.len()),
-            });
-        }
-        Ok(Fetched::Body { info, body: buffer })
+        let body = sink
+            .finish()
+            .map_err(|e| transient(format!("mapping the spooled object: {e}")))?;
+        Ok(Fetched::Body { info, body })
     }
 
     async fn head(&self, object: &ObjectRef) -> Result<Option<ObjectInfo>, StoreError> {
@@ -438,6 +483,46 @@ fn permission(op: Op, object: &ObjectRef) -> String {
 
 /// Sorts an SDK failure by what the pipeline should do about it. The SDK has already retried
 /// throttling and 5xx responses by the time an error gets here.
+/// Fills `dest` from `body`. When `whole` is true the body must end exactly there; otherwise it
+/// is the first part of a longer body, and the rest is left unread (dropping it closes the
+/// connection).
+async fn read_exactly(
+    mut body: aws_sdk_s3::primitives::ByteStream,
+    dest: &mut [u8],
+    whole: bool,
+) -> Result<(), StoreError> {
+    let mut filled = 0;
+    while filled < dest.len() || whole {
+        let Some(chunk) = body.next().await else {
+            break;
+        };
+        let chunk = chunk.map_err(|e| transient(format!("reading the body: {e}")))?;
+        let take = chunk.len().min(dest.len() - filled);
+        if whole && take < chunk.len() {
+            return Err(transient(format!(
+                "body is longer than its Content-Length of {} bytes",
+                dest.len()
+            )));
+        }
+        dest[filled..filled + take].copy_from_slice(&chunk[..take]);
+        filled += take;
+    }
+    if filled != dest.len() {
+        return Err(transient(format!(
+            "body ended after {filled} of {} bytes",
+            dest.len()
+        )));
+    }
+    Ok(())
+}
+
+fn transient(detail: String) -> StoreError {
+    StoreError::Transient {
+        op: Op::GetObject,
+        detail,
+    }
+}
+
 fn classify<E>(
     op: Op,
     object: &ObjectRef,

@@ -2,7 +2,7 @@
 //! other calls of each scenario still go to moto.
 
 use pretty_assertions::assert_eq;
-use s3_yara_scan::store::{Fetched, MemoryBudget, ObjectInfo, Op, Tags};
+use s3_yara_scan::store::{Budget, Fetched, ObjectInfo, Op, Tags};
 use s3_yara_scan::{ObjectRef, ObjectStore, S3Store, StoreError};
 
 use crate::support::*;
@@ -42,7 +42,7 @@ impl ObjectStore for Faulty {
         &self,
         o: &ObjectRef,
         etag: Option<&str>,
-        b: &MemoryBudget,
+        b: &Budget,
     ) -> Result<Fetched, StoreError> {
         or_fail!(self.fail.get, self.inner.get(o, etag, b))
     }

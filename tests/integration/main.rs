@@ -5,6 +5,7 @@
 mod batch;
 mod cli;
 mod faults;
+mod large;
 mod quarantine;
 mod support;
 mod tagging;

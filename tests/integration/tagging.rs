@@ -78,8 +78,8 @@ async fn tag_action_marks_infected_in_place() {
     assert!(emu.versions(&w.quarantine).await.is_empty());
 }
 
-/// An object over `MAX_OBJECT_SIZE` is not downloaded and is tagged `Unscannable`, never
-/// `Clean`, even when it holds a signature further in.
+/// With spooling off, an object over `MAX_OBJECT_SIZE` is not downloaded and is tagged
+/// `Unscannable`, never `Clean`, even when it holds a signature further in.
 #[tokio::test]
 async fn too_large_object_is_unscannable() {
     let emu = emulator().await;
@@ -90,6 +90,7 @@ async fn too_large_object_is_unscannable() {
     let records = emu.notifications(&w, 1).await;
     let config = Config {
         max_object_size: 2048,
+        spool_dir: None,
         ..config(&w)
     };
     let response = emu
