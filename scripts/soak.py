@@ -262,6 +262,7 @@ class Soak:
         snapshot = state.snapshot()
         state.stopping.set()
         server.shutdown()
+        server.server_close()
         dlq = self.drain(self.dlq)
         pending = self.drain(self.queue) if timed_out else []
         report = check(self.s3, self.uploads, self.quarantine, dlq, pending)
@@ -376,7 +377,8 @@ def parser():
     p.add_argument("--max-receives", type=int, default=3, help="the redrive maxReceiveCount")
     p.add_argument("--retry-delay", type=int, default=2,
                    help="seconds before a failed message is visible again")
-    p.add_argument("--visibility", type=int, default=300, help="queue visibility timeout")
+    p.add_argument("--visibility", type=int, default=60,
+                   help="queue visibility timeout; a lost receive comes back after it")
     p.add_argument("--bin", help="the s3-yara-scan binary (default: release if built, else debug)")
     p.add_argument("--endpoint", help="an emulator already running (default: start moto)")
     p.add_argument("--unversioned", action="store_true", help="an unversioned protected bucket")
