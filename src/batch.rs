@@ -7,12 +7,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::StreamExt;
-use tracing::{Level, error, info};
+use tracing::{Level, error, info, warn};
 
 use crate::action::{self, ActionError, Location};
-use crate::config::{Action, Config};
+use crate::config::{Action, Config, SkipSigned};
 use crate::event::{ObjectEvent, decode_body};
 use crate::scan::Engine;
+use crate::signature::{self, Check};
 use crate::store::{Budget, Fetched, ObjectInfo, ObjectRef, ObjectStore, StoreError};
 use crate::verdict::Verdict;
 
@@ -269,6 +270,9 @@ impl<S: ObjectStore> Pipeline<S> {
                 Some("the quarantine bucket is not scanned (remove its notification)".into());
             return outcome;
         }
+        if let Some(outcome) = self.skip_if_signed(event).await {
+            return outcome;
+        }
         let mut event = event.clone();
         for _ in 1..MAX_ATTEMPTS {
             match self.attempt(&event).await {
@@ -285,6 +289,63 @@ impl<S: ObjectStore> Pipeline<S> {
             ));
             outcome
         })
+    }
+
+    /// With a signing key, an object whose tags carry this scanner's valid `Clean` verdict for
+    /// the same content (and, unless `SKIP_SIGNED=any-rules`, the rules in use) is not read
+    /// again: typically a scanned object copied into another protected bucket. Every other
+    /// verdict tag is distrusted, logged, and the object scanned as if untagged.
+    async fn skip_if_signed(&self, event: &ObjectEvent) -> Option<ObjectOutcome> {
+        let key = self.config.signing_key.as_ref()?;
+        if self.config.skip_signed == SkipSigned::Never {
+            return None;
+        }
+        let keys = &self.config.tag_keys;
+        let tags = self.store.tags(&event.object).await.ok()?;
+        if !tags
+            .iter()
+            .any(|(k, _)| *k == keys.result || *k == keys.signature)
+        {
+            return None;
+        }
+        let info = self.store.head(&event.object).await.ok()??;
+        if event.etag.is_some() && info.etag != event.etag {
+            // Replaced since the event: the normal path reports that.
+            return None;
+        }
+        let object = &event.object;
+        match signature::verify(key, &info, &tags, keys) {
+            Check::Valid {
+                result,
+                rules,
+                date,
+            } if result == Verdict::Clean.name()
+                && (self.config.skip_signed == SkipSigned::AnyRules
+                    || rules == self.engine.rules().id()) =>
+            {
+                let mut outcome = blank(event);
+                outcome.object = object.at_version(info.version_id.clone());
+                outcome.size = Some(info.size);
+                outcome.verdict = Some(Verdict::Clean);
+                outcome.note = Some(format!(
+                    "not scanned again: signed Clean on {date} by ruleset {rules}"
+                ));
+                Some(outcome)
+            }
+            Check::Valid { result, rules, .. } => {
+                info!(object = %object, result = %result, rules = %rules, "signed verdict is not a Clean from the current rules; rescanning");
+                None
+            }
+            Check::Unsigned => {
+                warn!(object = %object, "verdict tags without a signature (set by someone else, or before signing was on); rescanning");
+                None
+            }
+            Check::Invalid => {
+                warn!(object = %object, "forged verdict: the scan signature does not match this content under this scanner's key; rescanning");
+                None
+            }
+            Check::Untagged => None,
+        }
     }
 
     /// One pass over the object; `Err` when it was replaced while its verdict was written.
@@ -345,6 +406,7 @@ impl<S: ObjectStore> Pipeline<S> {
                     version_id: event.object.version_id.clone(),
                     size: event.size.unwrap_or(0),
                     etag: event.etag.clone(),
+                    checksum_sha256: None,
                 };
                 (info, Verdict::Error(e.to_string()))
             }
@@ -353,7 +415,12 @@ impl<S: ObjectStore> Pipeline<S> {
         outcome.object = event.object.at_version(info.version_id.clone());
         outcome.size = Some(info.size);
         let date = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let tags = verdict.tags(&self.config.tag_keys, self.engine.rules().id(), &date);
+        let keys = &self.config.tag_keys;
+        let mut tags = verdict.tags(keys, self.engine.rules().id(), &date);
+        if let Some(key) = &self.config.signing_key {
+            let signature = signature::sign(key, &info, &tags, keys);
+            tags.push((keys.signature.clone(), signature));
+        }
         let started = Instant::now();
         let recorded = action::record(
             &self.store,

@@ -7,6 +7,7 @@
 //! 2. [`store`] fetches the exact version into one buffer;
 //! 3. [`scan`] runs the YARA-X rules compiled into the binary;
 //! 4. [`verdict`] turns the result into `Clean`, `Infected`, `Unscannable` or `Error` tags;
+//!    [`signature`] signs it, so that a forged verdict never skips a scan;
 //! 5. [`action`] tags the scanned version and quarantines or deletes it when infected;
 //! 6. [`batch`] acknowledges only settled messages, through an SQS partial batch response.
 //!
@@ -21,6 +22,7 @@ pub mod batch;
 pub mod config;
 pub mod event;
 pub mod scan;
+pub mod signature;
 pub mod store;
 pub mod verdict;
 

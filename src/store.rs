@@ -54,6 +54,8 @@ pub struct ObjectInfo {
     pub size: u64,
     /// ETag, with its quotes removed.
     pub etag: Option<String>,
+    /// S3's SHA-256 checksum (base64), when the object was uploaded with one.
+    pub checksum_sha256: Option<String>,
 }
 
 /// An object's tag set, in order.

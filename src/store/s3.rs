@@ -208,6 +208,7 @@ impl S3Store {
             version_id: done.version_id().map(String::from),
             size,
             etag: done.e_tag().map(unquote),
+            checksum_sha256: None,
         })
     }
 
@@ -217,6 +218,8 @@ impl S3Store {
             .bucket(&object.bucket)
             .key(&object.key)
             .set_version_id(object.version_id.clone())
+            // The SHA-256 checksum, if any, is part of the identity a signed verdict covers.
+            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
             .send()
             .await
             .map_err(|e| classify(Op::HeadObject, object, e))
@@ -241,6 +244,7 @@ impl ObjectStore for S3Store {
             .key(&object.key)
             .set_version_id(object.version_id.clone())
             .set_if_match(if_match)
+            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
             .send()
             .await
             .map_err(|e| classify(Op::GetObject, object, e))?;
@@ -252,6 +256,7 @@ impl ObjectStore for S3Store {
             version_id: out.version_id().map(String::from),
             size,
             etag: out.e_tag().map(unquote),
+            checksum_sha256: out.checksum_sha256().map(String::from),
         };
         // Dropping the unread body closes the connection: a too-large object costs one request,
         // not a download.
@@ -296,6 +301,7 @@ impl ObjectStore for S3Store {
                     .and_then(|n| u64::try_from(n).ok())
                     .unwrap_or(0),
                 etag: out.e_tag().map(unquote),
+                checksum_sha256: out.checksum_sha256().map(String::from),
             })),
             Err(StoreError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
@@ -373,6 +379,7 @@ impl ObjectStore for S3Store {
                 .copy_object_result()
                 .and_then(|r| r.e_tag())
                 .map(unquote),
+            checksum_sha256: None,
         })
     }
 

@@ -9,16 +9,16 @@ use crate::support::*;
 
 /// The emulator's store, with chosen calls failing.
 #[derive(Default)]
-struct Faults {
-    get: Option<StoreError>,
-    head: Option<StoreError>,
-    tags: Option<StoreError>,
-    put_tags: Option<StoreError>,
-    copy: Option<StoreError>,
-    delete: Option<StoreError>,
+pub(crate) struct Faults {
+    pub(crate) get: Option<StoreError>,
+    pub(crate) head: Option<StoreError>,
+    pub(crate) tags: Option<StoreError>,
+    pub(crate) put_tags: Option<StoreError>,
+    pub(crate) copy: Option<StoreError>,
+    pub(crate) delete: Option<StoreError>,
 }
 
-struct Faulty {
+pub(crate) struct Faulty {
     inner: S3Store,
     fail: Faults,
     copies: std::sync::atomic::AtomicUsize,
@@ -90,7 +90,7 @@ fn pipeline(emu: &Emulator, w: &Wiring, fail: Faults) -> s3_yara_scan::Pipeline<
     pipeline_with(emu, config(w), fail)
 }
 
-fn pipeline_with(
+pub(crate) fn pipeline_with(
     emu: &Emulator,
     config: s3_yara_scan::Config,
     fail: Faults,

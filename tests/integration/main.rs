@@ -7,5 +7,6 @@ mod cli;
 mod faults;
 mod large;
 mod quarantine;
+mod signing;
 mod support;
 mod tagging;

@@ -1,0 +1,204 @@
+//! Signed verdicts: an HMAC-SHA256 over an object's content identity and the verdict tags the
+//! scanner wrote, keyed by a secret only the scanner holds. It lets the pipeline tell its own
+//! verdicts from ones an uploader wrote, so that a scanned object copied to another protected
+//! bucket is not scanned again while a forged `scan-result=Clean` never skips a scan.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::config::{SigningKey, TagKeys};
+use crate::store::{ObjectInfo, Tags};
+
+/// Prefix of the signature tag's value: the format, so that it can change without old tags
+/// verifying under new rules.
+const VERSION: &str = "v1.";
+
+/// What an object's tags say about a previous scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// No verdict tags at all: a fresh upload.
+    Untagged,
+    /// A verdict without a signature: written before signing was on, or by someone else.
+    Unsigned,
+    /// A signature that does not verify for this content: forged, copied from other content,
+    /// or made with another key.
+    Invalid,
+    /// A verdict this scanner signed for exactly this content.
+    Valid {
+        /// The result tag's value, such as `Clean`.
+        result: String,
+        /// The ruleset that produced it.
+        rules: String,
+        /// When it was produced.
+        date: String,
+    },
+}
+
+/// The signature tag's value for `ours` (the verdict tags about to be written) on the content
+/// described by `info`.
+pub fn sign(key: &SigningKey, info: &ObjectInfo, ours: &Tags, keys: &TagKeys) -> String {
+    let mac = mac(key, info, ours, keys).finalize().into_bytes();
+    let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{VERSION}{hex}")
+}
+
+/// Checks the verdict in `tags` against the content described by `info`.
+pub fn verify(key: &SigningKey, info: &ObjectInfo, tags: &Tags, keys: &TagKeys) -> Check {
+    let value = |k: &str| tags.iter().find(|(t, _)| t == k).map(|(_, v)| v.as_str());
+    let Some(signature) = value(&keys.signature) else {
+        return if value(&keys.result).is_some() {
+            Check::Unsigned
+        } else {
+            Check::Untagged
+        };
+    };
+    let Some(bytes) = signature.strip_prefix(VERSION).and_then(from_hex) else {
+        return Check::Invalid;
+    };
+    // `verify_slice` compares in constant time.
+    if mac(key, info, tags, keys).verify_slice(&bytes).is_err() {
+        return Check::Invalid;
+    }
+    let owned = |k: &str| value(k).unwrap_or_default().to_owned();
+    Check::Valid {
+        result: owned(&keys.result),
+        rules: owned(&keys.rules),
+        date: owned(&keys.date),
+    }
+}
+
+/// The MAC over the content identity (ETag, size and, when S3 has one, the SHA-256 checksum:
+/// all the same in every bucket the bytes are copied to) and the values of the verdict tags.
+/// Each field ends with a NUL, which neither tags nor ETags can contain.
+fn mac(key: &SigningKey, info: &ObjectInfo, tags: &Tags, keys: &TagKeys) -> Hmac<Sha256> {
+    // HMAC takes keys of any length; `SigningKey` guarantees at least 32 bytes.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.expose())
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of every length"));
+    let size = info.size.to_string();
+    let identity = [
+        "s3-yara-scan",
+        info.etag.as_deref().unwrap_or_default(),
+        &size,
+        info.checksum_sha256.as_deref().unwrap_or_default(),
+    ];
+    let value = |k: &str| {
+        tags.iter()
+            .find(|(t, _)| t == k)
+            .map_or("", |(_, v)| v.as_str())
+    };
+    let verdict = [
+        &keys.result,
+        &keys.date,
+        &keys.rules,
+        &keys.matches,
+        &keys.detail,
+    ]
+    .map(|k| value(k));
+    for field in identity.iter().chain(verdict.iter()) {
+        mac.update(field.as_bytes());
+        mac.update(b"\0");
+    }
+    mac
+}
+
+fn from_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() != 64 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::Verdict;
+
+    fn key(byte: u8) -> SigningKey {
+        SigningKey::new(vec![byte; 32]).unwrap()
+    }
+
+    fn info(etag: &str, size: u64) -> ObjectInfo {
+        ObjectInfo {
+            etag: Some(etag.into()),
+            size,
+            ..ObjectInfo::default()
+        }
+    }
+
+    fn signed(key: &SigningKey, info: &ObjectInfo, verdict: &Verdict) -> Tags {
+        let keys = TagKeys::default();
+        let mut tags = verdict.tags(&keys, "abc123", "2026-11-25T00:00:00Z");
+        let signature = sign(key, info, &tags, &keys);
+        tags.push((keys.signature.clone(), signature));
+        tags
+    }
+
+    #[test]
+    fn own_signature_verifies_on_the_same_content_only() {
+        let keys = TagKeys::default();
+        let k = key(1);
+        let tags = signed(&k, &info("e1", 10), &Verdict::Clean);
+        assert_eq!(
+            verify(&k, &info("e1", 10), &tags, &keys),
+            Check::Valid {
+                result: "Clean".into(),
+                rules: "abc123".into(),
+                date: "2026-11-25T00:00:00Z".into()
+            }
+        );
+        // Other content, another key, a changed verdict, a checksum the signer did not see.
+        assert_eq!(verify(&k, &info("e2", 10), &tags, &keys), Check::Invalid);
+        assert_eq!(verify(&k, &info("e1", 11), &tags, &keys), Check::Invalid);
+        assert_eq!(
+            verify(&key(2), &info("e1", 10), &tags, &keys),
+            Check::Invalid
+        );
+        let mut checksummed = info("e1", 10);
+        checksummed.checksum_sha256 = Some("abc=".into());
+        assert_eq!(verify(&k, &checksummed, &tags, &keys), Check::Invalid);
+        let mut edited = tags.clone();
+        edited[1].1 = "2030-01-01T00:00:00Z".into();
+        assert_eq!(verify(&k, &info("e1", 10), &edited, &keys), Check::Invalid);
+    }
+
+    #[test]
+    fn a_verdict_signed_infected_cannot_be_relabelled_clean() {
+        let keys = TagKeys::default();
+        let k = key(1);
+        let mut tags = signed(&k, &info("e", 5), &Verdict::Infected(vec!["X".into()]));
+        tags[0].1 = "Clean".into();
+        assert_eq!(verify(&k, &info("e", 5), &tags, &keys), Check::Invalid);
+    }
+
+    #[test]
+    fn unsigned_untagged_and_malformed() {
+        let keys = TagKeys::default();
+        let k = key(1);
+        let i = info("e", 1);
+        assert_eq!(verify(&k, &i, &vec![], &keys), Check::Untagged);
+        let forged = vec![("scan-result".to_string(), "Clean".to_string())];
+        assert_eq!(verify(&k, &i, &forged, &keys), Check::Unsigned);
+        for bad in [
+            "",
+            "v1.",
+            "v1.zz",
+            "v2.00",
+            &format!("v1.{}", "g".repeat(64)),
+        ] {
+            let mut tags = forged.clone();
+            tags.push(("scan-signature".into(), bad.into()));
+            assert_eq!(verify(&k, &i, &tags, &keys), Check::Invalid, "{bad}");
+        }
+    }
+
+    #[test]
+    fn signature_fits_a_tag_value() {
+        let tags = signed(&key(1), &info("e", 1), &Verdict::Clean);
+        let value = &tags.last().unwrap().1;
+        assert_eq!(value.len(), 67);
+        assert!(value.chars().all(crate::verdict::is_tag_char));
+    }
+}

@@ -1,0 +1,206 @@
+//! Signed verdicts: a forged or copied `scan-result=Clean` never skips a scan, and an object
+//! this scanner already signed `Clean` is not read again when copied to another protected
+//! bucket.
+
+use pretty_assertions::assert_eq;
+use s3_yara_scan::store::Op;
+use s3_yara_scan::{Config, SigningKey, SkipSigned, StoreError};
+
+use crate::faults::{Faults, pipeline_with};
+use crate::support::*;
+
+fn signing(w: &Wiring) -> Config {
+    Config {
+        signing_key: SigningKey::new(b"0123456789abcdef0123456789abcdef".to_vec()),
+        ..config(w)
+    }
+}
+
+/// The emulator's store with GetObject failing: a read would fail the message.
+fn forbid_reads() -> Faults {
+    Faults {
+        get: Some(StoreError::Transient {
+            op: Op::GetObject,
+            detail: "this test forbids reads".into(),
+        }),
+        ..Faults::default()
+    }
+}
+
+async fn put_tagged(emu: &Emulator, bucket: &str, key: &str, body: &[u8], tagging: &str) {
+    emu.s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.to_vec().into())
+        .tagging(tagging)
+        .send()
+        .await
+        .unwrap();
+}
+
+fn query(tags: &[(String, String)]) -> String {
+    tags.iter()
+        .map(|(k, v)| format!("{k}={}", v.replace(':', "%3A")))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// EICAR uploaded with `scan-result=Clean` (unsigned), and EICAR uploaded with the whole signed
+/// tag set of a clean object, are both scanned and quarantined.
+#[tokio::test]
+async fn forged_and_copied_clean_verdicts_do_not_skip_the_scan() {
+    let emu = emulator().await;
+    let w = emu.wire("forged", Options::default()).await;
+    emu.put(&w.bucket, "clean.txt", "hello").await;
+    let records = emu.notifications(&w, 1).await;
+    let pipeline = emu.pipeline(signing(&w));
+    pipeline.process_batch(batch(records)).await.unwrap();
+    let signed = emu.tags(&w.bucket, "clean.txt", None).await;
+    assert!(tag_map(&signed)["scan-signature"].starts_with("v1."));
+
+    put_tagged(
+        &emu,
+        &w.bucket,
+        "a/eicar.com",
+        EICAR.as_bytes(),
+        "scan-result=Clean",
+    )
+    .await;
+    put_tagged(
+        &emu,
+        &w.bucket,
+        "b/eicar.com",
+        EICAR.as_bytes(),
+        &query(&signed),
+    )
+    .await;
+    let records = emu.notifications(&w, 2).await;
+    let response = pipeline.process_batch(batch(records)).await.unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    for key in ["a/eicar.com", "b/eicar.com"] {
+        assert!(!emu.exists(&w.bucket, key).await, "{key} left in place");
+        let qkey = format!("{}/{key}", w.bucket);
+        let tags = emu.tags(&w.quarantine, &qkey, None).await;
+        assert_eq!(tag_map(&tags)["scan-result"], "Infected", "{key}");
+    }
+}
+
+/// A clean object scanned and signed in one protected bucket, then copied with its tags into
+/// another, is acknowledged as `Clean` without a GET: the store's GetObject fails here, so a
+/// read would have failed the message. With SKIP_SIGNED=never it is read (and fails).
+#[tokio::test]
+async fn signed_clean_object_copied_to_another_bucket_is_not_read_again() {
+    let emu = emulator().await;
+    let (first, records) = emu
+        .uploaded("signed-src", "report.pdf", "quarterly numbers")
+        .await;
+    emu.pipeline(signing(&first))
+        .process_batch(batch(records))
+        .await
+        .unwrap();
+
+    let second = emu.wire("signed-dst", Options::default()).await;
+    emu.s3
+        .copy_object()
+        .bucket(&second.bucket)
+        .key("copied/report.pdf")
+        .copy_source(format!("{}/report.pdf", first.bucket))
+        .send()
+        .await
+        .unwrap();
+    let records = emu.notifications(&second, 1).await;
+    let response = pipeline_with(&emu, signing(&second), forbid_reads())
+        .process_batch(batch(records.clone()))
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(
+        emu.tag(&second.bucket, "copied/report.pdf", "scan-result")
+            .await
+            .as_deref(),
+        Some("Clean")
+    );
+
+    let never = Config {
+        skip_signed: SkipSigned::Never,
+        ..signing(&second)
+    };
+    let response = pipeline_with(&emu, never, forbid_reads())
+        .process_batch(batch(records))
+        .await
+        .unwrap();
+    assert_eq!(failed_ids(&response).len(), 1);
+}
+
+/// A signature made by other rules counts as stale: with the default SKIP_SIGNED the object
+/// is scanned again; with any-rules it is not.
+#[tokio::test]
+async fn a_signature_from_other_rules_is_rescanned_by_default() {
+    let emu = emulator().await;
+    let (w, records) = emu.uploaded("stale", "doc.txt", "plain text").await;
+    emu.pipeline(signing(&w))
+        .process_batch(batch(records.clone()))
+        .await
+        .unwrap();
+    // Re-sign the same verdict as if another ruleset had made it.
+    let key = SigningKey::new(b"0123456789abcdef0123456789abcdef".to_vec()).unwrap();
+    let head = emu.store();
+    let info = s3_yara_scan::ObjectStore::head(
+        &head,
+        &s3_yara_scan::ObjectRef {
+            bucket: w.bucket.clone(),
+            key: "doc.txt".into(),
+            version_id: None,
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let keys = s3_yara_scan::config::TagKeys::default();
+    let mut tags: Vec<(String, String)> = emu
+        .tags(&w.bucket, "doc.txt", None)
+        .await
+        .into_iter()
+        .filter(|(k, _)| k != "scan-signature")
+        .map(|(k, v)| {
+            if k == "scan-rules" {
+                (k, "000000000000".into())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    let signature = s3_yara_scan::signature::sign(&key, &info, &tags, &keys);
+    tags.push(("scan-signature".into(), signature));
+    s3_yara_scan::ObjectStore::put_tags(
+        &head,
+        &s3_yara_scan::ObjectRef {
+            bucket: w.bucket.clone(),
+            key: "doc.txt".into(),
+            version_id: None,
+        },
+        &tags,
+    )
+    .await
+    .unwrap();
+
+    let response = pipeline_with(&emu, signing(&w), forbid_reads())
+        .process_batch(batch(records.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        failed_ids(&response).len(),
+        1,
+        "stale signature must be rescanned"
+    );
+    let any = Config {
+        skip_signed: SkipSigned::AnyRules,
+        ..signing(&w)
+    };
+    let response = pipeline_with(&emu, any, forbid_reads())
+        .process_batch(batch(records))
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+}
