@@ -1,9 +1,12 @@
 //! Benchmarks, side by side in one run (machines here are shared and noisy, so ratios matter
 //! more than absolute numbers): the pipeline's scan path against bare yara-x on the same bytes
-//! and rules, the per-object fixed cost, and start-up (rules deserialized, SDK client built).
+//! and rules, the per-object fixed cost, start-up (rules deserialized, SDK client built, the real
+//! binary from exec to ready), the pipeline on the emulator and peak memory.
 //!
 //!     scripts/bench                          # release build, full corpus, target/bench.json
+//!     scripts/bench --native                 # also start-up with native-code-serialization
 //!     cargo run --example bench -- --smoke   # tiny sizes, as the test command runs it
+//!     cargo run --release --example bench --features native-rules -- --startup-only
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -17,6 +20,7 @@ use serde_json::json;
 
 struct Args {
     smoke: bool,
+    startup_only: bool,
     json: PathBuf,
     corpus_mb: usize,
     rulesets: PathBuf,
@@ -25,6 +29,7 @@ struct Args {
 fn args() -> anyhow::Result<Args> {
     let mut a = Args {
         smoke: false,
+        startup_only: false,
         json: PathBuf::from("target/bench.json"),
         corpus_mb: 512,
         rulesets: PathBuf::from("../shared/rulesets"),
@@ -33,6 +38,8 @@ fn args() -> anyhow::Result<Args> {
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--smoke" => a.smoke = true,
+            // Only the start-up figures (for comparing builds with and without native-rules).
+            "--startup-only" => a.startup_only = true,
             "--json" => a.json = it.next().context("--json needs a path")?.into(),
             "--corpus-mb" => {
                 a.corpus_mb = it.next().context("--corpus-mb needs a number")?.parse()?
@@ -51,13 +58,6 @@ fn args() -> anyhow::Result<Args> {
 fn main() -> anyhow::Result<()> {
     let args = args()?;
     let repeats = if args.smoke { 1 } else { 3 };
-    let corpus = corpus(args.corpus_mb * 1024 * 1024);
-    let bytes: usize = corpus.iter().map(Vec::len).sum();
-    eprintln!(
-        "corpus: {} items, {:.1} MB",
-        corpus.len(),
-        bytes as f64 / 1e6
-    );
 
     let mut sets = vec![("embedded signatures/".to_string(), RuleSet::embedded()?)];
     for name in ["reversinglabs-yara-rules", "signature-base"] {
@@ -66,7 +66,7 @@ fn main() -> anyhow::Result<()> {
             continue;
         }
         let started = Instant::now();
-        let (rules, skipped) = compile_dir(&dir)?;
+        let (rules, skipped) = compile_dirs(&[dir], 0)?;
         eprintln!(
             "{name}: {} rules compiled in {:.1} s ({skipped} files skipped)",
             rules.iter().len(),
@@ -75,6 +75,29 @@ fn main() -> anyhow::Result<()> {
         let bytes = rules.serialize()?;
         sets.push((name.to_string(), RuleSet::from_serialized(&bytes)?));
     }
+    let large = if sets.len() == 3 {
+        Some(large_set(&args.rulesets, sets[1].1.len() + sets[2].1.len())?)
+    } else {
+        None
+    };
+
+    if args.startup_only {
+        let report = json!({
+            "date": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "smoke": args.smoke,
+            "native_code_serialization": cfg!(feature = "native-rules"),
+            "startup": startup(&sets, large.as_ref(), args.smoke)?,
+        });
+        return finish(&report, &args.json);
+    }
+
+    let corpus = corpus(args.corpus_mb * 1024 * 1024);
+    let bytes: usize = corpus.iter().map(Vec::len).sum();
+    eprintln!(
+        "corpus: {} items, {:.1} MB",
+        corpus.len(),
+        bytes as f64 / 1e6
+    );
 
     let mut throughput = Vec::new();
     for (name, set) in &sets {
@@ -105,7 +128,8 @@ fn main() -> anyhow::Result<()> {
 
     let tools = tools(&corpus, repeats)?;
     let per_object = per_object_cost(if args.smoke { 200 } else { 5000 })?;
-    let startup = startup(&sets)?;
+    let startup = startup(&sets, large.as_ref(), args.smoke)?;
+    drop(corpus);
     // The pipeline and memory figures need the emulator: scripts/bench runs this under it.
     let (pipeline, memory) = if std::env::var_os("AWS_ENDPOINT_URL").is_some() {
         let runtime = tokio::runtime::Runtime::new()?;
@@ -122,6 +146,7 @@ fn main() -> anyhow::Result<()> {
     let report = json!({
         "date": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "smoke": args.smoke,
+        "native_code_serialization": cfg!(feature = "native-rules"),
         "corpus_bytes": bytes,
         "scan_throughput_single_core": throughput,
         "against_tools": tools,
@@ -130,12 +155,16 @@ fn main() -> anyhow::Result<()> {
         "pipeline_on_emulator": pipeline,
         "peak_memory": memory,
     });
-    print_table(&report);
-    if let Some(dir) = args.json.parent() {
+    finish(&report, &args.json)
+}
+
+fn finish(report: &serde_json::Value, json: &Path) -> anyhow::Result<()> {
+    print_table(report);
+    if let Some(dir) = json.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(&args.json, serde_json::to_string_pretty(&report)?)?;
-    eprintln!("wrote {}", args.json.display());
+    std::fs::write(json, serde_json::to_string_pretty(report)?)?;
+    eprintln!("wrote {}", json.display());
     Ok(())
 }
 
@@ -233,11 +262,7 @@ fn tools(corpus: &[Vec<u8>], repeats: usize) -> anyhow::Result<serde_json::Value
         text.push('\n');
     }
     std::fs::write(&rules, text)?;
-    let ours = std::env::current_exe()?
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("s3-yara-scan"))
-        .context("no exe dir")?;
+    let ours = our_exe()?;
     let d = dir.to_string_lossy().into_owned();
     let r = rules.to_string_lossy().into_owned();
     let runs: [(&str, PathBuf, Vec<String>, &str); 3] = [
@@ -309,16 +334,21 @@ fn tools(corpus: &[Vec<u8>], repeats: usize) -> anyhow::Result<serde_json::Value
     Ok(json!(out))
 }
 
-/// Compiles every rule file under `dir` (one namespace per file), with the external variables
-/// signature-base expects; a file that does not compile is skipped and counted.
-fn compile_dir(dir: &Path) -> anyhow::Result<(yara_x::Rules, usize)> {
-    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_map(Result::ok)
-        .map(|e| e.into_path())
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yar" | "yara")))
-        .collect();
-    files.sort();
+/// Compiles every rule file under `dirs` (one namespace per file), with the external variables
+/// signature-base expects, plus `generated` simple string rules; a file that does not compile is
+/// skipped and counted.
+fn compile_dirs(dirs: &[PathBuf], generated: usize) -> anyhow::Result<(yara_x::Rules, usize)> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    for dir in dirs {
+        let mut found: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+            .into_iter()
+            .filter_map(Result::ok)
+            .map(|e| e.into_path())
+            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yar" | "yara")))
+            .collect();
+        found.sort();
+        files.extend(found);
+    }
     let mut compiler = yara_x::Compiler::new();
     for ident in ["filename", "filepath", "extension", "filetype", "owner"] {
         compiler.define_global(ident, "")?;
@@ -335,7 +365,72 @@ fn compile_dir(dir: &Path) -> anyhow::Result<(yara_x::Rules, usize)> {
             skipped += 1;
         }
     }
+    if generated > 0 {
+        compiler.new_namespace("generated");
+        compiler.add_source(generated_rules(generated).as_str())?;
+    }
     Ok((compiler.build(), skipped))
+}
+
+/// `n` simple rules, the same every run: two random 12-character strings each (one of them
+/// also `wide`), matching if either occurs.
+fn generated_rules(n: usize) -> String {
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut word = || {
+        (0..12)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                b"abcdefghijklmnopqrstuvwxyz0123456789"[(state % 36) as usize] as char
+            })
+            .collect::<String>()
+    };
+    let mut text = String::new();
+    for i in 0..n {
+        text.push_str(&format!(
+            "rule generated_{i:05} {{ strings: $a = \"{}\" $b = \"{}\" ascii wide condition: any of them }}\n",
+            word(),
+            word()
+        ));
+    }
+    text
+}
+
+/// The ~10,000-rule set: reversinglabs and signature-base in one set, topped up with generated
+/// string rules to 10,000 (`third_party` is how many rules the two compile to on their own).
+struct LargeSet {
+    serialized: Vec<u8>,
+    rules: usize,
+    third_party: usize,
+    generated: usize,
+    skipped_files: usize,
+    compile_seconds: f64,
+}
+
+fn large_set(rulesets: &Path, third_party: usize) -> anyhow::Result<LargeSet> {
+    let generated = 10_000usize.saturating_sub(third_party);
+    let started = Instant::now();
+    let (rules, skipped_files) = compile_dirs(
+        &[
+            rulesets.join("reversinglabs-yara-rules"),
+            rulesets.join("signature-base"),
+        ],
+        generated,
+    )?;
+    let compile_seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "10k set: {} rules ({third_party} third-party + {generated} generated) compiled in {compile_seconds:.1} s ({skipped_files} files skipped)",
+        rules.iter().len()
+    );
+    Ok(LargeSet {
+        serialized: rules.serialize()?,
+        rules: rules.iter().len(),
+        third_party,
+        generated,
+        skipped_files,
+        compile_seconds,
+    })
 }
 
 /// The same rules as `set`, as a plain yara-x value for the bare baseline.
@@ -372,35 +467,115 @@ fn per_object_cost(n: usize) -> anyhow::Result<serde_json::Value> {
     Ok(json!({"objects": n, "microseconds_per_object": round(us), "target_microseconds": 1000}))
 }
 
-/// Start-up pieces: deserializing each rule set and building the SDK client.
-fn startup(sets: &[(String, RuleSet)]) -> anyhow::Result<serde_json::Value> {
-    let mut rules = Vec::new();
+/// Start-up: deserializing each rule set (median of several runs, in this process, where
+/// yara-x's WASM engine is already set up), building the SDK client, and the real binary from
+/// exec to ready; with the ~10,000-rule set, an estimate of the binary's exec to ready with it.
+fn startup(
+    sets: &[(String, RuleSet)],
+    large: Option<&LargeSet>,
+    smoke: bool,
+) -> anyhow::Result<serde_json::Value> {
+    let deserialize_ms = |bytes: &[u8], runs: usize| -> anyhow::Result<f64> {
+        let mut times = Vec::new();
+        for _ in 0..runs {
+            let started = Instant::now();
+            let rules = yara_x::Rules::deserialize(bytes)?;
+            times.push(started.elapsed().as_secs_f64() * 1e3);
+            drop(rules);
+        }
+        Ok(median(times))
+    };
+    let mut rows = Vec::new();
+    let mut embedded_ms = 0.0;
     for (name, set) in sets {
         let bytes = set.serialize()?;
-        let d = time(|| {
-            let _ = RuleSet::from_serialized(&bytes);
-        });
+        let embedded = name.starts_with("embedded");
+        let ms = deserialize_ms(&bytes, if smoke { 1 } else if embedded { 9 } else { 3 })?;
+        if embedded {
+            embedded_ms = ms;
+        }
         // Targets: 50 ms for the embedded rules, 1 s for a large third-party set.
-        let target_ms = if name.starts_with("embedded") {
-            50
-        } else {
-            1000
-        };
-        rules.push(
-            json!({"ruleset": name, "rules": set.len(), "serialized_bytes": bytes.len(),
-                          "deserialize_ms": round(d.as_secs_f64() * 1e3), "target_ms": target_ms}),
-        );
+        rows.push(json!({"ruleset": name, "rules": set.len(), "serialized_bytes": bytes.len(),
+            "deserialize_ms": round(ms), "target_ms": if embedded { 50 } else { 1000 }}));
     }
+    let mut large_ms = None;
+    if let Some(l) = large {
+        let ms = deserialize_ms(&l.serialized, 3)?;
+        large_ms = Some(ms);
+        rows.push(json!({"ruleset": "10k: reversinglabs + signature-base + generated",
+            "rules": l.rules, "third_party_rules": l.third_party, "generated_rules": l.generated,
+            "skipped_files": l.skipped_files, "compile_seconds": round(l.compile_seconds),
+            "serialized_bytes": l.serialized.len(), "deserialize_ms": round(ms), "target_ms": 1000}));
+    }
+
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let client = time(|| {
         runtime.block_on(async {
-            let config = s3_yara_scan::Config::default();
-            let _ = s3_yara_scan::s3_store(&config).await;
+            let mut config = s3_yara_scan::Config::default();
+            let _ = s3_yara_scan::s3_store(&mut config).await;
         })
     });
-    Ok(json!({"rules": rules, "sdk_client_ms": round(client.as_secs_f64() * 1e3)}))
+
+    // `handle` on a batch with no records: ACTION=tag makes no start-up S3 calls, so this is
+    // exec, the embedded rules deserialized, the SDK client built, and exit.
+    let event = PathBuf::from("target/bench-empty-event.json");
+    std::fs::write(&event, r#"{"Records": []}"#)?;
+    let runs = if smoke { 2 } else { 11 };
+    let mut times = Vec::new();
+    for i in 0..=runs {
+        let mut cmd = std::process::Command::new(our_exe()?);
+        cmd.arg("handle")
+            .arg(&event)
+            .env("ACTION", "tag")
+            .env("RUST_LOG", "error")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdout(std::process::Stdio::null());
+        if std::env::var_os("AWS_REGION").is_none() {
+            cmd.env("AWS_REGION", "us-east-1");
+        }
+        let started = Instant::now();
+        let out = cmd.output()?;
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        anyhow::ensure!(
+            out.status.success(),
+            "handle on an empty batch failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if i > 0 {
+            times.push(ms); // the first run only warms the page cache
+        }
+    }
+    let exec_ms = median(times);
+    let estimate = large_ms.map(|l| {
+        json!({"exec_to_ready_ms": round(exec_ms - embedded_ms + l), "target_ms": 1000,
+               "how": "binary exec to ready − embedded deserialize + 10k deserialize (estimate)"})
+    });
+    Ok(json!({
+        "rules": rows,
+        "sdk_client_ms": round(client.as_secs_f64() * 1e3),
+        "binary_exec_to_ready": {"runs": runs, "median_ms": round(exec_ms), "target_ms": 50,
+            "what": "s3-yara-scan handle on an empty batch, ACTION=tag: exec, embedded rules, SDK client, exit"},
+        "large_set_exec_to_ready_estimate": estimate,
+    }))
+}
+
+fn our_exe() -> anyhow::Result<PathBuf> {
+    std::env::current_exe()?
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("s3-yara-scan"))
+        .context("no exe dir")
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
 }
 
 async fn emulator_s3() -> anyhow::Result<aws_sdk_s3::Client> {

@@ -33,9 +33,13 @@ pub use store::{ObjectRef, ObjectStore, S3Store, StoreError};
 pub use verdict::Verdict;
 
 /// Builds the S3 store from the default AWS configuration chain (`AWS_ENDPOINT_URL` and
-/// friends included), honouring `S3_FORCE_PATH_STYLE`.
-pub async fn s3_store(config: &Config) -> S3Store {
+/// friends included), honouring `S3_FORCE_PATH_STYLE` and `S3_TIMEOUT_SECS`; with
+/// `SIGNING_KEY_SECRET`, first reads the signing key from Secrets Manager into `config`.
+pub async fn s3_store(config: &mut Config) -> Result<S3Store, ConfigError> {
     let shared = aws_config::load_from_env().await;
+    if let Some(secret) = config.signing_key_secret.clone() {
+        config.signing_key = Some(signing_key_from_secret(&shared, &secret).await?);
+    }
     // The attempt timeout covers a request up to its response headers; a body that stalls is
     // cut off by the SDK's stalled-stream protection. Each is retried by the SDK's retry policy.
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
@@ -47,5 +51,37 @@ pub async fn s3_store(config: &Config) -> S3Store {
         .force_path_style(config.force_path_style)
         .timeout_config(timeouts)
         .build();
-    S3Store::new(aws_sdk_s3::Client::from_conf(s3))
+    Ok(S3Store::new(aws_sdk_s3::Client::from_conf(s3)))
+}
+
+/// Reads the signing key, the secret's `SecretString`, once at start-up. The error names the
+/// secret and the permission, never the value.
+async fn signing_key_from_secret(
+    shared: &aws_config::SdkConfig,
+    secret: &str,
+) -> Result<SigningKey, ConfigError> {
+    let problem = |why: String| ConfigError {
+        problems: vec![format!("SIGNING_KEY_SECRET=`{secret}`: {why}")],
+    };
+    let out = aws_sdk_secretsmanager::Client::new(shared)
+        .get_secret_value()
+        .secret_id(secret)
+        .send()
+        .await
+        .map_err(|e| {
+            problem(format!(
+                "cannot read the secret ({}); the function's role needs \
+                 secretsmanager:GetSecretValue on it",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+            ))
+        })?;
+    let value = out
+        .secret_string()
+        .ok_or_else(|| problem("the secret has no SecretString (allowed: a text secret)".into()))?;
+    SigningKey::new(value.as_bytes().to_vec()).ok_or_else(|| {
+        problem(format!(
+            "the secret is too short (allowed: at least {} bytes)",
+            SigningKey::MIN_LEN
+        ))
+    })
 }

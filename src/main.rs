@@ -93,7 +93,7 @@ async fn lambda() -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!(e))
 }
 
-async fn pipeline(config: Config) -> anyhow::Result<Pipeline<S3Store>> {
+async fn pipeline(mut config: Config) -> anyhow::Result<Pipeline<S3Store>> {
     let rules = RuleSet::embedded().context("loading the embedded rules")?;
     tracing::info!(
         ruleset = rules.id(),
@@ -102,9 +102,10 @@ async fn pipeline(config: Config) -> anyhow::Result<Pipeline<S3Store>> {
         quarantine_bucket = ?config.quarantine_bucket,
         max_object_size = config.max_object_size,
         concurrency = config.concurrency,
+        signed = config.signing_key.is_some() || config.signing_key_secret.is_some(),
         "ready"
     );
-    let store = s3_yara_scan::s3_store(&config).await;
+    let store = s3_yara_scan::s3_store(&mut config).await?;
     let engine = Engine::new(rules, config.scan_timeout);
     let pipeline = Pipeline::new(store, engine, config);
     pipeline.preflight().await?;

@@ -201,3 +201,41 @@ async fn every_sample_event_runs_through_handle() {
     }
     assert!(seen >= 10, "{seen} samples");
 }
+
+/// With SIGNING_KEY_SECRET, the key is read from Secrets Manager at start-up and verdicts are
+/// signed with it; a secret that cannot be read stops start-up naming the setting and the
+/// permission, and the key's value is never printed.
+#[tokio::test]
+async fn signing_key_is_read_from_secrets_manager() {
+    let emu = emulator().await;
+    let (w, records) = emu.uploaded("secret", "doc.txt", "hello").await;
+    let shared = aws_config::load_from_env().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&shared);
+    let name = unique("signing-key");
+    let key = "k3y-".repeat(16);
+    secrets
+        .create_secret()
+        .name(&name)
+        .secret_string(&key)
+        .send()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("event.json");
+    std::fs::write(&file, serde_json::to_string(&batch(records)).unwrap()).unwrap();
+    let file = file.to_str().unwrap();
+
+    let env = [("ACTION", "tag"), ("SIGNING_KEY_SECRET", name.as_str())];
+    let out = run(&["handle", file], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let signature = emu.tag(&w.bucket, "doc.txt", "scan-signature").await;
+    assert!(signature.is_some_and(|s| s.starts_with("v1.")));
+    assert!(!text(&out.stderr).contains(&key));
+
+    let env = [("ACTION", "tag"), ("SIGNING_KEY_SECRET", "no-such-secret")];
+    let out = run(&["handle", file], &env);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("SIGNING_KEY_SECRET=`no-such-secret`"), "{err}");
+    assert!(err.contains("secretsmanager:GetSecretValue"), "{err}");
+}
