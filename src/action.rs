@@ -207,6 +207,9 @@ fn source_identity(source: &ObjectRef, info: &ObjectInfo) -> String {
     ))
 }
 
+/// How many times a quarantine copy is tried within one delivery.
+const COPY_ATTEMPTS: u32 = 3;
+
 async fn quarantine<S: ObjectStore>(
     store: &S,
     source: &ObjectRef,
@@ -215,13 +218,53 @@ async fn quarantine<S: ObjectStore>(
     tags: &Tags,
     source_tag: &(String, String),
 ) -> Result<Location, ActionError> {
-    // A delivery that died between copy and delete left its copy behind: reuse it, but only
-    // when its tags say it was made from this very source version.
+    let mut attempt = 0;
+    let copy = loop {
+        // A delivery that died between copy and delete, or a copy whose answer was lost, left
+        // a copy behind: reuse it rather than copy again, but only when its tags say it was
+        // made from this very source version. This is also why the store does not retry
+        // CopyObject itself.
+        if let Some(copy) = earlier_copy(store, info, dest, source_tag).await? {
+            break copy;
+        }
+        attempt += 1;
+        match store.copy(source, info, dest, tags).await {
+            Ok(copy) => break copy,
+            // The key was replaced after the scan: the bytes we scanned are gone, and the new
+            // upload gets its own event.
+            Err(StoreError::Changed { .. }) => return Ok(Location::Gone),
+            Err(e) if e.is_retryable() && attempt < COPY_ATTEMPTS => {
+                tracing::warn!(error = %e, attempt, "quarantine copy failed; checking for it, then retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
+            }
+            Err(e) => {
+                return Err(acting(
+                    "copying to the quarantine bucket (QUARANTINE_BUCKET)",
+                )(e));
+            }
+        }
+    };
+    let written = dest.at_version(copy.version_id.clone());
+    verify(store, &written, info, source_tag).await?;
+    let kept = keep_oldest_copy(store, dest, &written, info, source_tag).await?;
+    if remove(store, source, info).await? {
+        tracing::warn!(source = %source, "the source changed before it could be deleted; its copy stays in quarantine");
+    }
+    Ok(Location::Quarantined(kept))
+}
+
+/// The current version of `dest`, when it is a copy of this source version.
+async fn earlier_copy<S: ObjectStore>(
+    store: &S,
+    info: &ObjectInfo,
+    dest: &ObjectRef,
+    source_tag: &(String, String),
+) -> Result<Option<ObjectInfo>, ActionError> {
     let earlier = store
         .head(dest)
         .await
         .map_err(acting("checking the quarantine bucket (QUARANTINE_BUCKET)"))?;
-    let reusable = match earlier {
+    Ok(match earlier {
         Some(copy) if copy.size == info.size => store
             .tags(&dest.at_version(copy.version_id.clone()))
             .await
@@ -229,27 +272,45 @@ async fn quarantine<S: ObjectStore>(
             .contains(source_tag)
             .then_some(copy),
         _ => None,
-    };
-    let copy = match reusable {
-        Some(copy) => copy,
-        None => match store.copy(source, info, dest, tags).await {
-            Ok(copy) => copy,
-            // The key was replaced after the scan: the bytes we scanned are gone, and the new
-            // upload gets its own event.
-            Err(StoreError::Changed { .. }) => return Ok(Location::Gone),
-            Err(e) => {
-                return Err(acting(
-                    "copying to the quarantine bucket (QUARANTINE_BUCKET)",
-                )(e));
-            }
-        },
-    };
-    let written = dest.at_version(copy.version_id.clone());
-    verify(store, &written, info, source_tag).await?;
-    if remove(store, source, info).await? {
-        tracing::warn!(source = %source, "the source changed before it could be deleted; its copy stays in quarantine");
+    })
+}
+
+/// Two deliveries of one message running at once can both copy. Each keeps the oldest copy of
+/// this source version and deletes the others, so whatever the interleaving they converge on
+/// one copy: none deletes the oldest, and the last to list sees every copy made before it.
+async fn keep_oldest_copy<S: ObjectStore>(
+    store: &S,
+    dest: &ObjectRef,
+    written: &ObjectRef,
+    info: &ObjectInfo,
+    source_tag: &(String, String),
+) -> Result<ObjectRef, ActionError> {
+    let versions = store
+        .versions(dest)
+        .await
+        .map_err(acting("listing the quarantine copies (QUARANTINE_BUCKET)"))?;
+    let mut copies = Vec::new();
+    for version in versions.into_iter().filter(|v| v.size == info.size) {
+        let at = dest.at_version(version.version_id);
+        match store.tags(&at).await {
+            Ok(tags) if tags.contains(source_tag) => copies.push(at),
+            Ok(_) | Err(StoreError::NotFound { .. }) => {}
+            Err(e) => return Err(acting("reading a quarantine copy's tags")(e)),
+        }
     }
-    Ok(Location::Quarantined(written))
+    // Newest first: the oldest is last.
+    let Some(oldest) = copies.pop() else {
+        return Ok(written.clone());
+    };
+    for extra in copies {
+        match store.delete(&extra, None).await {
+            Ok(()) | Err(StoreError::NotFound { .. }) => {
+                tracing::info!(copy = %extra, kept = %oldest, "removed a second quarantine copy of the same version");
+            }
+            Err(e) => return Err(acting("removing a second quarantine copy")(e)),
+        }
+    }
+    Ok(oldest)
 }
 
 /// The copy must exist, have the source's size and carry the source's identity (an

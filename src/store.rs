@@ -261,6 +261,7 @@ pub enum Op {
     CopyObject,
     DeleteObject,
     GetBucketVersioning,
+    ListObjectVersions,
 }
 
 impl fmt::Display for Op {
@@ -372,6 +373,12 @@ pub trait ObjectStore: Send + Sync {
         object: &ObjectRef,
         etag: Option<&str>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The versions of exactly `object`'s key, newest first.
+    fn versions(
+        &self,
+        object: &ObjectRef,
+    ) -> impl Future<Output = Result<Vec<ObjectInfo>, StoreError>> + Send;
 
     /// Whether versioning is enabled on `bucket`; `None` when the answer cannot be read.
     fn is_versioned(

@@ -369,6 +369,10 @@ impl ObjectStore for S3Store {
             .metadata_directive(MetadataDirective::Copy)
             .tagging_directive(TaggingDirective::Replace)
             .tagging(tagging_query(tags))
+            // A copy whose answer is lost has still been made: a blind retry would make a
+            // second one. The caller looks for it before trying again.
+            .customize()
+            .config_override(no_retries())
             .send()
             .await
             .map_err(|e| classify(Op::CopyObject, dest, e))?;
@@ -399,6 +403,41 @@ impl ObjectStore for S3Store {
             .await
             .map_err(|e| classify(Op::DeleteObject, object, e))?;
         Ok(())
+    }
+
+    async fn versions(&self, object: &ObjectRef) -> Result<Vec<ObjectInfo>, StoreError> {
+        let mut found = Vec::new();
+        let (mut key_marker, mut version_marker) = (None, None);
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(&object.bucket)
+                .prefix(&object.key)
+                .set_key_marker(key_marker)
+                .set_version_id_marker(version_marker)
+                .send()
+                .await
+                .map_err(|e| classify(Op::ListObjectVersions, object, e))?;
+            // The prefix also matches longer keys, which are listed after this one.
+            found.extend(
+                page.versions()
+                    .iter()
+                    .filter(|v| v.key() == Some(object.key.as_str()))
+                    .map(|v| ObjectInfo {
+                        version_id: v.version_id().map(String::from),
+                        size: v.size().and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
+                        etag: v.e_tag().map(unquote),
+                        checksum_sha256: None,
+                    }),
+            );
+            let past_key = page.next_key_marker().is_some_and(|k| k != object.key);
+            if !page.is_truncated().unwrap_or(false) || past_key {
+                return Ok(found);
+            }
+            key_marker = page.next_key_marker().map(String::from);
+            version_marker = page.next_version_id_marker().map(String::from);
+        }
     }
 
     async fn is_versioned(&self, bucket: &str) -> Result<Option<bool>, StoreError> {
@@ -477,6 +516,9 @@ fn permission(op: Op, object: &ObjectRef) -> String {
         (Op::GetBucketVersioning, _) => {
             return format!("s3:GetBucketVersioning on arn:aws:s3:::{}", object.bucket);
         }
+        (Op::ListObjectVersions, _) => {
+            return format!("s3:ListBucketVersions on arn:aws:s3:::{}", object.bucket);
+        }
         (Op::CopyObject, _) => {
             return format!(
                 "s3:PutObject and s3:PutObjectTagging on arn:aws:s3:::{}/*, and \
@@ -521,6 +563,11 @@ async fn read_exactly(
         )));
     }
     Ok(())
+}
+
+fn no_retries() -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::default()
+        .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
 }
 
 fn transient(detail: String) -> StoreError {

@@ -26,6 +26,7 @@ ACTIONS_OF_CALL = {
     "abort_multipart_upload": {"s3:AbortMultipartUpload"},
     "delete_object": {"s3:DeleteObject", "s3:DeleteObjectVersion"},
     "get_bucket_versioning": {"s3:GetBucketVersioning"},
+    "list_object_versions": {"s3:ListBucketVersions"},
 }
 # Needed without a call of their own: S3 answers 403 instead of 404 for a missing key without
 # ListBucket, and S3 uses the KMS key on the function's behalf for SSE-KMS objects.

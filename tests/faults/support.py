@@ -18,17 +18,6 @@ from faultproxy import fault_proxy  # noqa: E402
 import invariants  # noqa: E402
 from invariants import WEBSHELL, check, deliver, scanner_env, upload  # noqa: E402,F401
 
-# Tests that show a scanner bug stay in the suite as expected failures, so the suite is green
-# while the bug is open and turns red ("unexpected success") once it is fixed. Set
-# FAULTS_KNOWN_BUGS=fail to see them fail outright.
-if os.environ.get("FAULTS_KNOWN_BUGS") == "fail":
-    def known_bug(_why):
-        return lambda f: f
-else:
-    def known_bug(_why):
-        return unittest.expectedFailure
-
-
 def endpoint():
     url = os.environ.get("AWS_ENDPOINT_URL")
     if not url:

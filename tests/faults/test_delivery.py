@@ -6,7 +6,7 @@ key delivered newest first."""
 import re
 import uuid
 
-from tests.faults.support import EICAR, WEBSHELL, ProxyTestCase, World, invariants, known_bug
+from tests.faults.support import EICAR, WEBSHELL, ProxyTestCase, World, invariants
 
 
 def duplicate(record, new_id=False):
@@ -63,8 +63,7 @@ class Deliveries(ProxyTestCase):
 
     def test_same_message_in_concurrent_runs(self):
         """Two invocations at once with the same messages (no fault): whatever interleaving
-        happens, nothing is lost or wrongly tagged. A second quarantine copy is tolerated here
-        only: it is the race that the known-bug test below forces and reports."""
+        happens, nothing is lost or wrongly tagged, and one quarantine copy is left."""
         for versioned in (True, False):
             with self.subTest(versioned=versioned):
                 w, records = self.world(f"dup-conc-{versioned}", versioned)
@@ -76,17 +75,13 @@ class Deliveries(ProxyTestCase):
                 dlq = w.deliver(failed) if failed else []
                 report = w.check(dlq)
                 stderr = "\n".join(r.stderr for r in runs)
-                report.violations = [v for v in report.violations
-                                     if "double quarantine" not in v]
                 self.assertInvariants(report, stderr)
 
-    @known_bug("two concurrent deliveries of one infected object each make a quarantine copy")
     def test_concurrent_runs_both_reaching_the_copy_make_one_copy(self):
-        """BUG (race, see the report): two invocations handle the same infected object at once
-        (SQS redelivery after a visibility timeout, or S3's duplicate event). Both check the
-        quarantine key before either has copied, both find nothing, both copy: two quarantine
-        copies. The proxy holds each CopyObject until both are waiting, which forces that
-        interleaving."""
+        """Two invocations handle the same infected object at once (SQS redelivery after a
+        visibility timeout, or S3's duplicate event). Both check the quarantine key before
+        either has copied, both find nothing, both copy; the proxy holds each CopyObject until
+        both are waiting, which forces that interleaving. They converge on one copy."""
         w, records = self.world("dup-race", True)
         key = "dup-race/eicar.com"
         self.control.add({"op": "CopyObject", "key": re.escape(key) + "$", "fault": "hold",

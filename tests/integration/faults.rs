@@ -80,6 +80,9 @@ impl ObjectStore for Faulty {
     async fn delete(&self, o: &ObjectRef, etag: Option<&str>) -> Result<(), StoreError> {
         or_fail!(self.fail.delete, self.inner.delete(o, etag))
     }
+    async fn versions(&self, o: &ObjectRef) -> Result<Vec<ObjectInfo>, StoreError> {
+        self.inner.versions(o).await
+    }
     async fn is_versioned(&self, bucket: &str) -> Result<Option<bool>, StoreError> {
         self.inner.is_versioned(bucket).await
     }

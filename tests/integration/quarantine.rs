@@ -352,3 +352,21 @@ async fn object_deleted_before_the_scan_is_acknowledged() {
     assert!(emu.versions(&w.quarantine).await.is_empty());
     assert!(emu.versions(&w.bucket).await.is_empty());
 }
+
+/// Two deliveries of one infected object processed at the same time may both copy it; they
+/// converge on one quarantine copy (the oldest), and the source is gone.
+#[tokio::test]
+async fn concurrent_deliveries_leave_one_quarantine_copy() {
+    let emu = emulator().await;
+    let (w, records) = emu.uploaded("racing", "twice.com", EICAR).await;
+    let (a, b) = (emu.pipeline(config(&w)), emu.pipeline(config(&w)));
+    let (ra, rb) = tokio::join!(
+        a.process_batch(batch(records.clone())),
+        b.process_batch(batch(records))
+    );
+    assert!(ra.unwrap().batch_item_failures.is_empty());
+    assert!(rb.unwrap().batch_item_failures.is_empty());
+    let qkey = format!("{}/twice.com", w.bucket);
+    assert_eq!(emu.versions(&w.quarantine).await, [(qkey, false)]);
+    assert!(!emu.exists(&w.bucket, "twice.com").await);
+}
