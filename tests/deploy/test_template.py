@@ -35,8 +35,10 @@ IMPLIED = {"s3:ListBucket", "kms:Decrypt", "kms:GenerateDataKey"}
 SECRET_ACTIONS_OF_CALL = {"get_secret_value": {"secretsmanager:GetSecretValue"}}
 # Read by the code but set by Lambda, or only for local use. SIGNING_KEY is the raw key: it must
 # never be in the template, where anyone who can read the function's configuration would see it.
+# SPOOL_DIR and MAX_SPOOL_SIZE keep their defaults in Lambda: /tmp, and its free space at
+# start-up, which the EphemeralStorageSize parameter sets.
 NOT_IN_TEMPLATE = {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
-                   "S3_FORCE_PATH_STYLE", "SIGNING_KEY"}
+                   "S3_FORCE_PATH_STYLE", "SIGNING_KEY", "SPOOL_DIR", "MAX_SPOOL_SIZE"}
 # SAM names the role it creates for a function `<function logical id>Role`.
 SCANNER_ROLE = "ScannerFunctionRole"
 
