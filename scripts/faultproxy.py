@@ -30,7 +30,7 @@ A rule:
 
     {"op": "GetObject" | ["GetObject", ...] | "*" | "other",
      "bucket": "regex", "key": "regex",          # re.search; optional
-     "fault": "500" | "503" | "timeout" | "reset" | "partial" | "hold",
+     "fault": "500" | "503" | "kms-denied" | "timeout" | "reset" | "partial" | "hold",
      "times": N,                                  # only the first N matches (default: all)
      "probability": 0.05, "seed": 7,              # each match faults with this probability
      "seconds": 3,                                # timeout: how long to hold before closing;
@@ -41,7 +41,8 @@ A rule:
      "fraction": 0.5,                             # partial: share of the body sent
      "on_release": "forward" | "drop"}            # hold: then forward it (default) or close
 
-Faults: `500` InternalError and `503` SlowDown answer with S3 error XML; `timeout` holds the
+Faults: `500` InternalError, `503` SlowDown and `kms-denied` (403 AccessDenied: the caller may
+not use the object's KMS key) answer with S3 error XML; `timeout` holds the
 request without answering for `seconds` and then closes the connection; `reset` closes it with
 an RST (SO_LINGER 0); `partial` forwards, then sends the status and headers with the full
 Content-Length and only `fraction` of the body (for an empty body: only part of the header
@@ -68,7 +69,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CONTROL = "/__faults__"
 CHUNK = 64 * 1024
-FAULTS = ("500", "503", "timeout", "reset", "partial", "hold")
+FAULTS = ("500", "503", "kms-denied", "timeout", "reset", "partial", "hold")
+# The key named in `kms-denied` answers, as S3 names it when the caller may not use the key.
+DENIED_KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 NAMED_OPS = ("GetObject", "HeadObject", "GetObjectTagging", "PutObjectTagging", "CopyObject",
              "UploadPartCopy", "DeleteObject", "GetBucketVersioning")
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
@@ -76,6 +79,10 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authenticat
 ERRORS = {
     "500": (500, "InternalError", "We encountered an internal error. Please try again."),
     "503": (503, "SlowDown", "Please reduce your request rate."),
+    "kms-denied": (403, "AccessDenied",
+                   "User: arn:aws:sts::123456789012:assumed-role/scanner/s3-yara-scan is not "
+                   f"authorized to perform: kms:Decrypt on resource: {DENIED_KMS_KEY} because no "
+                   "identity-based policy allows the kms:Decrypt action"),
 }
 
 

@@ -670,7 +670,13 @@ mod tests {
         assert!(text.contains("SPOOL_DIR=`tmp` is invalid"), "{text}");
         assert!(text.contains("SIGNING_KEY is too short"), "{text}");
         assert!(!text.contains("short-secret"), "{text}");
-        assert!(text.contains("both set"), "{text}");
+        let both = config(&[
+            ("ACTION", "tag"),
+            ("SIGNING_KEY", &key),
+            ("SIGNING_KEY_SECRET", "arn:aws:secretsmanager:x"),
+        ])
+        .unwrap_err();
+        assert!(both.to_string().contains("both set"), "{both}");
         assert!(
             text.contains(
                 "SKIP_SIGNED=`sometimes` is invalid (allowed: current-rules, any-rules, never)"

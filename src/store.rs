@@ -289,7 +289,8 @@ pub enum StoreError {
         op: Op,
     },
     /// The function lacks a permission; retrying cannot help.
-    #[error("{op}: access denied ({detail}); the function's role needs {permission}")]
+    // The permission comes first: tag values are cut at 256 characters.
+    #[error("{op}: access denied; the function's role needs {permission} ({detail})")]
     AccessDenied {
         /// The call.
         op: Op,

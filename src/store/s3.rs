@@ -565,6 +565,17 @@ async fn read_exactly(
     Ok(())
 }
 
+/// The KMS key ARN that an access-denied message names, if it names one.
+fn kms_key_in(message: &str) -> Option<&str> {
+    message.match_indices("arn:aws").find_map(|(start, _)| {
+        let arn = message[start..]
+            .split(|c: char| c.is_whitespace() || c == ',' || c == ';' || c == ')')
+            .next()?
+            .trim_end_matches('.');
+        arn.contains(":kms:").then_some(arn)
+    })
+}
+
 fn no_retries() -> aws_sdk_s3::config::Builder {
     aws_sdk_s3::config::Builder::default()
         .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
@@ -627,8 +638,11 @@ where
         (412, _) | (_, "PreconditionFailed") => StoreError::Changed { op },
         _ if kms => StoreError::AccessDenied {
             op,
-            permission: "kms:Decrypt (and kms:GenerateDataKey for copies) on the object's KMS key"
-                .into(),
+            permission: match kms_key_in(&detail) {
+                Some(key) => format!("kms:Decrypt (and kms:GenerateDataKey for copies) on {key}"),
+                None => "kms:Decrypt (and kms:GenerateDataKey for copies) on the object's KMS key"
+                    .into(),
+            },
             detail: format!("{code}: {detail}"),
         },
         (_, "NoSuchKey" | "NoSuchVersion" | "NoSuchBucket" | "NotFound") | (404, _) => {
@@ -787,6 +801,15 @@ mod tests {
                 .to_string()
                 .contains("another region")
         );
+        let denied = "User: arn:aws:sts::1:assumed-role/r/f is not authorized to perform: \
+                      kms:Decrypt on resource: arn:aws:kms:us-east-1:1:key/k-1 because no \
+                      identity-based policy allows the kms:Decrypt action";
+        assert_eq!(
+            kms_key_in(denied),
+            Some("arn:aws:kms:us-east-1:1:key/k-1"),
+            "the first ARN that is a KMS key"
+        );
+        assert_eq!(kms_key_in("kms:Decrypt denied"), None);
         // A throttled KMS call is retried, not reported as a missing permission.
         assert!(sorted(503, "KMS.ThrottlingException").is_retryable());
         let timeout: SdkError<aws_sdk_s3::operation::get_object::GetObjectError, _> =
