@@ -285,10 +285,15 @@ async fn keep_oldest_copy<S: ObjectStore>(
     info: &ObjectInfo,
     source_tag: &(String, String),
 ) -> Result<ObjectRef, ActionError> {
-    let versions = store
-        .versions(dest)
-        .await
-        .map_err(acting("listing the quarantine copies (QUARANTINE_BUCKET)"))?;
+    // A second copy wastes space but loses nothing, and this copy is verified: a listing
+    // that fails does not hold the infected object back.
+    let versions = match store.versions(dest).await {
+        Ok(versions) => versions,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list the quarantine copies to remove a second one; keeping this one");
+            return Ok(written.clone());
+        }
+    };
     let mut copies = Vec::new();
     for version in versions.into_iter().filter(|v| v.size == info.size) {
         let at = dest.at_version(version.version_id);

@@ -414,6 +414,8 @@ impl ObjectStore for S3Store {
                 .list_object_versions()
                 .bucket(&object.bucket)
                 .prefix(&object.key)
+                // Keys can hold characters XML 1.0 cannot carry: have them URL-encoded.
+                .encoding_type(aws_sdk_s3::types::EncodingType::Url)
                 .set_key_marker(key_marker)
                 .set_version_id_marker(version_marker)
                 .send()
@@ -423,7 +425,7 @@ impl ObjectStore for S3Store {
             found.extend(
                 page.versions()
                     .iter()
-                    .filter(|v| v.key() == Some(object.key.as_str()))
+                    .filter(|v| listed_key(v.key()).as_deref() == Some(object.key.as_str()))
                     .map(|v| ObjectInfo {
                         version_id: v.version_id().map(String::from),
                         size: v.size().and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
@@ -431,11 +433,11 @@ impl ObjectStore for S3Store {
                         checksum_sha256: None,
                     }),
             );
-            let past_key = page.next_key_marker().is_some_and(|k| k != object.key);
+            let past_key = listed_key(page.next_key_marker()).is_some_and(|k| k != object.key);
             if !page.is_truncated().unwrap_or(false) || past_key {
                 return Ok(found);
             }
-            key_marker = page.next_key_marker().map(String::from);
+            key_marker = listed_key(page.next_key_marker());
             version_marker = page.next_version_id_marker().map(String::from);
         }
     }
@@ -563,6 +565,11 @@ async fn read_exactly(
         )));
     }
     Ok(())
+}
+
+/// A key from a listing made with `encoding-type=url`, decoded.
+fn listed_key(raw: Option<&str>) -> Option<String> {
+    crate::event::decode_key(raw?).ok()
 }
 
 /// The KMS key ARN that an access-denied message names, if it names one.

@@ -6,6 +6,7 @@ mod batch;
 mod cli;
 mod faults;
 mod large;
+mod pathological;
 mod quarantine;
 mod signing;
 mod support;
