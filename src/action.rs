@@ -97,7 +97,8 @@ fn acting(step: &'static str) -> impl FnOnce(StoreError) -> ActionError {
 }
 
 /// Writes `verdict` on `target` (the exact version scanned, described by `info`), keeping the
-/// user's tags. Returns the tags the object had, or `None` when it is gone.
+/// user's tags (`known`, when the caller has just read them). Returns the tags the object had,
+/// or `None` when it is gone.
 ///
 /// For an object about to leave its bucket (quarantine, delete), a failed tag write is only a
 /// warning: its tags stop mattering once it is gone, the quarantine copy carries the verdict,
@@ -109,9 +110,14 @@ pub async fn record<S: ObjectStore>(
     info: &ObjectInfo,
     verdict: &Verdict,
     ours: &Tags,
+    known: Option<&Tags>,
 ) -> Result<Option<Tags>, ActionError> {
     let leaving = moves_away(config, verdict);
-    let existing = match store.tags(target).await {
+    let read = match known {
+        Some(tags) => Ok(tags.clone()),
+        None => store.tags(target).await,
+    };
+    let existing = match read {
         Ok(tags) => tags,
         Err(StoreError::NotFound { .. }) => return Ok(None),
         Err(e) if leaving => {

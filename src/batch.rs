@@ -14,7 +14,7 @@ use crate::config::{Action, Config, SkipSigned};
 use crate::event::{ObjectEvent, decode_body};
 use crate::scan::Engine;
 use crate::signature::{self, Check};
-use crate::store::{Budget, Fetched, ObjectInfo, ObjectRef, ObjectStore, StoreError};
+use crate::store::{Budget, Fetched, ObjectInfo, ObjectRef, ObjectStore, StoreError, Tags};
 use crate::verdict::Verdict;
 
 /// A fault of the whole invocation (not of one message): Lambda retries the whole batch.
@@ -270,12 +270,13 @@ impl<S: ObjectStore> Pipeline<S> {
                 Some("the quarantine bucket is not scanned (remove its notification)".into());
             return outcome;
         }
-        if let Some(outcome) = self.skip_if_signed(event).await {
-            return outcome;
-        }
+        let known_tags = match self.skip_if_signed(event).await {
+            Signed::Skip(outcome) => return outcome,
+            Signed::Scan(tags) => tags,
+        };
         let mut event = event.clone();
         for _ in 1..MAX_ATTEMPTS {
-            match self.attempt(&event).await {
+            match self.attempt(&event, known_tags.as_ref()).await {
                 Ok(outcome) => return outcome,
                 Err(_) => {
                     event.etag = None;
@@ -283,36 +284,46 @@ impl<S: ObjectStore> Pipeline<S> {
                 }
             }
         }
-        self.attempt(&event).await.unwrap_or_else(|mut outcome| {
-            outcome.retry = Some(format!(
-                "the object was replaced {MAX_ATTEMPTS} times while being tagged"
-            ));
-            outcome
-        })
+        self.attempt(&event, None)
+            .await
+            .unwrap_or_else(|mut outcome| {
+                outcome.retry = Some(format!(
+                    "the object was replaced {MAX_ATTEMPTS} times while being tagged"
+                ));
+                outcome
+            })
     }
 
     /// With a signing key, an object whose tags carry this scanner's valid `Clean` verdict for
     /// the same content (and, unless `SKIP_SIGNED=any-rules`, the rules in use) is not read
     /// again: typically a scanned object copied into another protected bucket. Every other
     /// verdict tag is distrusted, logged, and the object scanned as if untagged.
-    async fn skip_if_signed(&self, event: &ObjectEvent) -> Option<ObjectOutcome> {
-        let key = self.config.signing_key.as_ref()?;
+    ///
+    /// The tags read for this are handed on when they are those of the exact version the
+    /// event names, so that writing the verdict does not read them again.
+    async fn skip_if_signed(&self, event: &ObjectEvent) -> Signed {
+        let Some(key) = &self.config.signing_key else {
+            return Signed::Scan(None);
+        };
         if self.config.skip_signed == SkipSigned::Never {
-            return None;
+            return Signed::Scan(None);
         }
         let keys = &self.config.tag_keys;
-        let tags = self.store.tags(&event.object).await.ok()?;
+        let Ok(tags) = self.store.tags(&event.object).await else {
+            return Signed::Scan(None);
+        };
+        let scan = |tags: Tags| Signed::Scan(event.object.version_id.is_some().then_some(tags));
         if !tags
             .iter()
             .any(|(k, _)| *k == keys.result || *k == keys.signature)
         {
-            return None;
+            return scan(tags);
         }
-        let info = self.store.head(&event.object).await.ok()??;
-        if event.etag.is_some() && info.etag != event.etag {
+        let info = match self.store.head(&event.object).await {
             // Replaced since the event: the normal path reports that.
-            return None;
-        }
+            Ok(Some(info)) if event.etag.is_none() || info.etag == event.etag => info,
+            _ => return scan(tags),
+        };
         let object = &event.object;
         match signature::verify(key, &info, &tags, keys) {
             Check::Valid {
@@ -330,26 +341,28 @@ impl<S: ObjectStore> Pipeline<S> {
                 outcome.note = Some(format!(
                     "not scanned again: signed Clean on {date} by ruleset {rules}"
                 ));
-                Some(outcome)
+                return Signed::Skip(outcome);
             }
             Check::Valid { result, rules, .. } => {
                 info!(object = %object, result = %result, rules = %rules, "signed verdict is not a Clean from the current rules; rescanning");
-                None
             }
             Check::Unsigned => {
                 warn!(object = %object, "verdict tags without a signature (set by someone else, or before signing was on); rescanning");
-                None
             }
             Check::Invalid => {
                 warn!(object = %object, "forged verdict: the scan signature does not match this content under this scanner's key; rescanning");
-                None
             }
-            Check::Untagged => None,
+            Check::Untagged => {}
         }
+        scan(tags)
     }
 
     /// One pass over the object; `Err` when it was replaced while its verdict was written.
-    async fn attempt(&self, event: &ObjectEvent) -> Result<ObjectOutcome, ObjectOutcome> {
+    async fn attempt(
+        &self,
+        event: &ObjectEvent,
+        known_tags: Option<&Tags>,
+    ) -> Result<ObjectOutcome, ObjectOutcome> {
         let mut outcome = blank(event);
         let started = Instant::now();
         let fetched = self
@@ -422,6 +435,8 @@ impl<S: ObjectStore> Pipeline<S> {
             tags.push((keys.signature.clone(), signature));
         }
         let started = Instant::now();
+        // Tags read earlier are those of this very version only when the event named it.
+        let known_tags = known_tags.filter(|_| outcome.object == event.object);
         let recorded = action::record(
             &self.store,
             &self.config,
@@ -429,6 +444,7 @@ impl<S: ObjectStore> Pipeline<S> {
             &info,
             &verdict,
             &tags,
+            known_tags,
         )
         .await;
         outcome.timings.tag_ms = ms(started);
@@ -481,6 +497,13 @@ impl<S: ObjectStore> Pipeline<S> {
         }
         format!("no longer exists ({code})")
     }
+}
+
+/// Whether a signed verdict lets an object skip its scan.
+enum Signed {
+    Skip(ObjectOutcome),
+    /// Scan it; the tags of the version the event names, when they were read.
+    Scan(Option<Tags>),
 }
 
 fn blank(event: &ObjectEvent) -> ObjectOutcome {
