@@ -117,14 +117,14 @@ impl<S: ObjectStore> Pipeline<S> {
         if self.engine.rules().is_empty() {
             return Err(BatchError::NoRules);
         }
-        if let Some(dir) = &self.config.spool_dir {
-            if let Err(e) = tempfile::tempfile_in(dir) {
-                return Err(BatchError::Preflight(format!(
-                    "SPOOL_DIR=`{}` is not a writable directory ({e}); point it at one, or set \
+        if let Some(dir) = &self.config.spool_dir
+            && let Err(e) = tempfile::tempfile_in(dir)
+        {
+            return Err(BatchError::Preflight(format!(
+                "SPOOL_DIR=`{}` is not a writable directory ({e}); point it at one, or set \
                      it to `off` to scan only objects up to MAX_OBJECT_SIZE",
-                    dir.display()
-                )));
-            }
+                dir.display()
+            )));
         }
         if let (Action::Quarantine, Some(bucket)) =
             (self.config.action, &self.config.quarantine_bucket)
@@ -271,7 +271,7 @@ impl<S: ObjectStore> Pipeline<S> {
             return outcome;
         }
         let known_tags = match self.skip_if_signed(event).await {
-            Signed::Skip(outcome) => return outcome,
+            Signed::Skip(outcome) => return *outcome,
             Signed::Scan(tags) => tags,
         };
         let mut event = event.clone();
@@ -341,7 +341,7 @@ impl<S: ObjectStore> Pipeline<S> {
                 outcome.note = Some(format!(
                     "not scanned again: signed Clean on {date} by ruleset {rules}"
                 ));
-                return Signed::Skip(outcome);
+                return Signed::Skip(Box::new(outcome));
             }
             Check::Valid { result, rules, .. } => {
                 info!(object = %object, result = %result, rules = %rules, "signed verdict is not a Clean from the current rules; rescanning");
@@ -501,7 +501,7 @@ impl<S: ObjectStore> Pipeline<S> {
 
 /// Whether a signed verdict lets an object skip its scan.
 enum Signed {
-    Skip(ObjectOutcome),
+    Skip(Box<ObjectOutcome>),
     /// Scan it; the tags of the version the event names, when they were read.
     Scan(Option<Tags>),
 }
