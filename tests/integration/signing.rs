@@ -86,41 +86,55 @@ async fn forged_and_copied_clean_verdicts_do_not_skip_the_scan() {
     }
 }
 
-/// A clean object scanned and signed in one protected bucket, then copied with its tags into
-/// another, is acknowledged as `Clean` without a GET: the store's GetObject fails here, so a
-/// read would have failed the message. With SKIP_SIGNED=never it is read (and fails).
+/// Clean objects scanned and signed in one protected bucket (one uploaded with a SHA-256
+/// checksum, which the signature then covers), then copied with their tags into another, are
+/// acknowledged as `Clean` without a GET: the store's GetObject fails here, so a read would
+/// have failed the message. With SKIP_SIGNED=never they are read (and fail).
 #[tokio::test]
 async fn signed_clean_object_copied_to_another_bucket_is_not_read_again() {
     let emu = emulator().await;
-    let (first, records) = emu
-        .uploaded("signed-src", "report.pdf", "quarterly numbers")
+    let first = emu.wire("signed-src", Options::default()).await;
+    emu.put(&first.bucket, "report.pdf", "quarterly numbers")
         .await;
+    emu.s3
+        .put_object()
+        .bucket(&first.bucket)
+        .key("summed.pdf")
+        .body(b"checked numbers".to_vec().into())
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+        .send()
+        .await
+        .unwrap();
+    let records = emu.notifications(&first, 2).await;
     emu.pipeline(signing(&first))
         .process_batch(batch(records))
         .await
         .unwrap();
 
     let second = emu.wire("signed-dst", Options::default()).await;
-    emu.s3
-        .copy_object()
-        .bucket(&second.bucket)
-        .key("copied/report.pdf")
-        .copy_source(format!("{}/report.pdf", first.bucket))
-        .send()
-        .await
-        .unwrap();
-    let records = emu.notifications(&second, 1).await;
+    for key in ["report.pdf", "summed.pdf"] {
+        emu.s3
+            .copy_object()
+            .bucket(&second.bucket)
+            .key(format!("copied/{key}"))
+            .copy_source(format!("{}/{key}", first.bucket))
+            .send()
+            .await
+            .unwrap();
+    }
+    let records = emu.notifications(&second, 2).await;
     let response = pipeline_with(&emu, signing(&second), forbid_reads())
         .process_batch(batch(records.clone()))
         .await
         .unwrap();
     assert!(response.batch_item_failures.is_empty());
-    assert_eq!(
-        emu.tag(&second.bucket, "copied/report.pdf", "scan-result")
-            .await
-            .as_deref(),
-        Some("Clean")
-    );
+    for key in ["copied/report.pdf", "copied/summed.pdf"] {
+        assert_eq!(
+            emu.tag(&second.bucket, key, "scan-result").await.as_deref(),
+            Some("Clean"),
+            "{key}"
+        );
+    }
 
     let never = Config {
         skip_signed: SkipSigned::Never,
@@ -130,7 +144,7 @@ async fn signed_clean_object_copied_to_another_bucket_is_not_read_again() {
         .process_batch(batch(records))
         .await
         .unwrap();
-    assert_eq!(failed_ids(&response).len(), 1);
+    assert_eq!(failed_ids(&response).len(), 2);
 }
 
 /// A signature made by other rules counts as stale: with the default SKIP_SIGNED the object
