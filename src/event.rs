@@ -26,7 +26,8 @@ pub struct ObjectEvent {
 /// A record the function acknowledges without scanning anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ignored {
-    /// `s3:TestEvent`, or the S3 event name (for example `ObjectRemoved:Delete`).
+    /// `s3:TestEvent`, or the S3 event name (for example `ObjectRemoved:Delete`), escaped and cut
+    /// as [`quote`] does: it is only logged, and a forged name must not forge log lines.
     pub event_name: String,
     /// Bucket the record is about, when it says.
     pub bucket: Option<String>,
@@ -43,6 +44,9 @@ pub struct Decoded {
 
 /// Why a message body could not be decoded. Retrying does not change a body, so such a
 /// message is reported as failed until the queue's redrive policy moves it to the DLQ.
+///
+/// The text of every error is one line of bounded length: text quoted from the body is
+/// escaped (control characters, NUL, line separators) and cut to [`MAX_QUOTED`] characters.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EventError {
@@ -68,13 +72,20 @@ pub enum EventError {
     },
 }
 
-/// Decodes one SQS message body.
+/// The longest piece of a body (a key, a value serde quotes) that an error message repeats.
+pub const MAX_QUOTED: usize = 200;
+
+/// S3's limit on the length of an object key, in bytes of UTF-8.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// Decodes one SQS message body. JSON nested deeper than serde_json's recursion limit (128) is
+/// rejected as not JSON, so no body can exhaust the stack.
 pub fn decode_body(body: &str) -> Result<Decoded, EventError> {
     let value: Value =
-        serde_json::from_str(body).map_err(|e| EventError::BodyNotJson(e.to_string()))?;
+        serde_json::from_str(body).map_err(|e| EventError::BodyNotJson(quote(&e.to_string())))?;
     let s3_event = match sns_message(&value) {
         Some(Ok(message)) => serde_json::from_str(message)
-            .map_err(|e| EventError::SnsMessageNotJson(e.to_string()))?,
+            .map_err(|e| EventError::SnsMessageNotJson(quote(&e.to_string())))?,
         Some(Err(e)) => return Err(e),
         None => value,
     };
@@ -160,36 +171,41 @@ fn decode_s3_event(value: Value) -> Result<Decoded, EventError> {
     }
     let notification: S3Notification =
         serde_path_to_error::deserialize(value).map_err(|e| EventError::BadField {
-            path: e.path().to_string(),
-            reason: e.inner().to_string(),
+            path: quote(&e.path().to_string()),
+            reason: quote(&e.inner().to_string()),
         })?;
 
     let mut decoded = Decoded::default();
     for (i, record) in notification.records.into_iter().enumerate() {
         if !record.event_name.starts_with("ObjectCreated:") {
             decoded.ignored.push(Ignored {
-                event_name: record.event_name,
+                event_name: quote(&record.event_name),
                 bucket: Some(record.s3.bucket.name),
             });
             continue;
         }
         let field = |name: &str| format!("Records[{i}].s3.{name}");
-        let bucket = record.s3.bucket.name;
-        if bucket.is_empty() {
-            return Err(EventError::BadField {
-                path: field("bucket.name"),
-                reason: "empty bucket name".into(),
-            });
-        }
-        let key = decode_key(&record.s3.object.key).map_err(|reason| EventError::BadField {
-            path: field("object.key"),
+        let bad = |name: &str, reason: String| EventError::BadField {
+            path: field(name),
             reason,
-        })?;
+        };
+        let bucket = record.s3.bucket.name;
+        check_bucket(&bucket).map_err(|reason| bad("bucket.name", reason))?;
+        let key = decode_key(&record.s3.object.key).map_err(|reason| bad("object.key", reason))?;
+        let version_id = record.s3.object.version_id.filter(|v| !v.is_empty());
+        if let Some(v) = &version_id
+            && v.chars().any(unsafe_in_a_line)
+        {
+            return Err(bad(
+                "object.versionId",
+                format!("`{}` has control or line-breaking characters", quote(v)),
+            ));
+        }
         decoded.objects.push(ObjectEvent {
             object: ObjectRef {
                 bucket,
                 key,
-                version_id: record.s3.object.version_id.filter(|v| !v.is_empty()),
+                version_id,
             },
             size: record.s3.object.size,
             etag: record.s3.object.e_tag,
@@ -200,17 +216,69 @@ fn decode_s3_event(value: Value) -> Result<Decoded, EventError> {
     Ok(decoded)
 }
 
+/// Bucket names S3 can have: letters, digits, `.`, `-` and (in old us-east-1 buckets) `_`, at
+/// most 255 of them. Anything else (a `/`, a space, a control character) is no S3 event.
+fn check_bucket(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("empty bucket name".into());
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+    if name.len() > 255 || !name.chars().all(allowed) {
+        return Err(format!("`{}` is not an S3 bucket name", quote(name)));
+    }
+    Ok(())
+}
+
 /// S3 event keys are form-encoded: `+` is a space and `%XX` an escaped byte (a literal `+`
-/// arrives as `%2B`, so replacing `+` first is safe).
+/// arrives as `%2B`, so replacing `+` first is safe). A `%` not followed by two hex digits is
+/// kept as it is. The decoded key may hold any character S3 allows, control characters
+/// included: log it escaped (`ObjectRef`'s `Display` does).
 pub fn decode_key(raw: &str) -> Result<String, String> {
     if raw.is_empty() {
         return Err("empty object key".into());
     }
     let spaced = raw.replace('+', " ");
-    percent_encoding::percent_decode_str(&spaced)
+    let key = percent_encoding::percent_decode_str(&spaced)
         .decode_utf8()
-        .map(|k| k.into_owned())
-        .map_err(|e| format!("key `{raw}` does not decode to UTF-8: {e}"))
+        .map_err(|e| format!("key `{}` does not decode to UTF-8: {e}", quote(raw)))?;
+    if key.len() > MAX_KEY_BYTES {
+        return Err(format!(
+            "key `{}` is {} bytes once decoded, over S3's limit of {MAX_KEY_BYTES}",
+            quote(raw),
+            key.len()
+        ));
+    }
+    Ok(key.into_owned())
+}
+
+/// `text` made safe to put in one log line: control characters (NUL, newlines, escape…), line
+/// and paragraph separators and bidirectional overrides are escaped as `\n` or `\u{..}`, and
+/// text longer than [`MAX_QUOTED`] characters is cut, saying how long it was. Quotes and
+/// backslashes are kept, so that text serde already quoted stays readable.
+pub fn quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_QUOTED + 32));
+    for (n, c) in text.chars().enumerate() {
+        if n == MAX_QUOTED {
+            out.push_str(&format!("… ({} bytes in all)", text.len()));
+            break;
+        }
+        if unsafe_in_a_line(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Characters that can break or disguise a log line.
+pub fn unsafe_in_a_line(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}' | '\u{feff}'
+        )
 }
 
 #[cfg(test)]
