@@ -35,9 +35,9 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{Value, json};
 
-#[cfg(test)]
-use crate::event as decoder;
-#[cfg(not(test))]
+// Also compiled inside the library's unit tests (src/event/tests.rs), where lib.rs names the
+// crate itself `s3_yara_scan`; `cfg(test)` cannot tell the two apart, as `cargo test
+// --all-targets` builds this example with it too.
 use s3_yara_scan::event as decoder;
 
 use decoder::{Decoded, EventError, MAX_KEY_BYTES};

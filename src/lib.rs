@@ -17,6 +17,11 @@
 // One audited exception: mapping spool files (store.rs).
 #![deny(unsafe_code)]
 
+// Lets the decoder's fuzzer (examples/fuzz_events.rs), also compiled into the unit tests, name
+// this crate the same way in both builds.
+#[cfg(test)]
+extern crate self as s3_yara_scan;
+
 pub mod action;
 pub mod batch;
 pub mod config;
