@@ -303,6 +303,11 @@ async fn keep_oldest_copy<S: ObjectStore>(
     let mut copies = Vec::new();
     for version in versions.into_iter().filter(|v| v.size == info.size) {
         let at = dest.at_version(version.version_id);
+        if at == *written {
+            // `verify` has just read its tags.
+            copies.push(at);
+            continue;
+        }
         match store.tags(&at).await {
             Ok(tags) if tags.contains(source_tag) => copies.push(at),
             Ok(_) | Err(StoreError::NotFound { .. }) => {}

@@ -44,7 +44,7 @@ pub fn sign(key: &SigningKey, info: &ObjectInfo, ours: &Tags, keys: &TagKeys) ->
 
 /// Checks the verdict in `tags` against the content described by `info`.
 pub fn verify(key: &SigningKey, info: &ObjectInfo, tags: &Tags, keys: &TagKeys) -> Check {
-    let value = |k: &str| tags.iter().find(|(t, _)| t == k).map(|(_, v)| v.as_str());
+    let value = |k: &str| tag(tags, k);
     let Some(signature) = value(&keys.signature) else {
         return if value(&keys.result).is_some() {
             Check::Unsigned
@@ -81,11 +81,6 @@ fn mac(key: &SigningKey, info: &ObjectInfo, tags: &Tags, keys: &TagKeys) -> Hmac
         &size,
         info.checksum_sha256.as_deref().unwrap_or_default(),
     ];
-    let value = |k: &str| {
-        tags.iter()
-            .find(|(t, _)| t == k)
-            .map_or("", |(_, v)| v.as_str())
-    };
     let verdict = [
         &keys.result,
         &keys.date,
@@ -93,12 +88,16 @@ fn mac(key: &SigningKey, info: &ObjectInfo, tags: &Tags, keys: &TagKeys) -> Hmac
         &keys.matches,
         &keys.detail,
     ]
-    .map(|k| value(k));
+    .map(|k| tag(tags, k).unwrap_or_default());
     for field in identity.iter().chain(verdict.iter()) {
         mac.update(field.as_bytes());
         mac.update(b"\0");
     }
     mac
+}
+
+fn tag<'a>(tags: &'a Tags, key: &str) -> Option<&'a str> {
+    tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
 fn from_hex(s: &str) -> Option<Vec<u8>> {

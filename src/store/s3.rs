@@ -64,6 +64,20 @@ impl S3Store {
         self
     }
 
+    /// GetObject for `object`, only while its ETag is `etag` when one is given.
+    fn get_request(
+        &self,
+        object: &ObjectRef,
+        etag: Option<&str>,
+    ) -> aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder {
+        self.client
+            .get_object()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .set_version_id(object.version_id.clone())
+            .set_if_match(etag.map(|e| format!("\"{e}\"")))
+    }
+
     /// Reads bytes `start..start + part.len()` of `object` into `part`.
     async fn get_range(
         &self,
@@ -74,12 +88,7 @@ impl S3Store {
     ) -> Result<(), StoreError> {
         let end = start + part.len() as u64 - 1;
         let out = self
-            .client
-            .get_object()
-            .bucket(&object.bucket)
-            .key(&object.key)
-            .set_version_id(object.version_id.clone())
-            .set_if_match(etag.map(|e| format!("\"{e}\"")))
+            .get_request(object, etag)
             .range(format!("bytes={start}-{end}"))
             .send()
             .await
@@ -233,17 +242,10 @@ impl ObjectStore for S3Store {
         etag: Option<&str>,
         budget: &Budget,
     ) -> Result<Fetched, StoreError> {
-        let if_match = match (&object.version_id, etag) {
-            (None, Some(etag)) => Some(format!("\"{etag}\"")),
-            _ => None,
-        };
+        // A version pins the bytes by itself; only an unversioned read needs the ETag.
+        let if_match = etag.filter(|_| object.version_id.is_none());
         let out = self
-            .client
-            .get_object()
-            .bucket(&object.bucket)
-            .key(&object.key)
-            .set_version_id(object.version_id.clone())
-            .set_if_match(if_match)
+            .get_request(object, if_match)
             .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
             .send()
             .await

@@ -66,8 +66,7 @@ async fn objects_larger_than_memory_are_spooled_and_scanned() {
 
     let pipeline = pipeline(&emu, &w, 256 * 1024, Some((spool.path(), 64 * MIB as u64)));
     pipeline.preflight().await.unwrap();
-    let response = pipeline.process_batch(batch(records)).await.unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(&pipeline, records).await;
 
     assert_eq!(
         emu.tag(&w.bucket, "big/infected.php", "scan-result")
@@ -102,11 +101,7 @@ async fn large_objects_in_memory_are_read_in_parallel_parts() {
     let (w, records) = emu
         .uploaded("ranged", "ranged.bin", shell_at_end(5 * MIB + 7, 30))
         .await;
-    let response = pipeline(&emu, &w, 16 * MIB as u64, None)
-        .process_batch(batch(records))
-        .await
-        .unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(&pipeline(&emu, &w, 16 * MIB as u64, None), records).await;
     assert_eq!(
         emu.tag(&w.bucket, "ranged.bin", "scan-result")
             .await
@@ -123,11 +118,11 @@ async fn objects_over_the_spool_limit_are_unscannable_and_say_why() {
         .uploaded("overspool", "huge.bin", vec![7u8; 3 * MIB])
         .await;
     let spool = tempfile::tempdir().unwrap();
-    let response = pipeline(&emu, &w, 256 * 1024, Some((spool.path(), 2 * MIB as u64)))
-        .process_batch(batch(records))
-        .await
-        .unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(
+        &pipeline(&emu, &w, 256 * 1024, Some((spool.path(), 2 * MIB as u64))),
+        records,
+    )
+    .await;
     assert_eq!(
         emu.tag(&w.bucket, "huge.bin", "scan-result")
             .await

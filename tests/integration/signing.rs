@@ -76,8 +76,7 @@ async fn forged_and_copied_clean_verdicts_do_not_skip_the_scan() {
     )
     .await;
     let records = emu.notifications(&w, 2).await;
-    let response = pipeline.process_batch(batch(records)).await.unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(&pipeline, records).await;
     for key in ["a/eicar.com", "b/eicar.com"] {
         assert!(!emu.exists(&w.bucket, key).await, "{key} left in place");
         let qkey = format!("{}/{key}", w.bucket);
@@ -123,11 +122,11 @@ async fn signed_clean_object_copied_to_another_bucket_is_not_read_again() {
             .unwrap();
     }
     let records = emu.notifications(&second, 2).await;
-    let response = pipeline_with(&emu, signing(&second), forbid_reads())
-        .process_batch(batch(records.clone()))
-        .await
-        .unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(
+        &pipeline_with(&emu, signing(&second), forbid_reads()),
+        records.clone(),
+    )
+    .await;
     for key in ["copied/report.pdf", "copied/summed.pdf"] {
         assert_eq!(
             emu.tag(&second.bucket, key, "scan-result").await.as_deref(),
@@ -212,9 +211,5 @@ async fn a_signature_from_other_rules_is_rescanned_by_default() {
         skip_signed: SkipSigned::AnyRules,
         ..signing(&w)
     };
-    let response = pipeline_with(&emu, any, forbid_reads())
-        .process_batch(batch(records))
-        .await
-        .unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(&pipeline_with(&emu, any, forbid_reads()), records).await;
 }

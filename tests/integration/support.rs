@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_s3::primitives::ByteStream;
-use s3_yara_scan::{Config, Engine, Pipeline, RuleSet, S3Store};
+use s3_yara_scan::{Config, Engine, ObjectStore, Pipeline, RuleSet, S3Store};
 
 pub const EICAR: &str = concat!(
     "X5O!P%@AP[4\\PZX54(P^)7CC)7}$",
@@ -328,6 +328,16 @@ pub fn batch(records: Vec<SqsMessage>) -> SqsEvent {
     let mut event = SqsEvent::default();
     event.records = records;
     event
+}
+
+/// Runs `pipeline` on `records` and asserts that every message was acknowledged.
+pub async fn acknowledged<S: ObjectStore>(pipeline: &Pipeline<S>, records: Vec<SqsMessage>) {
+    let response = pipeline.process_batch(batch(records)).await.unwrap();
+    assert_eq!(
+        failed_ids(&response),
+        Vec::<String>::new(),
+        "messages to retry"
+    );
 }
 
 /// The message ids a batch response asks to retry.
