@@ -502,7 +502,7 @@ fn per_object_cost(n: usize) -> anyhow::Result<serde_json::Value> {
             Verdict::Infected(rules)
         };
         let tags = verdict.tags(&keys, engine.rules().id(), "2026-01-01T00:00:00Z");
-        let merged = merge_tags(&user, tags, &keys)?;
+        let merged = merge_tags(&user, tags, &keys, &verdict)?;
         std::hint::black_box((decoded, merged));
     }
     let us = started.elapsed().as_secs_f64() * 1e6 / n as f64;
@@ -712,6 +712,8 @@ async fn pipeline_throughput(smoke: bool) -> anyhow::Result<serde_json::Value> {
                 etag: None,
                 region: Some("us-east-1".into()),
                 event_name: "ObjectCreated:Put".into(),
+                sequencer: None,
+                principal: None,
             })
             .collect();
         let started = Instant::now();

@@ -316,6 +316,7 @@ fn json() -> impl Strategy<Value = Value> {
         select(vec![
             "ObjectCreated:Put",
             "ObjectRemoved:Delete",
+            "ObjectTagging:Put",
             "s3:TestEvent",
             "Notification",
             "{}",
@@ -336,7 +337,8 @@ fn json_key() -> impl Strategy<Value = String> {
     prop_oneof![
         3 => select(vec![
             "Records", "eventName", "awsRegion", "s3", "bucket", "name", "object", "key", "size",
-            "eTag", "versionId", "Type", "Message", "Event", "Bucket",
+            "eTag", "versionId", "Type", "Message", "Event", "Bucket", "sequencer",
+            "userIdentity", "principalId",
         ])
         .prop_map(String::from),
         1 => nasty_string(8),
@@ -397,6 +399,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         2 => (any::<Index>(), prop_oneof![
                 nasty_string(20).prop_map(|s| format!("ObjectCreated:{s}")),
                 nasty_string(20).prop_map(|s| format!("ObjectRemoved:{s}")),
+                nasty_string(20).prop_map(|s| format!("ObjectTagging:{s}")),
                 nasty_string(20),
             ]).prop_map(|(r, e)| Mutation::EventName(r, e)),
         2 => (any::<Index>(), 0usize..5, json_key(), json())
@@ -847,7 +850,10 @@ pub fn model_s3(v: &Value) -> Model {
         let s = |p: &str| pointer(r, p).and_then(Value::as_str).map(String::from);
         let event_name = s("eventName").unwrap_or_default();
         let bucket = s("s3.bucket.name").unwrap_or_default();
-        if !event_name.starts_with("ObjectCreated:") {
+        if !["ObjectCreated:", "ObjectTagging:"]
+            .iter()
+            .any(|p| event_name.starts_with(p))
+        {
             expected.ignored.push((event_name, Some(bucket)));
             continue;
         }
@@ -867,13 +873,15 @@ pub fn model_s3(v: &Value) -> Model {
         if key.is_empty() || key.len() > MAX_KEY_BYTES {
             return at("object.key");
         }
-        let version_id = s("s3.object.versionId").filter(|v| !v.is_empty());
+        let version_id = s("s3.object.versionId");
         if version_id
             .as_deref()
             .is_some_and(|v| v.chars().any(breaks_a_line))
         {
             return at("object.versionId");
         }
+        // The `null` version is not pinned: it is handled as no version at all.
+        let version_id = version_id.filter(|v| !v.is_empty() && v != "null");
         expected.objects.push(Object {
             bucket,
             key,
@@ -892,10 +900,12 @@ pub fn model_s3(v: &Value) -> Model {
 fn shape_errors(r: &Value, at: &str) -> Option<Vec<String>> {
     let mut errors = Vec::new();
     // (path from the record, kind): s = string, o = optional string, u = optional u64,
-    // m = object.
+    // m = object, n = optional object.
     let spec: &[(&str, char)] = &[
         ("eventName", 's'),
         ("awsRegion", 'o'),
+        ("userIdentity", 'n'),
+        ("userIdentity.principalId", 'o'),
         ("s3", 'm'),
         ("s3.bucket", 'm'),
         ("s3.bucket.name", 's'),
@@ -904,6 +914,7 @@ fn shape_errors(r: &Value, at: &str) -> Option<Vec<String>> {
         ("s3.object.size", 'u'),
         ("s3.object.eTag", 'o'),
         ("s3.object.versionId", 'o'),
+        ("s3.object.sequencer", 'o'),
     ];
     match r {
         Value::Object(_) => {}
@@ -930,11 +941,11 @@ fn shape_errors(r: &Value, at: &str) -> Option<Vec<String>> {
                 continue;
             }
             (None, _) => true,
-            (Some(Value::Null), 'o' | 'u') => true,
+            (Some(Value::Null), 'o' | 'u' | 'n') => true,
             (Some(Value::String(_)), 's' | 'o') => true,
             (Some(n), 'u') => n.is_u64(),
-            (Some(Value::Object(_)), 'm') => true,
-            (Some(Value::Array(_)), 'm') => return None,
+            (Some(Value::Object(_)), 'm' | 'n') => true,
+            (Some(Value::Array(_)), 'm' | 'n') => return None,
             _ => false,
         };
         if !ok {

@@ -31,7 +31,8 @@ A rule:
     {"op": "GetObject" | ["GetObject", ...] | "*" | "other",
      "bucket": "regex", "key": "regex",          # re.search; optional
      "fault": "500" | "503" | "kms-denied" | "timeout" | "reset" | "partial" | "hold",
-     "times": N,                                  # only the first N matches (default: all)
+     "skip": N,                                   # let the first N matches through
+     "times": N,                                  # then only N matches (default: all)
      "probability": 0.05, "seed": 7,              # each match faults with this probability
      "seconds": 3,                                # timeout: how long to hold before closing;
                                                   # hold: the time limit (default 60)
@@ -39,7 +40,8 @@ A rule:
                                                   # first, then fault the response (the
                                                   # operation took effect, the answer is lost)
      "fraction": 0.5,                             # partial: share of the body sent
-     "on_release": "forward" | "drop"}            # hold: then forward it (default) or close
+     "on_release": "forward" | "drop",            # hold: then forward it (default) or close
+     "headers": {"x-amz-version-id": "null"}}     # headers: added to a 2xx answer
 
 Faults: `500` InternalError, `503` SlowDown and `kms-denied` (403 AccessDenied: the caller may
 not use the object's KMS key) answer with S3 error XML; `timeout` holds the
@@ -49,7 +51,9 @@ Content-Length and only `fraction` of the body (for an empty body: only part of 
 block) and closes; `hold` blocks the request until released or until `seconds` pass, then
 forwards it or drops it (closes without an answer) as `on_release` says. A request matched by
 a rule whose `times` is spent or whose die roll says no is forwarded normally; the first rule
-that matches and fires wins.
+that matches and fires wins. `headers` is no fault but S3 behaviour the emulator lacks: the
+answer is forwarded with these headers added (or replaced) when it is a success, e.g. the
+`x-amz-version-id: null` that S3 sends for objects of a versioning-suspended bucket.
 """
 
 import argparse
@@ -69,7 +73,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CONTROL = "/__faults__"
 CHUNK = 64 * 1024
-FAULTS = ("500", "503", "kms-denied", "timeout", "reset", "partial", "hold")
+FAULTS = ("500", "503", "kms-denied", "timeout", "reset", "partial", "hold", "headers")
 # The key named in `kms-denied` answers, as S3 names it when the caller may not use the key.
 DENIED_KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 NAMED_OPS = ("GetObject", "HeadObject", "GetObjectTagging", "PutObjectTagging", "CopyObject",
@@ -147,6 +151,7 @@ class Rule:
         self.bucket = re.compile(spec["bucket"]) if spec.get("bucket") else None
         self.key = re.compile(spec["key"]) if spec.get("key") else None
         self.fault = fault
+        self.skip = int(spec.get("skip", 0))
         self.times = spec.get("times")
         self.probability = spec.get("probability")
         self.rng = random.Random(spec.get("seed", 0))
@@ -154,6 +159,7 @@ class Rule:
         self.after = bool(spec.get("after", False))
         self.fraction = float(spec.get("fraction", 0.5))
         self.on_release = spec.get("on_release", "forward")
+        self.headers = {str(k): str(v) for k, v in spec.get("headers", {}).items()}
         if self.on_release not in ("forward", "drop"):
             raise ValueError("on_release must be forward or drop")
         self.id, self.spec, self.matched, self.fired = rid, dict(spec), 0, 0
@@ -170,6 +176,8 @@ class Rule:
         if self.times is not None and self.fired >= self.times:
             return False
         self.matched += 1
+        if self.matched <= self.skip:
+            return False
         if self.probability is not None and self.rng.random() >= self.probability:
             return False
         self.fired += 1
@@ -352,6 +360,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.hold(what, rule)
         if fault == "partial":
             return self.forward(what, partial=rule.fraction)
+        if fault == "headers":
+            return self.forward(what, extra_headers=rule.headers)
         if rule.after:
             # The operation happens upstream; its answer is replaced by the fault.
             self.forward(what, discard=True)
@@ -388,7 +398,8 @@ class Handler(BaseHTTPRequestHandler):
             headers.append(("Transfer-Encoding", "chunked"))
         return headers
 
-    def forward(self, what, partial=None, discard=False, body=None, note=None):
+    def forward(self, what, partial=None, discard=False, body=None, note=None,
+                extra_headers=None):
         conn = http.client.HTTPConnection(*self.upstream, timeout=300)
         try:
             conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
@@ -406,12 +417,15 @@ class Handler(BaseHTTPRequestHandler):
                 self.state.record("log", dict(entry, fault="after"))
                 return
             self.state.record("log", dict(entry, fault="partial") if partial is not None else entry)
-            self.relay(resp, partial)
+            self.relay(resp, partial, extra_headers if 200 <= resp.status < 300 else None)
         finally:
             conn.close()
 
-    def relay(self, resp, partial):
-        headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP_BY_HOP]
+    def relay(self, resp, partial, extra_headers=None):
+        extra = {k.lower(): (k, v) for k, v in (extra_headers or {}).items()}
+        headers = [(k, v) for k, v in resp.getheaders()
+                   if k.lower() not in HOP_BY_HOP and k.lower() not in extra]
+        headers += list(extra.values())
         length = resp.getheader("Content-Length")
         no_body = self.command == "HEAD" or resp.status in (204, 304) or 100 <= resp.status < 200
         chunked = not no_body and length is None

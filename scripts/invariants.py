@@ -11,15 +11,23 @@ The invariants, checked on the emulator's real state after a run (`check`):
   copy of exactly that version exists (DLQ or not);
 * no double quarantine: at most one quarantine copy (object version in the quarantine bucket
   whose scan-source names the source version) per infected object, and the copy is complete;
-* an infected object whose message was acknowledged is no longer in its bucket (ACTION=quarantine).
+* an infected object whose message was acknowledged is no longer in its bucket (ACTION=quarantine);
+* only the scanner's verdict, or none: once a message is acknowledged or dead-lettered, the
+  object it named carries, under the result key and under any key equal to a scanner key but for
+  letter case, either the scanner's verdict for exactly those bytes or nothing. A verdict is the
+  scanner's when it comes with the ruleset the binary reports (`s3-yara-scan rules`) and a scan
+  date after the upload; a value an uploader set (forged, or in another letter case) must be gone.
 """
 
+import datetime
+import functools
 import hashlib
 import json
 import os
 import subprocess
 import tempfile
 import threading
+import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,7 +36,12 @@ from emulator import EICAR, ROOT, emulator_env
 
 # Contents that the embedded rules detect, split so that this file is not itself detected.
 WEBSHELL = b"<?php " + b"eval($_PO" + b"ST['cmd']); ?>"
-TAG_RESULT, TAG_SOURCE = "scan-result", "scan-source"
+TAG_RESULT, TAG_SOURCE, TAG_DATE, TAG_RULES = "scan-result", "scan-source", "scan-date", "scan-rules"
+SCANNER_KEYS = ("scan-result", "scan-date", "scan-matches", "scan-rules", "scan-detail",
+                "scan-source", "scan-signature")
+VERDICTS = ("Clean", "Infected", "Unscannable", "Error")
+# What the hostile uploads of the tests and the soak forge: a date no scan of theirs can have.
+FORGED_DATE = "2001-01-01T00:00:00Z"
 
 
 def binary(release_first=False):
@@ -59,12 +72,14 @@ class Run:
     seconds: float = 0.0
 
 
-def start_handle(exe, records, env, tmpdir=None):
-    """Starts `exe handle` on `records`; returns (Popen, event file)."""
+def start_handle(exe, records, env, tmpdir=None, timeout=None):
+    """Starts `exe handle` on `records` (as a function with `timeout` seconds, if given);
+    returns (Popen, event file)."""
     fd, path = tempfile.mkstemp(prefix="faults-event-", suffix=".json", dir=tmpdir)
     with os.fdopen(fd, "w") as f:
         json.dump({"Records": records}, f)
-    proc = subprocess.Popen([exe, "handle", path], env=env, stdout=subprocess.PIPE,
+    args = [exe, "handle", path] + (["--timeout", str(timeout)] if timeout else [])
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     return proc, path
 
@@ -147,6 +162,7 @@ class Upload:
     size: int
     kind: str = ""   # what was uploaded (for reports)
     superseded: bool = False  # unversioned key overwritten later by the test itself
+    uploaded_at: float = 0.0  # time.time() just before the upload
 
     @property
     def ident(self):
@@ -160,8 +176,57 @@ def identity(bucket, key, version_id, etag):
 
 
 def upload(s3, bucket, key, body, infected, kind="", **kw):
+    at = time.time()
     r = s3.put_object(Bucket=bucket, Key=key, Body=body, **kw)
-    return Upload(bucket, key, r.get("VersionId"), r["ETag"].strip('"'), infected, len(body), kind)
+    return Upload(bucket, key, r.get("VersionId"), r["ETag"].strip('"'), infected, len(body), kind,
+                  uploaded_at=at)
+
+
+def forged_tagging(result="Clean", extra=(), case=str):
+    """An upload's `Tagging` with a verdict the uploader forged (keys passed through `case`, e.g.
+    str.title for `Scan-Result`), plus `extra` (key, value) pairs of their own."""
+    pairs = [(case(TAG_RESULT), result), (case(TAG_DATE), FORGED_DATE),
+             (case(TAG_RULES), "0123456789ab")] + list(extra)
+    return urllib.parse.urlencode(pairs)
+
+
+@functools.lru_cache(maxsize=None)
+def ruleset_id(exe=None):
+    """The identity of the binary's rules, as `s3-yara-scan rules` prints it."""
+    out = subprocess.run([exe or binary(), "rules"], capture_output=True, text=True,
+                         check=True).stdout
+    first = out.split("\n", 1)[0].split()
+    if first[:1] != ["ruleset"]:
+        raise RuntimeError(f"unexpected output of `s3-yara-scan rules`: {out[:200]!r}")
+    return first[1]
+
+
+def scan_date(value):
+    try:
+        return datetime.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+def verdict_problems(u, tags, ruleset):
+    """What breaks "only the scanner's verdict, or none" in the tags `u`'s bytes carry."""
+    found = {k: v for k, v in tags.items() if k.lower() in SCANNER_KEYS}
+    problems = []
+    variants = sorted(k for k in found if k not in SCANNER_KEYS)
+    if variants:
+        problems.append(f"scanner keys in another letter case left in place: {variants}")
+    result = found.get(TAG_RESULT)
+    if result is None:
+        if any(k in SCANNER_KEYS for k in found):
+            problems.append(f"scanner tags without a verdict left in place: {sorted(found)}")
+        return problems
+    date = scan_date(found.get(TAG_DATE))
+    if result not in VERDICTS or found.get(TAG_RULES) != ruleset or date is None \
+            or date < int(u.uploaded_at) - 1:
+        problems.append(f"{TAG_RESULT}={result!r} is not the scanner's verdict for these bytes "
+                        f"({TAG_RULES}={found.get(TAG_RULES)!r}, {TAG_DATE}={found.get(TAG_DATE)!r})")
+    return problems
 
 
 def with_version_ids(records, uploads):
@@ -270,9 +335,13 @@ def _versions(s3, bucket, prefix=None):
     return found
 
 
-def check(s3, uploads, quarantine_bucket, dlq=(), pending=(), workers=8):
+def check(s3, uploads, quarantine_bucket, dlq=(), pending=(), workers=8, ruleset=None,
+          action="quarantine"):
     """Checks the invariants for `uploads` against the real S3 state. `dlq` and `pending` are
-    SQS records (or object identities) in the DLQ and still queued. Returns a Report."""
+    SQS records (or object identities) in the DLQ and still queued; `ruleset` is the identity
+    of the rules that wrote the verdicts (default: the test binary's); `action` the scanner's
+    ACTION. Returns a Report."""
+    ruleset = ruleset or ruleset_id()
     def as_idents(xs):
         xs = list(xs)
         if xs and isinstance(xs[0], dict):
@@ -339,17 +408,19 @@ def check(s3, uploads, quarantine_bucket, dlq=(), pending=(), workers=8):
                 p.append("lost: in its bucket without a verdict, message acknowledged")
             if u.infected and "Clean" in verdicts:
                 p.append("infected object tagged Clean")
-            if not u.infected and ("Infected" in verdicts or st.copies):
+            if not u.infected and "Infected" in verdicts:
                 p.append(f"clean object tagged {verdicts} / quarantined ({len(st.copies)} copies)")
+            if st.in_place and not st.pending:
+                p += verdict_problems(u, st.tags, ruleset)
             if len(st.copies) > 1:
                 p.append(f"double quarantine: {len(st.copies)} copies "
                          f"({', '.join(str(c[0]) for c in st.copies)})")
             for vid, size, tags in st.copies:
                 if size != u.size:
                     p.append(f"quarantine copy {vid} has {size} bytes, the source {u.size}")
-                if tags.get(TAG_RESULT) != "Infected":
+                if tags.get(TAG_RESULT) not in ("Infected", "Unscannable"):
                     p.append(f"quarantine copy {vid} tagged {tags.get(TAG_RESULT)!r}")
-            if u.infected and st.in_place and not (st.in_dlq or st.pending):
+            if u.infected and st.in_place and action != "tag" and not (st.in_dlq or st.pending):
                 p.append("infected object still in its bucket, message acknowledged"
                          + (f" (tagged {st.verdict})" if st.verdict else " (untagged)"))
             if st.in_dlq:

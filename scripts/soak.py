@@ -20,6 +20,14 @@ event source emulated, then a reconciliation with the invariant checker of the f
 5. When the queue is drained (or --max-seconds pass) reconciles: clean / quarantined / DLQ /
    pending / lost (must be 0) / wrong verdicts (must be 0) / double quarantine, explains each
    DLQ message, prints a table and writes JSON. Exits 1 if any invariant is broken.
+
+Hostile uploads (--hostile-rate, default 5 %) are mixed in: objects uploaded with a forged
+`scan-result=Clean` (and a forged date and ruleset), with 10 tags of their own, with scanner keys
+in another letter case, keys of an unversioned bucket overwritten 2-3 times in a row, and
+objects of a versioning-suspended bucket (answered with version id `null`, as S3 does; the
+emulator sends none). All buckets notify the same topic, which by default also carries
+`s3:ObjectTagging:*` events (--no-tag-events to leave them out). The signing key is on unless
+--env SIGNING_KEY= says otherwise.
 """
 
 import argparse
@@ -41,6 +49,9 @@ import invariants
 from invariants import WEBSHELL, check, identity, objects_of_body, run_handle, scanner_env
 
 KINDS = ("500", "503", "timeout", "reset", "partial")
+HOSTILE = ("forged-clean", "ten-tags", "case-variant", "overwrite", "suspended")
+TAG_EVENTS = ("s3:ObjectCreated:*", "s3:ObjectTagging:*")
+SIGNING_KEY = "soak-signing-key-0123456789abcdef0123456789"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -61,11 +72,13 @@ def redrive_works(sqs):
     return len(moved) == 1
 
 
-def make_objects(n, rng, pool):
-    """[(key, body-spec, infected, kind)] with a body spec cheap to keep: (offset, size) into
-    `pool` plus an optional payload at a position."""
+def make_objects(n, rng, pool, hostile_rate=0.0):
+    """[(key, body-spec, infected, kind, hostile)] with a body spec cheap to keep: (offset,
+    size) into `pool` plus an optional payload at a position; `hostile` is one of HOSTILE or
+    None."""
     objs = []
     for i in range(n):
+        hostile = rng.choice(HOSTILE) if rng.random() < hostile_rate else None
         r = rng.random()
         if r < 0.10:
             size = rng.randint(0, 100)
@@ -92,7 +105,7 @@ def make_objects(n, rng, pool):
         if i % 50 == 7:
             name = f"dir with space/ü-{name}"
         objs.append((f"soak/{name}", (rng.randrange(len(pool) - size + 1), size,
-                                      rng.random()), infected, kind))
+                                      rng.random()), infected, kind, hostile))
     return objs
 
 
@@ -118,6 +131,7 @@ class Soak:
         self.s3, self.sns, self.sqs = clients(endpoint)
         tag = uuid.uuid4().hex[:8]
         self.bucket, self.quarantine = f"soak-{tag}", f"soak-quarantine-{tag}"
+        self.unversioned, self.suspended = f"soak-unversioned-{tag}", f"soak-suspended-{tag}"
         self.lock = threading.Lock()
         self.uploads, self.uploading = [], True
         self.stats = Counter()
@@ -130,8 +144,19 @@ class Soak:
         self.s3.create_bucket(Bucket=self.quarantine)
         self.s3.put_bucket_versioning(Bucket=self.quarantine,
                                       VersioningConfiguration={"Status": "Enabled"})
-        self.queue = wire(self.s3, self.sns, self.sqs, self.bucket, self.bucket,
+        events = TAG_EVENTS if a.tag_events else TAG_EVENTS[:1]
+        self.queue = wire(self.s3, self.sns, self.sqs, self.bucket, self.bucket, events=events,
                           versioned=not a.unversioned)["sns"]
+        # The hostile buckets notify the same topic (create_topic returns the existing one).
+        topic = self.sns.create_topic(Name=f"{self.bucket}-topic")["TopicArn"]
+        for bucket, status in ((self.unversioned, None), (self.suspended, "Suspended")):
+            self.s3.create_bucket(Bucket=bucket)
+            if status:
+                for st in ("Enabled", status):
+                    self.s3.put_bucket_versioning(Bucket=bucket,
+                                                  VersioningConfiguration={"Status": st})
+            self.s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+                "TopicConfigurations": [{"TopicArn": topic, "Events": list(events)}]})
         self.queue_arn = self.sqs.get_queue_attributes(
             QueueUrl=self.queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.dlq, dlq_arn = queue(self.sqs, f"{self.bucket}-dlq")
@@ -146,20 +171,50 @@ class Soak:
         a = self.args
         rng = random.Random(a.seed)
         pool = memoryview(random.Random(a.seed + 1).randbytes(8 * 1_048_576))
-        objs = make_objects(a.objects, rng, pool)
+        objs = make_objects(a.objects, rng, pool, a.hostile_rate)
 
         def put(o):
-            key, spec, infected, kind = o
+            key, spec, infected, kind, hostile = o
             body = body_of(spec, kind, pool)
             kw = {"Tagging": "owner=soak"} if zlib.crc32(key.encode()) % 10 == 0 else {}
-            u = invariants.upload(self.s3, self.bucket, key, body, infected, kind, **kw)
+            if hostile:
+                uploads = self.put_hostile(hostile, key, body, infected, kind, spec)
+            else:
+                uploads = [invariants.upload(self.s3, self.bucket, key, body, infected, kind, **kw)]
             with self.lock:
-                self.uploads.append(u)
+                self.uploads.extend(uploads)
         try:
             with ThreadPoolExecutor(4) as pool_:
                 list(pool_.map(put, objs))
         finally:
             self.uploading = False
+
+    def put_hostile(self, hostile, key, body, infected, kind, spec):
+        """Uploads one hostile object (see HOSTILE); returns its Uploads, superseded ones first."""
+        up = invariants.upload
+        label = f"{hostile}: {kind}"
+        if hostile == "forged-clean":
+            return [up(self.s3, self.bucket, key, body, infected, label,
+                       Tagging=invariants.forged_tagging("Clean", [("owner", "soak")]))]
+        if hostile == "ten-tags":
+            tagging = "&".join(f"t{i}=v{i}" for i in range(10))
+            return [up(self.s3, self.bucket, key, body, infected, label, Tagging=tagging)]
+        if hostile == "case-variant":
+            return [up(self.s3, self.bucket, key, body, infected, label,
+                       Tagging=invariants.forged_tagging("Clean", case=str.title))]
+        bucket = self.unversioned if hostile == "overwrite" else self.suspended
+        times = 2 + int(spec[2] * 2) if hostile == "overwrite" else 1 + int(spec[2] * 2)
+        uploads = []
+        for n in range(times):
+            last = n == times - 1
+            # Earlier uploads differ from the last (and from each other): EICAR or text.
+            data, bad = (body, infected) if last else (
+                (EICAR, True) if n % 2 == 0 else (f"earlier upload {n}\n".encode(), False))
+            uploads.append(up(self.s3, bucket, key, data, bad, label if last else
+                              f"{hostile}: overwritten"))
+        for u in uploads[:-1]:
+            u.superseded = True
+        return uploads
 
     def worker(self, env):
         a, sqs = self.args, self.sqs
@@ -229,7 +284,11 @@ class Soak:
         per_kind = a.fault_rate / len(KINDS)
         state.add([{"op": "*", "fault": k, "probability": per_kind, "seed": a.seed * 100 + i,
                     "seconds": 3} for i, k in enumerate(KINDS)] if a.fault_rate > 0 else [])
-        env = scanner_env(proxy_url, self.quarantine, **dict(kv.split("=", 1) for kv in a.env))
+        # Checked after the faults: S3 names the `null` version of a suspended bucket's objects.
+        state.add([{"op": ["GetObject", "HeadObject"], "bucket": re.escape(self.suspended) + "$",
+                    "fault": "headers", "headers": {"x-amz-version-id": "null"}}])
+        extra = dict({"SIGNING_KEY": SIGNING_KEY}, **dict(kv.split("=", 1) for kv in a.env))
+        env = scanner_env(proxy_url, self.quarantine, **{k: v for k, v in extra.items() if v})
         t0 = time.time()
         print(f"soak: {a.objects} objects, fault rate {a.fault_rate:.1%}, {a.workers} workers, "
               f"seed {a.seed}, binary {os.path.relpath(self.exe, ROOT)}, redrive "
@@ -306,6 +365,7 @@ class Soak:
                        "seed": a.seed, "max_receives": a.max_receives,
                        "retry_delay": a.retry_delay, "binary": self.exe,
                        "versioned": not a.unversioned,
+                       "hostile_rate": a.hostile_rate, "tag_events": a.tag_events,
                        "redrive": "emulator" if self.real_redrive else "emulated"},
             "elapsed_seconds": round(elapsed, 1),
             "drained": not timed_out,
@@ -336,6 +396,7 @@ def print_table(r):
         ("tagged Infected, still in place", c["infected_in_place"]),
         ("Unscannable / Error", c["unscannable_or_error"]),
         ("message in the DLQ", c["dlq"]),
+        ("overwritten before their scan (hostile)", c["superseded"]),
         ("still queued at the time limit", c["pending"]),
         ("LOST (must be 0)", c["lost"]),
         ("WRONG VERDICTS (must be 0)", c["wrong_verdicts"]),
@@ -382,6 +443,11 @@ def parser():
     p.add_argument("--bin", help="the s3-yara-scan binary (default: release if built, else debug)")
     p.add_argument("--endpoint", help="an emulator already running (default: start moto)")
     p.add_argument("--unversioned", action="store_true", help="an unversioned protected bucket")
+    p.add_argument("--hostile-rate", type=float, default=0.05,
+                   help="share of hostile uploads (forged or crowded tags, case variants, "
+                        "overwrites, a suspended bucket; default 0.05)")
+    p.add_argument("--no-tag-events", dest="tag_events", action="store_false",
+                   help="do not subscribe to s3:ObjectTagging:* events")
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                    help="extra variable for handle (e.g. S3_TIMEOUT_SECS=5)")
     p.add_argument("--json", default=os.path.join(ROOT, "target", "soak.json"))

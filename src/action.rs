@@ -1,12 +1,14 @@
 //! Actions: record a verdict on the scanned version (merged with the user's tags) and, for
-//! `Infected`, quarantine or delete that version. Quarantine copies first, checks the copy,
+//! `Infected` (and `Unscannable` when so configured), quarantine or delete that version. Quarantine copies first, checks the copy,
 //! and deletes the source only then, so a crash at any point loses nothing.
 
 use sha2::{Digest, Sha256};
 
-use crate::config::{Action, Config};
+use crate::config::{Action, Config, TagKeys};
 use crate::store::{ObjectInfo, ObjectRef, ObjectStore, StoreError, Tags};
-use crate::verdict::{TagLimitError, Verdict, merge_tags, quarantine_tags, tag_value};
+use crate::verdict::{
+    TagLimitError, Verdict, has_scanner_keys, merge_tags, quarantine_tags, tag_value, user_tags,
+};
 
 /// S3 keys are at most 1,024 bytes.
 const MAX_KEY_BYTES: usize = 1024;
@@ -37,15 +39,25 @@ pub enum ActionError {
         /// The S3 failure.
         source: StoreError,
     },
-    /// Quarantining or deleting an infected object failed; it is still in its bucket.
-    #[error("{step}: {source}; the infected object is still in its bucket")]
+    /// The verdict could not be written, and the object still carries verdict tags this scan
+    /// did not write (an earlier verdict, or one someone else set).
+    #[error(
+        "tagging the object: {source}; it keeps verdict tags that this scan did not write, so \
+         its message is retried"
+    )]
+    StaleVerdict {
+        /// The S3 failure.
+        source: StoreError,
+    },
+    /// Quarantining or deleting an object failed; it is still in its bucket.
+    #[error("{step}: {source}; the object is still in its bucket")]
     Act {
         /// What the function was doing.
         step: &'static str,
         /// The S3 failure.
         source: StoreError,
     },
-    /// The object's own tags leave no room for the verdict.
+    /// The object's own tags leave no room for a `Clean` verdict.
     #[error(transparent)]
     TagLimit(#[from] TagLimitError),
     /// The quarantine copy could not be confirmed, so the source was kept.
@@ -56,20 +68,21 @@ pub enum ActionError {
         /// What is wrong with it.
         problem: String,
     },
-    /// A newer upload replaced the (unversioned) key while the verdict was written, so the
-    /// tags may now sit on bytes that were never scanned.
+    /// A newer upload replaced the (unversioned or `null`) key while the verdict was written,
+    /// so the tags may have landed on bytes that were never scanned; they were taken off.
     #[error("the object was replaced while its verdict was written")]
     Replaced,
-    /// `ACTION=quarantine` without `QUARANTINE_BUCKET` (a `Config` built without validation).
-    #[error("ACTION is quarantine but QUARANTINE_BUCKET is not set")]
+    /// A quarantine action without `QUARANTINE_BUCKET` (a `Config` built without validation).
+    #[error("the action is quarantine but QUARANTINE_BUCKET is not set")]
     NoQuarantineBucket,
 }
 
 impl ActionError {
     /// True when the message should go back to the queue. A permission problem tagging a
     /// clean, unscannable or unreadable object is final (logged, acknowledged). Anything that
-    /// leaves an infected object in place or unmarked, or a verdict unwritten for want of tag
-    /// room, is retried so that it ends in the DLQ, where it can be redriven once fixed.
+    /// leaves an infected object in place or unmarked, a verdict unwritten for want of tag
+    /// room, or someone else's verdict on the object, is retried so that it ends in the DLQ,
+    /// where it can be redriven once fixed.
     pub fn is_retryable(&self, verdict: &Verdict) -> bool {
         match self {
             ActionError::Store { source, .. } => {
@@ -79,7 +92,8 @@ impl ActionError {
                         StoreError::AccessDenied { .. } | StoreError::Permanent { .. }
                     )
             }
-            ActionError::Act { .. }
+            ActionError::StaleVerdict { .. }
+            | ActionError::Act { .. }
             | ActionError::TagLimit(_)
             | ActionError::CopyNotVerified { .. }
             | ActionError::Replaced
@@ -97,12 +111,12 @@ fn acting(step: &'static str) -> impl FnOnce(StoreError) -> ActionError {
 }
 
 /// Writes `verdict` on `target` (the exact version scanned, described by `info`), keeping the
-/// user's tags (`known`, when the caller has just read them). Returns the tags the object had,
-/// or `None` when it is gone.
+/// user's tags (`known`, when the caller has just read them) and removing any scanner key
+/// someone else set. Returns the tags the object had, or `None` when it is gone.
 ///
 /// For an object about to leave its bucket (quarantine, delete), a failed tag write is only a
 /// warning: its tags stop mattering once it is gone, the quarantine copy carries the verdict,
-/// and refusing to act would leave the infected object where it is.
+/// and refusing to act would leave the object where it is.
 pub async fn record<S: ObjectStore>(
     store: &S,
     config: &Config,
@@ -112,6 +126,7 @@ pub async fn record<S: ObjectStore>(
     ours: &Tags,
     known: Option<&Tags>,
 ) -> Result<Option<Tags>, ActionError> {
+    let keys = &config.tag_keys;
     let leaving = moves_away(config, verdict);
     let read = match known {
         Some(tags) => Ok(tags.clone()),
@@ -126,57 +141,107 @@ pub async fn record<S: ObjectStore>(
         }
         Err(e) => return Err(step("reading the object's tags")(e)),
     };
-    let written = match merge_tags(&existing, ours.clone(), &config.tag_keys) {
-        Ok(merged) => store
-            .put_tags(target, &merged)
-            .await
-            .map_err(step("tagging the object")),
-        Err(limit) => Err(limit.into()),
+    let merged = match merge_tags(&existing, ours.clone(), keys, verdict) {
+        Ok(merged) => merged,
+        Err(limit) => {
+            // Absent is "not clean": a verdict someone else set must not outlive this one.
+            clear_verdict(store, target, &existing, keys).await?;
+            return Err(limit.into());
+        }
     };
-    match written {
+    for (key, value) in &merged.dropped {
+        tracing::error!(object = %target, tag = %key.escape_debug(), value = %value.escape_debug(), verdict = %verdict, "user tag dropped: no room for the verdict next to the object's own tags");
+    }
+    match store.put_tags(target, &merged.tags).await {
         Ok(()) => {}
-        Err(ActionError::Store {
-            source: StoreError::NotFound { .. },
-            ..
-        }) => return Ok(None),
+        Err(StoreError::NotFound { .. }) => return Ok(None),
         Err(e) if leaving => {
             tracing::warn!(error = %e, "verdict not tagged on the source; acting on it anyway");
             return Ok(Some(existing));
         }
-        Err(e) => return Err(e),
-    }
-    // Tagging a key without a version tags whatever is current. If a newer upload landed
-    // since the read, our verdict is now on bytes nobody scanned: the caller rescans.
-    if target.version_id.is_none() && info.etag.is_some() {
-        let now = store
-            .head(target)
-            .await
-            .map_err(step("checking the tagged object"))?;
-        match now {
-            None => return Ok(None),
-            Some(now) if now.etag != info.etag => return Err(ActionError::Replaced),
-            Some(_) => {}
+        Err(source) if has_scanner_keys(&existing, keys) => {
+            return Err(ActionError::StaleVerdict { source });
         }
+        Err(e) => return Err(step("tagging the object")(e)),
+    }
+    if !target.is_pinned() && !still_the_scanned_upload(store, target, info, keys).await? {
+        return Ok(None);
     }
     Ok(Some(existing))
 }
 
-/// True when `verdict` makes the object leave its bucket.
-pub fn moves_away(config: &Config, verdict: &Verdict) -> bool {
-    matches!(verdict, Verdict::Infected(_)) && config.action != Action::Tag
+/// Removes every scanner key from `target` when it has any; nothing to do otherwise.
+async fn clear_verdict<S: ObjectStore>(
+    store: &S,
+    target: &ObjectRef,
+    existing: &Tags,
+    keys: &TagKeys,
+) -> Result<(), ActionError> {
+    if !has_scanner_keys(existing, keys) {
+        return Ok(());
+    }
+    match store.put_tags(target, &user_tags(existing, keys)).await {
+        Ok(()) | Err(StoreError::NotFound { .. }) => Ok(()),
+        Err(source) => Err(ActionError::StaleVerdict { source }),
+    }
 }
 
-/// Carries out the configured action on an infected `target`: quarantine (with `existing`
-/// user tags and `ours` on the copy), delete, or nothing.
+/// Tagging a key without a pinned version tags whatever it holds now. If a newer upload landed
+/// since the read (another ETag, size or write time: a same-size MD5 twin still has a later
+/// write time), the verdict is now on bytes nobody scanned: it is taken off at once, and the
+/// caller rescans. `Ok(false)` when the key is gone.
+async fn still_the_scanned_upload<S: ObjectStore>(
+    store: &S,
+    target: &ObjectRef,
+    info: &ObjectInfo,
+    keys: &TagKeys,
+) -> Result<bool, ActionError> {
+    let now = store
+        .head(target)
+        .await
+        .map_err(step("checking the tagged object"))?;
+    match now {
+        None => Ok(false),
+        Some(now) if now.same_upload(info) => Ok(true),
+        Some(_) => {
+            let removed = match store.tags(target).await {
+                Ok(tags) => clear_verdict(store, target, &tags, keys).await,
+                Err(e) => Err(ActionError::StaleVerdict { source: e }),
+            };
+            if let Err(e) = removed {
+                tracing::error!(object = %target, error = %e, "cannot take the verdict off a newer upload; rescanning it to overwrite it");
+            }
+            Err(ActionError::Replaced)
+        }
+    }
+}
+
+/// What happens to an object with `verdict`, besides its tags.
+pub fn disposal(config: &Config, verdict: &Verdict) -> Action {
+    match verdict {
+        Verdict::Infected(_) => config.action,
+        Verdict::Unscannable(_) => config.unscannable_action,
+        Verdict::Clean | Verdict::Error(_) => Action::Tag,
+    }
+}
+
+/// True when `verdict` makes the object leave its bucket.
+pub fn moves_away(config: &Config, verdict: &Verdict) -> bool {
+    disposal(config, verdict) != Action::Tag
+}
+
+/// Carries out what `verdict` calls for on `target`: quarantine (with `existing` user tags
+/// and `ours` on the copy), delete, or nothing.
 pub async fn act<S: ObjectStore>(
     store: &S,
     config: &Config,
     target: &ObjectRef,
     info: &ObjectInfo,
+    verdict: &Verdict,
     existing: &Tags,
     ours: Tags,
 ) -> Result<Location, ActionError> {
-    match (config.action, &config.quarantine_bucket) {
+    match (disposal(config, verdict), &config.quarantine_bucket) {
         (Action::Tag, _) => Ok(Location::InPlace),
         (Action::Delete, _) => remove(store, target, info).await.map(|gone| {
             if gone {

@@ -10,12 +10,12 @@ use futures::StreamExt;
 use tracing::{Level, error, info, warn};
 
 use crate::action::{self, ActionError, Location};
-use crate::config::{Action, Config, SkipSigned};
-use crate::event::{ObjectEvent, decode_body};
+use crate::config::{Action, Config, SigningKey, SkipSigned};
+use crate::event::{EventKind, ObjectEvent, decode_body};
 use crate::scan::Engine;
 use crate::signature::{self, Check};
 use crate::store::{Budget, Fetched, ObjectInfo, ObjectRef, ObjectStore, StoreError, Tags};
-use crate::verdict::Verdict;
+use crate::verdict::{Verdict, has_case_variants, has_scanner_keys};
 
 /// A fault of the whole invocation (not of one message): Lambda retries the whole batch.
 #[derive(Debug, thiserror::Error)]
@@ -126,9 +126,9 @@ impl<S: ObjectStore> Pipeline<S> {
                 dir.display()
             )));
         }
-        if let (Action::Quarantine, Some(bucket)) =
-            (self.config.action, &self.config.quarantine_bucket)
-        {
+        let quarantines =
+            [self.config.action, self.config.unscannable_action].contains(&Action::Quarantine);
+        if let (true, Some(bucket)) = (quarantines, &self.config.quarantine_bucket) {
             match self.store.is_versioned(bucket).await {
                 Ok(Some(true)) => {}
                 Ok(None) => tracing::warn!(
@@ -158,78 +158,29 @@ impl<S: ObjectStore> Pipeline<S> {
 
     /// Processes one SQS batch and lists the messages to retry. Undecodable messages are
     /// listed (they reach the DLQ after `maxReceiveCount` tries); so are messages with an
-    /// object that hit a retryable failure, and objects not started before `deadline` less
-    /// the scan timeout (so that the response is sent before Lambda's timeout, which would
-    /// retry the whole batch). An object named by several messages is processed once.
+    /// object that hit a retryable failure, objects not started before `deadline` less the
+    /// scan timeout, and objects still in progress just before `deadline`, which are abandoned
+    /// so that the response is sent before Lambda's timeout (which would retry the whole
+    /// batch). Events that name the same bytes are processed once.
     pub async fn process_batch_until(
         &self,
         event: SqsEvent,
         deadline: Option<SystemTime>,
     ) -> Result<SqsBatchResponse, BatchError> {
-        let mut failed = vec![false; event.records.len()];
-        let mut ids = Vec::with_capacity(event.records.len());
-        let mut jobs: Vec<(ObjectEvent, Vec<usize>)> = Vec::new();
-        let mut job_of: HashMap<ObjectRef, usize> = HashMap::new();
-
-        for (index, record) in event.records.iter().enumerate() {
-            let id = record
-                .message_id
-                .clone()
-                .ok_or(BatchError::MissingMessageId { index })?;
-            let decoded = record
-                .body
-                .as_deref()
-                .ok_or(crate::event::EventError::MissingBody)
-                .and_then(decode_body);
-            match decoded {
-                Err(e) => {
-                    error!(message_id = %id, error = %e, "cannot decode message; reporting it as failed");
-                    failed[index] = true;
-                }
-                Ok(decoded) => {
-                    for ignored in decoded.ignored {
-                        info!(message_id = %id, event = %ignored.event_name, bucket = ?ignored.bucket, "not an object creation; acknowledged");
-                    }
-                    for object in decoded.objects {
-                        match job_of.get(&object.object) {
-                            Some(&j) => jobs[j].1.push(index),
-                            None => {
-                                job_of.insert(object.object.clone(), jobs.len());
-                                jobs.push((object, vec![index]));
-                            }
-                        }
-                    }
-                }
-            }
-            ids.push(id);
-        }
-
-        // Leave room for the slowest scan plus the calls around it, but never more than half
-        // the time left: a function timeout at or below SCAN_TIMEOUT_SECS must still work.
-        // A deadline already past is no real deadline (local emulators send odd values).
-        let deadline = deadline.filter(|d| *d > SystemTime::now());
-        let last_start = deadline.map(|d| {
-            let left = d.duration_since(SystemTime::now()).unwrap_or_default();
-            let reserve = self.config.scan_timeout + Duration::from_secs(2);
-            if reserve >= left {
-                tracing::warn!(
-                    left_ms = left.as_millis() as u64,
-                    "SCAN_TIMEOUT_SECS is not well below the function timeout; lower it"
-                );
-            }
-            d - reserve.min(left / 2)
-        });
-        let ids_ref = &ids;
+        let Planned {
+            ids,
+            mut failed,
+            jobs,
+        } = jobs_of(&event)?;
+        let timing = Timing::new(deadline, self.config.scan_timeout);
+        let (ids_ref, timing) = (&ids, &timing);
         let outcomes: Vec<(Vec<usize>, ObjectOutcome)> = futures::stream::iter(jobs)
-            .map(|(object, messages)| async move {
-                let outcome = match last_start {
-                    Some(t) if SystemTime::now() >= t => not_started(&object),
-                    _ => self.settle(&object).await,
-                };
+            .map(|job| async move {
+                let outcome = timing.run(&job.event, self.settle(&job.event)).await;
                 let message_ids: Vec<&str> =
-                    messages.iter().map(|&m| ids_ref[m].as_str()).collect();
+                    job.messages.iter().map(|&m| ids_ref[m].as_str()).collect();
                 log_outcome(&outcome, &message_ids);
-                (messages, outcome)
+                (job.messages, outcome)
             })
             .buffer_unordered(self.config.concurrency)
             .collect()
@@ -261,7 +212,7 @@ impl<S: ObjectStore> Pipeline<S> {
     }
 
     /// Processes `event`'s object; when an unversioned key is replaced while its verdict is
-    /// written, processes the new object too, as the verdict may now sit on it.
+    /// written, processes the new object too, as the verdict may have landed on it.
     async fn settle(&self, event: &ObjectEvent) -> ObjectOutcome {
         if self.config.quarantine_bucket.as_deref() == Some(event.object.bucket.as_str()) {
             // Each quarantine copy would announce itself and be quarantined again, forever.
@@ -270,7 +221,11 @@ impl<S: ObjectStore> Pipeline<S> {
                 Some("the quarantine bucket is not scanned (remove its notification)".into());
             return outcome;
         }
-        let known_tags = match self.skip_if_signed(event).await {
+        let checked = match event.kind() {
+            EventKind::Created => self.skip_if_signed(event).await,
+            EventKind::TagsChanged => self.recheck_tags(event).await,
+        };
+        let known_tags = match checked {
             Signed::Skip(outcome) => return *outcome,
             Signed::Scan(tags) => tags,
         };
@@ -308,53 +263,113 @@ impl<S: ObjectStore> Pipeline<S> {
         if self.config.skip_signed == SkipSigned::Never {
             return Signed::Scan(None);
         }
-        let keys = &self.config.tag_keys;
-        let Ok(tags) = self.store.tags(&event.object).await else {
+        let Some(read) = self.read_verdict(event, key).await else {
             return Signed::Scan(None);
         };
-        let scan = |tags: Tags| Signed::Scan(event.object.version_id.is_some().then_some(tags));
-        if !tags
-            .iter()
-            .any(|(k, _)| *k == keys.result || *k == keys.signature)
-        {
-            return scan(tags);
-        }
-        let info = match self.store.head(&event.object).await {
-            // Replaced since the event: the normal path reports that.
-            Ok(Some(info)) if event.etag.is_none() || info.etag == event.etag => info,
-            _ => return scan(tags),
-        };
         let object = &event.object;
-        match signature::verify(key, &info, &tags, keys) {
+        match &read.check {
             Check::Valid {
                 result,
                 rules,
                 date,
             } if result == Verdict::Clean.name()
                 && (self.config.skip_signed == SkipSigned::AnyRules
-                    || rules == self.engine.rules().id()) =>
+                    || rules == self.engine.rules().id())
+                && !read.case_variants =>
             {
                 let mut outcome = blank(event);
-                outcome.object = object.at_version(info.version_id.clone());
-                outcome.size = Some(info.size);
+                if let Some(info) = &read.info {
+                    outcome.object = object.at_version(info.version_id.clone());
+                    outcome.size = Some(info.size);
+                }
                 outcome.verdict = Some(Verdict::Clean);
                 outcome.note = Some(format!(
                     "not scanned again: signed Clean on {date} by ruleset {rules}"
                 ));
                 return Signed::Skip(Box::new(outcome));
             }
-            Check::Valid { result, rules, .. } => {
+            Check::Valid { result, rules, .. } if !read.case_variants => {
                 info!(object = %object, result = %result, rules = %rules, "signed verdict is not a Clean from the current rules; rescanning");
             }
-            Check::Unsigned => {
-                warn!(object = %object, "verdict tags without a signature (set by someone else, or before signing was on); rescanning");
-            }
-            Check::Invalid => {
-                warn!(object = %object, "forged verdict: the scan signature does not match this content under this scanner's key; rescanning");
-            }
-            Check::Untagged => {}
+            Check::Untagged if !read.case_variants => {}
+            check => warn_distrusted(object, check, read.case_variants),
         }
-        scan(tags)
+        Signed::Scan(read.handed_on(object))
+    }
+
+    /// A tag change (`ObjectTagging:*`): nothing to do when the scanner made it (S3 names the
+    /// scanner's role), or when the verdict tags are still the scanner's valid signature for
+    /// these bytes (its own write, on an emulator that names nobody, or a change to the user's
+    /// tags only). Otherwise someone else changed or removed the verdict: the object is
+    /// scanned again, which writes its true verdict over theirs. The scanner's own writes are
+    /// always recognised, so its rescans cause no further rescans.
+    async fn recheck_tags(&self, event: &ObjectEvent) -> Signed {
+        let settled = |note: String| {
+            let mut outcome = blank(event);
+            outcome.note = Some(note);
+            Signed::Skip(Box::new(outcome))
+        };
+        if self.is_own_change(event) {
+            return settled("the scanner's own tag change".into());
+        }
+        let Some(key) = &self.config.signing_key else {
+            if event.principal.is_some() {
+                warn!(object = %event.object, "tags changed by someone other than the scanner; rescanning");
+                return Signed::Scan(None);
+            }
+            return settled(
+                "tag change not checked: without a signing key (SIGNING_KEY_SECRET) the \
+                 scanner's own tag writes cannot be told from others' when S3 does not name \
+                 who made them"
+                    .into(),
+            );
+        };
+        let Some(read) = self.read_verdict(event, key).await else {
+            return Signed::Scan(None);
+        };
+        match &read.check {
+            Check::Valid { result, date, .. } if !read.case_variants => settled(format!(
+                "verdict tags are still the scanner's own ({result}, {date})"
+            )),
+            check => {
+                warn_distrusted(&event.object, check, read.case_variants);
+                Signed::Scan(read.handed_on(&event.object))
+            }
+        }
+    }
+
+    /// True when S3 says the scanner's own role made the change (`SCANNER_ROLE_ID`).
+    fn is_own_change(&self, event: &ObjectEvent) -> bool {
+        match (&self.config.scanner_role_id, &event.principal) {
+            (Some(role), Some(principal)) => principal.split(':').any(|part| part == role),
+            _ => false,
+        }
+    }
+
+    /// The object's tags and what they say about an earlier scan of these bytes; `None` when
+    /// they cannot be read (the scan goes ahead, and reports what is wrong).
+    async fn read_verdict(&self, event: &ObjectEvent, key: &SigningKey) -> Option<ReadVerdict> {
+        let keys = &self.config.tag_keys;
+        let tags = self.store.tags(&event.object).await.ok()?;
+        let case_variants = has_case_variants(&tags, keys);
+        let mut read = ReadVerdict {
+            check: Check::Untagged,
+            info: None,
+            case_variants,
+            tags,
+        };
+        if !has_scanner_keys(&read.tags, keys) {
+            return Some(read);
+        }
+        match self.store.head(&event.object).await {
+            // Replaced since the event: the normal path reports that.
+            Ok(Some(info)) if event.etag.is_none() || info.etag == event.etag => {
+                read.check = signature::verify(key, &info, &read.tags, keys);
+                read.info = Some(info);
+            }
+            _ => read.check = Check::Unsigned,
+        }
+        Some(read)
     }
 
     /// One pass over the object; `Err` when it was replaced while its verdict was written.
@@ -365,9 +380,15 @@ impl<S: ObjectStore> Pipeline<S> {
     ) -> Result<ObjectOutcome, ObjectOutcome> {
         let mut outcome = blank(event);
         let started = Instant::now();
+        // Room for the bytes before the request, from the size the event announced: waiting
+        // for room with a response open would stall it.
+        let reserved = match event.size {
+            Some(size) => self.budget.reserve(size).await.ok().flatten(),
+            None => None,
+        };
         let fetched = self
             .store
-            .get(&event.object, event.etag.as_deref(), &self.budget)
+            .get(&event.object, event.etag.as_deref(), &self.budget, reserved)
             .await;
         outcome.timings.get_ms = ms(started);
 
@@ -420,6 +441,7 @@ impl<S: ObjectStore> Pipeline<S> {
                     size: event.size.unwrap_or(0),
                     etag: event.etag.clone(),
                     checksum_sha256: None,
+                    last_modified: None,
                 };
                 (info, Verdict::Error(e.to_string()))
             }
@@ -450,13 +472,14 @@ impl<S: ObjectStore> Pipeline<S> {
         outcome.timings.tag_ms = ms(started);
         let result = match recorded {
             Ok(None) => Ok(Location::Gone),
-            Ok(Some(existing)) if matches!(verdict, Verdict::Infected(_)) => {
+            Ok(Some(existing)) if action::moves_away(&self.config, &verdict) => {
                 let started = Instant::now();
                 let acted = action::act(
                     &self.store,
                     &self.config,
                     &outcome.object,
                     &info,
+                    &verdict,
                     &existing,
                     tags,
                 )
@@ -483,9 +506,9 @@ impl<S: ObjectStore> Pipeline<S> {
 
     /// Why a missing object is acknowledged: say whether an earlier delivery quarantined it.
     async fn explain_gone(&self, event: &ObjectEvent, code: &str) -> String {
-        if let (Action::Quarantine, Some(bucket)) =
-            (self.config.action, &self.config.quarantine_bucket)
-        {
+        let quarantines =
+            [self.config.action, self.config.unscannable_action].contains(&Action::Quarantine);
+        if let (true, Some(bucket)) = (quarantines, &self.config.quarantine_bucket) {
             let dest = ObjectRef {
                 bucket: bucket.clone(),
                 key: action::quarantine_key(&event.object.bucket, &event.object.key),
@@ -506,6 +529,190 @@ enum Signed {
     Scan(Option<Tags>),
 }
 
+/// An object's tags as read before a scan, and what they say.
+struct ReadVerdict {
+    tags: Tags,
+    /// The version whose tags they are, when they hold scanner keys and it was still there.
+    info: Option<ObjectInfo>,
+    check: Check,
+    /// Keys that differ from a scanner key only in letter case: never the scanner's.
+    case_variants: bool,
+}
+
+impl ReadVerdict {
+    /// The tags, when they are those of the exact version `object` names and so can stand
+    /// in for a second read when the verdict is written.
+    fn handed_on(self, object: &ObjectRef) -> Option<Tags> {
+        object.is_pinned().then_some(self.tags)
+    }
+}
+
+fn warn_distrusted(object: &ObjectRef, check: &Check, case_variants: bool) {
+    if case_variants {
+        warn!(object = %object, "tags with scanner keys in another letter case (set by someone else); rescanning");
+    } else if matches!(check, Check::Invalid) {
+        warn!(object = %object, "forged verdict: the scan signature does not match this content under this scanner's key; rescanning");
+    } else {
+        warn!(object = %object, "verdict tags without a valid signature (set by someone else, or before signing was on); rescanning");
+    }
+}
+
+/// One object to settle, and the messages (by position in the batch) that name it.
+struct Job {
+    event: ObjectEvent,
+    messages: Vec<usize>,
+}
+
+/// What makes two events name the same bytes: the bucket, the key, and a pinned version or,
+/// for an unversioned (or `null`) key, the ETag. Two uploads of one unversioned key with
+/// different bytes are two jobs: the older one's read finds its bytes gone (its ETag no
+/// longer matches) and the newer one's scans what the key holds.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Identity {
+    bucket: String,
+    key: String,
+    pin: Option<String>,
+}
+
+impl Identity {
+    fn of(event: &ObjectEvent) -> Identity {
+        let o = &event.object;
+        Identity {
+            bucket: o.bucket.clone(),
+            key: o.key.clone(),
+            pin: if o.is_pinned() {
+                o.version_id.clone()
+            } else {
+                event.etag.as_ref().map(|e| format!("etag {e}"))
+            },
+        }
+    }
+}
+
+/// A batch's records as jobs: the message ids in batch order, which messages already failed
+/// (could not be decoded), and the objects to settle.
+struct Planned {
+    ids: Vec<String>,
+    failed: Vec<bool>,
+    jobs: Vec<Job>,
+}
+
+/// Decodes each record on its own (an undecodable one is marked failed) and makes one job per
+/// identity. A creation event for the same bytes as a tag change stands for both.
+fn jobs_of(event: &SqsEvent) -> Result<Planned, BatchError> {
+    let mut failed = vec![false; event.records.len()];
+    let mut ids = Vec::with_capacity(event.records.len());
+    let mut jobs: Vec<Job> = Vec::new();
+    let mut job_of: HashMap<Identity, usize> = HashMap::new();
+    for (index, record) in event.records.iter().enumerate() {
+        let id = record
+            .message_id
+            .clone()
+            .ok_or(BatchError::MissingMessageId { index })?;
+        let decoded = record
+            .body
+            .as_deref()
+            .ok_or(crate::event::EventError::MissingBody)
+            .and_then(decode_body);
+        match decoded {
+            Err(e) => {
+                error!(message_id = %id, error = %e, "cannot decode message; reporting it as failed");
+                failed[index] = true;
+            }
+            Ok(decoded) => {
+                for ignored in decoded.ignored {
+                    info!(message_id = %id, event = %ignored.event_name, bucket = ?ignored.bucket, "not an object creation or tag change; acknowledged");
+                }
+                for object in decoded.objects {
+                    match job_of.get(&Identity::of(&object)) {
+                        Some(&j) => {
+                            let job = &mut jobs[j];
+                            if !job.messages.contains(&index) {
+                                job.messages.push(index);
+                            }
+                            if job.event.kind() == EventKind::TagsChanged
+                                && object.kind() == EventKind::Created
+                            {
+                                job.event = object;
+                            }
+                        }
+                        None => {
+                            job_of.insert(Identity::of(&object), jobs.len());
+                            jobs.push(Job {
+                                event: object,
+                                messages: vec![index],
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        ids.push(id);
+    }
+    Ok(Planned { ids, failed, jobs })
+}
+
+/// Leave at least this long between the last object abandoned and the function's timeout.
+const STOP_MARGIN: Duration = Duration::from_secs(1);
+
+/// When objects may still start, and when those in progress are abandoned, from the
+/// function's deadline.
+struct Timing {
+    last_start: Option<SystemTime>,
+    stop: Option<tokio::time::Instant>,
+}
+
+impl Timing {
+    /// Objects start only while there is room for the slowest scan plus the calls around it,
+    /// but never later than half the time left (a function timeout at or below
+    /// SCAN_TIMEOUT_SECS must still work). Every object still in progress is abandoned a
+    /// little before the deadline: waiting for room, reading, copying or tagging alike.
+    fn new(deadline: Option<SystemTime>, scan_timeout: Duration) -> Timing {
+        // A deadline already past is no real deadline (local emulators send odd values).
+        let left = deadline.and_then(|d| d.duration_since(SystemTime::now()).ok());
+        let (Some(deadline), Some(left)) = (deadline, left.filter(|l| !l.is_zero())) else {
+            return Timing {
+                last_start: None,
+                stop: None,
+            };
+        };
+        let reserve = scan_timeout + Duration::from_secs(2);
+        if reserve >= left {
+            warn!(
+                left_ms = left.as_millis() as u64,
+                "SCAN_TIMEOUT_SECS is not well below the function timeout; lower it"
+            );
+        }
+        Timing {
+            last_start: Some(deadline - reserve.min(left / 2)),
+            stop: Some(tokio::time::Instant::now() + (left - STOP_MARGIN.min(left / 4))),
+        }
+    }
+
+    /// Runs `work` for `event` within these limits.
+    async fn run(
+        &self,
+        event: &ObjectEvent,
+        work: impl std::future::Future<Output = ObjectOutcome>,
+    ) -> ObjectOutcome {
+        if self.last_start.is_some_and(|t| SystemTime::now() >= t) {
+            return retry(event, "not started: too close to the function's timeout");
+        }
+        match self.stop {
+            Some(stop) => tokio::time::timeout_at(stop, work)
+                .await
+                .unwrap_or_else(|_| {
+                    retry(
+                        event,
+                        "abandoned unfinished just before the function's timeout (raise the \
+                     function's Timeout, or lower MAX_CONCURRENCY or the batch size)",
+                    )
+                }),
+            None => work.await,
+        }
+    }
+}
+
 fn blank(event: &ObjectEvent) -> ObjectOutcome {
     ObjectOutcome {
         object: event.object.clone(),
@@ -518,9 +725,9 @@ fn blank(event: &ObjectEvent) -> ObjectOutcome {
     }
 }
 
-fn not_started(event: &ObjectEvent) -> ObjectOutcome {
+fn retry(event: &ObjectEvent, why: &str) -> ObjectOutcome {
     ObjectOutcome {
-        retry: Some("not started: too close to the function's timeout".into()),
+        retry: Some(why.into()),
         ..blank(event)
     }
 }

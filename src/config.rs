@@ -21,6 +21,7 @@ pub enum Action {
 
 impl Action {
     const ALLOWED: &'static str = "quarantine, delete, tag";
+    const ALLOWED_UNSCANNABLE: &'static str = "tag, quarantine";
 }
 
 impl FromStr for Action {
@@ -138,6 +139,13 @@ impl Default for TagKeys {
 }
 
 impl TagKeys {
+    /// True when `key` is one of these keys in any letter case. S3 tag keys are
+    /// case-sensitive, but IAM condition keys (`s3:ExistingObjectTag/<key>`) may not be, so a
+    /// `Scan-Result` set by someone else is treated like a forged `scan-result`.
+    pub fn is_scanner_key(&self, key: &str) -> bool {
+        self.all().iter().any(|k| k.eq_ignore_ascii_case(key))
+    }
+
     /// All keys, in a fixed order.
     pub fn all(&self) -> [&str; 7] {
         [
@@ -157,6 +165,15 @@ impl TagKeys {
 pub struct Config {
     /// What to do with infected objects (`ACTION`).
     pub action: Action,
+    /// What to do with objects that could not be scanned in full (`UNSCANNABLE_ACTION`): only
+    /// [`Action::Tag`] or [`Action::Quarantine`].
+    pub unscannable_action: Action,
+    /// The buckets whose uploads are scanned, when listed (`PROTECTED_BUCKETS`); used to refuse
+    /// a quarantine bucket that is also protected.
+    pub protected_buckets: Vec<String>,
+    /// The unique id of the scanner's IAM role (`SCANNER_ROLE_ID`, `AROA…`): tag changes that S3
+    /// reports as made by this role are the scanner's own and are acknowledged unread.
+    pub scanner_role_id: Option<String>,
     /// Destination of quarantined objects; required when `action` is quarantine
     /// (`QUARANTINE_BUCKET`).
     pub quarantine_bucket: Option<String>,
@@ -195,6 +212,9 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             action: Action::Quarantine,
+            unscannable_action: Action::Tag,
+            protected_buckets: Vec::new(),
+            scanner_role_id: None,
             quarantine_bucket: None,
             max_object_size: DEFAULT_MAX_OBJECT_SIZE,
             spool_dir: Some(PathBuf::from(DEFAULT_SPOOL_DIR)),
@@ -260,11 +280,47 @@ impl Config {
             }),
         };
 
+        let unscannable_action = match get("UNSCANNABLE_ACTION") {
+            None => defaults.unscannable_action,
+            Some(v) => match v.parse() {
+                Ok(a @ (Action::Tag | Action::Quarantine)) => a,
+                _ => {
+                    problems.push(format!(
+                        "UNSCANNABLE_ACTION=`{v}` is invalid (allowed: {})",
+                        Action::ALLOWED_UNSCANNABLE
+                    ));
+                    defaults.unscannable_action
+                }
+            },
+        };
+
+        let protected_buckets: Vec<String> = get("PROTECTED_BUCKETS")
+            .map(|v| {
+                v.split(',')
+                    .map(|b| b.trim().to_owned())
+                    .filter(|b| !b.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for b in &protected_buckets {
+            if let Err(why) = check_bucket_name(b) {
+                problems.push(format!(
+                    "PROTECTED_BUCKETS has `{b}`, which is invalid: {why}"
+                ));
+            }
+        }
         let quarantine_bucket = get("QUARANTINE_BUCKET").map(|v| v.trim().to_owned());
         match &quarantine_bucket {
             Some(b) => {
                 if let Err(why) = check_bucket_name(b) {
                     problems.push(format!("QUARANTINE_BUCKET=`{b}` is invalid: {why}"));
+                }
+                if protected_buckets.contains(b) {
+                    problems.push(format!(
+                        "QUARANTINE_BUCKET=`{b}` is also in PROTECTED_BUCKETS (allowed: a bucket \
+                         that is not protected; each quarantine copy would be scanned and \
+                         quarantined again)"
+                    ));
                 }
             }
             None if action == Action::Quarantine => problems.push(
@@ -272,7 +328,21 @@ impl Config {
                  name, or set ACTION to delete or tag)"
                     .into(),
             ),
+            None if unscannable_action == Action::Quarantine => problems.push(
+                "QUARANTINE_BUCKET is required when UNSCANNABLE_ACTION is quarantine (set it to \
+                 a bucket name, or set UNSCANNABLE_ACTION to tag)"
+                    .into(),
+            ),
             None => {}
+        }
+        let scanner_role_id = get("SCANNER_ROLE_ID").map(|v| v.trim().to_owned());
+        if let Some(id) = &scanner_role_id
+            && !id.chars().all(|c| c.is_ascii_alphanumeric())
+        {
+            problems.push(format!(
+                "SCANNER_ROLE_ID=`{id}` is invalid (allowed: the role's unique id, letters and \
+                 digits such as AROA3XFRBF535EXAMPLE; the template sets it)"
+            ));
         }
 
         let memory_mb =
@@ -433,6 +503,9 @@ impl Config {
         }
         Ok(Config {
             action,
+            unscannable_action,
+            protected_buckets,
+            scanner_role_id,
             quarantine_bucket,
             max_object_size,
             spool_dir,
@@ -682,6 +755,72 @@ mod tests {
                 "SKIP_SIGNED=`sometimes` is invalid (allowed: current-rules, any-rules, never)"
             ),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn unscannable_objects_can_be_quarantined_with_a_bucket() {
+        let c = config(&[("ACTION", "tag")]).unwrap();
+        assert_eq!(c.unscannable_action, Action::Tag);
+        let c = config(&[
+            ("ACTION", "tag"),
+            ("UNSCANNABLE_ACTION", "Quarantine"),
+            ("QUARANTINE_BUCKET", "q-bucket"),
+        ])
+        .unwrap();
+        assert_eq!(c.unscannable_action, Action::Quarantine);
+        let e = config(&[("ACTION", "tag"), ("UNSCANNABLE_ACTION", "quarantine")]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("QUARANTINE_BUCKET is required when UNSCANNABLE_ACTION is quarantine"),
+            "{e}"
+        );
+        let e = config(&[("ACTION", "tag"), ("UNSCANNABLE_ACTION", "delete")]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("UNSCANNABLE_ACTION=`delete` is invalid (allowed: tag, quarantine)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_protected_quarantine_bucket_is_refused() {
+        let c = config(&[
+            ("QUARANTINE_BUCKET", "q-bucket"),
+            ("PROTECTED_BUCKETS", " uploads , ,more-uploads"),
+        ])
+        .unwrap();
+        assert_eq!(c.protected_buckets, ["uploads", "more-uploads"]);
+        let e = config(&[
+            ("QUARANTINE_BUCKET", "uploads"),
+            ("PROTECTED_BUCKETS", "uploads,other"),
+        ])
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("QUARANTINE_BUCKET=`uploads` is also in PROTECTED_BUCKETS"),
+            "{e}"
+        );
+        let e = config(&[("ACTION", "tag"), ("PROTECTED_BUCKETS", "Bad_Name")]).unwrap_err();
+        assert!(
+            e.to_string().contains("PROTECTED_BUCKETS has `Bad_Name`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn scanner_role_id_is_letters_and_digits() {
+        let c = config(&[
+            ("ACTION", "tag"),
+            ("SCANNER_ROLE_ID", "AROA3XFRBF535EXAMPLE"),
+        ])
+        .unwrap();
+        assert_eq!(c.scanner_role_id.as_deref(), Some("AROA3XFRBF535EXAMPLE"));
+        let e = config(&[("ACTION", "tag"), ("SCANNER_ROLE_ID", "AROA:x")]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("SCANNER_ROLE_ID=`AROA:x` is invalid"),
+            "{e}"
         );
     }
 

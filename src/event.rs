@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::store::ObjectRef;
 
-/// An object named by an `ObjectCreated:*` record.
+/// An object named by an `ObjectCreated:*` or `ObjectTagging:*` record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectEvent {
     /// Bucket, decoded key and the version the event names, if any.
@@ -21,7 +21,37 @@ pub struct ObjectEvent {
     pub region: Option<String>,
     /// For example `ObjectCreated:Put`.
     pub event_name: String,
+    /// S3's ordering key for events of one key: a later upload has a greater sequencer. Real
+    /// S3 always sends it; emulators may not.
+    pub sequencer: Option<String>,
+    /// `userIdentity.principalId`: who caused the event (for an assumed role,
+    /// `AWS:<role id>:<session>`). Real S3 always sends it; emulators may not.
+    pub principal: Option<String>,
 }
+
+impl ObjectEvent {
+    /// What happened to the object.
+    pub fn kind(&self) -> EventKind {
+        if self.event_name.starts_with(TAGGING_PREFIX) {
+            EventKind::TagsChanged
+        } else {
+            EventKind::Created
+        }
+    }
+}
+
+/// What an object event announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// New bytes (`ObjectCreated:*`): scan them.
+    Created,
+    /// The tag set changed (`ObjectTagging:Put` or `:Delete`): check that the verdict tags are
+    /// still the scanner's own.
+    TagsChanged,
+}
+
+const CREATED_PREFIX: &str = "ObjectCreated:";
+const TAGGING_PREFIX: &str = "ObjectTagging:";
 
 /// A record the function acknowledges without scanning anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,7 +152,16 @@ struct S3Record {
     event_name: String,
     #[serde(default)]
     aws_region: Option<String>,
+    #[serde(default)]
+    user_identity: Option<UserIdentity>,
     s3: S3Entity,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserIdentity {
+    #[serde(default)]
+    principal_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -146,6 +185,8 @@ struct S3Object {
     e_tag: Option<String>,
     #[serde(default)]
     version_id: Option<String>,
+    #[serde(default)]
+    sequencer: Option<String>,
 }
 
 fn decode_s3_event(value: Value) -> Result<Decoded, EventError> {
@@ -177,7 +218,8 @@ fn decode_s3_event(value: Value) -> Result<Decoded, EventError> {
 
     let mut decoded = Decoded::default();
     for (i, record) in notification.records.into_iter().enumerate() {
-        if !record.event_name.starts_with("ObjectCreated:") {
+        let wanted = [CREATED_PREFIX, TAGGING_PREFIX];
+        if !wanted.iter().any(|p| record.event_name.starts_with(p)) {
             decoded.ignored.push(Ignored {
                 event_name: quote(&record.event_name),
                 bucket: Some(record.s3.bucket.name),
@@ -192,8 +234,8 @@ fn decode_s3_event(value: Value) -> Result<Decoded, EventError> {
         let bucket = record.s3.bucket.name;
         check_bucket(&bucket).map_err(|reason| bad("bucket.name", reason))?;
         let key = decode_key(&record.s3.object.key).map_err(|reason| bad("object.key", reason))?;
-        let version_id = record.s3.object.version_id.filter(|v| !v.is_empty());
-        if let Some(v) = &version_id
+        let raw_version = record.s3.object.version_id;
+        if let Some(v) = &raw_version
             && v.chars().any(unsafe_in_a_line)
         {
             return Err(bad(
@@ -201,6 +243,7 @@ fn decode_s3_event(value: Value) -> Result<Decoded, EventError> {
                 format!("`{}` has control or line-breaking characters", quote(v)),
             ));
         }
+        let version_id = crate::store::pinned_version(raw_version.as_deref());
         decoded.objects.push(ObjectEvent {
             object: ObjectRef {
                 bucket,
@@ -211,6 +254,8 @@ fn decode_s3_event(value: Value) -> Result<Decoded, EventError> {
             etag: record.s3.object.e_tag,
             region: record.aws_region,
             event_name: record.event_name,
+            sequencer: record.s3.object.sequencer,
+            principal: record.user_identity.and_then(|u| u.principal_id),
         });
     }
     Ok(decoded)

@@ -39,6 +39,10 @@ enum Command {
     Handle {
         /// A Lambda SQS event (JSON), such as the files in events/.
         event: PathBuf,
+        /// Behave as a function with this timeout, in seconds: objects not finished shortly
+        /// before it are abandoned and their messages reported for retry, as in Lambda.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=900))]
+        timeout: Option<u64>,
     },
     /// Print the embedded ruleset's identity and rules.
     Rules,
@@ -68,7 +72,10 @@ fn main() -> ExitCode {
             json,
             timeout,
         } => scan(&paths, json, Duration::from_secs(timeout)),
-        Command::Handle { event } => handle(&event).map(|()| ExitCode::SUCCESS),
+        Command::Handle { event, timeout } => {
+            let deadline = timeout.map(|t| std::time::SystemTime::now() + Duration::from_secs(t));
+            handle(&event, deadline).map(|()| ExitCode::SUCCESS)
+        }
         Command::Rules => rules().map(|()| ExitCode::SUCCESS),
     };
     result.unwrap_or_else(|e| {
@@ -113,14 +120,14 @@ async fn pipeline(mut config: Config) -> anyhow::Result<Pipeline<S3Store>> {
 }
 
 #[tokio::main]
-async fn handle(path: &Path) -> anyhow::Result<()> {
+async fn handle(path: &Path, deadline: Option<std::time::SystemTime>) -> anyhow::Result<()> {
     let config = Config::from_env()?;
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let event: SqsEvent = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a Lambda SQS event", path.display()))?;
     let pipeline = pipeline(config).await?;
-    let response = pipeline.process_batch(event).await?;
+    let response = pipeline.process_batch_until(event, deadline).await?;
     println!("{}", serde_json::to_string_pretty(&response)?);
     Ok(())
 }

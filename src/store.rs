@@ -25,6 +25,13 @@ pub struct ObjectRef {
 }
 
 impl ObjectRef {
+    /// True when the version id names bytes that can never change (see [`pinned_version`]).
+    pub fn is_pinned(&self) -> bool {
+        self.version_id
+            .as_deref()
+            .is_some_and(|v| v != NULL_VERSION)
+    }
+
     /// The same object at `version_id`.
     pub fn at_version(&self, version_id: Option<String>) -> ObjectRef {
         ObjectRef {
@@ -45,6 +52,19 @@ impl fmt::Display for ObjectRef {
     }
 }
 
+/// The version id S3 gives objects written while versioning was off or suspended.
+pub const NULL_VERSION: &str = "null";
+
+/// A version id as S3 reports it, with the `null` version (of an object written while
+/// versioning was off or suspended) read as no version: that version is replaced by every new
+/// upload of its key, so it is handled like an unversioned key, through the key and on the
+/// condition that it still holds the bytes scanned.
+pub fn pinned_version(reported: Option<&str>) -> Option<String> {
+    reported
+        .filter(|v| !v.is_empty() && *v != NULL_VERSION)
+        .map(String::from)
+}
+
 /// What a read or a write learnt about an object version.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ObjectInfo {
@@ -56,6 +76,23 @@ pub struct ObjectInfo {
     pub etag: Option<String>,
     /// S3's SHA-256 checksum (base64), when the object was uploaded with one.
     pub checksum_sha256: Option<String>,
+    /// When this version was written, as S3 reports it (whole seconds). A later upload of the
+    /// same key always has a later one, even when its bytes are the same.
+    pub last_modified: Option<i64>,
+}
+
+impl ObjectInfo {
+    /// True when `other` describes the same upload: same ETag, size and, when both are known,
+    /// write time. This is what tells an unversioned key's bytes from a newer upload of
+    /// identical size and MD5.
+    pub fn same_upload(&self, other: &ObjectInfo) -> bool {
+        self.etag == other.etag
+            && self.size == other.size
+            && match (self.last_modified, other.last_modified) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+    }
 }
 
 /// An object's tag set, in order.
@@ -130,6 +167,19 @@ enum SinkData {
 }
 
 impl Sink {
+    /// The number of bytes it holds room for.
+    pub fn len(&self) -> usize {
+        match &self.data {
+            SinkData::Memory(v) => v.len(),
+            SinkData::Mapped(m) => m.len(),
+        }
+    }
+
+    /// True when it holds room for no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The whole object's room, to be filled.
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
         match &mut self.data {
@@ -258,6 +308,7 @@ pub enum Op {
     HeadObject,
     GetObjectTagging,
     PutObjectTagging,
+    DeleteObjectTagging,
     CopyObject,
     DeleteObject,
     GetBucketVersioning,
@@ -330,14 +381,17 @@ impl StoreError {
 /// The S3 calls the scanner makes, and nothing else: the IAM policy in `template.yaml` grants
 /// exactly these.
 pub trait ObjectStore: Send + Sync {
-    /// Reads a whole object version, reserving its size from `budget` first.
-    /// Without a version, reads the key only while its ETag is still `etag` (if given), so
-    /// that the bytes scanned are the ones the event announced.
+    /// Reads a whole object version into `reserved` when that is room for exactly its size
+    /// (reserved before the request from the size the event announced), else into room
+    /// reserved from `budget` once the size is known. Unless the version is pinned, reads the
+    /// key only while its ETag is still `etag` (if given), so that the bytes scanned are the
+    /// ones the event announced.
     fn get(
         &self,
         object: &ObjectRef,
         etag: Option<&str>,
         budget: &Budget,
+        reserved: Option<Sink>,
     ) -> impl Future<Output = Result<Fetched, StoreError>> + Send;
 
     /// Size, version and ETag of an object version, or `None` if it does not exist.
@@ -349,7 +403,7 @@ pub trait ObjectStore: Send + Sync {
     /// The tag set of an object version.
     fn tags(&self, object: &ObjectRef) -> impl Future<Output = Result<Tags, StoreError>> + Send;
 
-    /// Replaces the tag set of an object version.
+    /// Replaces the tag set of an object version (an empty set removes every tag).
     fn put_tags(
         &self,
         object: &ObjectRef,
@@ -357,8 +411,8 @@ pub trait ObjectStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Copies `source` (the version described by `info`) to `dest` with its metadata and
-    /// content type, replacing its tags with `tags`; returns what was written. Without a
-    /// source version, copies only while the source still has `info.etag`.
+    /// content type, replacing its tags with `tags`; returns what was written. Unless the
+    /// source version is pinned, copies only while the source still has `info.etag`.
     fn copy(
         &self,
         source: &ObjectRef,
@@ -367,8 +421,9 @@ pub trait ObjectStore: Send + Sync {
         tags: &Tags,
     ) -> impl Future<Output = Result<ObjectInfo, StoreError>> + Send;
 
-    /// Deletes an object version. Without a version (unversioned bucket), deletes the key only
-    /// while its ETag is still `etag`, so a newer upload of the same key is not removed.
+    /// Deletes an object version. Unless the version is pinned (an unversioned key, or the
+    /// `null` version), deletes only while its ETag is still `etag`, so a newer upload of the
+    /// same key is not removed.
     fn delete(
         &self,
         object: &ObjectRef,

@@ -77,11 +77,12 @@ impl fmt::Display for Verdict {
     }
 }
 
-/// The user's tags leave no room for ours.
+/// A `Clean` verdict and the user's tags do not fit in S3's limit together.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error(
-    "the object has {user} tags of its own and the verdict needs {ours}, more than S3's limit of {MAX_TAGS}; \
-     nothing was written (remove some of the object's tags, then redrive the message)"
+    "the object has {user} tags of its own and the Clean verdict needs {ours}, more than S3's \
+     limit of {MAX_TAGS}; no verdict was written (remove some of the object's tags, then redrive \
+     the message)"
 )]
 pub struct TagLimitError {
     /// Tags of the user's that would be kept.
@@ -90,38 +91,69 @@ pub struct TagLimitError {
     pub ours: usize,
 }
 
-/// The tag set to write: the user's tags, minus older values of any of our keys, then ours.
-/// Fails rather than dropping user tags, as they may drive lifecycle rules or access policies.
-pub fn merge_tags(existing: &Tags, ours: Tags, keys: &TagKeys) -> Result<Tags, TagLimitError> {
-    let mine = keys.all();
-    let mut merged: Tags = existing
-        .iter()
-        .filter(|(k, _)| !mine.contains(&k.as_str()))
-        .cloned()
-        .collect();
-    if merged.len() + ours.len() > MAX_TAGS {
+/// The tag set to write on a scanned object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Merged {
+    /// The user's tags (those that fit), then the verdict's.
+    pub tags: Tags,
+    /// User tags left out to make room for a verdict that is not `Clean`.
+    pub dropped: Tags,
+}
+
+/// The tag set to write: the user's tags, minus every scanner key (whoever set it, in any
+/// letter case), then `ours`. When they do not fit, a verdict other than `Clean` wins: the
+/// last user tags are dropped, as few as needed, so that an object is never left looking clean
+/// for want of room. A `Clean` verdict never drops a user tag (they may drive lifecycle rules
+/// or access policies); it fails instead, and the object stays without a verdict.
+pub fn merge_tags(
+    existing: &Tags,
+    ours: Tags,
+    keys: &TagKeys,
+    verdict: &Verdict,
+) -> Result<Merged, TagLimitError> {
+    let mut user = user_tags(existing, keys);
+    let room = MAX_TAGS.saturating_sub(ours.len());
+    if user.len() > room && *verdict == Verdict::Clean {
         return Err(TagLimitError {
-            user: merged.len(),
+            user: user.len(),
             ours: ours.len(),
         });
     }
-    merged.extend(ours);
-    Ok(merged)
+    let dropped = user.split_off(room.min(user.len()));
+    user.extend(ours);
+    Ok(Merged {
+        tags: user,
+        dropped,
+    })
+}
+
+/// `tags` without any scanner key, in any letter case.
+pub fn user_tags(tags: &Tags, keys: &TagKeys) -> Tags {
+    tags.iter()
+        .filter(|(k, _)| !keys.is_scanner_key(k))
+        .cloned()
+        .collect()
+}
+
+/// True when `tags` hold a scanner key, in any letter case.
+pub fn has_scanner_keys(tags: &Tags, keys: &TagKeys) -> bool {
+    tags.iter().any(|(k, _)| keys.is_scanner_key(k))
+}
+
+/// True when `tags` hold a key that differs from a scanner key only in letter case: never
+/// the scanner's own, and possibly matched by a case-insensitive policy condition.
+pub fn has_case_variants(tags: &Tags, keys: &TagKeys) -> bool {
+    let exact = keys.all();
+    tags.iter()
+        .any(|(k, _)| keys.is_scanner_key(k) && !exact.contains(&k.as_str()))
 }
 
 /// Our tags first, then as many of the user's as fit: for the quarantine copy, where the
 /// verdict matters more than the user's labels.
 pub fn quarantine_tags(existing: &Tags, ours: Tags, keys: &TagKeys) -> Tags {
-    let mine = keys.all();
     let room = MAX_TAGS.saturating_sub(ours.len());
     let mut tags = ours;
-    tags.extend(
-        existing
-            .iter()
-            .filter(|(k, _)| !mine.contains(&k.as_str()))
-            .take(room)
-            .cloned(),
-    );
+    tags.extend(user_tags(existing, keys).into_iter().take(room));
     tags
 }
 

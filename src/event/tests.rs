@@ -46,6 +46,8 @@ fn sns_wrapped_put_names_bucket_key_size_and_etag() {
             etag: objects[0].etag.clone(),
             region: Some("us-east-1".into()),
             event_name: "ObjectCreated:Put".into(),
+            sequencer: None,
+            principal: None,
         }]
     );
     assert_eq!(objects[0].etag.as_deref().map(str::len), Some(32));
@@ -188,12 +190,42 @@ fn malformed_shapes_name_what_is_wrong() {
 }
 
 #[test]
-fn empty_version_id_means_none() {
-    let body = r#"{"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}, "object": {"key": "k", "versionId": ""}}}]}"#;
+fn empty_and_null_version_ids_mean_none() {
+    // The `null` version is replaced by the next upload of its key: it pins nothing.
+    for version in ["", "null"] {
+        let object = &decode_body(&one_record("k", "b", version)).unwrap().objects[0];
+        assert_eq!(object.object.version_id, None, "{version:?}");
+        assert!(!object.object.is_pinned());
+    }
+}
+
+#[test]
+fn tag_changes_are_object_events_naming_who_made_them() {
+    let body = serde_json::json!({ "Records": [
+        { "eventName": "ObjectTagging:Put", "userIdentity": { "principalId": "AWS:AROAX:fn" },
+          "s3": { "bucket": { "name": "b" }, "object": {
+              "key": "k", "versionId": "v1", "sequencer": "0055AED6DCD90281E5" } } },
+        { "eventName": "ObjectTagging:Delete",
+          "s3": { "bucket": { "name": "b" }, "object": { "key": "k" } } },
+        { "eventName": "ObjectCreated:Put",
+          "s3": { "bucket": { "name": "b" }, "object": { "key": "k" } } },
+    ] })
+    .to_string();
+    let decoded = decode_body(&body).unwrap();
+    assert!(decoded.ignored.is_empty());
+    let kinds: Vec<EventKind> = decoded.objects.iter().map(ObjectEvent::kind).collect();
     assert_eq!(
-        decode_body(body).unwrap().objects[0].object.version_id,
-        None
+        kinds,
+        [
+            EventKind::TagsChanged,
+            EventKind::TagsChanged,
+            EventKind::Created
+        ]
     );
+    let first = &decoded.objects[0];
+    assert_eq!(first.principal.as_deref(), Some("AWS:AROAX:fn"));
+    assert_eq!(first.sequencer.as_deref(), Some("0055AED6DCD90281E5"));
+    assert_eq!(decoded.objects[1].principal, None);
 }
 
 // Property and fuzz tests: the generators, the model and the checks of examples/fuzz_events.rs

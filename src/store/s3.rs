@@ -10,7 +10,9 @@ use aws_sdk_s3::types::{
 use futures::{StreamExt, TryStreamExt};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use super::{Budget, Fetched, ObjectInfo, ObjectRef, ObjectStore, Op, StoreError, Tags};
+use super::{
+    Budget, Fetched, ObjectInfo, ObjectRef, ObjectStore, Op, Sink, StoreError, Tags, pinned_version,
+};
 
 /// Characters kept as they are in a `CopySource` key; everything else is percent-encoded.
 const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC
@@ -214,10 +216,11 @@ impl S3Store {
             }
         };
         Ok(ObjectInfo {
-            version_id: done.version_id().map(String::from),
+            version_id: pinned_version(done.version_id()),
             size,
             etag: done.e_tag().map(unquote),
             checksum_sha256: None,
+            last_modified: None,
         })
     }
 
@@ -241,9 +244,11 @@ impl ObjectStore for S3Store {
         object: &ObjectRef,
         etag: Option<&str>,
         budget: &Budget,
+        reserved: Option<Sink>,
     ) -> Result<Fetched, StoreError> {
-        // A version pins the bytes by itself; only an unversioned read needs the ETag.
-        let if_match = etag.filter(|_| object.version_id.is_none());
+        // A version pins the bytes by itself; only an unversioned (or `null`) read needs the
+        // ETag.
+        let if_match = etag.filter(|_| !object.is_pinned());
         let out = self
             .get_request(object, if_match)
             .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
@@ -255,18 +260,25 @@ impl ObjectStore for S3Store {
             .and_then(|n| u64::try_from(n).ok())
             .ok_or_else(|| transient("response has no Content-Length".into()))?;
         let info = ObjectInfo {
-            version_id: out.version_id().map(String::from),
+            version_id: pinned_version(out.version_id()),
             size,
             etag: out.e_tag().map(unquote),
             checksum_sha256: out.checksum_sha256().map(String::from),
+            last_modified: out.last_modified().map(|t| t.secs()),
         };
         // Dropping the unread body closes the connection: a too-large object costs one request,
         // not a download.
-        let Some(mut sink) = budget
-            .reserve(size)
-            .await
-            .map_err(|e| transient(format!("making room for {size} bytes: {e}")))?
-        else {
+        let room = match reserved {
+            Some(sink) if sink.len() as u64 == size => Some(sink),
+            other => {
+                drop(other);
+                budget
+                    .reserve(size)
+                    .await
+                    .map_err(|e| transient(format!("making room for {size} bytes: {e}")))?
+            }
+        };
+        let Some(mut sink) = room else {
             return Ok(Fetched::TooLarge(info));
         };
         let room = sink.as_mut_slice();
@@ -297,13 +309,14 @@ impl ObjectStore for S3Store {
     async fn head(&self, object: &ObjectRef) -> Result<Option<ObjectInfo>, StoreError> {
         match self.head_output(object).await {
             Ok(out) => Ok(Some(ObjectInfo {
-                version_id: out.version_id().map(String::from),
+                version_id: pinned_version(out.version_id()),
                 size: out
                     .content_length()
                     .and_then(|n| u64::try_from(n).ok())
                     .unwrap_or(0),
                 etag: out.e_tag().map(unquote),
                 checksum_sha256: out.checksum_sha256().map(String::from),
+                last_modified: out.last_modified().map(|t| t.secs()),
             })),
             Err(StoreError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
@@ -328,6 +341,18 @@ impl ObjectStore for S3Store {
     }
 
     async fn put_tags(&self, object: &ObjectRef, tags: &Tags) -> Result<(), StoreError> {
+        if tags.is_empty() {
+            // The same as an empty PutObjectTagging, which some emulators reject.
+            self.client
+                .delete_object_tagging()
+                .bucket(&object.bucket)
+                .key(&object.key)
+                .set_version_id(object.version_id.clone())
+                .send()
+                .await
+                .map_err(|e| classify(Op::DeleteObjectTagging, object, e))?;
+            return Ok(());
+        }
         let tag_set = tags
             .iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
@@ -379,13 +404,17 @@ impl ObjectStore for S3Store {
             .await
             .map_err(|e| classify(Op::CopyObject, dest, e))?;
         Ok(ObjectInfo {
-            version_id: out.version_id().map(String::from),
+            version_id: pinned_version(out.version_id()),
             size: info.size,
             etag: out
                 .copy_object_result()
                 .and_then(|r| r.e_tag())
                 .map(unquote),
             checksum_sha256: None,
+            last_modified: out
+                .copy_object_result()
+                .and_then(|r| r.last_modified())
+                .map(|t| t.secs()),
         })
     }
 
@@ -396,7 +425,7 @@ impl ObjectStore for S3Store {
             .bucket(&object.bucket)
             .key(&object.key)
             .set_version_id(object.version_id.clone());
-        if object.version_id.is_none()
+        if !object.is_pinned()
             && let Some(etag) = etag
         {
             req = req.if_match(format!("\"{etag}\""));
@@ -429,10 +458,11 @@ impl ObjectStore for S3Store {
                     .iter()
                     .filter(|v| listed_key(v.key()).as_deref() == Some(object.key.as_str()))
                     .map(|v| ObjectInfo {
-                        version_id: v.version_id().map(String::from),
+                        version_id: pinned_version(v.version_id()),
                         size: v.size().and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
                         etag: v.e_tag().map(unquote),
                         checksum_sha256: None,
+                        last_modified: v.last_modified().map(|t| t.secs()),
                     }),
             );
             let past_key = listed_key(page.next_key_marker()).is_some_and(|k| k != object.key);
@@ -467,11 +497,11 @@ impl ObjectStore for S3Store {
     }
 }
 
-/// `If-Match` for a copy of a key read without a version: the bytes copied must be the
+/// `If-Match` for a copy of a key read without a pinned version: the bytes copied must be the
 /// bytes scanned.
 fn source_if_match(source: &ObjectRef, info: &ObjectInfo) -> Option<String> {
-    match (&source.version_id, &info.etag) {
-        (None, Some(etag)) => Some(format!("\"{etag}\"")),
+    match &info.etag {
+        Some(etag) if !source.is_pinned() => Some(format!("\"{etag}\"")),
         _ => None,
     }
 }
@@ -515,6 +545,8 @@ fn permission(op: Op, object: &ObjectRef) -> String {
         (Op::GetObjectTagging, true) => "s3:GetObjectVersionTagging",
         (Op::PutObjectTagging, false) => "s3:PutObjectTagging",
         (Op::PutObjectTagging, true) => "s3:PutObjectVersionTagging",
+        (Op::DeleteObjectTagging, false) => "s3:DeleteObjectTagging",
+        (Op::DeleteObjectTagging, true) => "s3:DeleteObjectVersionTagging",
         (Op::DeleteObject, false) => "s3:DeleteObject",
         (Op::DeleteObject, true) => "s3:DeleteObjectVersion",
         (Op::GetBucketVersioning, _) => {

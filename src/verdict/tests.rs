@@ -44,10 +44,11 @@ fn merge_keeps_user_tags_and_replaces_ours() {
         ("scan-matches", "Old_Rule"),
         ("project", "x"),
     ]);
-    let ours = Verdict::Infected(vec!["R".into()]).tags(&keys, "id", "d");
-    let merged = merge_tags(&existing, ours, &keys).unwrap();
+    let infected = Verdict::Infected(vec!["R".into()]);
+    let ours = infected.tags(&keys, "id", "d");
+    let merged = merge_tags(&existing, ours, &keys, &infected).unwrap();
     assert_eq!(
-        merged,
+        merged.tags,
         tags(&[
             ("owner", "alice"),
             ("project", "x"),
@@ -57,21 +58,86 @@ fn merge_keeps_user_tags_and_replaces_ours() {
             ("scan-rules", "id"),
         ])
     );
+    assert_eq!(merged.dropped, Tags::new());
 }
 
 #[test]
-fn merge_refuses_to_exceed_ten_tags() {
+fn merge_removes_scanner_keys_in_any_letter_case() {
+    let keys = TagKeys::default();
+    let existing = tags(&[
+        ("Scan-Result", "Clean"),
+        ("SCAN-SIGNATURE", "v1.00"),
+        ("owner", "alice"),
+        ("scan-resultx", "kept: not a scanner key"),
+    ]);
+    assert!(has_case_variants(&existing, &keys));
+    assert!(!has_case_variants(
+        &tags(&[("scan-result", "Clean")]),
+        &keys
+    ));
+    let ours = Verdict::Clean.tags(&keys, "id", "d");
+    let merged = merge_tags(&existing, ours, &keys, &Verdict::Clean).unwrap();
+    assert_eq!(
+        merged
+            .tags
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "owner",
+            "scan-resultx",
+            "scan-result",
+            "scan-date",
+            "scan-rules"
+        ]
+    );
+}
+
+#[test]
+fn a_clean_verdict_never_drops_user_tags() {
     let keys = TagKeys::default();
     let user: Tags = (0..8).map(|i| (format!("k{i}"), "v".to_string())).collect();
     let ours = Verdict::Clean.tags(&keys, "id", "d");
-    let err = merge_tags(&user, ours.clone(), &keys).unwrap_err();
+    let err = merge_tags(&user, ours.clone(), &keys, &Verdict::Clean).unwrap_err();
     assert_eq!(err, TagLimitError { user: 8, ours: 3 });
     assert!(err.to_string().contains("limit of 10"));
     // Seven user tags plus our three fit, and so do eight when one of them is an old verdict.
-    assert!(merge_tags(&user[..7].to_vec(), ours.clone(), &keys).is_ok());
+    assert!(merge_tags(&user[..7].to_vec(), ours.clone(), &keys, &Verdict::Clean).is_ok());
     let mut with_old = user[..7].to_vec();
     with_old.push(("scan-result".into(), "Clean".into()));
-    assert!(merge_tags(&with_old, ours, &keys).is_ok());
+    assert!(merge_tags(&with_old, ours, &keys, &Verdict::Clean).is_ok());
+}
+
+#[test]
+fn other_verdicts_drop_the_fewest_user_tags_needed() {
+    let keys = TagKeys::default();
+    let mut existing: Tags = (0..9).map(|i| (format!("k{i}"), format!("v{i}"))).collect();
+    existing.insert(3, ("scan-result".into(), "Clean".into()));
+    for verdict in [
+        Verdict::Infected(vec!["R".into()]),
+        Verdict::Unscannable("too large".into()),
+        Verdict::Error("denied".into()),
+    ] {
+        let ours = verdict.tags(&keys, "id", "d");
+        let merged = merge_tags(&existing, ours.clone(), &keys, &verdict).unwrap();
+        assert_eq!(merged.tags.len(), MAX_TAGS, "{verdict}");
+        assert_eq!(&merged.tags[6..], &ours[..], "{verdict}");
+        assert_eq!(merged.tags[0], ("k0".to_string(), "v0".to_string()));
+        // Nine user tags, room for six: the last three go, and are reported.
+        assert_eq!(
+            merged.dropped,
+            tags(&[("k6", "v6"), ("k7", "v7"), ("k8", "v8")]),
+            "{verdict}"
+        );
+        assert_eq!(
+            merged
+                .tags
+                .iter()
+                .filter(|(k, _)| k == "scan-result")
+                .count(),
+            1
+        );
+    }
 }
 
 #[test]

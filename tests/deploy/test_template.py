@@ -19,6 +19,7 @@ ACTIONS_OF_CALL = {
     "head_object": {"s3:GetObject", "s3:GetObjectVersion"},
     "get_object_tagging": {"s3:GetObjectTagging", "s3:GetObjectVersionTagging"},
     "put_object_tagging": {"s3:PutObjectTagging", "s3:PutObjectVersionTagging"},
+    "delete_object_tagging": {"s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging"},
     "copy_object": {"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:PutObjectTagging"},
     "create_multipart_upload": {"s3:PutObject", "s3:PutObjectTagging"},
     "upload_part_copy": {"s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"},
@@ -222,8 +223,8 @@ class CleanReadsPolicy(unittest.TestCase):
                              f"{SCANNER_ROLE}.Arn": "<scanner-role-arn>"})
         cls.enforced = json.loads(render_sub(cls.enforced_sub, placeholders))
 
-    def test_it_is_off_by_default_and_only_for_the_created_bucket(self):
-        self.assertEqual(self.params["EnforceCleanReads"]["Default"], "false")
+    def test_it_is_on_by_default_for_the_created_bucket(self):
+        self.assertEqual(self.params["EnforceCleanReads"]["Default"], "true")
         self.assertEqual(self.condition, "EnforceClean")
         self.assertEqual(self.template["Conditions"]["EnforceClean"], {"Fn::And": [
             {"Condition": "CreateProtected"}, {"Fn::Equals": [{"Ref": "EnforceCleanReads"}, "true"]}]})
@@ -258,7 +259,9 @@ class CleanReadsPolicy(unittest.TestCase):
         condition = dict(tags["Condition"])
         self.assertEqual(condition.pop("ArnNotEquals"), {"aws:PrincipalArn": "<scanner-role-arn>"})
         (operator, keys), = condition.items()
-        self.assertIn(operator, ("ForAnyValue:StringEquals", "ForAnyValue:StringLike"))
+        # Tag keys are case-sensitive in S3, condition keys may not be in IAM: `Scan-Result` is
+        # denied like `scan-result`.
+        self.assertEqual(operator, "ForAnyValue:StringEqualsIgnoreCase")
         # Every configured key, whatever its name: a `scan-*` pattern misses renamed keys.
         self.assertEqual(set(keys), {"s3:RequestObjectTagKeys"})
         self.assertEqual(set(keys["s3:RequestObjectTagKeys"]),
@@ -282,6 +285,69 @@ class CleanReadsPolicy(unittest.TestCase):
         values.update({"ProtectedBucket.Arn": "arn:aws:s3:::BUCKET",
                        f"{SCANNER_ROLE}.Arn": "SCANNER_ROLE_ARN"})
         self.assertEqual(json.loads(ours[0]), json.loads(render_sub(self.enforced_sub, values)))
+
+
+class LeastPrivilegeByAction(unittest.TestCase):
+    """What the scanner may do follows what its actions need."""
+
+    @classmethod
+    def setUpClass(cls):
+        template, _ = decode(os.path.join(ROOT, "template.yaml"))
+        cls.template = template
+        statements = template["Resources"]["ScannerFunction"]["Properties"]["Policies"][0][
+            "Statement"]
+        cls.by_sid = {}
+        for item in statements:
+            condition, statement = None, item
+            if isinstance(item, dict) and "Fn::If" in item:
+                condition, statement = item["Fn::If"][0], item["Fn::If"][1]
+            cls.by_sid[statement["Sid"]] = (condition, statement)
+
+    def test_no_delete_in_protected_buckets_unless_an_action_removes_objects(self):
+        conditions = self.template["Conditions"]
+        self.assertEqual(conditions["Deletes"], {"Fn::Or": [
+            {"Fn::Not": [{"Fn::Equals": [{"Ref": "Action"}, "tag"]}]},
+            {"Fn::Equals": [{"Ref": "UnscannableAction"}, "quarantine"]}]})
+        for sid, condition in (("DeleteInExistingBuckets", "DeletesInExistingBuckets"),
+                               ("DeleteInCreatedBucket", "DeletesInCreatedBucket")):
+            cond, statement = self.by_sid[sid]
+            self.assertEqual(cond, condition)
+            self.assertIn({"Condition": "Deletes"}, conditions[condition]["Fn::And"])
+            self.assertEqual(as_set(statement["Action"]), {"s3:DeleteObject", "s3:DeleteObjectVersion"})
+        for sid in ("ScanExistingBuckets", "ScanCreatedBucket"):
+            actions = as_set(self.by_sid[sid][1]["Action"])
+            self.assertFalse({"s3:DeleteObject", "s3:DeleteObjectVersion"} & actions, sid)
+
+    def test_quarantine_bucket_rights_only_when_something_is_quarantined(self):
+        self.assertEqual(self.template["Conditions"]["Quarantines"], {"Fn::Or": [
+            {"Fn::Equals": [{"Ref": "Action"}, "quarantine"]},
+            {"Fn::Equals": [{"Ref": "UnscannableAction"}, "quarantine"]}]})
+        for sid in ("WriteQuarantine", "CheckQuarantineBucket"):
+            self.assertEqual(self.by_sid[sid][0], "Quarantines", sid)
+
+    def test_kms_keys_are_used_only_through_s3_and_secrets_manager(self):
+        condition, statement = self.by_sid["UseBucketKmsKeys"]
+        self.assertEqual(condition, "HasKmsKeys")
+        via = statement["Condition"]["StringEquals"]["kms:ViaService"]
+        self.assertEqual([v["Fn::Sub"] for v in via], ["s3.${AWS::Region}.amazonaws.com",
+                                                      "secretsmanager.${AWS::Region}.amazonaws.com"])
+
+    def test_a_protected_quarantine_bucket_is_refused(self):
+        rule = self.template["Rules"]["QuarantineIsNotProtected"]["Assertions"][0]["Assert"]
+        self.assertEqual(rule, {"Fn::Not": [{"Fn::Contains": [
+            {"Ref": "ProtectedBucketNames"}, {"Ref": "QuarantineBucketName"}]}]})
+        env = self.template["Resources"]["ScannerFunction"]["Properties"]["Environment"]["Variables"]
+        self.assertIn("PROTECTED_BUCKETS", env, "the function refuses it at start-up too")
+
+    def test_tag_changes_reach_the_scanner_by_default(self):
+        self.assertEqual(self.template["Parameters"]["RescanOnTagChange"]["Default"], "true")
+        topics = self.template["Resources"]["ProtectedBucket"]["Properties"][
+            "NotificationConfiguration"]["TopicConfigurations"]
+        tagging = [t["Fn::If"] for t in topics if isinstance(t, dict) and "Fn::If" in t]
+        self.assertEqual(tagging[0][0], "TagEventsOnCreated")
+        self.assertEqual(tagging[0][1]["Event"], "s3:ObjectTagging:*")
+        env = self.template["Resources"]["ScannerFunction"]["Properties"]["Environment"]["Variables"]
+        self.assertEqual(env["SCANNER_ROLE_ID"], {"Fn::GetAtt": [SCANNER_ROLE, "RoleId"]})
 
 
 class SamConfig(unittest.TestCase):

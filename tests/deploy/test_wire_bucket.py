@@ -47,6 +47,13 @@ class WireBucket(unittest.TestCase):
         self.assertNotIn("TopicConfigurations", config)
         self.assertEqual(len(config["QueueConfigurations"]), 1)
 
+    def test_tag_events_are_a_second_configuration(self):
+        merged = wire_bucket.merged({}, "arn:t", tag_events=True)
+        self.assertEqual([(t["Id"], t["Events"]) for t in merged["TopicConfigurations"]],
+                         [("s3-yara-scan", ["s3:ObjectCreated:*"]),
+                          ("s3-yara-scan-tags", ["s3:ObjectTagging:*"])])
+        self.assertNotIn("TopicConfigurations", wire_bucket.merged(merged, "arn:t", remove=True))
+
     def test_merge_replaces_an_older_entry_for_the_same_topic(self):
         current = {"TopicConfigurations": [
             {"Id": "old", "TopicArn": "arn:t", "Events": ["s3:ObjectCreated:*"]},

@@ -7,13 +7,14 @@ Run:  .venv/bin/python scripts/emulator.py run -- .venv/bin/python -m unittest d
 
 import os
 import sys
+import time
 import unittest
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
 
-from emulator import EICAR, clients, receive, wire  # noqa: E402
+from emulator import EICAR, clients, lambda_record, receive, wire  # noqa: E402
 from faultproxy import fault_proxy  # noqa: E402
 import invariants  # noqa: E402
 from invariants import WEBSHELL, check, deliver, scanner_env, upload  # noqa: E402,F401
@@ -35,7 +36,8 @@ class World:
     """A wired protected bucket and its quarantine bucket on moto, seen directly (s3, sqs) and
     through the proxy (proxy_url, control)."""
 
-    def __init__(self, proxy_url, control, versioned=True, quarantine=None):
+    def __init__(self, proxy_url, control, versioned=True, quarantine=None,
+                 events=("s3:ObjectCreated:*",)):
         self.s3, self.sns, self.sqs = clients(endpoint())
         self.proxy_url, self.control = proxy_url, control
         self.bucket = name("prot")
@@ -45,15 +47,34 @@ class World:
             self.s3.put_bucket_versioning(Bucket=self.quarantine,
                                           VersioningConfiguration={"Status": "Enabled"})
         self.queue = wire(self.s3, self.sns, self.sqs, self.bucket, self.bucket,
-                          versioned=versioned)["sns"]
+                          events=events, versioned=versioned)["sns"]
         self.versioned = versioned
         receive(self.sqs, self.queue, 1)  # the s3:TestEvent of the new configuration
         self.uploads = []
+
+    def suspend(self):
+        """Suspends versioning: new uploads get the `null` version, which the next replaces."""
+        self.s3.put_bucket_versioning(Bucket=self.bucket,
+                                      VersioningConfiguration={"Status": "Suspended"})
+        self.versioned = False
 
     def put(self, key, body, infected, kind="", **kw):
         u = upload(self.s3, self.bucket, key, body, infected, kind, **kw)
         self.uploads.append(u)
         return u
+
+    def drain(self, seconds=3):
+        """Every message the queue holds now (waiting up to `seconds` for the first)."""
+        out, deadline = [], time.time() + seconds
+        while True:
+            got = self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10,
+                                           WaitTimeSeconds=1, AttributeNames=["All"])
+            msgs = got.get("Messages", [])
+            arn = self.sqs.get_queue_attributes(
+                QueueUrl=self.queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            out += [lambda_record(m, arn) for m in msgs]
+            if not msgs and (out or time.time() > deadline):
+                return out
 
     def records(self, count=None, version_ids=True):
         """The SQS records for the uploads so far (received from the real queue). In a versioned
@@ -70,8 +91,8 @@ class World:
     def deliver(self, records, max_receives=3, runs=None, **env):
         return deliver(invariants.binary(), records, self.env(**env), max_receives, runs)
 
-    def check(self, dlq=(), pending=()):
-        return check(self.s3, self.uploads, self.quarantine, dlq, pending)
+    def check(self, dlq=(), pending=(), action="quarantine"):
+        return check(self.s3, self.uploads, self.quarantine, dlq, pending, action=action)
 
 
 class ProxyTestCase(unittest.TestCase):

@@ -2,7 +2,7 @@
 //! other calls of each scenario still go to moto.
 
 use pretty_assertions::assert_eq;
-use s3_yara_scan::store::{Budget, Fetched, ObjectInfo, Op, Tags};
+use s3_yara_scan::store::{Budget, Fetched, ObjectInfo, Op, Sink, Tags};
 use s3_yara_scan::{ObjectRef, ObjectStore, S3Store, StoreError};
 
 use crate::support::*;
@@ -12,6 +12,8 @@ use crate::support::*;
 pub(crate) struct Faults {
     pub(crate) get: Option<StoreError>,
     pub(crate) head: Option<StoreError>,
+    /// When set, `head` fails only for objects of this bucket.
+    pub(crate) head_bucket: Option<String>,
     pub(crate) tags: Option<StoreError>,
     pub(crate) put_tags: Option<StoreError>,
     pub(crate) copy: Option<StoreError>,
@@ -43,11 +45,15 @@ impl ObjectStore for Faulty {
         o: &ObjectRef,
         etag: Option<&str>,
         b: &Budget,
+        reserved: Option<Sink>,
     ) -> Result<Fetched, StoreError> {
-        or_fail!(self.fail.get, self.inner.get(o, etag, b))
+        or_fail!(self.fail.get, self.inner.get(o, etag, b, reserved))
     }
     async fn head(&self, o: &ObjectRef) -> Result<Option<ObjectInfo>, StoreError> {
-        or_fail!(self.fail.head, self.inner.head(o))
+        match &self.fail.head_bucket {
+            Some(bucket) if *bucket != o.bucket => self.inner.head(o).await,
+            _ => or_fail!(self.fail.head, self.inner.head(o)),
+        }
     }
     async fn tags(&self, o: &ObjectRef) -> Result<Tags, StoreError> {
         or_fail!(self.fail.tags, self.inner.tags(o))
@@ -292,21 +298,30 @@ async fn failed_delete_is_retried_and_the_retry_reuses_the_copy() {
 }
 
 /// A quarantine bucket that cannot be checked (403 on HeadObject, as S3 answers for a
-/// missing key without s3:ListBucket) keeps the object and retries.
+/// missing key without s3:ListBucket) keeps the object, tagged `Infected`, and retries. Only
+/// the quarantine bucket is denied: the source's own re-check after tagging goes through.
 #[tokio::test]
 async fn unreadable_quarantine_bucket_keeps_the_object() {
     let emu = emulator().await;
     let (w, records) = emu.uploaded("nohead", "h.com", EICAR).await;
     let fail = Faults {
         head: Some(denied(Op::HeadObject)),
+        head_bucket: Some(w.quarantine.clone()),
         ..Faults::default()
     };
+    let id = records[0].message_id.clone().unwrap();
     let response = pipeline(&emu, &w, fail)
         .process_batch(batch(records))
         .await
         .unwrap();
-    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(failed_ids(&response), [id]);
     assert!(emu.exists(&w.bucket, "h.com").await);
+    assert_eq!(
+        emu.tag(&w.bucket, "h.com", "scan-result").await.as_deref(),
+        Some("Infected"),
+        "tagged, and past the source's re-check: the quarantine bucket's check failed"
+    );
+    assert!(emu.versions(&w.quarantine).await.is_empty());
 }
 
 /// The same notification twice in one batch is processed once: one copy, both acknowledged.
