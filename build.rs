@@ -2,7 +2,6 @@
 //! that the function only deserializes them at start-up. A rule error fails the build and
 //! names the file and line.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::{env, fs, process};
 
@@ -24,7 +23,9 @@ fn main() {
     // Rule identity covers the sources and the engine that compiled them: serialized rules only
     // load in the same yara-x version.
     let mut hasher = Sha256::new();
-    hasher.update(yara_version().as_bytes());
+    // The build dependency is the yara-x the binary links: Cargo.lock resolves both to one.
+    // Hashed as the line Cargo.lock holds, which earlier builds hashed, so ids stay the same.
+    hasher.update(format!("version = \"{}\"", yara_x::VERSION).as_bytes());
     for file in &files {
         println!("cargo::rerun-if-changed={}", file.display());
         let source = fs::read_to_string(file)
@@ -47,11 +48,7 @@ fn main() {
         .serialize()
         .unwrap_or_else(|e| fail(&format!("cannot serialize rules: {e}")));
 
-    let digest = hasher.finalize();
-    let mut id = String::new();
-    for b in &digest[..6] {
-        let _ = write!(id, "{b:02x}");
-    }
+    let id = hex::encode(&hasher.finalize()[..6]);
     let out = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_else(|| fail("OUT_DIR is not set")));
     write(&out.join("rules.bin"), &bytes);
     write(&out.join("ruleset_id"), id.as_bytes());
@@ -70,25 +67,6 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// The yara-x version from Cargo.lock, which pins what the binary links.
-fn yara_version() -> String {
-    println!("cargo::rerun-if-changed=Cargo.lock");
-    let lock = fs::read_to_string("Cargo.lock").unwrap_or_default();
-    let version = lock
-        .split("[[package]]")
-        .find(|p| p.contains("name = \"yara-x\"\n"))
-        .and_then(|p| p.lines().find(|l| l.starts_with("version = ")));
-    match version {
-        Some(v) => v.to_owned(),
-        None => {
-            println!(
-                "cargo::warning=yara-x not found in Cargo.lock; the ruleset identity ignores its version"
-            );
-            "version = unknown".to_owned()
-        }
-    }
 }
 
 fn write(path: &Path, bytes: &[u8]) {

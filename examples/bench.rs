@@ -12,57 +12,48 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use s3_yara_scan::config::TagKeys;
 use s3_yara_scan::event::decode_body;
+use s3_yara_scan::verdict::TagKeys;
 use s3_yara_scan::verdict::{Verdict, merge_tags};
 use s3_yara_scan::{Engine, RuleSet};
 use serde_json::json;
 
+/// Benchmarks of s3-yara-scan, side by side in one run.
+#[derive(clap::Parser)]
 struct Args {
+    /// Tiny sizes, as the test command runs it.
+    #[arg(long)]
     smoke: bool,
+    /// Only the start-up figures (for comparing builds with and without native-rules).
+    #[arg(long)]
     startup_only: bool,
+    /// For a profiler: scan the files under this folder 20 times with signature-base.
+    #[arg(long)]
     profile_scan: Option<PathBuf>,
+    /// Where the figures go.
+    #[arg(long, default_value = "target/bench.json")]
     json: PathBuf,
+    /// The size of the scan corpus, in MB (at most 2 with --smoke).
+    #[arg(long, default_value_t = 512)]
     corpus_mb: usize,
+    /// The third-party rule sets.
+    #[arg(long, default_value = "../shared/rulesets")]
     rulesets: PathBuf,
+    /// Passed by `cargo bench`.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
-fn args() -> anyhow::Result<Args> {
-    let mut a = Args {
-        smoke: false,
-        startup_only: false,
-        profile_scan: None,
-        json: PathBuf::from("target/bench.json"),
-        corpus_mb: 512,
-        rulesets: PathBuf::from("../shared/rulesets"),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--smoke" => a.smoke = true,
-            // Only the start-up figures (for comparing builds with and without native-rules).
-            "--startup-only" => a.startup_only = true,
-            // For a profiler: scan the files under a folder 20 times with signature-base.
-            "--profile-scan" => {
-                a.profile_scan = Some(it.next().context("--profile-scan needs a folder")?.into())
-            }
-            "--json" => a.json = it.next().context("--json needs a path")?.into(),
-            "--corpus-mb" => {
-                a.corpus_mb = it.next().context("--corpus-mb needs a number")?.parse()?
-            }
-            "--rulesets" => a.rulesets = it.next().context("--rulesets needs a folder")?.into(),
-            "--bench" => {} // passed by `cargo bench`
-            other => anyhow::bail!("unknown argument `{other}`"),
-        }
-    }
+fn args() -> Args {
+    let mut a = <Args as clap::Parser>::parse();
     if a.smoke {
         a.corpus_mb = a.corpus_mb.min(2);
     }
-    Ok(a)
+    a
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = args()?;
+    let args = args();
     let repeats = if args.smoke { 1 } else { 3 };
 
     if let Some(dir) = &args.profile_scan {
@@ -566,8 +557,8 @@ fn startup(
         .build()?;
     let client = time(|| {
         runtime.block_on(async {
-            let mut config = s3_yara_scan::Config::default();
-            let _ = s3_yara_scan::s3_store(&mut config).await;
+            let config = s3_yara_scan::Config::new(s3_yara_scan::Action::Tag);
+            let _ = s3_yara_scan::store::connect(&config).await;
         })
     });
 
@@ -676,9 +667,8 @@ async fn pipeline_throughput(smoke: bool) -> anyhow::Result<serde_json::Value> {
     let bucket = format!("bench-pipeline-{}", std::process::id());
     s3.create_bucket().bucket(&bucket).send().await?;
     let config = s3_yara_scan::Config {
-        action: s3_yara_scan::Action::Tag,
         force_path_style: true,
-        ..Default::default()
+        ..s3_yara_scan::Config::new(s3_yara_scan::Action::Tag)
     };
     let concurrency = config.concurrency;
     let engine = Engine::new(RuleSet::embedded()?, Duration::from_secs(60));
@@ -718,15 +708,16 @@ async fn pipeline_throughput(smoke: bool) -> anyhow::Result<serde_json::Value> {
             .collect();
         let started = Instant::now();
         let outcomes: Vec<_> = futures::stream::iter(&events)
-            .map(|e| pipeline.process_object(e))
+            .map(|e| pipeline.settle(e))
             .buffer_unordered(concurrency)
             .collect()
             .await;
         let elapsed = started.elapsed().as_secs_f64();
         let failed = outcomes
             .iter()
-            .filter(|o| o.retry.is_some() || o.verdict.is_none())
+            .filter(|o| !o.is_settled() || o.verdict.is_none())
             .count();
+        let requests: u32 = outcomes.iter().map(|o| o.requests).sum();
         let s3_ms: f64 = outcomes
             .iter()
             .map(|o| o.timings.get_ms + o.timings.tag_ms + o.timings.action_ms)
@@ -738,6 +729,7 @@ async fn pipeline_throughput(smoke: bool) -> anyhow::Result<serde_json::Value> {
             "mb_per_second": round((count * size) as f64 / elapsed / 1e6),
             "s3_ms_per_object": round(s3_ms / count as f64),
             "scan_ms_per_object": round(scan_ms / count as f64),
+            "requests_per_object": round(requests as f64 / count as f64),
         }));
     }
     Ok(json!(rows))

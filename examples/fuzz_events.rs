@@ -4,6 +4,12 @@
 //! fuzz_events [--cases N] [--seed S] [--threads T]     (defaults: 1000000, 1, all cores)
 //! ```
 //!
+//! Each thread is a proptest `TestRunner`: a failing input is shrunk to a smallest one before it
+//! is reported.
+//!
+//! ```text
+//! ```
+//!
 //! Cases are generated with proptest strategies, from random bytes up to structured mutations
 //! of the real events in `events/`: dropped fields, wrong types, odd and huge strings, control
 //! characters, percent-encoding edge cases, keys encoded as S3 encodes them, nesting far past
@@ -25,13 +31,11 @@
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
-use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{Value, json};
 
@@ -40,15 +44,13 @@ use serde_json::{Value, json};
 // --all-targets` builds this example with it too.
 use s3_yara_scan::event as decoder;
 
-use decoder::{Decoded, EventError, MAX_KEY_BYTES};
+use decoder::{Decoded, EventError};
+use s3_yara_scan::object::MAX_KEY_BYTES;
 
 /// A body taking longer than this to decode counts as too slow. Release builds decode the
 /// largest bodies made here (2 MB) in tens of milliseconds; the margin is for a loaded machine,
 /// whose preemptions count in this wall-clock time.
 pub const SLOW: Duration = Duration::from_secs(10);
-
-/// A worker that finishes no case for this long is hung: the run stops with exit code 3.
-pub const HUNG: Duration = Duration::from_secs(120);
 
 /// The longest error text accepted (quoted parts are cut to `MAX_QUOTED` characters, each at
 /// most 10 bytes once escaped).
@@ -1309,18 +1311,23 @@ fn check_batch(cases: &[Case], s: &mut Summary) {
     }
 }
 
-/// Options of a run.
-#[derive(Debug, Clone, Copy)]
+/// Options of a run (`fuzz_events --help`).
+#[derive(Debug, Clone, Copy, clap::Parser)]
 pub struct Options {
-    /// Inputs to generate, besides [`fixed_cases`].
+    /// Inputs to generate, besides the fixed cases.
+    #[arg(long, default_value_t = 1_000_000)]
     pub cases: u64,
     /// Seed of the first thread; thread `t` uses `seed + t`.
+    #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Threads.
+    /// Threads (default: all cores).
+    #[arg(long, default_value_t = std::thread::available_parallelism().map_or(1, |n| n.get()))]
     pub threads: usize,
 }
 
-/// Runs the fixed cases, then `opts.cases` generated inputs over `opts.threads` threads.
+/// Runs the fixed cases, then `opts.cases` generated inputs, split over `opts.threads`
+/// proptest runners, each on its own 2 MiB stack. A runner stops at its first failing input,
+/// which proptest shrinks to a smallest failing one before it is reported.
 pub fn run(opts: Options) -> Summary {
     let _ = fixtures(); // build once, outside the timed loops
     let mut summary = Summary::default();
@@ -1329,45 +1336,17 @@ pub fn run(opts: Options) -> Summary {
         check(&c, &mut summary);
     }
     let threads = opts.threads.max(1) as u64;
-    let progress: Vec<AtomicU64> = (0..threads).map(|_| AtomicU64::new(0)).collect();
-    let finished = AtomicU64::new(0);
     let parts: Vec<Summary> = std::thread::scope(|scope| {
-        let (progress, finished) = (&progress, &finished);
         let workers: Vec<_> = (0..threads)
             .map(|t| {
                 let n = opts.cases / threads + u64::from(t < opts.cases % threads);
                 std::thread::Builder::new()
                     .name(format!("fuzz-{t}"))
                     .stack_size(2 << 20)
-                    .spawn_scoped(scope, move || {
-                        let s = worker(n, opts.seed.wrapping_add(t), &progress[t as usize]);
-                        finished.fetch_add(1, Ordering::Relaxed);
-                        s
-                    })
+                    .spawn_scoped(scope, move || worker(n, opts.seed.wrapping_add(t)))
                     .expect("spawn")
             })
             .collect();
-        // The watchdog: a case that never returns would otherwise hang the run silently.
-        scope.spawn(move || {
-            let mut last: Vec<(u64, Instant)> = vec![(0, Instant::now()); progress.len()];
-            while finished.load(Ordering::Relaxed) < threads {
-                std::thread::sleep(Duration::from_millis(100));
-                for (t, p) in progress.iter().enumerate() {
-                    let done = p.load(Ordering::Relaxed);
-                    if done != last[t].0 {
-                        last[t] = (done, Instant::now());
-                    } else if last[t].1.elapsed() > HUNG && done < u64::MAX {
-                        eprintln!(
-                            "fuzz_events: HANG: thread {t} has been on case {} of seed {} for \
-                             over {HUNG:?}",
-                            done + 1,
-                            opts.seed.wrapping_add(t as u64)
-                        );
-                        std::process::exit(3);
-                    }
-                }
-            }
-        });
         workers
             .into_iter()
             .map(|w| w.join().expect("worker"))
@@ -1379,59 +1358,57 @@ pub fn run(opts: Options) -> Summary {
     summary
 }
 
-fn worker(cases: u64, seed: u64, progress: &AtomicU64) -> Summary {
+/// One proptest runner over `cases` inputs: every input is checked; the first one that breaks
+/// a property fails the run, shrunk, and its failures are kept.
+fn worker(cases: u64, seed: u64) -> Summary {
     let mut key = [0u8; 32];
     key[..8].copy_from_slice(&seed.to_le_bytes());
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &key);
-    let mut runner = TestRunner::new_with_rng(Config::default(), rng);
-    let strategy = input();
-    let mut s = Summary::default();
-    for _ in 0..cases {
+    let config = Config {
+        cases: u32::try_from(cases).unwrap_or(u32::MAX),
+        failure_persistence: None,
+        max_shrink_iters: 256,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new_with_rng(config, rng);
+    let total = std::sync::Mutex::new(Summary::default());
+    let result = runner.run(&input(), |input| {
         let started = Instant::now();
-        let input = strategy
-            .new_tree(&mut runner)
-            .expect("the strategies reject nothing")
-            .current();
-        s.cases += 1;
-        let kind = match input {
+        let mut s = Summary {
+            cases: 1,
+            ..Summary::default()
+        };
+        let kind = match &input {
             Input::One(c) => {
-                check(&c, &mut s);
+                check(c, &mut s);
                 c.kind
             }
             Input::Batch(cases) => {
-                check_batch(&cases, &mut s);
+                check_batch(cases, &mut s);
                 "batch"
             }
         };
         *s.time_by_kind.entry(kind).or_default() += started.elapsed();
-        progress.fetch_add(1, Ordering::Relaxed);
+        let passed = s.passed();
+        let detail = format!("{:?}", s.failures);
+        total.lock().unwrap_or_else(|p| p.into_inner()).merge(s);
+        if passed {
+            Ok(())
+        } else {
+            Err(proptest::test_runner::TestCaseError::fail(detail))
+        }
+    });
+    let mut total = total.into_inner().unwrap_or_else(|p| p.into_inner());
+    if let Err(proptest::test_runner::TestError::Fail(why, minimal)) = result {
+        eprintln!("fuzz_events: smallest failing input: {minimal:?}\n{why}");
     }
-    progress.store(u64::MAX, Ordering::Relaxed);
-    s
+    total.cases = total.cases.min(cases);
+    total
 }
 
 #[cfg_attr(test, allow(dead_code))]
 fn main() -> std::process::ExitCode {
-    let mut opts = Options {
-        cases: 1_000_000,
-        seed: 1,
-        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let value = args
-            .next()
-            .and_then(|v| v.replace('_', "").parse::<u64>().ok());
-        match (arg.as_str(), value) {
-            ("--cases", Some(v)) => opts.cases = v,
-            ("--seed", Some(v)) => opts.seed = v,
-            ("--threads", Some(v)) => opts.threads = v as usize,
-            _ => {
-                eprintln!("usage: fuzz_events [--cases N] [--seed S] [--threads T]");
-                return std::process::ExitCode::from(2);
-            }
-        }
-    }
+    let opts = <Options as clap::Parser>::parse();
     eprintln!(
         "fuzz_events: {} cases, seed {}, {} threads",
         opts.cases, opts.seed, opts.threads

@@ -21,7 +21,6 @@ The invariants, checked on the emulator's real state after a run (`check`):
 
 import datetime
 import functools
-import hashlib
 import json
 import os
 import subprocess
@@ -36,12 +35,51 @@ from emulator import EICAR, ROOT, emulator_env
 
 # Contents that the embedded rules detect, split so that this file is not itself detected.
 WEBSHELL = b"<?php " + b"eval($_PO" + b"ST['cmd']); ?>"
-TAG_RESULT, TAG_SOURCE, TAG_DATE, TAG_RULES = "scan-result", "scan-source", "scan-date", "scan-rules"
-SCANNER_KEYS = ("scan-result", "scan-date", "scan-matches", "scan-rules", "scan-detail",
-                "scan-source", "scan-signature")
-VERDICTS = ("Clean", "Infected", "Unscannable", "Error")
 # What the hostile uploads of the tests and the soak forge: a date no scan of theirs can have.
 FORGED_DATE = "2001-01-01T00:00:00Z"
+
+
+@functools.lru_cache(maxsize=None)
+def contract(exe=None):
+    """What the binary promises (`s3-yara-scan contract --json`): tag keys, verdicts, settings."""
+    out = subprocess.run([exe or binary(), "contract", "--json"], capture_output=True, text=True,
+                         check=True).stdout
+    return json.loads(out)
+
+
+def tag_key(name):
+    """The default tag key of the verdict's `name` part (result, date, rules, source...)."""
+    return contract()["tag_keys"][f"TAG_KEY_{name.upper()}"]
+
+
+def scanner_keys():
+    return tuple(contract()["tag_keys"].values())
+
+
+def decoded(records, exe=None):
+    """{messageId: [(bucket, key, versionId, eTag)]}: the objects each SQS record names, as the
+    binary decodes them (`s3-yara-scan decode`); [] for records that name none."""
+    if not records:
+        return {}
+    proc = subprocess.run([exe or binary(), "decode", "-"], input=json.dumps({"Records": records}),
+                          capture_output=True, text=True, check=True)
+    out = {}
+    for line in proc.stdout.splitlines():
+        d = json.loads(line)
+        out[d["messageId"]] = [(o["bucket"], o["key"], o["versionId"], o["eTag"])
+                               for o in d.get("objects", [])]
+    return out
+
+
+def quarantine_keys(pairs, exe=None):
+    """{(bucket, key): the key of its quarantine copy}, as the binary computes it."""
+    pairs = sorted(set(pairs))
+    if not pairs:
+        return {}
+    proc = subprocess.run([exe or binary(), "contract", "--quarantine-keys"],
+                          input="".join(json.dumps(list(p)) + "\n" for p in pairs),
+                          capture_output=True, text=True, check=True)
+    return dict(zip(pairs, (json.loads(line) for line in proc.stdout.splitlines())))
 
 
 def binary(release_first=False):
@@ -135,23 +173,6 @@ def deliver(exe, records, env, max_receives=3, runs=None):
 
 # --- events -> objects ------------------------------------------------------------------------
 
-def objects_of_body(body):
-    """(bucket, key, versionId, eTag) of each S3 record in an SQS message body (SNS envelope,
-    raw or direct S3 event); [] for test events and anything else."""
-    try:
-        value = json.loads(body)
-        if isinstance(value, dict) and "Message" in value and "Records" not in value:
-            value = json.loads(value["Message"])
-        found = []
-        for rec in value.get("Records", []):
-            o = rec["s3"]["object"]
-            found.append((rec["s3"]["bucket"]["name"],
-                          urllib.parse.unquote_plus(o["key"]), o.get("versionId"), o.get("eTag")))
-        return found
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return []
-
-
 @dataclass
 class Upload:
     bucket: str
@@ -185,8 +206,8 @@ def upload(s3, bucket, key, body, infected, kind="", **kw):
 def forged_tagging(result="Clean", extra=(), case=str):
     """An upload's `Tagging` with a verdict the uploader forged (keys passed through `case`, e.g.
     str.title for `Scan-Result`), plus `extra` (key, value) pairs of their own."""
-    pairs = [(case(TAG_RESULT), result), (case(TAG_DATE), FORGED_DATE),
-             (case(TAG_RULES), "0123456789ab")] + list(extra)
+    pairs = [(case(tag_key("result")), result), (case(tag_key("date")), FORGED_DATE),
+             (case(tag_key("rules")), "0123456789ab")] + list(extra)
     return urllib.parse.urlencode(pairs)
 
 
@@ -211,75 +232,29 @@ def scan_date(value):
 
 def verdict_problems(u, tags, ruleset):
     """What breaks "only the scanner's verdict, or none" in the tags `u`'s bytes carry."""
-    found = {k: v for k, v in tags.items() if k.lower() in SCANNER_KEYS}
+    ours = scanner_keys()
+    result_key, date_key, rules_key = tag_key("result"), tag_key("date"), tag_key("rules")
+    found = {k: v for k, v in tags.items() if k.lower() in {o.lower() for o in ours}}
     problems = []
-    variants = sorted(k for k in found if k not in SCANNER_KEYS)
+    variants = sorted(k for k in found if k not in ours)
     if variants:
         problems.append(f"scanner keys in another letter case left in place: {variants}")
-    result = found.get(TAG_RESULT)
+    result = found.get(result_key)
     if result is None:
-        if any(k in SCANNER_KEYS for k in found):
+        if any(k in ours for k in found):
             problems.append(f"scanner tags without a verdict left in place: {sorted(found)}")
         return problems
-    date = scan_date(found.get(TAG_DATE))
-    if result not in VERDICTS or found.get(TAG_RULES) != ruleset or date is None \
+    date = scan_date(found.get(date_key))
+    if result not in contract()["verdicts"] or found.get(rules_key) != ruleset or date is None \
             or date < int(u.uploaded_at) - 1:
-        problems.append(f"{TAG_RESULT}={result!r} is not the scanner's verdict for these bytes "
-                        f"({TAG_RULES}={found.get(TAG_RULES)!r}, {TAG_DATE}={found.get(TAG_DATE)!r})")
+        problems.append(f"{result_key}={result!r} is not the scanner's verdict for these bytes "
+                        f"({rules_key}={found.get(rules_key)!r}, {date_key}={found.get(date_key)!r})")
     return problems
 
 
-def with_version_ids(records, uploads):
-    """The records with the versionId that S3 puts in events of versioned buckets, which moto 5
-    leaves out: taken from the upload with the event's bucket, key and ETag (uploads of equal
-    bytes to one key are matched in upload order). Returns new records."""
-    unused = [u for u in uploads if u.version_id]
-    out = []
-    for r in records:
-        try:
-            body = json.loads(r["body"])
-            envelope = isinstance(body, dict) and "Message" in body and "Records" not in body
-            event = json.loads(body["Message"]) if envelope else body
-            for rec in event.get("Records", []):
-                o = rec["s3"]["object"]
-                if o.get("versionId"):
-                    continue
-                key = urllib.parse.unquote_plus(o["key"])
-                for u in unused:
-                    if (u.bucket, u.key, u.etag) == (rec["s3"]["bucket"]["name"], key,
-                                                     (o.get("eTag") or "").strip('"')):
-                        o["versionId"] = u.version_id
-                        unused.remove(u)
-                        break
-            if envelope:
-                body["Message"] = json.dumps(event)
-            text = json.dumps(body if envelope else event)
-            r = dict(r, body=text, md5OfBody=hashlib.md5(text.encode()).hexdigest())
-        except (ValueError, KeyError, TypeError, AttributeError):
-            pass
-        out.append(r)
-    return out
-
-
 def idents_of_records(records):
-    out = set()
-    for r in records:
-        for b, k, v, e in objects_of_body(r["body"]):
-            out.add(identity(b, k, v, e))
-    return out
-
-
-def quarantine_key(bucket, key):
-    """Mirror of src/action.rs quarantine_key."""
-    full = f"{bucket}/{key}"
-    raw = full.encode()
-    if len(raw) <= 1024:
-        return full
-    h = hashlib.sha256(key.encode()).hexdigest()[:16]
-    cut = 1024 - len(h) - 1
-    while cut > 0 and (raw[cut] & 0xC0) == 0x80:
-        cut -= 1
-    return raw[:cut].decode() + "~" + h
+    return {identity(b, k, v, e) for objects in decoded(list(records)).values()
+            for b, k, v, e in objects}
 
 
 # --- the checker ------------------------------------------------------------------------------
@@ -297,7 +272,7 @@ class ObjectState:
 
     @property
     def verdict(self):
-        return self.tags.get(TAG_RESULT)
+        return self.tags.get(tag_key("result"))
 
 
 @dataclass
@@ -379,11 +354,13 @@ def check(s3, uploads, quarantine_bucket, dlq=(), pending=(), workers=8, ruleset
 
     explained = set()
     violations = []
+    result_key, source_key = tag_key("result"), tag_key("source")
+    qkeys = quarantine_keys((u.bucket, u.key) for u in uploads)
     for st in states:
         u = st.upload
-        qkey = quarantine_key(u.bucket, u.key)
+        qkey = qkeys[(u.bucket, u.key)]
         for vid, size, tags in by_source.get(qkey, []):
-            src = tags.get(TAG_SOURCE, "").split(" ")
+            src = tags.get(source_key, "").split(" ")
             if len(src) == 2 and src[0] == (u.version_id or "null") and \
                     src[1].strip('"_') == u.etag:
                 st.copies.append((vid, size, tags))
@@ -400,7 +377,7 @@ def check(s3, uploads, quarantine_bucket, dlq=(), pending=(), workers=8, ruleset
                 p.append(f"double quarantine: {len(st.copies)} copies")
         else:
             verdicts = ([st.verdict] if st.in_place and st.verdict else []) + \
-                [c[2].get(TAG_RESULT) for c in st.copies]
+                [c[2].get(result_key) for c in st.copies]
             if not st.in_place and not st.copies:
                 p.append("lost: gone from its bucket and not in the quarantine bucket"
                          + (" (its message is in the DLQ)" if st.in_dlq else ""))
@@ -418,8 +395,8 @@ def check(s3, uploads, quarantine_bucket, dlq=(), pending=(), workers=8, ruleset
             for vid, size, tags in st.copies:
                 if size != u.size:
                     p.append(f"quarantine copy {vid} has {size} bytes, the source {u.size}")
-                if tags.get(TAG_RESULT) not in ("Infected", "Unscannable"):
-                    p.append(f"quarantine copy {vid} tagged {tags.get(TAG_RESULT)!r}")
+                if tags.get(result_key) not in ("Infected", "Unscannable"):
+                    p.append(f"quarantine copy {vid} tagged {tags.get(result_key)!r}")
             if u.infected and st.in_place and action != "tag" and not (st.in_dlq or st.pending):
                 p.append("infected object still in its bucket, message acknowledged"
                          + (f" (tagged {st.verdict})" if st.verdict else " (untagged)"))
@@ -437,13 +414,13 @@ def check(s3, uploads, quarantine_bucket, dlq=(), pending=(), workers=8, ruleset
                        for x in p]
 
     orphans = []
-    keys_of_uploads = {quarantine_key(u.bucket, u.key) for u in uploads}
+    keys_of_uploads = set(qkeys.values())
     for qkey, copies in by_source.items():
         if qkey not in keys_of_uploads:
             continue  # another test's or run's object
         for vid, size, tags in copies:
             if (qkey, vid) not in explained:
-                orphans.append(f"{quarantine_bucket}/{qkey}@{vid} scan-source={tags.get(TAG_SOURCE)!r}")
+                orphans.append(f"{quarantine_bucket}/{qkey}@{vid} {source_key}={tags.get(source_key)!r}")
     violations += [f"quarantine copy no upload explains: {o}" for o in orphans]
 
     counts = {

@@ -46,7 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 from emulator import EICAR, ROOT, clients, lambda_record, moto_server, queue, wire
 import faultproxy
 import invariants
-from invariants import WEBSHELL, check, identity, objects_of_body, run_handle, scanner_env
+from invariants import WEBSHELL, check, identity, run_handle, scanner_env
 
 KINDS = ("500", "503", "timeout", "reset", "partial")
 HOSTILE = ("forged-clean", "ten-tags", "case-variant", "overwrite", "suspended")
@@ -338,8 +338,11 @@ class Soak:
             states[st.upload.ident] = st
             states[identity(st.upload.bucket, st.upload.key, None, st.upload.etag)] = st
         explained = []
+        named = invariants.decoded(dlq, self.exe)
+        qkeys = invariants.quarantine_keys(
+            [(b, k) for objs in named.values() for b, k, _, _ in objs], self.exe)
         for r in dlq:
-            objs = objects_of_body(r["body"])
+            objs = named.get(r["messageId"], [])
             if not objs:
                 explained.append({"messageId": r["messageId"], "object": None,
                                   "why": "not an S3 object event: "
@@ -347,7 +350,7 @@ class Soak:
                 continue
             for b, k, v, e in objs:
                 st = states.get(identity(b, k, v, e)) or states.get(identity(b, k, None, e))
-                qkey = invariants.quarantine_key(b, k)
+                qkey = qkeys[(b, k)]
                 faults = dict(by_key.get(k, Counter()) + by_key.get(qkey, Counter()))
                 explained.append({
                     "messageId": r["messageId"], "object": f"{b}/{k}", "versionId": v,

@@ -1,34 +1,19 @@
-//! Actions: record a verdict on the scanned version (merged with the user's tags) and, for
-//! `Infected` (and `Unscannable` when so configured), quarantine or delete that version. Quarantine copies first, checks the copy,
-//! and deletes the source only then, so a crash at any point loses nothing.
+//! Acting on a verdict: quarantine (copy, verify the copy, delete the scanned version) or
+//! delete. Quarantine deletes the source only once its copy is confirmed, so a crash at any
+//! point loses nothing; a copy an earlier delivery made is found and reused, never duplicated.
+
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::config::{Action, Config, TagKeys};
-use crate::store::{ObjectInfo, ObjectRef, ObjectStore, StoreError, Tags};
-use crate::verdict::{
-    TagLimitError, Verdict, has_scanner_keys, merge_tags, quarantine_tags, tag_value, user_tags,
-};
-
-/// S3 keys are at most 1,024 bytes.
-const MAX_KEY_BYTES: usize = 1024;
-
-/// Where the scanned object is once its verdict has been applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Location {
-    /// Still in its bucket.
-    InPlace,
-    /// Copied to the quarantine bucket and deleted from its own.
-    Quarantined(ObjectRef),
-    /// Deleted (`ACTION=delete`).
-    Deleted,
-    /// Gone before the function could act (deleted, overwritten in an unversioned bucket, or
-    /// quarantined by an earlier delivery).
-    Gone,
-}
+use crate::config::{Config, Disposal};
+use crate::object::{MAX_KEY_BYTES, ObjectInfo, ObjectRef, Tags};
+use crate::report::Location;
+use crate::store::{ObjectStore, StoreError};
+use crate::verdict::{MAX_TAGS, TagLimitError, Verdict, quarantine_tags, tag_value};
 
 /// A step of applying a verdict failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ActionError {
     /// Reading or writing the verdict tags failed.
@@ -72,9 +57,6 @@ pub enum ActionError {
     /// so the tags may have landed on bytes that were never scanned; they were taken off.
     #[error("the object was replaced while its verdict was written")]
     Replaced,
-    /// A quarantine action without `QUARANTINE_BUCKET` (a `Config` built without validation).
-    #[error("the action is quarantine but QUARANTINE_BUCKET is not set")]
-    NoQuarantineBucket,
 }
 
 impl ActionError {
@@ -96,138 +78,13 @@ impl ActionError {
             | ActionError::Act { .. }
             | ActionError::TagLimit(_)
             | ActionError::CopyNotVerified { .. }
-            | ActionError::Replaced
-            | ActionError::NoQuarantineBucket => true,
+            | ActionError::Replaced => true,
         }
     }
-}
-
-fn step(step: &'static str) -> impl FnOnce(StoreError) -> ActionError {
-    move |source| ActionError::Store { step, source }
 }
 
 fn acting(step: &'static str) -> impl FnOnce(StoreError) -> ActionError {
     move |source| ActionError::Act { step, source }
-}
-
-/// Writes `verdict` on `target` (the exact version scanned, described by `info`), keeping the
-/// user's tags (`known`, when the caller has just read them) and removing any scanner key
-/// someone else set. Returns the tags the object had, or `None` when it is gone.
-///
-/// For an object about to leave its bucket (quarantine, delete), a failed tag write is only a
-/// warning: its tags stop mattering once it is gone, the quarantine copy carries the verdict,
-/// and refusing to act would leave the object where it is.
-pub async fn record<S: ObjectStore>(
-    store: &S,
-    config: &Config,
-    target: &ObjectRef,
-    info: &ObjectInfo,
-    verdict: &Verdict,
-    ours: &Tags,
-    known: Option<&Tags>,
-) -> Result<Option<Tags>, ActionError> {
-    let keys = &config.tag_keys;
-    let leaving = moves_away(config, verdict);
-    let read = match known {
-        Some(tags) => Ok(tags.clone()),
-        None => store.tags(target).await,
-    };
-    let existing = match read {
-        Ok(tags) => tags,
-        Err(StoreError::NotFound { .. }) => return Ok(None),
-        Err(e) if leaving => {
-            tracing::warn!(error = %e, "cannot read the object's tags; acting on it anyway");
-            return Ok(Some(Vec::new()));
-        }
-        Err(e) => return Err(step("reading the object's tags")(e)),
-    };
-    let merged = match merge_tags(&existing, ours.clone(), keys, verdict) {
-        Ok(merged) => merged,
-        Err(limit) => {
-            // Absent is "not clean": a verdict someone else set must not outlive this one.
-            clear_verdict(store, target, &existing, keys).await?;
-            return Err(limit.into());
-        }
-    };
-    for (key, value) in &merged.dropped {
-        tracing::error!(object = %target, tag = %key.escape_debug(), value = %value.escape_debug(), verdict = %verdict, "user tag dropped: no room for the verdict next to the object's own tags");
-    }
-    match store.put_tags(target, &merged.tags).await {
-        Ok(()) => {}
-        Err(StoreError::NotFound { .. }) => return Ok(None),
-        Err(e) if leaving => {
-            tracing::warn!(error = %e, "verdict not tagged on the source; acting on it anyway");
-            return Ok(Some(existing));
-        }
-        Err(source) if has_scanner_keys(&existing, keys) => {
-            return Err(ActionError::StaleVerdict { source });
-        }
-        Err(e) => return Err(step("tagging the object")(e)),
-    }
-    if !target.is_pinned() && !still_the_scanned_upload(store, target, info, keys).await? {
-        return Ok(None);
-    }
-    Ok(Some(existing))
-}
-
-/// Removes every scanner key from `target` when it has any; nothing to do otherwise.
-async fn clear_verdict<S: ObjectStore>(
-    store: &S,
-    target: &ObjectRef,
-    existing: &Tags,
-    keys: &TagKeys,
-) -> Result<(), ActionError> {
-    if !has_scanner_keys(existing, keys) {
-        return Ok(());
-    }
-    match store.put_tags(target, &user_tags(existing, keys)).await {
-        Ok(()) | Err(StoreError::NotFound { .. }) => Ok(()),
-        Err(source) => Err(ActionError::StaleVerdict { source }),
-    }
-}
-
-/// Tagging a key without a pinned version tags whatever it holds now. If a newer upload landed
-/// since the read (another ETag, size or write time: a same-size MD5 twin still has a later
-/// write time), the verdict is now on bytes nobody scanned: it is taken off at once, and the
-/// caller rescans. `Ok(false)` when the key is gone.
-async fn still_the_scanned_upload<S: ObjectStore>(
-    store: &S,
-    target: &ObjectRef,
-    info: &ObjectInfo,
-    keys: &TagKeys,
-) -> Result<bool, ActionError> {
-    let now = store
-        .head(target)
-        .await
-        .map_err(step("checking the tagged object"))?;
-    match now {
-        None => Ok(false),
-        Some(now) if now.same_upload(info) => Ok(true),
-        Some(_) => {
-            let removed = match store.tags(target).await {
-                Ok(tags) => clear_verdict(store, target, &tags, keys).await,
-                Err(e) => Err(ActionError::StaleVerdict { source: e }),
-            };
-            if let Err(e) = removed {
-                tracing::error!(object = %target, error = %e, "cannot take the verdict off a newer upload; rescanning it to overwrite it");
-            }
-            Err(ActionError::Replaced)
-        }
-    }
-}
-
-/// What happens to an object with `verdict`, besides its tags.
-pub fn disposal(config: &Config, verdict: &Verdict) -> Action {
-    match verdict {
-        Verdict::Infected(_) => config.action,
-        Verdict::Unscannable(_) => config.unscannable_action,
-        Verdict::Clean | Verdict::Error(_) => Action::Tag,
-    }
-}
-
-/// True when `verdict` makes the object leave its bucket.
-pub fn moves_away(config: &Config, verdict: &Verdict) -> bool {
-    disposal(config, verdict) != Action::Tag
 }
 
 /// Carries out what `verdict` calls for on `target`: quarantine (with `existing` user tags
@@ -241,31 +98,38 @@ pub async fn act<S: ObjectStore>(
     existing: &Tags,
     ours: Tags,
 ) -> Result<Location, ActionError> {
-    match (disposal(config, verdict), &config.quarantine_bucket) {
-        (Action::Tag, _) => Ok(Location::InPlace),
-        (Action::Delete, _) => remove(store, target, info).await.map(|gone| {
-            if gone {
-                Location::Gone
-            } else {
-                Location::Deleted
-            }
+    match config.disposal(verdict) {
+        Disposal::Tag => Ok(Location::InPlace),
+        Disposal::Delete => Ok(match remove(store, target, info).await? {
+            true => Location::Gone,
+            false => Location::Deleted,
         }),
-        (Action::Quarantine, Some(bucket)) => {
-            let dest = ObjectRef {
-                bucket: bucket.clone(),
-                key: quarantine_key(&target.bucket, &target.key),
-                version_id: None,
-            };
+        Disposal::Quarantine(bucket) => {
+            let dest = ObjectRef::new(bucket, quarantine_key(&target.bucket, &target.key));
             let source_tag = (
                 config.tag_keys.source.clone(),
                 source_identity(target, info),
             );
             let mut tags = quarantine_tags(existing, ours, &config.tag_keys);
             tags.insert(0, source_tag.clone());
-            tags.truncate(crate::verdict::MAX_TAGS);
+            tags.truncate(MAX_TAGS);
             quarantine(store, target, info, &dest, &tags, &source_tag).await
         }
-        (Action::Quarantine, None) => Err(ActionError::NoQuarantineBucket),
+    }
+}
+
+/// The quarantine copy of `object` (any version), when one is there: to explain, on a
+/// redelivery, why the object is gone.
+pub async fn find_quarantined<S: ObjectStore>(
+    store: &S,
+    config: &Config,
+    object: &ObjectRef,
+) -> Option<ObjectRef> {
+    let bucket = config.quarantine_bucket()?;
+    let dest = ObjectRef::new(bucket, quarantine_key(&object.bucket, &object.key));
+    match store.head(&dest).await {
+        Ok(Some(_)) => Some(dest),
+        _ => None,
     }
 }
 
@@ -302,11 +166,15 @@ async fn quarantine<S: ObjectStore>(
         match store.copy(source, info, dest, tags).await {
             Ok(copy) => break copy,
             // The key was replaced after the scan: the bytes we scanned are gone, and the new
-            // upload gets its own event.
+            // upload gets its own event. Or the version is gone (a concurrent delivery
+            // quarantined it): nothing is left to copy.
             Err(StoreError::Changed { .. }) => return Ok(Location::Gone),
+            Err(StoreError::NotFound { code, .. }) if code != "NoSuchBucket" => {
+                return Ok(Location::Gone);
+            }
             Err(e) if e.is_retryable() && attempt < COPY_ATTEMPTS => {
                 tracing::warn!(error = %e, attempt, "quarantine copy failed; checking for it, then retrying");
-                tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
+                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
             }
             Err(e) => {
                 return Err(acting(
@@ -451,10 +319,7 @@ pub fn quarantine_key(bucket: &str, key: &str) -> String {
     if full.len() <= MAX_KEY_BYTES {
         return full;
     }
-    let hash: String = Sha256::digest(key.as_bytes())[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = hex::encode(&Sha256::digest(key.as_bytes())[..8]);
     let mut cut = MAX_KEY_BYTES - hash.len() - 1;
     while !full.is_char_boundary(cut) {
         cut -= 1;

@@ -1,12 +1,12 @@
-//! Event decoding: one SQS message body → the S3 objects it announces. Bodies arrive as an SNS
-//! envelope around an S3 event (the main path), an S3 event sent straight to SQS, or an S3 event
-//! through SNS raw message delivery. Each body is decoded on its own so that one bad message
-//! fails only itself.
+//! Event decoding: one SQS message body → the S3 objects it announces (new objects and tag
+//! changes). Bodies arrive as an SNS envelope around an S3 event (the main path), an S3 event
+//! sent straight to SQS, or an S3 event through SNS raw message delivery. Each body is decoded
+//! on its own so that one bad message fails only itself.
 
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::store::ObjectRef;
+use crate::object::{KeyError, ObjectRef, decode_key, pinned_version};
 
 /// An object named by an `ObjectCreated:*` or `ObjectTagging:*` record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,9 +105,6 @@ pub enum EventError {
 /// The longest piece of a body (a key, a value serde quotes) that an error message repeats.
 pub const MAX_QUOTED: usize = 200;
 
-/// S3's limit on the length of an object key, in bytes of UTF-8.
-pub const MAX_KEY_BYTES: usize = 1024;
-
 /// Decodes one SQS message body. JSON nested deeper than serde_json's recursion limit (128) is
 /// rejected as not JSON, so no body can exhaust the stack.
 pub fn decode_body(body: &str) -> Result<Decoded, EventError> {
@@ -191,14 +188,12 @@ struct S3Object {
 
 fn decode_s3_event(value: Value) -> Result<Decoded, EventError> {
     if value.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
+        let bucket = value.get("Bucket").and_then(Value::as_str);
         return Ok(Decoded {
             objects: Vec::new(),
             ignored: vec![Ignored {
                 event_name: "s3:TestEvent".into(),
-                bucket: value
-                    .get("Bucket")
-                    .and_then(Value::as_str)
-                    .map(String::from),
+                bucket: bucket.map(String::from),
             }],
         });
     }
@@ -215,50 +210,58 @@ fn decode_s3_event(value: Value) -> Result<Decoded, EventError> {
             path: quote(&e.path().to_string()),
             reason: quote(&e.inner().to_string()),
         })?;
-
     let mut decoded = Decoded::default();
     for (i, record) in notification.records.into_iter().enumerate() {
-        let wanted = [CREATED_PREFIX, TAGGING_PREFIX];
-        if !wanted.iter().any(|p| record.event_name.starts_with(p)) {
+        if [CREATED_PREFIX, TAGGING_PREFIX]
+            .iter()
+            .any(|p| record.event_name.starts_with(p))
+        {
+            decoded.objects.push(object_event(i, record)?);
+        } else {
             decoded.ignored.push(Ignored {
                 event_name: quote(&record.event_name),
                 bucket: Some(record.s3.bucket.name),
             });
-            continue;
         }
-        let field = |name: &str| format!("Records[{i}].s3.{name}");
-        let bad = |name: &str, reason: String| EventError::BadField {
-            path: field(name),
-            reason,
-        };
-        let bucket = record.s3.bucket.name;
-        check_bucket(&bucket).map_err(|reason| bad("bucket.name", reason))?;
-        let key = decode_key(&record.s3.object.key).map_err(|reason| bad("object.key", reason))?;
-        let raw_version = record.s3.object.version_id;
-        if let Some(v) = &raw_version
-            && v.chars().any(unsafe_in_a_line)
-        {
-            return Err(bad(
-                "object.versionId",
-                format!("`{}` has control or line-breaking characters", quote(v)),
-            ));
-        }
-        let version_id = crate::store::pinned_version(raw_version.as_deref());
-        decoded.objects.push(ObjectEvent {
-            object: ObjectRef {
-                bucket,
-                key,
-                version_id,
-            },
-            size: record.s3.object.size,
-            etag: record.s3.object.e_tag,
-            region: record.aws_region,
-            event_name: record.event_name,
-            sequencer: record.s3.object.sequencer,
-            principal: record.user_identity.and_then(|u| u.principal_id),
-        });
     }
     Ok(decoded)
+}
+
+/// The object record `i` names, its bucket, key and version id checked.
+fn object_event(i: usize, record: S3Record) -> Result<ObjectEvent, EventError> {
+    let bad = |name: &str, reason: String| EventError::BadField {
+        path: format!("Records[{i}].s3.{name}"),
+        reason,
+    };
+    let bucket = record.s3.bucket.name;
+    check_bucket(&bucket).map_err(|reason| bad("bucket.name", reason))?;
+    let raw_key = &record.s3.object.key;
+    let key = decode_key(raw_key).map_err(|e| match e {
+        KeyError::Empty => bad("object.key", e.to_string()),
+        e => bad("object.key", format!("key `{}` {e}", quote(raw_key))),
+    })?;
+    let raw_version = record.s3.object.version_id;
+    if let Some(v) = &raw_version
+        && v.chars().any(unsafe_in_a_line)
+    {
+        return Err(bad(
+            "object.versionId",
+            format!("`{}` has control or line-breaking characters", quote(v)),
+        ));
+    }
+    Ok(ObjectEvent {
+        object: ObjectRef {
+            bucket,
+            key,
+            version_id: pinned_version(raw_version.as_deref()),
+        },
+        size: record.s3.object.size,
+        etag: record.s3.object.e_tag,
+        region: record.aws_region,
+        event_name: record.event_name,
+        sequencer: record.s3.object.sequencer,
+        principal: record.user_identity.and_then(|u| u.principal_id),
+    })
 }
 
 /// Bucket names S3 can have: letters, digits, `.`, `-` and (in old us-east-1 buckets) `_`, at
@@ -272,28 +275,6 @@ fn check_bucket(name: &str) -> Result<(), String> {
         return Err(format!("`{}` is not an S3 bucket name", quote(name)));
     }
     Ok(())
-}
-
-/// S3 event keys are form-encoded: `+` is a space and `%XX` an escaped byte (a literal `+`
-/// arrives as `%2B`, so replacing `+` first is safe). A `%` not followed by two hex digits is
-/// kept as it is. The decoded key may hold any character S3 allows, control characters
-/// included: log it escaped (`ObjectRef`'s `Display` does).
-pub fn decode_key(raw: &str) -> Result<String, String> {
-    if raw.is_empty() {
-        return Err("empty object key".into());
-    }
-    let spaced = raw.replace('+', " ");
-    let key = percent_encoding::percent_decode_str(&spaced)
-        .decode_utf8()
-        .map_err(|e| format!("key `{}` does not decode to UTF-8: {e}", quote(raw)))?;
-    if key.len() > MAX_KEY_BYTES {
-        return Err(format!(
-            "key `{}` is {} bytes once decoded, over S3's limit of {MAX_KEY_BYTES}",
-            quote(raw),
-            key.len()
-        ));
-    }
-    Ok(key.into_owned())
 }
 
 /// `text` made safe to put in one log line: control characters (NUL, newlines, escape…), line

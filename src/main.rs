@@ -1,15 +1,18 @@
 //! The `s3-yara-scan` binary: the Lambda function when `AWS_LAMBDA_RUNTIME_API` is set, a
-//! local command line otherwise (`scan` files, `handle` an SQS event file, list `rules`).
+//! local command line otherwise (`scan` files, `handle` an SQS event file, `decode` one, list
+//! `rules`, print the `contract`).
 
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 use aws_lambda_events::event::sqs::SqsEvent;
 use clap::{Parser, Subcommand};
 use lambda_runtime::{LambdaEvent, service_fn};
-use s3_yara_scan::{Config, Engine, Pipeline, RuleSet, S3Store, config};
+use s3_yara_scan::config::settings;
+use s3_yara_scan::{Config, Engine, Pipeline, RuleSet, S3Store, action, contract, event, store};
 
 #[derive(Parser)]
 #[command(version, about = "Scan S3 objects (or local files) with YARA-X rules")]
@@ -30,7 +33,7 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Give up on a file after this many seconds.
-        #[arg(long, default_value_t = config::DEFAULT_SCAN_TIMEOUT_SECS,
+        #[arg(long, default_value = settings::SCAN_TIMEOUT_SECS.default,
               value_parser = clap::value_parser!(u64).range(1..))]
         timeout: u64,
     },
@@ -44,8 +47,25 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=900))]
         timeout: Option<u64>,
     },
+    /// Print what each message of a Lambda SQS event file names, as JSON lines: its objects
+    /// (bucket, key, version, ETag, kind), the records it ignores, or why it cannot be decoded.
+    Decode {
+        /// A Lambda SQS event (JSON); `-` reads standard input.
+        event: PathBuf,
+    },
     /// Print the embedded ruleset's identity and rules.
     Rules,
+    /// Print what the binary promises its deployments: settings, tag keys, verdicts and the
+    /// IAM permissions each part of the work needs.
+    Contract {
+        /// As JSON (the only form for now).
+        #[arg(long)]
+        json: bool,
+        /// Instead, read `["bucket", "key"]` JSON lines on standard input and print the key of
+        /// each one's quarantine copy, as a JSON string per line.
+        #[arg(long)]
+        quarantine_keys: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -66,6 +86,7 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
+    let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
     let result = match cli.command {
         Command::Scan {
             paths,
@@ -73,12 +94,27 @@ fn main() -> ExitCode {
             timeout,
         } => scan(&paths, json, Duration::from_secs(timeout)),
         Command::Handle { event, timeout } => {
-            let deadline = timeout.map(|t| std::time::SystemTime::now() + Duration::from_secs(t));
-            handle(&event, deadline).map(|()| ExitCode::SUCCESS)
+            let deadline = timeout.map(|t| SystemTime::now() + Duration::from_secs(t));
+            done(handle(&event, deadline))
         }
-        Command::Rules => rules().map(|()| ExitCode::SUCCESS),
+        Command::Decode { event } => done(decode(&event)),
+        Command::Rules => done(rules()),
+        Command::Contract {
+            quarantine_keys, ..
+        } => done(if quarantine_keys {
+            print_quarantine_keys()
+        } else {
+            print_json(&contract::to_json())
+        }),
     };
     result.unwrap_or_else(|e| {
+        // A reader that stopped reading (`| head`) is no error of ours.
+        let broken_pipe = e
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe);
+        if broken_pipe {
+            return ExitCode::SUCCESS;
+        }
         eprintln!("error: {e:#}");
         ExitCode::from(2)
     })
@@ -87,8 +123,7 @@ fn main() -> ExitCode {
 #[tokio::main]
 async fn lambda() -> anyhow::Result<()> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = Config::from_env()?;
-    let pipeline = pipeline(config).await?;
+    let pipeline = pipeline(Config::from_env()?).await?;
     let pipeline = &pipeline;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let deadline = std::time::UNIX_EPOCH + Duration::from_millis(event.context.deadline);
@@ -100,43 +135,101 @@ async fn lambda() -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!(e))
 }
 
-async fn pipeline(mut config: Config) -> anyhow::Result<Pipeline<S3Store>> {
+/// The pipeline the function runs: embedded rules, S3, the signing key, checked against S3.
+async fn pipeline(config: Config) -> anyhow::Result<Pipeline<S3Store>> {
     let rules = RuleSet::embedded().context("loading the embedded rules")?;
     tracing::info!(
         ruleset = rules.id(),
         rules = rules.len(),
-        action = %config.action,
-        quarantine_bucket = ?config.quarantine_bucket,
+        action = ?config.action,
+        unscannable = ?config.unscannable,
         max_object_size = config.max_object_size,
         concurrency = config.concurrency,
-        signed = config.signing_key.is_some() || config.signing_key_secret.is_some(),
+        signing = ?config.signing_key,
         "ready"
     );
-    let store = s3_yara_scan::s3_store(&mut config).await?;
+    let (store, signing_key) = store::connect(&config).await?;
     let engine = Engine::new(rules, config.scan_timeout);
-    let pipeline = Pipeline::new(store, engine, config);
+    let pipeline = Pipeline::new(store, engine, config).with_signing_key(signing_key);
     pipeline.preflight().await?;
     Ok(pipeline)
 }
 
+fn read_event(path: &Path) -> anyhow::Result<SqsEvent> {
+    let text = if path == Path::new("-") {
+        std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
+    };
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a Lambda SQS event", path.display()))
+}
+
 #[tokio::main]
-async fn handle(path: &Path, deadline: Option<std::time::SystemTime>) -> anyhow::Result<()> {
+async fn handle(path: &Path, deadline: Option<SystemTime>) -> anyhow::Result<()> {
     let config = Config::from_env()?;
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let event: SqsEvent = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a Lambda SQS event", path.display()))?;
+    let event = read_event(path)?;
     let pipeline = pipeline(config).await?;
     let response = pipeline.process_batch_until(event, deadline).await?;
     println!("{}", serde_json::to_string_pretty(&response)?);
     Ok(())
 }
 
+fn decode(path: &Path) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for record in read_event(path)?.records {
+        let decoded = record
+            .body
+            .as_deref()
+            .ok_or(event::EventError::MissingBody)
+            .and_then(event::decode_body);
+        let line = match decoded {
+            Ok(d) => serde_json::json!({
+                "messageId": record.message_id,
+                "objects": d.objects.iter().map(|o| serde_json::json!({
+                    "bucket": o.object.bucket, "key": o.object.key,
+                    "versionId": o.object.version_id, "eTag": o.etag, "size": o.size,
+                    "kind": format!("{:?}", o.kind()),
+                })).collect::<Vec<_>>(),
+                "ignored": d.ignored.iter().map(|i| &i.event_name).collect::<Vec<_>>(),
+            }),
+            Err(e) => serde_json::json!({"messageId": record.message_id, "error": e.to_string()}),
+        };
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    writeln!(
+        std::io::stdout(),
+        "{}",
+        serde_json::to_string_pretty(value)?
+    )?;
+    Ok(())
+}
+
+fn print_quarantine_keys() -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for (n, line) in std::io::stdin().lock().lines().enumerate() {
+        let line = line?;
+        let (bucket, key): (String, String) = serde_json::from_str(&line)
+            .with_context(|| format!("line {}: not a [\"bucket\", \"key\"] pair", n + 1))?;
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string(&action::quarantine_key(&bucket, &key))?
+        )?;
+    }
+    Ok(())
+}
+
 fn rules() -> anyhow::Result<()> {
     let rules = RuleSet::embedded()?;
-    println!("ruleset {} ({} rules)", rules.id(), rules.len());
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ruleset {} ({} rules)", rules.id(), rules.len())?;
     for (name, description) in rules.describe() {
-        println!("  {name}: {}", description.unwrap_or_default());
+        writeln!(out, "  {name}: {}", description.unwrap_or_default())?;
     }
     Ok(())
 }
@@ -151,36 +244,27 @@ fn scan(paths: &[PathBuf], json: bool, timeout: Duration) -> anyhow::Result<Exit
     for entry in files {
         let (path, result) = match entry {
             Ok(e) => (e.path().to_path_buf(), engine.scan_file(e.path())),
-            Err(e) => (
-                e.path().map(Path::to_path_buf).unwrap_or_default(),
-                Err(s3_yara_scan::ScanError::Read {
-                    path: e
-                        .path()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default(),
+            Err(e) => {
+                let path = e.path().map(Path::to_path_buf).unwrap_or_default();
+                let error = s3_yara_scan::ScanError::Read {
+                    path: path.display().to_string(),
                     reason: e.to_string(),
-                }),
-            ),
+                };
+                (path, Err(error))
+            }
         };
-        let (verdict, matches, error) = match &result {
-            Ok(m) if m.is_empty() => ("Clean", m.as_slice(), None),
-            Ok(m) => ("Infected", m.as_slice(), None),
-            Err(e) => ("Error", &[][..], Some(e.to_string())),
+        let names: Vec<&str> = match &result {
+            Ok(matches) => matches.iter().map(|m| m.rule.as_str()).collect(),
+            Err(_) => Vec::new(),
+        };
+        let (verdict, error) = match &result {
+            Ok(_) if names.is_empty() => ("Clean", None),
+            Ok(_) => ("Infected", None),
+            Err(e) => ("Error", Some(e.to_string())),
         };
         infected |= verdict == "Infected";
         errors |= error.is_some();
-        if json {
-            let line = serde_json::json!({
-                "path": path.to_string_lossy(), "verdict": verdict, "matches": matches, "error": error,
-            });
-            println!("{line}");
-        } else {
-            match (&error, matches.is_empty()) {
-                (Some(e), _) => println!("{}: Error ({e})", path.display()),
-                (None, true) => println!("{}: {verdict}", path.display()),
-                (None, false) => println!("{}: {verdict} ({})", path.display(), matches.join(", ")),
-            }
-        }
+        print_scanned(&path, json, verdict, &names, error.as_deref());
     }
     // Infected wins over errors: a caller alerting on 1 must not miss a detection because
     // another file was unreadable.
@@ -191,4 +275,19 @@ fn scan(paths: &[PathBuf], json: bool, timeout: Duration) -> anyhow::Result<Exit
     } else {
         0
     }))
+}
+
+fn print_scanned(path: &Path, json: bool, verdict: &str, names: &[&str], error: Option<&str>) {
+    if json {
+        let line = serde_json::json!({
+            "path": path.to_string_lossy(), "verdict": verdict, "matches": names, "error": error,
+        });
+        println!("{line}");
+        return;
+    }
+    match (error, names.is_empty()) {
+        (Some(e), _) => println!("{}: Error ({e})", path.display()),
+        (None, true) => println!("{}: {verdict}", path.display()),
+        (None, false) => println!("{}: {verdict} ({})", path.display(), names.join(", ")),
+    }
 }

@@ -35,6 +35,60 @@ pub enum ScanError {
     },
 }
 
+/// A rule that matched, with its metadata (`description`, `severity`, …), as values' text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Match {
+    /// The rule's name.
+    pub rule: String,
+    /// The rule's namespace.
+    pub namespace: String,
+    /// The rule's `meta` entries, in order, each value as text.
+    pub meta: Vec<(String, String)>,
+}
+
+impl From<&str> for Match {
+    fn from(rule: &str) -> Match {
+        Match::named(rule)
+    }
+}
+
+impl Match {
+    /// A match of the rule `rule` with no metadata (tests, local tools).
+    pub fn named(rule: impl Into<String>) -> Match {
+        Match {
+            rule: rule.into(),
+            namespace: "default".into(),
+            meta: Vec::new(),
+        }
+    }
+
+    /// The names of `matches`, in order.
+    pub fn names(matches: &[Match]) -> Vec<&str> {
+        matches.iter().map(|m| m.rule.as_str()).collect()
+    }
+
+    fn of(rule: &yara_x::Rule<'_, '_>) -> Match {
+        Match {
+            rule: rule.identifier().to_owned(),
+            namespace: rule.namespace().to_owned(),
+            meta: rule
+                .metadata()
+                .map(|(k, v)| (k.to_owned(), meta_text(&v)))
+                .collect(),
+        }
+    }
+}
+
+fn meta_text(value: &yara_x::MetaValue<'_>) -> String {
+    match value {
+        yara_x::MetaValue::Integer(i) => i.to_string(),
+        yara_x::MetaValue::Float(f) => f.to_string(),
+        yara_x::MetaValue::Bool(b) => b.to_string(),
+        yara_x::MetaValue::String(s) => (*s).to_owned(),
+        yara_x::MetaValue::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+    }
+}
+
 /// Compiled rules and their identity (a short hash written in tags and logs), shared by every
 /// scan in the process.
 ///
@@ -68,8 +122,7 @@ impl RuleSet {
     /// a hash of the bytes.
     pub fn from_serialized(bytes: &[u8]) -> Result<RuleSet, ScanError> {
         let rules = Rules::deserialize(bytes).map_err(|e| ScanError::Load(e.to_string()))?;
-        let digest = Sha256::digest(bytes);
-        let id: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+        let id = hex::encode(&Sha256::digest(bytes)[..6]);
         Ok(RuleSet::new(rules, id))
     }
 
@@ -141,29 +194,29 @@ impl Engine {
     pub async fn scan(
         &self,
         data: impl AsRef<[u8]> + Send + 'static,
-    ) -> Result<Vec<String>, ScanError> {
+    ) -> Result<Vec<Match>, ScanError> {
         let engine = self.clone();
         tokio::task::spawn_blocking(move || engine.scan_bytes(data.as_ref()))
             .await
             .map_err(|e| ScanError::Failed(format!("scan task ended abnormally: {e}")))?
     }
 
-    /// Scans `data` on the calling thread; returns the names of the matching rules.
-    pub fn scan_bytes(&self, data: &[u8]) -> Result<Vec<String>, ScanError> {
+    /// Scans `data` on the calling thread; returns the matching rules.
+    pub fn scan_bytes(&self, data: &[u8]) -> Result<Vec<Match>, ScanError> {
         self.with_scanner(|scanner| {
             scanner
                 .scan(data)
-                .map(|r| rule_names(&r))
+                .map(|r| matches(&r))
                 .map_err(|e| self.scan_error(e))
         })
     }
 
     /// Scans a local file through a memory map.
-    pub fn scan_file(&self, path: &Path) -> Result<Vec<String>, ScanError> {
+    pub fn scan_file(&self, path: &Path) -> Result<Vec<Match>, ScanError> {
         self.with_scanner(|scanner| {
             scanner
                 .scan_file(path)
-                .map(|r| rule_names(&r))
+                .map(|r| matches(&r))
                 .map_err(|e| match e {
                     yara_x::ScanError::OpenError { err, .. }
                     | yara_x::ScanError::MapError { err, .. } => ScanError::Read {
@@ -213,11 +266,8 @@ impl Engine {
     }
 }
 
-fn rule_names(results: &yara_x::ScanResults<'_, '_>) -> Vec<String> {
-    results
-        .matching_rules()
-        .map(|r| r.identifier().to_owned())
-        .collect()
+fn matches(results: &yara_x::ScanResults<'_, '_>) -> Vec<Match> {
+    results.matching_rules().map(|r| Match::of(&r)).collect()
 }
 
 #[cfg(test)]

@@ -3,11 +3,40 @@
 //! verdicts from ones an uploader wrote, so that a scanned object copied to another protected
 //! bucket is not scanned again while a forged `scan-result=Clean` never skips a scan.
 
+use std::fmt;
+
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::config::{SigningKey, TagKeys};
-use crate::store::{ObjectInfo, Tags};
+use crate::object::{ObjectInfo, Tags};
+use crate::verdict::TagKeys;
+
+/// The key that signs verdict tags. Its `Debug` form hides the bytes, so it never reaches a
+/// log through a `{:?}` of what holds it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKey(Vec<u8>);
+
+impl SigningKey {
+    /// Shortest key accepted, in bytes: HMAC-SHA256 wants at least its output size.
+    pub const MIN_LEN: usize = 32;
+
+    /// A key from its bytes; `None` when shorter than [`SigningKey::MIN_LEN`].
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Option<SigningKey> {
+        let bytes = bytes.into();
+        (bytes.len() >= Self::MIN_LEN).then_some(SigningKey(bytes))
+    }
+
+    /// The key's bytes.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SigningKey(<{} bytes, redacted>)", self.0.len())
+    }
+}
 
 /// Prefix of the signature tag's value: the format, so that it can change without old tags
 /// verifying under new rules.
@@ -38,8 +67,7 @@ pub enum Check {
 /// described by `info`.
 pub fn sign(key: &SigningKey, info: &ObjectInfo, ours: &Tags, keys: &TagKeys) -> String {
     let mac = mac(key, info, ours, keys).finalize().into_bytes();
-    let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{VERSION}{hex}")
+    format!("{VERSION}{}", hex::encode(mac))
 }
 
 /// Checks the verdict in `tags` against the content described by `info`.
@@ -52,7 +80,10 @@ pub fn verify(key: &SigningKey, info: &ObjectInfo, tags: &Tags, keys: &TagKeys) 
             Check::Untagged
         };
     };
-    let Some(bytes) = signature.strip_prefix(VERSION).and_then(from_hex) else {
+    let Some(bytes) = signature
+        .strip_prefix(VERSION)
+        .and_then(|h| hex::decode(h).ok())
+    else {
         return Check::Invalid;
     };
     // `verify_slice` compares in constant time.
@@ -98,16 +129,6 @@ fn mac(key: &SigningKey, info: &ObjectInfo, tags: &Tags, keys: &TagKeys) -> Hmac
 
 fn tag<'a>(tags: &'a Tags, key: &str) -> Option<&'a str> {
     tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-}
-
-fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() != 64 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 #[cfg(test)]

@@ -1,102 +1,23 @@
-//! Object storage: the one seam between the pipeline and S3. The stages see [`ObjectRef`],
-//! plain byte buffers and [`StoreError`]; only `store/s3.rs` names the AWS SDK.
+//! Object storage: the one seam between the pipeline and AWS. The stages see [`ObjectRef`],
+//! byte buffers and [`StoreError`]; only the modules below this one name the AWS SDK
+//! (`s3` for S3, `aws` for the clients and the signing secret). [`MemoryStore`] is the same
+//! seam in memory, for tests of the decision logic.
 
 use std::fmt;
-use std::fs::File;
 use std::future::Future;
-use std::io;
-use std::path::PathBuf;
-use std::sync::Arc;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use crate::object::{ObjectInfo, ObjectRef, Tags};
 
+mod aws;
+mod budget;
+mod memory;
+pub mod requests;
 mod s3;
+
+pub use aws::connect;
+pub use budget::{Budget, Buffer, Sink};
+pub use memory::{Hook, MemoryStore, Versioning};
 pub use s3::S3Store;
-
-/// An object, or one version of it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ObjectRef {
-    /// Bucket name.
-    pub bucket: String,
-    /// Key, decoded (as stored, not as URL-encoded in events).
-    pub key: String,
-    /// The version; `None` means the current version (or an unversioned bucket).
-    pub version_id: Option<String>,
-}
-
-impl ObjectRef {
-    /// True when the version id names bytes that can never change (see [`pinned_version`]).
-    pub fn is_pinned(&self) -> bool {
-        self.version_id
-            .as_deref()
-            .is_some_and(|v| v != NULL_VERSION)
-    }
-
-    /// The same object at `version_id`.
-    pub fn at_version(&self, version_id: Option<String>) -> ObjectRef {
-        ObjectRef {
-            version_id,
-            ..self.clone()
-        }
-    }
-}
-
-impl fmt::Display for ObjectRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // `{:?}` on the key escapes control characters, so a hostile key cannot forge log lines.
-        write!(f, "s3://{}/{:?}", self.bucket, self.key)?;
-        if let Some(v) = &self.version_id {
-            write!(f, "?versionId={v}")?;
-        }
-        Ok(())
-    }
-}
-
-/// The version id S3 gives objects written while versioning was off or suspended.
-pub const NULL_VERSION: &str = "null";
-
-/// A version id as S3 reports it, with the `null` version (of an object written while
-/// versioning was off or suspended) read as no version: that version is replaced by every new
-/// upload of its key, so it is handled like an unversioned key, through the key and on the
-/// condition that it still holds the bytes scanned.
-pub fn pinned_version(reported: Option<&str>) -> Option<String> {
-    reported
-        .filter(|v| !v.is_empty() && *v != NULL_VERSION)
-        .map(String::from)
-}
-
-/// What a read or a write learnt about an object version.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ObjectInfo {
-    /// The version read or written; `None` in an unversioned bucket.
-    pub version_id: Option<String>,
-    /// Size in bytes.
-    pub size: u64,
-    /// ETag, with its quotes removed.
-    pub etag: Option<String>,
-    /// S3's SHA-256 checksum (base64), when the object was uploaded with one.
-    pub checksum_sha256: Option<String>,
-    /// When this version was written, as S3 reports it (whole seconds). A later upload of the
-    /// same key always has a later one, even when its bytes are the same.
-    pub last_modified: Option<i64>,
-}
-
-impl ObjectInfo {
-    /// True when `other` describes the same upload: same ETag, size and, when both are known,
-    /// write time. This is what tells an unversioned key's bytes from a newer upload of
-    /// identical size and MD5.
-    pub fn same_upload(&self, other: &ObjectInfo) -> bool {
-        self.etag == other.etag
-            && self.size == other.size
-            && match (self.last_modified, other.last_modified) {
-                (Some(a), Some(b)) => a == b,
-                _ => true,
-            }
-    }
-}
-
-/// An object's tag set, in order.
-pub type Tags = Vec<(String, String)>;
 
 /// The result of [`ObjectStore::get`].
 #[derive(Debug)]
@@ -112,196 +33,8 @@ pub enum Fetched {
     TooLarge(ObjectInfo),
 }
 
-/// An object's bytes, counted against a [`Budget`] until dropped.
-#[derive(Debug)]
-pub struct Buffer {
-    data: Data,
-    _reservation: Option<OwnedSemaphorePermit>,
-}
-
-#[derive(Debug)]
-enum Data {
-    Memory(Vec<u8>),
-    // The file behind the map is already unlinked: it disappears with the map, or with the
-    // process if it crashes.
-    Mapped(memmap2::Mmap),
-}
-
-impl Buffer {
-    /// Bytes that count against no budget (local files, tests).
-    pub fn unbudgeted(bytes: Vec<u8>) -> Buffer {
-        Buffer {
-            data: Data::Memory(bytes),
-            _reservation: None,
-        }
-    }
-
-    /// Whether the bytes live in a memory-mapped local file rather than on the heap.
-    pub fn is_spooled(&self) -> bool {
-        matches!(self.data, Data::Mapped(_))
-    }
-}
-
-impl AsRef<[u8]> for Buffer {
-    fn as_ref(&self) -> &[u8] {
-        match &self.data {
-            Data::Memory(v) => v,
-            Data::Mapped(m) => m,
-        }
-    }
-}
-
-/// Room for one object's bytes, reserved from a [`Budget`]: a zeroed heap buffer or a
-/// writable map of a fresh temporary file. Parts of the object can be written into
-/// [`Sink::as_mut_slice`] in any order, which lets ranged GETs run in parallel.
-#[derive(Debug)]
-pub struct Sink {
-    data: SinkData,
-    reservation: OwnedSemaphorePermit,
-}
-
-#[derive(Debug)]
-enum SinkData {
-    Memory(Vec<u8>),
-    Mapped(memmap2::MmapMut),
-}
-
-impl Sink {
-    /// The number of bytes it holds room for.
-    pub fn len(&self) -> usize {
-        match &self.data {
-            SinkData::Memory(v) => v.len(),
-            SinkData::Mapped(m) => m.len(),
-        }
-    }
-
-    /// True when it holds room for no bytes.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The whole object's room, to be filled.
-    pub fn as_mut_slice(&mut self) -> &mut [u8] {
-        match &mut self.data {
-            SinkData::Memory(v) => v,
-            SinkData::Mapped(m) => m,
-        }
-    }
-
-    /// The filled bytes, ready to scan.
-    pub fn finish(self) -> io::Result<Buffer> {
-        let data = match self.data {
-            SinkData::Memory(v) => Data::Memory(v),
-            SinkData::Mapped(m) => Data::Mapped(m.make_read_only()?),
-        };
-        Ok(Buffer {
-            data,
-            _reservation: Some(self.reservation),
-        })
-    }
-}
-
-/// Bounds the bytes of all objects held at once. Objects up to the memory limit are read into
-/// memory; larger ones, up to the spool limit, into unlinked files in the spool directory
-/// (Lambda's ephemeral storage), which are scanned through a memory map. Concurrent
-/// downloads of large objects wait for each other instead of exhausting memory or disk.
-#[derive(Debug, Clone)]
-pub struct Budget {
-    memory: Bytes,
-    spool: Option<(PathBuf, Bytes)>,
-}
-
-/// A byte count shared through a semaphore of KiB units.
-#[derive(Debug, Clone)]
-struct Bytes {
-    limit: u64,
-    kib: Arc<Semaphore>,
-}
-
-impl Bytes {
-    fn new(limit: u64) -> Bytes {
-        let units = limit.div_ceil(1024).min(Semaphore::MAX_PERMITS as u64) as usize;
-        Bytes {
-            limit,
-            kib: Arc::new(Semaphore::new(units)),
-        }
-    }
-
-    async fn reserve(&self, size: u64) -> Option<OwnedSemaphorePermit> {
-        if size > self.limit {
-            return None;
-        }
-        let units = u32::try_from(size.div_ceil(1024).max(1)).ok()?;
-        self.kib.clone().acquire_many_owned(units).await.ok()
-    }
-}
-
-impl Budget {
-    /// Objects of up to `memory` bytes in memory, and no spooling.
-    pub fn memory(memory: u64) -> Budget {
-        Budget {
-            memory: Bytes::new(memory),
-            spool: None,
-        }
-    }
-
-    /// Also spool objects of up to `limit` bytes to files in `dir`.
-    pub fn with_spool(self, dir: PathBuf, limit: u64) -> Budget {
-        Budget {
-            spool: Some((dir, Bytes::new(limit))),
-            ..self
-        }
-    }
-
-    /// The largest object held in memory.
-    pub fn memory_limit(&self) -> u64 {
-        self.memory.limit
-    }
-
-    /// The largest object spooled to local storage, if spooling is on.
-    pub fn spool_limit(&self) -> Option<u64> {
-        self.spool.as_ref().map(|(_, b)| b.limit)
-    }
-
-    /// Waits until `size` bytes are free in memory or, for larger objects, in the spool
-    /// directory, and returns room for them; `None` when `size` exceeds every limit.
-    pub async fn reserve(&self, size: u64) -> io::Result<Option<Sink>> {
-        if size <= self.memory.limit {
-            let Some(reservation) = self.memory.reserve(size).await else {
-                return Ok(None);
-            };
-            let len = usize::try_from(size).map_err(io::Error::other)?;
-            return Ok(Some(Sink {
-                data: SinkData::Memory(vec![0; len]),
-                reservation,
-            }));
-        }
-        let Some((dir, spool)) = &self.spool else {
-            return Ok(None);
-        };
-        let Some(reservation) = spool.reserve(size).await else {
-            return Ok(None);
-        };
-        let file = tempfile::tempfile_in(dir)?;
-        file.set_len(size)?;
-        Ok(Some(Sink {
-            data: SinkData::Mapped(map_mut(&file)?),
-            reservation,
-        }))
-    }
-}
-
-/// Maps a spool file for writing.
-#[allow(unsafe_code)]
-fn map_mut(file: &File) -> io::Result<memmap2::MmapMut> {
-    // SAFETY: a map is undefined behaviour if the file changes size or content behind it.
-    // This one comes from `tempfile_in`, which unlinks it at once (or never links it), so no
-    // other process can open it, and this module never truncates it while it is mapped.
-    unsafe { memmap2::MmapMut::map_mut(file) }
-}
-
-/// An S3 call, named as in IAM and CloudTrail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A call to AWS, named as in IAM and CloudTrail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
 pub enum Op {
     GetObject,
@@ -310,9 +43,57 @@ pub enum Op {
     PutObjectTagging,
     DeleteObjectTagging,
     CopyObject,
+    CreateMultipartUpload,
+    UploadPartCopy,
+    CompleteMultipartUpload,
+    AbortMultipartUpload,
     DeleteObject,
     GetBucketVersioning,
     ListObjectVersions,
+    GetSecretValue,
+}
+
+impl Op {
+    /// Every call the function makes.
+    pub const ALL: [Op; 14] = [
+        Op::GetObject,
+        Op::HeadObject,
+        Op::GetObjectTagging,
+        Op::PutObjectTagging,
+        Op::DeleteObjectTagging,
+        Op::CopyObject,
+        Op::CreateMultipartUpload,
+        Op::UploadPartCopy,
+        Op::CompleteMultipartUpload,
+        Op::AbortMultipartUpload,
+        Op::DeleteObject,
+        Op::GetBucketVersioning,
+        Op::ListObjectVersions,
+        Op::GetSecretValue,
+    ];
+
+    /// The IAM actions that allow this call: without a version id, then with one (the same
+    /// when versions make no difference). A copy needs these on its destination, and
+    /// `s3:GetObject(Version)` on its source.
+    pub fn iam_actions(self) -> (&'static str, &'static str) {
+        match self {
+            Op::GetObject | Op::HeadObject => ("s3:GetObject", "s3:GetObjectVersion"),
+            Op::GetObjectTagging => ("s3:GetObjectTagging", "s3:GetObjectVersionTagging"),
+            Op::PutObjectTagging => ("s3:PutObjectTagging", "s3:PutObjectVersionTagging"),
+            Op::DeleteObjectTagging => ("s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging"),
+            // The copy carries its tags (x-amz-tagging), which needs PutObjectTagging too.
+            Op::CopyObject | Op::CreateMultipartUpload => ("s3:PutObject", "s3:PutObjectTagging"),
+            Op::UploadPartCopy | Op::CompleteMultipartUpload => ("s3:PutObject", "s3:PutObject"),
+            Op::AbortMultipartUpload => ("s3:AbortMultipartUpload", "s3:AbortMultipartUpload"),
+            Op::DeleteObject => ("s3:DeleteObject", "s3:DeleteObjectVersion"),
+            Op::GetBucketVersioning => ("s3:GetBucketVersioning", "s3:GetBucketVersioning"),
+            Op::ListObjectVersions => ("s3:ListBucketVersions", "s3:ListBucketVersions"),
+            Op::GetSecretValue => (
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:GetSecretValue",
+            ),
+        }
+    }
 }
 
 impl fmt::Display for Op {
@@ -379,7 +160,8 @@ impl StoreError {
 }
 
 /// The S3 calls the scanner makes, and nothing else: the IAM policy in `template.yaml` grants
-/// exactly these.
+/// exactly these (see `s3-yara-scan contract`). Implementations count each request they send
+/// with [`requests::count`].
 pub trait ObjectStore: Send + Sync {
     /// Reads a whole object version into `reserved` when that is room for exactly its size
     /// (reserved before the request from the size the event announced), else into room

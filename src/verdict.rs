@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-use crate::config::TagKeys;
-use crate::store::Tags;
+use crate::object::Tags;
+use crate::scan::Match;
 
 /// S3 allows this many tags on an object.
 pub const MAX_TAGS: usize = 10;
@@ -16,8 +16,8 @@ pub const MAX_TAG_VALUE: usize = 256;
 pub enum Verdict {
     /// Scanned in full; no rule matched.
     Clean,
-    /// At least one rule matched; the names of the matching rules.
-    Infected(Vec<String>),
+    /// At least one rule matched: the matches.
+    Infected(Vec<Match>),
     /// Could not be scanned in full (too large, scan timeout); never treated as clean.
     Unscannable(String),
     /// Could not be processed (missing permission, KMS key); never treated as clean.
@@ -35,12 +35,17 @@ impl Verdict {
         }
     }
 
-    /// Matching rules, for `Infected`.
-    pub fn matches(&self) -> &[String] {
+    /// The matches, for `Infected`.
+    pub fn matches(&self) -> &[Match] {
         match self {
-            Verdict::Infected(rules) => rules,
+            Verdict::Infected(matches) => matches,
             _ => &[],
         }
+    }
+
+    /// The names of the matching rules, for `Infected`.
+    pub fn rule_names(&self) -> Vec<&str> {
+        self.matches().iter().map(|m| m.rule.as_str()).collect()
     }
 
     /// The reason, for `Unscannable` and `Error`.
@@ -61,7 +66,9 @@ impl Verdict {
         ];
         match self {
             Verdict::Clean => {}
-            Verdict::Infected(rules) => tags.push((keys.matches.clone(), matches_value(rules))),
+            Verdict::Infected(_) => {
+                tags.push((keys.matches.clone(), matches_value(&self.rule_names())))
+            }
             Verdict::Unscannable(reason) | Verdict::Error(reason) => {
                 tags.push((keys.detail.clone(), tag_value(reason)))
             }
@@ -71,6 +78,92 @@ impl Verdict {
     }
 }
 
+/// The S3 tag keys the scanner writes. Each one is configurable so that the tags can match
+/// what bucket policies or downstream tools already expect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagKeys {
+    /// Verdict: `Clean`, `Infected`, `Unscannable` or `Error` (`TAG_KEY_RESULT`).
+    pub result: String,
+    /// Scan time, RFC 3339 UTC (`TAG_KEY_DATE`).
+    pub date: String,
+    /// Names of the matching rules, for `Infected` (`TAG_KEY_MATCHES`).
+    pub matches: String,
+    /// Identity of the ruleset that produced the verdict (`TAG_KEY_RULES`).
+    pub rules: String,
+    /// Why an object is `Unscannable` or `Error` (`TAG_KEY_DETAIL`).
+    pub detail: String,
+    /// On quarantine copies: the source version and ETag the copy was made from
+    /// (`TAG_KEY_SOURCE`).
+    pub source: String,
+    /// HMAC of the verdict, the content identity and the ruleset, when a signing key is set
+    /// (`TAG_KEY_SIGNATURE`).
+    pub signature: String,
+}
+
+impl Default for TagKeys {
+    fn default() -> Self {
+        TagKeys {
+            result: "scan-result".into(),
+            date: "scan-date".into(),
+            matches: "scan-matches".into(),
+            rules: "scan-rules".into(),
+            detail: "scan-detail".into(),
+            source: "scan-source".into(),
+            signature: "scan-signature".into(),
+        }
+    }
+}
+
+impl TagKeys {
+    /// True when `key` is one of these keys in any letter case. S3 tag keys are
+    /// case-sensitive, but IAM condition keys (`s3:ExistingObjectTag/<key>`) may not be, so a
+    /// `Scan-Result` set by someone else is treated like a forged `scan-result`.
+    pub fn is_scanner_key(&self, key: &str) -> bool {
+        self.all().iter().any(|k| k.eq_ignore_ascii_case(key))
+    }
+
+    /// All keys, in a fixed order.
+    pub fn all(&self) -> [&str; 7] {
+        [
+            &self.result,
+            &self.date,
+            &self.matches,
+            &self.rules,
+            &self.detail,
+            &self.source,
+            &self.signature,
+        ]
+    }
+
+    /// Each key with the variable that sets it, in the order of [`TagKeys::all`].
+    pub fn by_variable(&mut self) -> [(&'static str, &mut String); 7] {
+        [
+            ("TAG_KEY_RESULT", &mut self.result),
+            ("TAG_KEY_DATE", &mut self.date),
+            ("TAG_KEY_MATCHES", &mut self.matches),
+            ("TAG_KEY_RULES", &mut self.rules),
+            ("TAG_KEY_DETAIL", &mut self.detail),
+            ("TAG_KEY_SOURCE", &mut self.source),
+            ("TAG_KEY_SIGNATURE", &mut self.signature),
+        ]
+    }
+}
+
+/// S3's rules for tag keys: up to 128 characters of letters, digits, spaces and `_.:/=+-@`,
+/// and no `aws:` prefix.
+pub fn check_tag_key(k: &str) -> Result<(), &'static str> {
+    if k.is_empty() || k.chars().count() > 128 {
+        return Err("a tag key has 1 to 128 characters");
+    }
+    if k.to_ascii_lowercase().starts_with("aws:") {
+        return Err("tag keys starting with `aws:` are reserved");
+    }
+    if !k.chars().all(is_tag_char) {
+        return Err("a tag key has only letters, digits, spaces and `_ . : / = + - @`");
+    }
+    Ok(())
+}
+
 impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -78,7 +171,7 @@ impl fmt::Display for Verdict {
 }
 
 /// A `Clean` verdict and the user's tags do not fit in S3's limit together.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[error(
     "the object has {user} tags of its own and the Clean verdict needs {ours}, more than S3's \
      limit of {MAX_TAGS}; no verdict was written (remove some of the object's tags, then redrive \
@@ -173,7 +266,7 @@ pub fn tag_value(value: &str) -> String {
 
 /// Rule names separated by spaces; when they do not all fit, as many as fit and `+N` for
 /// the rest, so the tag never claims fewer matches than there were.
-fn matches_value(rules: &[String]) -> String {
+fn matches_value(rules: &[&str]) -> String {
     let mut out = String::new();
     for (i, rule) in rules.iter().enumerate() {
         let name = tag_value(rule);

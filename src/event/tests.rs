@@ -159,7 +159,7 @@ fn key_decoding_handles_plus_percent_and_utf8() {
     assert_eq!(decode_key("dir%2Ffile").unwrap(), "dir/file");
     assert!(decode_key("").is_err());
     let err = decode_key("bad%FF").unwrap_err();
-    assert!(err.contains("bad%FF"), "{err}");
+    assert!(err.to_string().contains("UTF-8"), "{err}");
 }
 
 #[test]

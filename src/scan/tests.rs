@@ -15,7 +15,8 @@ fn engine() -> Engine {
 }
 
 fn matches(data: &[u8]) -> Vec<String> {
-    engine().scan_bytes(data).expect("scan succeeds")
+    let found = engine().scan_bytes(data).expect("scan succeeds");
+    found.into_iter().map(|m| m.rule).collect()
 }
 
 #[test]
@@ -145,7 +146,7 @@ fn serialized_rules_round_trip_with_a_content_identity() {
     assert_eq!(set.len(), 1);
     assert_eq!(set.id(), RuleSet::from_serialized(&bytes).unwrap().id());
     let engine = Engine::new(set, Duration::from_secs(5));
-    assert_eq!(engine.scan_bytes(b"x").unwrap(), ["always"]);
+    assert_eq!(Match::names(&engine.scan_bytes(b"x").unwrap()), ["always"]);
     assert!(matches!(
         RuleSet::from_serialized(b"junk"),
         Err(ScanError::Load(_))
@@ -191,7 +192,8 @@ async fn async_scan_runs_off_the_runtime_threads() {
 }
 
 async fn engine_found_eicar() -> Vec<String> {
-    engine().scan(EICAR.as_bytes().to_vec()).await.unwrap()
+    let found = engine().scan(EICAR.as_bytes().to_vec()).await.unwrap();
+    found.into_iter().map(|m| m.rule).collect()
 }
 
 /// One thread's scanner is reused across objects and rule sets stay apart: results never
@@ -207,9 +209,12 @@ fn reused_scanners_keep_scans_and_rule_sets_apart() {
         Duration::from_secs(5),
     );
     for _ in 0..3 {
-        assert_eq!(a.scan_bytes(EICAR.as_bytes()).unwrap(), ["EICAR_Test_File"]);
+        assert_eq!(
+            Match::names(&a.scan_bytes(EICAR.as_bytes()).unwrap()),
+            ["EICAR_Test_File"]
+        );
         assert!(a.scan_bytes(b"clean").unwrap().is_empty());
-        assert_eq!(b.scan_bytes(b"xbbbx").unwrap(), ["Only_B"]);
+        assert_eq!(Match::names(&b.scan_bytes(b"xbbbx").unwrap()), ["Only_B"]);
         assert!(b.scan_bytes(EICAR.as_bytes()).unwrap().is_empty());
     }
     let slow = yara_x::compile(
@@ -221,5 +226,5 @@ fn reused_scanners_keep_scans_and_rule_sets_apart() {
         slow.scan_bytes(&vec![0u8; 200_000]),
         Err(ScanError::Timeout(_))
     ));
-    assert_eq!(slow.scan_bytes(b"tiny").unwrap(), ["slow"]);
+    assert_eq!(Match::names(&slow.scan_bytes(b"tiny").unwrap()), ["slow"]);
 }

@@ -156,17 +156,18 @@ fn long_match_lists_fit_and_count_the_rest() {
     let rules: Vec<String> = (0..40)
         .map(|i| format!("Some_Long_Rule_Name_{i:02}"))
         .collect();
+    let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
     let value = matches_value(&rules);
     assert!(value.chars().count() <= MAX_TAG_VALUE, "{}", value.len());
     let (shown, more) = value.rsplit_once(' ').unwrap();
     let shown_count = shown.split(' ').count();
     assert_eq!(more, format!("+{}", 40 - shown_count));
-    assert_eq!(matches_value(&["A".into(), "B".into()]), "A B");
+    assert_eq!(matches_value(&["A", "B"]), "A B");
     // A name longer than a tag value is cut; when it leaves no room to count the rest, only
     // the count is written.
     let huge = "X".repeat(300);
-    assert_eq!(matches_value(std::slice::from_ref(&huge)), "X".repeat(256));
-    assert_eq!(matches_value(&[huge.clone(), huge]), "+2");
+    assert_eq!(matches_value(&[huge.as_str()]), "X".repeat(256));
+    assert_eq!(matches_value(&[huge.as_str(), huge.as_str()]), "+2");
 }
 
 #[test]

@@ -5,10 +5,12 @@ bucket wired S3 -> SNS -> SQS as in production, plus a versioned quarantine buck
 Run:  .venv/bin/python scripts/emulator.py run -- .venv/bin/python -m unittest discover -s tests/faults -t .
 """
 
+import json
 import os
 import sys
 import time
 import unittest
+import urllib.parse
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -18,6 +20,42 @@ from emulator import EICAR, clients, lambda_record, receive, wire  # noqa: E402
 from faultproxy import fault_proxy  # noqa: E402
 import invariants  # noqa: E402
 from invariants import WEBSHELL, check, deliver, scanner_env, upload  # noqa: E402,F401
+
+def edit_records(records, edit):
+    """The records with `edit(s3_record)` applied to every S3 record of every body (SNS
+    envelope or direct): to make the emulator's events look like S3's."""
+    out = []
+    for r in records:
+        body = json.loads(r["body"])
+        envelope = "Message" in body and "Records" not in body
+        event = json.loads(body["Message"]) if envelope else body
+        for rec in event.get("Records", []):
+            edit(rec)
+        if envelope:
+            body["Message"] = json.dumps(event)
+        out.append(dict(r, body=json.dumps(body if envelope else event)))
+    return out
+
+
+def with_version_ids(records, uploads):
+    """The records with the versionId that S3 puts in events of versioned buckets, which moto 5
+    leaves out: taken from the upload with the event's bucket, key and ETag (uploads of equal
+    bytes to one key are matched in upload order)."""
+    unused = [u for u in uploads if u.version_id]
+
+    def edit(rec):
+        o = rec["s3"]["object"]
+        if o.get("versionId"):
+            return
+        key = urllib.parse.unquote_plus(o["key"])
+        etag = (o.get("eTag") or "").strip('"')
+        for u in unused:
+            if (u.bucket, u.key, u.etag) == (rec["s3"]["bucket"]["name"], key, etag):
+                o["versionId"] = u.version_id
+                unused.remove(u)
+                return
+    return edit_records(records, edit)
+
 
 def endpoint():
     url = os.environ.get("AWS_ENDPOINT_URL")
@@ -82,7 +120,7 @@ class World:
         moto sends them)."""
         got = receive(self.sqs, self.queue, len(self.uploads) if count is None else count)
         if self.versioned and version_ids:
-            got = invariants.with_version_ids(got, self.uploads)
+            got = with_version_ids(got, self.uploads)
         return got
 
     def env(self, **extra):

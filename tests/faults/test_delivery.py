@@ -109,8 +109,10 @@ class Deliveries(ProxyTestCase):
         records = w.records()
         order = {u.version_id: i for i, u in enumerate(w.uploads)}
 
+        named = invariants.decoded(records)
+
         def version(r):
-            return order[invariants.objects_of_body(r["body"])[0][2]]
+            return order[named[r["messageId"]][0][2]]
         newest_first = sorted(records, key=version, reverse=True)
         runs, dlq = [], []
         if same_batch:

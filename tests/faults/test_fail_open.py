@@ -4,31 +4,14 @@ or an upload never be scanned, tried through the real `s3-yara-scan handle` on t
 
 Each test names the defect of issue 10 it covers."""
 
-import json
 import re
 import time
 
-from tests.faults.support import EICAR, WEBSHELL, ProxyTestCase, World, invariants
+from tests.faults.support import EICAR, WEBSHELL, ProxyTestCase, World, edit_records, invariants
 from invariants import FORGED_DATE, forged_tagging
 
 SIGNING = {"SIGNING_KEY": "k" * 40}
 TAG_EVENTS = ("s3:ObjectCreated:*", "s3:ObjectTagging:*")
-
-
-def edit_records(records, edit):
-    """The records with `edit(s3_record)` applied to every S3 record of every body (SNS
-    envelope or direct)."""
-    out = []
-    for r in records:
-        body = json.loads(r["body"])
-        envelope = "Message" in body and "Records" not in body
-        event = json.loads(body["Message"]) if envelope else body
-        for rec in event.get("Records", []):
-            edit(rec)
-        if envelope:
-            body["Message"] = json.dumps(event)
-        out.append(dict(r, body=json.dumps(body if envelope else event)))
-    return out
 
 
 def with_null_version(records):

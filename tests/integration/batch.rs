@@ -10,12 +10,7 @@ use crate::support::*;
 async fn test_event_is_acknowledged() {
     let emu = emulator().await;
     let w = emu.wire("testevent", Options::default()).await;
-    let response = emu
-        .pipeline(config(&w))
-        .process_batch(batch(vec![w.test_event.clone()]))
-        .await
-        .unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(&emu.pipeline(config(&w)), vec![w.test_event.clone()]).await;
 }
 
 /// Malformed messages are reported one by one; the good message of the same batch is still
@@ -133,16 +128,14 @@ async fn direct_and_raw_deliveries_are_handled() {
     // The raw delivery alone quarantines the object...
     let mut first = tests;
     first.extend(raw);
-    let response = pipeline.process_batch(batch(first)).await.unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(&pipeline, first).await;
     assert!(!emu.exists(&w.bucket, "direct.com").await);
     assert_eq!(emu.versions(&w.quarantine).await.len(), 1);
     // ...and the direct copy of the same notification, arriving after, is acknowledged.
     emu.put(&w.bucket, "second.com", EICAR).await;
     let mut direct_too = direct;
     direct_too.extend(emu.receive(&direct_url, &direct_arn, 1).await);
-    let response = pipeline.process_batch(batch(direct_too)).await.unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(&pipeline, direct_too).await;
     assert!(!emu.exists(&w.bucket, "second.com").await);
     assert_eq!(emu.versions(&w.quarantine).await.len(), 2);
 }
@@ -165,12 +158,7 @@ async fn a_full_batch_settles_every_object() {
         concurrency: 4,
         ..config(&w)
     };
-    let response = emu
-        .pipeline(config)
-        .process_batch(batch(records))
-        .await
-        .unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(&emu.pipeline(config), records).await;
     for i in 0..24 {
         let key = format!("f{i:02}");
         if i % 6 == 0 {

@@ -2,7 +2,8 @@
 //! other calls of each scenario still go to moto.
 
 use pretty_assertions::assert_eq;
-use s3_yara_scan::store::{Budget, Fetched, ObjectInfo, Op, Sink, Tags};
+use s3_yara_scan::store::{Budget, Fetched, Op, Sink};
+use s3_yara_scan::{ObjectInfo, Tags};
 use s3_yara_scan::{ObjectRef, ObjectStore, S3Store, StoreError};
 
 use crate::support::*;
@@ -135,11 +136,7 @@ async fn access_denied_read_is_tagged_error_and_acknowledged() {
         get: Some(denied(Op::GetObject)),
         ..Faults::default()
     };
-    let response = pipeline(&emu, &w, fail)
-        .process_batch(batch(records))
-        .await
-        .unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(&pipeline(&emu, &w, fail), records).await;
     let tags = emu.tags(&w.bucket, "secret.bin", None).await;
     let map = tag_map(&tags);
     assert_eq!(map["scan-result"], "Error");
@@ -209,11 +206,7 @@ async fn infected_object_is_quarantined_even_when_tagging_is_denied() {
         put_tags: Some(denied(Op::PutObjectTagging)),
         ..Faults::default()
     };
-    let response = pipeline(&emu, &w, fail)
-        .process_batch(batch(records))
-        .await
-        .unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(&pipeline(&emu, &w, fail), records).await;
     assert!(!emu.exists(&w.bucket, "x.com").await);
     let qkey = format!("{}/x.com", w.bucket);
     assert_eq!(
@@ -234,11 +227,7 @@ async fn clean_object_with_tagging_denied_is_acknowledged() {
         put_tags: Some(denied(Op::PutObjectTagging)),
         ..Faults::default()
     };
-    let response = pipeline(&emu, &w, fail)
-        .process_batch(batch(records))
-        .await
-        .unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(&pipeline(&emu, &w, fail), records).await;
     assert!(emu.tags(&w.bucket, "ok.txt", None).await.is_empty());
 }
 
@@ -287,8 +276,7 @@ async fn failed_delete_is_retried_and_the_retry_reuses_the_copy() {
     assert_eq!(emu.versions(&w.quarantine).await.len(), 1);
 
     let retry = pipeline(&emu, &w, Faults::default());
-    let response = retry.process_batch(batch(records)).await.unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(&retry, records).await;
     assert!(!emu.exists(&w.bucket, "d.com").await);
     assert_eq!(
         emu.versions(&w.quarantine).await.len(),
@@ -334,11 +322,7 @@ async fn duplicate_messages_in_a_batch_copy_once() {
     let mut second = first.clone();
     second.message_id = Some("duplicate".into());
     let pipeline = pipeline(&emu, &w, Faults::default());
-    let response = pipeline
-        .process_batch(batch(vec![first, second]))
-        .await
-        .unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(&pipeline, vec![first, second]).await;
     assert_eq!(emu.versions(&w.quarantine).await.len(), 1);
     assert_eq!(pipeline_copies(&pipeline), 1);
 }
@@ -357,8 +341,7 @@ async fn replacement_during_tagging_is_rescanned() {
     let pipeline = pipeline(&emu, &w, Faults::default());
     *pipeline.store().replace_before_tagging.lock().unwrap() =
         Some((emu.s3.clone(), EICAR.as_bytes().to_vec()));
-    let response = pipeline.process_batch(batch(records)).await.unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(&pipeline, records).await;
     assert!(
         !emu.exists(&w.bucket, "r.txt").await,
         "the infected replacement was left in place"

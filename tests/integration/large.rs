@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use pretty_assertions::assert_eq;
-use s3_yara_scan::{Action, Config, Engine, Pipeline, RuleSet, S3Store};
+use s3_yara_scan::{Action, Config, Engine, Pipeline, RuleSet, S3Store, Spool};
 
 use crate::support::*;
 
@@ -24,16 +24,19 @@ fn shell_at_end(size: usize, from_end: usize) -> Vec<u8> {
 /// `dir`, and reads in 1 MiB ranged parts.
 fn pipeline(
     emu: &Emulator,
-    w: &Wiring,
     memory: u64,
     spool: Option<(&std::path::Path, u64)>,
 ) -> Pipeline<S3Store> {
     let config = Config {
-        action: Action::Tag,
         max_object_size: memory,
-        spool_dir: spool.map(|(dir, _)| dir.to_path_buf()),
-        max_spool_size: spool.map(|(_, limit)| limit),
-        ..config(w)
+        spool: match spool {
+            Some((dir, limit)) => Spool::Dir {
+                dir: dir.to_path_buf(),
+                max: Some(limit),
+            },
+            None => Spool::Off,
+        },
+        ..with_action(Action::Tag)
     };
     let engine = Engine::new(RuleSet::embedded().unwrap(), Duration::from_secs(10));
     Pipeline::new(emu.store().with_get_parts(MIB), engine, config)
@@ -64,7 +67,7 @@ async fn objects_larger_than_memory_are_spooled_and_scanned() {
     let records = emu.notifications(&w, 2).await;
     let spool = tempfile::tempdir().unwrap();
 
-    let pipeline = pipeline(&emu, &w, 256 * 1024, Some((spool.path(), 64 * MIB as u64)));
+    let pipeline = pipeline(&emu, 256 * 1024, Some((spool.path(), 64 * MIB as u64)));
     pipeline.preflight().await.unwrap();
     acknowledged(&pipeline, records).await;
 
@@ -101,7 +104,7 @@ async fn large_objects_in_memory_are_read_in_parallel_parts() {
     let (w, records) = emu
         .uploaded("ranged", "ranged.bin", shell_at_end(5 * MIB + 7, 30))
         .await;
-    acknowledged(&pipeline(&emu, &w, 16 * MIB as u64, None), records).await;
+    acknowledged(&pipeline(&emu, 16 * MIB as u64, None), records).await;
     assert_eq!(
         emu.tag(&w.bucket, "ranged.bin", "scan-result")
             .await
@@ -119,7 +122,7 @@ async fn objects_over_the_spool_limit_are_unscannable_and_say_why() {
         .await;
     let spool = tempfile::tempdir().unwrap();
     acknowledged(
-        &pipeline(&emu, &w, 256 * 1024, Some((spool.path(), 2 * MIB as u64))),
+        &pipeline(&emu, 256 * 1024, Some((spool.path(), 2 * MIB as u64))),
         records,
     )
     .await;
@@ -137,9 +140,8 @@ async fn objects_over_the_spool_limit_are_unscannable_and_say_why() {
 #[tokio::test]
 async fn unwritable_spool_dir_fails_preflight() {
     let emu = emulator().await;
-    let w = emu.wire("badspool", Options::default()).await;
     let missing = std::path::Path::new("/nonexistent/spool");
-    let e = pipeline(&emu, &w, 256 * 1024, Some((missing, 64 * MIB as u64)))
+    let e = pipeline(&emu, 256 * 1024, Some((missing, 64 * MIB as u64)))
         .preflight()
         .await
         .unwrap_err();

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use pretty_assertions::assert_eq;
-use s3_yara_scan::{Action, Config, Engine, Pipeline, RuleSet};
+use s3_yara_scan::{Action, Engine, Pipeline, RuleSet};
 
 use crate::support::*;
 use crate::tagging::with_version;
@@ -27,12 +27,7 @@ async fn eicar_is_quarantined_with_tags_and_metadata() {
         .await
         .unwrap();
     let records = emu.notifications(&w, 1).await;
-    let response = emu
-        .pipeline(config(&w))
-        .process_batch(batch(records))
-        .await
-        .unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(&emu.pipeline(config(&w)), records).await;
 
     assert!(!emu.exists(&w.bucket, "inbox/eicar.com").await);
     let qkey = format!("{}/inbox/eicar.com", w.bucket);
@@ -80,12 +75,7 @@ async fn encoded_keys_are_scanned_and_acted_on() {
         emu.put(&w.bucket, key, EICAR).await;
     }
     let records = emu.notifications(&w, clean.len() + infected.len()).await;
-    let response = emu
-        .pipeline(config(&w))
-        .process_batch(batch(records))
-        .await
-        .unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(&emu.pipeline(config(&w)), records).await;
     for key in clean {
         assert_eq!(
             emu.tag(&w.bucket, key, "scan-result").await.as_deref(),
@@ -125,12 +115,7 @@ async fn versioned_bucket_quarantines_the_exact_version() {
     let mut records = emu.notifications(&w, 2).await;
     with_version(&mut records[0], &v1);
     with_version(&mut records[1], &v2);
-    let response = emu
-        .pipeline(config(&w))
-        .process_batch(batch(records))
-        .await
-        .unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(&emu.pipeline(config(&w)), records).await;
 
     // v1 is gone (deleted by version: no delete marker), v2 is current and clean.
     assert_eq!(
@@ -178,12 +163,7 @@ async fn versionless_event_acts_on_the_version_read() {
         .await;
     emu.put(&w.bucket, "x.com", EICAR).await.unwrap();
     let records = emu.notifications(&w, 1).await;
-    let response = emu
-        .pipeline(config(&w))
-        .process_batch(batch(records))
-        .await
-        .unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(&emu.pipeline(config(&w)), records).await;
     assert!(emu.versions(&w.bucket).await.is_empty());
     assert_eq!(emu.versions(&w.quarantine).await.len(), 1);
 }
@@ -224,12 +204,7 @@ async fn same_size_copy_of_another_source_is_not_reused() {
     .await;
     emu.put(&w.bucket, "c.com", EICAR).await;
     let records = emu.notifications(&w, 1).await;
-    let response = emu
-        .pipeline(config(&w))
-        .process_batch(batch(records))
-        .await
-        .unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(&emu.pipeline(config(&w)), records).await;
     assert!(!emu.exists(&w.bucket, "c.com").await);
     let qkey = format!("{}/c.com", w.bucket);
     assert_eq!(emu.versions(&w.quarantine).await.len(), 2);
@@ -260,17 +235,8 @@ async fn delete_action_removes_the_object() {
     emu.put(&w.bucket, "d.com", EICAR).await;
     emu.put(&w.bucket, "ok.txt", "fine").await;
     let records = emu.notifications(&w, 2).await;
-    let config = Config {
-        action: Action::Delete,
-        quarantine_bucket: None,
-        ..config(&w)
-    };
-    let response = emu
-        .pipeline(config)
-        .process_batch(batch(records))
-        .await
-        .unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    let config = with_action(Action::Delete);
+    acknowledged(&emu.pipeline(config), records).await;
     assert!(!emu.exists(&w.bucket, "d.com").await);
     assert!(emu.exists(&w.bucket, "ok.txt").await);
     assert!(emu.versions(&w.quarantine).await.is_empty());
@@ -303,8 +269,7 @@ async fn large_objects_are_quarantined_by_multipart_copy() {
         .store()
         .with_multipart_copy(5 * 1024 * 1024, 5 * 1024 * 1024);
     let pipeline = Pipeline::new(store, engine, config(&w));
-    let response = pipeline.process_batch(batch(records)).await.unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(&pipeline, records).await;
 
     assert!(!emu.exists(&w.bucket, "big.bin").await);
     let qkey = format!("{}/big.bin", w.bucket);
@@ -343,12 +308,7 @@ async fn object_deleted_before_the_scan_is_acknowledged() {
         .send()
         .await
         .unwrap();
-    let response = emu
-        .pipeline(config(&w))
-        .process_batch(batch(records))
-        .await
-        .unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(&emu.pipeline(config(&w)), records).await;
     assert!(emu.versions(&w.quarantine).await.is_empty());
     assert!(emu.versions(&w.bucket).await.is_empty());
 }

@@ -4,14 +4,15 @@
 
 use pretty_assertions::assert_eq;
 use s3_yara_scan::store::Op;
-use s3_yara_scan::{Config, SigningKey, SkipSigned, StoreError};
+use s3_yara_scan::{Config, SigningKey, SigningKeySource, SkipSigned, StoreError};
 
 use crate::faults::{Faults, pipeline_with};
 use crate::support::*;
 
 fn signing(w: &Wiring) -> Config {
+    let key = SigningKey::new(b"0123456789abcdef0123456789abcdef".to_vec()).unwrap();
     Config {
-        signing_key: SigningKey::new(b"0123456789abcdef0123456789abcdef".to_vec()),
+        signing_key: SigningKeySource::Inline(key),
         ..config(w)
     }
 }
@@ -170,7 +171,7 @@ async fn a_signature_from_other_rules_is_rescanned_by_default() {
     .await
     .unwrap()
     .unwrap();
-    let keys = s3_yara_scan::config::TagKeys::default();
+    let keys = s3_yara_scan::TagKeys::default();
     let mut tags: Vec<(String, String)> = emu
         .tags(&w.bucket, "doc.txt", None)
         .await

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_s3::primitives::ByteStream;
-use s3_yara_scan::{Config, Engine, ObjectStore, Pipeline, RuleSet, S3Store};
+use s3_yara_scan::{Action, Config, Engine, ObjectStore, Pipeline, RuleSet, S3Store};
 
 pub const EICAR: &str = concat!(
     "X5O!P%@AP[4\\PZX54(P^)7CC)7}$",
@@ -316,11 +316,18 @@ impl Emulator {
     }
 }
 
+/// The default settings, quarantining to `w.quarantine`.
 pub fn config(w: &Wiring) -> Config {
+    with_action(Action::Quarantine {
+        bucket: w.quarantine.clone(),
+    })
+}
+
+/// The default settings, with `action` for infected objects.
+pub fn with_action(action: Action) -> Config {
     Config {
-        quarantine_bucket: Some(w.quarantine.clone()),
         force_path_style: true,
-        ..Config::default()
+        ..Config::new(action)
     }
 }
 

@@ -20,12 +20,7 @@ async fn clean_object_is_tagged_clean_and_keeps_user_tags() {
         .await
         .unwrap();
     let records = emu.notifications(&w, 1).await;
-    let response = emu
-        .pipeline(config(&w))
-        .process_batch(batch(records))
-        .await
-        .unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(&emu.pipeline(config(&w)), records).await;
 
     let tags = emu.tags(&w.bucket, "docs/readme.txt", None).await;
     let map = tag_map(&tags);
@@ -66,12 +61,7 @@ async fn tag_action_marks_infected_in_place() {
         action: Action::Tag,
         ..config(&w)
     };
-    let response = emu
-        .pipeline(config)
-        .process_batch(batch(records))
-        .await
-        .unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(&emu.pipeline(config), records).await;
     let tags = emu.tags(&w.bucket, "eicar.com", None).await;
     assert_eq!(tag_map(&tags)["scan-result"], "Infected");
     assert_eq!(tag_map(&tags)["scan-matches"], "EICAR_Test_File");
@@ -90,15 +80,10 @@ async fn too_large_object_is_unscannable() {
     let records = emu.notifications(&w, 1).await;
     let config = Config {
         max_object_size: 2048,
-        spool_dir: None,
+        spool: s3_yara_scan::Spool::Off,
         ..config(&w)
     };
-    let response = emu
-        .pipeline(config)
-        .process_batch(batch(records))
-        .await
-        .unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(&emu.pipeline(config), records).await;
     let tags = emu.tags(&w.bucket, "big.php", None).await;
     let map = tag_map(&tags);
     assert_eq!(map["scan-result"], "Unscannable");
@@ -157,12 +142,7 @@ async fn versioned_event_tags_the_exact_version() {
     let mut records = emu.notifications(&w, 2).await;
     records.truncate(1);
     with_version(&mut records[0], &v1);
-    let response = emu
-        .pipeline(config(&w))
-        .process_batch(batch(records))
-        .await
-        .unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    acknowledged(&emu.pipeline(config(&w)), records).await;
     assert_eq!(
         tag_map(&emu.tags(&w.bucket, "doc.txt", Some(&v1)).await)["scan-result"],
         "Clean"

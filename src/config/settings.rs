@@ -1,0 +1,139 @@
+//! Every environment variable the function reads, with its default and allowed values: the
+//! one table that the parser, the error messages, `s3-yara-scan contract` (and through it the
+//! template and docs checks) all read.
+
+/// What a setting accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allowed {
+    /// One of these words (case-insensitive).
+    OneOf(&'static [&'static str]),
+    /// A whole number in this range.
+    Range(u64, u64),
+    /// Anything described by this text.
+    Text(&'static str),
+}
+
+impl Allowed {
+    /// The text error messages quote after "allowed: ".
+    pub fn describe(&self) -> String {
+        match self {
+            Allowed::OneOf(words) => words.join(", "),
+            Allowed::Range(low, high) => format!("a whole number from {low} to {high}"),
+            Allowed::Text(text) => (*text).to_owned(),
+        }
+    }
+}
+
+/// Who sets a variable in a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetBy {
+    /// The template, from this parameter.
+    Parameter(&'static str),
+    /// The template, from a resource it creates (not a parameter of its own).
+    Template,
+    /// Lambda itself, or the SDK's environment.
+    Lambda,
+    /// Only local runs; never the template.
+    Local,
+}
+
+/// One environment variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    /// The variable's name.
+    pub name: &'static str,
+    /// The default as text; empty when the setting has none (or it is computed).
+    pub default: &'static str,
+    /// What it accepts.
+    pub allowed: Allowed,
+    /// Who sets it in a deployment.
+    pub set_by: SetBy,
+    /// What it does, in one line.
+    pub about: &'static str,
+}
+
+macro_rules! settings {
+    ($($id:ident = $name:literal, $default:literal, $allowed:expr, $set_by:expr, $about:literal;)*) => {
+        $(
+            #[doc = $about]
+            pub const $id: Setting = Setting {
+                name: $name,
+                default: $default,
+                allowed: $allowed,
+                set_by: $set_by,
+                about: $about,
+            };
+        )*
+        /// Every setting, in the order the docs list them.
+        pub const ALL: &[Setting] = &[$($id),*];
+    };
+}
+
+use Allowed::{OneOf, Range, Text};
+use SetBy::{Lambda, Local, Parameter, Template};
+
+settings! {
+    ACTION = "ACTION", "quarantine", OneOf(&["quarantine", "delete", "tag"]), Parameter("Action"),
+        "What to do with Infected objects.";
+    UNSCANNABLE_ACTION = "UNSCANNABLE_ACTION", "tag", OneOf(&["tag", "quarantine"]),
+        Parameter("UnscannableAction"),
+        "What to do with Unscannable objects (too large, or too slow to scan).";
+    QUARANTINE_BUCKET = "QUARANTINE_BUCKET", "", Text("a bucket name, versioned, not protected"),
+        Parameter("QuarantineBucketName"),
+        "Bucket that receives quarantined objects; required when anything is quarantined.";
+    PROTECTED_BUCKETS = "PROTECTED_BUCKETS", "", Text("bucket names, comma-separated"),
+        Parameter("ProtectedBucketNames"),
+        "The protected buckets; a QUARANTINE_BUCKET among them is refused at start-up.";
+    MAX_OBJECT_SIZE = "MAX_OBJECT_SIZE", "", Text("a size of at least 1024 bytes, such as \
+        1048576, 512MiB or 2GB"), Parameter("MaxObjectSize"),
+        "Largest object scanned in memory, and the memory all objects share (default: 3/4 of \
+        the function's memory; 1 GiB outside Lambda).";
+    SPOOL_DIR = "SPOOL_DIR", "/tmp", Text("an absolute directory path such as /tmp, or `off` \
+        to never spool objects larger than MAX_OBJECT_SIZE"), Local,
+        "Where objects over MAX_OBJECT_SIZE are written and scanned through a memory map.";
+    MAX_SPOOL_SIZE = "MAX_SPOOL_SIZE", "", Text("a size such as 10GiB or 536870912; unset means \
+        the free space in SPOOL_DIR at start-up"), Local,
+        "Largest object spooled, and the room all spooled objects share.";
+    MAX_CONCURRENCY = "MAX_CONCURRENCY", "8", Range(1, 256), Parameter("MaxConcurrency"),
+        "Objects processed at the same time in one invocation.";
+    SCAN_TIMEOUT_SECS = "SCAN_TIMEOUT_SECS", "30", Range(1, 900), Parameter("ScanTimeoutSecs"),
+        "A scan running longer is abandoned and the object gets Unscannable.";
+    S3_TIMEOUT_SECS = "S3_TIMEOUT_SECS", "30", Range(1, 900), Parameter("S3TimeoutSecs"),
+        "Each attempt of an S3 call, and each wait for response bytes, gives up after this.";
+    SIGNING_KEY_SECRET = "SIGNING_KEY_SECRET", "", Text("a Secrets Manager secret name or ARN"),
+        Parameter("SigningKeySecretArn"),
+        "Secret whose SecretString is the HMAC key of signed verdicts, read at start-up.";
+    SIGNING_KEY = "SIGNING_KEY", "", Text("at least 32 bytes"), Local,
+        "The signing key itself, for local runs only; never in the template.";
+    SKIP_SIGNED = "SKIP_SIGNED", "current-rules", OneOf(&["current-rules", "any-rules", "never"]),
+        Parameter("SkipSigned"),
+        "When an object with a valid signed Clean for the same content is not scanned again.";
+    SCANNER_ROLE_ID = "SCANNER_ROLE_ID", "", Text("the role's unique id, letters and digits such \
+        as AROA3XFRBF535EXAMPLE"), Template,
+        "The function role's unique id: tag changes S3 reports as made by it need no check.";
+    TAG_KEY_RESULT = "TAG_KEY_RESULT", "scan-result", Text("an S3 tag key"),
+        Parameter("TagKeyResult"), "Tag key for the verdict.";
+    TAG_KEY_DATE = "TAG_KEY_DATE", "scan-date", Text("an S3 tag key"), Parameter("TagKeyDate"),
+        "Tag key for the scan time (RFC 3339, UTC).";
+    TAG_KEY_MATCHES = "TAG_KEY_MATCHES", "scan-matches", Text("an S3 tag key"),
+        Parameter("TagKeyMatches"), "Tag key for the matching rules (Infected only).";
+    TAG_KEY_RULES = "TAG_KEY_RULES", "scan-rules", Text("an S3 tag key"),
+        Parameter("TagKeyRules"), "Tag key for the ruleset identity.";
+    TAG_KEY_DETAIL = "TAG_KEY_DETAIL", "scan-detail", Text("an S3 tag key"),
+        Parameter("TagKeyDetail"), "Tag key for the reason (Unscannable and Error only).";
+    TAG_KEY_SOURCE = "TAG_KEY_SOURCE", "scan-source", Text("an S3 tag key"),
+        Parameter("TagKeySource"),
+        "Tag key, on quarantine copies, for the source version id and ETag.";
+    TAG_KEY_SIGNATURE = "TAG_KEY_SIGNATURE", "scan-signature", Text("an S3 tag key"),
+        Parameter("TagKeySignature"), "Tag key for the verdict's signature.";
+    S3_FORCE_PATH_STYLE = "S3_FORCE_PATH_STYLE", "", OneOf(&["true", "false"]), Local,
+        "Path-style S3 addressing (default: true when AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_S3 \
+        is set), for local emulators.";
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "",
+        Text("memory in MB, as Lambda sets it"), Lambda,
+        "The function's memory, which sets the default MAX_OBJECT_SIZE.";
+    AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL", "", Text("a URL"), Local,
+        "The AWS endpoint (an emulator); also turns on path-style addressing.";
+    AWS_ENDPOINT_URL_S3 = "AWS_ENDPOINT_URL_S3", "", Text("a URL"), Local,
+        "The S3 endpoint (an emulator); also turns on path-style addressing.";
+}

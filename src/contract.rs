@@ -1,0 +1,288 @@
+//! What the binary promises the deployments around it, printed by `s3-yara-scan contract
+//! --json`: the settings (defaults, allowed values, who sets them), the tag keys, the verdicts,
+//! the AWS calls it makes and the IAM permissions each part of its work needs. The template
+//! and the docs are checked against this output, so that the code is the one source of truth.
+
+use serde_json::{Value, json};
+
+use crate::config::settings::{self, Allowed, SetBy};
+use crate::store::Op;
+use crate::verdict::{TagKeys, Verdict};
+
+/// What a permission is granted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// The objects of the protected buckets.
+    ProtectedObjects,
+    /// The protected buckets themselves.
+    ProtectedBuckets,
+    /// The objects of the quarantine bucket.
+    QuarantineObjects,
+    /// The quarantine bucket itself.
+    QuarantineBucket,
+    /// The Secrets Manager secret holding the signing key.
+    SigningSecret,
+    /// The KMS keys of SSE-KMS objects (and of the secret).
+    KmsKeys,
+}
+
+/// When a permission is needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// Always.
+    Always,
+    /// When something is deleted from a protected bucket.
+    RemovesObjects,
+    /// When something is quarantined.
+    Quarantines,
+    /// When the signing key is read from Secrets Manager.
+    SigningKeySecret,
+    /// When objects (or the secret) are encrypted with customer managed KMS keys.
+    SseKms,
+}
+
+/// One permission the function's role needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Grant {
+    /// On what.
+    pub resource: Resource,
+    /// When.
+    pub when: When,
+    /// The IAM actions.
+    pub actions: &'static [&'static str],
+    /// Why.
+    pub why: &'static str,
+}
+
+/// Every permission the function's role needs, and nothing else.
+pub const GRANTS: &[Grant] = &[
+    Grant {
+        resource: Resource::ProtectedObjects,
+        when: When::Always,
+        actions: &[
+            "s3:GetObject",
+            "s3:GetObjectVersion",
+            "s3:GetObjectTagging",
+            "s3:GetObjectVersionTagging",
+            "s3:PutObjectTagging",
+            "s3:PutObjectVersionTagging",
+            "s3:DeleteObjectTagging",
+            "s3:DeleteObjectVersionTagging",
+        ],
+        why: "read and tag each object version (an empty tag set is a DeleteObjectTagging); \
+              read it as the source of its quarantine copy",
+    },
+    Grant {
+        resource: Resource::ProtectedObjects,
+        when: When::RemovesObjects,
+        actions: &["s3:DeleteObject", "s3:DeleteObjectVersion"],
+        why: "delete a quarantined or infected version",
+    },
+    Grant {
+        resource: Resource::ProtectedBuckets,
+        when: When::Always,
+        actions: &["s3:ListBucket"],
+        why: "without it S3 answers 403 rather than 404 for an object already gone",
+    },
+    Grant {
+        resource: Resource::QuarantineObjects,
+        when: When::Quarantines,
+        actions: &[
+            "s3:GetObject",
+            "s3:GetObjectVersion",
+            "s3:GetObjectTagging",
+            "s3:GetObjectVersionTagging",
+            "s3:PutObject",
+            "s3:PutObjectTagging",
+            "s3:AbortMultipartUpload",
+            "s3:DeleteObjectVersion",
+        ],
+        why: "write, check and reuse quarantine copies; remove a second copy that concurrent \
+              deliveries made",
+    },
+    Grant {
+        resource: Resource::QuarantineBucket,
+        when: When::Quarantines,
+        actions: &[
+            "s3:ListBucket",
+            "s3:ListBucketVersions",
+            "s3:GetBucketVersioning",
+        ],
+        why: "list the copies of one key; check at start-up that versioning is on",
+    },
+    Grant {
+        resource: Resource::SigningSecret,
+        when: When::SigningKeySecret,
+        actions: &["secretsmanager:GetSecretValue"],
+        why: "read the signing key once, at start-up",
+    },
+    Grant {
+        resource: Resource::KmsKeys,
+        when: When::SseKms,
+        actions: &["kms:Decrypt", "kms:GenerateDataKey"],
+        why: "read SSE-KMS objects and write their copies, through S3 or Secrets Manager only",
+    },
+];
+
+impl Resource {
+    fn name(self) -> &'static str {
+        match self {
+            Resource::ProtectedObjects => "protected-objects",
+            Resource::ProtectedBuckets => "protected-buckets",
+            Resource::QuarantineObjects => "quarantine-objects",
+            Resource::QuarantineBucket => "quarantine-bucket",
+            Resource::SigningSecret => "signing-secret",
+            Resource::KmsKeys => "kms-keys",
+        }
+    }
+}
+
+impl When {
+    const ALL: [When; 5] = [
+        When::Always,
+        When::RemovesObjects,
+        When::Quarantines,
+        When::SigningKeySecret,
+        When::SseKms,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            When::Always => "always",
+            When::RemovesObjects => "removes-objects",
+            When::Quarantines => "quarantines",
+            When::SigningKeySecret => "signing-key-secret",
+            When::SseKms => "sse-kms",
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            When::Always => "always",
+            When::RemovesObjects => {
+                "ACTION is quarantine or delete, or UNSCANNABLE_ACTION is quarantine"
+            }
+            When::Quarantines => "ACTION or UNSCANNABLE_ACTION is quarantine",
+            When::SigningKeySecret => "SIGNING_KEY_SECRET is set",
+            When::SseKms => "objects or the secret are encrypted with customer managed KMS keys",
+        }
+    }
+}
+
+/// The contract as JSON.
+pub fn to_json() -> Value {
+    json!({
+        "settings": settings::ALL.iter().map(setting).collect::<Vec<_>>(),
+        "tag_keys": tag_keys(),
+        "verdicts": verdicts(),
+        "grants": GRANTS.iter().map(|g| json!({
+            "resource": g.resource.name(),
+            "when": g.when.name(),
+            "actions": g.actions,
+            "why": g.why,
+        })).collect::<Vec<_>>(),
+        "when": When::ALL.iter().map(|w| (w.name().to_owned(), json!(w.describe())))
+            .collect::<serde_json::Map<_, _>>(),
+        "operations": Op::ALL.iter().map(|op| {
+            let (plain, versioned) = op.iam_actions();
+            let mut actions = vec![plain];
+            if versioned != plain {
+                actions.push(versioned);
+            }
+            json!({"op": op.to_string(), "actions": actions})
+        }).collect::<Vec<_>>(),
+    })
+}
+
+fn setting(s: &settings::Setting) -> Value {
+    let allowed = match s.allowed {
+        Allowed::OneOf(words) => json!({ "one_of": words }),
+        Allowed::Range(low, high) => json!({ "range": [low, high] }),
+        Allowed::Text(text) => json!({ "text": text }),
+    };
+    let set_by = match s.set_by {
+        SetBy::Parameter(p) => json!({ "parameter": p }),
+        SetBy::Template => json!("template"),
+        SetBy::Lambda => json!("lambda"),
+        SetBy::Local => json!("local"),
+    };
+    json!({
+        "name": s.name,
+        "default": (!s.default.is_empty()).then_some(s.default),
+        "allowed": allowed,
+        "set_by": set_by,
+        "about": s.about,
+    })
+}
+
+fn tag_keys() -> Value {
+    let mut keys = TagKeys::default();
+    Value::Object(
+        keys.by_variable()
+            .into_iter()
+            .map(|(var, key)| (var.to_owned(), json!(key)))
+            .collect(),
+    )
+}
+
+fn verdicts() -> Vec<&'static str> {
+    use crate::scan::Match;
+    [
+        Verdict::Clean,
+        Verdict::Infected(vec![Match::named("rule")]),
+        Verdict::Unscannable(String::new()),
+        Verdict::Error(String::new()),
+    ]
+    .iter()
+    .map(Verdict::name)
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn every_call_is_granted_and_nothing_more() {
+        let granted: BTreeSet<&str> = GRANTS
+            .iter()
+            .flat_map(|g| g.actions.iter().copied())
+            .collect();
+        let mut called = BTreeSet::new();
+        for op in Op::ALL {
+            let (plain, versioned) = op.iam_actions();
+            called.extend([plain, versioned]);
+        }
+        assert!(
+            called.is_subset(&granted),
+            "{:?}",
+            called.difference(&granted)
+        );
+        // Needed without a call of their own: see each grant's `why`.
+        let implied = BTreeSet::from(["s3:ListBucket", "kms:Decrypt", "kms:GenerateDataKey"]);
+        let extra: Vec<_> = granted
+            .difference(&called)
+            .filter(|a| !implied.contains(*a))
+            .collect();
+        assert!(extra.is_empty(), "{extra:?}");
+    }
+
+    #[test]
+    fn the_json_names_every_setting_and_tag_key() {
+        let json = to_json();
+        assert_eq!(
+            json["settings"].as_array().unwrap().len(),
+            settings::ALL.len()
+        );
+        assert_eq!(json["tag_keys"]["TAG_KEY_RESULT"], "scan-result");
+        assert_eq!(
+            json["verdicts"],
+            json!(["Clean", "Infected", "Unscannable", "Error"])
+        );
+        let action = &json["settings"][0];
+        assert_eq!(action["name"], "ACTION");
+        assert_eq!(action["default"], "quarantine");
+        assert_eq!(action["set_by"]["parameter"], "Action");
+    }
+}

@@ -1,0 +1,176 @@
+//! The first step: what the object's tags say before anything is read. A validly signed
+//! `Clean` for the same content (typically a scanned object copied into another protected
+//! bucket) is not scanned again; a tag change that left the scanner's own verdict in place
+//! needs nothing. Every other verdict tag is distrusted, logged, and the object scanned.
+
+use tracing::{info, warn};
+
+use crate::config::SkipSigned;
+use crate::event::{EventKind, ObjectEvent};
+use crate::object::{ObjectInfo, ObjectRef, Tags};
+use crate::pipeline::Pipeline;
+use crate::report::{Disposition, Report, Settled};
+use crate::signature::{self, Check, SigningKey};
+use crate::store::ObjectStore;
+use crate::verdict::{Verdict, has_case_variants, has_scanner_keys};
+
+/// What the tags decided.
+pub(super) enum Checked {
+    /// Nothing more to do.
+    Settled(Box<Report>),
+    /// Scan the object; the tags of the version the event names, when they were read.
+    Scan(Option<Tags>),
+}
+
+/// An object's tags as read before a scan, and what they say.
+struct ReadVerdict {
+    tags: Tags,
+    /// The version whose tags they are, when they hold scanner keys and it was still there.
+    info: Option<ObjectInfo>,
+    check: Check,
+    /// Keys that differ from a scanner key only in letter case: never the scanner's.
+    case_variants: bool,
+}
+
+impl ReadVerdict {
+    /// The tags, when they are those of the exact version `object` names and so can stand
+    /// in for a second read when the verdict is written.
+    fn handed_on(self, object: &ObjectRef) -> Option<Tags> {
+        object.is_pinned().then_some(self.tags)
+    }
+}
+
+impl<S: ObjectStore> Pipeline<S> {
+    pub(super) async fn check_tags(&self, event: &ObjectEvent, report: Report) -> Checked {
+        match event.kind() {
+            EventKind::Created => self.skip_if_signed(event, report).await,
+            EventKind::TagsChanged => self.recheck_tags(event, report).await,
+        }
+    }
+
+    /// With a signing key, an object whose tags carry this scanner's valid `Clean` for the
+    /// same content (and, unless `SKIP_SIGNED=any-rules`, the rules in use) is not read again.
+    async fn skip_if_signed(&self, event: &ObjectEvent, mut report: Report) -> Checked {
+        let Some(key) = &self.signing_key else {
+            return Checked::Scan(None);
+        };
+        if self.config.skip_signed == SkipSigned::Never {
+            return Checked::Scan(None);
+        }
+        let Some(read) = self.read_verdict(event, key).await else {
+            return Checked::Scan(None);
+        };
+        let object = &event.object;
+        match &read.check {
+            Check::Valid {
+                result,
+                rules,
+                date,
+            } if result == Verdict::Clean.name()
+                && (self.config.skip_signed == SkipSigned::AnyRules
+                    || rules == self.engine.rules().id())
+                && !read.case_variants =>
+            {
+                if let Some(info) = &read.info {
+                    report.object = object.at_version(info.version_id.clone());
+                    report.size = Some(info.size);
+                }
+                report.verdict = Some(Verdict::Clean);
+                let settled = Settled::SignedClean {
+                    date: date.clone(),
+                    rules: rules.clone(),
+                };
+                return Checked::Settled(Box::new(
+                    report.ending(Disposition::Acknowledge(settled)),
+                ));
+            }
+            Check::Valid { result, rules, .. } if !read.case_variants => {
+                info!(object = %object, result = %result, rules = %rules, "signed verdict is not a Clean from the current rules; rescanning");
+            }
+            Check::Untagged if !read.case_variants => {}
+            check => warn_distrusted(object, check, read.case_variants),
+        }
+        Checked::Scan(read.handed_on(object))
+    }
+
+    /// A tag change (`ObjectTagging:*`): nothing to do when the scanner made it (S3 names the
+    /// scanner's role), when the verdict tags are still the scanner's valid signature for
+    /// these bytes (its own write on an emulator that names nobody, or a change to the user's
+    /// tags only), or when no verdict tag is left ("no verdict" reads as "not clean").
+    /// Otherwise someone else changed the verdict: the object is scanned again, which writes
+    /// its true verdict over theirs. The scanner's own writes are always recognised, so its
+    /// rescans cause no further rescans.
+    async fn recheck_tags(&self, event: &ObjectEvent, report: Report) -> Checked {
+        let settled =
+            |s| Checked::Settled(Box::new(report.clone().ending(Disposition::Acknowledge(s))));
+        if self.is_own_change(event) {
+            return settled(Settled::OwnTagChange);
+        }
+        let Some(key) = &self.signing_key else {
+            if event.principal.is_none() {
+                return settled(Settled::TagChangeUnchecked);
+            }
+            warn!(object = %event.object, "tags changed by someone other than the scanner; rescanning");
+            return Checked::Scan(None);
+        };
+        let Some(read) = self.read_verdict(event, key).await else {
+            return Checked::Scan(None);
+        };
+        match &read.check {
+            Check::Valid { result, date, .. } if !read.case_variants => {
+                settled(Settled::VerdictStillSigned {
+                    result: result.clone(),
+                    date: date.clone(),
+                })
+            }
+            Check::Untagged if !read.case_variants => settled(Settled::NoVerdictTags),
+            check => {
+                warn_distrusted(&event.object, check, read.case_variants);
+                Checked::Scan(read.handed_on(&event.object))
+            }
+        }
+    }
+
+    /// True when S3 says the scanner's own role made the change (`SCANNER_ROLE_ID`).
+    fn is_own_change(&self, event: &ObjectEvent) -> bool {
+        match (&self.config.scanner_role_id, &event.principal) {
+            (Some(role), Some(principal)) => principal.split(':').any(|part| part == role),
+            _ => false,
+        }
+    }
+
+    /// The object's tags and what they say about an earlier scan of these bytes; `None` when
+    /// they cannot be read (the scan goes ahead, and reports what is wrong).
+    async fn read_verdict(&self, event: &ObjectEvent, key: &SigningKey) -> Option<ReadVerdict> {
+        let keys = &self.config.tag_keys;
+        let tags = self.store.tags(&event.object).await.ok()?;
+        let mut read = ReadVerdict {
+            check: Check::Untagged,
+            info: None,
+            case_variants: has_case_variants(&tags, keys),
+            tags,
+        };
+        if !has_scanner_keys(&read.tags, keys) {
+            return Some(read);
+        }
+        match self.store.head(&event.object).await {
+            // Replaced since the event: the normal path reports that.
+            Ok(Some(info)) if event.etag.is_none() || info.etag == event.etag => {
+                read.check = signature::verify(key, &info, &read.tags, keys);
+                read.info = Some(info);
+            }
+            _ => read.check = Check::Unsigned,
+        }
+        Some(read)
+    }
+}
+
+fn warn_distrusted(object: &ObjectRef, check: &Check, case_variants: bool) {
+    if case_variants {
+        warn!(object = %object, "tags with scanner keys in another letter case (set by someone else); rescanning");
+    } else if matches!(check, Check::Invalid) {
+        warn!(object = %object, "forged verdict: the scan signature does not match this content under this scanner's key; rescanning");
+    } else {
+        warn!(object = %object, "verdict tags without a valid signature (set by someone else, or before signing was on); rescanning");
+    }
+}

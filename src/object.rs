@@ -1,0 +1,165 @@
+//! Objects as every stage sees them: which object version ([`ObjectRef`]), what S3 said about
+//! it ([`ObjectInfo`]) and its tags. No I/O here; the store reads and writes them.
+
+use std::fmt;
+
+/// S3's limit on the length of an object key, in bytes of UTF-8.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// The version id S3 gives objects written while versioning was off or suspended.
+pub const NULL_VERSION: &str = "null";
+
+/// An object's tag set, in order.
+pub type Tags = Vec<(String, String)>;
+
+/// An object, or one version of it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectRef {
+    /// Bucket name.
+    pub bucket: String,
+    /// Key, decoded (as stored, not as URL-encoded in events).
+    pub key: String,
+    /// The version; `None` means the current version (or an unversioned bucket).
+    pub version_id: Option<String>,
+}
+
+impl ObjectRef {
+    /// The current version of `key` in `bucket`.
+    pub fn new(bucket: impl Into<String>, key: impl Into<String>) -> ObjectRef {
+        ObjectRef {
+            bucket: bucket.into(),
+            key: key.into(),
+            version_id: None,
+        }
+    }
+
+    /// True when the version id names bytes that can never change (see [`pinned_version`]).
+    pub fn is_pinned(&self) -> bool {
+        self.version_id
+            .as_deref()
+            .is_some_and(|v| v != NULL_VERSION)
+    }
+
+    /// The same object at `version_id`.
+    pub fn at_version(&self, version_id: Option<String>) -> ObjectRef {
+        ObjectRef {
+            version_id,
+            ..self.clone()
+        }
+    }
+}
+
+impl fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `{:?}` on the key escapes control characters, so a hostile key cannot forge log lines.
+        write!(f, "s3://{}/{:?}", self.bucket, self.key)?;
+        if let Some(v) = &self.version_id {
+            write!(f, "?versionId={v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A version id as S3 reports it, with the `null` version (of an object written while
+/// versioning was off or suspended) read as no version: that version is replaced by every new
+/// upload of its key, so it is handled like an unversioned key, through the key and on the
+/// condition that it still holds the bytes scanned.
+pub fn pinned_version(reported: Option<&str>) -> Option<String> {
+    reported
+        .filter(|v| !v.is_empty() && *v != NULL_VERSION)
+        .map(String::from)
+}
+
+/// What a read or a write learnt about an object version.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObjectInfo {
+    /// The version read or written; `None` in an unversioned bucket.
+    pub version_id: Option<String>,
+    /// Size in bytes.
+    pub size: u64,
+    /// ETag, with its quotes removed.
+    pub etag: Option<String>,
+    /// S3's SHA-256 checksum (base64), when the object was uploaded with one.
+    pub checksum_sha256: Option<String>,
+    /// When this version was written, as S3 reports it (whole seconds since the epoch). A
+    /// later upload of the same key always has a later one, even with the same bytes.
+    pub last_modified: Option<i64>,
+}
+
+impl ObjectInfo {
+    /// True when `other` describes the same upload: same ETag, size and, when both are known,
+    /// write time. This is what tells an unversioned key's bytes from a newer upload of
+    /// identical size and MD5.
+    pub fn same_upload(&self, other: &ObjectInfo) -> bool {
+        self.etag == other.etag
+            && self.size == other.size
+            && match (self.last_modified, other.last_modified) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+    }
+}
+
+/// S3 keys in events and URL-encoded listings are form-encoded: `+` is a space and `%XX` an
+/// escaped byte (a literal `+` arrives as `%2B`, so replacing `+` first is safe). A `%` not
+/// followed by two hex digits is kept as it is. The decoded key may hold any character S3
+/// allows, control characters included: log it escaped (`ObjectRef`'s `Display` does).
+pub fn decode_key(raw: &str) -> Result<String, KeyError> {
+    if raw.is_empty() {
+        return Err(KeyError::Empty);
+    }
+    let spaced = raw.replace('+', " ");
+    let key = percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .map_err(|e| KeyError::NotUtf8(e.to_string()))?;
+    if key.len() > MAX_KEY_BYTES {
+        return Err(KeyError::TooLong(key.len()));
+    }
+    Ok(key.into_owned())
+}
+
+/// Why an encoded key is no S3 key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// S3 keys have at least one character.
+    #[error("empty object key")]
+    Empty,
+    /// The escapes decode to bytes that are not UTF-8.
+    #[error("does not decode to UTF-8: {0}")]
+    NotUtf8(String),
+    /// Longer than S3 allows once decoded.
+    #[error("is {0} bytes once decoded, over S3's limit of {MAX_KEY_BYTES}")]
+    TooLong(usize),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_null_version_pins_nothing() {
+        assert_eq!(pinned_version(Some("null")), None);
+        assert_eq!(pinned_version(Some("")), None);
+        assert_eq!(pinned_version(Some("v1")).as_deref(), Some("v1"));
+        let o = ObjectRef::new("b", "k");
+        assert!(!o.is_pinned());
+        assert!(!o.at_version(Some("null".into())).is_pinned());
+        assert!(o.at_version(Some("v1".into())).is_pinned());
+    }
+
+    #[test]
+    fn a_later_upload_of_the_same_bytes_is_another_upload() {
+        let info = |lm| ObjectInfo {
+            etag: Some("e".into()),
+            size: 3,
+            last_modified: lm,
+            ..ObjectInfo::default()
+        };
+        assert!(info(Some(10)).same_upload(&info(Some(10))));
+        assert!(!info(Some(10)).same_upload(&info(Some(11))));
+        assert!(
+            info(None).same_upload(&info(Some(11))),
+            "unknown time: ETag and size"
+        );
+    }
+}
