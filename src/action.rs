@@ -2,15 +2,40 @@
 //! delete. Quarantine deletes the source only once its copy is confirmed, so a crash at any
 //! point loses nothing; a copy an earlier delivery made is found and reused, never duplicated.
 
+use std::fmt;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
 use crate::config::{Config, Disposal};
 use crate::object::{MAX_KEY_BYTES, ObjectInfo, ObjectRef, Tags};
-use crate::report::Location;
 use crate::store::{ObjectStore, StoreError};
 use crate::verdict::{MAX_TAGS, TagLimitError, Verdict, quarantine_tags, tag_value};
+
+/// Where the object is once its verdict has been applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// Still in its bucket.
+    InPlace,
+    /// Copied to the quarantine bucket and deleted from its own.
+    Quarantined(ObjectRef),
+    /// Deleted (`ACTION=delete`).
+    Deleted,
+    /// Gone before the function could act (deleted, overwritten in an unversioned bucket, or
+    /// quarantined by an earlier delivery).
+    Gone,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::InPlace => f.write_str("in place"),
+            Location::Quarantined(dest) => write!(f, "quarantined to {dest}"),
+            Location::Deleted => f.write_str("deleted"),
+            Location::Gone => f.write_str("gone"),
+        }
+    }
+}
 
 /// A step of applying a verdict failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -5,13 +5,14 @@
 
 use std::time::Instant;
 
+use crate::action::Location;
 use crate::action::{self, ActionError};
 use crate::config::{Disposal, settings};
 use crate::event::ObjectEvent;
 use crate::object::{ObjectInfo, Tags};
 use crate::pipeline::Pipeline;
 use crate::record::record;
-use crate::report::{Disposition, Location, Report, Retry, Settled, ms};
+use crate::report::{Disposition, Report, Retry, Settled, ms};
 use crate::signature;
 use crate::store::{Fetched, ObjectStore, StoreError, requests};
 use crate::verdict::Verdict;

@@ -57,6 +57,7 @@ pub mod signature;
 pub mod store;
 pub mod verdict;
 
+pub use action::Location;
 pub use batch::BatchError;
 pub use config::{
     Action, Config, ConfigError, SigningKeySource, SkipSigned, Spool, UnscannableAction,
@@ -64,7 +65,7 @@ pub use config::{
 pub use event::ObjectEvent;
 pub use object::{ObjectInfo, ObjectRef, Tags};
 pub use pipeline::{Pipeline, StartupError};
-pub use report::{Disposition, Location, Report, Retry, Settled};
+pub use report::{Disposition, Report, Retry, Settled};
 pub use scan::{Engine, Match, RuleSet, ScanError};
 pub use signature::SigningKey;
 pub use store::{MemoryStore, ObjectStore, S3Store, StoreError};

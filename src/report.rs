@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tracing::Level;
 
-use crate::action::ActionError;
+use crate::action::{ActionError, Location};
 use crate::event::ObjectEvent;
 use crate::object::ObjectRef;
 use crate::store::StoreError;
@@ -34,20 +34,6 @@ pub struct Report {
     pub timings: Timings,
     /// Requests sent to AWS for it, retries included.
     pub requests: u32,
-}
-
-/// Where the object is once its verdict has been applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Location {
-    /// Still in its bucket.
-    InPlace,
-    /// Copied to the quarantine bucket and deleted from its own.
-    Quarantined(ObjectRef),
-    /// Deleted (`ACTION=delete`).
-    Deleted,
-    /// Gone before the function could act (deleted, overwritten in an unversioned bucket, or
-    /// quarantined by an earlier delivery).
-    Gone,
 }
 
 /// Whether the message that named the object can be acknowledged.
@@ -206,17 +192,6 @@ impl Report {
             Level::ERROR => report_event!(Level::ERROR, self, message_ids),
             Level::WARN => report_event!(Level::WARN, self, message_ids),
             _ => report_event!(Level::INFO, self, message_ids),
-        }
-    }
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Location::InPlace => f.write_str("in place"),
-            Location::Quarantined(dest) => write!(f, "quarantined to {dest}"),
-            Location::Deleted => f.write_str("deleted"),
-            Location::Gone => f.write_str("gone"),
         }
     }
 }

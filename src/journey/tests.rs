@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use pretty_assertions::assert_eq;
 
+use crate::action::Location;
 use crate::config::{Action, Config, SigningKeySource, Spool, UnscannableAction};
 use crate::event::ObjectEvent;
 use crate::object::{ObjectInfo, ObjectRef, Tags};
 use crate::pipeline::Pipeline;
-use crate::report::{Disposition, Location, Report, Retry, Settled};
+use crate::report::{Disposition, Report, Retry, Settled};
 use crate::scan::{Engine, RuleSet};
 use crate::signature::SigningKey;
 use crate::store::{Hook, MemoryStore, ObjectStore, Op, StoreError, Versioning};
