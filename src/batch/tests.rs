@@ -103,11 +103,13 @@ async fn events_for_the_same_bytes_are_one_job_and_each_upload_its_own() {
     );
 }
 
-#[tokio::test]
-async fn objects_not_started_close_to_the_deadline_are_retried() {
+/// A batch of `slow.txt`, whose read takes a minute, and `other`, run with `concurrency`
+/// within `time` of the deadline; returns the messages to retry and the reads made. The
+/// answer must leave before the deadline.
+async fn slow_batch(other: &str, concurrency: usize, time: Duration) -> (Vec<String>, usize) {
     let s = store();
     let slow = s.put("uploads", "slow.txt", b"slow", &[]);
-    let late = s.put("uploads", "late.txt", b"late", &[]);
+    let fast = s.put("uploads", other, b"fast", &[]);
     s.on(
         Op::GetObject,
         Some("slow.txt"),
@@ -115,22 +117,16 @@ async fn objects_not_started_close_to_the_deadline_are_retried() {
         Hook::Delay(Duration::from_secs(60)),
     );
     let config = crate::config::Config {
-        concurrency: 1,
+        concurrency,
         ..quarantining()
     };
     let p = pipeline(s, config);
+    let created = |key: &str, info| json!([s3_record("ObjectCreated:Put", "uploads", key, info)]);
     let messages = vec![
-        message(
-            "slow",
-            json!([s3_record("ObjectCreated:Put", "uploads", "slow.txt", &slow)]),
-        ),
-        message(
-            "late",
-            json!([s3_record("ObjectCreated:Put", "uploads", "late.txt", &late)]),
-        ),
+        message("slow", created("slow.txt", &slow)),
+        message(other, created(other, &fast)),
     ];
-    // One object at a time, and the first one outlasts the time to start any other.
-    let deadline = SystemTime::now() + Duration::from_millis(800);
+    let deadline = SystemTime::now() + time;
     let response = p
         .process_batch_until(batch(messages), Some(deadline))
         .await
@@ -139,45 +135,21 @@ async fn objects_not_started_close_to_the_deadline_are_retried() {
         SystemTime::now() < deadline,
         "the answer leaves before the deadline"
     );
-    assert_eq!(failed(&response), ["slow", "late"]);
-    assert_eq!(
-        p.store().count(Op::GetObject),
-        1,
-        "late.txt was never started"
-    );
+    let failed = failed(&response).into_iter().map(String::from).collect();
+    (failed, p.store().count(Op::GetObject))
+}
+
+#[tokio::test]
+async fn objects_not_started_close_to_the_deadline_are_retried() {
+    // One object at a time, and the first one outlasts the time to start any other.
+    let (failed, reads) = slow_batch("late.txt", 1, Duration::from_millis(800)).await;
+    assert_eq!(failed, ["slow", "late.txt"]);
+    assert_eq!(reads, 1, "late.txt was never started");
 }
 
 #[tokio::test]
 async fn objects_still_in_progress_are_abandoned_before_the_deadline() {
-    let s = store();
-    let slow = s.put("uploads", "slow.txt", b"slow", &[]);
-    let fast = s.put("uploads", "fast.txt", b"fast", &[]);
-    // Reading slow.txt takes a minute; the function has three seconds.
-    s.on(
-        Op::GetObject,
-        Some("slow.txt"),
-        None,
-        Hook::Delay(Duration::from_secs(60)),
-    );
-    let p = pipeline(s, quarantining());
-    let messages = vec![
-        message(
-            "slow",
-            json!([s3_record("ObjectCreated:Put", "uploads", "slow.txt", &slow)]),
-        ),
-        message(
-            "fast",
-            json!([s3_record("ObjectCreated:Put", "uploads", "fast.txt", &fast)]),
-        ),
-    ];
-    let deadline = SystemTime::now() + Duration::from_secs(3);
-    let response = p
-        .process_batch_until(batch(messages), Some(deadline))
-        .await
-        .unwrap();
-    assert!(
-        SystemTime::now() < deadline,
-        "the answer leaves before the deadline"
-    );
-    assert_eq!(failed(&response), ["slow"]);
+    let (failed, reads) = slow_batch("fast.txt", 8, Duration::from_secs(3)).await;
+    assert_eq!(failed, ["slow"], "fast.txt settled, slow.txt abandoned");
+    assert_eq!(reads, 2);
 }
