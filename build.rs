@@ -7,9 +7,15 @@ use std::{env, fs, process};
 
 use sha2::{Digest, Sha256};
 
+// The external variables every compiler of this project defines (src/scan/externals.rs).
+mod externals {
+    include!("src/scan/externals.rs");
+}
+
 fn main() {
     let dir = Path::new("signatures");
     println!("cargo::rerun-if-changed={}", dir.display());
+    println!("cargo::rerun-if-changed=src/scan/externals.rs");
     let mut files = Vec::new();
     if let Err(e) = collect(dir, &mut files) {
         fail(&format!("cannot read {}: {e}", dir.display()));
@@ -20,6 +26,11 @@ fn main() {
     }
 
     let mut compiler = yara_x::Compiler::new();
+    for name in externals::EXTERNALS {
+        if let Err(e) = compiler.define_global(name, "") {
+            fail(&format!("cannot define the external `{name}`: {e}"));
+        }
+    }
     // Rule identity covers the sources and the engine that compiled them: serialized rules only
     // load in the same yara-x version.
     let mut hasher = Sha256::new();

@@ -79,6 +79,32 @@ pub enum Spool {
     },
 }
 
+/// What to make of an encrypted member, whose bytes cannot be read (`ARCHIVE_ENCRYPTED`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encrypted {
+    /// Not scanned in full: `Unscannable`.
+    Unscannable,
+    /// Treated as a detection: `Infected`, with the pseudo-rule `Encrypted_Archive_Member`.
+    Infected,
+}
+
+/// How far an inspection may go (each an `ARCHIVE_*` setting).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveLimits {
+    /// Containers inside containers, the object itself being level 0 (`ARCHIVE_MAX_DEPTH`).
+    pub max_depth: usize,
+    /// Members in all (`ARCHIVE_MAX_MEMBERS`).
+    pub max_members: u64,
+    /// Bytes expanded in all (`ARCHIVE_MAX_EXPANDED`).
+    pub max_expanded: u64,
+    /// Bytes expanded per byte of the object, once over 1 MiB (`ARCHIVE_MAX_RATIO`).
+    pub max_ratio: u64,
+    /// Bytes of one member (`ARCHIVE_MAX_MEMBER_SIZE`).
+    pub max_member_size: u64,
+    /// Encrypted members (`ARCHIVE_ENCRYPTED`).
+    pub encrypted: Encrypted,
+}
+
 /// The settings of the function.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -95,8 +121,11 @@ pub struct Config {
     pub spool: Spool,
     /// Objects processed at the same time in one invocation (`MAX_CONCURRENCY`).
     pub concurrency: usize,
-    /// A scan running longer is abandoned: `Unscannable` (`SCAN_TIMEOUT_SECS`).
+    /// A scan running longer (the object and what it contains) is abandoned: `Unscannable`
+    /// (`SCAN_TIMEOUT_SECS`).
     pub scan_timeout: Duration,
+    /// How far archives and compressed streams are looked into (`ARCHIVE_*`).
+    pub archive: ArchiveLimits,
     /// Each S3 request attempt, and each wait for response bytes, gives up after this and is
     /// retried (`S3_TIMEOUT_SECS`).
     pub s3_timeout: Duration,

@@ -9,6 +9,7 @@ use crate::action::Location;
 use crate::action::{self, ActionError};
 use crate::config::{Disposal, settings};
 use crate::event::ObjectEvent;
+use crate::inspect::{Inspection, inspect_async};
 use crate::object::{ObjectInfo, Tags};
 use crate::pipeline::Pipeline;
 use crate::record::record;
@@ -129,14 +130,24 @@ impl<S: ObjectStore> Pipeline<S> {
         match fetched {
             Ok(Fetched::Body { info, body }) => {
                 let started = Instant::now();
-                let scanned = self.engine.scan(body).await;
+                let inspected = inspect_async(
+                    &self.engine,
+                    body,
+                    &event.object,
+                    &self.config.archive,
+                    &self.budget,
+                )
+                .await;
                 report.timings.scan_ms = ms(started);
-                let verdict = match scanned {
-                    Ok(matches) if matches.is_empty() => Verdict::Clean,
-                    Ok(matches) => Verdict::Infected(matches),
-                    Err(e) => Verdict::Unscannable(e.to_string()),
-                };
-                Judged::Verdict(info, verdict)
+                match inspected.map(|i| self.verdict_of(event, i)) {
+                    Ok(Ok(verdict)) => Judged::Verdict(info, verdict),
+                    Ok(Err(why)) => Judged::Ends(Box::new(
+                        report
+                            .clone()
+                            .ending(Disposition::Retry(Retry::NoRoom(why))),
+                    )),
+                    Err(e) => Judged::Verdict(info, Verdict::Unscannable(e.to_string())),
+                }
             }
             Ok(Fetched::TooLarge(info)) => {
                 let reason = self.too_large(info.size);
@@ -174,6 +185,14 @@ impl<S: ObjectStore> Pipeline<S> {
                 Judged::Verdict(info, Verdict::Error(e.to_string()))
             }
         }
+    }
+
+    /// The verdict an inspection gives, what it could not read logged.
+    fn verdict_of(&self, event: &ObjectEvent, inspection: Inspection) -> Result<Verdict, String> {
+        for note in &inspection.notes {
+            tracing::warn!(object = %event.object, note = %note.escape_debug(), "archive not read in full; its bytes were scanned");
+        }
+        inspection.verdict()
     }
 
     /// Why an object of `size` bytes was not read, naming the setting to raise.

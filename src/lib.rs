@@ -47,6 +47,7 @@ pub mod config;
 pub mod contract;
 pub mod deadline;
 pub mod event;
+pub mod inspect;
 pub mod journey;
 pub mod object;
 pub mod pipeline;

@@ -95,6 +95,8 @@ pub enum Retry {
     Record(ActionError),
     /// The key was replaced this many times while being tagged.
     ReplacedTooOften(usize),
+    /// The memory budget had no room for an archive member while other objects were scanned.
+    NoRoom(String),
     /// Not started: too close to the function's timeout.
     NotStarted,
     /// Abandoned unfinished just before the function's timeout.
@@ -129,7 +131,7 @@ macro_rules! report_event {
             version = $r.object.version_id.as_deref().unwrap_or("-"),
             size = $r.size,
             verdict = $r.verdict.as_ref().map_or("-", |v| v.name()),
-            matches = ?$r.verdict.as_ref().map(|v| v.rule_names()).unwrap_or_default(),
+            matches = ?$r.verdict.as_ref().map(|v| v.labels()).unwrap_or_default(),
             reason = $r.verdict.as_ref().and_then(|v| v.reason()),
             location = %$r.location,
             outcome = %$r.disposition,
@@ -253,6 +255,7 @@ impl fmt::Display for Retry {
             Retry::ReplacedTooOften(n) => {
                 write!(f, "the object was replaced {n} times while being tagged")
             }
+            Retry::NoRoom(why) => write!(f, "{why}; retried later"),
             Retry::NotStarted => f.write_str("not started: too close to the function's timeout"),
             Retry::Abandoned => f.write_str(
                 "abandoned unfinished just before the function's timeout (raise the function's \

@@ -35,6 +35,9 @@ pub enum ScanError {
     },
 }
 
+mod externals;
+pub use externals::EXTERNALS;
+
 /// A rule that matched, with its metadata (`description`, `severity`, …), as values' text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Match {
@@ -44,6 +47,9 @@ pub struct Match {
     pub namespace: String,
     /// The rule's `meta` entries, in order, each value as text.
     pub meta: Vec<(String, String)>,
+    /// Where it matched when not in the object's own bytes: the archive member's path, such
+    /// as `a.zip>b.tar>eicar.com`.
+    pub member: Option<String>,
 }
 
 impl From<&str> for Match {
@@ -59,6 +65,16 @@ impl Match {
             rule: rule.into(),
             namespace: "default".into(),
             meta: Vec::new(),
+            member: None,
+        }
+    }
+
+    /// The rule, after the member it matched in when that is not the object itself:
+    /// `a.zip>b.tar>eicar.com:EICAR_Test_File`.
+    pub fn label(&self) -> String {
+        match &self.member {
+            Some(member) => format!("{member}:{}", self.rule),
+            None => self.rule.clone(),
         }
     }
 
@@ -75,6 +91,7 @@ impl Match {
                 .metadata()
                 .map(|(k, v)| (k.to_owned(), meta_text(&v)))
                 .collect(),
+            member: None,
         }
     }
 }
@@ -184,6 +201,11 @@ impl Engine {
         Engine { rules, timeout }
     }
 
+    /// How long one object may take to scan.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// The rules in use.
     pub fn rules(&self) -> &RuleSet {
         &self.rules
@@ -201,19 +223,40 @@ impl Engine {
             .map_err(|e| ScanError::Failed(format!("scan task ended abnormally: {e}")))?
     }
 
-    /// Scans `data` on the calling thread; returns the matching rules.
-    pub fn scan_bytes(&self, data: &[u8]) -> Result<Vec<Match>, ScanError> {
-        self.with_scanner(|scanner| {
+    /// Scans `data` on the calling thread within `timeout`, with the [`EXTERNALS`] set to
+    /// `externals` (in their order).
+    pub fn scan_with(
+        &self,
+        data: &[u8],
+        externals: [&str; 5],
+        timeout: Duration,
+    ) -> Result<Vec<Match>, ScanError> {
+        let timeout = timeout.min(self.timeout);
+        self.with_scanner(timeout, |scanner| {
+            for (name, value) in EXTERNALS.iter().zip(externals) {
+                // Rules compiled elsewhere may not declare them: nothing to fill in then.
+                let _ = scanner.set_global(name, value);
+            }
             scanner
                 .scan(data)
                 .map(|r| matches(&r))
-                .map_err(|e| self.scan_error(e))
+                .map_err(|e| scan_error(e, timeout))
+        })
+    }
+
+    /// Scans `data` on the calling thread; returns the matching rules.
+    pub fn scan_bytes(&self, data: &[u8]) -> Result<Vec<Match>, ScanError> {
+        self.with_scanner(self.timeout, |scanner| {
+            scanner
+                .scan(data)
+                .map(|r| matches(&r))
+                .map_err(|e| scan_error(e, self.timeout))
         })
     }
 
     /// Scans a local file through a memory map.
     pub fn scan_file(&self, path: &Path) -> Result<Vec<Match>, ScanError> {
-        self.with_scanner(|scanner| {
+        self.with_scanner(self.timeout, |scanner| {
             scanner
                 .scan_file(path)
                 .map(|r| matches(&r))
@@ -223,7 +266,7 @@ impl Engine {
                         path: path.display().to_string(),
                         reason: err.to_string(),
                     },
-                    other => self.scan_error(other),
+                    other => scan_error(other, self.timeout),
                 })
         })
     }
@@ -233,6 +276,7 @@ impl Engine {
     /// is dropped rather than trusted again.
     fn with_scanner<T>(
         &self,
+        timeout: Duration,
         f: impl FnOnce(&mut Scanner<'static>) -> Result<T, ScanError>,
     ) -> Result<T, ScanError> {
         thread_local! {
@@ -249,7 +293,7 @@ impl Engine {
                 }
             };
             let scanner = &mut scanners[index].1;
-            scanner.set_timeout(self.timeout);
+            scanner.set_timeout(timeout);
             let result = f(scanner);
             if result.is_err() {
                 scanners.swap_remove(index);
@@ -257,12 +301,12 @@ impl Engine {
             result
         })
     }
+}
 
-    fn scan_error(&self, e: yara_x::ScanError) -> ScanError {
-        match e {
-            yara_x::ScanError::Timeout => ScanError::Timeout(self.timeout),
-            other => ScanError::Failed(other.to_string()),
-        }
+fn scan_error(e: yara_x::ScanError, timeout: Duration) -> ScanError {
+    match e {
+        yara_x::ScanError::Timeout => ScanError::Timeout(timeout),
+        other => ScanError::Failed(other.to_string()),
     }
 }
 

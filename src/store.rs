@@ -15,7 +15,7 @@ pub mod requests;
 mod s3;
 
 pub use aws::connect;
-pub use budget::{Budget, Buffer, Sink};
+pub use budget::{Budget, Buffer, Hold, Sink};
 pub use memory::{Hook, MemoryStore, Versioning};
 pub use s3::S3Store;
 

@@ -48,6 +48,12 @@ impl Verdict {
         self.matches().iter().map(|m| m.rule.as_str()).collect()
     }
 
+    /// Each match as its tag names it: the rule, after the archive member it matched in
+    /// (`a.zip>b.tar>eicar.com:EICAR_Test_File`).
+    pub fn labels(&self) -> Vec<String> {
+        self.matches().iter().map(Match::label).collect()
+    }
+
     /// The reason, for `Unscannable` and `Error`.
     pub fn reason(&self) -> Option<&str> {
         match self {
@@ -67,7 +73,11 @@ impl Verdict {
         match self {
             Verdict::Clean => {}
             Verdict::Infected(_) => {
-                tags.push((keys.matches.clone(), matches_value(&self.rule_names())))
+                // S3 allows no `>` in tag values: the levels are separated by `/` there.
+                let labels: Vec<String> =
+                    self.labels().iter().map(|l| l.replace('>', "/")).collect();
+                let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+                tags.push((keys.matches.clone(), matches_value(&labels)))
             }
             Verdict::Unscannable(reason) | Verdict::Error(reason) => {
                 tags.push((keys.detail.clone(), tag_value(reason)))

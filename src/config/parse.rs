@@ -8,7 +8,10 @@ use std::time::Duration;
 use bytesize::ByteSize;
 
 use super::settings::{self as s, Allowed, Setting};
-use super::{Action, Config, ConfigError, SigningKeySource, SkipSigned, Spool, UnscannableAction};
+use super::{
+    Action, ArchiveLimits, Config, ConfigError, Encrypted, SigningKeySource, SkipSigned, Spool,
+    UnscannableAction,
+};
 use crate::signature::SigningKey;
 use crate::verdict::{TagKeys, check_tag_key};
 
@@ -25,7 +28,7 @@ pub fn config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigE
     };
     let protected_buckets = protected_buckets(&mut env);
     let quarantine = quarantine_bucket(&mut env, &protected_buckets);
-    let config = Config {
+    let mut config = Config {
         action: action(&mut env, quarantine.clone()),
         unscannable: unscannable(&mut env, quarantine),
         protected_buckets,
@@ -33,12 +36,27 @@ pub fn config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigE
         spool: spool(&mut env),
         concurrency: env.number(&s::MAX_CONCURRENCY) as usize,
         scan_timeout: Duration::from_secs(env.number(&s::SCAN_TIMEOUT_SECS)),
+        archive: ArchiveLimits {
+            max_depth: env.number(&s::ARCHIVE_MAX_DEPTH) as usize,
+            max_members: env.number(&s::ARCHIVE_MAX_MEMBERS),
+            max_expanded: env.size(&s::ARCHIVE_MAX_EXPANDED, 1),
+            max_ratio: env.number(&s::ARCHIVE_MAX_RATIO),
+            max_member_size: 0, // below, from MAX_OBJECT_SIZE unless set
+            encrypted: match env.word(&s::ARCHIVE_ENCRYPTED) {
+                "infected" => Encrypted::Infected,
+                _ => Encrypted::Unscannable,
+            },
+        },
         s3_timeout: Duration::from_secs(env.number(&s::S3_TIMEOUT_SECS)),
         signing_key: signing_key(&mut env),
         skip_signed: skip_signed(&mut env),
         tag_keys: tag_keys(&mut env),
         scanner_role_id: scanner_role_id(&mut env),
         force_path_style: force_path_style(&mut env),
+    };
+    config.archive.max_member_size = match env.get(&s::ARCHIVE_MAX_MEMBER_SIZE) {
+        Some(_) => env.size(&s::ARCHIVE_MAX_MEMBER_SIZE, 1),
+        None => config.max_object_size / 2,
     };
     if env.problems.is_empty() {
         Ok(config)
@@ -108,6 +126,14 @@ impl Env<'_> {
         };
         self.parsed(setting, |v| match v.parse::<u64>() {
             Ok(n) if (low..=high).contains(&n) => Ok(n),
+            _ => Err(Invalid::NotAllowed),
+        })
+    }
+
+    /// A size of at least `min` bytes (`1048576`, `512MiB`, `2GB`).
+    fn size(&mut self, setting: &Setting, min: u64) -> u64 {
+        self.parsed(setting, |v| match parse_size(v) {
+            Some(n) if n >= min => Ok(n),
             _ => Err(Invalid::NotAllowed),
         })
     }

@@ -98,6 +98,21 @@ settings! {
         "Objects processed at the same time in one invocation.";
     SCAN_TIMEOUT_SECS = "SCAN_TIMEOUT_SECS", "30", Range(1, 900), Parameter("ScanTimeoutSecs"),
         "A scan running longer is abandoned and the object gets Unscannable.";
+    ARCHIVE_MAX_DEPTH = "ARCHIVE_MAX_DEPTH", "10", Range(0, 64), Parameter("ArchiveMaxDepth"),
+        "Containers inside containers looked into (0: only the object's own bytes).";
+    ARCHIVE_MAX_MEMBERS = "ARCHIVE_MAX_MEMBERS", "10000", Range(1, 10_000_000),
+        Parameter("ArchiveMaxMembers"), "Archive members scanned per object, in all.";
+    ARCHIVE_MAX_EXPANDED = "ARCHIVE_MAX_EXPANDED", "2GiB", Text("a size such as 2GiB"),
+        Parameter("ArchiveMaxExpanded"), "Bytes expanded from archives per object, in all.";
+    ARCHIVE_MAX_RATIO = "ARCHIVE_MAX_RATIO", "100", Range(2, 1_000_000),
+        Parameter("ArchiveMaxRatio"),
+        "Bytes expanded per byte of the object, once over 1 MiB (zip and gzip bombs).";
+    ARCHIVE_MAX_MEMBER_SIZE = "ARCHIVE_MAX_MEMBER_SIZE", "", Text("a size such as 256MiB; \
+        default: half of MAX_OBJECT_SIZE"), Parameter("ArchiveMaxMemberSize"),
+        "Largest archive member scanned; members are held in memory while scanned.";
+    ARCHIVE_ENCRYPTED = "ARCHIVE_ENCRYPTED", "unscannable", OneOf(&["unscannable", "infected"]),
+        Parameter("ArchiveEncrypted"),
+        "What an encrypted archive member makes of its object: Unscannable, or Infected.";
     S3_TIMEOUT_SECS = "S3_TIMEOUT_SECS", "30", Range(1, 900), Parameter("S3TimeoutSecs"),
         "Each attempt of an S3 call, and each wait for response bytes, gives up after this.";
     SIGNING_KEY_SECRET = "SIGNING_KEY_SECRET", "", Text("a Secrets Manager secret name or ARN"),

@@ -133,7 +133,34 @@ impl Bytes {
     }
 }
 
+/// Memory held for bytes that live outside a [`Buffer`] (archive members while they are
+/// scanned), or why it could not be.
+#[derive(Debug)]
+pub enum Hold {
+    /// Held until dropped.
+    Held(OwnedSemaphorePermit),
+    /// More than the memory budget as a whole.
+    TooLarge,
+    /// Not free now: other objects hold it.
+    Busy,
+}
+
 impl Budget {
+    /// Holds `size` bytes of the memory budget if they are free now; never waits, as the
+    /// caller may already hold memory that others wait for.
+    pub fn try_hold(&self, size: u64) -> Hold {
+        if size > self.memory.limit {
+            return Hold::TooLarge;
+        }
+        let Ok(units) = u32::try_from(size.div_ceil(1024).max(1)) else {
+            return Hold::TooLarge;
+        };
+        match self.memory.kib.clone().try_acquire_many_owned(units) {
+            Ok(permit) => Hold::Held(permit),
+            Err(_) => Hold::Busy,
+        }
+    }
+
     /// Objects of up to `memory` bytes in memory, and no spooling.
     pub fn memory(memory: u64) -> Budget {
         Budget {
