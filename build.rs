@@ -16,6 +16,11 @@ fn main() {
     let dir = Path::new("signatures");
     println!("cargo::rerun-if-changed={}", dir.display());
     println!("cargo::rerun-if-changed=src/scan/externals.rs");
+    // Compiled rules carry native code for one platform: caches of them are keyed by it.
+    println!(
+        "cargo::rustc-env=S3_YARA_SCAN_TARGET={}",
+        env::var("TARGET").unwrap_or_else(|_| "unknown".into())
+    );
     let mut files = Vec::new();
     if let Err(e) = collect(dir, &mut files) {
         fail(&format!("cannot read {}: {e}", dir.display()));

@@ -42,6 +42,7 @@ impl<S: ObjectStore> Pipeline<S> {
         event: SqsEvent,
         deadline: Option<SystemTime>,
     ) -> Result<SqsBatchResponse, BatchError> {
+        self.refresh_rules().await;
         let Planned {
             ids,
             mut failed,

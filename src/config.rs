@@ -27,9 +27,10 @@ pub enum Action {
     Tag,
 }
 
-/// What to do with an object whose verdict is `Unscannable` (`UNSCANNABLE_ACTION`).
+/// What to do with an object that is neither clean nor infected: `Unscannable`
+/// (`UNSCANNABLE_ACTION`) or `Suspicious` (`SUSPICIOUS_ACTION`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UnscannableAction {
+pub enum TagOrQuarantine {
     /// Tag it where it is.
     Tag,
     /// Quarantine it, like an infected object.
@@ -105,13 +106,38 @@ pub struct ArchiveLimits {
     pub encrypted: Encrypted,
 }
 
+/// Where a user's rule set comes from (`RULES`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleSource {
+    /// A local file or folder (absolute path).
+    Local(PathBuf),
+    /// The objects under an S3 prefix.
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// The prefix (empty, or ending in `/`).
+        prefix: String,
+    },
+}
+
+impl std::fmt::Display for RuleSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RuleSource::Local(path) => write!(f, "{}", path.display()),
+            RuleSource::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+        }
+    }
+}
+
 /// The settings of the function.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// What to do with infected objects (`ACTION`).
     pub action: Action,
     /// What to do with objects that could not be scanned in full (`UNSCANNABLE_ACTION`).
-    pub unscannable: UnscannableAction,
+    pub unscannable: TagOrQuarantine,
+    /// What to do with objects only suspicious rules matched (`SUSPICIOUS_ACTION`).
+    pub suspicious: TagOrQuarantine,
     /// The protected buckets, when listed (`PROTECTED_BUCKETS`).
     pub protected_buckets: Vec<String>,
     /// Objects larger than this are not read into memory; also the memory shared by the
@@ -126,6 +152,10 @@ pub struct Config {
     pub scan_timeout: Duration,
     /// How far archives and compressed streams are looked into (`ARCHIVE_*`).
     pub archive: ArchiveLimits,
+    /// Users' rule sets, scanned besides the embedded one (`RULES`).
+    pub rules: Vec<RuleSource>,
+    /// How often the rule sets are checked for changes; `None`: never (`RULES_REFRESH_SECS`).
+    pub rules_refresh: Option<Duration>,
     /// Each S3 request attempt, and each wait for response bytes, gives up after this and is
     /// retried (`S3_TIMEOUT_SECS`).
     pub s3_timeout: Duration,
@@ -165,23 +195,31 @@ impl Config {
 
     /// The quarantine bucket, when anything is quarantined.
     pub fn quarantine_bucket(&self) -> Option<&str> {
-        match (&self.action, &self.unscannable) {
-            (Action::Quarantine { bucket }, _) | (_, UnscannableAction::Quarantine { bucket }) => {
-                Some(bucket)
-            }
+        match (&self.action, &self.unscannable, &self.suspicious) {
+            (Action::Quarantine { bucket }, _, _)
+            | (_, TagOrQuarantine::Quarantine { bucket }, _)
+            | (_, _, TagOrQuarantine::Quarantine { bucket }) => Some(bucket),
             _ => None,
         }
     }
 
     /// What happens to an object with `verdict`, besides its tags.
     pub fn disposal(&self, verdict: &Verdict) -> Disposal<'_> {
-        match (verdict, &self.action, &self.unscannable) {
-            (Verdict::Infected(_), Action::Quarantine { bucket }, _)
-            | (Verdict::Unscannable(_), _, UnscannableAction::Quarantine { bucket }) => {
-                Disposal::Quarantine(bucket)
+        let other = match verdict {
+            Verdict::Infected(_) => {
+                return match &self.action {
+                    Action::Quarantine { bucket } => Disposal::Quarantine(bucket),
+                    Action::Delete => Disposal::Delete,
+                    Action::Tag => Disposal::Tag,
+                };
             }
-            (Verdict::Infected(_), Action::Delete, _) => Disposal::Delete,
-            _ => Disposal::Tag,
+            Verdict::Unscannable(_) => &self.unscannable,
+            Verdict::Suspicious(_) => &self.suspicious,
+            Verdict::Clean | Verdict::Error(_) => return Disposal::Tag,
+        };
+        match other {
+            TagOrQuarantine::Quarantine { bucket } => Disposal::Quarantine(bucket),
+            TagOrQuarantine::Tag => Disposal::Tag,
         }
     }
 }

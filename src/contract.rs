@@ -24,6 +24,10 @@ pub enum Resource {
     SigningSecret,
     /// The KMS keys of SSE-KMS objects (and of the secret).
     KmsKeys,
+    /// The objects under the users' rules prefix.
+    RulesObjects,
+    /// The bucket of the users' rules.
+    RulesBucket,
 }
 
 /// When a permission is needed.
@@ -39,6 +43,8 @@ pub enum When {
     SigningKeySecret,
     /// When objects (or the secret) are encrypted with customer managed KMS keys.
     SseKms,
+    /// When `RULES` names an S3 prefix.
+    RulesInS3,
 }
 
 /// One permission the function's role needs.
@@ -122,6 +128,18 @@ pub const GRANTS: &[Grant] = &[
         actions: &["kms:Decrypt", "kms:GenerateDataKey"],
         why: "read SSE-KMS objects and write their copies, through S3 or Secrets Manager only",
     },
+    Grant {
+        resource: Resource::RulesObjects,
+        when: When::RulesInS3,
+        actions: &["s3:GetObject", "s3:PutObject"],
+        why: "read rule files and hash lists; write their compiled cache beside them",
+    },
+    Grant {
+        resource: Resource::RulesBucket,
+        when: When::RulesInS3,
+        actions: &["s3:ListBucket"],
+        why: "list the rule files, at start-up and every RULES_REFRESH_SECS",
+    },
 ];
 
 impl Resource {
@@ -133,17 +151,20 @@ impl Resource {
             Resource::QuarantineBucket => "quarantine-bucket",
             Resource::SigningSecret => "signing-secret",
             Resource::KmsKeys => "kms-keys",
+            Resource::RulesObjects => "rules-objects",
+            Resource::RulesBucket => "rules-bucket",
         }
     }
 }
 
 impl When {
-    const ALL: [When; 5] = [
+    const ALL: [When; 6] = [
         When::Always,
         When::RemovesObjects,
         When::Quarantines,
         When::SigningKeySecret,
         When::SseKms,
+        When::RulesInS3,
     ];
 
     fn name(self) -> &'static str {
@@ -153,6 +174,7 @@ impl When {
             When::Quarantines => "quarantines",
             When::SigningKeySecret => "signing-key-secret",
             When::SseKms => "sse-kms",
+            When::RulesInS3 => "rules-in-s3",
         }
     }
 
@@ -160,11 +182,13 @@ impl When {
         match self {
             When::Always => "always",
             When::RemovesObjects => {
-                "ACTION is quarantine or delete, or UNSCANNABLE_ACTION is quarantine"
+                "ACTION is quarantine or delete, or UNSCANNABLE_ACTION or SUSPICIOUS_ACTION is \
+                 quarantine"
             }
-            When::Quarantines => "ACTION or UNSCANNABLE_ACTION is quarantine",
+            When::Quarantines => "ACTION, UNSCANNABLE_ACTION or SUSPICIOUS_ACTION is quarantine",
             When::SigningKeySecret => "SIGNING_KEY_SECRET is set",
             When::SseKms => "objects or the secret are encrypted with customer managed KMS keys",
+            When::RulesInS3 => "RULES names an s3:// location",
         }
     }
 }
@@ -230,6 +254,7 @@ fn verdicts() -> Vec<&'static str> {
     [
         Verdict::Clean,
         Verdict::Infected(vec![Match::named("rule")]),
+        Verdict::Suspicious(vec![Match::named("rule")]),
         Verdict::Unscannable(String::new()),
         Verdict::Error(String::new()),
     ]
@@ -278,7 +303,7 @@ mod tests {
         assert_eq!(json["tag_keys"]["TAG_KEY_RESULT"], "scan-result");
         assert_eq!(
             json["verdicts"],
-            json!(["Clean", "Infected", "Unscannable", "Error"])
+            json!(["Clean", "Infected", "Suspicious", "Unscannable", "Error"])
         );
         let action = &json["settings"][0];
         assert_eq!(action["name"], "ACTION");

@@ -5,10 +5,11 @@
 //! the limit, never `Clean`; a match anywhere makes the object `Infected` all the same.
 
 use std::io::Read;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::object::ObjectRef;
-use crate::scan::{Engine, Match, ScanError};
+use crate::scan::{Engine, Match, RuleSets, ScanError};
 use crate::store::{Budget, Hold};
 use crate::verdict::Verdict;
 
@@ -51,15 +52,24 @@ pub enum Incomplete {
 }
 
 impl Inspection {
-    /// The verdict: `Infected` on any match, else `Unscannable` when something went unscanned,
-    /// else `Clean`. `Err` when the object should be looked at again later.
+    /// The verdict: `Infected` on any match but suspicious ones, else `Unscannable` when
+    /// something went unscanned (what was not scanned may be worse than suspicious), else
+    /// `Suspicious` or `Clean`. `Err` when the object should be looked at again later.
     pub fn verdict(self) -> Result<Verdict, String> {
-        match (self.matches.is_empty(), self.incomplete) {
-            (false, _) => Ok(Verdict::Infected(self.matches)),
-            (true, Some(Incomplete::Unscannable(why))) => Ok(Verdict::Unscannable(why)),
-            (true, Some(Incomplete::NoRoom(why))) => Err(why),
-            (true, None) => Ok(Verdict::Clean),
+        let verdict = Verdict::of_matches(self.matches);
+        match (verdict, self.incomplete) {
+            (v @ Verdict::Infected(_), _) | (v, None) => Ok(v),
+            (v, Some(Incomplete::Unscannable(why))) => Ok(Verdict::Unscannable(also(&v, why))),
+            (_, Some(Incomplete::NoRoom(why))) => Err(why),
         }
+    }
+}
+
+/// `why`, and the suspicious matches when there were some.
+fn also(verdict: &Verdict, why: String) -> String {
+    match verdict.labels().as_slice() {
+        [] => why,
+        labels => format!("{why}; suspicious: {}", labels.join(" ")),
     }
 }
 
@@ -67,6 +77,7 @@ impl Inspection {
 /// within the engine's scan timeout in all. `data` is dropped on that thread at the end.
 pub async fn inspect_async(
     engine: &Engine,
+    rules: Arc<RuleSets>,
     data: impl AsRef<[u8]> + Send + 'static,
     object: &ObjectRef,
     limits: &Limits,
@@ -79,27 +90,39 @@ pub async fn inspect_async(
         budget.clone(),
     );
     tokio::task::spawn_blocking(move || {
-        let timeout = engine.timeout();
-        inspect(&engine, data.as_ref(), &object, &limits, &budget, timeout)
+        let look = Look {
+            engine: &engine,
+            rules: &rules,
+            limits: &limits,
+            budget: &budget,
+        };
+        inspect(&look, data.as_ref(), &object, engine.timeout())
     })
     .await
     .map_err(|e| ScanError::Failed(format!("scan task ended abnormally: {e}")))
 }
 
-/// Scans `data`, the bytes of `object`, and what they contain, within `limits` and `timeout`
-/// in all. Members' bytes are held against `budget`'s memory while they are scanned.
-pub fn inspect(
-    engine: &Engine,
-    data: &[u8],
-    object: &ObjectRef,
-    limits: &Limits,
-    budget: &Budget,
-    timeout: Duration,
-) -> Inspection {
+/// What an inspection looks with: the engine and the rules in force, how far it may go, and
+/// the memory members' bytes are held against while they are scanned.
+pub struct Look<'a> {
+    /// The engine that scans.
+    pub engine: &'a Engine,
+    /// The rules that judge this object.
+    pub rules: &'a RuleSets,
+    /// How far to look.
+    pub limits: &'a Limits,
+    /// The memory budget.
+    pub budget: &'a Budget,
+}
+
+/// Scans `data`, the bytes of `object`, and what they contain, with `look`, within `timeout`
+/// in all.
+pub fn inspect(look: &Look<'_>, data: &[u8], object: &ObjectRef, timeout: Duration) -> Inspection {
     let mut walk = Walk {
-        engine,
-        limits,
-        budget,
+        engine: look.engine,
+        rules: look.rules,
+        limits: look.limits,
+        budget: look.budget,
         deadline: Instant::now() + timeout,
         timeout,
         root_size: data.len() as u64,
@@ -111,6 +134,32 @@ pub fn inspect(
     walk.out
 }
 
+/// Inspects a local file (the command line's `scan`) as [`inspect`] does an object's bytes.
+/// Its bytes are read into memory held against the budget: a file larger than it has room
+/// for is `Unscannable`, as an object over `MAX_OBJECT_SIZE` is.
+pub fn inspect_file(
+    look: &Look<'_>,
+    path: &std::path::Path,
+    timeout: Duration,
+) -> Result<Inspection, ScanError> {
+    let unreadable = |e: std::io::Error| ScanError::Read {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let len = std::fs::metadata(path).map_err(unreadable)?.len();
+    let Hold::Held(_hold) = look.budget.try_hold(len) else {
+        return Ok(Inspection {
+            incomplete: Some(Incomplete::Unscannable(format!(
+                "{len} bytes is more than MAX_OBJECT_SIZE"
+            ))),
+            ..Inspection::default()
+        });
+    };
+    let data = std::fs::read(path).map_err(unreadable)?;
+    let object = ObjectRef::new("", path.display().to_string());
+    Ok(inspect(look, &data, &object, timeout))
+}
+
 /// A member's bytes, and the memory they hold until dropped.
 struct Held {
     data: Vec<u8>,
@@ -119,6 +168,7 @@ struct Held {
 
 struct Walk<'a> {
     engine: &'a Engine,
+    rules: &'a RuleSets,
     limits: &'a Limits,
     budget: &'a Budget,
     deadline: Instant,
@@ -166,7 +216,10 @@ impl Walk<'_> {
         if left.is_zero() {
             return self.timed_out(path);
         }
-        match self.engine.scan_with(data, subject.values(), left) {
+        match self
+            .engine
+            .scan_with(self.rules, data, subject.values(), left)
+        {
             Ok(found) => {
                 let member = (!path.is_empty()).then(|| self.at(path));
                 self.out.matches.extend(found.into_iter().map(|m| Match {

@@ -3,6 +3,7 @@
 //! Every step writes into the object's [`Report`], which says at the end what happened and
 //! whether its message is done with.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::action::Location;
@@ -14,6 +15,7 @@ use crate::object::{ObjectInfo, Tags};
 use crate::pipeline::Pipeline;
 use crate::record::record;
 use crate::report::{Disposition, Report, Retry, Settled, ms};
+use crate::scan::RuleSets;
 use crate::signature;
 use crate::store::{Fetched, ObjectStore, StoreError, requests};
 use crate::verdict::Verdict;
@@ -83,8 +85,10 @@ impl<S: ObjectStore> Pipeline<S> {
 
     /// One pass: fetch, scan, record, act.
     async fn attempt(&self, event: &ObjectEvent, known: Option<Tags>) -> Attempt {
-        let mut report = Report::new(event, self.engine.rules().id());
-        let (info, verdict) = match self.judge(event, &mut report).await {
+        // One object is judged, and its verdict tagged, by one set of rules.
+        let rules = self.engine.rules();
+        let mut report = Report::new(event, rules.id());
+        let (info, verdict) = match self.judge(event, &rules, &mut report).await {
             Judged::Verdict(info, verdict) => (info, verdict),
             Judged::Ends(report) => return Attempt::Done(*report),
         };
@@ -114,7 +118,12 @@ impl<S: ObjectStore> Pipeline<S> {
     }
 
     /// Reads the object and scans its bytes.
-    async fn judge(&self, event: &ObjectEvent, report: &mut Report) -> Judged {
+    async fn judge(
+        &self,
+        event: &ObjectEvent,
+        rules: &Arc<RuleSets>,
+        report: &mut Report,
+    ) -> Judged {
         let started = Instant::now();
         // Room for the bytes before the request, from the size the event announced: waiting
         // for room with a response open would stall it.
@@ -132,6 +141,7 @@ impl<S: ObjectStore> Pipeline<S> {
                 let started = Instant::now();
                 let inspected = inspect_async(
                     &self.engine,
+                    rules.clone(),
                     body,
                     &event.object,
                     &self.config.archive,
@@ -221,7 +231,7 @@ impl<S: ObjectStore> Pipeline<S> {
         verdict: &Verdict,
         known: Option<Tags>,
     ) -> Result<Location, ActionError> {
-        let tags = self.verdict_tags(info, verdict);
+        let tags = self.verdict_tags(info, verdict, &report.ruleset);
         let started = Instant::now();
         let recorded = record(
             &self.store,
@@ -256,10 +266,10 @@ impl<S: ObjectStore> Pipeline<S> {
     }
 
     /// The tags that record `verdict` on the bytes `info` describes, signed when there is a key.
-    fn verdict_tags(&self, info: &ObjectInfo, verdict: &Verdict) -> Tags {
+    fn verdict_tags(&self, info: &ObjectInfo, verdict: &Verdict, ruleset: &str) -> Tags {
         let date = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let keys = &self.config.tag_keys;
-        let mut tags = verdict.tags(keys, self.engine.rules().id(), &date);
+        let mut tags = verdict.tags(keys, ruleset, &date);
         if let Some(key) = &self.signing_key {
             let signature = signature::sign(key, info, &tags, keys);
             tags.push((keys.signature.clone(), signature));

@@ -53,6 +53,7 @@ pub mod object;
 pub mod pipeline;
 pub mod record;
 pub mod report;
+pub mod rules;
 pub mod scan;
 pub mod signature;
 pub mod store;
@@ -61,7 +62,7 @@ pub mod verdict;
 pub use action::Location;
 pub use batch::BatchError;
 pub use config::{
-    Action, Config, ConfigError, SigningKeySource, SkipSigned, Spool, UnscannableAction,
+    Action, Config, ConfigError, SigningKeySource, SkipSigned, Spool, TagOrQuarantine,
 };
 pub use event::ObjectEvent;
 pub use object::{ObjectInfo, ObjectRef, Tags};

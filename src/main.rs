@@ -12,13 +12,39 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use clap::{Parser, Subcommand};
 use lambda_runtime::{LambdaEvent, service_fn};
 use s3_yara_scan::config::settings;
-use s3_yara_scan::{Config, Engine, Pipeline, RuleSet, S3Store, action, contract, event, store};
+use s3_yara_scan::scan::RuleSets;
+use s3_yara_scan::{
+    Config, Engine, Pipeline, RuleSet, S3Store, Verdict, action, contract, event, inspect, rules,
+    store,
+};
 
 #[derive(Parser)]
 #[command(version, about = "Scan S3 objects (or local files) with YARA-X rules")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Compile the YARA sources under PATH: every error with its file and line, or the number
+    /// of rules. Exit code 0: they compile; 1: they do not.
+    Check {
+        /// Files or folders of .yar and .yara files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Compile the sources under PATH and write them serialized to FILE, for RULES or
+    /// `scan --rules`. The file holds portable code, and native code for this machine that
+    /// other machines ignore.
+    Build {
+        /// Files or folders of .yar and .yara files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Where to write them (by convention `.yarc`).
+        #[arg(short, long)]
+        output: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -36,6 +62,10 @@ enum Command {
         #[arg(long, default_value = settings::SCAN_TIMEOUT_SECS.default,
               value_parser = clap::value_parser!(u64).range(1..))]
         timeout: u64,
+        /// Also scan with the rules under this path (.yar, .yara sources, or .yarc files that
+        /// `rules build` wrote); may be given several times.
+        #[arg(long = "rules", value_name = "PATH")]
+        rules: Vec<PathBuf>,
     },
     /// Run the batch handler once on a Lambda SQS event file against the configured S3
     /// endpoint (settings from the environment, as in Lambda) and print the batch response.
@@ -53,8 +83,11 @@ enum Command {
         /// A Lambda SQS event (JSON); `-` reads standard input.
         event: PathBuf,
     },
-    /// Print the embedded ruleset's identity and rules.
-    Rules,
+    /// Print the embedded ruleset's identity and rules; or check and build rule sets.
+    Rules {
+        #[command(subcommand)]
+        action: Option<RulesCommand>,
+    },
     /// Print what the binary promises its deployments: settings, tag keys, verdicts and the
     /// IAM permissions each part of the work needs.
     Contract {
@@ -92,13 +125,20 @@ fn main() -> ExitCode {
             paths,
             json,
             timeout,
-        } => scan(&paths, json, Duration::from_secs(timeout)),
+            rules,
+        } => scan(&paths, json, Duration::from_secs(timeout), &rules),
         Command::Handle { event, timeout } => {
             let deadline = timeout.map(|t| SystemTime::now() + Duration::from_secs(t));
             done(handle(&event, deadline))
         }
         Command::Decode { event } => done(decode(&event)),
-        Command::Rules => done(rules()),
+        Command::Rules { action: None } => done(rules()),
+        Command::Rules {
+            action: Some(RulesCommand::Check { paths }),
+        } => check_rules(&paths),
+        Command::Rules {
+            action: Some(RulesCommand::Build { paths, output }),
+        } => done(build_rules(&paths, &output)),
         Command::Contract {
             quarantine_keys, ..
         } => done(if quarantine_keys {
@@ -151,6 +191,7 @@ async fn pipeline(config: Config) -> anyhow::Result<Pipeline<S3Store>> {
     let (store, signing_key) = store::connect(&config).await?;
     let engine = Engine::new(rules, config.scan_timeout);
     let pipeline = Pipeline::new(store, engine, config).with_signing_key(signing_key);
+    pipeline.load_rules().await?;
     pipeline.preflight().await?;
     Ok(pipeline)
 }
@@ -234,37 +275,82 @@ fn rules() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn scan(paths: &[PathBuf], json: bool, timeout: Duration) -> anyhow::Result<ExitCode> {
-    let engine = Engine::new(RuleSet::embedded()?, timeout);
+fn check_rules(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let files = rules::local_sources(paths)?;
+    match rules::compile_with_warnings(&files) {
+        Ok((compiled, warnings)) => {
+            for w in &warnings {
+                eprintln!("{w}");
+            }
+            println!(
+                "{} rules from {} files, {} warnings: they compile",
+                compiled.iter().len(),
+                files.len(),
+                warnings.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            println!("the rules do not compile");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn build_rules(paths: &[PathBuf], output: &Path) -> anyhow::Result<()> {
+    let files = rules::local_sources(paths)?;
+    let compiled = rules::compile(&files).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let set = RuleSet::new(compiled, "build");
+    let bytes = set.serialize()?;
+    std::fs::write(output, &bytes).with_context(|| format!("cannot write {}", output.display()))?;
+    println!(
+        "{} rules from {} files written to {} ({} bytes)",
+        set.len(),
+        files.len(),
+        output.display(),
+        bytes.len()
+    );
+    Ok(())
+}
+
+fn scan(
+    paths: &[PathBuf],
+    json: bool,
+    timeout: Duration,
+    extra: &[PathBuf],
+) -> anyhow::Result<ExitCode> {
+    let mut sets = vec![RuleSet::embedded()?];
+    let (theirs, hashes) = rules::local_sets(extra)?;
+    sets.extend(theirs);
+    let engine = Engine::with_sets(RuleSets::with_hashes(sets, hashes), timeout);
+    let (rules, config) = (
+        engine.rules(),
+        Config::new(s3_yara_scan::config::Action::Tag),
+    );
+    let budget = store::Budget::memory(config.max_object_size);
+    let look = inspect::Look {
+        engine: &engine,
+        rules: &rules,
+        limits: &config.archive,
+        budget: &budget,
+    };
     let (mut infected, mut errors) = (false, false);
     let files = paths
         .iter()
         .flat_map(|p| walkdir::WalkDir::new(p).follow_links(false))
         .filter(|e| e.as_ref().map_or(true, |e| e.file_type().is_file()));
     for entry in files {
-        let (path, result) = match entry {
-            Ok(e) => (e.path().to_path_buf(), engine.scan_file(e.path())),
+        let (path, verdict) = match entry {
+            Ok(e) => (e.path().to_path_buf(), scan_one(&look, e.path(), timeout)),
             Err(e) => {
                 let path = e.path().map(Path::to_path_buf).unwrap_or_default();
-                let error = s3_yara_scan::ScanError::Read {
-                    path: path.display().to_string(),
-                    reason: e.to_string(),
-                };
-                (path, Err(error))
+                (path, Verdict::Error(e.to_string()))
             }
         };
-        let names: Vec<&str> = match &result {
-            Ok(matches) => matches.iter().map(|m| m.rule.as_str()).collect(),
-            Err(_) => Vec::new(),
-        };
-        let (verdict, error) = match &result {
-            Ok(_) if names.is_empty() => ("Clean", None),
-            Ok(_) => ("Infected", None),
-            Err(e) => ("Error", Some(e.to_string())),
-        };
-        infected |= verdict == "Infected";
-        errors |= error.is_some();
-        print_scanned(&path, json, verdict, &names, error.as_deref());
+        infected |= matches!(verdict, Verdict::Infected(_));
+        errors |= verdict.reason().is_some();
+        print_scanned(&path, json, &verdict);
     }
     // Infected wins over errors: a caller alerting on 1 must not miss a detection because
     // another file was unreadable.
@@ -277,17 +363,33 @@ fn scan(paths: &[PathBuf], json: bool, timeout: Duration) -> anyhow::Result<Exit
     }))
 }
 
-fn print_scanned(path: &Path, json: bool, verdict: &str, names: &[&str], error: Option<&str>) {
+/// The verdict on one local file, archives looked into as in the pipeline.
+fn scan_one(look: &inspect::Look<'_>, path: &Path, timeout: Duration) -> Verdict {
+    match inspect::inspect_file(look, path, timeout).map(inspect::Inspection::verdict) {
+        Ok(Ok(verdict)) => verdict,
+        Ok(Err(busy)) => Verdict::Error(busy),
+        Err(e) => Verdict::Error(e.to_string()),
+    }
+}
+
+fn print_scanned(path: &Path, json: bool, verdict: &Verdict) {
+    let labels = verdict.labels();
     if json {
         let line = serde_json::json!({
-            "path": path.to_string_lossy(), "verdict": verdict, "matches": names, "error": error,
+            "path": path.to_string_lossy(), "verdict": verdict.name(), "matches": labels,
+            "error": verdict.reason(),
         });
         println!("{line}");
         return;
     }
-    match (error, names.is_empty()) {
-        (Some(e), _) => println!("{}: Error ({e})", path.display()),
-        (None, true) => println!("{}: {verdict}", path.display()),
-        (None, false) => println!("{}: {verdict} ({})", path.display(), names.join(", ")),
+    match (verdict.reason(), labels.is_empty()) {
+        (Some(why), _) => println!("{}: {} ({why})", path.display(), verdict.name()),
+        (None, true) => println!("{}: {}", path.display(), verdict.name()),
+        (None, false) => println!(
+            "{}: {} ({})",
+            path.display(),
+            verdict.name(),
+            labels.join(", ")
+        ),
     }
 }

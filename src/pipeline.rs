@@ -2,10 +2,16 @@
 //! the settings, the signing key and the room for objects' bytes), built once at start-up and
 //! checked against S3 before the first batch. `batch.rs` and `journey.rs` add what it does.
 
+use std::time::Instant;
+
 use crate::config::{Config, SigningKeySource, Spool};
-use crate::scan::Engine;
+use crate::rules::{self, Fingerprint};
+use crate::scan::{Engine, RuleSet, RuleSets};
 use crate::signature::SigningKey;
 use crate::store::{Budget, ObjectStore};
+
+/// Rule files are read into memory of their own, not the objects' budget.
+const RULES_MEMORY: u64 = 512 << 20;
 
 /// A fault found at start-up: the function stops before it touches any object.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +23,17 @@ pub enum StartupError {
     /// A check against S3 or the spool directory failed; the message names the setting.
     #[error("{0}")]
     Preflight(String),
+    /// The users' rule sets do not load; the message names the source, and file and line.
+    #[error(transparent)]
+    Rules(#[from] rules::RulesError),
+}
+
+/// The users' rule sets: the sets always in force beside them, and their files when last seen.
+#[derive(Debug)]
+struct RuleState {
+    base: Vec<RuleSet>,
+    fingerprint: Fingerprint,
+    checked: Option<Instant>,
 }
 
 /// Everything a batch needs, built once per process.
@@ -27,6 +44,7 @@ pub struct Pipeline<S> {
     pub(crate) config: Config,
     pub(crate) signing_key: Option<SigningKey>,
     pub(crate) budget: Budget,
+    rule_state: tokio::sync::Mutex<RuleState>,
 }
 
 impl<S: ObjectStore> Pipeline<S> {
@@ -37,12 +55,18 @@ impl<S: ObjectStore> Pipeline<S> {
             SigningKeySource::Inline(key) => Some(key.clone()),
             _ => None,
         };
+        let rule_state = RuleState {
+            base: engine.rules().sets().to_vec(),
+            fingerprint: Fingerprint::default(),
+            checked: None,
+        };
         Pipeline {
             budget: budget(&config),
             store,
             engine,
             config,
             signing_key,
+            rule_state: tokio::sync::Mutex::new(rule_state),
         }
     }
 
@@ -67,6 +91,66 @@ impl<S: ObjectStore> Pipeline<S> {
     /// The engine that scans.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Loads the users' rule sets (`RULES`) and puts them in force beside the embedded one. At
+    /// start-up, where a set that does not load stops the function.
+    pub async fn load_rules(&self) -> Result<(), StartupError> {
+        if self.config.rules.is_empty() {
+            return Ok(());
+        }
+        let mut state = self.rule_state.lock().await;
+        self.put_in_force(&mut state).await?;
+        Ok(())
+    }
+
+    /// Checks the users' rule sets when `RULES_REFRESH_SECS` have passed since the last check
+    /// (one listing per source), and puts changed ones in force. A set that does not load is
+    /// rejected, its errors logged with file and line, and the rules in force stay.
+    pub async fn refresh_rules(&self) {
+        let Some(every) = self
+            .config
+            .rules_refresh
+            .filter(|_| !self.config.rules.is_empty())
+        else {
+            return;
+        };
+        // Another batch of this process is checking already.
+        let Ok(mut state) = self.rule_state.try_lock() else {
+            return;
+        };
+        if state.checked.is_some_and(|t| t.elapsed() < every) {
+            return;
+        }
+        state.checked = Some(Instant::now());
+        let changed = match rules::fingerprint(&self.store, &self.config.rules).await {
+            Ok(now) => now != state.fingerprint,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot check the rule sets; the rules in force stay");
+                return;
+            }
+        };
+        if changed && let Err(e) = self.put_in_force(&mut state).await {
+            tracing::error!(error = %e, rules = self.engine.rules().id(), "rule set update rejected; the rules in force stay");
+        }
+    }
+
+    async fn put_in_force(&self, state: &mut RuleState) -> Result<(), rules::RulesError> {
+        let budget = Budget::memory(RULES_MEMORY);
+        let loaded = rules::load(&self.store, &self.config.rules, &budget).await?;
+        let all = state.base.iter().cloned().chain(loaded.sets).collect();
+        let sets = RuleSets::with_hashes(all, loaded.hashes);
+        tracing::info!(
+            ruleset = sets.id(),
+            rules = sets.len(),
+            hashes = sets.hashes().len(),
+            compiled = loaded.compiled,
+            "rules in force"
+        );
+        self.engine.swap(sets);
+        state.fingerprint = loaded.fingerprint;
+        state.checked = Some(Instant::now());
+        Ok(())
     }
 
     /// Start-up checks: rules to scan with, a writable spool directory, and (when anything is

@@ -132,6 +132,7 @@ macro_rules! report_event {
             size = $r.size,
             verdict = $r.verdict.as_ref().map_or("-", |v| v.name()),
             matches = ?$r.verdict.as_ref().map(|v| v.labels()).unwrap_or_default(),
+            match_details = ?$r.verdict.as_ref().map(|v| v.details()).unwrap_or_default(),
             reason = $r.verdict.as_ref().and_then(|v| v.reason()),
             location = %$r.location,
             outcome = %$r.disposition,
@@ -175,14 +176,14 @@ impl Report {
     }
 
     /// How loud its log line is: error when its message is retried, it could not be read, or
-    /// its verdict could not be recorded; warn when infected or unscannable, or a tag change
+    /// its verdict could not be recorded; warn when infected, suspicious or unscannable, or a tag change
     /// went unchecked; info otherwise.
     pub fn level(&self) -> Level {
         match (&self.disposition, &self.verdict) {
             (Disposition::Retry(_), _)
             | (_, Some(Verdict::Error(_)))
             | (Disposition::Acknowledge(Settled::NotRecorded(_)), _) => Level::ERROR,
-            (_, Some(Verdict::Infected(_) | Verdict::Unscannable(_)))
+            (_, Some(Verdict::Infected(_) | Verdict::Suspicious(_) | Verdict::Unscannable(_)))
             | (Disposition::Acknowledge(Settled::TagChangeUnchecked), _) => Level::WARN,
             _ => Level::INFO,
         }

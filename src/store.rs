@@ -33,6 +33,17 @@ pub enum Fetched {
     TooLarge(ObjectInfo),
 }
 
+/// An object of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// Its key.
+    pub key: String,
+    /// Its ETag, without quotes.
+    pub etag: Option<String>,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
 /// A call to AWS, named as in IAM and CloudTrail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
@@ -50,12 +61,14 @@ pub enum Op {
     DeleteObject,
     GetBucketVersioning,
     ListObjectVersions,
+    ListObjects,
+    PutObject,
     GetSecretValue,
 }
 
 impl Op {
     /// Every call the function makes.
-    pub const ALL: [Op; 14] = [
+    pub const ALL: [Op; 16] = [
         Op::GetObject,
         Op::HeadObject,
         Op::GetObjectTagging,
@@ -69,6 +82,8 @@ impl Op {
         Op::DeleteObject,
         Op::GetBucketVersioning,
         Op::ListObjectVersions,
+        Op::ListObjects,
+        Op::PutObject,
         Op::GetSecretValue,
     ];
 
@@ -88,6 +103,8 @@ impl Op {
             Op::DeleteObject => ("s3:DeleteObject", "s3:DeleteObjectVersion"),
             Op::GetBucketVersioning => ("s3:GetBucketVersioning", "s3:GetBucketVersioning"),
             Op::ListObjectVersions => ("s3:ListBucketVersions", "s3:ListBucketVersions"),
+            Op::ListObjects => ("s3:ListBucket", "s3:ListBucket"),
+            Op::PutObject => ("s3:PutObject", "s3:PutObject"),
             Op::GetSecretValue => (
                 "secretsmanager:GetSecretValue",
                 "secretsmanager:GetSecretValue",
@@ -217,6 +234,20 @@ pub trait ObjectStore: Send + Sync {
         &self,
         object: &ObjectRef,
     ) -> impl Future<Output = Result<Vec<ObjectInfo>, StoreError>> + Send;
+
+    /// The objects under `prefix` in `bucket` (their current versions), in key order.
+    fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<Listed>, StoreError>> + Send;
+
+    /// Writes `body` as a new object (or version) at `object`.
+    fn put(
+        &self,
+        object: &ObjectRef,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Whether versioning is enabled on `bucket`; `None` when the answer cannot be read.
     fn is_versioned(

@@ -18,6 +18,8 @@ pub enum Verdict {
     Clean,
     /// At least one rule matched: the matches.
     Infected(Vec<Match>),
+    /// Only rules whose `meta` says `verdict = "suspicious"` matched: the matches.
+    Suspicious(Vec<Match>),
     /// Could not be scanned in full (too large, scan timeout); never treated as clean.
     Unscannable(String),
     /// Could not be processed (missing permission, KMS key); never treated as clean.
@@ -30,15 +32,26 @@ impl Verdict {
         match self {
             Verdict::Clean => "Clean",
             Verdict::Infected(_) => "Infected",
+            Verdict::Suspicious(_) => "Suspicious",
             Verdict::Unscannable(_) => "Unscannable",
             Verdict::Error(_) => "Error",
         }
     }
 
-    /// The matches, for `Infected`.
+    /// The verdict of a scan that found `matches` in everything it looked at: `Infected`
+    /// when a rule other than a suspicious one matched, `Suspicious` when only those did.
+    pub fn of_matches(matches: Vec<Match>) -> Verdict {
+        match matches.iter().all(Match::is_suspicious) {
+            true if matches.is_empty() => Verdict::Clean,
+            true => Verdict::Suspicious(matches),
+            false => Verdict::Infected(matches),
+        }
+    }
+
+    /// The matches, for `Infected` and `Suspicious`.
     pub fn matches(&self) -> &[Match] {
         match self {
-            Verdict::Infected(matches) => matches,
+            Verdict::Infected(matches) | Verdict::Suspicious(matches) => matches,
             _ => &[],
         }
     }
@@ -52,6 +65,26 @@ impl Verdict {
     /// (`a.zip>b.tar>eicar.com:EICAR_Test_File`).
     pub fn labels(&self) -> Vec<String> {
         self.matches().iter().map(Match::label).collect()
+    }
+
+    /// What the rules say of each match that has a `severity` or `description` meta, for the
+    /// log: `label (severity: description)`.
+    pub fn details(&self) -> Vec<String> {
+        self.matches()
+            .iter()
+            .filter_map(|m| {
+                let meta = |key: &str| m.meta.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+                match (meta("severity"), meta("description")) {
+                    (None, None) => None,
+                    (s, d) => Some(format!(
+                        "{} ({}: {})",
+                        m.label(),
+                        s.map_or("-", String::as_str),
+                        d.map_or("-", String::as_str)
+                    )),
+                }
+            })
+            .collect()
     }
 
     /// The reason, for `Unscannable` and `Error`.
@@ -72,7 +105,7 @@ impl Verdict {
         ];
         match self {
             Verdict::Clean => {}
-            Verdict::Infected(_) => {
+            Verdict::Infected(_) | Verdict::Suspicious(_) => {
                 // S3 allows no `>` in tag values: the levels are separated by `/` there.
                 let labels: Vec<String> =
                     self.labels().iter().map(|l| l.replace('>', "/")).collect();

@@ -9,8 +9,8 @@ use bytesize::ByteSize;
 
 use super::settings::{self as s, Allowed, Setting};
 use super::{
-    Action, ArchiveLimits, Config, ConfigError, Encrypted, SigningKeySource, SkipSigned, Spool,
-    UnscannableAction,
+    Action, ArchiveLimits, Config, ConfigError, Encrypted, RuleSource, SigningKeySource,
+    SkipSigned, Spool, TagOrQuarantine,
 };
 use crate::signature::SigningKey;
 use crate::verdict::{TagKeys, check_tag_key};
@@ -30,7 +30,8 @@ pub fn config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigE
     let quarantine = quarantine_bucket(&mut env, &protected_buckets);
     let mut config = Config {
         action: action(&mut env, quarantine.clone()),
-        unscannable: unscannable(&mut env, quarantine),
+        unscannable: tag_or_quarantine(&mut env, &s::UNSCANNABLE_ACTION, quarantine.clone()),
+        suspicious: tag_or_quarantine(&mut env, &s::SUSPICIOUS_ACTION, quarantine),
         protected_buckets,
         max_object_size: max_object_size(&mut env),
         spool: spool(&mut env),
@@ -48,6 +49,11 @@ pub fn config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigE
             },
         },
         s3_timeout: Duration::from_secs(env.number(&s::S3_TIMEOUT_SECS)),
+        rules: rule_sources(&mut env),
+        rules_refresh: match env.number(&s::RULES_REFRESH_SECS) {
+            0 => None,
+            n => Some(Duration::from_secs(n)),
+        },
         signing_key: signing_key(&mut env),
         skip_signed: skip_signed(&mut env),
         tag_keys: tag_keys(&mut env),
@@ -171,19 +177,23 @@ fn action(env: &mut Env, quarantine: Option<String>) -> Action {
     }
 }
 
-fn unscannable(env: &mut Env, quarantine: Option<String>) -> UnscannableAction {
-    match (env.word(&s::UNSCANNABLE_ACTION), quarantine) {
-        ("quarantine", Some(bucket)) => UnscannableAction::Quarantine { bucket },
+fn tag_or_quarantine(
+    env: &mut Env,
+    setting: &Setting,
+    quarantine: Option<String>,
+) -> TagOrQuarantine {
+    match (env.word(setting), quarantine) {
+        ("quarantine", Some(bucket)) => TagOrQuarantine::Quarantine { bucket },
         ("quarantine", None) => {
             env.problems.push(format!(
                 "{} is required when {} is quarantine (set it to a bucket name, or set {} to tag)",
                 s::QUARANTINE_BUCKET.name,
-                s::UNSCANNABLE_ACTION.name,
-                s::UNSCANNABLE_ACTION.name
+                setting.name,
+                setting.name
             ));
-            UnscannableAction::Tag
+            TagOrQuarantine::Tag
         }
-        _ => UnscannableAction::Tag,
+        _ => TagOrQuarantine::Tag,
     }
 }
 
@@ -300,6 +310,44 @@ fn parse_size(v: &str) -> Option<u64> {
     v.parse::<u64>()
         .ok()
         .or_else(|| v.parse::<ByteSize>().ok().map(|b| b.as_u64()))
+}
+
+fn rule_sources(env: &mut Env) -> Vec<RuleSource> {
+    let Some(v) = env.get(&s::RULES) else {
+        return Vec::new();
+    };
+    let mut sources = Vec::new();
+    for item in v.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        match rule_source(item) {
+            Ok(source) => sources.push(source),
+            Err(why) => env.problems.push(format!(
+                "{} has `{item}`, which is invalid: {why} (allowed: {})",
+                s::RULES.name,
+                s::RULES.allowed.describe()
+            )),
+        }
+    }
+    sources
+}
+
+fn rule_source(item: &str) -> Result<RuleSource, String> {
+    if let Some(rest) = item.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        check_bucket_name(bucket).map_err(String::from)?;
+        let prefix = match prefix {
+            "" => String::new(),
+            p if p.ends_with('/') => p.to_owned(),
+            p => format!("{p}/"),
+        };
+        return Ok(RuleSource::S3 {
+            bucket: bucket.to_owned(),
+            prefix,
+        });
+    }
+    if item.starts_with('/') {
+        return Ok(RuleSource::Local(PathBuf::from(item)));
+    }
+    Err("neither s3://bucket/prefix/ nor an absolute path".into())
 }
 
 fn signing_key(env: &mut Env) -> SigningKeySource {

@@ -78,6 +78,9 @@ settings! {
     UNSCANNABLE_ACTION = "UNSCANNABLE_ACTION", "tag", OneOf(&["tag", "quarantine"]),
         Parameter("UnscannableAction"),
         "What to do with Unscannable objects (too large, or too slow to scan).";
+    SUSPICIOUS_ACTION = "SUSPICIOUS_ACTION", "tag", OneOf(&["tag", "quarantine"]),
+        Parameter("SuspiciousAction"),
+        "What to do with Suspicious objects (only rules with meta verdict = \"suspicious\" matched).";
     QUARANTINE_BUCKET = "QUARANTINE_BUCKET", "", Text("a bucket name, versioned, not protected"),
         Parameter("QuarantineBucketName"),
         "Bucket that receives quarantined objects; required when anything is quarantined.";
@@ -113,6 +116,13 @@ settings! {
     ARCHIVE_ENCRYPTED = "ARCHIVE_ENCRYPTED", "unscannable", OneOf(&["unscannable", "infected"]),
         Parameter("ArchiveEncrypted"),
         "What an encrypted archive member makes of its object: Unscannable, or Infected.";
+    RULES = "RULES", "", Text("rule sets besides the embedded one, comma-separated: \
+        s3://bucket/prefix/ or an absolute local path, each holding .yar, .yara or .yarc files"),
+        Parameter("RulesUri"),
+        "Users' own rule sets, loaded at start-up and checked again every RULES_REFRESH_SECS.";
+    RULES_REFRESH_SECS = "RULES_REFRESH_SECS", "300", Range(0, 86_400),
+        Parameter("RulesRefreshSecs"),
+        "How often the RULES are checked for changes (one listing each); 0: never.";
     S3_TIMEOUT_SECS = "S3_TIMEOUT_SECS", "30", Range(1, 900), Parameter("S3TimeoutSecs"),
         "Each attempt of an S3 call, and each wait for response bytes, gives up after this.";
     SIGNING_KEY_SECRET = "SIGNING_KEY_SECRET", "", Text("a Secrets Manager secret name or ARN"),

@@ -28,7 +28,7 @@ fn defaults_need_only_the_quarantine_bucket() {
     assert_eq!(c.concurrency, 8);
     assert_eq!(c.scan_timeout, Duration::from_secs(30));
     assert_eq!(c.tag_keys.result, "scan-result");
-    assert_eq!(c.unscannable, UnscannableAction::Tag);
+    assert_eq!(c.unscannable, TagOrQuarantine::Tag);
     assert!(!c.force_path_style);
 }
 
@@ -218,7 +218,7 @@ fn unscannable_objects_can_be_quarantined_with_a_bucket() {
     .unwrap();
     assert_eq!(
         c.unscannable,
-        UnscannableAction::Quarantine {
+        TagOrQuarantine::Quarantine {
             bucket: "q-bucket".into()
         }
     );

@@ -88,14 +88,25 @@ fn engine() -> Engine {
 fn look(data: &[u8], name: &str, limits: &Limits) -> Inspection {
     let object = ObjectRef::new("uploads", name);
     let budget = Budget::memory(256 << 20);
-    inspect(
-        &engine(),
-        data,
-        &object,
+    look_with(&engine(), data, &object, limits, &budget)
+}
+
+/// Inspects with the engine's current rules, the way a journey does.
+fn look_with(
+    engine: &Engine,
+    data: &[u8],
+    object: &ObjectRef,
+    limits: &Limits,
+    budget: &Budget,
+) -> Inspection {
+    let rules = engine.rules();
+    let look = Look {
+        engine,
+        rules: &rules,
         limits,
-        &budget,
-        Duration::from_secs(20),
-    )
+        budget,
+    };
+    inspect(&look, data, object, Duration::from_secs(20))
 }
 
 fn labels(inspection: &Inspection) -> Vec<String> {
@@ -284,14 +295,7 @@ fn rules_see_each_members_name() {
     let archive = zip(&[("docs/readme.txt", b"x"), ("bin/run.ps1", b"y")]);
     let object = ObjectRef::new("uploads", "in/tools.zip");
     let budget = Budget::memory(1 << 20);
-    let found = inspect(
-        &engine,
-        &archive,
-        &object,
-        &limits(),
-        &budget,
-        Duration::from_secs(5),
-    );
+    let found = look_with(&engine, &archive, &object, &limits(), &budget);
     assert_eq!(labels(&found), ["tools.zip>bin/run.ps1:script_by_name"]);
 }
 
@@ -304,14 +308,7 @@ fn members_that_do_not_fit_in_memory_now_ask_for_a_retry() {
         panic!()
     };
     let object = ObjectRef::new("uploads", "a.zip");
-    let found = inspect(
-        &engine(),
-        &archive,
-        &object,
-        &limits(),
-        &budget,
-        Duration::from_secs(5),
-    );
+    let found = look_with(&engine(), &archive, &object, &limits(), &budget);
     assert!(
         found.verdict().is_err(),
         "retry later rather than a verdict"

@@ -7,7 +7,7 @@ use std::time::Duration;
 use pretty_assertions::assert_eq;
 
 use crate::action::Location;
-use crate::config::{Action, Config, SigningKeySource, Spool, UnscannableAction};
+use crate::config::{Action, Config, SigningKeySource, Spool, TagOrQuarantine};
 use crate::event::ObjectEvent;
 use crate::object::{ObjectInfo, ObjectRef, Tags};
 use crate::pipeline::Pipeline;
@@ -207,7 +207,7 @@ async fn unscannable_objects_can_be_quarantined() {
         max_object_size: 2048,
         spool: Spool::Off,
         action: Action::Tag,
-        unscannable: UnscannableAction::Quarantine {
+        unscannable: TagOrQuarantine::Quarantine {
             bucket: "quarantine".into(),
         },
         ..quarantining()

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::{Budget, Fetched, ObjectStore, Op, Sink, StoreError, requests};
+use super::{Budget, Fetched, Listed, ObjectStore, Op, Sink, StoreError, requests};
 use crate::object::{NULL_VERSION, ObjectInfo, ObjectRef, Tags, pinned_version};
 
 /// S3 allows this many tags on an object.
@@ -478,6 +478,34 @@ impl ObjectStore for MemoryStore {
                     .collect()
             })
             .unwrap_or_default())
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<Listed>, StoreError> {
+        self.call(Op::ListObjects, &ObjectRef::new(bucket, prefix))
+            .await?;
+        let state = locked(&self.state);
+        let b = state.bucket(bucket, Op::ListObjects)?;
+        Ok(b.keys
+            .iter()
+            .filter(|(key, _)| key.starts_with(prefix))
+            .filter_map(|(key, versions)| {
+                let current = versions.last()?;
+                current.body.as_ref().map(|body| Listed {
+                    key: key.clone(),
+                    etag: Some(current.etag.clone()),
+                    size: body.len() as u64,
+                })
+            })
+            .collect())
+    }
+
+    async fn put(&self, object: &ObjectRef, body: Vec<u8>) -> Result<(), StoreError> {
+        self.call(Op::PutObject, object).await?;
+        let mut state = locked(&self.state);
+        state.bucket(&object.bucket, Op::PutObject)?;
+        let version = state.new_version(&object.bucket, Some(Arc::new(body)), Tags::new());
+        state.write(&object.bucket, &object.key, version);
+        Ok(())
     }
 
     async fn is_versioned(&self, bucket: &str) -> Result<Option<bool>, StoreError> {

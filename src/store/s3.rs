@@ -7,7 +7,7 @@ use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::error::BoxError;
 
-use super::{Budget, Fetched, ObjectStore, Sink, StoreError, requests};
+use super::{Budget, Fetched, Listed, ObjectStore, Sink, StoreError, requests};
 use crate::object::{ObjectInfo, ObjectRef, Tags};
 
 mod errors;
@@ -102,6 +102,14 @@ impl ObjectStore for S3Store {
 
     async fn versions(&self, object: &ObjectRef) -> Result<Vec<ObjectInfo>, StoreError> {
         write::versions(self, object).await
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<Listed>, StoreError> {
+        write::list(self, bucket, prefix).await
+    }
+
+    async fn put(&self, object: &ObjectRef, body: Vec<u8>) -> Result<(), StoreError> {
+        write::put(self, object, body).await
     }
 
     async fn is_versioned(&self, bucket: &str) -> Result<Option<bool>, StoreError> {

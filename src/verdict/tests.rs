@@ -175,3 +175,18 @@ fn tag_values_are_cleaned_and_cut() {
     assert_eq!(tag_value("a;b\nc\u{7f}é"), "a_b_c_é");
     assert_eq!(tag_value(&"x".repeat(300)).len(), MAX_TAG_VALUE);
 }
+
+#[test]
+fn match_details_carry_severity_and_description_for_the_log() {
+    let mut m = Match::named("Web_Shell");
+    m.member = Some("site.zip>shell.php".into());
+    m.meta = vec![
+        ("severity".into(), "high".into()),
+        ("description".into(), "PHP web shell".into()),
+    ];
+    let verdict = Verdict::Infected(vec![m, Match::named("Bare")]);
+    assert_eq!(
+        verdict.details(),
+        ["site.zip>shell.php:Web_Shell (high: PHP web shell)"]
+    );
+}

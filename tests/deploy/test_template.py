@@ -31,6 +31,8 @@ STATEMENTS = {
     "WriteQuarantine": ("quarantine-objects", "quarantines", "Quarantines"),
     "CheckQuarantineBucket": ("quarantine-bucket", "quarantines", "Quarantines"),
     "ReadSigningKey": ("signing-secret", "signing-key-secret", None),
+    "ReadRules": ("rules-objects", "rules-in-s3", "HasRules"),
+    "ListRules": ("rules-bucket", "rules-in-s3", "HasRules"),
     "UseBucketKmsKeys": ("kms-keys", "sse-kms", "HasKmsKeys"),
 }
 
@@ -279,15 +281,17 @@ class LeastPrivilegeByAction(unittest.TestCase):
         conditions = self.template["Conditions"]
         self.assertEqual(conditions["Deletes"], {"Fn::Or": [
             {"Fn::Not": [{"Fn::Equals": [{"Ref": "Action"}, "tag"]}]},
-            {"Fn::Equals": [{"Ref": "UnscannableAction"}, "quarantine"]}]})
+            {"Condition": "Quarantines"}]})
         for name in ("DeletesInExistingBuckets", "DeletesInCreatedBucket"):
             self.assertIn({"Condition": "Deletes"}, conditions[name]["Fn::And"])
 
     def test_quarantine_rights_only_when_something_is_quarantined(self):
-        self.assertEqual(self.when["quarantines"], "ACTION or UNSCANNABLE_ACTION is quarantine")
+        self.assertEqual(self.when["quarantines"],
+                         "ACTION, UNSCANNABLE_ACTION or SUSPICIOUS_ACTION is quarantine")
         self.assertEqual(self.template["Conditions"]["Quarantines"], {"Fn::Or": [
             {"Fn::Equals": [{"Ref": "Action"}, "quarantine"]},
-            {"Fn::Equals": [{"Ref": "UnscannableAction"}, "quarantine"]}]})
+            {"Fn::Equals": [{"Ref": "UnscannableAction"}, "quarantine"]},
+            {"Fn::Equals": [{"Ref": "SuspiciousAction"}, "quarantine"]}]})
 
     def test_kms_keys_are_used_only_through_s3_and_secrets_manager(self):
         _, statement = self.by_sid["UseBucketKmsKeys"]

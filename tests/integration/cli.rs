@@ -239,3 +239,74 @@ async fn signing_key_is_read_from_secrets_manager() {
     assert!(err.contains("SIGNING_KEY_SECRET=`no-such-secret`"), "{err}");
     assert!(err.contains("secretsmanager:GetSecretValue"), "{err}");
 }
+
+/// `scan` looks inside archives as the pipeline does, naming the member.
+#[test]
+fn scan_looks_inside_archives() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("bundle.zip");
+    let mut w = zip::ZipWriter::new(std::fs::File::create(&zip).unwrap());
+    w.start_file("docs/eicar.com", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    std::io::Write::write_all(&mut w, EICAR.as_bytes()).unwrap();
+    w.finish().unwrap();
+    let out = run(&["scan", zip.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("Infected (bundle.zip>docs/eicar.com:EICAR_Test_File)"),
+        "{stdout}"
+    );
+}
+
+/// `rules check` names every error with its file and line; `rules build` serializes sources
+/// that `scan --rules` then uses, beside the embedded rules.
+#[test]
+fn rules_check_build_and_scan_with_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("bad.yar"), "rule bad {\n  condition: nope\n}\n").unwrap();
+    let out = run(&["rules", "check", src.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("bad.yar:2:"), "{err}");
+
+    std::fs::remove_file(src.join("bad.yar")).unwrap();
+    std::fs::write(
+        src.join("team.yar"),
+        r#"rule Team_Marker { strings: $a = "team-marker-51c2" condition: $a }"#,
+    )
+    .unwrap();
+    let out = run(&["rules", "check", src.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("1 rules from 1 files"));
+
+    let built = dir.path().join("team.yarc");
+    let out = run(
+        &[
+            "rules",
+            "build",
+            src.to_str().unwrap(),
+            "-o",
+            built.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let sample = dir.path().join("sample.txt");
+    std::fs::write(&sample, "x team-marker-51c2 x").unwrap();
+    let args = [
+        "scan",
+        "--rules",
+        built.to_str().unwrap(),
+        sample.to_str().unwrap(),
+    ];
+    let out = run(&args, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("Infected (Team_Marker)"));
+    assert_eq!(
+        run(&["scan", sample.to_str().unwrap()], &[]).status.code(),
+        Some(0)
+    );
+}

@@ -2,7 +2,7 @@
 //! other calls of each scenario still go to moto.
 
 use pretty_assertions::assert_eq;
-use s3_yara_scan::store::{Budget, Fetched, Op, Sink};
+use s3_yara_scan::store::{Budget, Fetched, Listed, Op, Sink};
 use s3_yara_scan::{ObjectInfo, Tags};
 use s3_yara_scan::{ObjectRef, ObjectStore, S3Store, StoreError};
 
@@ -92,6 +92,12 @@ impl ObjectStore for Faulty {
     }
     async fn is_versioned(&self, bucket: &str) -> Result<Option<bool>, StoreError> {
         self.inner.is_versioned(bucket).await
+    }
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<Listed>, StoreError> {
+        self.inner.list(bucket, prefix).await
+    }
+    async fn put(&self, o: &ObjectRef, body: Vec<u8>) -> Result<(), StoreError> {
+        self.inner.put(o, body).await
     }
 }
 

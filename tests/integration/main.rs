@@ -8,6 +8,7 @@ mod faults;
 mod large;
 mod pathological;
 mod quarantine;
+mod rules;
 mod signing;
 mod support;
 mod tagging;

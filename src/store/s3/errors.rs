@@ -119,7 +119,7 @@ fn kms_permission(detail: &str) -> String {
 pub(super) fn permission(op: Op, object: &ObjectRef) -> String {
     let bucket = &object.bucket;
     match op {
-        Op::GetBucketVersioning | Op::ListObjectVersions => {
+        Op::GetBucketVersioning | Op::ListObjectVersions | Op::ListObjects => {
             format!("{} on arn:aws:s3:::{bucket}", op.iam_actions().0)
         }
         Op::CopyObject | Op::CreateMultipartUpload | Op::UploadPartCopy => format!(

@@ -13,7 +13,7 @@ use super::errors::classify;
 use super::read::head_output;
 use super::{S3Store, quoted, unquote};
 use crate::object::{ObjectInfo, ObjectRef, Tags, decode_key, pinned_version};
-use crate::store::{Op, StoreError};
+use crate::store::{Listed, Op, StoreError};
 
 /// Characters kept as they are in a `CopySource` key; everything else is percent-encoded.
 const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC
@@ -278,6 +278,53 @@ pub(super) async fn is_versioned(
             e,
         )),
     }
+}
+
+/// The current objects under `prefix`, in key order (every page).
+pub(super) async fn list(
+    store: &S3Store,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<Listed>, StoreError> {
+    let at = ObjectRef::new(bucket, prefix);
+    let mut found = Vec::new();
+    let mut pages = store
+        .client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .encoding_type(aws_sdk_s3::types::EncodingType::Url)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| classify(Op::ListObjects, &at, e))?;
+        found.extend(page.contents().iter().filter_map(|o| {
+            Some(Listed {
+                key: listed_key(o.key())?,
+                etag: o.e_tag().map(unquote),
+                size: o.size().and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
+            })
+        }));
+    }
+    Ok(found)
+}
+
+/// PutObject of `body` at `object`.
+pub(super) async fn put(
+    store: &S3Store,
+    object: &ObjectRef,
+    body: Vec<u8>,
+) -> Result<(), StoreError> {
+    store
+        .client
+        .put_object()
+        .bucket(&object.bucket)
+        .key(&object.key)
+        .body(body.into())
+        .send()
+        .await
+        .map_err(|e| classify(Op::PutObject, object, e))?;
+    Ok(())
 }
 
 /// A key from a listing made with `encoding-type=url`, decoded.

@@ -1,0 +1,253 @@
+//! Users' rule sets on the store double and in local folders: loading, the compiled cache,
+//! updates swapped in while the pipeline runs, and bad updates rejected with file and line.
+
+use std::time::Duration;
+
+use pretty_assertions::assert_eq;
+
+use super::*;
+use crate::config::{Action, Config};
+use crate::event::ObjectEvent;
+use crate::object::ObjectInfo;
+use crate::pipeline::Pipeline;
+use crate::scan::{Engine, RuleSet};
+use crate::store::{MemoryStore, Op, Versioning};
+use crate::verdict::Verdict;
+use sha2::{Digest, Sha256};
+
+const MARKER_RULE: &str =
+    r#"rule Custom_Marker { strings: $a = "custom-marker-7f3a" condition: $a }"#;
+
+fn s3_source() -> RuleSource {
+    RuleSource::S3 {
+        bucket: "rules".into(),
+        prefix: "team/".into(),
+    }
+}
+
+fn store_with_rules(files: &[(&str, &str)]) -> MemoryStore {
+    let store = MemoryStore::new();
+    store.create_bucket("rules", Versioning::Enabled);
+    store.create_bucket("uploads", Versioning::Enabled);
+    for (key, text) in files {
+        store.put("rules", key, text.as_bytes(), &[]);
+    }
+    store
+}
+
+fn budget() -> Budget {
+    Budget::memory(64 << 20)
+}
+
+#[tokio::test]
+async fn an_s3_rule_set_is_compiled_once_then_loaded_from_its_cache() {
+    let store = store_with_rules(&[("team/marker.yar", MARKER_RULE), ("team/notes.txt", "x")]);
+    let first = load(&store, &[s3_source()], &budget()).await.unwrap();
+    assert_eq!(first.compiled, 1);
+    assert_eq!(first.sets.len(), 1);
+    let cached: Vec<String> = store
+        .keys("rules")
+        .into_iter()
+        .filter(|k| k.contains(CACHE_FOLDER))
+        .collect();
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    assert!(cached[0].contains(yara_x::VERSION) && cached[0].contains(TARGET));
+    // The next cold start: one listing, one cache read, no source read, no compile.
+    let gets = store.count(Op::GetObject);
+    let second = load(&store, &[s3_source()], &budget()).await.unwrap();
+    assert_eq!(second.compiled, 0);
+    assert_eq!(store.count(Op::GetObject), gets + 1);
+    assert_eq!(second.sets[0].id(), first.sets[0].id());
+    assert_eq!(second.fingerprint, first.fingerprint);
+}
+
+#[tokio::test]
+async fn a_rule_set_that_does_not_compile_names_the_file_and_line() {
+    let store = store_with_rules(&[("team/broken.yar", "rule broken {\n  condition: nope\n}\n")]);
+    let e = load(&store, &[s3_source()], &budget()).await.unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("RULES `s3://rules/team/`"), "{text}");
+    assert!(text.contains("team/broken.yar:2"), "{text}");
+    let empty = store_with_rules(&[("team/readme.md", "no rules here")]);
+    let e = load(&empty, &[s3_source()], &budget()).await.unwrap_err();
+    assert!(matches!(e, RulesError::Empty { .. }), "{e}");
+}
+
+#[tokio::test]
+async fn local_folders_hold_sources_and_serialized_sets() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("marker.yar"), MARKER_RULE).unwrap();
+    let other =
+        yara_x::compile(r#"rule Other { strings: $a = "other-marker" condition: $a }"#).unwrap();
+    let bytes = RuleSet::new(other, "x").serialize().unwrap();
+    std::fs::write(dir.path().join("other.yarc"), bytes).unwrap();
+    let (sets, _) = local_sets(&[dir.path().to_path_buf()]).unwrap();
+    let names: Vec<String> = sets
+        .iter()
+        .flat_map(|s| s.describe())
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["Custom_Marker", "Other"]);
+}
+
+fn marked(store: &MemoryStore, key: &str) -> ObjectEvent {
+    let info: ObjectInfo = store.put("uploads", key, b"xx custom-marker-7f3a xx", &[]);
+    ObjectEvent {
+        object: crate::object::ObjectRef::new("uploads", key).at_version(info.version_id.clone()),
+        size: Some(info.size),
+        etag: info.etag,
+        region: None,
+        event_name: "ObjectCreated:Put".into(),
+        sequencer: None,
+        principal: None,
+    }
+}
+
+#[tokio::test]
+async fn updates_are_swapped_in_and_bad_ones_rejected_while_the_pipeline_runs() {
+    let store = store_with_rules(&[("team/marker.yar", "rule Placeholder { condition: false }")]);
+    let config = Config {
+        rules: vec![s3_source()],
+        rules_refresh: Some(Duration::from_millis(1)),
+        ..Config::new(Action::Tag)
+    };
+    let engine = Engine::new(RuleSet::embedded().unwrap(), Duration::from_secs(5));
+    let embedded_id = engine.rules().id().to_owned();
+    let p = Pipeline::new(store, engine, config);
+    p.load_rules().await.unwrap();
+    let before = p.engine().rules().id().to_owned();
+    assert_ne!(before, embedded_id, "scan-rules names every set in force");
+    let report = p.settle(&marked(p.store(), "a.txt")).await;
+    assert_eq!(report.verdict, Some(Verdict::Clean));
+
+    // A good update is in force at the next check.
+    p.store()
+        .put("rules", "team/marker.yar", MARKER_RULE.as_bytes(), &[]);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    p.refresh_rules().await;
+    let updated = p.engine().rules().id().to_owned();
+    assert_ne!(updated, before);
+    let report = p.settle(&marked(p.store(), "b.txt")).await;
+    assert_eq!(report.verdict.unwrap().rule_names(), ["Custom_Marker"]);
+    assert_eq!(report.ruleset, updated);
+
+    // A bad one is rejected: the rules in force stay.
+    p.store().put(
+        "rules",
+        "team/marker.yar",
+        b"rule broken { condition: nope }",
+        &[],
+    );
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    p.refresh_rules().await;
+    assert_eq!(p.engine().rules().id(), updated);
+    let report = p.settle(&marked(p.store(), "c.txt")).await;
+    assert_eq!(report.verdict.unwrap().rule_names(), ["Custom_Marker"]);
+}
+
+/// A third-party set from `../shared/rulesets/` compiles unchanged, and scans with the
+/// externals filled in. `RULESETS_DIR` says where the sets are (default `../shared/rulesets`);
+/// where they are not, the test says so and passes.
+fn third_party_set_compiles_and_scans(set: &str) {
+    let dir = std::env::var("RULESETS_DIR").unwrap_or_else(|_| "../shared/rulesets".into());
+    let root = std::path::Path::new(&dir).join(set);
+    if !root.is_dir() {
+        eprintln!("skipped: no {} (set RULESETS_DIR)", root.display());
+        return;
+    }
+    let files = local_sources(&[root]).unwrap();
+    let rules = compile(&files).unwrap_or_else(|e| panic!("{set}: {e}"));
+    assert!(rules.iter().len() > 1000, "{set}");
+    let sets = crate::scan::RuleSets::new(vec![RuleSet::new(rules, set)]);
+    let engine = Engine::with_sets(sets.clone(), Duration::from_secs(30));
+    let externals = ["run.ps1", "/home/user/run.ps1", "ps1", "TEXT", "user"];
+    let found = engine
+        .scan_with(
+            &sets,
+            b"Write-Host 'hello'",
+            externals,
+            Duration::from_secs(30),
+        )
+        .unwrap();
+    assert!(found.is_empty(), "{set}: {found:?}");
+}
+
+#[test]
+fn signature_base_compiles_unchanged_and_sees_the_externals() {
+    third_party_set_compiles_and_scans("signature-base");
+}
+
+#[test]
+fn reversinglabs_compiles_unchanged_and_sees_the_externals() {
+    third_party_set_compiles_and_scans("reversinglabs-yara-rules");
+}
+
+#[tokio::test]
+async fn hash_lists_beside_the_rules_make_known_bad_bytes_infected() {
+    let bad = b"xx custom-marker-7f3a xx";
+    let digest = hex::encode(Sha256::digest(bad));
+    let list = format!("# team list\n{digest} Team.Known.Bad\n");
+    let store = store_with_rules(&[("team/known.sha256", list.as_str())]);
+    let loaded = load(&store, &[s3_source()], &budget()).await.unwrap();
+    assert_eq!((loaded.sets.len(), loaded.hashes.len()), (0, 1));
+    let config = Config {
+        rules: vec![s3_source()],
+        ..Config::new(Action::Tag)
+    };
+    let engine = Engine::new(RuleSet::embedded().unwrap(), Duration::from_secs(5));
+    let embedded_id = engine.rules().id().to_owned();
+    let p = Pipeline::new(store, engine, config);
+    p.load_rules().await.unwrap();
+    assert_ne!(
+        p.engine().rules().id(),
+        embedded_id,
+        "scan-rules covers the lists"
+    );
+    let report = p.settle(&marked(p.store(), "a.txt")).await;
+    let verdict = report.verdict.unwrap();
+    assert_eq!(verdict.rule_names(), ["hash:Team.Known.Bad"]);
+    assert_eq!(verdict.matches()[0].meta, [("sha256".to_owned(), digest)]);
+}
+
+#[tokio::test]
+async fn a_bad_line_rejects_the_whole_hash_list_naming_file_and_line() {
+    let store = store_with_rules(&[("team/known.hashes", "abc123 too short\n")]);
+    let e = load(&store, &[s3_source()], &budget()).await.unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, RulesError::Hashes { .. }), "{text}");
+    assert!(text.contains("team/known.hashes:1"), "{text}");
+}
+
+#[tokio::test]
+async fn rules_can_say_an_object_is_only_suspicious() {
+    let suspicious = r#"rule Odd_Marker { meta: verdict = "suspicious" severity = "low"
+        strings: $a = "custom-marker-7f3a" condition: $a }"#;
+    let quarantine = crate::config::TagOrQuarantine::Quarantine {
+        bucket: "quarantine".into(),
+    };
+    for (action, stays) in [
+        (crate::config::TagOrQuarantine::Tag, true),
+        (quarantine, false),
+    ] {
+        let store = store_with_rules(&[("team/odd.yar", suspicious)]);
+        store.create_bucket("quarantine", Versioning::Enabled);
+        let config = Config {
+            rules: vec![s3_source()],
+            suspicious: action,
+            ..Config::new(Action::Tag)
+        };
+        let engine = Engine::new(RuleSet::embedded().unwrap(), Duration::from_secs(5));
+        let p = Pipeline::new(store, engine, config);
+        p.load_rules().await.unwrap();
+        let event = marked(p.store(), "odd.txt");
+        let verdict = p.settle(&event).await.verdict.unwrap();
+        assert!(matches!(verdict, Verdict::Suspicious(_)), "{verdict:?}");
+        assert_eq!(verdict.rule_names(), ["Odd_Marker"]);
+        let tags = p.store().tags_of(&event.object);
+        assert_eq!(tags.is_some(), stays, "quarantined when so set: {tags:?}");
+        if let Some(tags) = tags {
+            assert!(tags.contains(&("scan-result".to_owned(), "Suspicious".to_owned())));
+        }
+        assert_eq!(p.store().keys("quarantine").len(), usize::from(!stays));
+    }
+}

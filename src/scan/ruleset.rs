@@ -1,0 +1,154 @@
+//! Rule sets: compiled rules with a short identity, and the sets in force together, whose
+//! combined identity is the `scan-rules` tag.
+
+use sha2::{Digest, Sha256};
+use yara_x::Rules;
+
+use super::{HashList, ScanError};
+
+static EMBEDDED_RULES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/rules.bin"));
+const EMBEDDED_ID: &str = include_str!(concat!(env!("OUT_DIR"), "/ruleset_id"));
+
+/// Compiled rules and their identity (a short hash written in tags and logs), shared by every
+/// scan in the process.
+///
+/// The rules live as long as the process: a rule set is loaded once at start-up, and this lets
+/// each thread keep a `Scanner` for it between objects (setting one up costs far more than
+/// scanning a small object).
+#[derive(Clone)]
+pub struct RuleSet {
+    pub(super) rules: &'static Rules,
+    id: String,
+}
+
+impl std::fmt::Debug for RuleSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleSet")
+            .field("id", &self.id)
+            .field("rules", &self.len())
+            .finish()
+    }
+}
+
+impl RuleSet {
+    /// The rules built into the binary from `signatures/`.
+    pub fn embedded() -> Result<RuleSet, ScanError> {
+        let rules =
+            Rules::deserialize(EMBEDDED_RULES).map_err(|e| ScanError::Load(e.to_string()))?;
+        Ok(RuleSet::new(rules, EMBEDDED_ID))
+    }
+
+    /// Rules serialized by `Rules::serialize` with the same yara-x version; the identity is
+    /// a hash of the bytes.
+    pub fn from_serialized(bytes: &[u8]) -> Result<RuleSet, ScanError> {
+        let rules = Rules::deserialize(bytes).map_err(|e| ScanError::Load(e.to_string()))?;
+        let id = hex::encode(&Sha256::digest(bytes)[..6]);
+        Ok(RuleSet::new(rules, id))
+    }
+
+    /// Wraps compiled rules with an identity of the caller's choosing.
+    pub fn new(rules: Rules, id: impl Into<String>) -> RuleSet {
+        RuleSet {
+            rules: Box::leak(Box::new(rules)),
+            id: id.into(),
+        }
+    }
+
+    /// The rules in yara-x's serialized form (what `from_serialized` loads).
+    pub fn serialize(&self) -> Result<Vec<u8>, ScanError> {
+        self.rules
+            .serialize()
+            .map_err(|e| ScanError::Load(e.to_string()))
+    }
+
+    /// Short identity of these rules.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Number of rules.
+    pub fn len(&self) -> usize {
+        self.rules.iter().len()
+    }
+
+    /// True when there are no rules (every object would be `Clean`).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Names of the rules, with their `description` meta when they have one.
+    pub fn describe(&self) -> Vec<(String, Option<String>)> {
+        self.rules
+            .iter()
+            .map(|r| {
+                let description = r.metadata().into_iter().find_map(|(k, v)| match (k, v) {
+                    ("description", yara_x::MetaValue::String(s)) => Some(s.to_owned()),
+                    _ => None,
+                });
+                (r.identifier().to_owned(), description)
+            })
+            .collect()
+    }
+}
+
+/// The rule sets in force, scanned one after the other (the embedded set first), the
+/// known-bad hashes, and their combined identity: the one written in `scan-rules`, so that a
+/// signed verdict names every rule and list that judged the object.
+#[derive(Debug, Clone)]
+pub struct RuleSets {
+    sets: Vec<RuleSet>,
+    hashes: HashList,
+    id: String,
+}
+
+impl RuleSets {
+    /// `sets`, in force together. One set keeps its own identity; several get a hash of theirs.
+    pub fn new(sets: Vec<RuleSet>) -> RuleSets {
+        RuleSets::with_hashes(sets, HashList::default())
+    }
+
+    /// `sets` and the `hashes` to look for, in force together.
+    pub fn with_hashes(sets: Vec<RuleSet>, hashes: HashList) -> RuleSets {
+        let id = match (sets.as_slice(), hashes.is_empty()) {
+            ([one], true) => one.id().to_owned(),
+            _ => {
+                let mut ids: Vec<String> = sets.iter().map(|s| s.id().to_owned()).collect();
+                if !hashes.is_empty() {
+                    ids.push(hashes.id());
+                }
+                hex::encode(&Sha256::digest(ids.join("+").as_bytes())[..6])
+            }
+        };
+        RuleSets { sets, hashes, id }
+    }
+
+    /// The combined identity.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The known-bad hashes.
+    pub fn hashes(&self) -> &HashList {
+        &self.hashes
+    }
+
+    /// The sets, in scanning order.
+    pub fn sets(&self) -> &[RuleSet] {
+        &self.sets
+    }
+
+    /// Rules in all.
+    pub fn len(&self) -> usize {
+        self.sets.iter().map(RuleSet::len).sum()
+    }
+
+    /// True when no set has a rule (every object would be `Clean`).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Names of all the rules, with their `description` meta when they have one.
+    pub fn describe(&self) -> Vec<(String, Option<String>)> {
+        self.sets.iter().flat_map(RuleSet::describe).collect()
+    }
+}
