@@ -199,6 +199,7 @@ pub fn to_json() -> Value {
         "settings": settings::ALL.iter().map(setting).collect::<Vec<_>>(),
         "tag_keys": tag_keys(),
         "verdicts": verdicts(),
+        "tag_schemas": tag_schemas(),
         "grants": GRANTS.iter().map(|g| json!({
             "resource": g.resource.name(),
             "when": g.when.name(),
@@ -249,18 +250,49 @@ fn tag_keys() -> Value {
     )
 }
 
+/// Each tag schema: the keys it fixes and the value each verdict is written as (`Error`
+/// twice: a missing permission, and anything else).
+fn tag_schemas() -> Value {
+    use crate::verdict::{Failure, TagSchema};
+    let denied = Verdict::Error(Failure {
+        reason: String::new(),
+        access_denied: true,
+    });
+    let schemas = TagSchema::ALL.iter().map(|schema| {
+        let mut values: serde_json::Map<String, Value> = examples()
+            .iter()
+            .map(|v| (v.name().to_owned(), json!(schema.value(v))))
+            .collect();
+        values.insert("Error (access denied)".into(), json!(schema.value(&denied)));
+        let keys: serde_json::Map<String, Value> = schema
+            .fixed_keys()
+            .iter()
+            .map(|(var, key)| ((*var).to_owned(), json!(key)))
+            .collect();
+        let name = schema.name().to_owned();
+        (
+            name,
+            json!({"keys": keys, "values": values, "no_matches": schema.no_matches()}),
+        )
+    });
+    Value::Object(schemas.collect())
+}
+
 fn verdicts() -> Vec<&'static str> {
+    examples().iter().map(Verdict::name).collect()
+}
+
+/// One verdict of each kind.
+fn examples() -> Vec<Verdict> {
     use crate::scan::Match;
     [
         Verdict::Clean,
         Verdict::Infected(vec![Match::named("rule")]),
         Verdict::Suspicious(vec![Match::named("rule")]),
         Verdict::Unscannable(String::new()),
-        Verdict::Error(String::new()),
+        Verdict::Error("".into()),
     ]
-    .iter()
-    .map(Verdict::name)
-    .collect()
+    .into()
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use crate::report::{Disposition, Report, Retry, Settled, ms};
 use crate::scan::RuleSets;
 use crate::signature;
 use crate::store::{Fetched, ObjectStore, StoreError, requests};
-use crate::verdict::Verdict;
+use crate::verdict::{Failure, Verdict};
 
 mod checks;
 
@@ -192,7 +192,11 @@ impl<S: ObjectStore> Pipeline<S> {
                     etag: event.etag.clone(),
                     ..ObjectInfo::default()
                 };
-                Judged::Verdict(info, Verdict::Error(e.to_string()))
+                let failure = Failure {
+                    access_denied: matches!(e, StoreError::AccessDenied { .. }),
+                    reason: e.to_string(),
+                };
+                Judged::Verdict(info, Verdict::Error(failure))
             }
         }
     }
@@ -267,8 +271,8 @@ impl<S: ObjectStore> Pipeline<S> {
 
     /// The tags that record `verdict` on the bytes `info` describes, signed when there is a key.
     fn verdict_tags(&self, info: &ObjectInfo, verdict: &Verdict, ruleset: &str) -> Tags {
-        let date = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let keys = &self.config.tag_keys;
+        let date = keys.schema.date(chrono::Utc::now());
         let mut tags = verdict.tags(keys, ruleset, &date);
         if let Some(key) = &self.signing_key {
             let signature = signature::sign(key, info, &tags, keys);
@@ -278,5 +282,7 @@ impl<S: ObjectStore> Pipeline<S> {
     }
 }
 
+#[cfg(test)]
+mod schema_tests;
 #[cfg(test)]
 pub(crate) mod tests;

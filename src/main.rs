@@ -345,7 +345,7 @@ fn scan(
             Ok(e) => (e.path().to_path_buf(), scan_one(&look, e.path(), timeout)),
             Err(e) => {
                 let path = e.path().map(Path::to_path_buf).unwrap_or_default();
-                (path, Verdict::Error(e.to_string()))
+                (path, Verdict::Error(e.to_string().into()))
             }
         };
         infected |= matches!(verdict, Verdict::Infected(_));
@@ -367,8 +367,8 @@ fn scan(
 fn scan_one(look: &inspect::Look<'_>, path: &Path, timeout: Duration) -> Verdict {
     match inspect::inspect_file(look, path, timeout).map(inspect::Inspection::verdict) {
         Ok(Ok(verdict)) => verdict,
-        Ok(Err(busy)) => Verdict::Error(busy),
-        Err(e) => Verdict::Error(e.to_string()),
+        Ok(Err(busy)) => Verdict::Error(busy.into()),
+        Err(e) => Verdict::Error(e.to_string().into()),
     }
 }
 

@@ -6,6 +6,10 @@ use std::fmt;
 use crate::object::Tags;
 use crate::scan::Match;
 
+mod schema;
+
+pub use schema::TagSchema;
+
 /// S3 allows this many tags on an object.
 pub const MAX_TAGS: usize = 10;
 /// S3 allows tag values of at most this many characters.
@@ -23,7 +27,31 @@ pub enum Verdict {
     /// Could not be scanned in full (too large, scan timeout); never treated as clean.
     Unscannable(String),
     /// Could not be processed (missing permission, KMS key); never treated as clean.
-    Error(String),
+    Error(Failure),
+}
+
+/// Why an object could not be processed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What went wrong, naming the permission or setting to change.
+    pub reason: String,
+    /// The function's role lacks a permission (some tag schemas say so apart).
+    pub access_denied: bool,
+}
+
+impl From<String> for Failure {
+    fn from(reason: String) -> Failure {
+        Failure {
+            reason,
+            access_denied: false,
+        }
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(reason: &str) -> Failure {
+        Failure::from(reason.to_owned())
+    }
 }
 
 impl Verdict {
@@ -90,21 +118,27 @@ impl Verdict {
     /// The reason, for `Unscannable` and `Error`.
     pub fn reason(&self) -> Option<&str> {
         match self {
-            Verdict::Unscannable(r) | Verdict::Error(r) => Some(r),
+            Verdict::Unscannable(r) => Some(r),
+            Verdict::Error(f) => Some(&f.reason),
             _ => None,
         }
     }
 
-    /// The tags that record this verdict: always the result, date and ruleset; the matching
-    /// rules for `Infected`, the reason for `Unscannable` and `Error`. At most four tags, which
-    /// leaves at least six for the user's own.
+    /// The tags that record this verdict, as `keys.schema` writes it: always the result, date
+    /// and ruleset; the matching rules for `Infected` and `Suspicious`, the reason for
+    /// `Unscannable` and `Error`. At most four tags, which leaves at least six for the user's
+    /// own.
     pub fn tags(&self, keys: &TagKeys, ruleset_id: &str, date: &str) -> Tags {
         let mut tags = vec![
-            (keys.result.clone(), self.name().to_owned()),
+            (keys.result.clone(), keys.schema.value(self).to_owned()),
             (keys.date.clone(), date.to_owned()),
         ];
         match self {
-            Verdict::Clean => {}
+            Verdict::Clean => {
+                if let Some(none) = keys.schema.no_matches() {
+                    tags.push((keys.matches.clone(), none.to_owned()));
+                }
+            }
             Verdict::Infected(_) | Verdict::Suspicious(_) => {
                 // S3 allows no `>` in tag values: the levels are separated by `/` there.
                 let labels: Vec<String> =
@@ -112,7 +146,8 @@ impl Verdict {
                 let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
                 tags.push((keys.matches.clone(), matches_value(&labels)))
             }
-            Verdict::Unscannable(reason) | Verdict::Error(reason) => {
+            Verdict::Unscannable(_) | Verdict::Error(_) => {
+                let reason = self.reason().unwrap_or_default();
                 tags.push((keys.detail.clone(), tag_value(reason)))
             }
         }
@@ -141,6 +176,8 @@ pub struct TagKeys {
     /// HMAC of the verdict, the content identity and the ruleset, when a signing key is set
     /// (`TAG_KEY_SIGNATURE`).
     pub signature: String,
+    /// How the result and date are written, and which keys that fixes (`TAG_SCHEMA`).
+    pub schema: TagSchema,
 }
 
 impl Default for TagKeys {
@@ -153,6 +190,7 @@ impl Default for TagKeys {
             detail: "scan-detail".into(),
             source: "scan-source".into(),
             signature: "scan-signature".into(),
+            schema: TagSchema::Scan,
         }
     }
 }

@@ -13,7 +13,7 @@ use super::{
     SkipSigned, Spool, TagOrQuarantine,
 };
 use crate::signature::SigningKey;
-use crate::verdict::{TagKeys, check_tag_key};
+use crate::verdict::{TagKeys, TagSchema, check_tag_key};
 
 /// `MAX_OBJECT_SIZE` outside Lambda, where no memory size is known.
 pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 1024 * 1024 * 1024;
@@ -391,7 +391,12 @@ fn skip_signed(env: &mut Env) -> SkipSigned {
 }
 
 fn tag_keys(env: &mut Env) -> TagKeys {
-    let mut keys = TagKeys::default();
+    let mut keys = TagKeys {
+        schema: TagSchema::from_name(env.word(&s::TAG_SCHEMA)).unwrap_or_default(),
+        ..TagKeys::default()
+    };
+    let schema = keys.schema;
+    let fixed = schema.fixed_keys();
     let settings = [
         &s::TAG_KEY_RESULT,
         &s::TAG_KEY_DATE,
@@ -403,10 +408,21 @@ fn tag_keys(env: &mut Env) -> TagKeys {
     ];
     for (setting, (var, slot)) in settings.into_iter().zip(keys.by_variable()) {
         debug_assert_eq!(setting.name, var);
-        *slot = env.parsed(setting, |v| match check_tag_key(v) {
-            Ok(()) => Ok(v.to_owned()),
-            Err(why) => Err(Invalid::Because(why.into())),
-        });
+        let schema_key = fixed.iter().find(|(v, _)| *v == var).map(|(_, key)| *key);
+        match (schema_key, env.get(setting)) {
+            (Some(key), Some(set)) if set != key => env.problems.push(format!(
+                "{var}=`{set}` cannot be used with {}={}, whose tag key is {key} (unset {var})",
+                s::TAG_SCHEMA.name,
+                schema.name(),
+            )),
+            (Some(key), _) => *slot = key.to_owned(),
+            (None, _) => {
+                *slot = env.parsed(setting, |v| match check_tag_key(v) {
+                    Ok(()) => Ok(v.to_owned()),
+                    Err(why) => Err(Invalid::Because(why.into())),
+                })
+            }
+        }
     }
     let all = keys.all();
     let lower: Vec<String> = all.iter().map(|k| k.to_ascii_lowercase()).collect();

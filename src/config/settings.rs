@@ -136,6 +136,11 @@ settings! {
     SCANNER_ROLE_ID = "SCANNER_ROLE_ID", "", Text("the role's unique id, letters and digits such \
         as AROA3XFRBF535EXAMPLE"), Template,
         "The function role's unique id: tag changes S3 reports as made by it need no check.";
+    TAG_SCHEMA = "TAG_SCHEMA", "scan", OneOf(&["scan", "guardduty", "bucket-antivirus"]),
+        Parameter("TagSchema"),
+        "Whose tags the verdict is written as: this scanner's, GuardDuty Malware Protection's \
+        (GuardDutyMalwareScanStatus) or bucket-antivirus-function's (av-status, av-signature, \
+        av-timestamp); the schema fixes those keys.";
     TAG_KEY_RESULT = "TAG_KEY_RESULT", "scan-result", Text("an S3 tag key"),
         Parameter("TagKeyResult"), "Tag key for the verdict.";
     TAG_KEY_DATE = "TAG_KEY_DATE", "scan-date", Text("an S3 tag key"), Parameter("TagKeyDate"),

@@ -340,3 +340,34 @@ fn only_settings_of_the_table_are_read() {
         assert!(names.contains(&name.as_str()), "{name} is not in the table");
     }
 }
+
+#[test]
+fn a_tag_schema_fixes_its_keys_and_refuses_others() {
+    let c = config(&[("ACTION", "tag"), ("TAG_SCHEMA", "bucket-antivirus")]).unwrap();
+    assert_eq!(
+        c.tag_keys.schema,
+        crate::verdict::TagSchema::BucketAntivirus
+    );
+    assert_eq!(
+        (
+            c.tag_keys.result.as_str(),
+            c.tag_keys.matches.as_str(),
+            c.tag_keys.date.as_str()
+        ),
+        ("av-status", "av-signature", "av-timestamp")
+    );
+    assert_eq!(c.tag_keys.rules, "scan-rules");
+    let e = config(&[
+        ("ACTION", "tag"),
+        ("TAG_SCHEMA", "guardduty"),
+        ("TAG_KEY_RESULT", "scan-result"),
+    ])
+    .unwrap_err();
+    assert!(
+        e.to_string().contains(
+            "TAG_KEY_RESULT=`scan-result` cannot be used with TAG_SCHEMA=guardduty, whose tag key \
+             is GuardDutyMalwareScanStatus"
+        ),
+        "{e}"
+    );
+}

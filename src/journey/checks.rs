@@ -66,7 +66,7 @@ impl<S: ObjectStore> Pipeline<S> {
                 result,
                 rules,
                 date,
-            } if result == Verdict::Clean.name()
+            } if result == self.config.tag_keys.schema.clean()
                 && (self.config.skip_signed == SkipSigned::AnyRules
                     || rules == self.engine.rules().id())
                 && !read.case_variants =>

@@ -45,7 +45,7 @@ pub(crate) fn pipeline(store: MemoryStore, config: Config) -> Pipeline<MemorySto
     Pipeline::new(store, engine, config)
 }
 
-fn signed(config: Config) -> Config {
+pub(crate) fn signed(config: Config) -> Config {
     Config {
         signing_key: SigningKeySource::Inline(SigningKey::new(vec![7; 32]).unwrap()),
         ..config
@@ -80,11 +80,11 @@ fn tags(pairs: &[(&str, &str)]) -> Tags {
         .collect()
 }
 
-fn tag<'a>(tags: &'a Tags, key: &str) -> Option<&'a str> {
+pub(crate) fn tag<'a>(tags: &'a Tags, key: &str) -> Option<&'a str> {
     tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
-fn settled(report: &Report) -> &Settled {
+pub(crate) fn settled(report: &Report) -> &Settled {
     match &report.disposition {
         Disposition::Acknowledge(s) => s,
         Disposition::Retry(r) => panic!("retried: {r}"),

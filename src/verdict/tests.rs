@@ -190,3 +190,56 @@ fn match_details_carry_severity_and_description_for_the_log() {
         ["site.zip>shell.php:Web_Shell (high: PHP web shell)"]
     );
 }
+
+#[test]
+fn each_schema_writes_each_verdict_as_its_product_did() {
+    use chrono::TimeZone;
+    let denied = Verdict::Error(Failure {
+        reason: "GetObject: access denied".into(),
+        access_denied: true,
+    });
+    let verdicts = [
+        Verdict::Clean,
+        Verdict::Infected(vec![Match::named("X")]),
+        Verdict::Suspicious(vec![Match::named("X")]),
+        Verdict::Unscannable("big".into()),
+        denied,
+        Verdict::Error("KMS".into()),
+    ];
+    let written =
+        |schema: TagSchema| -> Vec<&str> { verdicts.iter().map(|v| schema.value(v)).collect() };
+    assert_eq!(
+        written(TagSchema::GuardDuty),
+        [
+            "NO_THREATS_FOUND",
+            "THREATS_FOUND",
+            "THREATS_FOUND",
+            "UNSUPPORTED",
+            "ACCESS_DENIED",
+            "FAILED"
+        ]
+    );
+    assert_eq!(
+        written(TagSchema::BucketAntivirus),
+        [
+            "CLEAN",
+            "INFECTED",
+            "INFECTED",
+            "UNSCANNABLE",
+            "ERROR",
+            "ERROR"
+        ]
+    );
+    assert_eq!(
+        written(TagSchema::Scan)[..3],
+        ["Clean", "Infected", "Suspicious"]
+    );
+    let now = chrono::Utc
+        .with_ymd_and_hms(2026, 12, 2, 4, 38, 39)
+        .unwrap();
+    assert_eq!(
+        TagSchema::BucketAntivirus.date(now),
+        "2026/12/02 04:38:39 UTC"
+    );
+    assert_eq!(TagSchema::GuardDuty.date(now), "2026-12-02T04:38:39Z");
+}

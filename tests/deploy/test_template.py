@@ -52,6 +52,25 @@ def render_sub(text, values):
     return re.sub(r"\$\{([^}!]+)\}", one, text)
 
 
+def resolve(template, value, params):
+    """`value` as CloudFormation would resolve it with `params`, for the intrinsic functions
+    the template's tag-schema values use: Ref, Fn::If over Fn::Equals conditions, and
+    Fn::FindInMap."""
+    if not isinstance(value, dict):
+        return value
+    (function, args), = value.items()
+    if function == "Ref":
+        return params[args]
+    if function == "Fn::FindInMap":
+        name, top, second = (resolve(template, a, params) for a in args)
+        return template["Mappings"][name][top][second]
+    if function == "Fn::If":
+        left, right = template["Conditions"][args[0]]["Fn::Equals"]
+        chosen = resolve(template, left, params) == resolve(template, right, params)
+        return resolve(template, args[1] if chosen else args[2], params)
+    raise ValueError(f"cannot resolve {function}")
+
+
 def statements_by_sid(document):
     return {s["Sid"]: s for s in document["Statement"]}
 
@@ -196,8 +215,8 @@ class CleanReadsPolicy(unittest.TestCase):
         cls.tag_key_params = sorted(p for p in cls.params if p.startswith("TagKey"))
         document = template["Resources"]["ProtectedBucketPolicy"]["Properties"]["PolicyDocument"]
         cls.condition, enforced, cls.plain = document["Fn::If"]
-        cls.enforced_sub = str(enforced["Fn::Sub"])
-        placeholders = {p: f"<{p}>" for p in cls.tag_key_params}
+        cls.enforced_sub, cls.sub_values = enforced["Fn::Sub"]
+        placeholders = {p: f"<{p}>" for p in cls.tag_key_params + list(cls.sub_values)}
         placeholders.update({"ProtectedBucket.Arn": "<bucket-arn>",
                              f"{SCANNER_ROLE}.Arn": "<scanner-role-arn>"})
         cls.enforced = json.loads(render_sub(cls.enforced_sub, placeholders))
@@ -225,9 +244,26 @@ class CleanReadsPolicy(unittest.TestCase):
         self.assertEqual(deny["Resource"], "<bucket-arn>/*")
         # A missing tag makes StringNotEquals true, so untagged objects are denied too.
         self.assertEqual(deny["Condition"], {
-            "StringNotEquals": {"s3:ExistingObjectTag/<TagKeyResult>": "Clean"},
+            "StringNotEquals": {"s3:ExistingObjectTag/<ResultKey>": "<CleanValue>"},
             "ArnNotEquals": {"aws:PrincipalArn": "<scanner-role-arn>"}})
         self.assertIn("Clean", invariants.contract()["verdicts"])
+
+    def test_the_policy_follows_the_tag_schema(self):
+        """For every schema the contract names, the policy's result key and Clean value, and
+        the keys it protects, are the ones the binary writes."""
+        contract = invariants.contract()
+        schemas = contract["tag_schemas"]
+        self.assertEqual(self.params["TagSchema"]["AllowedValues"], list(schemas))
+        for name, schema in schemas.items():
+            with self.subTest(name):
+                params = {p: self.params[p]["Default"] for p in self.params}
+                params["TagSchema"] = name
+                got = {k: resolve(self.template, v, params) for k, v in self.sub_values.items()}
+                keys = {**contract["tag_keys"], **schema["keys"]}
+                self.assertEqual(got, {"ResultKey": keys["TAG_KEY_RESULT"],
+                                       "CleanValue": schema["values"]["Clean"],
+                                       "DateKey": keys["TAG_KEY_DATE"],
+                                       "MatchesKey": keys["TAG_KEY_MATCHES"]})
 
     def test_only_the_scanner_sets_any_of_its_tag_keys(self):
         tags = statements_by_sid(self.enforced)["OnlyTheScannerSetsScanTags"]
@@ -243,8 +279,10 @@ class CleanReadsPolicy(unittest.TestCase):
         self.assertEqual(operator, "ForAnyValue:StringEqualsIgnoreCase")
         # Every configured key, whatever its name: a `scan-*` pattern misses renamed keys.
         self.assertEqual(set(keys), {"s3:RequestObjectTagKeys"})
+        by_schema = {"TagKeyResult": "ResultKey", "TagKeyDate": "DateKey",
+                      "TagKeyMatches": "MatchesKey"}
         self.assertEqual(set(keys["s3:RequestObjectTagKeys"]),
-                         {f"<{p}>" for p in self.tag_key_params})
+                         {f"<{by_schema.get(p, p)}>" for p in self.tag_key_params})
         self.assertEqual(len(self.tag_key_params), 7)
 
     def test_nothing_is_allowed_and_the_exempt_role_is_the_scanners(self):
@@ -261,6 +299,8 @@ class CleanReadsPolicy(unittest.TestCase):
         ours = [b for b in blocks if "OnlyTheScannerSetsScanTags" in b]
         self.assertEqual(len(ours), 1, "one bucket policy snippet in docs/security.md")
         values = {p: self.params[p]["Default"] for p in self.tag_key_params}
+        defaults = {p: self.params[p]["Default"] for p in self.params}
+        values.update({k: resolve(self.template, v, defaults) for k, v in self.sub_values.items()})
         values.update({"ProtectedBucket.Arn": "arn:aws:s3:::BUCKET",
                        f"{SCANNER_ROLE}.Arn": "SCANNER_ROLE_ARN"})
         self.assertEqual(json.loads(ours[0]), json.loads(render_sub(self.enforced_sub, values)))

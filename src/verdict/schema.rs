@@ -1,0 +1,96 @@
+//! Tag schemas (`TAG_SCHEMA`): the verdict written the way a product users switch from wrote
+//! it, so that their bucket policies, lifecycle rules and consumers keep working unchanged.
+//! The scanner's other keys (rules, detail, signature) are written beside them all the same.
+
+use chrono::{DateTime, Utc};
+
+use super::Verdict;
+
+/// Whose tags the verdict is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TagSchema {
+    /// This scanner's own: `scan-result` = `Clean`, `Infected`, `Suspicious`, `Unscannable`
+    /// or `Error`, `scan-date` in RFC 3339.
+    #[default]
+    Scan,
+    /// Amazon GuardDuty Malware Protection for S3: `GuardDutyMalwareScanStatus`.
+    GuardDuty,
+    /// bucket-antivirus-function: `av-status`, `av-signature`, `av-timestamp`.
+    BucketAntivirus,
+}
+
+impl TagSchema {
+    /// Every schema, in the order the setting lists them.
+    pub const ALL: [TagSchema; 3] = [
+        TagSchema::Scan,
+        TagSchema::GuardDuty,
+        TagSchema::BucketAntivirus,
+    ];
+
+    /// The setting's value for this schema.
+    pub fn name(self) -> &'static str {
+        match self {
+            TagSchema::Scan => "scan",
+            TagSchema::GuardDuty => "guardduty",
+            TagSchema::BucketAntivirus => "bucket-antivirus",
+        }
+    }
+
+    /// The schema a setting's value names.
+    pub fn from_name(name: &str) -> Option<TagSchema> {
+        TagSchema::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// The tag keys the schema fixes, with the variables that would otherwise set them.
+    pub fn fixed_keys(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            TagSchema::Scan => &[],
+            TagSchema::GuardDuty => &[("TAG_KEY_RESULT", "GuardDutyMalwareScanStatus")],
+            TagSchema::BucketAntivirus => &[
+                ("TAG_KEY_RESULT", "av-status"),
+                ("TAG_KEY_MATCHES", "av-signature"),
+                ("TAG_KEY_DATE", "av-timestamp"),
+            ],
+        }
+    }
+
+    /// The result tag's value for `verdict`. The products with no `Suspicious` read it as a
+    /// threat: their policies then keep it from readers, as they would an infected object.
+    pub fn value(self, verdict: &Verdict) -> &'static str {
+        match (self, verdict) {
+            (TagSchema::Scan, v) => v.name(),
+            (TagSchema::GuardDuty, Verdict::Clean) => "NO_THREATS_FOUND",
+            (TagSchema::GuardDuty, Verdict::Infected(_) | Verdict::Suspicious(_)) => {
+                "THREATS_FOUND"
+            }
+            (TagSchema::GuardDuty, Verdict::Unscannable(_)) => "UNSUPPORTED",
+            (TagSchema::GuardDuty, Verdict::Error(f)) if f.access_denied => "ACCESS_DENIED",
+            (TagSchema::GuardDuty, Verdict::Error(_)) => "FAILED",
+            (TagSchema::BucketAntivirus, Verdict::Clean) => "CLEAN",
+            (TagSchema::BucketAntivirus, Verdict::Infected(_) | Verdict::Suspicious(_)) => {
+                "INFECTED"
+            }
+            (TagSchema::BucketAntivirus, Verdict::Unscannable(_)) => "UNSCANNABLE",
+            (TagSchema::BucketAntivirus, Verdict::Error(_)) => "ERROR",
+        }
+    }
+
+    /// The value a `Clean` verdict is written as.
+    pub fn clean(self) -> &'static str {
+        self.value(&Verdict::Clean)
+    }
+
+    /// The matches tag's value when nothing matched, for the schemas that always write it
+    /// (bucket-antivirus writes `OK`).
+    pub fn no_matches(self) -> Option<&'static str> {
+        (self == TagSchema::BucketAntivirus).then_some("OK")
+    }
+
+    /// The date tag's value for `now`.
+    pub fn date(self, now: DateTime<Utc>) -> String {
+        match self {
+            TagSchema::BucketAntivirus => now.format("%Y/%m/%d %H:%M:%S UTC").to_string(),
+            _ => now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }
+    }
+}
