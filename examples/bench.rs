@@ -4,9 +4,9 @@
 //! binary from exec to ready), the pipeline on the emulator and peak memory.
 //!
 //!     scripts/bench                          # release build, full corpus, target/bench.json
-//!     scripts/bench --native                 # also start-up with native-code-serialization
+//!     scripts/bench --portable               # also start-up without native-code-serialization
 //!     cargo run --example bench -- --smoke   # tiny sizes, as the test command runs it
-//!     cargo run --release --example bench --features native-rules -- --startup-only
+//!     cargo run --release --example bench --no-default-features -- --startup-only
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
