@@ -62,6 +62,25 @@ async fn an_s3_rule_set_is_compiled_once_then_loaded_from_its_cache() {
 }
 
 #[tokio::test]
+async fn a_cache_that_does_not_load_is_compiled_again_and_replaced() {
+    // A damaged cache, or one another yara-x wrote, stands for any that does not deserialize.
+    let store = store_with_rules(&[("team/marker.yar", MARKER_RULE)]);
+    let first = load(&store, &[s3_source()], &budget()).await.unwrap();
+    let cache = store
+        .keys("rules")
+        .into_iter()
+        .find(|k| k.contains(CACHE_FOLDER))
+        .unwrap();
+    store.put("rules", &cache, b"not a serialized rule set", &[]);
+    let second = load(&store, &[s3_source()], &budget()).await.unwrap();
+    assert_eq!(second.compiled, 1);
+    assert_eq!(second.sets[0].id(), first.sets[0].id());
+    // Rewritten: the next cold start loads it again without compiling.
+    let third = load(&store, &[s3_source()], &budget()).await.unwrap();
+    assert_eq!(third.compiled, 0);
+}
+
+#[tokio::test]
 async fn a_rule_set_that_does_not_compile_names_the_file_and_line() {
     let store = store_with_rules(&[("team/broken.yar", "rule broken {\n  condition: nope\n}\n")]);
     let e = load(&store, &[s3_source()], &budget()).await.unwrap_err();
