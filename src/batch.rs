@@ -10,8 +10,10 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use futures::StreamExt;
 use tracing::{error, info};
 
+use crate::config::Metrics;
 use crate::deadline::Timing;
 use crate::event::{EventError, EventKind, ObjectEvent, decode_body};
+use crate::metrics::BatchMetrics;
 use crate::pipeline::Pipeline;
 use crate::report::Report;
 use crate::store::ObjectStore;
@@ -62,12 +64,17 @@ impl<S: ObjectStore> Pipeline<S> {
             .buffer_unordered(self.config.concurrency)
             .collect()
             .await;
-        for (messages, report) in reports {
+        for (messages, report) in &reports {
             if !report.is_settled() {
-                for m in messages {
+                for &m in messages {
                     failed[m] = true;
                 }
             }
+        }
+        if let Metrics::Emf { function, stdout } = &self.config.metrics {
+            let failures = failed.iter().filter(|f| **f).count();
+            BatchMetrics::of(ids.len(), failures, reports.iter().map(|(_, r)| r))
+                .emit(function, *stdout);
         }
         Ok(response(ids, &failed))
     }

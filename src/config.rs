@@ -170,6 +170,8 @@ pub struct Config {
     pub scanner_role_id: Option<String>,
     /// Address buckets as `endpoint/bucket`, for local emulators (`S3_FORCE_PATH_STYLE`).
     pub force_path_style: bool,
+    /// Whether batches write metric lines (`METRICS`), and as which function.
+    pub metrics: Metrics,
 }
 
 impl Config {
@@ -233,6 +235,21 @@ pub enum Disposal<'a> {
     Delete,
     /// It is moved to this quarantine bucket.
     Quarantine(&'a str),
+}
+
+/// Whether (and as which function) batches report metrics; from `METRICS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Metrics {
+    /// No metric lines.
+    Off,
+    /// EMF lines on the log, with this `FunctionName` dimension.
+    Emf {
+        /// The function's name (`AWS_LAMBDA_FUNCTION_NAME`; `local` outside Lambda).
+        function: String,
+        /// On stdout, where Lambda's log agent expects them; elsewhere on stderr, as stdout
+        /// is the CLI's answer (`handle` prints the batch response there).
+        stdout: bool,
+    },
 }
 
 /// One or more settings are invalid. The message lists every problem, each naming the

@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::config::settings::{self, Allowed, SetBy};
+use crate::metrics;
 use crate::store::Op;
 use crate::verdict::{TagKeys, Verdict};
 
@@ -200,6 +201,14 @@ pub fn to_json() -> Value {
         "tag_keys": tag_keys(),
         "verdicts": verdicts(),
         "tag_schemas": tag_schemas(),
+        "metrics": json!({
+            "namespace": metrics::NAMESPACE,
+            "totals": metrics::TOTALS.iter().map(|(name, unit)| json!({"name": name, "unit": unit}))
+                .collect::<Vec<_>>(),
+            "per_verdict": "Objects",
+            "per_error_kind": "Errors",
+            "error_kinds": metrics::ERROR_KINDS,
+        }),
         "grants": GRANTS.iter().map(|g| json!({
             "resource": g.resource.name(),
             "when": g.when.name(),

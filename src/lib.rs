@@ -49,6 +49,7 @@ pub mod deadline;
 pub mod event;
 pub mod inspect;
 pub mod journey;
+pub mod metrics;
 pub mod object;
 pub mod pipeline;
 pub mod record;

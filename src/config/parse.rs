@@ -9,7 +9,7 @@ use bytesize::ByteSize;
 
 use super::settings::{self as s, Allowed, Setting};
 use super::{
-    Action, ArchiveLimits, Config, ConfigError, Encrypted, RuleSource, SigningKeySource,
+    Action, ArchiveLimits, Config, ConfigError, Encrypted, Metrics, RuleSource, SigningKeySource,
     SkipSigned, Spool, TagOrQuarantine,
 };
 use crate::signature::SigningKey;
@@ -59,6 +59,7 @@ pub fn config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigE
         tag_keys: tag_keys(&mut env),
         scanner_role_id: scanner_role_id(&mut env),
         force_path_style: force_path_style(&mut env),
+        metrics: metrics(&mut env),
     };
     config.archive.max_member_size = match env.get(&s::ARCHIVE_MAX_MEMBER_SIZE) {
         Some(_) => env.size(&s::ARCHIVE_MAX_MEMBER_SIZE, 1),
@@ -442,6 +443,19 @@ fn scanner_role_id(env: &mut Env) -> Option<String> {
     } else {
         env.refuse(&s::SCANNER_ROLE_ID, &id, Invalid::NotAllowed);
         None
+    }
+}
+
+fn metrics(env: &mut Env) -> Metrics {
+    match env.word(&s::METRICS) {
+        "off" => Metrics::Off,
+        _ => {
+            let function = env.get(&s::AWS_LAMBDA_FUNCTION_NAME);
+            Metrics::Emf {
+                stdout: function.is_some(),
+                function: function.unwrap_or_else(|| "local".into()),
+            }
+        }
     }
 }
 

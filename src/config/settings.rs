@@ -156,12 +156,18 @@ settings! {
         "Tag key, on quarantine copies, for the source version id and ETag.";
     TAG_KEY_SIGNATURE = "TAG_KEY_SIGNATURE", "scan-signature", Text("an S3 tag key"),
         Parameter("TagKeySignature"), "Tag key for the verdict's signature.";
+    METRICS = "METRICS", "emf", OneOf(&["emf", "off"]), Parameter("Metrics"),
+        "Metrics of each batch (objects by verdict, bytes, scan and S3 time, errors by kind) as \
+        CloudWatch Embedded Metric Format lines on the log, namespace S3YaraScan: emf, or off.";
     S3_FORCE_PATH_STYLE = "S3_FORCE_PATH_STYLE", "", OneOf(&["true", "false"]), Local,
         "Path-style S3 addressing (default: true when AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_S3 \
         is set), for local emulators.";
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "",
         Text("memory in MB, as Lambda sets it"), Lambda,
         "The function's memory, which sets the default MAX_OBJECT_SIZE.";
+    AWS_LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME", "", Text("the function's name, as \
+        Lambda sets it"), Lambda, "The FunctionName dimension of the metrics (`local` outside \
+        Lambda).";
     AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL", "", Text("a URL"), Local,
         "The AWS endpoint (an emulator); also turns on path-style addressing.";
     AWS_ENDPOINT_URL_S3 = "AWS_ENDPOINT_URL_S3", "", Text("a URL"), Local,

@@ -128,6 +128,28 @@ class TemplateMatchesCode(unittest.TestCase):
                     if (g["resource"], g["when"]) == (resource, when)]
         return set(grant["actions"])
 
+    def test_the_dashboard_shows_every_metric_the_binary_writes(self):
+        metrics = invariants.contract()["metrics"]
+        dashboard = self.template["Resources"]["Dashboard"]
+        self.assertEqual(dashboard["Condition"], "MetricsOn")
+        body = json.loads(re.sub(r"\$\{[^}]+\}", "X", dashboard["Properties"]["DashboardBody"]["Fn::Sub"]))
+        rows = [row for w in body["widgets"] for row in w["properties"]["metrics"]]
+        names, values = set(), set()
+        namespace = None
+        for row in rows:
+            # CloudWatch's shorthand: "." repeats the previous row's item, "..." all but the last.
+            if row[0] != "...":
+                namespace = namespace if row[0] == "." else row[0]
+                if namespace == metrics["namespace"]:
+                    names.add(row[1])
+            values.update(x for x in row if x not in (".", "..."))
+        wanted = {m["name"] for m in metrics["totals"]} | {metrics["per_verdict"], metrics["per_error_kind"]}
+        self.assertEqual(wanted - names, set())
+        self.assertEqual(set(invariants.contract()["verdicts"]) - values, set(), "a verdict missing")
+        self.assertEqual(set(metrics["error_kinds"]) - values, set(), "an error kind missing")
+        alarm = self.template["Resources"]["InfectedAlarm"]["Properties"]
+        self.assertEqual((alarm["Namespace"], alarm["MetricName"]), (metrics["namespace"], metrics["per_verdict"]))
+
     def test_each_statement_grants_what_its_part_of_the_work_needs(self):
         statements = conditional_statements(self.function)
         self.assertEqual(set(statements), set(STATEMENTS), "one statement per known Sid")

@@ -6,43 +6,13 @@ the unit tests of src/inspect.)"""
 
 import bz2
 import gzip
-import io
 import lzma
 import resource
-import tarfile
 import time
-import zipfile
 
 from tests.faults.support import EICAR, ProxyTestCase, World
 
-
-def zipped(members):
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in members:
-            z.writestr(name, data)
-    return out.getvalue()
-
-
-def tarred(members):
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as t:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            t.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
-def encrypted_flags(data):
-    """The zip with every entry flagged encrypted, as an encrypting tool writes it."""
-    data = bytearray(data)
-    for sig, at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
-        i = data.find(sig)
-        while i >= 0:
-            data[i + at] |= 1
-            i = data.find(sig, i + 1)
-    return bytes(data)
+from detection import encrypted_flags, tar_of, zip_of  # noqa: E402  (scripts/, on the path through support)
 
 
 class Archives(ProxyTestCase):
@@ -61,7 +31,7 @@ class Archives(ProxyTestCase):
     def test_eicar_nested_five_deep_is_quarantined_and_named_by_its_path(self):
         w = World(self.proxy_url, self.control, versioned=True)
         inner = lzma.compress(EICAR)
-        nested = zipped([("b.tar", tarred([("c.gz", gzip.compress(bz2.compress(inner)))]))])
+        nested = zip_of([("b.tar", tar_of([("c.gz", gzip.compress(bz2.compress(inner)))], "w"))])
         w.put("in/a.zip", nested, True, "nested")
         states, context = self.settle(w)
         state = states["nested"]
@@ -75,7 +45,7 @@ class Archives(ProxyTestCase):
         w = World(self.proxy_url, self.control, versioned=True)
         zeros = bytes(256 << 20)
         w.put("gzip-bomb.gz", gzip.compress(zeros, 1), False, "gzip bomb")
-        w.put("zip-bomb.zip", zipped([(f"z{i}.bin", zeros) for i in range(4)]), False, "zip bomb")
+        w.put("zip-bomb.zip", zip_of([(f"z{i}.bin", zeros) for i in range(4)]), False, "zip bomb")
         started = time.time()
         states, context = self.settle(w, ACTION="tag")
         elapsed = time.time() - started
@@ -88,10 +58,10 @@ class Archives(ProxyTestCase):
 
     def test_encrypted_corrupt_and_benign_archives(self):
         w = World(self.proxy_url, self.control, versioned=True)
-        w.put("locked.zip", encrypted_flags(zipped([("secret.txt", b"text")])), False, "encrypted")
-        w.put("broken.zip", zipped([("a.txt", b"hello " * 100)])[:120], False, "corrupt")
+        w.put("locked.zip", encrypted_flags(zip_of([("secret.txt", b"text")])), False, "encrypted")
+        w.put("broken.zip", zip_of([("a.txt", b"hello " * 100)])[:120], False, "corrupt")
         sources = [(p, open(p, "rb").read()) for p in ("README.md", "Cargo.toml", "build.rs")]
-        w.put("sources.tar.gz", gzip.compress(tarred(sources)), False, "benign")
+        w.put("sources.tar.gz", gzip.compress(tar_of(sources, "w")), False, "benign")
         states, context = self.settle(w, ACTION="tag")
         self.assertEqual(states["encrypted"].verdict, "Unscannable", context)
         self.assertIn("encrypted member locked.zip_secret.txt",

@@ -64,11 +64,20 @@ fn bad_configuration_fails_lambda_init() {
     assert!(all.contains("ACTION=`purge` is invalid"), "{all}");
 }
 
+/// The EMF documents among a run's log lines (stderr outside Lambda).
+fn emf(stderr: &[u8]) -> Vec<serde_json::Value> {
+    text(stderr)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|doc| doc.get("_aws").is_some())
+        .collect()
+}
+
 /// `handle` runs the batch handler on an event file and prints the batch response: live
 /// notifications are settled, and of the sample poison batch exactly the malformed records are
-/// listed for retry.
+/// listed for retry. Each batch writes its metrics as EMF lines (and none with METRICS=off).
 #[tokio::test]
-async fn handle_prints_the_batch_response() {
+async fn handle_prints_the_batch_response_and_its_metrics() {
     let emu = emulator().await;
     let w = emu.wire("handle", Options::default()).await;
     emu.put(&w.bucket, "h.com", EICAR).await;
@@ -82,6 +91,24 @@ async fn handle_prints_the_batch_response() {
     let response: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(response, serde_json::json!({"batchItemFailures": []}));
     assert!(!emu.exists(&w.bucket, "h.com").await);
+    let docs = emf(&out.stderr);
+    assert_eq!(docs.len(), 2, "totals and Infected: {docs:#?}");
+    assert_eq!(
+        (
+            &docs[0]["Records"],
+            &docs[0]["BytesScanned"],
+            &docs[0]["FunctionName"]
+        ),
+        (
+            &serde_json::json!(1),
+            &serde_json::json!(EICAR.len()),
+            &serde_json::json!("local")
+        )
+    );
+    assert_eq!(
+        (&docs[1]["Verdict"], &docs[1]["Objects"]),
+        (&serde_json::json!("Infected"), &serde_json::json!(1))
+    );
 
     let out = run(&["handle", "events/sqs-batch-one-poison.json"], &env);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -107,6 +134,11 @@ async fn handle_prints_the_batch_response() {
         err.contains("poison-missing-key") && err.contains("missing field `key`"),
         "{err}"
     );
+    assert_eq!(emf(&out.stderr)[0]["BatchItemFailures"], 5);
+    let off = [env[0], ("METRICS", "off")];
+    let out = run(&["handle", "events/sqs-batch-one-poison.json"], &off);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(emf(&out.stderr), Vec::<serde_json::Value>::new());
 }
 
 /// `handle` on a file that is not an SQS event names the file.
