@@ -128,6 +128,29 @@ class TemplateMatchesCode(unittest.TestCase):
                     if (g["resource"], g["when"]) == (resource, when)]
         return set(grant["actions"])
 
+    def test_the_topic_accepts_other_accounts_only_when_named(self):
+        statements = self.template["Resources"]["ScanTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        own, other = statements
+        self.assertEqual(own["Condition"], {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}})
+        condition, statement, otherwise = other["Fn::If"]
+        self.assertEqual((condition, otherwise), ("HasOtherAccounts", {"Ref": "AWS::NoValue"}))
+        self.assertEqual(statement["Principal"], {"Service": "s3.amazonaws.com"})
+        self.assertEqual(statement["Condition"], {"StringEquals": {"aws:SourceAccount": {"Ref": "OtherAccountIds"}}})
+        self.assertEqual(self.template["Parameters"]["OtherAccountIds"]["Default"], "")
+
+    def test_the_documented_bucket_policy_for_other_accounts_grants_what_the_contract_needs(self):
+        text = read("docs/deploy.md")
+        section = text[text.index("## Buckets in other accounts"):]
+        block = section[section.index("```json") + len("```json"):]
+        objects, bucket = json.loads(block[: block.index("```")])
+        grants = invariants.contract()["grants"]
+        wanted = {
+            "arn:aws:s3:::BUCKET/*": {a for g in grants if g["resource"] == "protected-objects" for a in g["actions"]},
+            "arn:aws:s3:::BUCKET": {a for g in grants if g["resource"] == "protected-buckets" for a in g["actions"]},
+        }
+        as_set = lambda action: {action} if isinstance(action, str) else set(action)  # noqa: E731
+        self.assertEqual({objects["Resource"]: as_set(objects["Action"]), bucket["Resource"]: as_set(bucket["Action"])}, wanted)
+
     def test_the_dashboard_shows_every_metric_the_binary_writes(self):
         metrics = invariants.contract()["metrics"]
         dashboard = self.template["Resources"]["Dashboard"]
