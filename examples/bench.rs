@@ -704,6 +704,7 @@ async fn pipeline_throughput(smoke: bool) -> anyhow::Result<serde_json::Value> {
                 event_name: "ObjectCreated:Put".into(),
                 sequencer: None,
                 principal: None,
+                owner: None,
             })
             .collect();
         let started = Instant::now();

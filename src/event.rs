@@ -27,6 +27,9 @@ pub struct ObjectEvent {
     /// `userIdentity.principalId`: who caused the event (for an assumed role,
     /// `AWS:<role id>:<session>`). Real S3 always sends it; emulators may not.
     pub principal: Option<String>,
+    /// `s3.bucket.ownerIdentity.principalId`: the bucket's owner, which names the account when
+    /// the bucket is in another one. Real S3 always sends it; emulators may not.
+    pub owner: Option<String>,
 }
 
 impl ObjectEvent {
@@ -168,8 +171,11 @@ struct S3Entity {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct S3Bucket {
     name: String,
+    #[serde(default)]
+    owner_identity: Option<UserIdentity>,
 }
 
 #[derive(Deserialize)]
@@ -240,6 +246,15 @@ fn object_event(i: usize, record: S3Record) -> Result<ObjectEvent, EventError> {
         KeyError::Empty => bad("object.key", e.to_string()),
         e => bad("object.key", format!("key `{}` {e}", quote(raw_key))),
     })?;
+    let owner = record.s3.bucket.owner_identity.and_then(|o| o.principal_id);
+    if let Some(o) = &owner
+        && o.chars().any(unsafe_in_a_line)
+    {
+        return Err(bad(
+            "bucket.ownerIdentity.principalId",
+            format!("`{}` has control or line-breaking characters", quote(o)),
+        ));
+    }
     let raw_version = record.s3.object.version_id;
     if let Some(v) = &raw_version
         && v.chars().any(unsafe_in_a_line)
@@ -261,6 +276,7 @@ fn object_event(i: usize, record: S3Record) -> Result<ObjectEvent, EventError> {
         event_name: record.event_name,
         sequencer: record.s3.object.sequencer,
         principal: record.user_identity.and_then(|u| u.principal_id),
+        owner,
     })
 }
 

@@ -18,6 +18,8 @@ use crate::verdict::Verdict;
 pub struct Report {
     /// The object, at the version read when known.
     pub object: ObjectRef,
+    /// The bucket's owner, as the event names it (another account's, for buckets there).
+    pub owner: Option<String>,
     /// The ETag of the bytes read (or announced, before the read).
     pub etag: Option<String>,
     /// Their size, when known.
@@ -127,6 +129,7 @@ macro_rules! report_event {
             $level,
             message_ids = ?$ids,
             bucket = %$r.object.bucket,
+            bucket_owner = $r.owner.as_deref().unwrap_or("-"),
             key = %$r.object.key.escape_debug(),
             version = $r.object.version_id.as_deref().unwrap_or("-"),
             size = $r.size,
@@ -151,6 +154,7 @@ impl Report {
     pub fn new(event: &ObjectEvent, ruleset: &str) -> Report {
         Report {
             object: event.object.clone(),
+            owner: event.owner.clone(),
             etag: event.etag.clone(),
             size: event.size,
             verdict: None,

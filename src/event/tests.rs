@@ -48,6 +48,7 @@ fn sns_wrapped_put_names_bucket_key_size_and_etag() {
             event_name: "ObjectCreated:Put".into(),
             sequencer: None,
             principal: None,
+            owner: None,
         }]
     );
     assert_eq!(objects[0].etag.as_deref().map(str::len), Some(32));
@@ -226,6 +227,25 @@ fn tag_changes_are_object_events_naming_who_made_them() {
     assert_eq!(first.principal.as_deref(), Some("AWS:AROAX:fn"));
     assert_eq!(first.sequencer.as_deref(), Some("0055AED6DCD90281E5"));
     assert_eq!(decoded.objects[1].principal, None);
+}
+
+#[test]
+fn the_bucket_owner_is_named_and_a_forged_one_refused() {
+    let record = |owner: &str| {
+        serde_json::json!({ "Records": [{ "eventName": "ObjectCreated:Put", "s3": {
+            "bucket": { "name": "b", "ownerIdentity": { "principalId": owner } },
+            "object": { "key": "k" } } }] })
+        .to_string()
+    };
+    let decoded = decode_body(&record("A3NL1KOZZKExample")).unwrap();
+    assert_eq!(decoded.objects[0].owner.as_deref(), Some("A3NL1KOZZKExample"));
+    match decode_body(&record("A3NL\nINFO forged")) {
+        Err(e) => assert!(
+            e.to_string().contains("bucket.ownerIdentity.principalId"),
+            "{e}"
+        ),
+        Ok(d) => panic!("accepted {:?}", d.objects[0].owner),
+    }
 }
 
 // Property and fuzz tests: the generators, the model and the checks of examples/fuzz_events.rs

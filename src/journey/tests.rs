@@ -62,6 +62,7 @@ pub(crate) fn created(bucket: &str, key: &str, info: &ObjectInfo) -> ObjectEvent
         event_name: "ObjectCreated:Put".into(),
         sequencer: None,
         principal: None,
+        owner: None,
     }
 }
 

@@ -18,6 +18,7 @@ fn report(verdict: Option<Verdict>, disposition: Disposition, size: u64) -> Repo
         event_name: "ObjectCreated:Put".into(),
         sequencer: None,
         principal: None,
+        owner: None,
     };
     let mut r = Report::new(&event, "rules-id").ending(disposition);
     r.verdict = verdict;

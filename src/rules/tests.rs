@@ -119,6 +119,7 @@ fn marked(store: &MemoryStore, key: &str) -> ObjectEvent {
         event_name: "ObjectCreated:Put".into(),
         sequencer: None,
         principal: None,
+        owner: None,
     }
 }
 
