@@ -119,23 +119,17 @@ impl BatchMetrics {
             .map(|(&(name, unit), value)| (name, unit, value))
             .collect();
         let mut docs = vec![document(function, timestamp_ms, None, &totals)];
-        for (verdict, n) in &self.verdicts {
-            let metric = [("Objects", "Count", json!(n))];
-            docs.push(document(
-                function,
-                timestamp_ms,
-                Some(("Verdict", verdict)),
-                &metric,
-            ));
-        }
-        for (kind, n) in &self.errors {
-            let metric = [("Errors", "Count", json!(n))];
-            docs.push(document(
-                function,
-                timestamp_ms,
-                Some(("ErrorKind", kind)),
-                &metric,
-            ));
+        // One document per dimension value: per verdict, then per kind of error.
+        let counts = [
+            ("Verdict", "Objects", &self.verdicts),
+            ("ErrorKind", "Errors", &self.errors),
+        ];
+        for (dimension, metric, by_value) in counts {
+            for (value, n) in by_value {
+                let metric = [(metric, "Count", json!(n))];
+                let extra = Some((dimension, *value));
+                docs.push(document(function, timestamp_ms, extra, &metric));
+            }
         }
         docs
     }

@@ -238,7 +238,10 @@ fn the_bucket_owner_is_named_and_a_forged_one_refused() {
         .to_string()
     };
     let decoded = decode_body(&record("A3NL1KOZZKExample")).unwrap();
-    assert_eq!(decoded.objects[0].owner.as_deref(), Some("A3NL1KOZZKExample"));
+    assert_eq!(
+        decoded.objects[0].owner.as_deref(),
+        Some("A3NL1KOZZKExample")
+    );
     match decode_body(&record("A3NL\nINFO forged")) {
         Err(e) => assert!(
             e.to_string().contains("bucket.ownerIdentity.principalId"),
