@@ -3,10 +3,11 @@
 
 use pretty_assertions::assert_eq;
 
-use super::tests::{EICAR, created, pipeline, quarantining, settled, signed, store, tag};
+use super::tests::{
+    EICAR, assert_copy_is_skipped_unread, created, pairs_of, pipeline, quarantining, signed, store,
+    tag,
+};
 use crate::config::{Action, Config};
-use crate::report::Settled;
-use crate::store::Op;
 use crate::verdict::TagSchema;
 
 fn with_schema(config: Config, schema: TagSchema) -> Config {
@@ -49,15 +50,7 @@ async fn guardduty_statuses_are_written_and_a_signed_one_is_skipped() {
         .store()
         .tags_of(&crate::object::ObjectRef::new("uploads", "a.txt"))
         .unwrap();
-    let pairs_ref: Vec<(&str, &str)> = clean_tags
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let copy = p.store().put("uploads", "copy.txt", b"plain", &pairs_ref);
-    let gets = p.store().count(Op::GetObject);
-    let skipped = p.settle(&created("uploads", "copy.txt", &copy)).await;
-    assert!(matches!(settled(&skipped), Settled::SignedClean { .. }));
-    assert_eq!(p.store().count(Op::GetObject), gets);
+    assert_copy_is_skipped_unread(&p, &pairs_of(&clean_tags)).await;
 }
 
 #[tokio::test]

@@ -548,6 +548,24 @@ async fn a_newer_clean_null_version_is_never_deleted() {
     );
 }
 
+/// Tags as the (key, value) pairs the store double takes.
+pub(crate) fn pairs_of(tags: &Tags) -> Vec<(&str, &str)> {
+    tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// A copy of a scanned object (same bytes, its tags) into the same protected bucket is skipped
+/// as signed Clean without being read.
+pub(crate) async fn assert_copy_is_skipped_unread(
+    p: &Pipeline<MemoryStore>,
+    tags: &[(&str, &str)],
+) {
+    let copy = p.store().put("uploads", "copy.txt", b"plain", tags);
+    let gets = p.store().count(Op::GetObject);
+    let skipped = p.settle(&created("uploads", "copy.txt", &copy)).await;
+    assert!(matches!(settled(&skipped), Settled::SignedClean { .. }));
+    assert_eq!(p.store().count(Op::GetObject), gets, "not read again");
+}
+
 #[tokio::test]
 async fn a_signed_clean_copy_is_not_read_again_but_forgeries_are() {
     let s = store();
@@ -555,16 +573,8 @@ async fn a_signed_clean_copy_is_not_read_again_but_forgeries_are() {
     let p = pipeline(s, signed(quarantining()));
     let report = p.settle(&created("uploads", "a.txt", &info)).await;
     let signed_tags = p.store().tags_of(&report.object).unwrap();
-    // A copy of the scanned object, with its tags, into the same protected bucket.
-    let pairs: Vec<(&str, &str)> = signed_tags
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let copy = p.store().put("uploads", "copy.txt", b"plain", &pairs);
-    let gets = p.store().count(Op::GetObject);
-    let skipped = p.settle(&created("uploads", "copy.txt", &copy)).await;
-    assert!(matches!(settled(&skipped), Settled::SignedClean { .. }));
-    assert_eq!(p.store().count(Op::GetObject), gets, "not read again");
+    let pairs = pairs_of(&signed_tags);
+    assert_copy_is_skipped_unread(&p, &pairs).await;
     // The same tags on other bytes, or next to a case variant, do not verify.
     let mut with_variant = pairs.clone();
     with_variant.push(("SCAN-RESULT", "Clean"));
