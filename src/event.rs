@@ -246,24 +246,19 @@ fn object_event(i: usize, record: S3Record) -> Result<ObjectEvent, EventError> {
         KeyError::Empty => bad("object.key", e.to_string()),
         e => bad("object.key", format!("key `{}` {e}", quote(raw_key))),
     })?;
-    let owner = record.s3.bucket.owner_identity.and_then(|o| o.principal_id);
-    if let Some(o) = &owner
-        && o.chars().any(unsafe_in_a_line)
-    {
-        return Err(bad(
-            "bucket.ownerIdentity.principalId",
-            format!("`{}` has control or line-breaking characters", quote(o)),
-        ));
-    }
-    let raw_version = record.s3.object.version_id;
-    if let Some(v) = &raw_version
-        && v.chars().any(unsafe_in_a_line)
-    {
-        return Err(bad(
-            "object.versionId",
-            format!("`{}` has control or line-breaking characters", quote(v)),
-        ));
-    }
+    // Values that end up in log lines: one with a line break could forge a line.
+    let one_line = |name: &str, value: Option<String>| match value {
+        Some(v) if v.chars().any(unsafe_in_a_line) => Err(bad(
+            name,
+            format!("`{}` has control or line-breaking characters", quote(&v)),
+        )),
+        v => Ok(v),
+    };
+    let owner = one_line(
+        "bucket.ownerIdentity.principalId",
+        record.s3.bucket.owner_identity.and_then(|o| o.principal_id),
+    )?;
+    let raw_version = one_line("object.versionId", record.s3.object.version_id)?;
     Ok(ObjectEvent {
         object: ObjectRef {
             bucket,
