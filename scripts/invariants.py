@@ -265,6 +265,7 @@ class ObjectState:
     in_place: bool = False
     tags: dict = field(default_factory=dict)
     copies: list = field(default_factory=list)  # [(version_id, size, tags)]
+    promoted: list = field(default_factory=list)  # production copies [(version_id, size, tags)]
     in_dlq: bool = False
     pending: bool = False
     status: str = ""
@@ -310,12 +311,50 @@ def _versions(s3, bucket, prefix=None):
     return found
 
 
+def made_from(tags, u):
+    """True when a copy's source tag names exactly `u`'s version and ETag."""
+    src = tags.get(tag_key("source"), "").split(" ")
+    return len(src) == 2 and src[0] == (u.version_id or "null") and src[1].strip('"_') == u.etag
+
+
+def production_copies(s3, production, uploads):
+    """{upload ident: [(vid, size, tags)]}: the copies in production bucket `production` (all
+    of it: PROMOTE maps each staging key to some production key) made from each upload."""
+    by_source = {}
+    for u in uploads:
+        by_source.setdefault((u.version_id or "null", u.etag), []).append(u)
+    found = {}
+    for key, versions in _versions(s3, production).items():
+        for vid, _, size in versions:
+            tags = _tags(s3, production, key, vid) or {}
+            src = tags.get(tag_key("source"), "").split(" ")
+            for u in by_source.get((src[0], src[-1].strip('"_')), []) if len(src) == 2 else []:
+                found.setdefault(u.ident, []).append((vid, size, tags))
+    return found
+
+
+def promotion_problems(st):
+    """What breaks "only clean objects reach production, once each, and whole"."""
+    u, p = st.upload, []
+    if len(st.promoted) > 1:
+        p.append(f"double promotion: {len(st.promoted)} production copies")
+    if st.promoted and u.infected:
+        p.append("infected object promoted to production")
+    for vid, size, tags in st.promoted:
+        if size != u.size:
+            p.append(f"production copy {vid} has {size} bytes, the source {u.size}")
+        if tags.get(tag_key("result")) != "Clean":
+            p.append(f"production copy {vid} tagged {tags.get(tag_key('result'))!r}")
+    return p
+
+
 def check(s3, uploads, quarantine_bucket, dlq=(), pending=(), workers=8, ruleset=None,
-          action="quarantine"):
+          action="quarantine", production=None):
     """Checks the invariants for `uploads` against the real S3 state. `dlq` and `pending` are
     SQS records (or object identities) in the DLQ and still queued; `ruleset` is the identity
     of the rules that wrote the verdicts (default: the test binary's); `action` the scanner's
-    ACTION. Returns a Report."""
+    ACTION; `production` the bucket clean objects are promoted to (PROMOTE), if any. Returns a
+    Report."""
     ruleset = ruleset or ruleset_id()
     def as_idents(xs):
         xs = list(xs)
@@ -352,6 +391,7 @@ def check(s3, uploads, quarantine_bucket, dlq=(), pending=(), workers=8, ruleset
                       qversions.items()))
         list(pool.map(load_source, states))
 
+    promoted = production_copies(s3, production, uploads) if production else {}
     explained = set()
     violations = []
     result_key, source_key = tag_key("result"), tag_key("source")
@@ -360,11 +400,10 @@ def check(s3, uploads, quarantine_bucket, dlq=(), pending=(), workers=8, ruleset
         u = st.upload
         qkey = qkeys[(u.bucket, u.key)]
         for vid, size, tags in by_source.get(qkey, []):
-            src = tags.get(source_key, "").split(" ")
-            if len(src) == 2 and src[0] == (u.version_id or "null") and \
-                    src[1].strip('"_') == u.etag:
+            if made_from(tags, u):
                 st.copies.append((vid, size, tags))
                 explained.add((qkey, vid))
+        st.promoted = promoted.get(u.ident, [])
         # Events name the version when S3 sends one (moto 5 leaves versionId out): match both.
         alt = identity(u.bucket, u.key, None, u.etag)
         st.in_dlq = u.ident in dlq or alt in dlq
@@ -378,7 +417,8 @@ def check(s3, uploads, quarantine_bucket, dlq=(), pending=(), workers=8, ruleset
         else:
             verdicts = ([st.verdict] if st.in_place and st.verdict else []) + \
                 [c[2].get(result_key) for c in st.copies]
-            if not st.in_place and not st.copies:
+            p += promotion_problems(st)
+            if not st.in_place and not st.copies and not st.promoted:
                 p.append("lost: gone from its bucket and not in the quarantine bucket"
                          + (" (its message is in the DLQ)" if st.in_dlq else ""))
             elif st.in_place and not st.verdict and not st.copies and not (st.in_dlq or st.pending):
@@ -406,6 +446,8 @@ def check(s3, uploads, quarantine_bucket, dlq=(), pending=(), workers=8, ruleset
                 st.status = "pending"
             elif st.copies and not st.in_place:
                 st.status = "quarantined"
+            elif st.promoted and not st.in_place:
+                st.status = "promoted"
             elif st.in_place and st.verdict:
                 st.status = st.verdict.lower()
             else:
@@ -437,7 +479,8 @@ def check(s3, uploads, quarantine_bucket, dlq=(), pending=(), workers=8, ruleset
         "wrong_verdicts": sum(1 for s in states if any(
             "tagged Clean" in x or x.startswith("clean object") for x in s.problems)),
         "double_quarantine": sum(1 for s in states if any(
-            x.startswith("double") for x in s.problems)),
+            x.startswith("double quarantine") for x in s.problems)),
+        "promoted": sum(1 for s in states if s.status == "promoted"),
         "violations": len(violations),
     }
     return Report(states, violations, counts, orphans)

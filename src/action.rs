@@ -1,5 +1,6 @@
-//! Acting on a verdict: quarantine (copy, verify the copy, delete the scanned version) or
-//! delete. Quarantine deletes the source only once its copy is confirmed, so a crash at any
+//! Acting on a verdict: quarantine (copy, verify the copy, delete the scanned version), delete,
+//! or, for a clean object of a staging bucket, promotion to its production bucket (the same
+//! verified move). The source is deleted only once its copy is confirmed, so a crash at any
 //! point loses nothing; a copy an earlier delivery made is found and reused, never duplicated.
 
 use std::fmt;
@@ -10,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::config::{Config, Disposal};
 use crate::object::{MAX_KEY_BYTES, ObjectInfo, ObjectRef, Tags};
 use crate::store::{ObjectStore, StoreError};
-use crate::verdict::{MAX_TAGS, TagLimitError, Verdict, quarantine_tags, tag_value};
+use crate::verdict::{MAX_TAGS, TagLimitError, Verdict, merge_tags, quarantine_tags, tag_value};
 
 /// Where the object is once its verdict has been applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +25,8 @@ pub enum Location {
     /// Gone before the function could act (deleted, overwritten in an unversioned bucket, or
     /// quarantined by an earlier delivery).
     Gone,
+    /// Clean, copied to its production bucket and deleted from its staging bucket.
+    Promoted(ObjectRef),
 }
 
 impl fmt::Display for Location {
@@ -33,6 +36,7 @@ impl fmt::Display for Location {
             Location::Quarantined(dest) => write!(f, "quarantined to {dest}"),
             Location::Deleted => f.write_str("deleted"),
             Location::Gone => f.write_str("gone"),
+            Location::Promoted(dest) => write!(f, "promoted to {dest}"),
         }
     }
 }
@@ -125,10 +129,12 @@ pub async fn act<S: ObjectStore>(
 ) -> Result<Location, ActionError> {
     match config.disposal(verdict) {
         Disposal::Tag => Ok(Location::InPlace),
-        Disposal::Delete => Ok(match remove(store, target, info).await? {
-            true => Location::Gone,
-            false => Location::Deleted,
-        }),
+        Disposal::Delete => Ok(
+            match remove(store, target, info, Place::Quarantine).await? {
+                true => Location::Gone,
+                false => Location::Deleted,
+            },
+        ),
         Disposal::Quarantine(bucket) => {
             let dest = ObjectRef::new(bucket, quarantine_key(&target.bucket, &target.key));
             let source_tag = (
@@ -138,9 +144,38 @@ pub async fn act<S: ObjectStore>(
             let mut tags = quarantine_tags(existing, ours, &config.tag_keys);
             tags.insert(0, source_tag.clone());
             tags.truncate(MAX_TAGS);
-            quarantine(store, target, info, &dest, &tags, &source_tag).await
+            let to = (&dest, Place::Quarantine);
+            move_verified(store, target, info, to, &tags, &source_tag).await
         }
     }
+}
+
+/// Promotes a clean `target` to `dest` in its production bucket: the copy carries its
+/// metadata, content type, the user's tags (`existing`), the verdict tags (`ours`) and the
+/// source's identity; it is verified before the staging version is deleted, and redeliveries
+/// or concurrent deliveries converge on one copy.
+pub async fn promote<S: ObjectStore>(
+    store: &S,
+    config: &Config,
+    (target, info): (&ObjectRef, &ObjectInfo),
+    existing: &Tags,
+    ours: Tags,
+    dest: &ObjectRef,
+) -> Result<Location, ActionError> {
+    let keys = &config.tag_keys;
+    let source_tag = (keys.source.clone(), source_identity(target, info));
+    let mut with_source = ours;
+    with_source.push(source_tag.clone());
+    let merged = merge_tags(existing, with_source, keys, &Verdict::Clean)?;
+    move_verified(
+        store,
+        target,
+        info,
+        (dest, Place::Production),
+        &merged.tags,
+        &source_tag,
+    )
+    .await
 }
 
 /// The quarantine copy of `object` (any version), when one is there: to explain, on a
@@ -167,14 +202,56 @@ fn source_identity(source: &ObjectRef, info: &ObjectInfo) -> String {
     ))
 }
 
-/// How many times a quarantine copy is tried within one delivery.
+/// How many times a copy is tried within one delivery.
 const COPY_ATTEMPTS: u32 = 3;
 
-async fn quarantine<S: ObjectStore>(
+/// Where a verified move takes an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// The quarantine bucket (`QUARANTINE_BUCKET`).
+    Quarantine,
+    /// A production bucket (`PROMOTE`).
+    Production,
+}
+
+impl Place {
+    fn copying(self) -> &'static str {
+        match self {
+            Place::Quarantine => "copying to the quarantine bucket (QUARANTINE_BUCKET)",
+            Place::Production => "copying to the production bucket (PROMOTE)",
+        }
+    }
+
+    fn checking(self) -> &'static str {
+        match self {
+            Place::Quarantine => "checking the quarantine bucket (QUARANTINE_BUCKET)",
+            Place::Production => "checking the production bucket (PROMOTE)",
+        }
+    }
+
+    fn deleting(self) -> &'static str {
+        match self {
+            Place::Quarantine => "deleting the infected object",
+            Place::Production => "deleting the promoted object from its staging bucket",
+        }
+    }
+
+    fn at(self, dest: ObjectRef) -> Location {
+        match self {
+            Place::Quarantine => Location::Quarantined(dest),
+            Place::Production => Location::Promoted(dest),
+        }
+    }
+}
+
+/// Copies `source` to `dest` (or reuses a copy an earlier delivery made of this very version),
+/// verifies the copy, keeps one copy when concurrent deliveries made two, then deletes the
+/// source version.
+async fn move_verified<S: ObjectStore>(
     store: &S,
     source: &ObjectRef,
     info: &ObjectInfo,
-    dest: &ObjectRef,
+    (dest, place): (&ObjectRef, Place),
     tags: &Tags,
     source_tag: &(String, String),
 ) -> Result<Location, ActionError> {
@@ -184,7 +261,7 @@ async fn quarantine<S: ObjectStore>(
         // a copy behind: reuse it rather than copy again, but only when its tags say it was
         // made from this very source version. This is also why the store does not retry
         // CopyObject itself.
-        if let Some(copy) = earlier_copy(store, info, dest, source_tag).await? {
+        if let Some(copy) = earlier_copy(store, info, dest, source_tag, place).await? {
             break copy;
         }
         attempt += 1;
@@ -201,20 +278,16 @@ async fn quarantine<S: ObjectStore>(
                 tracing::warn!(error = %e, attempt, "quarantine copy failed; checking for it, then retrying");
                 tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
             }
-            Err(e) => {
-                return Err(acting(
-                    "copying to the quarantine bucket (QUARANTINE_BUCKET)",
-                )(e));
-            }
+            Err(e) => return Err(acting(place.copying())(e)),
         }
     };
     let written = dest.at_version(copy.version_id.clone());
     verify(store, &written, info, source_tag).await?;
     let kept = keep_oldest_copy(store, dest, &written, info, source_tag).await?;
-    if remove(store, source, info).await? {
-        tracing::warn!(source = %source, "the source changed before it could be deleted; its copy stays in quarantine");
+    if remove(store, source, info, place).await? {
+        tracing::warn!(source = %source, copy = %kept, "the source changed before it could be deleted; its copy stays");
     }
-    Ok(Location::Quarantined(kept))
+    Ok(place.at(kept))
 }
 
 /// The current version of `dest`, when it is a copy of this source version.
@@ -223,16 +296,14 @@ async fn earlier_copy<S: ObjectStore>(
     info: &ObjectInfo,
     dest: &ObjectRef,
     source_tag: &(String, String),
+    place: Place,
 ) -> Result<Option<ObjectInfo>, ActionError> {
-    let earlier = store
-        .head(dest)
-        .await
-        .map_err(acting("checking the quarantine bucket (QUARANTINE_BUCKET)"))?;
+    let earlier = store.head(dest).await.map_err(acting(place.checking()))?;
     Ok(match earlier {
         Some(copy) if copy.size == info.size => store
             .tags(&dest.at_version(copy.version_id.clone()))
             .await
-            .map_err(acting("reading the earlier quarantine copy's tags"))?
+            .map_err(acting("reading the tags of an earlier copy"))?
             .contains(source_tag)
             .then_some(copy),
         _ => None,
@@ -254,7 +325,7 @@ async fn keep_oldest_copy<S: ObjectStore>(
     let versions = match store.versions(dest).await {
         Ok(versions) => versions,
         Err(e) => {
-            tracing::warn!(error = %e, "cannot list the quarantine copies to remove a second one; keeping this one");
+            tracing::warn!(error = %e, "cannot list the copies to remove a second one; keeping this one");
             return Ok(written.clone());
         }
     };
@@ -269,7 +340,7 @@ async fn keep_oldest_copy<S: ObjectStore>(
         match store.tags(&at).await {
             Ok(tags) if tags.contains(source_tag) => copies.push(at),
             Ok(_) | Err(StoreError::NotFound { .. }) => {}
-            Err(e) => return Err(acting("reading a quarantine copy's tags")(e)),
+            Err(e) => return Err(acting("reading a copy's tags")(e)),
         }
     }
     // Newest first: the oldest is last.
@@ -279,9 +350,9 @@ async fn keep_oldest_copy<S: ObjectStore>(
     for extra in copies {
         match store.delete(&extra, None).await {
             Ok(()) | Err(StoreError::NotFound { .. }) => {
-                tracing::info!(copy = %extra, kept = %oldest, "removed a second quarantine copy of the same version");
+                tracing::info!(copy = %extra, kept = %oldest, "removed a second copy of the same version");
             }
-            Err(e) => return Err(acting("removing a second quarantine copy")(e)),
+            Err(e) => return Err(acting("removing a second copy")(e)),
         }
     }
     Ok(oldest)
@@ -298,7 +369,7 @@ async fn verify<S: ObjectStore>(
     let problem = match store
         .head(written)
         .await
-        .map_err(acting("checking the quarantine copy"))?
+        .map_err(acting("checking the copy"))?
     {
         None => "is missing".to_owned(),
         Some(found) if found.size != info.size => {
@@ -308,7 +379,7 @@ async fn verify<S: ObjectStore>(
             let tags = store
                 .tags(written)
                 .await
-                .map_err(acting("checking the quarantine copy's tags"))?;
+                .map_err(acting("checking the copy's tags"))?;
             if tags.contains(source_tag) {
                 return Ok(());
             }
@@ -326,13 +397,14 @@ async fn remove<S: ObjectStore>(
     store: &S,
     target: &ObjectRef,
     info: &ObjectInfo,
+    place: Place,
 ) -> Result<bool, ActionError> {
     match store.delete(target, info.etag.as_deref()).await {
         Ok(()) => Ok(false),
         // An unversioned key whose ETag changed holds a newer upload, which gets its own
         // event and scan; the bytes we scanned are already gone.
         Err(StoreError::NotFound { .. } | StoreError::Changed { .. }) => Ok(true),
-        Err(e) => Err(acting("deleting the infected object")(e)),
+        Err(e) => Err(acting(place.deleting())(e)),
     }
 }
 

@@ -49,6 +49,7 @@ impl<S: ObjectStore> Pipeline<S> {
             ids,
             mut failed,
             jobs,
+            queued,
         } = plan(&event)?;
         let timing = Timing::new(deadline, self.config.scan_timeout);
         let (ids, timing) = (&ids, &timing);
@@ -59,11 +60,17 @@ impl<S: ObjectStore> Pipeline<S> {
                 let message_ids: Vec<&str> =
                     job.messages.iter().map(|&m| ids[m].as_str()).collect();
                 report.log(&message_ids);
-                (job.messages, report)
+                (job.messages, self.announce(report).await)
             })
             .buffer_unordered(self.config.concurrency)
             .collect()
             .await;
+        for (m, document) in &queued {
+            if let Err(e) = self.publish_queued(document).await {
+                error!(message_id = %ids[*m], error = %e, "queued result event not published; its message is retried");
+                failed[*m] = true;
+            }
+        }
         for (messages, report) in &reports {
             if !report.is_settled() {
                 for &m in messages {
@@ -129,6 +136,8 @@ struct Planned {
     ids: Vec<String>,
     failed: Vec<bool>,
     jobs: Vec<Job>,
+    /// Result events queued again by an earlier batch, by message.
+    queued: Vec<(usize, serde_json::Value)>,
 }
 
 /// Decodes each record on its own (an undecodable one is marked failed) and makes one job per
@@ -138,6 +147,7 @@ fn plan(event: &SqsEvent) -> Result<Planned, BatchError> {
         ids: Vec::with_capacity(event.records.len()),
         failed: vec![false; event.records.len()],
         jobs: Vec::new(),
+        queued: Vec::new(),
     };
     let mut job_of: HashMap<Identity, usize> = HashMap::new();
     for (index, record) in event.records.iter().enumerate() {
@@ -145,12 +155,19 @@ fn plan(event: &SqsEvent) -> Result<Planned, BatchError> {
             .message_id
             .clone()
             .ok_or(BatchError::MissingMessageId { index })?;
-        let decoded = record
-            .body
-            .as_deref()
-            .ok_or(EventError::MissingBody)
-            .and_then(decode_body);
-        match decoded {
+        let body = record.body.as_deref();
+        if let Some(queued) = body.and_then(announce::queued_document) {
+            match queued {
+                Ok(document) => planned.queued.push((index, document)),
+                Err(e) => {
+                    error!(message_id = %id, error = %e, "cannot decode a queued result event; reporting it as failed");
+                    planned.failed[index] = true;
+                }
+            }
+            planned.ids.push(id);
+            continue;
+        }
+        match body.ok_or(EventError::MissingBody).and_then(decode_body) {
             Err(e) => {
                 error!(message_id = %id, error = %e, "cannot decode message; reporting it as failed");
                 planned.failed[index] = true;
@@ -203,5 +220,7 @@ impl From<BatchError> for lambda_runtime::Diagnostic {
     }
 }
 
+mod announce;
+pub mod operations;
 #[cfg(test)]
 mod tests;

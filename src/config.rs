@@ -5,9 +5,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::filter::{Filters, SkippedAction};
+use crate::object::ObjectRef;
+pub use crate::publish::ResultEvents;
 use crate::signature::SigningKey;
 use crate::verdict::{TagKeys, Verdict};
 
+#[cfg(test)]
+mod ops_tests;
 mod parse;
 pub mod settings;
 #[cfg(test)]
@@ -129,6 +134,33 @@ impl std::fmt::Display for RuleSource {
     }
 }
 
+/// Clean objects of a staging bucket (or prefix) move to a production bucket (and prefix)
+/// that only the scanner writes (`PROMOTE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Promotion {
+    /// The staging bucket.
+    pub from_bucket: String,
+    /// The staging prefix (empty: the whole bucket).
+    pub from_prefix: String,
+    /// The production bucket.
+    pub to_bucket: String,
+    /// Prepended to the key, once the staging prefix is taken off.
+    pub to_prefix: String,
+}
+
+impl Promotion {
+    /// Where `object` goes, when this mapping covers it.
+    pub fn target(&self, object: &ObjectRef) -> Option<ObjectRef> {
+        if object.bucket != self.from_bucket {
+            return None;
+        }
+        let rest = object.key.strip_prefix(&self.from_prefix)?;
+        let key = format!("{}{rest}", self.to_prefix);
+        (!rest.is_empty() && key.len() <= crate::object::MAX_KEY_BYTES)
+            .then(|| ObjectRef::new(&self.to_bucket, key))
+    }
+}
+
 /// The settings of the function.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -172,6 +204,12 @@ pub struct Config {
     pub force_path_style: bool,
     /// Whether batches write metric lines (`METRICS`), and as which function.
     pub metrics: Metrics,
+    /// Objects not scanned (`SKIP_*`, `SKIPPED_ACTION`).
+    pub filters: Filters,
+    /// Where each object's result is published (`RESULT_*`, `QUEUE_URL`).
+    pub results: ResultEvents,
+    /// Staging buckets whose clean objects are promoted (`PROMOTE`), longest prefix first.
+    pub promote: Vec<Promotion>,
 }
 
 impl Config {
@@ -205,6 +243,11 @@ impl Config {
         }
     }
 
+    /// Where a clean `object` is promoted to, when its bucket is a staging bucket.
+    pub fn promotion(&self, object: &ObjectRef) -> Option<ObjectRef> {
+        self.promote.iter().find_map(|p| p.target(object))
+    }
+
     /// What happens to an object with `verdict`, besides its tags.
     pub fn disposal(&self, verdict: &Verdict) -> Disposal<'_> {
         let other = match verdict {
@@ -217,7 +260,7 @@ impl Config {
             }
             Verdict::Unscannable(_) => &self.unscannable,
             Verdict::Suspicious(_) => &self.suspicious,
-            Verdict::Clean | Verdict::Error(_) => return Disposal::Tag,
+            Verdict::Clean | Verdict::Error(_) | Verdict::Skipped(_) => return Disposal::Tag,
         };
         match other {
             TagOrQuarantine::Quarantine { bucket } => Disposal::Quarantine(bucket),

@@ -29,6 +29,16 @@ pub enum Resource {
     RulesObjects,
     /// The bucket of the users' rules.
     RulesBucket,
+    /// The EventBridge bus of result events.
+    ResultBus,
+    /// The SNS topic of result events.
+    ResultTopic,
+    /// The scan queue, where a result event that could not be published waits.
+    ScanQueue,
+    /// The objects of the production buckets.
+    ProductionObjects,
+    /// The production buckets themselves.
+    ProductionBuckets,
 }
 
 /// When a permission is needed.
@@ -46,6 +56,10 @@ pub enum When {
     SseKms,
     /// When `RULES` names an S3 prefix.
     RulesInS3,
+    /// When result events are published (`RESULT_EVENT_BUS` or `RESULT_TOPIC_ARN`).
+    ResultEvents,
+    /// When clean objects are promoted to production buckets (`PROMOTE`).
+    Promotes,
 }
 
 /// One permission the function's role needs.
@@ -141,6 +155,46 @@ pub const GRANTS: &[Grant] = &[
         actions: &["s3:ListBucket"],
         why: "list the rule files, at start-up and every RULES_REFRESH_SECS",
     },
+    Grant {
+        resource: Resource::ResultBus,
+        when: When::ResultEvents,
+        actions: &["events:PutEvents"],
+        why: "publish each object's result event (RESULT_EVENT_BUS)",
+    },
+    Grant {
+        resource: Resource::ResultTopic,
+        when: When::ResultEvents,
+        actions: &["sns:Publish"],
+        why: "publish each object's result event (RESULT_TOPIC_ARN)",
+    },
+    Grant {
+        resource: Resource::ScanQueue,
+        when: When::ResultEvents,
+        actions: &["sqs:SendMessage"],
+        why: "queue a result event that could not be published, to publish it again later",
+    },
+    Grant {
+        resource: Resource::ProductionObjects,
+        when: When::Promotes,
+        actions: &[
+            "s3:GetObject",
+            "s3:GetObjectVersion",
+            "s3:GetObjectTagging",
+            "s3:GetObjectVersionTagging",
+            "s3:PutObject",
+            "s3:PutObjectTagging",
+            "s3:AbortMultipartUpload",
+            "s3:DeleteObjectVersion",
+        ],
+        why: "write, check and reuse production copies; remove a second copy that concurrent \
+              deliveries made",
+    },
+    Grant {
+        resource: Resource::ProductionBuckets,
+        when: When::Promotes,
+        actions: &["s3:ListBucket", "s3:ListBucketVersions"],
+        why: "list the copies of one key; without ListBucket a missing copy reads as 403",
+    },
 ];
 
 impl Resource {
@@ -154,18 +208,25 @@ impl Resource {
             Resource::KmsKeys => "kms-keys",
             Resource::RulesObjects => "rules-objects",
             Resource::RulesBucket => "rules-bucket",
+            Resource::ResultBus => "result-bus",
+            Resource::ResultTopic => "result-topic",
+            Resource::ScanQueue => "scan-queue",
+            Resource::ProductionObjects => "production-objects",
+            Resource::ProductionBuckets => "production-buckets",
         }
     }
 }
 
 impl When {
-    const ALL: [When; 6] = [
+    const ALL: [When; 8] = [
         When::Always,
         When::RemovesObjects,
         When::Quarantines,
         When::SigningKeySecret,
         When::SseKms,
         When::RulesInS3,
+        When::ResultEvents,
+        When::Promotes,
     ];
 
     fn name(self) -> &'static str {
@@ -176,6 +237,8 @@ impl When {
             When::SigningKeySecret => "signing-key-secret",
             When::SseKms => "sse-kms",
             When::RulesInS3 => "rules-in-s3",
+            When::ResultEvents => "result-events",
+            When::Promotes => "promotes",
         }
     }
 
@@ -183,13 +246,15 @@ impl When {
         match self {
             When::Always => "always",
             When::RemovesObjects => {
-                "ACTION is quarantine or delete, or UNSCANNABLE_ACTION or SUSPICIOUS_ACTION is \
-                 quarantine"
+                "ACTION is quarantine or delete, UNSCANNABLE_ACTION or SUSPICIOUS_ACTION is \
+                 quarantine, or PROMOTE is set"
             }
             When::Quarantines => "ACTION, UNSCANNABLE_ACTION or SUSPICIOUS_ACTION is quarantine",
             When::SigningKeySecret => "SIGNING_KEY_SECRET is set",
             When::SseKms => "objects or the secret are encrypted with customer managed KMS keys",
             When::RulesInS3 => "RULES names an s3:// location",
+            When::ResultEvents => "RESULT_EVENT_BUS or RESULT_TOPIC_ARN is set",
+            When::Promotes => "PROMOTE is set",
         }
     }
 }
@@ -300,6 +365,7 @@ fn examples() -> Vec<Verdict> {
         Verdict::Suspicious(vec![Match::named("rule")]),
         Verdict::Unscannable(String::new()),
         Verdict::Error("".into()),
+        Verdict::Skipped(String::new()),
     ]
     .into()
 }
@@ -344,7 +410,14 @@ mod tests {
         assert_eq!(json["tag_keys"]["TAG_KEY_RESULT"], "scan-result");
         assert_eq!(
             json["verdicts"],
-            json!(["Clean", "Infected", "Suspicious", "Unscannable", "Error"])
+            json!([
+                "Clean",
+                "Infected",
+                "Suspicious",
+                "Unscannable",
+                "Error",
+                "Skipped"
+            ])
         );
         let action = &json["settings"][0];
         assert_eq!(action["name"], "ACTION");

@@ -21,6 +21,8 @@ use crate::store::{Fetched, ObjectStore, StoreError, requests};
 use crate::verdict::{Failure, Verdict};
 
 mod checks;
+mod filtered;
+mod promoted;
 
 /// How often an unversioned key replaced during its own processing is read again.
 const MAX_ATTEMPTS: usize = 3;
@@ -56,8 +58,11 @@ impl<S: ObjectStore> Pipeline<S> {
             // Each quarantine copy would announce itself and be quarantined again, forever.
             return report.ending(Disposition::Acknowledge(Settled::QuarantineBucket));
         }
+        if let Some(skipped) = self.filtered(event, &report).await {
+            return skipped;
+        }
         match self.check_tags(event, report).await {
-            checks::Checked::Settled(report) => *report,
+            checks::Checked::Settled(report) => self.promote_signed(*report).await,
             checks::Checked::Scan(known) => self.scan_until_stable(event, known).await,
         }
     }
@@ -251,6 +256,11 @@ impl<S: ObjectStore> Pipeline<S> {
         let Some(existing) = recorded? else {
             return Ok(Location::Gone);
         };
+        if *verdict == Verdict::Clean
+            && let Some(dest) = self.config.promotion(&report.object)
+        {
+            return self.promote(report, info, (&existing, tags), &dest).await;
+        }
         if self.config.disposal(verdict) == Disposal::Tag {
             return Ok(Location::InPlace);
         }
@@ -282,6 +292,10 @@ impl<S: ObjectStore> Pipeline<S> {
     }
 }
 
+#[cfg(test)]
+mod filter_tests;
+#[cfg(test)]
+mod promote_tests;
 #[cfg(test)]
 mod schema_tests;
 #[cfg(test)]

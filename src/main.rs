@@ -11,12 +11,14 @@ use anyhow::Context as _;
 use aws_lambda_events::event::sqs::SqsEvent;
 use clap::{Parser, Subcommand};
 use lambda_runtime::{LambdaEvent, service_fn};
+use s3_yara_scan::batch::operations;
 use s3_yara_scan::config::settings;
 use s3_yara_scan::scan::RuleSets;
 use s3_yara_scan::{
     Config, Engine, Pipeline, RuleSet, S3Store, Verdict, action, contract, event, inspect, rules,
     store,
 };
+use serde_json::Value;
 
 #[derive(Parser)]
 #[command(version, about = "Scan S3 objects (or local files) with YARA-X rules")]
@@ -67,10 +69,11 @@ enum Command {
         #[arg(long = "rules", value_name = "PATH")]
         rules: Vec<PathBuf>,
     },
-    /// Run the batch handler once on a Lambda SQS event file against the configured S3
-    /// endpoint (settings from the environment, as in Lambda) and print the batch response.
+    /// Run the function once on an event file against the configured S3 endpoint (settings
+    /// from the environment, as in Lambda) and print its answer: a Lambda SQS event (the batch
+    /// response), or an S3 Batch Operations invocation (a result per task).
     Handle {
-        /// A Lambda SQS event (JSON), such as the files in events/.
+        /// A Lambda SQS event or S3 Batch Operations invocation (JSON), such as those in events/.
         event: PathBuf,
         /// Behave as a function with this timeout, in seconds: objects not finished shortly
         /// before it are abandoned and their messages reported for retry, as in Lambda.
@@ -165,14 +168,33 @@ async fn lambda() -> anyhow::Result<()> {
     lambda_runtime::tracing::init_default_subscriber();
     let pipeline = pipeline(Config::from_env()?).await?;
     let pipeline = &pipeline;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = std::time::UNIX_EPOCH + Duration::from_millis(event.context.deadline);
-        pipeline
-            .process_batch_until(event.payload, Some(deadline))
+        invoke(pipeline, event.payload, Some(deadline))
             .await
+            .map_err(lambda_runtime::Error::from)
     }))
     .await
     .map_err(|e| anyhow::anyhow!(e))
+}
+
+/// One invocation: an SQS batch (answered with the messages to retry), or an S3 Batch
+/// Operations job (answered per task).
+async fn invoke(
+    pipeline: &Pipeline<S3Store>,
+    event: Value,
+    deadline: Option<SystemTime>,
+) -> anyhow::Result<Value> {
+    if operations::is_job(&event) {
+        let job: operations::JobEvent =
+            serde_json::from_value(event).context("not a valid S3 Batch Operations invocation")?;
+        let response = pipeline.process_job_until(job, deadline).await;
+        return Ok(serde_json::to_value(response)?);
+    }
+    let batch: SqsEvent = serde_json::from_value(event)
+        .context("neither a Lambda SQS event nor an S3 Batch Operations invocation")?;
+    let response = pipeline.process_batch_until(batch, deadline).await?;
+    Ok(serde_json::to_value(response)?)
 }
 
 /// The pipeline the function runs: embedded rules, S3, the signing key, checked against S3.
@@ -189,29 +211,40 @@ async fn pipeline(config: Config) -> anyhow::Result<Pipeline<S3Store>> {
         "ready"
     );
     let (store, signing_key) = store::connect(&config).await?;
+    let publisher = store::publisher(&config).await;
     let engine = Engine::new(rules, config.scan_timeout);
-    let pipeline = Pipeline::new(store, engine, config).with_signing_key(signing_key);
+    let pipeline = Pipeline::new(store, engine, config)
+        .with_signing_key(signing_key)
+        .with_publisher(publisher);
     pipeline.load_rules().await?;
     pipeline.preflight().await?;
     Ok(pipeline)
 }
 
-fn read_event(path: &Path) -> anyhow::Result<SqsEvent> {
-    let text = if path == Path::new("-") {
-        std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?
+fn read_text(path: &Path) -> anyhow::Result<String> {
+    if path == Path::new("-") {
+        std::io::read_to_string(std::io::stdin()).context("cannot read standard input")
     } else {
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
-    };
-    serde_json::from_str(&text)
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    }
+}
+
+fn read_event(path: &Path) -> anyhow::Result<SqsEvent> {
+    serde_json::from_str(&read_text(path)?)
         .with_context(|| format!("{} is not a Lambda SQS event", path.display()))
 }
 
 #[tokio::main]
 async fn handle(path: &Path, deadline: Option<SystemTime>) -> anyhow::Result<()> {
     let config = Config::from_env()?;
-    let event = read_event(path)?;
+    let event: Value = serde_json::from_str(&read_text(path)?).with_context(|| {
+        format!(
+            "{} is not a Lambda SQS event nor an S3 Batch Operations invocation: not JSON",
+            path.display()
+        )
+    })?;
     let pipeline = pipeline(config).await?;
-    let response = pipeline.process_batch_until(event, deadline).await?;
+    let response = invoke(&pipeline, event, deadline).await?;
     println!("{}", serde_json::to_string_pretty(&response)?);
     Ok(())
 }

@@ -26,7 +26,7 @@ pub const TOTALS: [(&str, &str); 7] = [
 ];
 
 /// The values of the `ErrorKind` dimension of `Errors`.
-pub const ERROR_KINDS: [&str; 7] = [
+pub const ERROR_KINDS: [&str; 8] = [
     "Read",
     "Record",
     "ReplacedTooOften",
@@ -34,6 +34,7 @@ pub const ERROR_KINDS: [&str; 7] = [
     "NotStarted",
     "Abandoned",
     "NotRecorded",
+    "Publish",
 ];
 
 /// What one batch did, summed over its objects.
@@ -201,6 +202,7 @@ fn error_kind(disposition: &Disposition) -> Option<&'static str> {
         Disposition::Retry(Retry::NotStarted) => 4,
         Disposition::Retry(Retry::Abandoned) => 5,
         Disposition::Acknowledge(Settled::NotRecorded(_)) => 6,
+        Disposition::Retry(Retry::Publish(_)) => 7,
         Disposition::Acknowledge(_) => return None,
     };
     Some(ERROR_KINDS[kind])

@@ -2,9 +2,11 @@
 //! the settings, the signing key and the room for objects' bytes), built once at start-up and
 //! checked against S3 before the first batch. `batch.rs` and `journey.rs` add what it does.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::{Config, SigningKeySource, Spool};
+use crate::publish::Publish;
 use crate::rules::{self, Fingerprint};
 use crate::scan::{Engine, RuleSet, RuleSets};
 use crate::signature::SigningKey;
@@ -44,6 +46,8 @@ pub struct Pipeline<S> {
     pub(crate) config: Config,
     pub(crate) signing_key: Option<SigningKey>,
     pub(crate) budget: Budget,
+    /// Where result events go, when they are on (`RESULT_*`).
+    pub(crate) publisher: Option<Arc<dyn Publish>>,
     rule_state: tokio::sync::Mutex<RuleState>,
 }
 
@@ -66,8 +70,15 @@ impl<S: ObjectStore> Pipeline<S> {
             engine,
             config,
             signing_key,
+            publisher: None,
             rule_state: tokio::sync::Mutex::new(rule_state),
         }
+    }
+
+    /// The same pipeline, publishing result events through `publisher` (see
+    /// `store::publisher`, which builds one from the settings).
+    pub fn with_publisher(self, publisher: Option<Arc<dyn Publish>>) -> Pipeline<S> {
+        Pipeline { publisher, ..self }
     }
 
     /// The same pipeline, signing verdicts with `key` (read from `SIGNING_KEY_SECRET`).

@@ -10,6 +10,7 @@ use tracing::Level;
 use crate::action::{ActionError, Location};
 use crate::event::ObjectEvent;
 use crate::object::ObjectRef;
+use crate::publish::PublishError;
 use crate::store::StoreError;
 use crate::verdict::Verdict;
 
@@ -84,6 +85,9 @@ pub enum Settled {
     Replaced,
     /// An event from the quarantine bucket itself, which is never scanned.
     QuarantineBucket,
+    /// Skipped by the filters and, as `SKIPPED_ACTION=ignore` says (or being a tag change),
+    /// left untagged.
+    NotTagged,
     /// The verdict could not be recorded, and retrying cannot help (a missing permission).
     NotRecorded(ActionError),
 }
@@ -103,6 +107,9 @@ pub enum Retry {
     NotStarted,
     /// Abandoned unfinished just before the function's timeout.
     Abandoned,
+    /// The result event could not be published, nor put back on the queue to be published
+    /// later; the verdict stays recorded.
+    Publish(PublishError),
 }
 
 /// Milliseconds spent in each step for one object.
@@ -244,6 +251,7 @@ impl fmt::Display for Settled {
             Settled::QuarantineBucket => {
                 f.write_str("the quarantine bucket is not scanned (remove its notification)")
             }
+            Settled::NotTagged => f.write_str("skipped by the filters; not tagged"),
             Settled::NotRecorded(e) => write!(
                 f,
                 "cannot record the verdict; acknowledged, as retrying cannot help: {e}"
@@ -262,6 +270,11 @@ impl fmt::Display for Retry {
             }
             Retry::NoRoom(why) => write!(f, "{why}; retried later"),
             Retry::NotStarted => f.write_str("not started: too close to the function's timeout"),
+            Retry::Publish(e) => write!(
+                f,
+                "result event not published ({e}), nor queued again (set QUEUE_URL); the \
+                 verdict stays recorded"
+            ),
             Retry::Abandoned => f.write_str(
                 "abandoned unfinished just before the function's timeout (raise the function's \
                  Timeout, or lower MAX_CONCURRENCY or the batch size)",

@@ -1,6 +1,7 @@
 //! Object storage: the one seam between the pipeline and AWS. The stages see [`ObjectRef`],
 //! byte buffers and [`StoreError`]; only the modules below this one name the AWS SDK
-//! (`s3` for S3, `aws` for the clients and the signing secret). [`MemoryStore`] is the same
+//! (`s3` for S3, `aws` for the clients and the signing secret, `publish` for result
+//! events). [`MemoryStore`] is the same
 //! seam in memory, for tests of the decision logic.
 
 use std::fmt;
@@ -11,12 +12,14 @@ use crate::object::{ObjectInfo, ObjectRef, Tags};
 mod aws;
 mod budget;
 mod memory;
+mod publish;
 pub mod requests;
 mod s3;
 
 pub use aws::connect;
 pub use budget::{Budget, Buffer, Hold, Sink};
 pub use memory::{Hook, MemoryStore, Versioning};
+pub use publish::{AwsPublisher, publisher};
 pub use s3::S3Store;
 
 /// The result of [`ObjectStore::get`].
@@ -44,7 +47,8 @@ pub struct Listed {
     pub size: u64,
 }
 
-/// A call to AWS, named as in IAM and CloudTrail.
+/// A call to AWS, named as in IAM and CloudTrail: S3's, and those of the signing key and the
+/// result events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
 pub enum Op {
@@ -64,11 +68,14 @@ pub enum Op {
     ListObjects,
     PutObject,
     GetSecretValue,
+    PutEvents,
+    Publish,
+    SendMessage,
 }
 
 impl Op {
     /// Every call the function makes.
-    pub const ALL: [Op; 16] = [
+    pub const ALL: [Op; 19] = [
         Op::GetObject,
         Op::HeadObject,
         Op::GetObjectTagging,
@@ -85,6 +92,9 @@ impl Op {
         Op::ListObjects,
         Op::PutObject,
         Op::GetSecretValue,
+        Op::PutEvents,
+        Op::Publish,
+        Op::SendMessage,
     ];
 
     /// The IAM actions that allow this call: without a version id, then with one (the same
@@ -109,6 +119,9 @@ impl Op {
                 "secretsmanager:GetSecretValue",
                 "secretsmanager:GetSecretValue",
             ),
+            Op::PutEvents => ("events:PutEvents", "events:PutEvents"),
+            Op::Publish => ("sns:Publish", "sns:Publish"),
+            Op::SendMessage => ("sqs:SendMessage", "sqs:SendMessage"),
         }
     }
 }

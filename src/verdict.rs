@@ -28,6 +28,8 @@ pub enum Verdict {
     Unscannable(String),
     /// Could not be processed (missing permission, KMS key); never treated as clean.
     Error(Failure),
+    /// Not scanned, as the filters say (`SKIP_*`): the reason. Never treated as clean.
+    Skipped(String),
 }
 
 /// Why an object could not be processed.
@@ -63,6 +65,7 @@ impl Verdict {
             Verdict::Suspicious(_) => "Suspicious",
             Verdict::Unscannable(_) => "Unscannable",
             Verdict::Error(_) => "Error",
+            Verdict::Skipped(_) => "Skipped",
         }
     }
 
@@ -115,10 +118,10 @@ impl Verdict {
             .collect()
     }
 
-    /// The reason, for `Unscannable` and `Error`.
+    /// The reason, for `Unscannable`, `Error` and `Skipped`.
     pub fn reason(&self) -> Option<&str> {
         match self {
-            Verdict::Unscannable(r) => Some(r),
+            Verdict::Unscannable(r) | Verdict::Skipped(r) => Some(r),
             Verdict::Error(f) => Some(&f.reason),
             _ => None,
         }
@@ -126,7 +129,7 @@ impl Verdict {
 
     /// The tags that record this verdict, as `keys.schema` writes it: always the result, date
     /// and ruleset; the matching rules for `Infected` and `Suspicious`, the reason for
-    /// `Unscannable` and `Error`. At most four tags, which leaves at least six for the user's
+    /// `Unscannable`, `Error` and `Skipped`. At most four tags, which leaves at least six for the user's
     /// own.
     pub fn tags(&self, keys: &TagKeys, ruleset_id: &str, date: &str) -> Tags {
         let mut tags = vec![
@@ -146,7 +149,7 @@ impl Verdict {
                 let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
                 tags.push((keys.matches.clone(), matches_value(&labels)))
             }
-            Verdict::Unscannable(_) | Verdict::Error(_) => {
+            Verdict::Unscannable(_) | Verdict::Error(_) | Verdict::Skipped(_) => {
                 let reason = self.reason().unwrap_or_default();
                 tags.push((keys.detail.clone(), tag_value(reason)))
             }

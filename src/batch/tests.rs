@@ -153,3 +153,98 @@ async fn objects_still_in_progress_are_abandoned_before_the_deadline() {
     assert_eq!(failed, ["slow"], "fast.txt settled, slow.txt abandoned");
     assert_eq!(reads, 2);
 }
+
+/// A pipeline publishing result events to memory, with every verdict on.
+fn publishing(
+    s: crate::MemoryStore,
+) -> (
+    crate::Pipeline<crate::MemoryStore>,
+    std::sync::Arc<crate::publish::MemoryPublisher>,
+) {
+    let mut config = quarantining();
+    config.results.bus = Some("default".into());
+    config.results.verdicts = crate::publish::VERDICTS.to_vec();
+    let publisher = std::sync::Arc::new(crate::publish::MemoryPublisher::default());
+    let p = pipeline(s, config).with_publisher(Some(publisher.clone()));
+    (p, publisher)
+}
+
+#[tokio::test]
+async fn a_settled_object_publishes_its_result_event_with_where_it_is_now() {
+    let s = store();
+    let info = s.put("uploads", "e.com", EICAR, &[]);
+    let (p, publisher) = publishing(s);
+    let record = s3_record("ObjectCreated:Put", "uploads", "e.com", &info);
+    let response = p
+        .process_batch(batch(vec![message("m", json!([record]))]))
+        .await
+        .unwrap();
+    assert_eq!(failed(&response), Vec::<&str>::new());
+    let published = publisher.published.lock().unwrap().clone();
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0]["verdict"], "Infected");
+    assert_eq!(published[0]["key"], "e.com");
+    assert_eq!(published[0]["location"]["state"], "quarantined");
+    assert_eq!(published[0]["location"]["bucket"], "quarantine");
+}
+
+#[tokio::test]
+async fn a_failed_publish_is_queued_and_published_later_without_touching_the_object() {
+    use std::sync::atomic::Ordering;
+    let s = store();
+    let info = s.put("uploads", "a.txt", b"fine", &[]);
+    let (p, publisher) = publishing(s);
+    publisher.fail_publish.store(true, Ordering::SeqCst);
+    let record = s3_record("ObjectCreated:Put", "uploads", "a.txt", &info);
+    let response = p
+        .process_batch(batch(vec![message("m", json!([record]))]))
+        .await
+        .unwrap();
+    // The verdict is recorded and the message acknowledged: the event waits on the queue.
+    assert_eq!(failed(&response), Vec::<&str>::new());
+    let queued = publisher.requeued.lock().unwrap().clone();
+    assert_eq!(queued.len(), 1);
+    let object = crate::ObjectRef::new("uploads", "a.txt").at_version(info.version_id.clone());
+    let tags = p.store().tags_of(&object).unwrap();
+    assert!(tags.contains(&("scan-result".into(), "Clean".into())));
+
+    // The queued message, in a later batch, is published and nothing else happens.
+    publisher.fail_publish.store(false, Ordering::SeqCst);
+    let calls = p.store().calls().len();
+    let mut later = SqsMessage::default();
+    later.message_id = Some("later".into());
+    later.body = Some(json!({ "s3YaraScanResult": queued[0] }).to_string());
+    let response = p.process_batch(batch(vec![later])).await.unwrap();
+    assert_eq!(failed(&response), Vec::<&str>::new());
+    assert_eq!(
+        p.store().calls().len(),
+        calls,
+        "no S3 request for a queued event"
+    );
+    assert_eq!(*publisher.published.lock().unwrap(), queued);
+}
+
+#[tokio::test]
+async fn when_neither_publish_nor_queue_works_the_message_is_retried_and_the_verdict_stays() {
+    use std::sync::atomic::Ordering;
+    let s = store();
+    let info = s.put("uploads", "a.txt", b"fine", &[]);
+    let (p, publisher) = publishing(s);
+    publisher.fail_publish.store(true, Ordering::SeqCst);
+    publisher.fail_requeue.store(true, Ordering::SeqCst);
+    let record = s3_record("ObjectCreated:Put", "uploads", "a.txt", &info);
+    let response = p
+        .process_batch(batch(vec![message("m", json!([record]))]))
+        .await
+        .unwrap();
+    assert_eq!(failed(&response), ["m"]);
+    let object = crate::ObjectRef::new("uploads", "a.txt").at_version(info.version_id.clone());
+    let tags = p.store().tags_of(&object).unwrap();
+    assert!(tags.contains(&("scan-result".into(), "Clean".into())));
+    // A queued event that cannot be published is retried on its own.
+    let mut later = SqsMessage::default();
+    later.message_id = Some("queued".into());
+    later.body = Some(r#"{"s3YaraScanResult": {"verdict": "Clean"}}"#.into());
+    let response = p.process_batch(batch(vec![later])).await.unwrap();
+    assert_eq!(failed(&response), ["queued"]);
+}

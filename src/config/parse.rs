@@ -15,6 +15,8 @@ use super::{
 use crate::signature::SigningKey;
 use crate::verdict::{TagKeys, TagSchema, check_tag_key};
 
+mod ops;
+
 /// `MAX_OBJECT_SIZE` outside Lambda, where no memory size is known.
 pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 1024 * 1024 * 1024;
 /// Smallest `MAX_OBJECT_SIZE` accepted: below this, ordinary documents would be `Unscannable`.
@@ -60,7 +62,11 @@ pub fn config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigE
         scanner_role_id: scanner_role_id(&mut env),
         force_path_style: force_path_style(&mut env),
         metrics: metrics(&mut env),
+        filters: ops::filters(&mut env),
+        results: ops::results(&mut env),
+        promote: Vec::new(), // below, once the quarantine bucket is known
     };
+    config.promote = ops::promotions(&mut env, config.quarantine_bucket());
     config.archive.max_member_size = match env.get(&s::ARCHIVE_MAX_MEMBER_SIZE) {
         Some(_) => env.size(&s::ARCHIVE_MAX_MEMBER_SIZE, 1),
         None => config.max_object_size / 2,

@@ -116,6 +116,38 @@ settings! {
     ARCHIVE_ENCRYPTED = "ARCHIVE_ENCRYPTED", "unscannable", OneOf(&["unscannable", "infected"]),
         Parameter("ArchiveEncrypted"),
         "What an encrypted archive member makes of its object: Unscannable, or Infected.";
+    SKIP_KEY_PREFIXES = "SKIP_KEY_PREFIXES", "", Text("key prefixes, comma-separated, such as \
+        logs/,tmp/ (case-sensitive)"), Parameter("SkipKeyPrefixes"),
+        "Objects whose key starts with one of these are not scanned: verdict Skipped.";
+    SKIP_KEY_SUFFIXES = "SKIP_KEY_SUFFIXES", "", Text("key endings, comma-separated, such as \
+        .log,.parquet (any letter case)"), Parameter("SkipKeySuffixes"),
+        "Objects whose key ends with one of these are not scanned: verdict Skipped. An uploader \
+        chooses the name: skip only what an attacker cannot write.";
+    SKIP_SIZE_BELOW = "SKIP_SIZE_BELOW", "", Text("a size such as 1 or 16KiB"),
+        Parameter("SkipSizeBelow"), "Objects of fewer bytes are not scanned: verdict Skipped.";
+    SKIP_SIZE_ABOVE = "SKIP_SIZE_ABOVE", "", Text("a size such as 5GiB"),
+        Parameter("SkipSizeAbove"),
+        "Objects of more bytes are not scanned: verdict Skipped (not Unscannable).";
+    SKIPPED_ACTION = "SKIPPED_ACTION", "tag", OneOf(&["tag", "ignore"]),
+        Parameter("SkippedAction"),
+        "What a skipped object gets: the Skipped verdict tags, or nothing (no request at all).";
+    PROMOTE = "PROMOTE", "", Text("staging-bucket[/prefix]=production-bucket[/prefix], \
+        comma-separated"), Parameter("PromoteTo"),
+        "Clean objects of each staging bucket (or prefix) are moved to its production bucket \
+        (and prefix): copied with their tags, verified, then deleted from staging.";
+    RESULT_EVENT_BUS = "RESULT_EVENT_BUS", "", Text("an EventBridge bus name or ARN; `default` \
+        for the account's default bus"), Parameter("ResultEventBus"),
+        "Each object's result is published to this bus (detail-type `S3 Object Scan Result v1`).";
+    RESULT_TOPIC_ARN = "RESULT_TOPIC_ARN", "", Text("an SNS topic ARN"),
+        Parameter("ResultTopicArn"),
+        "Each object's result is published to this topic, with message attributes verdict and \
+        bucket for subscription filters.";
+    RESULT_VERDICTS = "RESULT_VERDICTS", "all", Text("all, or verdicts comma-separated: Clean, \
+        Infected, Suspicious, Unscannable, Error, Skipped"), Parameter("ResultVerdicts"),
+        "Which verdicts are published as result events.";
+    QUEUE_URL = "QUEUE_URL", "", Text("the scan queue's URL"), Template,
+        "A result event whose publish failed goes back on this queue, to be published again \
+        without a rescan; unset: its message is retried instead.";
     RULES = "RULES", "", Text("rule sets besides the embedded one, comma-separated: \
         s3://bucket/prefix/ or an absolute local path, each holding .yar, .yara or .yarc files"),
         Parameter("RulesUri"),

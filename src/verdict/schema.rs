@@ -9,8 +9,8 @@ use super::Verdict;
 /// Whose tags the verdict is written as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TagSchema {
-    /// This scanner's own: `scan-result` = `Clean`, `Infected`, `Suspicious`, `Unscannable`
-    /// or `Error`, `scan-date` in RFC 3339.
+    /// This scanner's own: `scan-result` = `Clean`, `Infected`, `Suspicious`, `Unscannable`,
+    /// `Error` or `Skipped`, `scan-date` in RFC 3339.
     #[default]
     Scan,
     /// Amazon GuardDuty Malware Protection for S3: `GuardDutyMalwareScanStatus`.
@@ -66,12 +66,16 @@ impl TagSchema {
             (TagSchema::GuardDuty, Verdict::Unscannable(_)) => "UNSUPPORTED",
             (TagSchema::GuardDuty, Verdict::Error(f)) if f.access_denied => "ACCESS_DENIED",
             (TagSchema::GuardDuty, Verdict::Error(_)) => "FAILED",
+            // GuardDuty leaves objects outside its filters untagged; tagged, "not scanned" is
+            // the nearest of its statuses.
+            (TagSchema::GuardDuty, Verdict::Skipped(_)) => "UNSUPPORTED",
             (TagSchema::BucketAntivirus, Verdict::Clean) => "CLEAN",
             (TagSchema::BucketAntivirus, Verdict::Infected(_) | Verdict::Suspicious(_)) => {
                 "INFECTED"
             }
             (TagSchema::BucketAntivirus, Verdict::Unscannable(_)) => "UNSCANNABLE",
             (TagSchema::BucketAntivirus, Verdict::Error(_)) => "ERROR",
+            (TagSchema::BucketAntivirus, Verdict::Skipped(_)) => "SKIPPED",
         }
     }
 

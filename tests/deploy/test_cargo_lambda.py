@@ -55,6 +55,11 @@ class CargoLambdaInvoke(unittest.TestCase):
             # exist here, so objects are "gone" and acknowledged; only malformed records fail.
             self.assertGreaterEqual(len(samples), 10)
             for name, response in samples.items():
+                if name == "s3-batch-operations.json":
+                    # An S3 Batch Operations job: answered per task; its bucket does not exist.
+                    codes = [r["resultCode"] for r in response["results"]]
+                    self.assertEqual(codes, ["PermanentFailure"] * 2, response)
+                    continue
                 failed = sorted(f["itemIdentifier"] for f in response["batchItemFailures"])
                 expected = (["poison-missing-key", "poison-not-json", "poison-not-s3",
                              "poison-sns-message-not-json", "poison-wrong-type"]

@@ -34,6 +34,13 @@ STATEMENTS = {
     "ReadRules": ("rules-objects", "rules-in-s3", "HasRules"),
     "ListRules": ("rules-bucket", "rules-in-s3", "HasRules"),
     "UseBucketKmsKeys": ("kms-keys", "sse-kms", "HasKmsKeys"),
+    "PromoteToCreatedBucket": ("production-objects", "promotes", "CreateProduction"),
+    "PromoteToExistingBuckets": ("production-objects", "promotes", "HasProductionBuckets"),
+    "ListCreatedProductionBucket": ("production-buckets", "promotes", "CreateProduction"),
+    "ListExistingProductionBuckets": ("production-buckets", "promotes", "HasProductionBuckets"),
+    "PublishResultEvents": ("result-bus", "result-events", "HasResultBus"),
+    "PublishResultTopic": ("result-topic", "result-events", "HasResultTopic"),
+    "RequeueResultEvents": ("scan-queue", "result-events", "ResultEventsOn"),
 }
 
 
@@ -172,6 +179,43 @@ class TemplateMatchesCode(unittest.TestCase):
         self.assertEqual(set(metrics["error_kinds"]) - values, set(), "an error kind missing")
         alarm = self.template["Resources"]["InfectedAlarm"]["Properties"]
         self.assertEqual((alarm["Namespace"], alarm["MetricName"]), (metrics["namespace"], metrics["per_verdict"]))
+
+    def test_batch_operations_jobs_may_only_invoke_the_scanner_and_use_their_bucket(self):
+        role = self.template["Resources"]["BatchOperationsRole"]
+        self.assertEqual(role["Condition"], "BatchOperationsOn")
+        (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        self.assertEqual(trust["Principal"], {"Service": "batchoperations.s3.amazonaws.com"})
+        (policy,) = role["Properties"]["Policies"]
+        statements = statements_by_sid(policy["PolicyDocument"])
+        self.assertEqual(statements["InvokeScanner"]["Resource"], {"Fn::GetAtt": ["ScannerFunction", "Arn"]})
+        granted = set().union(*(as_set(st["Action"]) for st in statements.values()))
+        self.assertEqual(granted, {"lambda:InvokeFunction", "s3:GetObject", "s3:GetObjectVersion",
+                                   "s3:PutObject", "s3:GetBucketLocation"})
+        for st in statements.values():
+            self.assertNotEqual(st["Resource"], "*", st["Sid"])
+
+    def test_only_the_scanner_writes_the_production_bucket(self):
+        policy = self.template["Resources"]["ProductionBucketPolicy"]
+        self.assertEqual(policy["Condition"], "CreateProduction")
+        statements = statements_by_sid(policy["Properties"]["PolicyDocument"])
+        deny = statements["OnlyTheScannerWrites"]
+        self.assertEqual((deny["Effect"], deny["Principal"]), ("Deny", "*"))
+        self.assertIn("s3:PutObject", deny["Action"])
+        self.assertEqual(deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"],
+                         {"Fn::GetAtt": [SCANNER_ROLE, "Arn"]})
+        env = self.function["Properties"]["Environment"]["Variables"]
+        self.assertIn("PROMOTE", env)
+
+    def test_result_events_are_published_only_where_named(self):
+        statements = conditional_statements(self.function)
+        bus = statements["PublishResultEvents"][1]["Resource"]["Fn::If"]
+        self.assertEqual(bus[0], "ResultBusIsArn")
+        self.assertEqual(bus[1], {"Ref": "ResultEventBus"})
+        self.assertEqual(statements["PublishResultTopic"][1]["Resource"], {"Ref": "ResultTopicArn"})
+        self.assertEqual(statements["RequeueResultEvents"][1]["Resource"],
+                         {"Fn::GetAtt": ["ScanQueue", "Arn"]})
+        env = self.function["Properties"]["Environment"]["Variables"]
+        self.assertEqual(env["QUEUE_URL"], {"Ref": "ScanQueue"})
 
     def test_each_statement_grants_what_its_part_of_the_work_needs(self):
         statements = conditional_statements(self.function)
@@ -366,7 +410,8 @@ class LeastPrivilegeByAction(unittest.TestCase):
         conditions = self.template["Conditions"]
         self.assertEqual(conditions["Deletes"], {"Fn::Or": [
             {"Fn::Not": [{"Fn::Equals": [{"Ref": "Action"}, "tag"]}]},
-            {"Condition": "Quarantines"}]})
+            {"Condition": "Quarantines"}, {"Condition": "Promotes"}]})
+        self.assertIn("PROMOTE is set", self.when["removes-objects"])
         for name in ("DeletesInExistingBuckets", "DeletesInCreatedBucket"):
             self.assertIn({"Condition": "Deletes"}, conditions[name]["Fn::And"])
 

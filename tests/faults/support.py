@@ -129,8 +129,9 @@ class World:
     def deliver(self, records, max_receives=3, runs=None, **env):
         return deliver(invariants.binary(), records, self.env(**env), max_receives, runs)
 
-    def check(self, dlq=(), pending=(), action="quarantine"):
-        return check(self.s3, self.uploads, self.quarantine, dlq, pending, action=action)
+    def check(self, dlq=(), pending=(), action="quarantine", production=None):
+        return check(self.s3, self.uploads, self.quarantine, dlq, pending, action=action,
+                     production=production)
 
 
 class ProxyTestCase(unittest.TestCase):

@@ -4,9 +4,12 @@
 
 mod batch;
 mod cli;
+mod events;
 mod faults;
 mod large;
+mod operations;
 mod pathological;
+mod promote;
 mod quarantine;
 mod rules;
 mod signing;

@@ -1,0 +1,184 @@
+//! Result events: one JSON document per object, built from its [`Report`], published to
+//! EventBridge and/or SNS (`RESULT_EVENT_BUS`, `RESULT_TOPIC_ARN`) after its verdict is
+//! recorded and acted on. Publishing never changes what happened to the object: a document
+//! that cannot be published goes back on the scan queue (`QUEUE_URL`) as a message of its own,
+//! which is published again later without a rescan, re-tag or second quarantine.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde_json::{Value, json};
+
+use crate::action::Location;
+use crate::report::Report;
+use crate::verdict::Verdict;
+
+/// The `detail-type` of the EventBridge events, and the `type` of every document. A change
+/// that could break a consumer gets a new version.
+pub const DETAIL_TYPE: &str = "S3 Object Scan Result v1";
+/// The `source` of the EventBridge events.
+pub const SOURCE: &str = "s3-yara-scan";
+/// Every verdict a document can carry, as `RESULT_VERDICTS` names them.
+pub const VERDICTS: [&str; 6] = [
+    "Clean",
+    "Infected",
+    "Suspicious",
+    "Unscannable",
+    "Error",
+    "Skipped",
+];
+/// The key of a queued document (a message body `{"s3YaraScanResult": {...}}`) that waits to be
+/// published again.
+pub const QUEUED_KEY: &str = "s3YaraScanResult";
+
+/// Where result events go, and which (`RESULT_*`, `QUEUE_URL`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ResultEvents {
+    /// The EventBridge bus, by name or ARN.
+    pub bus: Option<String>,
+    /// The SNS topic's ARN.
+    pub topic: Option<String>,
+    /// The verdicts published, by name.
+    pub verdicts: Vec<&'static str>,
+    /// The scan queue, where a document whose publish failed waits to be published again.
+    pub queue_url: Option<String>,
+}
+
+impl ResultEvents {
+    /// True when documents are published anywhere.
+    pub fn is_on(&self) -> bool {
+        self.bus.is_some() || self.topic.is_some()
+    }
+
+    /// The document for `report`, when it has a verdict that is published.
+    pub fn document(&self, report: &Report) -> Option<Value> {
+        let verdict = report.verdict.as_ref()?;
+        (self.is_on() && self.verdicts.contains(&verdict.name())).then(|| document(report))
+    }
+}
+
+/// The result event of one object: what it is, the verdict with its matches (rule, namespace,
+/// archive member, meta), the ruleset, where the object is now and how long each step took.
+pub fn document(report: &Report) -> Value {
+    let verdict = report.verdict.as_ref();
+    let matches: Vec<Value> = verdict.map_or(&[][..], Verdict::matches).iter().map(|m| {
+        let meta: serde_json::Map<String, Value> =
+            m.meta.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
+        json!({"rule": m.rule, "namespace": m.namespace, "member": m.member, "label": m.label(), "meta": meta})
+    }).collect();
+    json!({
+        "type": DETAIL_TYPE,
+        "bucket": report.object.bucket,
+        "key": report.object.key,
+        "versionId": report.object.version_id,
+        "eTag": report.etag,
+        "size": report.size,
+        "bucketOwner": report.owner,
+        "verdict": verdict.map(Verdict::name),
+        "reason": verdict.and_then(Verdict::reason),
+        "matches": matches,
+        "ruleset": report.ruleset,
+        "location": location(&report.location),
+        "outcome": report.disposition.to_string(),
+        "scannedAt": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "timings": {
+            "getMs": report.timings.get_ms,
+            "scanMs": report.timings.scan_ms,
+            "tagMs": report.timings.tag_ms,
+            "actionMs": report.timings.action_ms,
+        },
+        "requests": report.requests,
+    })
+}
+
+fn location(location: &Location) -> Value {
+    match location {
+        Location::InPlace => json!({"state": "in-place"}),
+        Location::Quarantined(copy) => json!({
+            "state": "quarantined", "bucket": copy.bucket, "key": copy.key,
+            "versionId": copy.version_id,
+        }),
+        Location::Promoted(copy) => json!({
+            "state": "promoted", "bucket": copy.bucket, "key": copy.key,
+            "versionId": copy.version_id,
+        }),
+        Location::Deleted => json!({"state": "deleted"}),
+        Location::Gone => json!({"state": "gone"}),
+    }
+}
+
+/// A document's verdict and bucket: the SNS message attributes subscription filters match on.
+pub fn attributes(document: &Value) -> (&str, &str) {
+    let text = |k: &str| document.get(k).and_then(Value::as_str).unwrap_or("-");
+    (text("verdict"), text("bucket"))
+}
+
+/// Why a document was not published (after the client's own retries).
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("{target}: {detail}")]
+pub struct PublishError {
+    /// Where it was going: `EventBridge bus X`, `SNS topic Y`, `queue Z`.
+    pub target: String,
+    /// What went wrong, naming the permission to grant when it is one.
+    pub detail: String,
+}
+
+/// A boxed future, so that publishers can be swapped at run time.
+pub type Publishing<'a> = Pin<Box<dyn Future<Output = Result<(), PublishError>> + Send + 'a>>;
+
+/// Where documents go: EventBridge and SNS in AWS (`store::AwsPublisher`), a list in tests.
+pub trait Publish: Send + Sync + std::fmt::Debug {
+    /// Publishes `document` to every target; fails if any target did not take it.
+    fn publish<'a>(&'a self, document: &'a Value) -> Publishing<'a>;
+
+    /// Puts `document` on the scan queue, as a message of its own, to be published later.
+    fn requeue<'a>(&'a self, document: &'a Value) -> Publishing<'a>;
+}
+
+/// Documents kept in memory, for tests; each kind of call can be made to fail.
+#[derive(Debug, Default)]
+pub struct MemoryPublisher {
+    /// Documents published, in order.
+    pub published: std::sync::Mutex<Vec<Value>>,
+    /// Documents put back on the queue, in order.
+    pub requeued: std::sync::Mutex<Vec<Value>>,
+    /// When set, `publish` fails.
+    pub fail_publish: std::sync::atomic::AtomicBool,
+    /// When set, `requeue` fails.
+    pub fail_requeue: std::sync::atomic::AtomicBool,
+}
+
+impl MemoryPublisher {
+    fn keep(
+        list: &std::sync::Mutex<Vec<Value>>,
+        fail: &std::sync::atomic::AtomicBool,
+        document: &Value,
+        target: &str,
+    ) -> Result<(), PublishError> {
+        if fail.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(PublishError {
+                target: target.into(),
+                detail: "failing, as the test asked".into(),
+            });
+        }
+        list.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(document.clone());
+        Ok(())
+    }
+}
+
+impl Publish for MemoryPublisher {
+    fn publish<'a>(&'a self, document: &'a Value) -> Publishing<'a> {
+        let kept = Self::keep(&self.published, &self.fail_publish, document, "memory");
+        Box::pin(async move { kept })
+    }
+
+    fn requeue<'a>(&'a self, document: &'a Value) -> Publishing<'a> {
+        let kept = Self::keep(&self.requeued, &self.fail_requeue, document, "memory queue");
+        Box::pin(async move { kept })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,165 @@
+//! Result events in AWS: EventBridge `PutEvents`, SNS `Publish` (with the verdict and bucket
+//! as message attributes) and, for a document that could not be published, SQS `SendMessage`
+//! to the scan queue. The SDK retries each call (standard mode); what still fails is a
+//! [`PublishError`] naming the target and, when it is one, the permission to grant.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::config::Config;
+use crate::publish::{DETAIL_TYPE, Publish, PublishError, Publishing, QUEUED_KEY, SOURCE};
+
+/// Publishes to the targets `RESULT_EVENT_BUS` and `RESULT_TOPIC_ARN` name.
+#[derive(Debug)]
+pub struct AwsPublisher {
+    events: Option<(aws_sdk_eventbridge::Client, String)>,
+    sns: Option<(aws_sdk_sns::Client, String)>,
+    sqs: Option<(aws_sdk_sqs::Client, String)>,
+}
+
+/// The publisher the settings ask for, or `None` when result events are off.
+pub async fn publisher(config: &Config) -> Option<Arc<dyn Publish>> {
+    let results = &config.results;
+    if !results.is_on() {
+        return None;
+    }
+    let shared = aws_config::load_from_env().await;
+    Some(Arc::new(AwsPublisher {
+        events: results
+            .bus
+            .clone()
+            .map(|bus| (aws_sdk_eventbridge::Client::new(&shared), bus)),
+        sns: results
+            .topic
+            .clone()
+            .map(|topic| (aws_sdk_sns::Client::new(&shared), topic)),
+        sqs: results
+            .queue_url
+            .clone()
+            .map(|url| (aws_sdk_sqs::Client::new(&shared), url)),
+    }))
+}
+
+impl Publish for AwsPublisher {
+    fn publish<'a>(&'a self, document: &'a Value) -> Publishing<'a> {
+        Box::pin(async move {
+            if let Some((client, bus)) = &self.events {
+                put_event(client, bus, document).await?;
+            }
+            if let Some((client, topic)) = &self.sns {
+                publish_sns(client, topic, document).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn requeue<'a>(&'a self, document: &'a Value) -> Publishing<'a> {
+        Box::pin(async move {
+            let Some((client, url)) = &self.sqs else {
+                return Err(PublishError {
+                    target: "the scan queue".into(),
+                    detail: "QUEUE_URL is not set".into(),
+                });
+            };
+            let body = json!({ QUEUED_KEY: document }).to_string();
+            super::requests::count();
+            let sent = client
+                .send_message()
+                .queue_url(url)
+                .message_body(body)
+                .send();
+            sent.await
+                .map(|_| ())
+                .map_err(|e| failure(format!("queue {url}"), "sqs:SendMessage", e))
+        })
+    }
+}
+
+async fn put_event(
+    client: &aws_sdk_eventbridge::Client,
+    bus: &str,
+    document: &Value,
+) -> Result<(), PublishError> {
+    let target = || format!("EventBridge bus {bus}");
+    let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+        .event_bus_name(bus)
+        .source(SOURCE)
+        .detail_type(DETAIL_TYPE)
+        .detail(document.to_string())
+        .build();
+    super::requests::count();
+    let out = client
+        .put_events()
+        .entries(entry)
+        .send()
+        .await
+        .map_err(|e| failure(target(), "events:PutEvents", e))?;
+    // PutEvents answers 200 with the entries it refused.
+    match out.entries().first() {
+        Some(entry) if entry.error_code().is_some() => Err(PublishError {
+            target: target(),
+            detail: format!(
+                "{}: {}",
+                entry.error_code().unwrap_or_default(),
+                entry.error_message().unwrap_or_default()
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+async fn publish_sns(
+    client: &aws_sdk_sns::Client,
+    topic: &str,
+    document: &Value,
+) -> Result<(), PublishError> {
+    let (verdict, bucket) = crate::publish::attributes(document);
+    let attribute = |value: &str| {
+        aws_sdk_sns::types::MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(value)
+            .build()
+    };
+    let target = || format!("SNS topic {topic}");
+    let (verdict, bucket) = match (attribute(verdict), attribute(bucket)) {
+        (Ok(v), Ok(b)) => (v, b),
+        (Err(e), _) | (_, Err(e)) => {
+            return Err(PublishError {
+                target: target(),
+                detail: e.to_string(),
+            });
+        }
+    };
+    super::requests::count();
+    client
+        .publish()
+        .topic_arn(topic)
+        .message(document.to_string())
+        .message_attributes("verdict", verdict)
+        .message_attributes("bucket", bucket)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| failure(target(), "sns:Publish", e))
+}
+
+/// A failed call as a [`PublishError`]: the permission to grant when access was denied.
+fn failure<E, R>(
+    target: String,
+    permission: &str,
+    e: aws_sdk_sqs::error::SdkError<E, R>,
+) -> PublishError
+where
+    E: std::error::Error + aws_sdk_sqs::error::ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_sqs::error::ProvideErrorMetadata as _;
+    let code = e.code().unwrap_or_default().to_owned();
+    let detail = if code.contains("AccessDenied") || code.contains("AuthorizationError") {
+        format!("access denied; the function's role needs {permission} on it ({code})")
+    } else {
+        aws_sdk_sqs::error::DisplayErrorContext(&e).to_string()
+    };
+    PublishError { target, detail }
+}

@@ -1,0 +1,54 @@
+"""The two-bucket system under faults: the real `s3-yara-scan handle` promotes clean objects from
+the staging bucket to a production bucket (PROMOTE) through the fault proxy, with S3 errors on
+each step of the move (before and after the operation took effect) and SQS redelivery emulated.
+The invariant checker, with the production bucket, then requires: nothing lost, no infected
+object promoted, exactly one production copy per clean upload, staging emptied of what was
+promoted.
+"""
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+from tests.faults.support import EICAR, ProxyTestCase, World, name
+
+OPS = ("CopyObject", "DeleteObject", "HeadObject", "PutObjectTagging")
+KINDS = ("500", "reset-after", "500-after")
+SIGNING_KEY = "promote-test-signing-key-0123456789abcdef"
+
+
+class Promotion(ProxyTestCase):
+    def scenario(self, kind, op, signed):
+        w = World(self.proxy_url, self.control, versioned=True)
+        production = name("prod")
+        w.s3.create_bucket(Bucket=production)
+        w.s3.put_bucket_versioning(Bucket=production,
+                                   VersioningConfiguration={"Status": "Enabled"})
+        tag = f"{kind}-{op}-{'signed' if signed else 'unsigned'}"
+        clean = f"{tag}/clean.txt"
+        w.put(clean, b"promote me\n" * 50, False, "clean")
+        w.put(f"{tag}/eicar.com", EICAR, True, "eicar")
+        fault, _, after = kind.partition("-")
+        # Three failures: more than the SDK's attempts, so the redelivery has to finish the move.
+        self.control.add({"op": op, "key": re.escape(clean) + "$", "fault": fault, "times": 3,
+                          "after": after == "after"})
+        records = w.records()
+        env = {"PROMOTE": f"{w.bucket}={production}", "S3_TIMEOUT_SECS": "2"}
+        if signed:
+            env["SIGNING_KEY"] = SIGNING_KEY
+        runs = []
+        dlq = w.deliver(records, max_receives=4, runs=runs, **env)
+        return tag, w.check(dlq, production=production), dlq, runs
+
+    def test_every_step_of_the_move_failing_converges_on_one_production_copy(self):
+        cases = [(k, op, signed) for k in KINDS for op in OPS for signed in (True, False)]
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda c: self.scenario(*c), cases))
+        for tag, report, dlq, runs in results:
+            with self.subTest(tag):
+                context = f"{tag}: DLQ {len(dlq)}\n" + "\n".join(r.stderr[-2000:] for r in runs)
+                self.assertInvariants(report, context)
+                self.assertEqual(dlq, [], context)
+                states = {st.upload.kind: st for st in report.objects}
+                self.assertEqual(states["clean"].status, "promoted", context)
+                self.assertEqual(len(states["clean"].promoted), 1, context)
+                self.assertEqual(states["eicar"].status, "quarantined", context)
