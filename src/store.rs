@@ -1,7 +1,8 @@
 //! Object storage: the one seam between the pipeline and AWS. The stages see [`ObjectRef`],
 //! byte buffers and [`StoreError`]; only the modules below this one name the AWS SDK
-//! (`s3` for S3, `aws` for the clients and the signing secret). [`MemoryStore`] is the same
-//! seam in memory, for tests of the decision logic.
+//! (`s3` for S3, `aws` for the clients and the signing secret, `queue` for the SQS queue the
+//! `poll` agent consumes). [`MemoryStore`] is the same seam in memory, for tests of the
+//! decision logic.
 
 use std::fmt;
 use std::future::Future;
@@ -11,12 +12,14 @@ use crate::object::{ObjectInfo, ObjectRef, Tags};
 mod aws;
 mod budget;
 mod memory;
+mod queue;
 pub mod requests;
 mod s3;
 
 pub use aws::connect;
 pub use budget::{Budget, Buffer, Hold, Sink};
 pub use memory::{Hook, MemoryStore, Versioning};
+pub use queue::{Handle, Queue, QueueError};
 pub use s3::S3Store;
 
 /// The result of [`ObjectStore::get`].
