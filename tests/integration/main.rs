@@ -7,6 +7,7 @@ mod cli;
 mod faults;
 mod large;
 mod pathological;
+mod poll;
 mod quarantine;
 mod rules;
 mod signing;
