@@ -16,7 +16,8 @@
 //!
 //! [`config`] parses the settings once, at start-up; [`pipeline`] holds what a running
 //! function keeps (store, rules, settings, signing key, room for bytes); [`object`] has the
-//! types every stage shares; [`contract`] is what the binary promises its deployments.
+//! types every stage shares; [`contract`] is what the binary promises its deployments;
+//! [`poll`] runs the same batches as a long-running SQS consumer, outside Lambda.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -53,6 +54,7 @@ pub mod journey;
 pub mod metrics;
 pub mod object;
 pub mod pipeline;
+pub mod poll;
 pub mod publish;
 pub mod record;
 pub mod report;

@@ -1,8 +1,8 @@
 //! The `s3-yara-scan` binary: the Lambda function when `AWS_LAMBDA_RUNTIME_API` is set, a
 //! local command line otherwise (`scan` files, `handle` an SQS event file, `decode` one, list
-//! `rules`, print the `contract`).
+//! `rules`, print the `contract`), or the long-running agent (`poll` a queue, on ECS or EC2).
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal as _, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
@@ -15,8 +15,8 @@ use s3_yara_scan::batch::operations;
 use s3_yara_scan::config::settings;
 use s3_yara_scan::scan::RuleSets;
 use s3_yara_scan::{
-    Config, Engine, Pipeline, RuleSet, S3Store, Verdict, action, contract, event, inspect, rules,
-    store,
+    Config, Engine, Pipeline, RuleSet, S3Store, Verdict, action, contract, event, inspect, poll,
+    rules, store,
 };
 use serde_json::Value;
 
@@ -80,6 +80,12 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=900))]
         timeout: Option<u64>,
     },
+    /// Consume an SQS queue as a long-running agent (ECS, EC2): the function's pipeline and
+    /// batch semantics without Lambda's 15-minute and 10 GB limits; settings from the
+    /// environment, as in Lambda. SIGTERM or SIGINT finishes the batch in flight, then exits.
+    /// Exit code 0: stopped cleanly; 1: a batch was abandoned (second signal or drain
+    /// timeout); 2: could not run (settings, queue, S3).
+    Poll(PollArgs),
     /// Print what each message of a Lambda SQS event file names, as JSON lines: its objects
     /// (bucket, key, version, ETag, kind), the records it ignores, or why it cannot be decoded.
     Decode {
@@ -104,6 +110,27 @@ enum Command {
     },
 }
 
+#[derive(clap::Args)]
+struct PollArgs {
+    /// The queue's URL, such as https://sqs.us-east-1.amazonaws.com/123456789012/scan.
+    #[arg(long)]
+    queue_url: String,
+    /// Messages taken at once (objects of one batch run MAX_CONCURRENCY at a time).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(i32).range(1..=10))]
+    batch_size: i32,
+    /// Seconds a batch's messages stay hidden from other consumers; renewed every third of it
+    /// while the batch runs, so it need not cover the longest scan.
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=43_200))]
+    visibility_timeout: u64,
+    /// Seconds the batch in flight may still run after SIGTERM before it is abandoned; keep
+    /// it below ECS's stopTimeout (30 s unless set, at most 120 s).
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    drain_timeout: u64,
+    /// Exit after this many batches (for tests and one-off runs).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    max_batches: Option<u64>,
+}
+
 fn main() -> ExitCode {
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         return match lambda() {
@@ -118,6 +145,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not in files or the agent's log stream.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
@@ -134,6 +163,7 @@ fn main() -> ExitCode {
             let deadline = timeout.map(|t| SystemTime::now() + Duration::from_secs(t));
             done(handle(&event, deadline))
         }
+        Command::Poll(args) => run_poll(args),
         Command::Decode { event } => done(decode(&event)),
         Command::Rules { action: None } => done(rules()),
         Command::Rules {
@@ -219,6 +249,44 @@ async fn pipeline(config: Config) -> anyhow::Result<Pipeline<S3Store>> {
     pipeline.load_rules().await?;
     pipeline.preflight().await?;
     Ok(pipeline)
+}
+
+/// `poll`, on a runtime of its own: a batch abandoned at shutdown may leave a scan running on
+/// the blocking pool, which dropping the runtime would wait for (up to `SCAN_TIMEOUT_SECS`).
+fn run_poll(args: PollArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let result = runtime.block_on(poll_queue(args));
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
+}
+
+async fn poll_queue(args: PollArgs) -> anyhow::Result<ExitCode> {
+    let mut config = Config::from_env()?;
+    // A result event that cannot be published waits on the queue the agent consumes.
+    (config.results.queue_url).get_or_insert_with(|| args.queue_url.clone());
+    let (queue, redrive) = store::Queue::connect(&args.queue_url).await?;
+    if !redrive {
+        tracing::warn!(
+            queue = args.queue_url,
+            "the queue has no redrive policy: a message that always fails is retried forever; \
+             give it a dead-letter queue"
+        );
+    }
+    let pipeline = pipeline(config).await?;
+    let options = poll::Options {
+        batch_size: args.batch_size,
+        visibility: Duration::from_secs(args.visibility_timeout),
+        drain_timeout: Duration::from_secs(args.drain_timeout),
+        max_batches: args.max_batches,
+        ..poll::Options::default()
+    };
+    tracing::info!(queue = queue.url(), ?options, "polling");
+    let stopped = poll::run(&pipeline, &queue, &options).await?;
+    tracing::info!(?stopped, "stopped");
+    Ok(match stopped {
+        poll::Stopped::Abandoned { .. } => ExitCode::FAILURE,
+        _ => ExitCode::SUCCESS,
+    })
 }
 
 fn read_text(path: &Path) -> anyhow::Result<String> {

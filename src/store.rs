@@ -1,8 +1,8 @@
 //! Object storage: the one seam between the pipeline and AWS. The stages see [`ObjectRef`],
 //! byte buffers and [`StoreError`]; only the modules below this one name the AWS SDK
-//! (`s3` for S3, `aws` for the clients and the signing secret, `publish` for result
-//! events). [`MemoryStore`] is the same
-//! seam in memory, for tests of the decision logic.
+//! (`s3` for S3, `aws` for the clients and the signing secret, `publish` for result events,
+//! `queue` for the SQS queue the `poll` agent consumes). [`MemoryStore`] is the same seam in
+//! memory, for tests of the decision logic.
 
 use std::fmt;
 use std::future::Future;
@@ -13,6 +13,7 @@ mod aws;
 mod budget;
 mod memory;
 mod publish;
+mod queue;
 pub mod requests;
 mod s3;
 
@@ -20,6 +21,7 @@ pub use aws::connect;
 pub use budget::{Budget, Buffer, Hold, Sink};
 pub use memory::{Hook, MemoryStore, Versioning};
 pub use publish::{AwsPublisher, publisher};
+pub use queue::{Handle, Queue, QueueError};
 pub use s3::S3Store;
 
 /// The result of [`ObjectStore::get`].

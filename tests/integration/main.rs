@@ -9,6 +9,7 @@ mod faults;
 mod large;
 mod operations;
 mod pathological;
+mod poll;
 mod promote;
 mod quarantine;
 mod rules;
