@@ -8,6 +8,8 @@ use pretty_assertions::assert_eq;
 use super::*;
 use crate::event::{EventKind, decode_body};
 use crate::journey::tests::{EICAR, pipeline, quarantining, store};
+use crate::object::ObjectRef;
+use crate::pipeline::Pipeline;
 use crate::store::{Hook, MemoryStore, Op, StoreError};
 
 /// `n` clean objects `k-0000`… in the unversioned bucket, and EICAR at `k-0003` and `k-0007`.
