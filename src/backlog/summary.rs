@@ -7,6 +7,9 @@ use serde::Serialize;
 
 use crate::report::{Disposition, Report, Settled};
 
+/// Failed objects the text summary names one by one.
+const MAX_FAILED_SHOWN: usize = 20;
+
 /// How one object's work ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -202,13 +205,15 @@ impl fmt::Display for Summary {
         if let Some(e) = &self.listing_error {
             writeln!(f, "  listing stopped: {e}")?;
         }
-        for failed in &self.failed {
-            writeln!(
-                f,
-                "  failed: {}: {}",
-                failed.key.escape_debug(),
-                failed.reason
-            )?;
+        // A whole bucket can fail (a missing permission): the text names the first few, the
+        // JSON all of them.
+        for failed in self.failed.iter().take(MAX_FAILED_SHOWN) {
+            let key = failed.key.escape_debug();
+            writeln!(f, "  failed: {key}: {}", failed.reason)?;
+        }
+        if self.failed.len() > MAX_FAILED_SHOWN {
+            let more = self.failed.len() - MAX_FAILED_SHOWN;
+            writeln!(f, "  … and {more} more failed (--json lists them all)")?;
         }
         match &self.state_file {
             Some(path) => writeln!(f, "  state: {path}"),

@@ -224,3 +224,39 @@ async fn state_of_another_listing_is_refused() {
         .to_string();
     assert!(err.contains("not a backlog state file"), "{err}");
 }
+
+/// The text summary names the first failures and counts the rest; failures make exit code 2.
+#[test]
+fn text_summary_names_the_first_failures_only() {
+    let failed: Vec<Failed> = (0..25)
+        .map(|i| Failed {
+            key: format!("k-{i:02}"),
+            reason: "access denied".into(),
+        })
+        .collect();
+    let mut counts = Counts::default();
+    for _ in 0..25 {
+        counts.add(&Outcome::Failed("access denied".into()));
+    }
+    let summary = Summary {
+        location: "s3://plain/".into(),
+        mode: "scan",
+        counts,
+        listed: 25,
+        retried: 0,
+        resumed_after: None,
+        done_before: 0,
+        elapsed_secs: 1.0,
+        objects_per_sec: 25.0,
+        interrupted: false,
+        listing_error: None,
+        complete: true,
+        failed,
+        state_file: Some("state.json".into()),
+    };
+    let text = summary.to_string();
+    assert!(text.contains("failed: k-19: access denied"), "{text}");
+    assert!(!text.contains("k-20"), "{text}");
+    assert!(text.contains("… and 5 more failed"), "{text}");
+    assert_eq!(summary.exit_code(), 2);
+}
