@@ -14,7 +14,8 @@
 //!    ([`report`]). The batch acknowledges only settled messages, through an SQS partial batch
 //!    response.
 //!
-//! [`config`] parses the settings once, at start-up; [`pipeline`] holds what a running
+//! [`backlog`] takes the objects already in a bucket through the same journey (or sends them
+//! to the queue). [`config`] parses the settings once, at start-up; [`pipeline`] holds what a running
 //! function keeps (store, rules, settings, signing key, room for bytes); [`object`] has the
 //! types every stage shares; [`contract`] is what the binary promises its deployments;
 //! [`poll`] runs the same batches as a long-running SQS consumer, outside Lambda.
@@ -43,6 +44,7 @@
 extern crate self as s3_yara_scan;
 
 pub mod action;
+pub mod backlog;
 pub mod batch;
 pub mod config;
 pub mod contract;

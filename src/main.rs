@@ -1,6 +1,7 @@
 //! The `s3-yara-scan` binary: the Lambda function when `AWS_LAMBDA_RUNTIME_API` is set, a
 //! local command line otherwise (`scan` files, `handle` an SQS event file, `decode` one, list
-//! `rules`, print the `contract`), or the long-running agent (`poll` a queue, on ECS or EC2).
+//! `rules`, print the `contract`, go through a bucket's existing objects: `backlog`), or the
+//! long-running agent (`poll` a queue, on ECS or EC2).
 
 use std::io::{BufRead, IsTerminal as _, Write};
 use std::path::{Path, PathBuf};
@@ -9,11 +10,13 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 use aws_lambda_events::event::sqs::SqsEvent;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use lambda_runtime::{LambdaEvent, service_fn};
+use s3_yara_scan::backlog::{self, Progress, Work};
 use s3_yara_scan::batch::operations;
 use s3_yara_scan::config::settings;
 use s3_yara_scan::scan::RuleSets;
+use s3_yara_scan::store::ScanQueue;
 use s3_yara_scan::{
     Config, Engine, Pipeline, RuleSet, S3Store, Verdict, action, contract, event, inspect, poll,
     rules, store,
@@ -49,8 +52,38 @@ enum RulesCommand {
     },
 }
 
+/// `backlog`'s arguments.
+#[derive(Args)]
+struct BacklogArgs {
+    /// s3://bucket or s3://bucket/prefix.
+    location: String,
+    /// Send each object to this SQS queue (the function's) instead of scanning it here.
+    #[arg(long, value_name = "URL")]
+    to_queue: Option<String>,
+    /// Objects in flight at once (SendMessageBatch calls with --to-queue); default
+    /// MAX_CONCURRENCY.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    concurrency: Option<u64>,
+    /// The file that makes the run resumable (default:
+    /// .s3-yara-scan-backlog-<bucket>-<digest of the prefix>.json in the current directory).
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// Start again from the first key, whatever the state file says.
+    #[arg(long)]
+    restart: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Go through the objects already under an S3 location: scan each here (settings from
+    /// the environment, as for `handle`; a validly signed Clean is skipped), or send it to the
+    /// scan queue. Shows progress on stderr, resumes where an interrupted run stopped, prints
+    /// a summary. Exit code 0: done; 1: something infected; 2: failures or errors; 130:
+    /// interrupted.
+    Backlog(BacklogArgs),
     /// Scan local files and directories (recursively) with the embedded rules. Exit code 0:
     /// all clean; 1: something infected; 2: errors and nothing infected.
     Scan {
@@ -143,16 +176,23 @@ fn main() -> ExitCode {
         };
     }
     let cli = Cli::parse();
+    // A backlog's one line per object would bury its progress: only the loud ones by default
+    // (infected, unscannable, failed); RUST_LOG=info brings them all back.
+    let level = match cli.command {
+        Command::Backlog(_) => "warn",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         // Colour codes only for a person at a terminal, not in files or the agent's log stream.
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into()),
         )
         .init();
     let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
     let result = match cli.command {
+        Command::Backlog(args) => backlog(args),
         Command::Scan {
             paths,
             json,
@@ -286,6 +326,81 @@ async fn poll_queue(args: PollArgs) -> anyhow::Result<ExitCode> {
     Ok(match stopped {
         poll::Stopped::Abandoned { .. } => ExitCode::FAILURE,
         _ => ExitCode::SUCCESS,
+    })
+}
+
+#[tokio::main]
+async fn backlog(args: BacklogArgs) -> anyhow::Result<ExitCode> {
+    let config = match &args.to_queue {
+        None => Config::from_env()?,
+        Some(_) => listing_config()?,
+    };
+    let concurrency = args.concurrency.map_or(config.concurrency, |n| n as usize);
+    let mut job = backlog::Job::new(&args.location, concurrency)?;
+    job.restart = args.restart;
+    if let Some(path) = args.state {
+        job.state_file = path;
+    }
+    let stop = interrupted()?;
+    let summary = match &args.to_queue {
+        Some(url) => {
+            let queue = ScanQueue::connect(url).await;
+            let (store, _) = store::connect(&config).await?;
+            backlog::run(
+                &store,
+                Work::Enqueue(&queue),
+                &job,
+                Progress::stderr(),
+                stop,
+            )
+            .await?
+        }
+        None => {
+            let pipeline = pipeline(config).await?;
+            let work = Work::Scan(&pipeline);
+            backlog::run(pipeline.store(), work, &job, Progress::stderr(), stop).await?
+        }
+    };
+    if args.json {
+        print_json(&serde_json::to_value(&summary)?)?;
+    } else {
+        write!(std::io::stdout(), "{summary}")?;
+    }
+    Ok(ExitCode::from(summary.exit_code()))
+}
+
+/// The settings of a backlog that only lists and enqueues: the connection settings from the
+/// environment. What the function does with each object is its own settings' business, so
+/// neither a quarantine bucket nor the signing key is asked for here.
+fn listing_config() -> anyhow::Result<Config> {
+    Ok(Config::from_lookup(|name| match name {
+        n if n == settings::ACTION.name => Some("tag".into()),
+        n if n == settings::SIGNING_KEY_SECRET.name || n == settings::SIGNING_KEY.name => None,
+        n => std::env::var(n).ok(),
+    })?)
+}
+
+/// Completes at the first SIGINT or SIGTERM, after which a backlog finishes the objects in
+/// flight and saves its state; a second signal ends the process at once.
+fn interrupted() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot watch for SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        eprintln!(
+            "backlog: stopping: finishing the objects in flight, then saving the state \
+             (signal again to quit at once)"
+        );
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            std::process::exit(130);
+        });
     })
 }
 

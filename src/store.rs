@@ -11,6 +11,7 @@ use crate::object::{ObjectInfo, ObjectRef, Tags};
 
 mod aws;
 mod budget;
+mod enqueue;
 mod memory;
 mod publish;
 mod queue;
@@ -19,6 +20,7 @@ mod s3;
 
 pub use aws::connect;
 pub use budget::{Budget, Buffer, Hold, Sink};
+pub use enqueue::{EnqueueError, ScanQueue};
 pub use memory::{Hook, MemoryStore, Versioning};
 pub use publish::{AwsPublisher, publisher};
 pub use queue::{Handle, Queue, QueueError};
@@ -47,6 +49,15 @@ pub struct Listed {
     pub etag: Option<String>,
     /// Its size in bytes.
     pub size: u64,
+}
+
+/// One page of a listing, in key order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    /// The objects of the page.
+    pub objects: Vec<Listed>,
+    /// True when more objects follow the last one of this page.
+    pub more: bool,
 }
 
 /// A call to AWS, named as in IAM and CloudTrail: S3's, and those of the signing key and the
@@ -256,6 +267,17 @@ pub trait ObjectStore: Send + Sync {
         bucket: &str,
         prefix: &str,
     ) -> impl Future<Output = Result<Vec<Listed>, StoreError>> + Send;
+
+    /// At most `max` objects under `prefix` in `bucket` (their current versions) whose keys
+    /// come after `start_after` in key order (UTF-8 byte order, as S3 sorts): one request, so
+    /// that a long listing can stop and resume at any key.
+    fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        max: usize,
+    ) -> impl Future<Output = Result<Page, StoreError>> + Send;
 
     /// Writes `body` as a new object (or version) at `object`.
     fn put(

@@ -5,12 +5,13 @@
 //! moto stays for what only the wire can show.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::{Budget, Fetched, Listed, ObjectStore, Op, Sink, StoreError, requests};
+use super::{Budget, Fetched, Listed, ObjectStore, Op, Page, Sink, StoreError, requests};
 use crate::object::{NULL_VERSION, ObjectInfo, ObjectRef, Tags, pinned_version};
 
 /// S3 allows this many tags on an object.
@@ -481,12 +482,28 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<Listed>, StoreError> {
+        Ok(self
+            .list_page(bucket, prefix, None, usize::MAX)
+            .await?
+            .objects)
+    }
+
+    async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        max: usize,
+    ) -> Result<Page, StoreError> {
         self.call(Op::ListObjects, &ObjectRef::new(bucket, prefix))
             .await?;
         let state = locked(&self.state);
         let b = state.bucket(bucket, Op::ListObjects)?;
-        Ok(b.keys
-            .iter()
+        // Rust's `str` order is UTF-8 byte order, S3's listing order.
+        let after = start_after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut current = b
+            .keys
+            .range::<str, _>((after, Bound::Unbounded))
             .filter(|(key, _)| key.starts_with(prefix))
             .filter_map(|(key, versions)| {
                 let current = versions.last()?;
@@ -495,8 +512,10 @@ impl ObjectStore for MemoryStore {
                     etag: Some(current.etag.clone()),
                     size: body.len() as u64,
                 })
-            })
-            .collect())
+            });
+        let objects: Vec<Listed> = current.by_ref().take(max).collect();
+        let more = current.next().is_some();
+        Ok(Page { objects, more })
     }
 
     async fn put(&self, object: &ObjectRef, body: Vec<u8>) -> Result<(), StoreError> {

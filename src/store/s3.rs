@@ -7,7 +7,7 @@ use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::error::BoxError;
 
-use super::{Budget, Fetched, Listed, ObjectStore, Sink, StoreError, requests};
+use super::{Budget, Fetched, Listed, ObjectStore, Page, Sink, StoreError, requests};
 use crate::object::{ObjectInfo, ObjectRef, Tags};
 
 mod errors;
@@ -106,6 +106,16 @@ impl ObjectStore for S3Store {
 
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<Listed>, StoreError> {
         write::list(self, bucket, prefix).await
+    }
+
+    async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        max: usize,
+    ) -> Result<Page, StoreError> {
+        write::list_page(self, bucket, prefix, start_after, max).await
     }
 
     async fn put(&self, object: &ObjectRef, body: Vec<u8>) -> Result<(), StoreError> {

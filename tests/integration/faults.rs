@@ -2,7 +2,7 @@
 //! other calls of each scenario still go to moto.
 
 use pretty_assertions::assert_eq;
-use s3_yara_scan::store::{Budget, Fetched, Listed, Op, Sink};
+use s3_yara_scan::store::{Budget, Fetched, Listed, Op, Page, Sink};
 use s3_yara_scan::{ObjectInfo, Tags};
 use s3_yara_scan::{ObjectRef, ObjectStore, S3Store, StoreError};
 
@@ -95,6 +95,15 @@ impl ObjectStore for Faulty {
     }
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<Listed>, StoreError> {
         self.inner.list(bucket, prefix).await
+    }
+    async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        max: usize,
+    ) -> Result<Page, StoreError> {
+        self.inner.list_page(bucket, prefix, start_after, max).await
     }
     async fn put(&self, o: &ObjectRef, body: Vec<u8>) -> Result<(), StoreError> {
         self.inner.put(o, body).await

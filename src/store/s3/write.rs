@@ -13,7 +13,7 @@ use super::errors::classify;
 use super::read::head_output;
 use super::{S3Store, quoted, unquote};
 use crate::object::{ObjectInfo, ObjectRef, Tags, decode_key, pinned_version};
-use crate::store::{Listed, Op, StoreError};
+use crate::store::{Listed, Op, Page, StoreError};
 
 /// Characters kept as they are in a `CopySource` key; everything else is percent-encoded.
 const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC
@@ -298,15 +298,44 @@ pub(super) async fn list(
         .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| classify(Op::ListObjects, &at, e))?;
-        found.extend(page.contents().iter().filter_map(|o| {
-            Some(Listed {
-                key: listed_key(o.key())?,
-                etag: o.e_tag().map(unquote),
-                size: o.size().and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
-            })
-        }));
+        found.extend(page.contents().iter().filter_map(listed));
     }
     Ok(found)
+}
+
+/// One ListObjectsV2 request: up to `max` keys (S3 caps it at 1,000) after `start_after`.
+pub(super) async fn list_page(
+    store: &S3Store,
+    bucket: &str,
+    prefix: &str,
+    start_after: Option<&str>,
+    max: usize,
+) -> Result<Page, StoreError> {
+    let at = ObjectRef::new(bucket, prefix);
+    let page = store
+        .client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .set_start_after(start_after.map(String::from))
+        .max_keys(i32::try_from(max.clamp(1, 1000)).unwrap_or(1000))
+        .encoding_type(aws_sdk_s3::types::EncodingType::Url)
+        .send()
+        .await
+        .map_err(|e| classify(Op::ListObjects, &at, e))?;
+    Ok(Page {
+        objects: page.contents().iter().filter_map(listed).collect(),
+        more: page.is_truncated().unwrap_or(false),
+    })
+}
+
+/// An object of a listing; `None` for a key that does not decode (never seen from S3).
+fn listed(o: &aws_sdk_s3::types::Object) -> Option<Listed> {
+    Some(Listed {
+        key: listed_key(o.key())?,
+        etag: o.e_tag().map(unquote),
+        size: o.size().and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
+    })
 }
 
 /// PutObject of `body` at `object`.
