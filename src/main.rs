@@ -3,7 +3,7 @@
 //! `rules`, print the `contract`, go through a bucket's existing objects: `backlog`), or the
 //! long-running agent (`poll` a queue, on ECS or EC2).
 
-use std::io::{BufRead, IsTerminal as _, Write};
+use std::io::{IsTerminal as _, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
@@ -12,16 +12,12 @@ use anyhow::Context as _;
 use aws_lambda_events::event::sqs::SqsEvent;
 use clap::{Args, Parser, Subcommand};
 use lambda_runtime::{LambdaEvent, service_fn};
-use s3_yara_scan::backlog::{self, Progress, Work};
 use s3_yara_scan::batch::operations;
 use s3_yara_scan::config::settings;
-use s3_yara_scan::scan::RuleSets;
-use s3_yara_scan::store::ScanQueue;
-use s3_yara_scan::{
-    Config, Engine, Pipeline, RuleSet, S3Store, Verdict, action, contract, event, inspect, poll,
-    rules, store,
-};
+use s3_yara_scan::{Config, Engine, Pipeline, RuleSet, S3Store, contract, event, store};
 use serde_json::Value;
+
+mod cli;
 
 #[derive(Parser)]
 #[command(version, about = "Scan S3 objects (or local files) with YARA-X rules")]
@@ -192,32 +188,32 @@ fn main() -> ExitCode {
         .init();
     let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
     let result = match cli.command {
-        Command::Backlog(args) => backlog(args),
+        Command::Backlog(args) => cli::backlog(args),
         Command::Scan {
             paths,
             json,
             timeout,
             rules,
-        } => scan(&paths, json, Duration::from_secs(timeout), &rules),
+        } => cli::scan(&paths, json, Duration::from_secs(timeout), &rules),
         Command::Handle { event, timeout } => {
             let deadline = timeout.map(|t| SystemTime::now() + Duration::from_secs(t));
             done(handle(&event, deadline))
         }
-        Command::Poll(args) => run_poll(args),
+        Command::Poll(args) => cli::run_poll(args),
         Command::Decode { event } => done(decode(&event)),
-        Command::Rules { action: None } => done(rules()),
+        Command::Rules { action: None } => done(cli::rules()),
         Command::Rules {
             action: Some(RulesCommand::Check { paths }),
-        } => check_rules(&paths),
+        } => cli::check_rules(&paths),
         Command::Rules {
             action: Some(RulesCommand::Build { paths, output }),
-        } => done(build_rules(&paths, &output)),
+        } => done(cli::build_rules(&paths, &output)),
         Command::Contract {
             quarantine_keys, ..
         } => done(if quarantine_keys {
-            print_quarantine_keys()
+            cli::print_quarantine_keys()
         } else {
-            print_json(&contract::to_json())
+            cli::print_json(&contract::to_json())
         }),
     };
     result.unwrap_or_else(|e| {
@@ -291,119 +287,6 @@ async fn pipeline(config: Config) -> anyhow::Result<Pipeline<S3Store>> {
     Ok(pipeline)
 }
 
-/// `poll`, on a runtime of its own: a batch abandoned at shutdown may leave a scan running on
-/// the blocking pool, which dropping the runtime would wait for (up to `SCAN_TIMEOUT_SECS`).
-fn run_poll(args: PollArgs) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let result = runtime.block_on(poll_queue(args));
-    runtime.shutdown_timeout(Duration::from_secs(1));
-    result
-}
-
-async fn poll_queue(args: PollArgs) -> anyhow::Result<ExitCode> {
-    let mut config = Config::from_env()?;
-    // A result event that cannot be published waits on the queue the agent consumes.
-    (config.results.queue_url).get_or_insert_with(|| args.queue_url.clone());
-    let (queue, redrive) = store::Queue::connect(&args.queue_url).await?;
-    if !redrive {
-        tracing::warn!(
-            queue = args.queue_url,
-            "the queue has no redrive policy: a message that always fails is retried forever; \
-             give it a dead-letter queue"
-        );
-    }
-    let pipeline = pipeline(config).await?;
-    let options = poll::Options {
-        batch_size: args.batch_size,
-        visibility: Duration::from_secs(args.visibility_timeout),
-        drain_timeout: Duration::from_secs(args.drain_timeout),
-        max_batches: args.max_batches,
-        ..poll::Options::default()
-    };
-    tracing::info!(queue = queue.url(), ?options, "polling");
-    let stopped = poll::run(&pipeline, &queue, &options).await?;
-    tracing::info!(?stopped, "stopped");
-    Ok(match stopped {
-        poll::Stopped::Abandoned { .. } => ExitCode::FAILURE,
-        _ => ExitCode::SUCCESS,
-    })
-}
-
-#[tokio::main]
-async fn backlog(args: BacklogArgs) -> anyhow::Result<ExitCode> {
-    let config = match &args.to_queue {
-        None => Config::from_env()?,
-        Some(_) => listing_config()?,
-    };
-    let concurrency = args.concurrency.map_or(config.concurrency, |n| n as usize);
-    let mut job = backlog::Job::new(&args.location, concurrency)?;
-    job.restart = args.restart;
-    if let Some(path) = args.state {
-        job.state_file = path;
-    }
-    let stop = interrupted()?;
-    let summary = match &args.to_queue {
-        Some(url) => {
-            let queue = ScanQueue::connect(url).await;
-            let (store, _) = store::connect(&config).await?;
-            backlog::run(
-                &store,
-                Work::Enqueue(&queue),
-                &job,
-                Progress::stderr(),
-                stop,
-            )
-            .await?
-        }
-        None => {
-            let pipeline = pipeline(config).await?;
-            let work = Work::Scan(&pipeline);
-            backlog::run(pipeline.store(), work, &job, Progress::stderr(), stop).await?
-        }
-    };
-    if args.json {
-        print_json(&serde_json::to_value(&summary)?)?;
-    } else {
-        write!(std::io::stdout(), "{summary}")?;
-    }
-    Ok(ExitCode::from(summary.exit_code()))
-}
-
-/// The settings of a backlog that only lists and enqueues: the connection settings from the
-/// environment. What the function does with each object is its own settings' business, so
-/// neither a quarantine bucket nor the signing key is asked for here.
-fn listing_config() -> anyhow::Result<Config> {
-    Ok(Config::from_lookup(|name| match name {
-        n if n == settings::ACTION.name => Some("tag".into()),
-        n if n == settings::SIGNING_KEY_SECRET.name || n == settings::SIGNING_KEY.name => None,
-        n => std::env::var(n).ok(),
-    })?)
-}
-
-/// Completes at the first SIGINT or SIGTERM, after which a backlog finishes the objects in
-/// flight and saves its state; a second signal ends the process at once.
-fn interrupted() -> anyhow::Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("cannot watch for SIGTERM")?;
-    Ok(async move {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        eprintln!(
-            "backlog: stopping: finishing the objects in flight, then saving the state \
-             (signal again to quit at once)"
-        );
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            std::process::exit(130);
-        });
-    })
-}
-
 fn read_text(path: &Path) -> anyhow::Result<String> {
     if path == Path::new("-") {
         std::io::read_to_string(std::io::stdin()).context("cannot read standard input")
@@ -455,157 +338,4 @@ fn decode(path: &Path) -> anyhow::Result<()> {
         writeln!(out, "{line}")?;
     }
     Ok(())
-}
-
-fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
-    writeln!(
-        std::io::stdout(),
-        "{}",
-        serde_json::to_string_pretty(value)?
-    )?;
-    Ok(())
-}
-
-fn print_quarantine_keys() -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    for (n, line) in std::io::stdin().lock().lines().enumerate() {
-        let line = line?;
-        let (bucket, key): (String, String) = serde_json::from_str(&line)
-            .with_context(|| format!("line {}: not a [\"bucket\", \"key\"] pair", n + 1))?;
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string(&action::quarantine_key(&bucket, &key))?
-        )?;
-    }
-    Ok(())
-}
-
-fn rules() -> anyhow::Result<()> {
-    let rules = RuleSet::embedded()?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "ruleset {} ({} rules)", rules.id(), rules.len())?;
-    for (name, description) in rules.describe() {
-        writeln!(out, "  {name}: {}", description.unwrap_or_default())?;
-    }
-    Ok(())
-}
-
-fn check_rules(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
-    let files = rules::local_sources(paths)?;
-    match rules::compile_with_warnings(&files) {
-        Ok((compiled, warnings)) => {
-            for w in &warnings {
-                eprintln!("{w}");
-            }
-            println!(
-                "{} rules from {} files, {} warnings: they compile",
-                compiled.iter().len(),
-                files.len(),
-                warnings.len()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(errors) => {
-            eprintln!("{errors}");
-            println!("the rules do not compile");
-            Ok(ExitCode::from(1))
-        }
-    }
-}
-
-fn build_rules(paths: &[PathBuf], output: &Path) -> anyhow::Result<()> {
-    let files = rules::local_sources(paths)?;
-    let compiled = rules::compile(&files).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let set = RuleSet::new(compiled, "build");
-    let bytes = set.serialize()?;
-    std::fs::write(output, &bytes).with_context(|| format!("cannot write {}", output.display()))?;
-    println!(
-        "{} rules from {} files written to {} ({} bytes)",
-        set.len(),
-        files.len(),
-        output.display(),
-        bytes.len()
-    );
-    Ok(())
-}
-
-fn scan(
-    paths: &[PathBuf],
-    json: bool,
-    timeout: Duration,
-    extra: &[PathBuf],
-) -> anyhow::Result<ExitCode> {
-    let mut sets = vec![RuleSet::embedded()?];
-    let (theirs, hashes) = rules::local_sets(extra)?;
-    sets.extend(theirs);
-    let engine = Engine::with_sets(RuleSets::with_hashes(sets, hashes), timeout);
-    let (rules, config) = (
-        engine.rules(),
-        Config::new(s3_yara_scan::config::Action::Tag),
-    );
-    let budget = store::Budget::memory(config.max_object_size);
-    let look = inspect::Look {
-        engine: &engine,
-        rules: &rules,
-        limits: &config.archive,
-        budget: &budget,
-    };
-    let (mut infected, mut errors) = (false, false);
-    let files = paths
-        .iter()
-        .flat_map(|p| walkdir::WalkDir::new(p).follow_links(false))
-        .filter(|e| e.as_ref().map_or(true, |e| e.file_type().is_file()));
-    for entry in files {
-        let (path, verdict) = match entry {
-            Ok(e) => (e.path().to_path_buf(), scan_one(&look, e.path(), timeout)),
-            Err(e) => {
-                let path = e.path().map(Path::to_path_buf).unwrap_or_default();
-                (path, Verdict::Error(e.to_string().into()))
-            }
-        };
-        infected |= matches!(verdict, Verdict::Infected(_));
-        errors |= verdict.reason().is_some();
-        print_scanned(&path, json, &verdict);
-    }
-    // Infected wins over errors: a caller alerting on 1 must not miss a detection because
-    // another file was unreadable.
-    Ok(ExitCode::from(if infected {
-        1
-    } else if errors {
-        2
-    } else {
-        0
-    }))
-}
-
-/// The verdict on one local file, archives looked into as in the pipeline.
-fn scan_one(look: &inspect::Look<'_>, path: &Path, timeout: Duration) -> Verdict {
-    match inspect::inspect_file(look, path, timeout).map(inspect::Inspection::verdict) {
-        Ok(Ok(verdict)) => verdict,
-        Ok(Err(busy)) => Verdict::Error(busy.into()),
-        Err(e) => Verdict::Error(e.to_string().into()),
-    }
-}
-
-fn print_scanned(path: &Path, json: bool, verdict: &Verdict) {
-    let labels = verdict.labels();
-    if json {
-        let line = serde_json::json!({
-            "path": path.to_string_lossy(), "verdict": verdict.name(), "matches": labels,
-            "error": verdict.reason(),
-        });
-        println!("{line}");
-        return;
-    }
-    match (verdict.reason(), labels.is_empty()) {
-        (Some(why), _) => println!("{}: {} ({why})", path.display(), verdict.name()),
-        (None, true) => println!("{}: {}", path.display(), verdict.name()),
-        (None, false) => println!(
-            "{}: {} ({})",
-            path.display(),
-            verdict.name(),
-            labels.join(", ")
-        ),
-    }
 }
