@@ -172,9 +172,25 @@ fn main() -> ExitCode {
         };
     }
     let cli = Cli::parse();
+    init_logging(&cli.command);
+    run(cli.command).unwrap_or_else(|e| {
+        // A reader that stopped reading (`| head`) is no error of ours.
+        let broken_pipe = e
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe);
+        if broken_pipe {
+            return ExitCode::SUCCESS;
+        }
+        eprintln!("error: {e:#}");
+        ExitCode::from(2)
+    })
+}
+
+/// Text logs on stderr, at `RUST_LOG`'s level (by default info; warn for `backlog`).
+fn init_logging(command: &Command) {
     // A backlog's one line per object would bury its progress: only the loud ones by default
     // (infected, unscannable, failed); RUST_LOG=info brings them all back.
-    let level = match cli.command {
+    let level = match command {
         Command::Backlog(_) => "warn",
         _ => "info",
     };
@@ -186,8 +202,12 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into()),
         )
         .init();
+}
+
+/// Runs one subcommand; the exit code when it has one of its own.
+fn run(command: Command) -> anyhow::Result<ExitCode> {
     let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
-    let result = match cli.command {
+    match command {
         Command::Backlog(args) => cli::backlog(args),
         Command::Scan {
             paths,
@@ -215,18 +235,7 @@ fn main() -> ExitCode {
         } else {
             cli::print_json(&contract::to_json())
         }),
-    };
-    result.unwrap_or_else(|e| {
-        // A reader that stopped reading (`| head`) is no error of ours.
-        let broken_pipe = e
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe);
-        if broken_pipe {
-            return ExitCode::SUCCESS;
-        }
-        eprintln!("error: {e:#}");
-        ExitCode::from(2)
-    })
+    }
 }
 
 #[tokio::main]

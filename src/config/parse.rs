@@ -9,7 +9,7 @@ use bytesize::ByteSize;
 
 use super::settings::{self as s, Allowed, Setting};
 use super::{
-    Action, ArchiveLimits, Config, ConfigError, Encrypted, Metrics, RuleSource, SigningKeySource,
+    Action, ArchiveLimits, Config, ConfigError, Encrypted, RuleSource, SigningKeySource,
     SkipSigned, Spool, TagOrQuarantine,
 };
 use crate::signature::SigningKey;
@@ -61,7 +61,7 @@ pub fn config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigE
         tag_keys: tag_keys(&mut env),
         scanner_role_id: scanner_role_id(&mut env),
         force_path_style: force_path_style(&mut env),
-        metrics: metrics(&mut env),
+        metrics: ops::metrics(&mut env),
         filters: ops::filters(&mut env),
         results: ops::results(&mut env),
         promote: Vec::new(), // below, once the quarantine bucket is known
@@ -449,19 +449,6 @@ fn scanner_role_id(env: &mut Env) -> Option<String> {
     } else {
         env.refuse(&s::SCANNER_ROLE_ID, &id, Invalid::NotAllowed);
         None
-    }
-}
-
-fn metrics(env: &mut Env) -> Metrics {
-    match env.word(&s::METRICS) {
-        "off" => Metrics::Off,
-        _ => {
-            let function = env.get(&s::AWS_LAMBDA_FUNCTION_NAME);
-            Metrics::Emf {
-                stdout: function.is_some(),
-                function: function.unwrap_or_else(|| "local".into()),
-            }
-        }
     }
 }
 

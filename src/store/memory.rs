@@ -132,46 +132,6 @@ impl MemoryStore {
         info
     }
 
-    /// The bytes of `object` (its current version without a version id), if it has any.
-    pub fn body(&self, object: &ObjectRef) -> Option<Vec<u8>> {
-        let state = locked(&self.state);
-        let version = state.find(object).ok()?;
-        version.body.as_ref().map(|b| b.to_vec())
-    }
-
-    /// The tags of `object`, if it exists.
-    pub fn tags_of(&self, object: &ObjectRef) -> Option<Tags> {
-        let state = locked(&self.state);
-        state.find(object).ok().map(|v| v.tags.clone())
-    }
-
-    /// The versions of `bucket`/`key`, newest first, delete markers included (as `None`
-    /// bodies): (version id, bytes).
-    pub fn history(&self, bucket: &str, key: &str) -> Vec<(String, Option<Vec<u8>>)> {
-        let state = locked(&self.state);
-        let versions = state
-            .buckets
-            .get(bucket)
-            .and_then(|b| b.keys.get(key))
-            .cloned()
-            .unwrap_or_default();
-        versions
-            .into_iter()
-            .rev()
-            .map(|v| (v.id, v.body.map(|b| b.to_vec())))
-            .collect()
-    }
-
-    /// Every key of `bucket` that has versions.
-    pub fn keys(&self, bucket: &str) -> Vec<String> {
-        let state = locked(&self.state);
-        state
-            .buckets
-            .get(bucket)
-            .map(|b| b.keys.keys().cloned().collect())
-            .unwrap_or_default()
-    }
-
     /// Adds a hook for calls `op` (on `key`, if given), the first `times` of them (all, if
     /// `None`). Hooks run in the order they were added; a failing one ends the call.
     pub fn on(&self, op: Op, key: Option<&str>, times: Option<usize>, hook: Hook) {
@@ -186,16 +146,6 @@ impl MemoryStore {
     /// Makes every call `op` fail with `error`.
     pub fn fail(&self, op: Op, error: StoreError) {
         self.on(op, None, None, Hook::Fail(error));
-    }
-
-    /// The calls made so far, in order.
-    pub fn calls(&self) -> Vec<(Op, ObjectRef)> {
-        locked(&self.calls).clone()
-    }
-
-    /// How many calls `op` were made so far.
-    pub fn count(&self, op: Op) -> usize {
-        locked(&self.calls).iter().filter(|(o, _)| *o == op).count()
     }
 
     /// Logs and counts a call, then runs the hooks that apply to it.
@@ -536,5 +486,6 @@ impl ObjectStore for MemoryStore {
     }
 }
 
+mod look;
 #[cfg(test)]
 mod tests;

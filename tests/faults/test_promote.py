@@ -29,22 +29,24 @@ class Promotion(ProxyTestCase):
         w.put(f"{tag}/eicar.com", EICAR, True, "eicar")
         fault, _, after = kind.partition("-")
         # Three failures: more than the SDK's attempts, so the redelivery has to finish the move.
-        self.control.add({"op": op, "key": re.escape(clean) + "$", "fault": fault, "times": 3,
-                          "after": after == "after"})
+        (rule,) = self.control.add({"op": op, "key": re.escape(clean) + "$", "fault": fault,
+                                    "times": 3, "after": after == "after"})
         records = w.records()
         env = {"PROMOTE": f"{w.bucket}={production}", "S3_TIMEOUT_SECS": "2"}
         if signed:
             env["SIGNING_KEY"] = SIGNING_KEY
         runs = []
         dlq = w.deliver(records, max_receives=4, runs=runs, **env)
-        return tag, w.check(dlq, production=production), dlq, runs
+        fired = [r for r in self.control.state()["rules"] if r["id"] == rule][0]["fired"]
+        return tag, w.check(dlq, production=production), dlq, runs, fired
 
     def test_every_step_of_the_move_failing_converges_on_one_production_copy(self):
         cases = [(k, op, signed) for k in KINDS for op in OPS for signed in (True, False)]
         with ThreadPoolExecutor(4) as pool:
             results = list(pool.map(lambda c: self.scenario(*c), cases))
-        for tag, report, dlq, runs in results:
+        for tag, report, dlq, runs, fired in results:
             with self.subTest(tag):
+                self.assertGreaterEqual(fired, 1, f"{tag}: the fault never hit the move")
                 context = f"{tag}: DLQ {len(dlq)}\n" + "\n".join(r.stderr[-2000:] for r in runs)
                 self.assertInvariants(report, context)
                 self.assertEqual(dlq, [], context)

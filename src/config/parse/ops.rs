@@ -1,11 +1,25 @@
-//! The settings of the operations around the scan: filters (`SKIP_*`), result events
-//! (`RESULT_*`, `QUEUE_URL`) and promotion from staging to production buckets (`PROMOTE`).
+//! The settings of the operations around the scan: metrics (`METRICS`), filters (`SKIP_*`),
+//! result events (`RESULT_*`, `QUEUE_URL`) and promotion from staging to production buckets
+//! (`PROMOTE`).
 
 use super::super::settings::{self as s, Setting};
 use super::{Env, Invalid, check_bucket_name, parse_size};
-use crate::config::Promotion;
+use crate::config::{Metrics, Promotion};
 use crate::filter::{Filters, SkippedAction};
 use crate::publish::{ResultEvents, VERDICTS};
+
+pub(super) fn metrics(env: &mut Env) -> Metrics {
+    match env.word(&s::METRICS) {
+        "off" => Metrics::Off,
+        _ => {
+            let function = env.get(&s::AWS_LAMBDA_FUNCTION_NAME);
+            Metrics::Emf {
+                stdout: function.is_some(),
+                function: function.unwrap_or_else(|| "local".into()),
+            }
+        }
+    }
+}
 
 pub(super) fn filters(env: &mut Env) -> Filters {
     Filters {
