@@ -21,6 +21,10 @@ use crate::store::{Fetched, ObjectStore, StoreError, requests};
 use crate::verdict::{Failure, Verdict};
 
 mod checks;
+
+/// True when GetObject said the version read has no tags: recording its verdict needs no
+/// GetObjectTagging.
+type Untagged = bool;
 mod filtered;
 mod promoted;
 
@@ -37,8 +41,8 @@ enum Attempt {
 
 /// What reading and scanning the object gave.
 enum Judged {
-    /// A verdict on the bytes `ObjectInfo` describes.
-    Verdict(ObjectInfo, Verdict),
+    /// A verdict on the bytes `ObjectInfo` describes; whether GetObject said it has no tags.
+    Verdict(ObjectInfo, Verdict, Untagged),
     /// No verdict: the journey ends here.
     Ends(Box<Report>),
 }
@@ -93,15 +97,17 @@ impl<S: ObjectStore> Pipeline<S> {
         // One object is judged, and its verdict tagged, by one set of rules.
         let rules = self.engine.rules();
         let mut report = Report::new(event, rules.id());
-        let (info, verdict) = match self.judge(event, &rules, &mut report).await {
-            Judged::Verdict(info, verdict) => (info, verdict),
+        let (info, verdict, untagged) = match self.judge(event, &rules, &mut report).await {
+            Judged::Verdict(info, verdict, untagged) => (info, verdict, untagged),
             Judged::Ends(report) => return Attempt::Done(*report),
         };
         report.object = event.object.at_version(info.version_id.clone());
         report.size = Some(info.size);
         report.etag = info.etag.clone();
         // Tags read earlier are those of this very version only when the event named it.
-        let known = known.filter(|_| report.object == event.object);
+        let known = known
+            .filter(|_| report.object == event.object)
+            .or_else(|| untagged.then(Vec::new));
         let outcome = self.apply(&mut report, &info, &verdict, known).await;
         let ending = match outcome {
             Ok(location) => {
@@ -142,7 +148,11 @@ impl<S: ObjectStore> Pipeline<S> {
             .await;
         report.timings.get_ms = ms(started);
         match fetched {
-            Ok(Fetched::Body { info, body }) => {
+            Ok(Fetched::Body {
+                info,
+                body,
+                tag_count,
+            }) => {
                 let started = Instant::now();
                 let inspected = inspect_async(
                     &self.engine,
@@ -155,18 +165,20 @@ impl<S: ObjectStore> Pipeline<S> {
                 .await;
                 report.timings.scan_ms = ms(started);
                 match inspected.map(|i| self.verdict_of(event, i)) {
-                    Ok(Ok(verdict)) => Judged::Verdict(info, verdict),
+                    Ok(Ok(verdict)) => Judged::Verdict(info, verdict, tag_count == 0),
                     Ok(Err(why)) => Judged::Ends(Box::new(
                         report
                             .clone()
                             .ending(Disposition::Retry(Retry::NoRoom(why))),
                     )),
-                    Err(e) => Judged::Verdict(info, Verdict::Unscannable(e.to_string())),
+                    Err(e) => {
+                        Judged::Verdict(info, Verdict::Unscannable(e.to_string()), tag_count == 0)
+                    }
                 }
             }
             Ok(Fetched::TooLarge(info)) => {
                 let reason = self.too_large(info.size);
-                Judged::Verdict(info, Verdict::Unscannable(reason))
+                Judged::Verdict(info, Verdict::Unscannable(reason), false)
             }
             Err(e) => self.unreadable(event, report.clone(), e).await,
         }
@@ -201,7 +213,7 @@ impl<S: ObjectStore> Pipeline<S> {
                     access_denied: matches!(e, StoreError::AccessDenied { .. }),
                     reason: e.to_string(),
                 };
-                Judged::Verdict(info, Verdict::Error(failure))
+                Judged::Verdict(info, Verdict::Error(failure), false)
             }
         }
     }
@@ -296,6 +308,8 @@ impl<S: ObjectStore> Pipeline<S> {
 mod filter_tests;
 #[cfg(test)]
 mod promote_tests;
+#[cfg(test)]
+mod request_tests;
 #[cfg(test)]
 mod schema_tests;
 #[cfg(test)]

@@ -35,6 +35,9 @@ pub enum Fetched {
         info: ObjectInfo,
         /// The object's bytes.
         body: Buffer,
+        /// How many tags the object has, as GetObject says (`x-amz-tagging-count`, which S3
+        /// leaves out when there are none): with none, its tags need no request of their own.
+        tag_count: u32,
     },
     /// The object is larger than the budget allows; its body was not read.
     TooLarge(ObjectInfo),

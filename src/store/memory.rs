@@ -304,11 +304,12 @@ impl ObjectStore for MemoryStore {
         reserved: Option<Sink>,
     ) -> Result<Fetched, StoreError> {
         self.call(Op::GetObject, object).await?;
-        let (info, body) = {
+        let (info, body, tag_count) = {
             let state = locked(&self.state);
             let version = state.find_for(object, Op::GetObject)?;
             check_etag(Op::GetObject, object, version, etag)?;
-            (version.info(), version.body.clone().unwrap_or_default())
+            let body = version.body.clone().unwrap_or_default();
+            (version.info(), body, version.tags.len() as u32)
         };
         let room = match reserved {
             Some(sink) if sink.len() as u64 == info.size => Some(sink),
@@ -328,7 +329,11 @@ impl ObjectStore for MemoryStore {
             op: Op::GetObject,
             detail: e.to_string(),
         })?;
-        Ok(Fetched::Body { info, body })
+        Ok(Fetched::Body {
+            info,
+            body,
+            tag_count,
+        })
     }
 
     async fn head(&self, object: &ObjectRef) -> Result<Option<ObjectInfo>, StoreError> {

@@ -13,6 +13,7 @@ mod pathological;
 mod poll;
 mod promote;
 mod quarantine;
+mod requests;
 mod rules;
 mod signing;
 mod support;

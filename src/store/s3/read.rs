@@ -37,6 +37,12 @@ pub(super) async fn get(
         checksum_sha256: out.checksum_sha256().map(String::from),
         last_modified: out.last_modified().map(|t| t.secs()),
     };
+    // Sent to a caller allowed to read the tags (the role has s3:GetObjectTagging) when the
+    // object has any.
+    let tag_count = out
+        .tag_count()
+        .and_then(|n| u32::try_from(n).ok())
+        .unwrap_or(0);
     // Dropping the unread body closes the connection: a too-large object costs one request,
     // not a download.
     let Some(mut sink) = room(budget, reserved, size).await? else {
@@ -46,7 +52,11 @@ pub(super) async fn get(
     let body = sink
         .finish()
         .map_err(|e| transient(Op::GetObject, format!("mapping the spooled object: {e}")))?;
-    Ok(Fetched::Body { info, body })
+    Ok(Fetched::Body {
+        info,
+        body,
+        tag_count,
+    })
 }
 
 /// `reserved` when it has room for exactly `size` bytes, else room reserved now.
