@@ -7,6 +7,16 @@ use super::tests::{EICAR, created, pipeline, quarantining, signed, store};
 use crate::config::{Action, Config};
 use crate::store::Op;
 
+/// A case: its name, the settings, the bucket, the body and tags uploaded, the requests.
+type Case = (
+    &'static str,
+    Config,
+    &'static str,
+    &'static [u8],
+    &'static [(&'static str, &'static str)],
+    Vec<Op>,
+);
+
 /// Settles one upload of `body` (with `tags`) to `bucket` under `config`; the requests made,
 /// in order.
 async fn requests(config: Config, bucket: &str, body: &[u8], tags: &[(&str, &str)]) -> Vec<Op> {
@@ -34,7 +44,7 @@ async fn an_untagged_clean_object_costs_two_requests_in_a_versioned_bucket() {
 async fn each_main_case_costs_what_it_must() {
     use Op::*;
     let tag = || Config::new(Action::Tag);
-    let cases: Vec<(&str, Config, &str, &[u8], &[(&str, &str)], Vec<Op>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "clean, user tags",
             tag(),
