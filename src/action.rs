@@ -74,8 +74,9 @@ pub enum ActionError {
     /// The object's own tags leave no room for a `Clean` verdict.
     #[error(transparent)]
     TagLimit(#[from] TagLimitError),
-    /// The quarantine copy could not be confirmed, so the source was kept.
-    #[error("the quarantine copy {dest} {problem}; the source was not deleted")]
+    /// The copy (to quarantine, or to production) could not be confirmed, so the source was
+    /// kept.
+    #[error("the copy {dest} {problem}; the source was not deleted")]
     CopyNotVerified {
         /// Where the copy should be.
         dest: ObjectRef,

@@ -22,9 +22,6 @@ use crate::verdict::{Failure, Verdict};
 
 mod checks;
 
-/// True when GetObject said the version read has no tags: recording its verdict needs no
-/// GetObjectTagging.
-type Untagged = bool;
 mod filtered;
 mod promoted;
 
@@ -41,8 +38,9 @@ enum Attempt {
 
 /// What reading and scanning the object gave.
 enum Judged {
-    /// A verdict on the bytes `ObjectInfo` describes; whether GetObject said it has no tags.
-    Verdict(ObjectInfo, Verdict, Untagged),
+    /// A verdict on the bytes `ObjectInfo` describes, and their tags when the read told them
+    /// (none, when GetObject said there are none).
+    Verdict(ObjectInfo, Verdict, Option<Tags>),
     /// No verdict: the journey ends here.
     Ends(Box<Report>),
 }
@@ -62,12 +60,22 @@ impl<S: ObjectStore> Pipeline<S> {
             // Each quarantine copy would announce itself and be quarantined again, forever.
             return report.ending(Disposition::Acknowledge(Settled::QuarantineBucket));
         }
-        if let Some(skipped) = self.filtered(event, &report).await {
-            return skipped;
+        match self.filtered(event, &report).await {
+            filtered::Filtered::Scan => {}
+            filtered::Filtered::Done(report) => return *report,
+            filtered::Filtered::Replaced => {
+                let mut newer = event.clone();
+                (newer.etag, newer.size) = (None, None);
+                return self.scan_until_stable(&newer, None).await;
+            }
         }
         match self.check_tags(event, report).await {
             checks::Checked::Settled(report) => self.promote_signed(*report).await,
-            checks::Checked::Scan(known) => self.scan_until_stable(event, known).await,
+            checks::Checked::Scan(known) => {
+                // A small object's signed Clean is found once it is read.
+                let report = self.scan_until_stable(event, known).await;
+                self.promote_signed(report).await
+            }
         }
     }
 
@@ -97,17 +105,15 @@ impl<S: ObjectStore> Pipeline<S> {
         // One object is judged, and its verdict tagged, by one set of rules.
         let rules = self.engine.rules();
         let mut report = Report::new(event, rules.id());
-        let (info, verdict, untagged) = match self.judge(event, &rules, &mut report).await {
-            Judged::Verdict(info, verdict, untagged) => (info, verdict, untagged),
+        let (info, verdict, read) = match self.judge(event, &rules, &mut report).await {
+            Judged::Verdict(info, verdict, read) => (info, verdict, read),
             Judged::Ends(report) => return Attempt::Done(*report),
         };
         report.object = event.object.at_version(info.version_id.clone());
         report.size = Some(info.size);
         report.etag = info.etag.clone();
         // Tags read earlier are those of this very version only when the event named it.
-        let known = known
-            .filter(|_| report.object == event.object)
-            .or_else(|| untagged.then(Vec::new));
+        let known = known.filter(|_| report.object == event.object).or(read);
         let outcome = self.apply(&mut report, &info, &verdict, known).await;
         let ending = match outcome {
             Ok(location) => {
@@ -153,34 +159,55 @@ impl<S: ObjectStore> Pipeline<S> {
                 body,
                 tag_count,
             }) => {
-                let started = Instant::now();
-                let inspected = inspect_async(
-                    &self.engine,
-                    rules.clone(),
-                    body,
-                    &event.object,
-                    &self.config.archive,
-                    &self.budget,
-                )
-                .await;
-                report.timings.scan_ms = ms(started);
-                match inspected.map(|i| self.verdict_of(event, i)) {
-                    Ok(Ok(verdict)) => Judged::Verdict(info, verdict, tag_count == 0),
-                    Ok(Err(why)) => Judged::Ends(Box::new(
-                        report
-                            .clone()
-                            .ending(Disposition::Retry(Retry::NoRoom(why))),
-                    )),
-                    Err(e) => {
-                        Judged::Verdict(info, Verdict::Unscannable(e.to_string()), tag_count == 0)
+                let known = match self.check_signed_after_read(event, &info, tag_count).await {
+                    checks::AfterRead::Settled(settled) => {
+                        report.object = event.object.at_version(info.version_id.clone());
+                        report.size = Some(info.size);
+                        report.verdict = Some(Verdict::Clean);
+                        let done = Disposition::Acknowledge(settled);
+                        return Judged::Ends(Box::new(report.clone().ending(done)));
                     }
-                }
+                    checks::AfterRead::Scan(known) => known,
+                };
+                self.scan_body(event, rules, report, (info, body), known)
+                    .await
             }
             Ok(Fetched::TooLarge(info)) => {
                 let reason = self.too_large(info.size);
-                Judged::Verdict(info, Verdict::Unscannable(reason), false)
+                Judged::Verdict(info, Verdict::Unscannable(reason), None)
             }
             Err(e) => self.unreadable(event, report.clone(), e).await,
+        }
+    }
+
+    /// Scans the bytes read; `known` are the tags learnt with the read, if any.
+    async fn scan_body(
+        &self,
+        event: &ObjectEvent,
+        rules: &Arc<RuleSets>,
+        report: &mut Report,
+        (info, body): (ObjectInfo, crate::store::Buffer),
+        known: Option<Tags>,
+    ) -> Judged {
+        let started = Instant::now();
+        let inspected = inspect_async(
+            &self.engine,
+            rules.clone(),
+            body,
+            &event.object,
+            &self.config.archive,
+            &self.budget,
+        )
+        .await;
+        report.timings.scan_ms = ms(started);
+        match inspected.map(|i| self.verdict_of(event, i)) {
+            Ok(Ok(verdict)) => Judged::Verdict(info, verdict, known),
+            Ok(Err(why)) => Judged::Ends(Box::new(
+                report
+                    .clone()
+                    .ending(Disposition::Retry(Retry::NoRoom(why))),
+            )),
+            Err(e) => Judged::Verdict(info, Verdict::Unscannable(e.to_string()), known),
         }
     }
 
@@ -213,7 +240,7 @@ impl<S: ObjectStore> Pipeline<S> {
                     access_denied: matches!(e, StoreError::AccessDenied { .. }),
                     reason: e.to_string(),
                 };
-                Judged::Verdict(info, Verdict::Error(failure), false)
+                Judged::Verdict(info, Verdict::Error(failure), None)
             }
         }
     }

@@ -27,6 +27,8 @@ pub const VERDICTS: [&str; 6] = [
     "Error",
     "Skipped",
 ];
+/// The most matches a document lists (`matchCount` has them all).
+pub const MAX_MATCHES: usize = 100;
 /// The key of a queued document (a message body `{"s3YaraScanResult": {...}}`) that waits to be
 /// published again.
 pub const QUEUED_KEY: &str = "s3YaraScanResult";
@@ -61,7 +63,10 @@ impl ResultEvents {
 /// archive member, meta), the ruleset, where the object is now and how long each step took.
 pub fn document(report: &Report) -> Value {
     let verdict = report.verdict.as_ref();
-    let matches: Vec<Value> = verdict.map_or(&[][..], Verdict::matches).iter().map(|m| {
+    let all = verdict.map_or(&[][..], Verdict::matches);
+    // EventBridge and SNS take 256 KB: an archive of thousands of matching members is named by
+    // its first matches and their count.
+    let matches: Vec<Value> = all.iter().take(MAX_MATCHES).map(|m| {
         let meta: serde_json::Map<String, Value> =
             m.meta.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
         json!({"rule": m.rule, "namespace": m.namespace, "member": m.member, "label": m.label(), "meta": meta})
@@ -77,6 +82,7 @@ pub fn document(report: &Report) -> Value {
         "verdict": verdict.map(Verdict::name),
         "reason": verdict.and_then(Verdict::reason),
         "matches": matches,
+        "matchCount": all.len(),
         "ruleset": report.ruleset,
         "location": location(&report.location),
         "outcome": report.disposition.to_string(),

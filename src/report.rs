@@ -272,7 +272,7 @@ impl fmt::Display for Retry {
             Retry::NotStarted => f.write_str("not started: too close to the function's timeout"),
             Retry::Publish(e) => write!(
                 f,
-                "result event not published ({e}), nor queued again (set QUEUE_URL); the \
+                "result event not published, nor queued to be published later ({e}); the \
                  verdict stays recorded"
             ),
             Retry::Abandoned => f.write_str(

@@ -278,10 +278,11 @@ pub struct Merged {
 }
 
 /// The tag set to write: the user's tags, minus every scanner key (whoever set it, in any
-/// letter case), then `ours`. When they do not fit, a verdict other than `Clean` wins: the
-/// last user tags are dropped, as few as needed, so that an object is never left looking clean
-/// for want of room. A `Clean` verdict never drops a user tag (they may drive lifecycle rules
-/// or access policies); it fails instead, and the object stays without a verdict.
+/// letter case), then `ours`. When they do not fit, a verdict that keeps readers away
+/// (`Infected`, `Suspicious`, `Unscannable`, `Error`) wins: the last user tags are dropped, as
+/// few as needed, so that an object is never left looking clean for want of room. `Clean` and
+/// `Skipped` never drop a user tag (they may drive lifecycle rules or access policies); they
+/// fail instead, and the object stays without a verdict.
 pub fn merge_tags(
     existing: &Tags,
     ours: Tags,
@@ -290,7 +291,9 @@ pub fn merge_tags(
 ) -> Result<Merged, TagLimitError> {
     let mut user = user_tags(existing, keys);
     let room = MAX_TAGS.saturating_sub(ours.len());
-    if user.len() > room && *verdict == Verdict::Clean {
+    // Neither a Clean nor a Skipped object is worth a user's tag: only a verdict that keeps
+    // readers away is.
+    if user.len() > room && matches!(verdict, Verdict::Clean | Verdict::Skipped(_)) {
         return Err(TagLimitError {
             user: user.len(),
             ours: ours.len(),

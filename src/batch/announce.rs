@@ -49,8 +49,10 @@ impl<S: ObjectStore> Pipeline<S> {
         match publisher.requeue(&document).await {
             Ok(()) => report,
             Err(queued) => {
-                error!(object = %report.object, error = %queued, "result event not queued either; the message is retried");
-                report.ending(Disposition::Retry(Retry::Publish(e)))
+                // The document itself in the log: a redelivery of a quarantined or promoted
+                // object finds it gone and has no verdict to publish again.
+                error!(object = %report.object, error = %queued, document = %document, "result event not queued either; the message is retried");
+                report.ending(Disposition::Retry(Retry::Publish(queued)))
             }
         }
     }

@@ -22,6 +22,19 @@ pub(super) enum Checked {
     Scan(Option<Tags>),
 }
 
+/// What the tags of an object just read say.
+pub(super) enum AfterRead {
+    /// A signed `Clean` for these bytes: no scan.
+    Settled(Settled),
+    /// Scan it; its tags when they are known (none, or read here for the check).
+    Scan(Option<Tags>),
+}
+
+/// Objects up to this size are read before their tags: for an untagged one (most uploads)
+/// GetObject tells that there are none, which spares the GetObjectTagging a signed skip would
+/// need; reading the bytes of a small signed copy costs about what that request does.
+const READ_FIRST_MAX: u64 = 256 * 1024;
+
 /// An object's tags as read before a scan, and what they say.
 struct ReadVerdict {
     tags: Tags,
@@ -48,20 +61,49 @@ impl<S: ObjectStore> Pipeline<S> {
         }
     }
 
-    /// With a signing key, an object whose tags carry this scanner's valid `Clean` for the
-    /// same content (and, unless `SKIP_SIGNED=any-rules`, the rules in use) is not read again.
-    async fn skip_if_signed(&self, event: &ObjectEvent, mut report: Report) -> Checked {
-        let Some(key) = &self.signing_key else {
-            return Checked::Scan(None);
-        };
-        if self.config.skip_signed == SkipSigned::Never {
-            return Checked::Scan(None);
+    /// True when signed skips are on and `event`'s object is small enough to read first and
+    /// check its tags after (see [`READ_FIRST_MAX`]).
+    fn reads_first(&self, event: &ObjectEvent) -> bool {
+        self.signing_key.is_some()
+            && self.config.skip_signed != SkipSigned::Never
+            && event.kind() == EventKind::Created
+            && event.size.is_some_and(|n| n <= READ_FIRST_MAX)
+    }
+
+    /// For an object read first: when GetObject says it has tags, they are read and a valid
+    /// signed `Clean` for these bytes spares the scan; with none, nothing is to be read.
+    pub(super) async fn check_signed_after_read(
+        &self,
+        event: &ObjectEvent,
+        info: &ObjectInfo,
+        tag_count: u32,
+    ) -> AfterRead {
+        if tag_count == 0 {
+            return AfterRead::Scan(Some(Vec::new()));
         }
-        let Some(read) = self.read_verdict(event, key).await else {
-            return Checked::Scan(None);
+        let (Some(key), true) = (&self.signing_key, self.reads_first(event)) else {
+            return AfterRead::Scan(None);
         };
-        let object = &event.object;
-        match &read.check {
+        let read = event.object.at_version(info.version_id.clone());
+        let Ok(tags) = self.store.tags(&read).await else {
+            return AfterRead::Scan(None);
+        };
+        let keys = &self.config.tag_keys;
+        let case_variants = has_case_variants(&tags, keys);
+        let check = signature::verify(key, info, &tags, keys);
+        if let Some(settled) = self.signed_clean(&check, case_variants) {
+            return AfterRead::Settled(settled);
+        }
+        if has_scanner_keys(&tags, keys) {
+            warn_distrusted(&event.object, &check, case_variants);
+        }
+        AfterRead::Scan(read.is_pinned().then_some(tags))
+    }
+
+    /// The settled outcome when `check` is this scanner's valid `Clean` for the rules that
+    /// `SKIP_SIGNED` accepts, and no scanner key in another letter case stands beside it.
+    pub(super) fn signed_clean(&self, check: &Check, case_variants: bool) -> Option<Settled> {
+        match check {
             Check::Valid {
                 result,
                 rules,
@@ -69,21 +111,40 @@ impl<S: ObjectStore> Pipeline<S> {
             } if result == self.config.tag_keys.schema.clean()
                 && (self.config.skip_signed == SkipSigned::AnyRules
                     || rules == self.engine.rules().id())
-                && !read.case_variants =>
+                && !case_variants =>
             {
-                if let Some(info) = &read.info {
-                    report.object = object.at_version(info.version_id.clone());
-                    report.size = Some(info.size);
-                }
-                report.verdict = Some(Verdict::Clean);
-                let settled = Settled::SignedClean {
+                Some(Settled::SignedClean {
                     date: date.clone(),
                     rules: rules.clone(),
-                };
-                return Checked::Settled(Box::new(
-                    report.ending(Disposition::Acknowledge(settled)),
-                ));
+                })
             }
+            _ => None,
+        }
+    }
+
+    /// With a signing key, an object whose tags carry this scanner's valid `Clean` for the
+    /// same content (and, unless `SKIP_SIGNED=any-rules`, the rules in use) is not read again.
+    /// A small object is read first instead, and its tags checked after when it has any.
+    async fn skip_if_signed(&self, event: &ObjectEvent, mut report: Report) -> Checked {
+        let Some(key) = &self.signing_key else {
+            return Checked::Scan(None);
+        };
+        if self.config.skip_signed == SkipSigned::Never || self.reads_first(event) {
+            return Checked::Scan(None);
+        }
+        let Some(read) = self.read_verdict(event, key).await else {
+            return Checked::Scan(None);
+        };
+        let object = &event.object;
+        if let Some(settled) = self.signed_clean(&read.check, read.case_variants) {
+            if let Some(info) = &read.info {
+                report.object = object.at_version(info.version_id.clone());
+                report.size = Some(info.size);
+            }
+            report.verdict = Some(Verdict::Clean);
+            return Checked::Settled(Box::new(report.ending(Disposition::Acknowledge(settled))));
+        }
+        match &read.check {
             Check::Valid { result, rules, .. } if !read.case_variants => {
                 info!(object = %object, result = %result, rules = %rules, "signed verdict is not a Clean from the current rules; rescanning");
             }

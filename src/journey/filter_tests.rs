@@ -59,17 +59,52 @@ async fn with_ignore_a_skipped_object_costs_no_request() {
 }
 
 #[tokio::test]
-async fn a_tag_change_on_a_skipped_key_is_acknowledged_without_a_request() {
+async fn tag_changes_on_a_skipped_object_are_checked_and_a_forged_verdict_rescanned() {
     let s = store();
     let info = s.put("uploads", "logs/a.txt", b"x", &[]);
     let p = pipeline(s, skipping(SkippedAction::Tag));
-    let event = ObjectEvent {
+    let report = p.settle(&created("uploads", "logs/a.txt", &info)).await;
+    let tag_change = ObjectEvent {
         event_name: "ObjectTagging:Put".into(),
         ..created("uploads", "logs/a.txt", &info)
     };
+    // The scanner's own Skipped tags: still its valid signature, nothing to do.
+    let own = p.settle(&tag_change).await;
+    assert!(
+        matches!(settled(&own), Settled::VerdictStillSigned { .. }),
+        "{}",
+        own.disposition
+    );
+    // Someone else's Clean on a skipped object is not left standing: the object is scanned.
+    let forged = vec![("scan-result".to_owned(), "Clean".to_owned())];
+    crate::ObjectStore::put_tags(p.store(), &report.object, &forged)
+        .await
+        .unwrap();
+    let rescanned = p.settle(&tag_change).await;
+    assert_eq!(rescanned.verdict.as_ref().map(Verdict::name), Some("Clean"));
+    assert!(rescanned.timings.scan_ms > 0.0 || p.store().count(Op::GetObject) == 1);
+    let tags = p.store().tags_of(&report.object).unwrap();
+    assert!(
+        tag(&tags, "scan-signature").is_some(),
+        "the scanner's own verdict now"
+    );
+}
+
+#[tokio::test]
+async fn a_listed_size_that_no_longer_holds_is_scanned_not_skipped() {
+    let s = store();
+    // Listed (backlog, Batch Operations: no ETag) as 2000 bytes, over SKIP_SIZE_ABOVE; the
+    // key holds 10 bytes by the time it is handled.
+    let now = s.put("plain", "data.bin", b"0123456789", &[]);
+    let p = pipeline(s, skipping(SkippedAction::Tag));
+    let event = ObjectEvent {
+        size: Some(2000),
+        etag: None,
+        ..created("plain", "data.bin", &now)
+    };
     let report = p.settle(&event).await;
-    assert_eq!(settled(&report), &Settled::NotTagged);
-    assert_eq!(p.store().calls(), vec![]);
+    assert_eq!(report.verdict.as_ref().map(Verdict::name), Some("Clean"));
+    assert_eq!(p.store().count(Op::GetObject), 1);
 }
 
 #[tokio::test]

@@ -1,7 +1,9 @@
-//! The step before any other: an object the filters skip (`SKIP_*`) gets the verdict `Skipped`
-//! from its event alone, with no read of its bytes; tagged, or left as it is.
+//! The step before any other: a new object the filters skip (`SKIP_*`) gets the verdict
+//! `Skipped` without a read of its bytes; tagged, or left as it is. Tag changes are not
+//! filtered: they are checked as on any object, so a verdict someone else wrote on a skipped
+//! object is not left standing.
 
-use crate::action::ActionError;
+use crate::action::{ActionError, Location};
 use crate::event::{EventKind, ObjectEvent};
 use crate::filter::SkippedAction;
 use crate::object::ObjectInfo;
@@ -10,57 +12,91 @@ use crate::report::{Disposition, Report, Retry, Settled};
 use crate::store::ObjectStore;
 use crate::verdict::Verdict;
 
+/// What the filters make of an object.
+pub(super) enum Filtered {
+    /// Not skipped: the journey goes on.
+    Scan,
+    /// Skipped: what happened.
+    Done(Box<Report>),
+    /// Skipped, but the key held a newer upload by the time it was tagged: that upload is
+    /// judged in its place (the check took any verdict off it).
+    Replaced,
+}
+
 impl<S: ObjectStore> Pipeline<S> {
-    /// The report of a skipped object, or `None` when the filters let it be scanned.
-    pub(super) async fn filtered(&self, event: &ObjectEvent, report: &Report) -> Option<Report> {
+    /// Whether the filters skip `event`'s object, and if so what became of it.
+    pub(super) async fn filtered(&self, event: &ObjectEvent, report: &Report) -> Filtered {
         let filters = &self.config.filters;
-        let reason = filters.skip_reason(&event.object.key, event.size)?;
+        if event.kind() == EventKind::TagsChanged {
+            return Filtered::Scan;
+        }
+        let Some(reason) = filters.skip_reason(&event.object.key, event.size) else {
+            return Filtered::Scan;
+        };
         let mut report = report.clone();
         report.verdict = Some(Verdict::Skipped(reason));
-        // A tag change (the scanner's own Skipped tags among them) needs nothing: tagging
-        // again would announce another change, forever.
-        if filters.action == SkippedAction::Ignore || event.kind() == EventKind::TagsChanged {
-            return Some(report.ending(Disposition::Acknowledge(Settled::NotTagged)));
+        if filters.action == SkippedAction::Ignore {
+            let done = report.ending(Disposition::Acknowledge(Settled::NotTagged));
+            return Filtered::Done(Box::new(done));
         }
         let info = match self.skipped_info(event).await {
             Ok(Some(info)) => info,
-            Ok(None) => return Some(report.ending(Disposition::Acknowledge(Settled::Replaced))),
-            Err(e) => return Some(report.ending(Disposition::Retry(Retry::Record(e)))),
+            // Not the object the event announced any more (or its size no longer skips it):
+            // judged as any other.
+            Ok(None) => return Filtered::Scan,
+            Err(e) => {
+                return Filtered::Done(Box::new(
+                    report.ending(Disposition::Retry(Retry::Record(e))),
+                ));
+            }
         };
+        report.object = event.object.at_version(info.version_id.clone());
+        report.size = Some(info.size);
+        report.etag = info.etag.clone();
         let verdict = report.verdict.clone().unwrap_or(Verdict::Clean);
         let ending = match self.apply(&mut report, &info, &verdict, None).await {
+            Ok(Location::Gone) => {
+                report.location = Location::Gone;
+                Disposition::Acknowledge(Settled::Gone {
+                    code: "NoSuchKey".into(),
+                    quarantined: None,
+                })
+            }
             Ok(location) => {
                 report.location = location;
                 Disposition::Acknowledge(Settled::Recorded)
             }
-            // The key holds a newer upload, which has an event of its own.
-            Err(ActionError::Replaced) => Disposition::Acknowledge(Settled::Replaced),
+            Err(ActionError::Replaced) => return Filtered::Replaced,
+            // No room next to the object's own tags: nothing is written (any forged verdict was
+            // taken off), as no verdict reads as "not clean" all the same.
+            Err(ActionError::TagLimit(e)) => {
+                tracing::warn!(object = %report.object, error = %e, "skipped object not tagged: no room for the Skipped verdict");
+                Disposition::Acknowledge(Settled::NotTagged)
+            }
             Err(e) if e.is_retryable(&verdict) => Disposition::Retry(Retry::Record(e)),
             Err(e) => Disposition::Acknowledge(Settled::NotRecorded(e)),
         };
-        Some(report.ending(ending))
+        Filtered::Done(Box::new(report.ending(ending)))
     }
 
-    /// What the tags will be signed for: the event's version, ETag and size when it names
-    /// them all; otherwise what the key holds now, if that is still the announced upload.
+    /// The version the Skipped tags are signed for, as HEAD tells it (with its checksum, which
+    /// the signature covers), when it is still the announced upload and its size still skips
+    /// it; `None` otherwise, or when it is gone.
     async fn skipped_info(&self, event: &ObjectEvent) -> Result<Option<ObjectInfo>, ActionError> {
-        if let (Some(etag), Some(size)) = (&event.etag, event.size)
-            && event.object.is_pinned()
-        {
-            return Ok(Some(ObjectInfo {
-                version_id: event.object.version_id.clone(),
-                size,
-                etag: Some(etag.clone()),
-                ..ObjectInfo::default()
-            }));
-        }
         let head = self.store.head(&event.object).await;
-        match head.map_err(|source| ActionError::Store {
+        let info = head.map_err(|source| ActionError::Store {
             step: "reading the skipped object's version",
             source,
-        })? {
-            Some(info) if event.etag.is_none() || info.etag == event.etag => Ok(Some(info)),
-            _ => Ok(None),
-        }
+        })?;
+        Ok(info.filter(|info| {
+            let announced = event.etag.is_none() || info.etag == event.etag;
+            let same_size = event.size.is_none_or(|n| n == info.size);
+            let still_skipped = self
+                .config
+                .filters
+                .skip_reason(&event.object.key, Some(info.size))
+                .is_some();
+            announced && same_size && still_skipped
+        }))
     }
 }

@@ -8,8 +8,9 @@ use crate::action::{self, ActionError, Location};
 use crate::object::{ObjectInfo, ObjectRef, Tags};
 use crate::pipeline::Pipeline;
 use crate::report::{Disposition, Report, Retry, Settled, ms};
+use crate::signature;
 use crate::store::ObjectStore;
-use crate::verdict::Verdict;
+use crate::verdict::{Verdict, has_case_variants};
 
 impl<S: ObjectStore> Pipeline<S> {
     /// Promotes the clean object `report` names to `dest`, its tags `existing` and `ours`.
@@ -57,8 +58,18 @@ impl<S: ObjectStore> Pipeline<S> {
                 return report.ending(Disposition::Acknowledge(Settled::NotRecorded(e)));
             }
         };
-        // The verdict tags as they are, signature included: the copy carries them unchanged.
+        // Read again, these must still be the bytes whose signed Clean spared the scan: an
+        // unversioned key may hold a newer upload now, which its own event will judge.
         let keys = &self.config.tag_keys;
+        let still_signed = self.signing_key.as_ref().and_then(|key| {
+            let check = signature::verify(key, &info, &tags, keys);
+            self.signed_clean(&check, has_case_variants(&tags, keys))
+        });
+        if still_signed.is_none() {
+            tracing::warn!(object = %report.object, "replaced since its signed Clean was checked; not promoted (the new upload has its own event)");
+            return report;
+        }
+        // The verdict tags as they are, signature included: the copy carries them unchanged.
         let ours: Tags = tags
             .iter()
             .filter(|(k, _)| keys.all().contains(&k.as_str()) && *k != keys.source)

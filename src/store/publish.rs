@@ -24,7 +24,12 @@ pub async fn publisher(config: &Config) -> Option<Arc<dyn Publish>> {
     if !results.is_on() {
         return None;
     }
-    let shared = aws_config::load_from_env().await;
+    // Bounded like S3 calls: a stalled publish must not run the function past its deadline.
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(config.s3_timeout)
+        .operation_timeout(config.s3_timeout * 2)
+        .build();
+    let shared = aws_config::from_env().timeout_config(timeouts).load().await;
     Some(Arc::new(AwsPublisher {
         events: results
             .bus

@@ -134,6 +134,18 @@ pub(super) fn promotions(env: &mut Env, quarantine: Option<&str>) -> Vec<Promoti
             )),
         }
     }
+    // A copy landing where another mapping promotes from would move on, or back, forever.
+    for a in &all {
+        if let Some(b) = all.iter().find(|b| {
+            a.to_bucket == b.from_bucket && a.to_prefix.starts_with(b.from_prefix.as_str())
+        }) {
+            env.problems.push(format!(
+                "{} sends objects to s3://{}/{}, which is itself promoted from (by the mapping of \
+                 s3://{}/{}); production locations must not be staging ones",
+                setting.name, a.to_bucket, a.to_prefix, b.from_bucket, b.from_prefix
+            ));
+        }
+    }
     all.sort_by_key(|p: &Promotion| std::cmp::Reverse(p.from_prefix.len()));
     all
 }
