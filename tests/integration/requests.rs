@@ -51,3 +51,42 @@ async fn requests_per_object_on_the_wire() {
         assert_eq!(report.requests, want, "{name}");
     }
 }
+
+/// With signing on, an untagged small upload costs 2 requests too (read first: GetObject says
+/// it has no tags), and a signed copy of it is skipped after GetObject + GetObjectTagging.
+#[tokio::test]
+async fn with_signing_small_objects_are_read_first() {
+    let emu = emulator().await;
+    let w = emu
+        .wire(
+            "requests-signed",
+            Options {
+                versioned: true,
+                ..Options::default()
+            },
+        )
+        .await;
+    let mut config = with_action(Action::Tag);
+    config.signing_key = s3_yara_scan::SigningKeySource::Inline(
+        s3_yara_scan::SigningKey::new(b"0123456789abcdef0123456789abcdef".to_vec()).unwrap(),
+    );
+    let pipeline = emu.pipeline(config);
+    emu.put(&w.bucket, "a.txt", "fine").await;
+    let report = pipeline.settle(&announced(&emu, &w).await).await;
+    assert_eq!(report.requests, 2, "untagged, signing on");
+    emu.s3
+        .copy_object()
+        .bucket(&w.bucket)
+        .key("copy.txt")
+        .copy_source(format!("{}/a.txt", w.bucket))
+        .send()
+        .await
+        .unwrap();
+    let copy = pipeline.settle(&announced(&emu, &w).await).await;
+    assert!(
+        copy.disposition.to_string().contains("signed Clean"),
+        "{}",
+        copy.disposition
+    );
+    assert_eq!(copy.requests, 2, "GetObject, GetObjectTagging");
+}

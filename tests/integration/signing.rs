@@ -18,6 +18,12 @@ fn signing(w: &Wiring) -> Config {
 }
 
 /// The emulator's store with GetObject failing: a read would fail the message.
+/// `text` repeated past 256 KiB: an object whose tags are read before its bytes, so that its
+/// signed `Clean` spares the read (smaller ones are read first and their tags checked after).
+fn large(text: &str) -> Vec<u8> {
+    text.as_bytes().repeat(300 * 1024 / text.len() + 1)
+}
+
 fn forbid_reads() -> Faults {
     Faults {
         get: Some(StoreError::Transient {
@@ -94,13 +100,13 @@ async fn forged_and_copied_clean_verdicts_do_not_skip_the_scan() {
 async fn signed_clean_object_copied_to_another_bucket_is_not_read_again() {
     let emu = emulator().await;
     let first = emu.wire("signed-src", Options::default()).await;
-    emu.put(&first.bucket, "report.pdf", "quarterly numbers")
+    emu.put(&first.bucket, "report.pdf", large("quarterly numbers"))
         .await;
     emu.s3
         .put_object()
         .bucket(&first.bucket)
         .key("summed.pdf")
-        .body(b"checked numbers".to_vec().into())
+        .body(large("checked numbers").into())
         .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
         .send()
         .await
@@ -152,7 +158,7 @@ async fn signed_clean_object_copied_to_another_bucket_is_not_read_again() {
 #[tokio::test]
 async fn a_signature_from_other_rules_is_rescanned_by_default() {
     let emu = emulator().await;
-    let (w, records) = emu.uploaded("stale", "doc.txt", "plain text").await;
+    let (w, records) = emu.uploaded("stale", "doc.txt", large("plain text")).await;
     emu.pipeline(signing(&w))
         .process_batch(batch(records.clone()))
         .await
