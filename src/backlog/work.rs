@@ -86,8 +86,7 @@ async fn scan<S: ObjectStore>(pipeline: &Pipeline<S>, bucket: &str, item: &Item)
         principal: None,
         owner: None,
     };
-    let report = pipeline.settle(&event).await;
-    report.log(&[]);
+    let report = pipeline.settle_and_announce(&event).await;
     Outcome::of(&report)
 }
 

@@ -6,6 +6,7 @@
 use serde_json::Value;
 use tracing::{error, warn};
 
+use crate::event::ObjectEvent;
 use crate::pipeline::Pipeline;
 use crate::publish::{PublishError, QUEUED_KEY};
 use crate::report::{Disposition, Report, Retry};
@@ -30,6 +31,14 @@ pub(super) fn queued_document(body: &str) -> Option<Result<Value, String>> {
 }
 
 impl<S: ObjectStore> Pipeline<S> {
+    /// One object outside an SQS batch (`backlog`): settles it, logs its report, and publishes
+    /// its result event, as a batch does for each of its objects.
+    pub async fn settle_and_announce(&self, event: &ObjectEvent) -> Report {
+        let report = self.settle(event).await;
+        report.log(&[]);
+        self.announce(report).await
+    }
+
     /// Publishes the result event of `report` when it has one. A report whose message is
     /// retried has none yet: the delivery that settles the object publishes it.
     pub(super) async fn announce(&self, report: Report) -> Report {
