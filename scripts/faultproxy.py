@@ -30,7 +30,8 @@ A rule:
 
     {"op": "GetObject" | ["GetObject", ...] | "*" | "other",
      "bucket": "regex", "key": "regex",          # re.search; optional
-     "fault": "500" | "503" | "kms-denied" | "timeout" | "reset" | "partial" | "hold",
+     "fault": "500" | "503" | "kms-denied" | "timeout" | "reset" | "partial" | "hold" |
+              "latency",
      "skip": N,                                   # let the first N matches through
      "times": N,                                  # then only N matches (default: all)
      "probability": 0.05, "seed": 7,              # each match faults with this probability
@@ -41,7 +42,9 @@ A rule:
                                                   # operation took effect, the answer is lost)
      "fraction": 0.5,                             # partial: share of the body sent
      "on_release": "forward" | "drop",            # hold: then forward it (default) or close
-     "headers": {"x-amz-version-id": "null"}}     # headers: added to a 2xx answer
+     "headers": {"x-amz-version-id": "null"},     # headers: added to a 2xx answer
+     "ms": [20, 60], "mbps": 90}                  # latency: delay (uniform in range), then
+                                                  # the answer's body at most this fast
 
 Faults: `500` InternalError, `503` SlowDown and `kms-denied` (403 AccessDenied: the caller may
 not use the object's KMS key) answer with S3 error XML; `timeout` holds the
@@ -54,6 +57,9 @@ a rule whose `times` is spent or whose die roll says no is forwarded normally; t
 that matches and fires wins. `headers` is no fault but S3 behaviour the emulator lacks: the
 answer is forwarded with these headers added (or replaced) when it is a success, e.g. the
 `x-amz-version-id: null` that S3 sends for objects of a versioning-suspended bucket.
+`latency` is no fault either but real S3's pace: each matching request waits `ms` milliseconds
+(a number, or a [low, high] range drawn uniformly) before it is forwarded, and the answer's body
+is relayed at most `mbps` megabytes per second (per request, as S3 paces a stream).
 """
 
 import argparse
@@ -73,7 +79,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CONTROL = "/__faults__"
 CHUNK = 64 * 1024
-FAULTS = ("500", "503", "kms-denied", "timeout", "reset", "partial", "hold", "headers")
+FAULTS = ("500", "503", "kms-denied", "timeout", "reset", "partial", "hold", "headers",
+          "latency")
 # The key named in `kms-denied` answers, as S3 names it when the caller may not use the key.
 DENIED_KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 NAMED_OPS = ("GetObject", "HeadObject", "GetObjectTagging", "PutObjectTagging", "CopyObject",
@@ -160,6 +167,9 @@ class Rule:
         self.fraction = float(spec.get("fraction", 0.5))
         self.on_release = spec.get("on_release", "forward")
         self.headers = {str(k): str(v) for k, v in spec.get("headers", {}).items()}
+        ms = spec.get("ms", 0)
+        self.ms = (float(ms[0]), float(ms[1])) if isinstance(ms, list) else (float(ms), float(ms))
+        self.mbps = float(spec["mbps"]) if spec.get("mbps") else None
         if self.on_release not in ("forward", "drop"):
             raise ValueError("on_release must be forward or drop")
         self.id, self.spec, self.matched, self.fired = rid, dict(spec), 0, 0
@@ -362,6 +372,11 @@ class Handler(BaseHTTPRequestHandler):
             return self.forward(what, partial=rule.fraction)
         if fault == "headers":
             return self.forward(what, extra_headers=rule.headers)
+        if fault == "latency":
+            with self.state.lock:
+                delay = rule.rng.uniform(*rule.ms) / 1000
+            time.sleep(delay)
+            return self.forward(what, pace=rule.mbps)
         if rule.after:
             # The operation happens upstream; its answer is replaced by the fault.
             self.forward(what, discard=True)
@@ -399,7 +414,7 @@ class Handler(BaseHTTPRequestHandler):
         return headers
 
     def forward(self, what, partial=None, discard=False, body=None, note=None,
-                extra_headers=None):
+                extra_headers=None, pace=None):
         conn = http.client.HTTPConnection(*self.upstream, timeout=300)
         try:
             conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
@@ -417,11 +432,11 @@ class Handler(BaseHTTPRequestHandler):
                 self.state.record("log", dict(entry, fault="after"))
                 return
             self.state.record("log", dict(entry, fault="partial") if partial is not None else entry)
-            self.relay(resp, partial, extra_headers if 200 <= resp.status < 300 else None)
+            self.relay(resp, partial, extra_headers if 200 <= resp.status < 300 else None, pace)
         finally:
             conn.close()
 
-    def relay(self, resp, partial, extra_headers=None):
+    def relay(self, resp, partial, extra_headers=None, pace=None):
         extra = {k.lower(): (k, v) for k, v in (extra_headers or {}).items()}
         headers = [(k, v) for k, v in resp.getheaders()
                    if k.lower() not in HOP_BY_HOP and k.lower() not in extra]
@@ -466,11 +481,18 @@ class Handler(BaseHTTPRequestHandler):
         if no_body:
             self.wfile.flush()
             return
+        started, sent = time.monotonic(), 0
         while True:
             data = resp.read1(CHUNK) if chunked else resp.read(CHUNK)
             if not data:
                 break
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
+            sent += len(data)
+            if pace:
+                # Never ahead of `pace` MB/s since the body began.
+                ahead = sent / (pace * 1e6) - (time.monotonic() - started)
+                if ahead > 0:
+                    time.sleep(ahead)
         if chunked:
             self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
