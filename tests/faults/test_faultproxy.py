@@ -148,3 +148,18 @@ class FaultProxy(ProxyTestCase):
         self.assertEqual(self.control.release(), 1)
         t.join(10)
         self.assertEqual(result["r"]["ContentLength"], 1)
+
+    def test_latency_delays_each_request_and_paces_the_body(self):
+        body = os.urandom(2 * 1024 * 1024)
+        self.s3.put_object(Bucket=self.bucket, Key="paced.bin", Body=body)
+        self.control.add({"op": "GetObject", "fault": "latency", "ms": [300, 300], "mbps": 4})
+        started = time.monotonic()
+        got = self.once.get_object(Bucket=self.bucket, Key="paced.bin")["Body"].read()
+        took = time.monotonic() - started
+        self.assertEqual(got, body)
+        # 0.3 s of delay, then 2 MiB at 4 MB/s: about half a second more.
+        self.assertGreater(took, 0.3 + 0.45, took)
+        self.assertLess(took, 5, took)
+        started = time.monotonic()
+        self.once.head_object(Bucket=self.bucket, Key="paced.bin")
+        self.assertLess(time.monotonic() - started, 0.3, "other operations are not delayed")
