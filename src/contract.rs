@@ -75,6 +75,19 @@ pub struct Grant {
     pub why: &'static str,
 }
 
+/// What a bucket that receives verified copies (quarantine, production) needs: write, check
+/// and reuse copies; remove a second copy that concurrent deliveries made.
+const COPY_TARGET: &[&str] = &[
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:GetObjectTagging",
+    "s3:GetObjectVersionTagging",
+    "s3:PutObject",
+    "s3:PutObjectTagging",
+    "s3:AbortMultipartUpload",
+    "s3:DeleteObjectVersion",
+];
+
 /// Every permission the function's role needs, and nothing else.
 pub const GRANTS: &[Grant] = &[
     Grant {
@@ -108,16 +121,7 @@ pub const GRANTS: &[Grant] = &[
     Grant {
         resource: Resource::QuarantineObjects,
         when: When::Quarantines,
-        actions: &[
-            "s3:GetObject",
-            "s3:GetObjectVersion",
-            "s3:GetObjectTagging",
-            "s3:GetObjectVersionTagging",
-            "s3:PutObject",
-            "s3:PutObjectTagging",
-            "s3:AbortMultipartUpload",
-            "s3:DeleteObjectVersion",
-        ],
+        actions: COPY_TARGET,
         why: "write, check and reuse quarantine copies; remove a second copy that concurrent \
               deliveries made",
     },
@@ -176,16 +180,7 @@ pub const GRANTS: &[Grant] = &[
     Grant {
         resource: Resource::ProductionObjects,
         when: When::Promotes,
-        actions: &[
-            "s3:GetObject",
-            "s3:GetObjectVersion",
-            "s3:GetObjectTagging",
-            "s3:GetObjectVersionTagging",
-            "s3:PutObject",
-            "s3:PutObjectTagging",
-            "s3:AbortMultipartUpload",
-            "s3:DeleteObjectVersion",
-        ],
+        actions: COPY_TARGET,
         why: "write, check and reuse production copies; remove a second copy that concurrent \
               deliveries made",
     },

@@ -33,6 +33,21 @@ pub struct ObjectEvent {
 }
 
 impl ObjectEvent {
+    /// An event the scanner makes itself (a backlog's listing, a Batch Operations task): the
+    /// creation of `object`, named `event_name`, with nothing else known but maybe its size.
+    pub fn announced(object: ObjectRef, size: Option<u64>, event_name: &str) -> ObjectEvent {
+        ObjectEvent {
+            object,
+            size,
+            etag: None,
+            region: None,
+            event_name: event_name.into(),
+            sequencer: None,
+            principal: None,
+            owner: None,
+        }
+    }
+
     /// What happened to the object.
     pub fn kind(&self) -> EventKind {
         if self.event_name.starts_with(TAGGING_PREFIX) {

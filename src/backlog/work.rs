@@ -76,16 +76,8 @@ impl<S: ObjectStore> Work<'_, S> {
 /// the listing is read as it is now (no event of its own may ever come). The listed size only
 /// reserves room for the read.
 async fn scan<S: ObjectStore>(pipeline: &Pipeline<S>, bucket: &str, item: &Item) -> Outcome {
-    let event = ObjectEvent {
-        object: ObjectRef::new(bucket, item.key()),
-        size: item.size(),
-        etag: None,
-        region: None,
-        event_name: EVENT_NAME.into(),
-        sequencer: None,
-        principal: None,
-        owner: None,
-    };
+    let object = ObjectRef::new(bucket, item.key());
+    let event = ObjectEvent::announced(object, item.size(), EVENT_NAME);
     let report = pipeline.settle_and_announce(&event).await;
     Outcome::of(&report)
 }

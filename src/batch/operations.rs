@@ -90,16 +90,8 @@ impl Task {
         };
         let key = decode_key(&self.s3_key).map_err(|e| format!("s3Key {e}"))?;
         let version = pinned_version(self.s3_version_id.as_deref());
-        Ok(ObjectEvent {
-            object: ObjectRef::new(bucket, key).at_version(version),
-            size: None,
-            etag: None,
-            region: None,
-            event_name: EVENT_NAME.into(),
-            sequencer: None,
-            principal: None,
-            owner: None,
-        })
+        let object = ObjectRef::new(bucket, key).at_version(version);
+        Ok(ObjectEvent::announced(object, None, EVENT_NAME))
     }
 }
 
