@@ -238,8 +238,23 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-#[tokio::main]
-async fn lambda() -> anyhow::Result<()> {
+fn lambda() -> anyhow::Result<()> {
+    runtime()?.block_on(lambda_async())
+}
+
+/// The runtime of the function and of `handle`: one thread for all the I/O, scans and archive
+/// inspection on the blocking pool. Measured with scripts/cost.py (BENCHMARKS.md): 15-20% less
+/// CPU per object than the multi-threaded runtime, whose workers wake, search and steal for
+/// every ready request; below 1,769 MB a function has less than one vCPU for them anyway.
+/// (`poll` and `backlog`, long runs on machines of several vCPUs, keep the multi-threaded one.)
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+async fn lambda_async() -> anyhow::Result<()> {
     lambda_runtime::tracing::init_default_subscriber();
     let pipeline = pipeline(Config::from_env()?).await?;
     let pipeline = &pipeline;
@@ -309,8 +324,11 @@ fn read_event(path: &Path) -> anyhow::Result<SqsEvent> {
         .with_context(|| format!("{} is not a Lambda SQS event", path.display()))
 }
 
-#[tokio::main]
-async fn handle(path: &Path, deadline: Option<SystemTime>) -> anyhow::Result<()> {
+fn handle(path: &Path, deadline: Option<SystemTime>) -> anyhow::Result<()> {
+    runtime()?.block_on(handle_async(path, deadline))
+}
+
+async fn handle_async(path: &Path, deadline: Option<SystemTime>) -> anyhow::Result<()> {
     let config = Config::from_env()?;
     let event: Value = serde_json::from_str(&read_text(path)?).with_context(|| {
         format!(

@@ -97,7 +97,7 @@ settings! {
     MAX_SPOOL_SIZE = "MAX_SPOOL_SIZE", "", Text("a size such as 10GiB or 536870912; unset means \
         the free space in SPOOL_DIR at start-up"), Local,
         "Largest object spooled, and the room all spooled objects share.";
-    MAX_CONCURRENCY = "MAX_CONCURRENCY", "8", Range(1, 256), Parameter("MaxConcurrency"),
+    MAX_CONCURRENCY = "MAX_CONCURRENCY", "64", Range(1, 256), Parameter("MaxConcurrency"),
         "Objects processed at the same time in one invocation.";
     SCAN_TIMEOUT_SECS = "SCAN_TIMEOUT_SECS", "30", Range(1, 900), Parameter("ScanTimeoutSecs"),
         "A scan running longer is abandoned and the object gets Unscannable.";

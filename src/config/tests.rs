@@ -25,7 +25,7 @@ fn defaults_need_only_the_quarantine_bucket() {
     assert_eq!(c, Config::new(quarantine("my-quarantine")));
     assert_eq!(c.quarantine_bucket(), Some("my-quarantine"));
     assert_eq!(c.max_object_size, parse::DEFAULT_MAX_OBJECT_SIZE);
-    assert_eq!(c.concurrency, 8);
+    assert_eq!(c.concurrency, 64);
     assert_eq!(c.scan_timeout, Duration::from_secs(30));
     assert_eq!(c.tag_keys.result, "scan-result");
     assert_eq!(c.unscannable, TagOrQuarantine::Tag);
@@ -325,7 +325,7 @@ fn empty_values_mean_default() {
     ])
     .unwrap();
     assert_eq!(c.action, quarantine("q-bucket"));
-    assert_eq!(c.concurrency, 8);
+    assert_eq!(c.concurrency, 64);
 }
 
 #[test]
