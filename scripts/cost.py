@@ -22,8 +22,11 @@ How it prices. Lambda gives one vCPU at 1,769 MB and CPU in proportion below: a 
 M MB has M/1769 of a vCPU, so an object's CPU time c takes c x 1769/M of wall time when the CPU
 is the bottleneck, and (S3 latency per object) / (objects in flight: MAX_CONCURRENCY, at most
 the batch) when S3 is (`--latency-ms`, default 40 ms a request as in the latency sweep,
-bodies at 90 MB/s). The billed duration is the larger of the two; S3 requests at their class's price; one Lambda
-request per batch; the event's SNS publish and SQS requests.
+bodies at 90 MB/s). The billed duration is the larger of the two; S3 requests at their class's
+price; one Lambda request per batch; the event's SNS publish and SQS requests.
+
+TLS is also measured apart (`tls`): CPU once per process, per new connection's handshake, per
+request on an open connection, from runs of 1 and 64 objects over HTTP and TLS.
 """
 
 import argparse
@@ -169,6 +172,26 @@ def measure(binary, s3, bucket, env, control, size, count, rounds, tag):
             "requests_per_object": wire, "requests_by_operation": per_op}
 
 
+def tls_costs(binary, s3, bucket, http, https, n, repeats):
+    """What TLS adds, in CPU ms (medians of `repeats` runs of 1 KB objects): once per process
+    (1 object over TLS against HTTP), per request on an established connection (`n` objects on
+    one connection) and per new connection's handshake (`n` objects on `n` connections)."""
+    def cpu(env, objects, concurrency, tag):
+        env = dict(env, MAX_CONCURRENCY=str(concurrency))
+        runs = [handle(binary, upload(s3, bucket, objects, 1024, f"tls/{tag}/{r}"), env)[0]
+                for r in range(repeats)]
+        return statistics.median(runs) * 1000
+    one = {t: cpu(env, 1, 1, f"{t}-1") for t, env in (("http", http), ("https", https))}
+    serial = {t: cpu(env, n, 1, f"{t}-serial") for t, env in (("http", http), ("https", https))}
+    wide = {t: cpu(env, n, n, f"{t}-wide") for t, env in (("http", http), ("https", https))}
+    once = one["https"] - one["http"]
+    per_request = (serial["https"] - serial["http"] - once) / (2 * n)
+    per_handshake = ((wide["https"] - wide["http"]) - (serial["https"] - serial["http"])) / (n - 1)
+    return {"once_ms": round(once, 1), "per_request_ms": round(per_request, 3),
+            "per_handshake_ms": round(per_handshake, 2), "objects": n,
+            "cpu_ms": {"one": one, "serial": serial, "wide": wide}}
+
+
 def price(prices, cell, size, memory_mb, batch, concurrency, latency_ms, mbps):
     """$ per million objects of `size` bytes at `memory_mb`: (Lambda, S3, events, total)."""
     ops = cell["requests_by_operation"]
@@ -205,6 +228,10 @@ def money(x):
 
 
 def print_tables(result):
+    if result["tls"]:
+        t = result["tls"]
+        print(f"\nTLS adds, in CPU: {t['once_ms']} ms once per process, {t['per_handshake_ms']} ms "
+              f"per new connection, {t['per_request_ms']} ms per request on an open one")
     for transport, cells in result["measured"].items():
         print(f"\n{transport}: per object, at batch {result['batch']}, MAX_CONCURRENCY "
               f"{result['concurrency']}")
@@ -257,7 +284,7 @@ def main():
     rounds = 1 if args.smoke else args.rounds
     if args.smoke:
         counts = {label: max(1, n // 10) for label, n in counts.items()}
-    measured = {}
+    measured, tls_cost = {}, None
     with fault_proxy(endpoint) as (url, control):
         base = dict(os.environ, **emulator_env(url), ACTION="tag", RUST_LOG="warn")
         base.pop("MAX_CONCURRENCY", None)
@@ -274,10 +301,15 @@ def main():
                     measured[transport][label] = cell
                     print(json.dumps({"transport": transport, "size": label, **cell}),
                           flush=True)
+            if tls:
+                n, repeats = (max(2, counts["1 KB"]), 1) if args.smoke else (64, 5)
+                tls_cost = tls_costs(args.binary, s3, bucket, base, transports["https"], n,
+                                     repeats)
+                print(json.dumps({"tls": tls_cost}), flush=True)
     concurrency = default_concurrency(args.binary)
     priced = measured.get("https", measured["http"])
     result = {"batch": counts["1 KB"], "concurrency": concurrency, "measured": measured,
-              "priced_on": "https" if "https" in measured else "http",
+              "priced_on": "https" if "https" in measured else "http", "tls": tls_cost,
               "latency_ms": args.latency_ms, "mbps": args.mbps,
               "prices": prices, "prices_per_million": {}, "peers": {}}
     for label, size in SIZES:
