@@ -23,7 +23,10 @@ M MB has M/1769 of a vCPU, so an object's CPU time c takes c x 1769/M of wall ti
 is the bottleneck, and (S3 latency per object) / (objects in flight: MAX_CONCURRENCY, at most
 the batch) when S3 is (`--latency-ms`, default 40 ms a request as in the latency sweep,
 bodies at 90 MB/s). The billed duration is the larger of the two; S3 requests at their class's
-price; one Lambda request per batch; the event's SNS publish and SQS requests.
+price; one Lambda request per batch; the event's SNS publish and SQS requests. Priced twice:
+for full batches (`--batch`, the busy case) and for one object per invocation (low traffic,
+where each object waits on S3 alone and the memory size is billed for the wait). Not priced:
+the storage of the verdict tags (S3's $0.01 per 10,000 tags a month, 3-5 tags an object).
 
 TLS is also measured apart (`tls`): CPU once per process, per new connection's handshake, per
 request on an open connection, from runs of 1 and 64 objects over HTTP and TLS.
@@ -241,17 +244,19 @@ def print_tables(result):
             ops = ", ".join(f"{op} {n}" for op, n in cell["requests_by_operation"].items())
             print(f"| {label} | {cell['cpu_ms_per_object']} | {cell['requests_per_object']} "
                   f"| {ops} |")
-    print(f"\n$ per million objects, priced on the {result['priced_on']} figures: all in "
-          "(of which Lambda) [per GB]")
     labels = [label for label, _ in SIZES if label in result["prices_per_million"]]
-    print("| memory MB | " + " | ".join(labels) + " |")
-    print("| --- |" + " --- |" * len(labels))
-    for mb in MEMORY_MB:
-        row = []
-        for label in labels:
-            p = result["prices_per_million"][label][str(mb)]
-            row.append(f"{money(p['total'])} ({money(p['lambda'])}) [{money(p['per_gb'])}]")
-        print(f"| {mb} | " + " | ".join(row) + " |")
+    for table, title in (("prices_per_million", f"full batches of {result['batch']}"),
+                         ("prices_per_million_alone", "one object per invocation (low traffic)")):
+        print(f"\n$ per million objects, {title}, priced on the {result['priced_on']} figures: "
+              "requests and compute (of which Lambda) [per GB]")
+        print("| memory MB | " + " | ".join(labels) + " |")
+        print("| --- |" + " --- |" * len(labels))
+        for mb in MEMORY_MB:
+            row = []
+            for label in labels:
+                p = result[table][label][str(mb)]
+                row.append(f"{money(p['total'])} ({money(p['lambda'])}) [{money(p['per_gb'])}]")
+            print(f"| {mb} | " + " | ".join(row) + " |")
     for name in ("guardduty", "clamav"):
         row = []
         for label in labels:
@@ -311,15 +316,17 @@ def main():
     result = {"batch": counts["1 KB"], "concurrency": concurrency, "measured": measured,
               "priced_on": "https" if "https" in measured else "http", "tls": tls_cost,
               "latency_ms": args.latency_ms, "mbps": args.mbps,
-              "prices": prices, "prices_per_million": {}, "peers": {}}
+              "prices": prices, "peers": {}}
     for label, size in SIZES:
-        rows = {}
-        for mb in MEMORY_MB:
-            p = price(prices, priced[label], size, mb, result["batch"], concurrency,
-                      args.latency_ms, args.mbps)
-            p["per_gb"] = p["total"] / 1e6 * (2**30 / size)
-            rows[str(mb)] = {k: round(v, 4) for k, v in p.items()}
-        result["prices_per_million"][label] = rows
+        for table, batch in (("prices_per_million", result["batch"]),
+                             ("prices_per_million_alone", 1)):
+            rows = {}
+            for mb in MEMORY_MB:
+                p = price(prices, priced[label], size, mb, batch, concurrency,
+                          args.latency_ms, args.mbps)
+                p["per_gb"] = p["total"] / 1e6 * (2**30 / size)
+                rows[str(mb)] = {k: round(v, 4) for k, v in p.items()}
+            result.setdefault(table, {})[label] = rows
         result["peers"][label] = peers(prices, size)
     print_tables(result)
     if args.json:

@@ -73,8 +73,9 @@ fn also(verdict: &Verdict, why: String) -> String {
     }
 }
 
-/// Scans `data`, the bytes of `object`, and what it contains on the blocking thread pool,
-/// within the engine's scan timeout in all. `data` is dropped on that thread at the end.
+/// Scans `data`, the bytes of `object`, and what it contains on the blocking thread pool, once
+/// the engine has a scan slot, within the engine's scan timeout in all. `data` is dropped on
+/// that thread at the end.
 pub async fn inspect_async(
     engine: &Engine,
     rules: Arc<RuleSets>,
@@ -89,6 +90,7 @@ pub async fn inspect_async(
         limits.clone(),
         budget.clone(),
     );
+    let slot = engine.slot().await?;
     tokio::task::spawn_blocking(move || {
         let look = Look {
             engine: &engine,
@@ -96,7 +98,9 @@ pub async fn inspect_async(
             limits: &limits,
             budget: &budget,
         };
-        inspect(&look, data.as_ref(), &object, engine.timeout())
+        let inspection = inspect(&look, data.as_ref(), &object, engine.timeout());
+        drop(slot);
+        inspection
     })
     .await
     .map_err(|e| ScanError::Failed(format!("scan task ended abnormally: {e}")))

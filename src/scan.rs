@@ -8,6 +8,7 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use yara_x::Scanner;
 
 /// Why rules could not be loaded or an object not scanned.
@@ -49,6 +50,11 @@ pub use ruleset::{RuleSet, RuleSets};
 pub struct Engine {
     rules: Arc<ArcSwap<RuleSets>>,
     timeout: Duration,
+    /// Scans (and archive inspections) running at once: one per vCPU. Many objects are in
+    /// flight at once (`MAX_CONCURRENCY`), but scanning is CPU work: more scans than vCPUs
+    /// would only share them, stretching each scan past its wall-clock timeout, and hold more
+    /// decoders and per-thread scanners in memory. A scan's timeout starts once it has a slot.
+    slots: Arc<Semaphore>,
 }
 
 impl Engine {
@@ -59,10 +65,19 @@ impl Engine {
 
     /// An engine with `sets` in force.
     pub fn with_sets(sets: RuleSets, timeout: Duration) -> Engine {
+        let vcpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         Engine {
             rules: Arc::new(ArcSwap::from_pointee(sets)),
             timeout,
+            slots: Arc::new(Semaphore::new(vcpus)),
         }
+    }
+
+    /// Waits for a slot to scan in; the scan holds it until it ends (on its blocking thread,
+    /// even when the task that awaited it has gone).
+    pub async fn slot(&self) -> Result<OwnedSemaphorePermit, ScanError> {
+        (self.slots.clone().acquire_owned().await)
+            .map_err(|e| ScanError::Failed(format!("no scan slot: {e}")))
     }
 
     /// How long one object may take to scan.
@@ -88,9 +103,14 @@ impl Engine {
         data: impl AsRef<[u8]> + Send + 'static,
     ) -> Result<Vec<Match>, ScanError> {
         let engine = self.clone();
-        tokio::task::spawn_blocking(move || engine.scan_bytes(data.as_ref()))
-            .await
-            .map_err(|e| ScanError::Failed(format!("scan task ended abnormally: {e}")))?
+        let slot = self.slot().await?;
+        tokio::task::spawn_blocking(move || {
+            let found = engine.scan_bytes(data.as_ref());
+            drop(slot);
+            found
+        })
+        .await
+        .map_err(|e| ScanError::Failed(format!("scan task ended abnormally: {e}")))?
     }
 
     /// Scans `data` with each set of `rules` on the calling thread, within `timeout` in all,

@@ -236,3 +236,28 @@ fn reused_scanners_keep_scans_and_rule_sets_apart() {
     ));
     assert_eq!(Match::names(&slow.scan_bytes(b"tiny").unwrap()), ["slow"]);
 }
+
+/// No more scans run at once than there are vCPUs: a scan waits while every slot is taken,
+/// its timeout not yet running, and goes on once one is given back.
+#[tokio::test]
+async fn scans_wait_for_a_slot_when_every_vcpu_is_scanning() {
+    let engine = Engine::new(
+        RuleSet::embedded().expect("embedded rules load"),
+        Duration::from_millis(200),
+    );
+    let vcpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut taken = Vec::new();
+    for _ in 0..vcpus {
+        taken.push(engine.slot().await.unwrap());
+    }
+    let pending = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.scan(EICAR.as_bytes().to_vec()).await }
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!pending.is_finished(), "a scan ran without a slot");
+    taken.pop();
+    // It waited twice its timeout for the slot, yet scanned in full: the clock starts then.
+    let found = pending.await.unwrap().unwrap();
+    assert_eq!(Match::names(&found), ["EICAR_Test_File"]);
+}
