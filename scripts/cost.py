@@ -8,7 +8,8 @@ for S3 and a ClamAV Lambda.
 
 How it measures. Objects are clean and untagged in a versioned bucket, the main path
 (ACTION=tag: GetObject + PutObjectTagging each). Each cell uploads fresh objects, runs one
-`handle` on a batch of them and one on twice as many, at the default MAX_CONCURRENCY, and
+`handle` on a batch of them and one on twice as many, at the default MAX_CONCURRENCY (at
+most the first batch's size, so that both run on as many connections), and
 takes the difference of the two processes' CPU time (user + system) over the objects added:
 what a warm function pays per object, without start-up, first connections and TLS handshakes
 (the first batch's cost over an empty batch's is reported beside it); the median of several
@@ -168,7 +169,7 @@ def measure(binary, s3, bucket, env, control, size, count, rounds, tag):
     wire = round(sum(ops.values()) / objects, 2)
     if abs(wire - counted / objects) > 0.01:
         raise RuntimeError(f"requests on the wire {per_op} != counted {counted / objects}")
-    return {"cpu_ms_per_object": round(statistics.median(marginal), 3),
+    return {"batch": count, "cpu_ms_per_object": round(statistics.median(marginal), 3),
             "cpu_ms_rounds": [round(c, 3) for c in marginal],
             "cpu_ms_per_object_first_batch": round(statistics.median(whole), 3),
             "empty_batch_cpu_ms": round(empty * 1000, 1),
@@ -193,6 +194,19 @@ def tls_costs(binary, s3, bucket, http, https, n, repeats):
     return {"once_ms": round(once, 1), "per_request_ms": round(per_request, 3),
             "per_handshake_ms": round(per_handshake, 2), "objects": n,
             "cpu_ms": {"one": one, "serial": serial, "wide": wide}}
+
+
+def priced_cells(http, tls):
+    """The CPU figures to price: HTTP's, plus what TLS adds per request on an open connection.
+    (The TLS cells' own marginal figures swing with how many connections each batch happens to
+    open, at ~1 ms a handshake; they are reported, not priced.)"""
+    if not tls:
+        return http, "http"
+    extra = max(0.0, tls["per_request_ms"])
+    cells = {label: dict(cell, cpu_ms_per_object=round(
+        cell["cpu_ms_per_object"] + extra * cell["requests_per_object"], 3))
+        for label, cell in http.items()}
+    return cells, f"http + TLS on open connections ({extra:.3f} ms a request)"
 
 
 def price(prices, cell, size, memory_mb, batch, concurrency, latency_ms, mbps):
@@ -236,14 +250,14 @@ def print_tables(result):
         print(f"\nTLS adds, in CPU: {t['once_ms']} ms once per process, {t['per_handshake_ms']} ms "
               f"per new connection, {t['per_request_ms']} ms per request on an open one")
     for transport, cells in result["measured"].items():
-        print(f"\n{transport}: per object, at batch {result['batch']}, MAX_CONCURRENCY "
-              f"{result['concurrency']}")
-        print("| size | CPU ms/object | requests/object | by operation |")
-        print("| --- | --- | --- | --- |")
+        print(f"\n{transport}: per object (batches of N then 2N objects, MAX_CONCURRENCY "
+              f"{result['concurrency']} or N if lower)")
+        print("| size | N | CPU ms/object | requests/object | by operation |")
+        print("| --- | --- | --- | --- | --- |")
         for label, cell in cells.items():
             ops = ", ".join(f"{op} {n}" for op, n in cell["requests_by_operation"].items())
-            print(f"| {label} | {cell['cpu_ms_per_object']} | {cell['requests_per_object']} "
-                  f"| {ops} |")
+            print(f"| {label} | {cell['batch']} | {cell['cpu_ms_per_object']} "
+                  f"| {cell['requests_per_object']} | {ops} |")
     labels = [label for label, _ in SIZES if label in result["prices_per_million"]]
     for table, title in (("prices_per_million", f"full batches of {result['batch']}"),
                          ("prices_per_million_alone", "one object per invocation (low traffic)")):
@@ -290,9 +304,10 @@ def main():
     if args.smoke:
         counts = {label: max(1, n // 10) for label, n in counts.items()}
     measured, tls_cost = {}, None
+    concurrency = default_concurrency(args.binary)
     with fault_proxy(endpoint) as (url, control):
-        base = dict(os.environ, **emulator_env(url), ACTION="tag", RUST_LOG="warn")
-        base.pop("MAX_CONCURRENCY", None)
+        # Logs at the function's default level: one line per object, as Lambda would write.
+        base = dict(os.environ, **emulator_env(url), ACTION="tag", RUST_LOG="info")
         port = int(url.rsplit(":", 1)[1].strip("/"))
         with tls_terminator(port) as tls:
             transports = {"http": base}
@@ -301,8 +316,11 @@ def main():
             for transport, env in transports.items():
                 measured[transport] = {}
                 for label, size in SIZES:
-                    cell = measure(args.binary, s3, bucket, env, control, size, counts[label],
-                                   rounds, transport)
+                    # Both batches of a pair on as many connections: no more in flight than
+                    # the smaller batch (the default for batches over MAX_CONCURRENCY).
+                    paired = dict(env, MAX_CONCURRENCY=str(min(concurrency, counts[label])))
+                    cell = measure(args.binary, s3, bucket, paired, control, size,
+                                   counts[label], rounds, transport)
                     measured[transport][label] = cell
                     print(json.dumps({"transport": transport, "size": label, **cell}),
                           flush=True)
@@ -311,10 +329,9 @@ def main():
                 tls_cost = tls_costs(args.binary, s3, bucket, base, transports["https"], n,
                                      repeats)
                 print(json.dumps({"tls": tls_cost}), flush=True)
-    concurrency = default_concurrency(args.binary)
-    priced = measured.get("https", measured["http"])
+    priced, priced_on = priced_cells(measured["http"], tls_cost)
     result = {"batch": counts["1 KB"], "concurrency": concurrency, "measured": measured,
-              "priced_on": "https" if "https" in measured else "http", "tls": tls_cost,
+              "priced_on": priced_on, "priced_cells": priced, "tls": tls_cost,
               "latency_ms": args.latency_ms, "mbps": args.mbps,
               "prices": prices, "peers": {}}
     for label, size in SIZES:

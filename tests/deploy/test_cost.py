@@ -49,6 +49,16 @@ class PriceModel(unittest.TestCase):
         self.assertAlmostEqual(p["guardduty"], (0.09 + 0.215 / 1000 + 5.4e-6) * 1e6)
         self.assertEqual(len(p["clamav"]), 2)
 
+    def test_tls_is_priced_as_http_plus_its_cost_per_request_on_an_open_connection(self):
+        http = {"1 KB": cell(0.8, GetObject=1, PutObjectTagging=1)}
+        cells, on = cost.priced_cells(http, {"per_request_ms": 0.05})
+        self.assertAlmostEqual(cells["1 KB"]["cpu_ms_per_object"], 0.9)
+        self.assertIn("TLS", on)
+        # A noisy negative estimate adds nothing; without TLS figures, HTTP's are priced.
+        self.assertEqual(cost.priced_cells(http, {"per_request_ms": -0.03})[0]["1 KB"]
+                         ["cpu_ms_per_object"], 0.8)
+        self.assertEqual(cost.priced_cells(http, None), (http, "http"))
+
     def test_the_prices_file_names_its_sources(self):
         for key in ("lambda", "s3", "events", "guardduty", "clamav"):
             self.assertIn(key, PRICES["sources"])
