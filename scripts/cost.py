@@ -44,12 +44,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import namedtuple
 from contextlib import contextmanager
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from emulator import clients, emulator_env, free_port  # noqa: E402
+from emulator import clients, emulator_env, free_port, stop  # noqa: E402
 from faultproxy import fault_proxy  # noqa: E402
 
 SIZES = (("1 KB", 1024), ("100 KB", 100 * 1024), ("10 MB", 10 * 1024 * 1024))
@@ -75,13 +76,18 @@ def upload(s3, bucket, n, size, prefix):
     return records
 
 
+Run = namedtuple("Run", "wall cpu requests")
+
+
 def handle(binary, records, env):
-    """CPU seconds (user + system) of one `handle` on `records`, and the requests the binary
-    counted itself (its EMF line's S3Requests)."""
+    """One `s3-yara-scan handle` on `records`: its wall and CPU seconds (user + system) and the
+    requests it counted itself (its EMF line's S3Requests). Fails unless every record settled."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump({"Records": records}, f)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
     out = subprocess.run([binary, "handle", f.name], env=env, capture_output=True, text=True)
+    wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     os.unlink(f.name)
     if out.returncode != 0 or '"batchItemFailures": []' not in out.stdout:
@@ -95,7 +101,7 @@ def handle(binary, records, env):
         if isinstance(doc, dict) and "S3Requests" in doc:
             counted += doc["S3Requests"]
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return cpu, counted
+    return Run(wall, cpu, counted)
 
 
 @contextmanager
@@ -129,8 +135,7 @@ def tls_terminator(upstream_port):
             wait_for_port(port)
             yield f"https://localhost:{port}", os.path.join(d, "ca.pem")
         finally:
-            proc.terminate()
-            proc.wait(10)
+            stop(proc)
 
 
 def wait_for_port(port, seconds=10):
@@ -150,16 +155,16 @@ def measure(binary, s3, bucket, env, control, size, count, rounds, tag):
     which leaves out what a process pays once: its start-up, its first connections, TLS set-up,
     as a warm function does) and the median cost of the first batch over an empty one's; and
     the requests per object by operation (wire) and in all (the binary's own count)."""
-    empty = statistics.median(handle(binary, [], env)[0] for _ in range(3))
+    empty = statistics.median(handle(binary, [], env).cpu for _ in range(3))
     marginal, whole, ops, counted, objects = [], [], {}, 0, 0
     for r in range(rounds):
         control.clear()
         cpu = []
         for n in (count, 2 * count):
             records = upload(s3, bucket, n, size, f"{tag}/{size}/{r}/{n}")
-            seconds, requests = handle(binary, records, env)
-            cpu.append(seconds)
-            counted += requests
+            run = handle(binary, records, env)
+            cpu.append(run.cpu)
+            counted += run.requests
             objects += n
         marginal.append((cpu[1] - cpu[0]) * 1000 / count)
         whole.append((cpu[0] - empty) * 1000 / count)
@@ -182,7 +187,7 @@ def tls_costs(binary, s3, bucket, http, https, n, repeats):
     one connection) and per new connection's handshake (`n` objects on `n` connections)."""
     def cpu(env, objects, concurrency, tag):
         env = dict(env, MAX_CONCURRENCY=str(concurrency))
-        runs = [handle(binary, upload(s3, bucket, objects, 1024, f"tls/{tag}/{r}"), env)[0]
+        runs = [handle(binary, upload(s3, bucket, objects, 1024, f"tls/{tag}/{r}"), env).cpu
                 for r in range(repeats)]
         return statistics.median(runs) * 1000
     one = {t: cpu(env, 1, 1, f"{t}-1") for t, env in (("http", http), ("https", https))}

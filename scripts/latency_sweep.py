@@ -14,50 +14,17 @@ each), so the figures are the main path's.
 import argparse
 import json
 import os
-import resource
-import subprocess
 import sys
-import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from cost import handle, upload  # noqa: E402
 from emulator import clients, emulator_env  # noqa: E402
 from faultproxy import fault_proxy  # noqa: E402
 
 CONCURRENCY = (1, 2, 4, 8, 16, 32, 64)
 BATCHES = (10, 100)
-
-
-def upload(s3, bucket, n, size, prefix):
-    """`n` objects of `size` bytes; the SQS records a direct S3 notification would give."""
-    records = []
-    for i in range(n):
-        key = f"{prefix}/{i:05}"
-        r = s3.put_object(Bucket=bucket, Key=key, Body=(b"%05d " % i) * (size // 6 + 1))
-        body = {"Records": [{"eventName": "ObjectCreated:Put", "s3": {
-            "bucket": {"name": bucket},
-            "object": {"key": key, "size": size // 6 * 6 + 6, "eTag": r["ETag"].strip('"'),
-                       "versionId": r.get("VersionId")}}}]}
-        records.append({"messageId": f"m{i}", "body": json.dumps(body), "eventSource": "aws:sqs"})
-    return records
-
-
-def run(binary, records, env):
-    """Wall seconds and CPU seconds (user + system) of one `handle` on `records`."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump({"Records": records}, f)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.monotonic()
-    out = subprocess.run([binary, "handle", f.name], env=env, capture_output=True, text=True)
-    wall = time.monotonic() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    os.unlink(f.name)
-    if out.returncode != 0 or '"batchItemFailures": []' not in out.stdout:
-        raise RuntimeError(f"handle failed: {out.stdout[-500:]} {out.stderr[-2000:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu
 
 
 def main():
@@ -76,13 +43,14 @@ def main():
         control.add({"op": "*", "fault": "latency", "ms": [20, 60], "mbps": 90})
         env = dict(os.environ, **emulator_env(url), ACTION="tag", METRICS="off",
                    RUST_LOG="warn")
-        empty_wall, empty_cpu = run(args.binary, [], env)
+        empty_wall, empty_cpu, _ = handle(args.binary, [], env)
         for batch in BATCHES:
             for concurrency in CONCURRENCY:
                 if concurrency > batch:
                     continue
                 records = upload(s3, bucket, batch, args.size, f"b{batch}-c{concurrency}")
-                wall, cpu = run(args.binary, records, dict(env, MAX_CONCURRENCY=str(concurrency)))
+                wall, cpu, _ = handle(args.binary, records,
+                                      dict(env, MAX_CONCURRENCY=str(concurrency)))
                 work_wall, work_cpu = wall - empty_wall, cpu - empty_cpu
                 row = {"batch": batch, "concurrency": concurrency,
                        "objects_per_s": round(batch / work_wall, 1),

@@ -84,26 +84,23 @@ pub async fn inspect_async(
     limits: &Limits,
     budget: &Budget,
 ) -> Result<Inspection, ScanError> {
-    let (engine, object, limits, budget) = (
+    let (scanner, object, limits, budget) = (
         engine.clone(),
         object.clone(),
         limits.clone(),
         budget.clone(),
     );
-    let slot = engine.slot().await?;
-    tokio::task::spawn_blocking(move || {
-        let look = Look {
-            engine: &engine,
-            rules: &rules,
-            limits: &limits,
-            budget: &budget,
-        };
-        let inspection = inspect(&look, data.as_ref(), &object, engine.timeout());
-        drop(slot);
-        inspection
-    })
-    .await
-    .map_err(|e| ScanError::Failed(format!("scan task ended abnormally: {e}")))
+    engine
+        .on_a_slot(move || {
+            let look = Look {
+                engine: &scanner,
+                rules: &rules,
+                limits: &limits,
+                budget: &budget,
+            };
+            inspect(&look, data.as_ref(), &object, scanner.timeout())
+        })
+        .await
 }
 
 /// What an inspection looks with: the engine and the rules in force, how far it may go, and

@@ -73,11 +73,27 @@ impl Engine {
         }
     }
 
-    /// Waits for a slot to scan in; the scan holds it until it ends (on its blocking thread,
-    /// even when the task that awaited it has gone).
-    pub async fn slot(&self) -> Result<OwnedSemaphorePermit, ScanError> {
+    /// Waits for a slot to scan in.
+    async fn slot(&self) -> Result<OwnedSemaphorePermit, ScanError> {
         (self.slots.clone().acquire_owned().await)
             .map_err(|e| ScanError::Failed(format!("no scan slot: {e}")))
+    }
+
+    /// Runs `work` (a scan, an inspection) on the blocking thread pool once a slot is free. The
+    /// slot is given back when `work` ends on its thread, even when the task that awaited it
+    /// has gone.
+    pub async fn on_a_slot<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ScanError> {
+        let slot = self.slot().await?;
+        tokio::task::spawn_blocking(move || {
+            let done = work();
+            drop(slot);
+            done
+        })
+        .await
+        .map_err(|e| ScanError::Failed(format!("scan task ended abnormally: {e}")))
     }
 
     /// How long one object may take to scan.
@@ -103,14 +119,8 @@ impl Engine {
         data: impl AsRef<[u8]> + Send + 'static,
     ) -> Result<Vec<Match>, ScanError> {
         let engine = self.clone();
-        let slot = self.slot().await?;
-        tokio::task::spawn_blocking(move || {
-            let found = engine.scan_bytes(data.as_ref());
-            drop(slot);
-            found
-        })
-        .await
-        .map_err(|e| ScanError::Failed(format!("scan task ended abnormally: {e}")))?
+        self.on_a_slot(move || engine.scan_bytes(data.as_ref()))
+            .await?
     }
 
     /// Scans `data` with each set of `rules` on the calling thread, within `timeout` in all,
