@@ -38,6 +38,83 @@ impl fmt::Debug for SigningKey {
     }
 }
 
+/// What a key derived from the signing key authenticates. Each purpose has a key of its own,
+/// so that a MAC made for one can never pass for another, nor for a verdict's signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Compiled rules the function cached in S3 (`.s3-yara-scan-cache/`): they carry code.
+    RulesCache,
+    /// Result documents the function put back on its queue to be published later.
+    QueuedResult,
+}
+
+impl Purpose {
+    /// The label the derived key is made from; never changed once released, or every cache and
+    /// queued document made before would stop verifying.
+    fn label(self) -> &'static str {
+        match self {
+            Purpose::RulesCache => "s3-yara-scan/rules-cache/v1",
+            Purpose::QueuedResult => "s3-yara-scan/queued-result/v1",
+        }
+    }
+}
+
+/// A key for one [`Purpose`], derived from the signing key (HMAC-SHA256 of the purpose's
+/// label): whoever holds the signing key holds it, no one else. Its `Debug` form hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DerivedKey {
+    purpose: Purpose,
+    bytes: [u8; 32],
+}
+
+impl fmt::Debug for DerivedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DerivedKey({:?}, <redacted>)", self.purpose)
+    }
+}
+
+impl SigningKey {
+    /// The key for `purpose`.
+    pub fn derive(&self, purpose: Purpose) -> DerivedKey {
+        let mut mac = hmac_sha256(self.expose());
+        mac.update(purpose.label().as_bytes());
+        DerivedKey {
+            purpose,
+            bytes: mac.finalize().into_bytes().into(),
+        }
+    }
+}
+
+impl DerivedKey {
+    /// The MAC over `fields`, hex: each field is preceded by its length, so that no two lists
+    /// of fields (bytes of any value, NULs included) give the same input.
+    pub fn mac(&self, fields: &[&[u8]]) -> String {
+        hex::encode(self.fields_mac(fields).finalize().into_bytes())
+    }
+
+    /// True when `mac` (hex) is the MAC over `fields`; compared in constant time.
+    pub fn verify(&self, fields: &[&[u8]], mac: &str) -> bool {
+        let Ok(bytes) = hex::decode(mac) else {
+            return false;
+        };
+        self.fields_mac(fields).verify_slice(&bytes).is_ok()
+    }
+
+    fn fields_mac(&self, fields: &[&[u8]]) -> Hmac<Sha256> {
+        let mut mac = hmac_sha256(&self.bytes);
+        for field in fields {
+            mac.update(&(field.len() as u64).to_be_bytes());
+            mac.update(field);
+        }
+        mac
+    }
+}
+
+fn hmac_sha256(key: &[u8]) -> Hmac<Sha256> {
+    <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of every length"))
+}
+
 /// Prefix of the signature tag's value: the format, so that it can change without old tags
 /// verifying under new rules.
 const VERSION: &str = "v1.";
@@ -103,8 +180,7 @@ pub fn verify(key: &SigningKey, info: &ObjectInfo, tags: &Tags, keys: &TagKeys) 
 /// Each field ends with a NUL, which neither tags nor ETags can contain.
 fn mac(key: &SigningKey, info: &ObjectInfo, tags: &Tags, keys: &TagKeys) -> Hmac<Sha256> {
     // HMAC takes keys of any length; `SigningKey` guarantees at least 32 bytes.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.expose())
-        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of every length"));
+    let mut mac = hmac_sha256(key.expose());
     let size = info.size.to_string();
     let identity = [
         "s3-yara-scan",
@@ -212,6 +288,20 @@ mod tests {
             tags.push(("scan-signature".into(), bad.into()));
             assert_eq!(verify(&k, &i, &tags, &keys), Check::Invalid, "{bad}");
         }
+    }
+
+    #[test]
+    fn derived_keys_differ_by_purpose_and_signing_key() {
+        let fields: [&[u8]; 2] = [b"a\0", b"b"];
+        let cache = key(1).derive(Purpose::RulesCache);
+        let mac = cache.mac(&fields);
+        assert!(cache.verify(&fields, &mac));
+        assert!(!key(1).derive(Purpose::QueuedResult).verify(&fields, &mac));
+        assert!(!key(2).derive(Purpose::RulesCache).verify(&fields, &mac));
+        // The same bytes split into other fields are another input.
+        assert!(!cache.verify(&[b"a", b"\0b"], &mac));
+        assert!(!cache.verify(&fields, "zz"));
+        assert_eq!(format!("{cache:?}"), "DerivedKey(RulesCache, <redacted>)");
     }
 
     #[test]
