@@ -1,30 +1,32 @@
 //! Looking inside: an object's bytes are scanned, and so, recursively, is what they contain
-//! (zip, tar and 7z members; gzip, bzip2, xz and zstd streams, which is also how objects stored
-//! with `Content-Encoding: gzip` are scanned decoded). Limits against bombs (depth, members,
-//! expanded bytes, expansion ratio, member size, time) end the look with `Unscannable` naming
-//! the limit, never `Clean`; a match anywhere makes the object `Infected` all the same.
+//! (zip, tar and 7z members; gzip, bzip2, xz and zstd streams; archives embedded in other
+//! bytes, `embedded`), and what its `Content-Encoding` decodes to (`encoding`). Members are
+//! held against the memory budget as they are decoded, spooled when memory cannot hold them.
+//! Limits against bombs (depth, members, expanded bytes, expansion ratio, member size, time)
+//! end the look with `Unscannable` naming the limit, never `Clean`; so does a container that
+//! breaks, or uses what cannot be decoded, once it was recognised (`walk`). A match anywhere
+//! makes the object `Infected` all the same.
 
-use std::io::Read;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::object::ObjectRef;
 use crate::scan::{Engine, Match, RuleSets, ScanError};
-use crate::store::{Budget, Hold};
+use crate::store::{Budget, Buffer, Hold, Holding};
 use crate::verdict::Verdict;
 
+pub mod embedded;
+pub mod encoding;
 pub mod formats;
+mod walk;
 
-use formats::{Flow, Format, Member};
+use formats::Format;
+use walk::Walk;
 
 pub use crate::config::{ArchiveLimits as Limits, Encrypted};
 
 /// The rule name an encrypted member matches with `ARCHIVE_ENCRYPTED=infected`.
 pub const ENCRYPTED_RULE: &str = "Encrypted_Archive_Member";
-
-/// Expanded bytes below this never count against the ratio: small archives of repetitive text
-/// legitimately expand a lot.
-const RATIO_FLOOR: u64 = 1 << 20;
 
 /// What an inspection found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -73,13 +75,46 @@ fn also(verdict: &Verdict, why: String) -> String {
     }
 }
 
-/// Scans `data`, the bytes of `object`, and what it contains on the blocking thread pool, once
-/// the engine has a scan slot, within the engine's scan timeout in all. `data` is dropped on
-/// that thread at the end.
+/// An object's bytes as stored, with what they hold of the budget and the `Content-Encoding`
+/// they were stored with.
+#[derive(Debug, Clone, Copy)]
+pub struct Body<'a> {
+    /// The bytes.
+    pub bytes: &'a [u8],
+    /// The room they hold (members are held beside it).
+    pub holding: Holding,
+    /// The object's `Content-Encoding`, if any.
+    pub encoding: Option<&'a str>,
+}
+
+impl<'a> Body<'a> {
+    /// Bytes that hold no room and have no encoding (tests).
+    pub fn bytes(bytes: &'a [u8]) -> Body<'a> {
+        Body {
+            bytes,
+            holding: Holding::default(),
+            encoding: None,
+        }
+    }
+
+    /// `buffer`'s bytes, stored with `encoding`.
+    pub fn of(buffer: &'a Buffer, encoding: Option<&'a str>) -> Body<'a> {
+        Body {
+            bytes: buffer.as_ref(),
+            holding: Holding::of(buffer),
+            encoding,
+        }
+    }
+}
+
+/// Scans `body`, the bytes of `object` (stored with `encoding`), and what they contain on the
+/// blocking thread pool, once the engine has a scan slot, within the engine's scan timeout in
+/// all. `body` is dropped on that thread at the end.
 pub async fn inspect_async(
     engine: &Engine,
     rules: Arc<RuleSets>,
-    data: impl AsRef<[u8]> + Send + 'static,
+    body: Buffer,
+    encoding: Option<String>,
     object: &ObjectRef,
     limits: &Limits,
     budget: &Budget,
@@ -98,7 +133,8 @@ pub async fn inspect_async(
                 limits: &limits,
                 budget: &budget,
             };
-            inspect(&look, data.as_ref(), &object, scanner.timeout())
+            let body = Body::of(&body, encoding.as_deref());
+            inspect_body(&look, body, &object, scanner.timeout())
         })
         .await
 }
@@ -116,23 +152,24 @@ pub struct Look<'a> {
     pub budget: &'a Budget,
 }
 
-/// Scans `data`, the bytes of `object`, and what they contain, with `look`, within `timeout`
-/// in all.
+/// Scans `data`, the bytes of `object` (holding no room, with no encoding), and what they
+/// contain, with `look`, within `timeout` in all.
 pub fn inspect(look: &Look<'_>, data: &[u8], object: &ObjectRef, timeout: Duration) -> Inspection {
-    let mut walk = Walk {
-        engine: look.engine,
-        rules: look.rules,
-        limits: look.limits,
-        budget: look.budget,
-        deadline: Instant::now() + timeout,
-        timeout,
-        root_size: data.len() as u64,
-        root: object.key.rsplit('/').next().unwrap_or_default().to_owned(),
-        out: Inspection::default(),
-    };
-    let root = Subject::of(&object.bucket, &object.key, data);
-    walk.bytes(data, &mut Vec::new(), &root);
-    walk.out
+    inspect_body(look, Body::bytes(data), object, timeout)
+}
+
+/// Scans `body`, the bytes of `object`, what they contain and what they decode to, with
+/// `look`, within `timeout` in all.
+pub fn inspect_body(
+    look: &Look<'_>,
+    body: Body<'_>,
+    object: &ObjectRef,
+    timeout: Duration,
+) -> Inspection {
+    let mut walk = Walk::new(look, object, body, timeout);
+    let root = Subject::of(&object.bucket, &object.key, body.bytes);
+    walk.root(body, &root);
+    walk.finish()
 }
 
 /// Inspects a local file (the command line's `scan`) as [`inspect`] does an object's bytes.
@@ -148,245 +185,22 @@ pub fn inspect_file(
         reason: e.to_string(),
     };
     let len = std::fs::metadata(path).map_err(unreadable)?.len();
-    let Hold::Held(_hold) = look.budget.try_hold(len) else {
+    let hold = look.budget.try_hold(len);
+    if !matches!(hold, Hold::Held(_)) {
         return Ok(Inspection {
             incomplete: Some(Incomplete::Unscannable(format!(
                 "{len} bytes is more than MAX_OBJECT_SIZE"
             ))),
             ..Inspection::default()
         });
-    };
+    }
     let data = std::fs::read(path).map_err(unreadable)?;
     let object = ObjectRef::new("", path.display().to_string());
-    Ok(inspect(look, &data, &object, timeout))
-}
-
-/// A member's bytes, and the memory they hold until dropped.
-struct Held {
-    data: Vec<u8>,
-    _hold: Hold,
-}
-
-struct Walk<'a> {
-    engine: &'a Engine,
-    rules: &'a RuleSets,
-    limits: &'a Limits,
-    budget: &'a Budget,
-    deadline: Instant,
-    timeout: Duration,
-    root_size: u64,
-    /// The object's name, first in every member path.
-    root: String,
-    out: Inspection,
-}
-
-impl Walk<'_> {
-    /// Scans `data` (the member at `path`; the object itself when empty), then its members.
-    fn bytes(&mut self, data: &[u8], path: &mut Vec<String>, subject: &Subject) -> Flow {
-        if self.scan(data, path, subject) == Flow::Stop {
-            return Flow::Stop;
-        }
-        let Some(format) = Format::sniff(data) else {
-            return Flow::Continue;
-        };
-        if path.len() >= self.limits.max_depth {
-            return self.stop(format!(
-                "ARCHIVE_MAX_DEPTH ({}) reached at {}",
-                self.limits.max_depth,
-                self.at(path)
-            ));
-        }
-        let mut flow = Flow::Continue;
-        let name = subject.filename.clone();
-        let read = formats::each_member(format, &name, data, &mut |member| {
-            flow = self.member(member, path, subject);
-            flow
-        });
-        if let Err(why) = read {
-            let at = self.at(path);
-            self.out
-                .notes
-                .push(format!("{} {at} not read in full: {why}", format.name()));
-        }
-        flow
-    }
-
-    /// Scans `data` itself, with what time is left.
-    fn scan(&mut self, data: &[u8], path: &[String], subject: &Subject) -> Flow {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return self.timed_out(path);
-        }
-        match self
-            .engine
-            .scan_with(self.rules, data, subject.values(), left)
-        {
-            Ok(found) => {
-                let member = (!path.is_empty()).then(|| self.at(path));
-                self.out.matches.extend(found.into_iter().map(|m| Match {
-                    member: member.clone(),
-                    ..m
-                }));
-                Flow::Continue
-            }
-            Err(ScanError::Timeout(_)) => self.timed_out(path),
-            Err(e) => self.stop(format!("{} at {}", e, self.at(path))),
-        }
-    }
-
-    /// Reads `member` of the container at `path`, then scans it and what it contains.
-    fn member(&mut self, member: Member<'_>, path: &mut Vec<String>, parent: &Subject) -> Flow {
-        self.out.members += 1;
-        if self.out.members > self.limits.max_members {
-            return self.stop(format!(
-                "ARCHIVE_MAX_MEMBERS ({}) reached in {}",
-                self.limits.max_members,
-                self.at(path)
-            ));
-        }
-        path.push(member.name.clone());
-        let flow = if member.encrypted {
-            self.encrypted(path)
-        } else {
-            match self.read(member.reader, path) {
-                Ok(held) => {
-                    let subject = parent.member(&member.name, &held.data);
-                    self.bytes(&held.data, path, &subject)
-                }
-                Err(()) => Flow::Stop,
-            }
-        };
-        path.pop();
-        flow
-    }
-
-    /// An encrypted member: a detection, or a reason the object was not scanned in full. The
-    /// other members are still scanned: a match among them decides.
-    fn encrypted(&mut self, path: &[String]) -> Flow {
-        let at = self.at(path);
-        match self.limits.encrypted {
-            Encrypted::Infected => self.out.matches.push(Match {
-                member: Some(at),
-                ..Match::named(ENCRYPTED_RULE)
-            }),
-            Encrypted::Unscannable => {
-                if self.out.incomplete.is_none() {
-                    self.out.incomplete = Some(Incomplete::Unscannable(format!(
-                        "encrypted member {at} (ARCHIVE_ENCRYPTED=unscannable)"
-                    )));
-                }
-            }
-        }
-        Flow::Continue
-    }
-
-    /// A member's bytes, within the member, expanded-bytes and ratio limits and held against
-    /// the memory budget; what a damaged member gave before the damage (noted). `Err` when the
-    /// inspection must stop.
-    fn read(&mut self, reader: &mut dyn Read, path: &[String]) -> Result<Held, ()> {
-        let cap = self
-            .limits
-            .max_member_size
-            .min(self.limits.max_expanded.saturating_sub(self.out.expanded));
-        let mut data = Vec::new();
-        let mut chunk = [0u8; 64 * 1024];
-        loop {
-            let n = match reader.read(&mut chunk) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) => {
-                    self.out
-                        .notes
-                        .push(format!("{} not decoded in full: {e}", self.at(path)));
-                    break;
-                }
-            };
-            data.extend_from_slice(&chunk[..n]);
-            self.out.expanded += n as u64;
-            if let Some(limit) = self.over_a_limit(data.len() as u64, cap) {
-                let at = self.at(path);
-                self.stop(format!("{limit} reached at {at}"));
-                return Err(());
-            }
-            if Instant::now() >= self.deadline {
-                self.timed_out(path);
-                return Err(());
-            }
-        }
-        self.hold(data, path)
-    }
-
-    /// The limit that `member` expanded bytes (of at most `cap`) break, if any.
-    fn over_a_limit(&self, member: u64, cap: u64) -> Option<String> {
-        let l = self.limits;
-        if member > l.max_member_size {
-            return Some(format!(
-                "ARCHIVE_MAX_MEMBER_SIZE ({} bytes)",
-                l.max_member_size
-            ));
-        }
-        if member > cap || self.out.expanded > l.max_expanded {
-            return Some(format!("ARCHIVE_MAX_EXPANDED ({} bytes)", l.max_expanded));
-        }
-        let allowed = l.max_ratio.saturating_mul(self.root_size);
-        (self.out.expanded > RATIO_FLOOR && self.out.expanded > allowed).then(|| {
-            format!(
-                "ARCHIVE_MAX_RATIO ({}: {} bytes expanded from {})",
-                l.max_ratio, self.out.expanded, self.root_size
-            )
-        })
-    }
-
-    /// Holds `data` against the memory budget while it is scanned.
-    fn hold(&mut self, data: Vec<u8>, path: &[String]) -> Result<Held, ()> {
-        match self.budget.try_hold(data.len() as u64) {
-            hold @ Hold::Held(_) => Ok(Held { data, _hold: hold }),
-            Hold::TooLarge => {
-                self.stop(format!(
-                    "{} is {} bytes, more than MAX_OBJECT_SIZE lets members hold",
-                    self.at(path),
-                    data.len()
-                ));
-                Err(())
-            }
-            Hold::Busy => {
-                self.out.incomplete = Some(Incomplete::NoRoom(format!(
-                    "no room in memory for {} ({} bytes) while other objects are scanned",
-                    self.at(path),
-                    data.len()
-                )));
-                Err(())
-            }
-        }
-    }
-
-    fn timed_out(&mut self, path: &[String]) -> Flow {
-        let at = if path.is_empty() {
-            String::new()
-        } else {
-            format!(" at {}", self.at(path))
-        };
-        self.stop(format!(
-            "scan timed out after {:?}{at} (SCAN_TIMEOUT_SECS covers the object and its members)",
-            self.timeout
-        ))
-    }
-
-    /// Where `path` is: the object's name, then the members' (`a.zip>b.tar>eicar.com`).
-    fn at(&self, path: &[String]) -> String {
-        std::iter::once(self.root.as_str())
-            .chain(path.iter().map(String::as_str))
-            .collect::<Vec<_>>()
-            .join(">")
-    }
-
-    /// Ends the inspection: nothing more is scanned.
-    fn stop(&mut self, why: String) -> Flow {
-        if !matches!(self.out.incomplete, Some(Incomplete::NoRoom(_))) {
-            self.out.incomplete = Some(Incomplete::Unscannable(why));
-        }
-        Flow::Stop
-    }
+    let body = Body {
+        holding: Holding::of_hold(&hold),
+        ..Body::bytes(&data)
+    };
+    Ok(inspect_body(look, body, &object, timeout))
 }
 
 /// What the bytes being scanned are, for rules that look at names (the [`EXTERNALS`]).
@@ -464,5 +278,9 @@ fn filetype(data: &[u8]) -> &'static str {
     Format::sniff(data).map_or("", |f| f.name())
 }
 
+#[cfg(test)]
+mod budget_tests;
+#[cfg(test)]
+mod fail_closed_tests;
 #[cfg(test)]
 mod tests;

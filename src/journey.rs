@@ -158,6 +158,7 @@ impl<S: ObjectStore> Pipeline<S> {
                 info,
                 body,
                 tag_count,
+                encoding,
             }) => {
                 let known = match self.check_signed_after_read(event, &info, tag_count).await {
                     checks::AfterRead::Settled(settled) => {
@@ -169,7 +170,7 @@ impl<S: ObjectStore> Pipeline<S> {
                     }
                     checks::AfterRead::Scan(known) => known,
                 };
-                self.scan_body(event, rules, report, (info, body), known)
+                self.scan_body(event, rules, report, (info, body, encoding), known)
                     .await
             }
             Ok(Fetched::TooLarge(info)) => {
@@ -180,13 +181,14 @@ impl<S: ObjectStore> Pipeline<S> {
         }
     }
 
-    /// Scans the bytes read; `known` are the tags learnt with the read, if any.
+    /// Scans the bytes read (as stored, and decoded with their `Content-Encoding`); `known`
+    /// are the tags learnt with the read, if any.
     async fn scan_body(
         &self,
         event: &ObjectEvent,
         rules: &Arc<RuleSets>,
         report: &mut Report,
-        (info, body): (ObjectInfo, crate::store::Buffer),
+        (info, body, encoding): (ObjectInfo, crate::store::Buffer, Option<String>),
         known: Option<Tags>,
     ) -> Judged {
         let started = Instant::now();
@@ -194,6 +196,7 @@ impl<S: ObjectStore> Pipeline<S> {
             &self.engine,
             rules.clone(),
             body,
+            encoding,
             &event.object,
             &self.config.archive,
             &self.budget,
@@ -248,7 +251,7 @@ impl<S: ObjectStore> Pipeline<S> {
     /// The verdict an inspection gives, what it could not read logged.
     fn verdict_of(&self, event: &ObjectEvent, inspection: Inspection) -> Result<Verdict, String> {
         for note in &inspection.notes {
-            tracing::warn!(object = %event.object, note = %note.escape_debug(), "archive not read in full; its bytes were scanned");
+            tracing::warn!(object = %event.object, note = %note.escape_debug(), "not looked into in full; its bytes were scanned");
         }
         inspection.verdict()
     }

@@ -19,7 +19,7 @@ pub mod requests;
 mod s3;
 
 pub use aws::connect;
-pub use budget::{Budget, Buffer, Hold, Sink};
+pub use budget::{Budget, Buffer, Full, Hold, Holding, Room, Sink};
 pub use enqueue::{EnqueueError, ScanQueue};
 pub use memory::{Hook, MemoryStore, Versioning};
 pub use publish::{AwsPublisher, publisher};
@@ -38,6 +38,9 @@ pub enum Fetched {
         /// How many tags the object has, as GetObject says (`x-amz-tagging-count`, which S3
         /// leaves out when there are none): with none, its tags need no request of their own.
         tag_count: u32,
+        /// The object's `Content-Encoding`, as GetObject says: clients that read it decode
+        /// the bytes with it, so they are scanned decoded too.
+        encoding: Option<String>,
     },
     /// The object is larger than the budget allows; its body was not read.
     TooLarge(ObjectInfo),

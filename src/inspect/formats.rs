@@ -1,9 +1,17 @@
 //! The containers looked into, told apart by their first bytes, and their members handed one
-//! at a time to a visitor as readers: zip (stored, deflate, deflate64, bzip2, lzma, xz, zstd;
-//! zip64), tar, 7z, and gzip, bzip2, xz and zstd streams. Decoding is the kept crates' work;
-//! this file only names members and reports what it could not read.
+//! at a time to a [`Visitor`] as readers: zip (`zip`), tar (`tar`), 7z (`seven_z`), and gzip,
+//! bzip2, xz and zstd streams (here). Decoding is the kept crates' work; these files name
+//! members, go on past damage where the format allows (as GNU tar and unzip do), and report
+//! what they could not read as [`Problem`]s, which the walk turns into a verdict.
 
-use std::io::{Cursor, Read};
+use std::io::Read;
+use std::ops::Range;
+
+mod seven_z;
+mod tar;
+mod zip;
+
+pub(crate) use self::tar::is_header as is_tar_header;
 
 /// A container format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,7 +22,7 @@ pub enum Format {
     Tar,
     /// A 7z archive.
     SevenZ,
-    /// A gzip stream (also an object stored with `Content-Encoding: gzip`).
+    /// A gzip stream.
     Gzip,
     /// A bzip2 stream.
     Bzip2,
@@ -24,26 +32,62 @@ pub enum Format {
     Zstd,
 }
 
+/// Where a tar header's `ustar` magic is.
+pub const TAR_MAGIC_AT: usize = 257;
+
+/// The most memory a decoder's dictionary or model may take (7z, xz): a container that asks
+/// for more is not decoded. Decoders' memory is not held against the budget; this bounds it.
+pub const DECODER_MEMORY_KIB: usize = 256 * 1024;
+
 impl Format {
+    /// Every format, in the order [`Format::sniff`] tries them.
+    pub const ALL: [Format; 7] = [
+        Format::Zip,
+        Format::Gzip,
+        Format::Bzip2,
+        Format::Xz,
+        Format::Zstd,
+        Format::SevenZ,
+        Format::Tar,
+    ];
+
     /// The format `bytes` start with, if any.
     pub fn sniff(bytes: &[u8]) -> Option<Format> {
-        let starts = |magic: &[u8]| bytes.starts_with(magic);
-        if starts(b"PK\x03\x04") || starts(b"PK\x05\x06") {
-            Some(Format::Zip)
-        } else if starts(&[0x1f, 0x8b]) {
-            Some(Format::Gzip)
-        } else if starts(b"BZh") {
-            Some(Format::Bzip2)
-        } else if starts(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-            Some(Format::Xz)
-        } else if starts(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Some(Format::Zstd)
-        } else if starts(&[b'7', b'z', 0xbc, 0xaf, 0x27, 0x1c]) {
-            Some(Format::SevenZ)
-        } else if bytes.get(257..262) == Some(b"ustar") {
-            Some(Format::Tar)
-        } else {
-            None
+        if bytes.starts_with(b"PK\x05\x06") {
+            // An empty zip: its end of central directory alone.
+            return Some(Format::Zip);
+        }
+        Format::ALL.into_iter().find(|f| f.starts(bytes))
+    }
+
+    /// True when `bytes` start as a container of this format does.
+    pub fn starts(self, bytes: &[u8]) -> bool {
+        match self {
+            Format::Tar => bytes
+                .get(TAR_MAGIC_AT..)
+                .is_some_and(|b| b.starts_with(self.magic())),
+            _ => bytes.starts_with(self.magic()),
+        }
+    }
+
+    /// Where its magic is found in a container of this format.
+    pub fn magic_at(self) -> usize {
+        match self {
+            Format::Tar => TAR_MAGIC_AT,
+            _ => 0,
+        }
+    }
+
+    /// The bytes a container of this format starts with (for tar, those at [`Format::magic_at`]).
+    pub fn magic(self) -> &'static [u8] {
+        match self {
+            Format::Zip => b"PK\x03\x04",
+            Format::Gzip => &[0x1f, 0x8b],
+            Format::Bzip2 => b"BZh",
+            Format::Xz => &[0xfd, b'7', b'z', b'X', b'Z', 0],
+            Format::Zstd => &[0x28, 0xb5, 0x2f, 0xfd],
+            Format::SevenZ => &[b'7', b'z', 0xbc, 0xaf, 0x27, 0x1c],
+            Format::Tar => b"ustar",
         }
     }
 
@@ -60,12 +104,26 @@ impl Format {
         }
     }
 
+    /// The usual file extension, which names an archive found inside other bytes
+    /// (`x.png>@108.zip`).
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Zip => "zip",
+            Format::Tar => "tar",
+            Format::SevenZ => "7z",
+            Format::Gzip => "gz",
+            Format::Bzip2 => "bz2",
+            Format::Xz => "xz",
+            Format::Zstd => "zst",
+        }
+    }
+
     /// True for a single compressed stream, whose one member is the decoded bytes.
-    fn is_stream(self) -> bool {
-        matches!(
-            self,
-            Format::Gzip | Format::Bzip2 | Format::Xz | Format::Zstd
-        )
+    pub fn is_stream(self) -> bool {
+        match self {
+            Format::Gzip | Format::Bzip2 | Format::Xz | Format::Zstd => true,
+            Format::Zip | Format::Tar | Format::SevenZ => false,
+        }
     }
 }
 
@@ -77,6 +135,9 @@ pub struct Member<'a> {
     pub reader: &'a mut dyn Read,
     /// True when it is encrypted: its bytes cannot be read.
     pub encrypted: bool,
+    /// True for the decoded bytes of a compressed stream, which has no directory: a stream
+    /// that fails before its first byte is bytes that only looked like one.
+    pub stream: bool,
 }
 
 /// Whether the visitor wants more members.
@@ -84,49 +145,143 @@ pub struct Member<'a> {
 pub enum Flow {
     /// Go on with the next member.
     Continue,
+    /// Go on, but this member was left unread on purpose (it could not be held): do not
+    /// decode the rest of it, nor what can only be decoded after it.
+    Skip,
     /// Stop: a limit was reached.
     Stop,
 }
 
+/// What a container walk could not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The member it concerns (a name, or `@offset` where only a position is known); `None`
+    /// when the container itself could not be read.
+    pub member: Option<String>,
+    /// What went wrong.
+    pub why: String,
+    /// True when the member uses a method (compression, filter) that cannot be decoded here.
+    pub unsupported: bool,
+}
+
+impl Problem {
+    /// A damaged container or member.
+    pub fn broken(member: Option<String>, why: impl ToString) -> Problem {
+        Problem {
+            member,
+            why: why.to_string(),
+            unsupported: false,
+        }
+    }
+
+    /// A member whose method cannot be decoded.
+    pub fn unsupported(member: String, why: impl ToString) -> Problem {
+        Problem {
+            member: Some(member),
+            why: why.to_string(),
+            unsupported: true,
+        }
+    }
+}
+
+/// What a container walk hands its members and problems to.
+pub trait Visitor {
+    /// One member; says whether to go on.
+    fn member(&mut self, member: Member<'_>) -> Flow;
+    /// Something that could not be read; the walk goes on where the format allows.
+    fn problem(&mut self, problem: Problem);
+}
+
+/// The byte ranges of a container that its walk accounted for (members' headers and data):
+/// archives embedded there are the members' business, not the container's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Spans(std::collections::BTreeMap<usize, usize>);
+
+impl Spans {
+    /// All of `len` bytes.
+    pub fn all(len: usize) -> Spans {
+        let mut spans = Spans::default();
+        spans.add(0..len);
+        spans
+    }
+
+    /// Adds `range` (an empty one counts as its first byte).
+    pub fn add(&mut self, range: Range<usize>) {
+        let end = range.end.max(range.start + 1);
+        let known = self.0.entry(range.start).or_insert(end);
+        *known = (*known).max(end);
+    }
+
+    /// True when `at` lies in a range added.
+    pub fn covers(&self, at: usize) -> bool {
+        self.0
+            .range(..=at)
+            .next_back()
+            .is_some_and(|(_, end)| at < *end)
+    }
+
+    /// Adds every range of `other`.
+    pub fn merge(&mut self, other: Spans) {
+        for (start, end) in other.0 {
+            self.add(start..end);
+        }
+    }
+
+    /// The same ranges, `by` bytes further.
+    pub fn shifted(self, by: usize) -> Spans {
+        Spans(self.0.into_iter().map(|(s, e)| (s + by, e + by)).collect())
+    }
+}
+
 /// Hands each member of `bytes` (a `format` container named `name`) to `visit`, in order,
-/// until it says stop. `Err` says what could not be read: a corrupt or truncated container,
-/// or a member the decoders do not support; members before it were visited.
+/// until it says stop, and what could not be read as problems. `embedded` containers were
+/// found inside other bytes, which go on after them: their streams end at their first
+/// member. Returns the spans the walk accounted for.
 pub fn each_member(
     format: Format,
     name: &str,
     bytes: &[u8],
-    visit: &mut dyn FnMut(Member<'_>) -> Flow,
-) -> Result<(), String> {
-    if format.is_stream() {
-        return stream(format, name, bytes, visit);
-    }
+    embedded: bool,
+    visit: &mut dyn Visitor,
+) -> Spans {
     match format {
-        Format::Zip => zip(bytes, visit),
-        Format::Tar => tar(&mut Cursor::new(bytes), visit),
-        _ => seven_z(bytes, visit),
+        Format::Zip => zip::walk(bytes, visit),
+        Format::Tar => tar::walk(bytes, visit),
+        Format::SevenZ => seven_z::walk(bytes, visit),
+        Format::Gzip | Format::Bzip2 | Format::Xz | Format::Zstd => {
+            stream(format, name, bytes, embedded, visit);
+            Spans::all(bytes.len())
+        }
     }
 }
 
-/// A compressed stream: one member, named after the stream without its extension.
-fn stream(
-    format: Format,
-    name: &str,
-    bytes: &[u8],
-    visit: &mut dyn FnMut(Member<'_>) -> Flow,
-) -> Result<(), String> {
-    let inner = stream_member_name(name);
-    let mut reader: Box<dyn Read + '_> = match format {
-        Format::Gzip => Box::new(flate2::read::MultiGzDecoder::new(bytes)),
-        Format::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(bytes)),
-        Format::Xz => Box::new(lzma_rust2::XzReader::new(bytes, true)),
-        _ => Box::new(zstd::stream::read::Decoder::with_buffer(bytes).map_err(|e| e.to_string())?),
+/// A compressed stream: one member, named after the stream without its extension. At the
+/// start of an object, concatenated streams are one (as gunzip reads them); embedded in other
+/// bytes, a stream ends with its first.
+fn stream(format: Format, name: &str, bytes: &[u8], embedded: bool, visit: &mut dyn Visitor) {
+    let mut reader: Box<dyn Read + '_> = match (format, embedded) {
+        (Format::Gzip, false) => Box::new(flate2::read::MultiGzDecoder::new(bytes)),
+        (Format::Gzip, true) => Box::new(flate2::read::GzDecoder::new(bytes)),
+        (Format::Bzip2, false) => Box::new(bzip2::read::MultiBzDecoder::new(bytes)),
+        (Format::Bzip2, true) => Box::new(bzip2::read::BzDecoder::new(bytes)),
+        (Format::Xz, _) => Box::new(lzma_rust2::XzReader::new_mem_limit(
+            bytes,
+            !embedded,
+            DECODER_MEMORY_KIB as u32,
+        )),
+        (Format::Zstd, _) => match zstd::stream::read::Decoder::with_buffer(bytes) {
+            Ok(decoder) if embedded => Box::new(decoder.single_frame()),
+            Ok(decoder) => Box::new(decoder),
+            Err(e) => return visit.problem(Problem::broken(None, e)),
+        },
+        (Format::Zip | Format::Tar | Format::SevenZ, _) => return,
     };
-    visit(Member {
-        name: inner,
+    visit.member(Member {
+        name: stream_member_name(name),
         reader: &mut reader,
         encrypted: false,
+        stream: true,
     });
-    Ok(())
 }
 
 /// `report.tar.gz` → `report.tar`; `notes.gz` → `notes`; `data` → `data`.
@@ -149,118 +304,15 @@ fn stream_member_name(name: &str) -> String {
     name.to_owned()
 }
 
-fn zip(bytes: &[u8], visit: &mut dyn FnMut(Member<'_>) -> Flow) -> Result<(), String> {
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| e.to_string())?;
-    for i in 0..archive.len() {
-        let error = match archive.by_index(i) {
-            Ok(mut file) => {
-                if !file.is_file() {
-                    continue;
-                }
-                let name = file
-                    .name()
-                    .map_or_else(|_| format!("#{i}"), |n| n.into_owned());
-                let encrypted = file.encrypted();
-                let member = Member {
-                    name,
-                    reader: &mut file,
-                    encrypted,
-                };
-                if visit(member) == Flow::Stop {
-                    return Ok(());
-                }
-                continue;
-            }
-            Err(e) => e,
-        };
-        match error {
-            // An encrypted member cannot be opened without its password: say so.
-            zip::result::ZipError::UnsupportedArchive(why) if why.contains("assword") => {
-                let name = zip_name(&mut archive, i);
-                if visit_encrypted(visit, name) == Flow::Stop {
-                    return Ok(());
-                }
-            }
-            e => return Err(format!("member {i}: {e}")),
-        }
-    }
-    Ok(())
-}
-
-fn zip_name(archive: &mut zip::ZipArchive<Cursor<&[u8]>>, i: usize) -> String {
-    archive
-        .by_index_raw(i)
-        .ok()
-        .and_then(|f| f.name().ok().map(|n| n.into_owned()))
-        .unwrap_or_else(|| format!("#{i}"))
-}
-
 /// Tells `visit` of a member whose bytes cannot be read without a password.
-fn visit_encrypted(visit: &mut dyn FnMut(Member<'_>) -> Flow, name: String) -> Flow {
+fn visit_encrypted(visit: &mut dyn Visitor, name: String) -> Flow {
     let mut nothing: &[u8] = &[];
-    visit(Member {
+    visit.member(Member {
         name,
         reader: &mut nothing,
         encrypted: true,
+        stream: false,
     })
-}
-
-fn tar(bytes: &mut dyn Read, visit: &mut dyn FnMut(Member<'_>) -> Flow) -> Result<(), String> {
-    let mut archive = tar::Archive::new(bytes);
-    let entries = archive.entries().map_err(|e| e.to_string())?;
-    for (i, entry) in entries.enumerate() {
-        let mut entry = entry.map_err(|e| format!("member {i}: {e}"))?;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
-        let name = entry
-            .path()
-            .map_or_else(|_| format!("#{i}"), |p| p.display().to_string());
-        let member = Member {
-            name,
-            reader: &mut entry,
-            encrypted: false,
-        };
-        if visit(member) == Flow::Stop {
-            return Ok(());
-        }
-    }
-    Ok(())
-}
-
-fn seven_z(bytes: &[u8], visit: &mut dyn FnMut(Member<'_>) -> Flow) -> Result<(), String> {
-    let password = sevenz_rust2::Password::empty();
-    let mut archive = match sevenz_rust2::ArchiveReader::new(Cursor::new(bytes), password) {
-        Ok(archive) => archive,
-        Err(sevenz_rust2::Error::PasswordRequired) => {
-            visit_encrypted(visit, "(encrypted 7z headers)".into());
-            return Ok(());
-        }
-        Err(e) => return Err(e.to_string()),
-    };
-    // The blocking pool is the parallelism: one decoding thread per archive.
-    archive.set_thread_count(1);
-    let mut stopped = false;
-    let result = archive.for_each_entries(|entry, reader| {
-        if stopped || entry.is_directory || !entry.has_stream {
-            return Ok(!stopped);
-        }
-        let member = Member {
-            name: entry.name.clone(),
-            reader,
-            encrypted: false,
-        };
-        stopped = visit(member) == Flow::Stop;
-        Ok(!stopped)
-    });
-    match result {
-        Ok(()) => Ok(()),
-        Err(sevenz_rust2::Error::PasswordRequired | sevenz_rust2::Error::MaybeBadPassword(_)) => {
-            visit_encrypted(visit, "(encrypted 7z member)".into());
-            Ok(())
-        }
-        Err(e) => Err(e.to_string()),
-    }
 }
 
 #[cfg(test)]
@@ -270,12 +322,14 @@ mod tests {
     #[test]
     fn formats_are_told_by_their_first_bytes() {
         assert_eq!(Format::sniff(b"PK\x03\x04rest"), Some(Format::Zip));
+        assert_eq!(Format::sniff(b"PK\x05\x06rest"), Some(Format::Zip));
         assert_eq!(Format::sniff(&[0x1f, 0x8b, 8]), Some(Format::Gzip));
         assert_eq!(Format::sniff(b"BZh91AY"), Some(Format::Bzip2));
         assert_eq!(Format::sniff(b"plain text"), None);
         let mut tar = vec![0u8; 512];
         tar[257..262].copy_from_slice(b"ustar");
         assert_eq!(Format::sniff(&tar), Some(Format::Tar));
+        assert_eq!(Format::sniff(b"ustar"), None, "tar's magic is at 257");
     }
 
     #[test]
@@ -284,5 +338,22 @@ mod tests {
         assert_eq!(stream_member_name("x.tgz"), "x.tar");
         assert_eq!(stream_member_name("notes.zst"), "notes");
         assert_eq!(stream_member_name("data"), "data");
+    }
+
+    #[test]
+    fn spans_cover_what_was_added() {
+        let mut spans = Spans::default();
+        spans.add(10..20);
+        spans.add(30..30);
+        assert!(!spans.covers(9));
+        assert!(spans.covers(10) && spans.covers(19));
+        assert!(!spans.covers(20));
+        assert!(
+            spans.covers(30) && !spans.covers(31),
+            "an empty span is its first byte"
+        );
+        let shifted = spans.shifted(100);
+        assert!(shifted.covers(110) && !shifted.covers(10));
+        assert!(Spans::all(5).covers(4) && !Spans::all(5).covers(5));
     }
 }

@@ -15,10 +15,15 @@ pub(crate) const EICAR: &[u8] = concat!(
 )
 .as_bytes();
 
+pub(crate) const WEBSHELL: &[u8] = concat!("<?php ", "eval($_PO", "ST['cmd']); ?>").as_bytes();
+
 pub(crate) fn zip(members: &[(&str, &[u8])]) -> Vec<u8> {
+    zip_with(::zip::CompressionMethod::Deflated, members)
+}
+
+pub(crate) fn zip_with(method: ::zip::CompressionMethod, members: &[(&str, &[u8])]) -> Vec<u8> {
     let mut w = ::zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let options = ::zip::write::SimpleFileOptions::default()
-        .compression_method(::zip::CompressionMethod::Deflated);
+    let options = ::zip::write::SimpleFileOptions::default().compression_method(method);
     for (name, data) in members {
         w.start_file(*name, options).unwrap();
         w.write_all(data).unwrap();
@@ -70,7 +75,7 @@ pub(crate) fn seven_z(members: &[(&str, &[u8])]) -> Vec<u8> {
     w.finish().unwrap().into_inner()
 }
 
-fn limits() -> Limits {
+pub(super) fn limits() -> Limits {
     Limits {
         max_depth: 10,
         max_members: 1000,
@@ -81,18 +86,18 @@ fn limits() -> Limits {
     }
 }
 
-fn engine() -> Engine {
+pub(super) fn engine() -> Engine {
     Engine::new(RuleSet::embedded().unwrap(), Duration::from_secs(20))
 }
 
-fn look(data: &[u8], name: &str, limits: &Limits) -> Inspection {
+pub(super) fn look(data: &[u8], name: &str, limits: &Limits) -> Inspection {
     let object = ObjectRef::new("uploads", name);
     let budget = Budget::memory(256 << 20);
     look_with(&engine(), data, &object, limits, &budget)
 }
 
 /// Inspects with the engine's current rules, the way a journey does.
-fn look_with(
+pub(super) fn look_with(
     engine: &Engine,
     data: &[u8],
     object: &ObjectRef,
@@ -109,11 +114,11 @@ fn look_with(
     inspect(&look, data, object, Duration::from_secs(20))
 }
 
-fn labels(inspection: &Inspection) -> Vec<String> {
+pub(super) fn labels(inspection: &Inspection) -> Vec<String> {
     inspection.matches.iter().map(Match::label).collect()
 }
 
-fn unscannable_reason(inspection: Inspection) -> String {
+pub(super) fn unscannable_reason(inspection: Inspection) -> String {
     match inspection.verdict() {
         Ok(Verdict::Unscannable(why)) => why,
         other => panic!("{other:?}"),
@@ -259,22 +264,48 @@ fn encrypted_members_are_unscannable_or_infected_as_set() {
 }
 
 #[test]
-fn a_corrupt_archive_is_scanned_as_bytes_and_noted() {
-    let mut broken = zip(&[("a.txt", b"hello")]);
-    broken.truncate(broken.len() / 2);
-    let found = look(&broken, "broken.zip", &limits());
-    assert_eq!(found.clone().verdict(), Ok(Verdict::Clean));
+fn bytes_that_only_look_like_an_archive_are_scanned_as_bytes_and_noted() {
+    // Nothing in them reads as a member: their bytes are all there is.
+    let mut fake = b"PK\x03\x04".to_vec();
+    fake.extend_from_slice(b" is not a zip, and here is ");
+    fake.extend_from_slice(WEBSHELL);
+    let found = look(&fake, "fake.zip", &limits());
     assert_eq!(found.notes.len(), 1, "{found:?}");
     assert!(
-        found.notes[0].starts_with("ZIP broken.zip not read in full"),
+        found.notes[0].starts_with("ZIP fake.zip not read"),
         "{:?}",
         found.notes
     );
-    // EICAR in its bytes is found all the same.
-    let mut with_eicar = EICAR.to_vec();
-    with_eicar.splice(0..0, b"PK\x03\x04".iter().copied());
-    let found = look(&with_eicar, "fake.zip", &limits());
-    assert_eq!(found.notes.len(), 1);
+    assert_eq!(
+        labels(&found),
+        ["Webshell_PHP_Request_Eval"],
+        "found in its bytes"
+    );
+    assert!(matches!(found.verdict(), Ok(Verdict::Infected(_))));
+    let clean = look(&fake[..40], "fake.zip", &limits());
+    assert_eq!(clean.notes.len(), 1);
+    assert_eq!(clean.verdict(), Ok(Verdict::Clean));
+}
+
+#[test]
+fn an_archive_that_breaks_after_a_member_is_unscannable_unless_a_match_decides() {
+    // Cut inside its second member: the first is read, then the zip breaks.
+    let stored = ::zip::CompressionMethod::Stored;
+    let full = zip_with(stored, &[("a.txt", b"hello"), ("b.txt", &[b'b'; 200])]);
+    let broken = &full[..120];
+    let why = unscannable_reason(look(broken, "broken.zip", &limits()));
+    assert!(why.contains("broken.zip>b.txt"), "{why}");
+    // A payload that matches anywhere, in the member read before the break.
+    let full = zip_with(stored, &[("shell.php", WEBSHELL), ("b.txt", &[b'b'; 200])]);
+    let found = look(&full[..120], "broken.zip", &limits());
+    assert_eq!(
+        labels(&found),
+        [
+            "Webshell_PHP_Request_Eval",
+            "broken.zip>shell.php:Webshell_PHP_Request_Eval"
+        ]
+    );
+    assert!(matches!(found.verdict(), Ok(Verdict::Infected(_))));
 }
 
 #[test]
@@ -300,7 +331,7 @@ fn rules_see_each_members_name() {
 }
 
 #[test]
-fn members_that_do_not_fit_in_memory_now_ask_for_a_retry() {
+fn members_that_do_not_fit_in_memory_now_ask_for_a_retry_without_a_spool() {
     let archive = zip(&[("a.bin", &vec![b'a'; 600 << 10])]);
     let budget = Budget::memory(1 << 20);
     // Another object holds most of the memory.

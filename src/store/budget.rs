@@ -1,6 +1,7 @@
 //! Room for objects' bytes: a memory budget and a spool budget shared by the objects in flight,
 //! so that concurrent large objects wait for each other instead of running the function out of
-//! memory or disk. A [`Sink`] is reserved room; a [`Buffer`] the filled bytes.
+//! memory or disk. A [`Sink`] is reserved room; a [`Buffer`] the filled bytes; a [`Room`]
+//! (`room`) room that grows as bytes of unknown size are decoded.
 
 use std::fs::File;
 use std::io;
@@ -9,11 +10,15 @@ use std::sync::Arc;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+mod room;
+
+pub use room::{Full, Holding, Room};
+
 /// An object's bytes, counted against a [`Budget`] until dropped.
 #[derive(Debug)]
 pub struct Buffer {
     data: Data,
-    _reservation: Option<OwnedSemaphorePermit>,
+    reservation: Option<OwnedSemaphorePermit>,
 }
 
 #[derive(Debug)]
@@ -29,7 +34,7 @@ impl Buffer {
     pub fn unbudgeted(bytes: Vec<u8>) -> Buffer {
         Buffer {
             data: Data::Memory(bytes),
-            _reservation: None,
+            reservation: None,
         }
     }
 
@@ -93,7 +98,7 @@ impl Sink {
         };
         Ok(Buffer {
             data,
-            _reservation: Some(self.reservation),
+            reservation: Some(self.reservation),
         })
     }
 }
@@ -112,7 +117,14 @@ pub struct Budget {
 #[derive(Debug, Clone)]
 struct Bytes {
     limit: u64,
+    /// The semaphore's permits in all.
+    units: usize,
     kib: Arc<Semaphore>,
+}
+
+/// The KiB units that hold `size` bytes (at least one).
+fn units(size: u64) -> usize {
+    usize::try_from(size.div_ceil(1024).max(1)).unwrap_or(usize::MAX)
 }
 
 impl Bytes {
@@ -120,7 +132,25 @@ impl Bytes {
         let units = limit.div_ceil(1024).min(Semaphore::MAX_PERMITS as u64) as usize;
         Bytes {
             limit,
+            units,
             kib: Arc::new(Semaphore::new(units)),
+        }
+    }
+
+    /// `units` more, added to `permit`, if they are free now.
+    fn try_add(&self, permit: &mut Option<OwnedSemaphorePermit>, units: usize) -> bool {
+        let Ok(more) = u32::try_from(units) else {
+            return false;
+        };
+        match self.kib.clone().try_acquire_many_owned(more) {
+            Ok(more) => {
+                match permit {
+                    Some(held) => held.merge(more),
+                    None => *permit = Some(more),
+                }
+                true
+            }
+            Err(_) => false,
         }
     }
 

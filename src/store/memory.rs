@@ -56,6 +56,8 @@ struct Version {
     etag: String,
     last_modified: i64,
     tags: Tags,
+    /// Its `Content-Encoding`.
+    encoding: Option<String>,
 }
 
 #[derive(Debug)]
@@ -127,6 +129,16 @@ impl MemoryStore {
             .collect();
         let mut state = locked(&self.state);
         let version = state.new_version(bucket, Some(Arc::new(body.to_vec())), tags);
+        let info = version.info();
+        state.write(bucket, key, version);
+        info
+    }
+
+    /// Uploads `body` stored with `Content-Encoding: encoding`, as [`MemoryStore::put`] does.
+    pub fn put_encoded(&self, bucket: &str, key: &str, body: &[u8], encoding: &str) -> ObjectInfo {
+        let mut state = locked(&self.state);
+        let mut version = state.new_version(bucket, Some(Arc::new(body.to_vec())), Tags::new());
+        version.encoding = Some(encoding.to_owned());
         let info = version.info();
         state.write(bucket, key, version);
         info
@@ -215,6 +227,7 @@ impl State {
             body,
             last_modified: self.clock,
             tags,
+            encoding: None,
         }
     }
 
@@ -304,12 +317,13 @@ impl ObjectStore for MemoryStore {
         reserved: Option<Sink>,
     ) -> Result<Fetched, StoreError> {
         self.call(Op::GetObject, object).await?;
-        let (info, body, tag_count) = {
+        let (info, body, tag_count, encoding) = {
             let state = locked(&self.state);
             let version = state.find_for(object, Op::GetObject)?;
             check_etag(Op::GetObject, object, version, etag)?;
             let body = version.body.clone().unwrap_or_default();
-            (version.info(), body, version.tags.len() as u32)
+            let encoding = version.encoding.clone();
+            (version.info(), body, version.tags.len() as u32, encoding)
         };
         let room = match reserved {
             Some(sink) if sink.len() as u64 == info.size => Some(sink),
@@ -333,6 +347,7 @@ impl ObjectStore for MemoryStore {
             info,
             body,
             tag_count,
+            encoding,
         })
     }
 
@@ -375,9 +390,11 @@ impl ObjectStore for MemoryStore {
         let mut state = locked(&self.state);
         let version = state.find_for(source, Op::CopyObject)?;
         check_etag(Op::CopyObject, source, version, info.etag.as_deref())?;
-        let body = version.body.clone();
+        let (body, encoding) = (version.body.clone(), version.encoding.clone());
         state.bucket(&dest.bucket, Op::CopyObject)?;
-        let copy = state.new_version(&dest.bucket, body, tags.clone());
+        let mut copy = state.new_version(&dest.bucket, body, tags.clone());
+        // A copy keeps the source's metadata, as CopyObject's default directive does.
+        copy.encoding = encoding;
         let written = copy.info();
         state.write(&dest.bucket, &dest.key, copy);
         Ok(written)

@@ -43,6 +43,7 @@ pub(super) async fn get(
         .tag_count()
         .and_then(|n| u32::try_from(n).ok())
         .unwrap_or(0);
+    let encoding = out.content_encoding().map(String::from);
     // Dropping the unread body closes the connection: a too-large object costs one request,
     // not a download.
     let Some(mut sink) = room(budget, reserved, size).await? else {
@@ -56,6 +57,7 @@ pub(super) async fn get(
         info,
         body,
         tag_count,
+        encoding,
     })
 }
 

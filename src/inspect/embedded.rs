@@ -1,0 +1,127 @@
+//! Archives inside other bytes: a zip after a PNG (self-extracting and polyglot files), a
+//! gzip stream inside a document, a second zip after a first. Different tools open different
+//! archives of one file, so every one is looked into, found by its signature in one pass over
+//! the bytes (the formats' magic numbers, a multi-pattern search) and checked cheaply before
+//! any decoder sees it.
+
+use std::sync::LazyLock;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+use super::formats::{self, Format};
+
+/// An archive's start inside other bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Candidate {
+    /// Where it starts.
+    pub offset: usize,
+    /// What it looks like.
+    pub format: Format,
+}
+
+/// The formats' magic numbers, searched for all at once.
+static SIGNATURES: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+    AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostFirst)
+        .build(Format::ALL.map(Format::magic))
+        .ok()
+});
+
+/// Every plausible archive start in `bytes` after its first byte (an archive at the start is
+/// the bytes' own format), in order.
+pub fn candidates(bytes: &[u8]) -> impl Iterator<Item = Candidate> + '_ {
+    SIGNATURES.iter().flat_map(move |search| {
+        search.find_iter(bytes).filter_map(move |found| {
+            let format = Format::ALL[found.pattern().as_usize()];
+            let offset = found.start().checked_sub(format.magic_at())?;
+            (offset > 0 && plausible(format, &bytes[offset..]))
+                .then_some(Candidate { offset, format })
+        })
+    })
+}
+
+/// True when `bytes` start like a `format` container beyond its magic number: the fields a
+/// decoder checks first hold values it accepts. Cheap, so that the bytes of ordinary files
+/// that happen to hold a magic number cost no decoder.
+fn plausible(format: Format, bytes: &[u8]) -> bool {
+    let at = |i: usize| bytes.get(i).copied();
+    match format {
+        // Version needed to extract (at most 6.3), and a file name.
+        Format::Zip => {
+            at(4).is_some_and(|v| v <= 63) && bytes.get(26..28).is_some_and(|n| n != [0, 0])
+        }
+        // Deflate, and no reserved flag.
+        Format::Gzip => at(2) == Some(8) && at(3).is_some_and(|f| f & 0xe0 == 0),
+        // A block size, then a block's or the end's magic.
+        Format::Bzip2 => {
+            at(3).is_some_and(|s| (b'1'..=b'9').contains(&s))
+                && [&b"1AY&SY"[..], &[0x17, 0x72, 0x45, 0x38, 0x50, 0x90]]
+                    .contains(&bytes.get(4..10).unwrap_or_default())
+        }
+        // The stream flags' first byte is reserved.
+        Format::Xz => at(6) == Some(0),
+        // The frame header's reserved bit.
+        Format::Zstd => at(4).is_some_and(|d| d & 0x08 == 0),
+        // The format's major version.
+        Format::SevenZ => at(6) == Some(0),
+        Format::Tar => bytes.get(..512).is_some_and(formats::is_tar_header),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archives_are_found_after_other_bytes_and_checked() {
+        let mut bytes = b"\x89PNG\r\n\x1a\n....".to_vec();
+        let zip_at = bytes.len();
+        bytes.extend_from_slice(b"PK\x03\x04\x14\x00\x00\x00\x08\x00");
+        bytes.extend_from_slice(&[0; 16]);
+        bytes.extend_from_slice(&[5, 0, 0, 0]);
+        let gzip_at = bytes.len();
+        bytes.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0]);
+        // Magic numbers whose next fields a decoder would refuse.
+        bytes.extend_from_slice(&[0x1f, 0x8b, 9, 0]);
+        bytes.extend_from_slice(b"BZh0");
+        bytes.extend_from_slice(b"....ustar....");
+        let found: Vec<Candidate> = candidates(&bytes).collect();
+        assert_eq!(
+            found,
+            [
+                Candidate {
+                    offset: zip_at,
+                    format: Format::Zip
+                },
+                Candidate {
+                    offset: gzip_at,
+                    format: Format::Gzip
+                },
+            ]
+        );
+        assert_eq!(
+            candidates(b"PK\x03\x04\x14\x00").count(),
+            0,
+            "not at the start"
+        );
+    }
+
+    #[test]
+    fn a_tar_is_found_by_its_header_around_the_magic() {
+        let mut header = tar::Header::new_ustar();
+        header.set_path("a.txt").unwrap();
+        header.set_size(0);
+        header.set_cksum();
+        let mut bytes = vec![b'x'; 100];
+        bytes.extend_from_slice(header.as_bytes());
+        assert_eq!(
+            candidates(&bytes).collect::<Vec<_>>(),
+            [Candidate {
+                offset: 100,
+                format: Format::Tar
+            }]
+        );
+        bytes[150] ^= 1;
+        assert_eq!(candidates(&bytes).count(), 0, "a bad checksum");
+    }
+}

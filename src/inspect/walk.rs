@@ -1,0 +1,448 @@
+//! The walk over one object: its bytes are scanned, then its container's members (`formats`),
+//! the archives embedded in it (`embedded`) and what its `Content-Encoding` decodes to
+//! (`encoding`), each scanned and walked in turn. What a container could not read decides
+//! the verdict: bytes that only looked like a container are noted; a container recognised
+//! (a member named or read) that breaks, or uses what cannot be decoded, is `Unscannable`.
+
+use std::time::{Duration, Instant};
+
+use super::encoding::{self, Coding};
+use super::formats::{self, Flow, Format, Member, Problem, Spans, Visitor};
+use super::{Body, ENCRYPTED_RULE, Encrypted, Incomplete, Inspection, Limits, Look, Subject};
+use crate::object::ObjectRef;
+use crate::scan::{Engine, Match, RuleSets, ScanError};
+use crate::store::{Budget, Buffer, Holding};
+
+mod read;
+
+/// Notes kept for the log; more are counted, not kept.
+const MAX_NOTES: usize = 32;
+
+pub(super) struct Walk<'a> {
+    engine: &'a Engine,
+    rules: &'a RuleSets,
+    limits: &'a Limits,
+    budget: &'a Budget,
+    deadline: Instant,
+    timeout: Duration,
+    root_size: u64,
+    /// The object's name, first in every member path.
+    root: String,
+    /// The room the object and the members on the current path hold.
+    holding: Holding,
+    out: Inspection,
+}
+
+impl<'a> Walk<'a> {
+    pub(super) fn new(
+        look: &Look<'a>,
+        object: &ObjectRef,
+        body: Body<'_>,
+        timeout: Duration,
+    ) -> Walk<'a> {
+        Walk {
+            engine: look.engine,
+            rules: look.rules,
+            limits: look.limits,
+            budget: look.budget,
+            deadline: Instant::now() + timeout,
+            timeout,
+            root_size: body.bytes.len() as u64,
+            root: object.key.rsplit('/').next().unwrap_or_default().to_owned(),
+            holding: body.holding,
+            out: Inspection::default(),
+        }
+    }
+
+    pub(super) fn finish(self) -> Inspection {
+        self.out
+    }
+
+    /// The object: its stored bytes and what they contain, then what its encoding decodes
+    /// to. A gzip or zstd stream that the encoding says it is stored as is decoded once, as
+    /// the encoding, whose failure is never only noted.
+    pub(super) fn root(&mut self, body: Body<'_>, subject: &Subject) {
+        let mut path = Vec::new();
+        let codings = body.encoding.map(encoding::parse).transpose();
+        let format = Format::sniff(body.bytes);
+        let stored_as = match &codings {
+            Ok(Some(codings)) => codings.last().copied(),
+            _ => None,
+        };
+        let as_encoding = matches!(
+            (format, stored_as),
+            (Some(Format::Gzip), Some(Coding::Gzip)) | (Some(Format::Zstd), Some(Coding::Zstd))
+        );
+        if self.scan(body.bytes, &path, subject) == Flow::Stop {
+            return;
+        }
+        if !as_encoding && self.inside(body.bytes, &mut path, subject, format) == Flow::Stop {
+            return;
+        }
+        match codings {
+            Ok(Some(codings)) => self.decode(body.bytes, &codings, &mut path, subject),
+            Ok(None) => {}
+            Err(unknown) => self.unscannable(unknown.to_string()),
+        }
+    }
+
+    /// Scans `data` (the member at `path`), then what it contains.
+    fn bytes(&mut self, data: &[u8], path: &mut Vec<String>, subject: &Subject) -> Flow {
+        if self.scan(data, path, subject) == Flow::Stop {
+            return Flow::Stop;
+        }
+        self.inside(data, path, subject, Format::sniff(data))
+    }
+
+    /// What `data` contains: the members of the `format` container it is, if any, then the
+    /// archives embedded in it outside those members.
+    fn inside(
+        &mut self,
+        data: &[u8],
+        path: &mut Vec<String>,
+        subject: &Subject,
+        format: Option<Format>,
+    ) -> Flow {
+        let mut spans = Spans::default();
+        if let Some(format) = format {
+            if path.len() >= self.limits.max_depth {
+                return self.too_deep(path);
+            }
+            let (flow, walked) = self.container(format, data, path, subject, None);
+            if flow == Flow::Stop {
+                return Flow::Stop;
+            }
+            spans = walked;
+        }
+        self.embedded(data, &mut spans, path, subject)
+    }
+
+    /// Walks the members of `data`, a `format` container (`embedded` at that offset of
+    /// other bytes, if so), and judges what it could not read.
+    fn container(
+        &mut self,
+        format: Format,
+        data: &[u8],
+        path: &mut Vec<String>,
+        subject: &Subject,
+        embedded: Option<usize>,
+    ) -> (Flow, Spans) {
+        let name = match embedded {
+            Some(_) => path.last().cloned().unwrap_or_default(),
+            None => subject.filename.clone(),
+        };
+        let at = self.at(path);
+        let mut visit = Container {
+            walk: self,
+            path,
+            parent: subject,
+            embedded: embedded.is_some(),
+            visited: 0,
+            problems: Vec::new(),
+            stopped: false,
+        };
+        let spans = formats::each_member(format, &name, data, embedded.is_some(), &mut visit);
+        let Container {
+            visited,
+            problems,
+            stopped,
+            ..
+        } = visit;
+        self.judge(format, &at, visited, problems);
+        (if stopped { Flow::Stop } else { Flow::Continue }, spans)
+    }
+
+    /// A container's problems: only noted (in one note) when the bytes merely looked like a
+    /// container (nothing in it was named or read), else the object is `Unscannable`.
+    fn judge(&mut self, format: Format, at: &str, visited: u64, problems: Vec<Problem>) {
+        let name = format.name();
+        let mut unread = Vec::new();
+        for problem in problems {
+            let why = &problem.why;
+            match problem.member.as_deref() {
+                Some(member) if problem.unsupported => self.unscannable(format!(
+                    "{name} {at}>{member} uses what cannot be decoded: {why}"
+                )),
+                Some(member) => self.unscannable(format!("{name} {at}>{member} is damaged: {why}")),
+                None if visited > 0 => self.unscannable(format!("{name} {at} is damaged: {why}")),
+                None => unread.push(problem.why),
+            }
+        }
+        if !unread.is_empty() {
+            self.note(format!("{name} {at} not read: {}", unread.join("; ")));
+        }
+    }
+
+    /// The archives embedded in `data`, outside `spans` (which grow with each one walked).
+    fn embedded(
+        &mut self,
+        data: &[u8],
+        spans: &mut Spans,
+        path: &mut Vec<String>,
+        subject: &Subject,
+    ) -> Flow {
+        for found in super::embedded::candidates(data) {
+            if spans.covers(found.offset) {
+                continue;
+            }
+            if path.len() >= self.limits.max_depth {
+                return self.too_deep(path);
+            }
+            if self.count_member(path) == Flow::Stop {
+                return Flow::Stop;
+            }
+            let (bytes, format) = (&data[found.offset..], found.format);
+            let name = format!("@{}.{}", found.offset, format.extension());
+            let inner = subject.member(&name, bytes);
+            path.push(name);
+            let (flow, walked) = self.container(format, bytes, path, &inner, Some(found.offset));
+            path.pop();
+            spans.merge(walked.shifted(found.offset));
+            if flow == Flow::Stop {
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Scans `data` itself, with what time is left.
+    fn scan(&mut self, data: &[u8], path: &[String], subject: &Subject) -> Flow {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return self.timed_out(path);
+        }
+        match self
+            .engine
+            .scan_with(self.rules, data, subject.values(), left)
+        {
+            Ok(found) => {
+                let member = (!path.is_empty()).then(|| self.at(path));
+                self.out.matches.extend(found.into_iter().map(|m| Match {
+                    member: member.clone(),
+                    ..m
+                }));
+                Flow::Continue
+            }
+            Err(ScanError::Timeout(_)) => self.timed_out(path),
+            Err(e) => self.stop(format!("{} at {}", e, self.at(path))),
+        }
+    }
+
+    /// Counts one more member; stops at the limit.
+    fn count_member(&mut self, path: &[String]) -> Flow {
+        self.out.members += 1;
+        if self.out.members > self.limits.max_members {
+            return self.stop(format!(
+                "ARCHIVE_MAX_MEMBERS ({}) reached in {}",
+                self.limits.max_members,
+                self.at(path)
+            ));
+        }
+        Flow::Continue
+    }
+
+    /// Reads `member` of the container at `path`, then scans it and what it contains.
+    fn member(
+        &mut self,
+        member: Member<'_>,
+        path: &mut Vec<String>,
+        parent: &Subject,
+        embedded: bool,
+    ) -> Flow {
+        if self.count_member(path) == Flow::Stop {
+            return Flow::Stop;
+        }
+        path.push(member.name.clone());
+        let flow = if member.encrypted {
+            self.encrypted(path)
+        } else {
+            self.read_member(member, path, parent, embedded)
+        };
+        path.pop();
+        flow
+    }
+
+    /// Reads a member's bytes and walks them. A member that fails to decode is scanned as far
+    /// as it decoded; the object is `Unscannable`, unless the member is the decoded bytes of
+    /// a stream that gave none, or of a stream found inside other bytes (which may well be
+    /// no stream): then it is noted.
+    fn read_member(
+        &mut self,
+        member: Member<'_>,
+        path: &mut Vec<String>,
+        parent: &Subject,
+        embedded: bool,
+    ) -> Flow {
+        let (held, failed) = match self.read(member.reader, path) {
+            Ok(read) => read,
+            Err(flow) => return flow,
+        };
+        let data = held.as_ref();
+        if let Some(e) = &failed {
+            let why = format!("{} could not be decoded in full: {e}", self.at(path));
+            match member.stream && (embedded || data.is_empty()) {
+                true => self.note(why),
+                false => self.unscannable(why),
+            }
+        }
+        let subject = parent.member(&member.name, data);
+        let outer = self.holding;
+        self.holding = outer.plus(Holding::of(&held));
+        let flow = self.bytes(data, path, &subject);
+        self.holding = outer;
+        match (flow, failed) {
+            (Flow::Continue, Some(_)) => Flow::Skip,
+            (flow, _) => flow,
+        }
+    }
+
+    /// An encrypted member: a detection, or a reason the object was not scanned in full. The
+    /// other members are still scanned: a match among them decides.
+    fn encrypted(&mut self, path: &[String]) -> Flow {
+        let at = self.at(path);
+        match self.limits.encrypted {
+            Encrypted::Infected => self.out.matches.push(Match {
+                member: Some(at),
+                ..Match::named(ENCRYPTED_RULE)
+            }),
+            Encrypted::Unscannable => self.unscannable(format!(
+                "encrypted member {at} (ARCHIVE_ENCRYPTED=unscannable)"
+            )),
+        }
+        Flow::Continue
+    }
+
+    /// Undoes `codings` (in the order applied) on `stored`, each decoded layer held while the
+    /// next is decoded, then walks the decoded bytes as the object itself (same name).
+    fn decode(
+        &mut self,
+        stored: &[u8],
+        codings: &[Coding],
+        path: &mut Vec<String>,
+        subject: &Subject,
+    ) {
+        let depth = path.len();
+        let mut decoded: Option<Buffer> = None;
+        for coding in codings.iter().rev() {
+            if path.len() >= self.limits.max_depth {
+                self.too_deep(path);
+                break;
+            }
+            path.push(format!("Content-Encoding={}", coding.name()));
+            if self.count_member(path) == Flow::Stop {
+                break;
+            }
+            let (input, outer) = match &decoded {
+                Some(layer) => (layer.as_ref(), self.holding.plus(Holding::of(layer))),
+                None => (stored, self.holding),
+            };
+            let before = std::mem::replace(&mut self.holding, outer);
+            let read = self.read(&mut coding.decoder(input), path);
+            self.holding = before;
+            let Ok((layer, failed)) = read else {
+                path.truncate(depth);
+                return;
+            };
+            decoded = Some(layer);
+            if let Some(e) = failed {
+                let (name, at) = (coding.name(), self.at(&path[..depth]));
+                self.unscannable(format!(
+                    "Content-Encoding {name} of {at} could not be decoded: {e}"
+                ));
+                break;
+            }
+        }
+        if let Some(layer) = decoded {
+            let inner = Subject {
+                filetype: super::filetype(layer.as_ref()).to_owned(),
+                ..subject.clone()
+            };
+            let outer = self.holding;
+            self.holding = outer.plus(Holding::of(&layer));
+            self.bytes(layer.as_ref(), path, &inner);
+            self.holding = outer;
+        }
+        path.truncate(depth);
+    }
+
+    fn too_deep(&mut self, path: &[String]) -> Flow {
+        self.stop(format!(
+            "ARCHIVE_MAX_DEPTH ({}) reached at {}",
+            self.limits.max_depth,
+            self.at(path)
+        ))
+    }
+
+    fn timed_out(&mut self, path: &[String]) -> Flow {
+        let at = if path.is_empty() {
+            String::new()
+        } else {
+            format!(" at {}", self.at(path))
+        };
+        self.stop(format!(
+            "scan timed out after {:?}{at} (SCAN_TIMEOUT_SECS covers the object and its members)",
+            self.timeout
+        ))
+    }
+
+    /// Where `path` is: the object's name, then the members' (`a.zip>b.tar>eicar.com`).
+    fn at(&self, path: &[String]) -> String {
+        std::iter::once(self.root.as_str())
+            .chain(path.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(">")
+    }
+
+    /// Ends the inspection: nothing more is scanned.
+    fn stop(&mut self, why: String) -> Flow {
+        if !matches!(self.out.incomplete, Some(Incomplete::NoRoom(_))) {
+            self.out.incomplete = Some(Incomplete::Unscannable(why));
+        }
+        Flow::Stop
+    }
+
+    /// Something was not scanned; the inspection goes on (a match elsewhere still decides).
+    /// The first reason is the verdict's; the others are noted.
+    fn unscannable(&mut self, why: String) {
+        match self.out.incomplete {
+            None => self.out.incomplete = Some(Incomplete::Unscannable(why)),
+            Some(_) => self.note(why),
+        }
+    }
+
+    /// Something not read that does not change the verdict, for the log.
+    fn note(&mut self, why: String) {
+        match self.out.notes.len() {
+            n if n < MAX_NOTES => self.out.notes.push(why),
+            MAX_NOTES => self.out.notes.push("(more left out)".into()),
+            _ => {}
+        }
+    }
+}
+
+/// One container's walk, as its formats walker sees the walk.
+struct Container<'w, 'a> {
+    walk: &'w mut Walk<'a>,
+    path: &'w mut Vec<String>,
+    parent: &'w Subject,
+    embedded: bool,
+    /// Members handed over (read, or found encrypted).
+    visited: u64,
+    problems: Vec<Problem>,
+    stopped: bool,
+}
+
+impl Visitor for Container<'_, '_> {
+    fn member(&mut self, member: Member<'_>) -> Flow {
+        self.visited += 1;
+        let flow = self
+            .walk
+            .member(member, self.path, self.parent, self.embedded);
+        self.stopped |= flow == Flow::Stop;
+        flow
+    }
+
+    fn problem(&mut self, problem: Problem) {
+        self.problems.push(problem);
+    }
+}
