@@ -337,6 +337,8 @@ impl<S: ObjectStore> Pipeline<S> {
 #[cfg(test)]
 mod filter_tests;
 #[cfg(test)]
+mod inspect_tests;
+#[cfg(test)]
 mod promote_tests;
 #[cfg(test)]
 mod request_tests;

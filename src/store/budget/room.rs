@@ -253,3 +253,102 @@ fn grow_memory(
     v.try_reserve_exact(capacity.saturating_sub(v.len()))
         .map_err(|_| true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(budget: &Budget) -> usize {
+        budget.memory.units - budget.memory.kib.available_permits()
+    }
+
+    #[test]
+    fn room_grows_as_bytes_come_and_never_holds_less_than_it_keeps() {
+        let budget = Budget::memory(1 << 20);
+        let mut room = budget.room(Holding::default());
+        for _ in 0..10 {
+            room.extend(&[7; 10_000]).unwrap();
+            let kept = room.len() as usize;
+            assert!(
+                held(&budget) * 1024 >= kept,
+                "{} KiB for {kept} bytes",
+                held(&budget)
+            );
+            let Growing::Memory(v) = &room.data else {
+                panic!()
+            };
+            assert!(
+                v.capacity() <= held(&budget) * 1024,
+                "no unaccounted capacity"
+            );
+        }
+        let buffer = room.finish().unwrap();
+        assert_eq!(buffer.as_ref(), &[7; 100_000][..]);
+        assert_eq!(Holding::of(&buffer).memory, held(&budget));
+        drop(buffer);
+        assert_eq!(held(&budget), 0, "all given back");
+    }
+
+    #[test]
+    fn bytes_that_memory_can_never_hold_beside_the_object_go_to_the_spool() {
+        let dir = tempfile::tempdir().unwrap();
+        let budget = Budget::memory(64 << 10).with_spool(dir.path().to_owned(), 1 << 20);
+        let object = budget.try_hold(40 << 10);
+        let mut room = budget.room(Holding::of_hold(&object));
+        room.extend(&[1; 20 << 10]).unwrap();
+        room.extend(&[2; 20 << 10]).unwrap();
+        assert!(matches!(room.data, Growing::Spooled(..)));
+        assert_eq!(held(&budget), 40, "the memory the room held went back");
+        let buffer = room.finish().unwrap();
+        assert!(buffer.is_spooled());
+        assert_eq!(&buffer.as_ref()[..20 << 10], &[1; 20 << 10][..]);
+        assert_eq!(
+            Holding::of(&buffer),
+            Holding {
+                memory: 0,
+                spool: 40
+            }
+        );
+    }
+
+    #[test]
+    fn never_and_not_now_are_told_apart() {
+        let budget = Budget::memory(64 << 10);
+        let mut room = budget.room(Holding::default());
+        assert_eq!(
+            room.extend(&[0; 65 << 10]),
+            Err(Full::Never {
+                needed: 65 << 10,
+                memory: 64 << 10,
+                spool: None
+            })
+        );
+        let other = budget.try_hold(60 << 10);
+        let mut room = budget.room(Holding::default());
+        assert_eq!(
+            room.extend(&[0; 10 << 10]),
+            Err(Full::Busy { needed: 10 << 10 })
+        );
+        assert!(room.is_empty(), "nothing kept without room");
+        drop(other);
+        room.extend(&[0; 10 << 10]).unwrap();
+        // Beside what the object holds, 60 KiB of 64 can never be had.
+        let object = budget.try_hold(10 << 10);
+        let mut room = budget.room(Holding::of_hold(&object));
+        assert!(matches!(
+            room.extend(&[0; 60 << 10]),
+            Err(Full::Never { .. })
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let small_spool = Budget::memory(64 << 10).with_spool(dir.path().to_owned(), 100 << 10);
+        let mut room = small_spool.room(Holding::default());
+        assert_eq!(
+            room.extend(&[0; 101 << 10]),
+            Err(Full::Never {
+                needed: 101 << 10,
+                memory: 64 << 10,
+                spool: Some(100 << 10)
+            })
+        );
+    }
+}
