@@ -391,3 +391,4 @@ fn an_unknown_or_broken_content_encoding_is_unscannable_naming_it() {
         Ok(Verdict::Infected(_))
     ));
 }
+

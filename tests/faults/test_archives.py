@@ -1,18 +1,69 @@
 """Archives through the real binary on the emulator: EICAR nested five containers deep is found
 and named by its path; a gzip bomb and a zip bomb, built here, end Unscannable in bounded time
 and memory; an encrypted member and a corrupt archive are handled as documented; a benign
-archive of real files stays Clean. (Every format, zstd and 7z included, and six levels, are in
-the unit tests of src/inspect.)"""
+archive of real files stays Clean. Containers that break or hide members never come out Clean
+(a zip whose 2nd local header is broken, a tar whose 2nd header checksum is bad, two zips
+concatenated, a zip after a PNG-like prefix: the EICAR behind each is found); objects stored
+with a Content-Encoding are scanned decoded; a member that can never fit in memory settles its
+object. (Every format, zstd and 7z included, and six levels, are in the unit tests of
+src/inspect; 7z coders and the br and zstd encodings, which Python cannot write here, in
+tests/integration/containers.rs.)"""
 
 import bz2
 import gzip
 import lzma
+import random
 import resource
 import time
+import zipfile
+import zlib
 
-from tests.faults.support import EICAR, ProxyTestCase, World
+from tests.faults.support import EICAR, WEBSHELL, ProxyTestCase, World
 
 from detection import encrypted_flags, tar_of, zip_of  # noqa: E402  (scripts/, on the path through support)
+
+
+def nth(data, needle, n):
+    """The offset of the `n`th (from 0) occurrence of `needle` in `data`."""
+    at = -1
+    for _ in range(n + 1):
+        at = data.index(needle, at + 1)
+    return at
+
+
+def broken_second_local_header(members):
+    """A zip of `members` whose 2nd local header signature is broken (unzip skips that member
+    and extracts the ones after it)."""
+    data = bytearray(zip_of(members))
+    data[nth(data, b"PK\x03\x04", 1) + 3] = 0x05
+    return bytes(data)
+
+
+def bad_second_tar_checksum(members):
+    """A tar of `members` whose 2nd header's checksum no longer matches (GNU tar skips to the
+    next header)."""
+    data = bytearray(tar_of(members, "w"))
+    first_size = len(members[0][1])
+    second = 512 + (first_size + 511) // 512 * 512
+    data[second + 100] ^= 0x40  # the mode field: the stored checksum is now wrong
+    return bytes(data)
+
+
+def png_like(length=108):
+    """`length` bytes that start as a PNG does."""
+    head = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
+    return head + b"\x42" * (length - len(head))
+
+
+def report_like(size):
+    """`size` bytes of text that compress about 10 to 1, made the same on every run."""
+    rng, lines, total, i = random.Random(20), [], 0, 0
+    while total < size:
+        line = b"line %08d of the report, nothing to see here %s\n" % (
+            i, bytes(rng.choice(b"0123456789abcdef") for _ in range(3)))
+        lines.append(line)
+        total, i = total + len(line), i + 1
+    return b"".join(lines)[:size]
 
 
 class Archives(ProxyTestCase):
@@ -66,6 +117,102 @@ class Archives(ProxyTestCase):
         self.assertEqual(states["encrypted"].verdict, "Unscannable", context)
         self.assertIn("encrypted member locked.zip_secret.txt",
                       states["encrypted"].tags["scan-detail"], "`>` is no tag character")
-        self.assertEqual(states["corrupt"].verdict, "Clean", context)
-        self.assertIn("archive not read in full", context)
+        self.assertEqual(states["corrupt"].verdict, "Unscannable", context)
+        self.assertIn("broken.zip", states["corrupt"].tags["scan-detail"], context)
         self.assertEqual(states["benign"].verdict, "Clean", context)
+
+    def test_corrupt_archives_with_a_payload_that_matches_anywhere(self):
+        """A zip cut after a stored member holding a web shell (whose rule matches at any
+        offset): Infected, by its bytes and its member; bytes that only look like a zip are
+        scanned as bytes, noted in the log, and the shell in them found."""
+        w = World(self.proxy_url, self.control, versioned=True)
+        cut = zip_of([("shell.php", WEBSHELL), ("b.txt", b"b" * 400)], zipfile.ZIP_STORED)[:150]
+        w.put("cut.zip", cut, True, "cut after a member")
+        w.put("fake.zip", b"PK\x03\x04 is no zip; " + WEBSHELL, True, "looks like a zip")
+        states, context = self.settle(w, ACTION="tag")
+        cut_state = states["cut after a member"]
+        self.assertEqual(cut_state.verdict, "Infected", context)
+        self.assertIn("cut.zip/shell.php:Webshell_PHP_Request_Eval",
+                      cut_state.tags["scan-matches"], context)
+        self.assertEqual(states["looks like a zip"].verdict, "Infected", context)
+        self.assertIn("ZIP fake.zip not read", context, "noted in the log")
+
+    def test_containers_that_break_or_hide_members_never_hide_eicar(self):
+        """Each archive hides EICAR behind a break or after another archive; each comes out
+        Infected (it was Clean when only the first error or the last directory was read)."""
+        w = World(self.proxy_url, self.control, versioned=True)
+        w.put("bad-local.zip", broken_second_local_header(
+            [("a.txt", b"first"), ("b.txt", b"second"), ("eicar.com", EICAR)]),
+            True, "zip, 2nd local header broken")
+        w.put("bad-sum.tar", bad_second_tar_checksum(
+            [("a.txt", b"a" * 600), ("b.txt", b"second"), ("eicar.com", EICAR)]),
+            True, "tar, 2nd header checksum bad")
+        w.put("two.zip", zip_of([("eicar.com", EICAR)]) + zip_of([("clean.txt", b"clean")]),
+              True, "two zips, EICAR in the first")
+        w.put("x.png", png_like() + zip_of([("a.com", EICAR)]), True, "zip after a PNG prefix")
+        states, context = self.settle(w, ACTION="tag")
+        expected = {
+            "zip, 2nd local header broken": "bad-local.zip/eicar.com:EICAR_Test_File",
+            "tar, 2nd header checksum bad": "bad-sum.tar/eicar.com:EICAR_Test_File",
+            "two zips, EICAR in the first": "two.zip/eicar.com:EICAR_Test_File",
+            "zip after a PNG prefix": "x.png/@108.zip/a.com:EICAR_Test_File",
+        }
+        for kind, match in expected.items():
+            self.assertEqual(states[kind].verdict, "Infected", f"{kind}: {context}")
+            self.assertIn(match, states[kind].tags["scan-matches"], kind)
+        # Without the EICAR, the break makes them Unscannable, never Clean.
+        w = World(self.proxy_url, self.control, versioned=True)
+        w.put("bad-local.zip", broken_second_local_header([("a.txt", b"1"), ("b.txt", b"2")]),
+              False, "zip")
+        w.put("bad-sum.tar", bad_second_tar_checksum([("a.txt", b"1"), ("b.txt", b"2")]),
+              False, "tar")
+        states, context = self.settle(w, ACTION="tag")
+        self.assertIn("ZIP bad-local.zip_b.txt is damaged", states["zip"].tags["scan-detail"])
+        self.assertIn("TAR bad-sum.tar is damaged", states["tar"].tags["scan-detail"])
+
+    def test_objects_stored_with_a_content_encoding_are_scanned_decoded(self):
+        """What browsers and HTTP clients decode is what is scanned: zlib and raw deflate,
+        gzip; an encoding not decoded here, or one that does not decode, is Unscannable."""
+        w = World(self.proxy_url, self.control, versioned=True)
+        raw = zlib.compressobj(wbits=-15)
+        raw_deflate = raw.compress(EICAR) + raw.flush()
+        w.put("zlib.html", zlib.compress(EICAR), True, "deflate (zlib)", ContentEncoding="deflate")
+        w.put("raw.html", raw_deflate, True, "deflate (raw)", ContentEncoding="deflate")
+        w.put("gz.html", gzip.compress(EICAR), True, "gzip", ContentEncoding="gzip")
+        w.put("odd.html", b"<html>", False, "unknown", ContentEncoding="compress")
+        w.put("bad.html", b"not zlib at all", False, "broken", ContentEncoding="deflate")
+        states, context = self.settle(w, ACTION="tag")
+        for kind, key in (("deflate (zlib)", "zlib.html"), ("deflate (raw)", "raw.html"),
+                          ("gzip", "gz.html")):
+            self.assertEqual(states[kind].verdict, "Infected", f"{kind}: {context}")
+            coding = "gzip" if kind == "gzip" else "deflate"
+            self.assertIn(f"{key}/Content-Encoding={coding}:EICAR_Test_File",
+                          states[kind].tags["scan-matches"], kind)
+        self.assertEqual(states["unknown"].verdict, "Unscannable", context)
+        self.assertIn("Content-Encoding _compress_ is not one the scanner decodes",
+                      states["unknown"].tags["scan-detail"])
+        self.assertEqual(states["broken"].verdict, "Unscannable", context)
+        self.assertIn("Content-Encoding deflate of bad.html could not be decoded",
+                      states["broken"].tags["scan-detail"])
+
+    def test_a_member_that_can_never_fit_in_memory_settles_its_object(self):
+        """The issue's case: a zip holding a ~4 MiB stored zip holding a ~4 MiB member, under
+        MAX_OBJECT_SIZE=8MiB, never settled (no room, retried until the DLQ). The member is
+        spooled and scanned (the EICAR after it found); with SPOOL_DIR=off it is Unscannable
+        naming MAX_OBJECT_SIZE."""
+        data = report_like((4 << 20) - 200)
+        inner = zip_of([("data.bin", data), ("eicar.com", EICAR)], zipfile.ZIP_STORED)
+        inner_clean = zip_of([("data.bin", data)], zipfile.ZIP_STORED)
+        w = World(self.proxy_url, self.control, versioned=True)
+        w.put("nested.zip", zip_of([("inner.zip", inner)]), True, "spooled")
+        states, context = self.settle(w, ACTION="tag", MAX_OBJECT_SIZE="8MiB",
+                                      ARCHIVE_MAX_MEMBER_SIZE="5MiB")
+        self.assertEqual(states["spooled"].verdict, "Infected", context)
+        self.assertIn("nested.zip/inner.zip/eicar.com:EICAR_Test_File",
+                      states["spooled"].tags["scan-matches"])
+        w = World(self.proxy_url, self.control, versioned=True)
+        w.put("nested.zip", zip_of([("inner.zip", inner_clean)]), False, "no spool")
+        states, context = self.settle(w, ACTION="tag", MAX_OBJECT_SIZE="8MiB",
+                                      ARCHIVE_MAX_MEMBER_SIZE="5MiB", SPOOL_DIR="off")
+        self.assertEqual(states["no spool"].verdict, "Unscannable", context)
+        self.assertIn("MAX_OBJECT_SIZE", states["no spool"].tags["scan-detail"], context)

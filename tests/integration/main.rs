@@ -5,6 +5,7 @@
 mod backlog;
 mod batch;
 mod cli;
+mod containers;
 mod events;
 mod faults;
 mod large;
