@@ -392,3 +392,24 @@ fn an_unknown_or_broken_content_encoding_is_unscannable_naming_it() {
     ));
 }
 
+#[test]
+fn a_tar_with_long_names_is_walked_once() {
+    // GNU tar writes a name over 100 bytes as an extension header before the entry's own;
+    // both are valid headers, and neither is an archive embedded in the tar.
+    let long = format!("{}/eicar.com", "d".repeat(120));
+    let members: Vec<(String, Vec<u8>)> = (0..5)
+        .map(|i| (format!("{}/{i}.txt", "p".repeat(150)), vec![b'x'; 700]))
+        .chain([(long.clone(), EICAR.to_vec())])
+        .collect();
+    let pairs: Vec<(&str, &[u8])> = members
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
+    let found = look(&tar(&pairs), "long.tar", &limits());
+    assert_eq!(found.members, 6, "{found:?}");
+    assert_eq!(found.notes, Vec::<String>::new());
+    assert_eq!(
+        infected_by(&found),
+        [format!("long.tar>{long}:EICAR_Test_File")]
+    );
+}

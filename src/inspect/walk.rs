@@ -263,9 +263,10 @@ impl<'a> Walk<'a> {
     }
 
     /// Reads a member's bytes and walks them. A member that fails to decode is scanned as far
-    /// as it decoded; the object is `Unscannable`, unless the member is the decoded bytes of
-    /// a stream that gave none, or of a stream found inside other bytes (which may well be
-    /// no stream): then it is noted.
+    /// as it decoded; the object is `Unscannable`, unless what failed may never have been a
+    /// container: a stream, or a member of an archive found inside other bytes, that gave no
+    /// bytes at all, or a stream found inside other bytes (where a signature can be chance,
+    /// and a stream's end is unknown). Those are noted.
     fn read_member(
         &mut self,
         member: Member<'_>,
@@ -280,7 +281,8 @@ impl<'a> Walk<'a> {
         let data = held.as_ref();
         if let Some(e) = &failed {
             let why = format!("{} could not be decoded in full: {e}", self.at(path));
-            match member.stream && (embedded || data.is_empty()) {
+            let chance = (member.stream || embedded) && data.is_empty();
+            match chance || (member.stream && embedded) {
                 true => self.note(why),
                 false => self.unscannable(why),
             }
