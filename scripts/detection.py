@@ -106,6 +106,30 @@ def zip_of(members, compression=zipfile.ZIP_DEFLATED):
     return out.getvalue()
 
 
+def broken_second_local_header(members):
+    """A zip of `members` whose 2nd local header signature is broken: unzip skips that member
+    and extracts the ones after it."""
+    data = bytearray(zip_of(members))
+    second = data.index(b"PK\x03\x04", data.index(b"PK\x03\x04") + 1)
+    data[second + 3] = 0x05
+    return bytes(data)
+
+
+def bad_second_tar_checksum(members):
+    """A tar of `members` whose 2nd header's checksum no longer matches: GNU tar skips to the
+    next header and extracts it."""
+    data = bytearray(tar_of(members, "w"))
+    second = 512 + (len(members[0][1]) + 511) // 512 * 512
+    data[second + 100] ^= 0x40  # the mode field: the stored checksum is now wrong
+    return bytes(data)
+
+
+def png_like(length=108):
+    """`length` bytes that start as a PNG does: put a zip after them for a polyglot."""
+    head = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
+    return head + b"\x42" * (length - len(head))
+
+
 def read(path):
     with open(path, "rb") as f:
         return f.read()

@@ -13,7 +13,9 @@ event source emulated, then a reconciliation with the invariant checker of the f
 3. Uploads --objects objects straight to moto (mixed sizes 0 B - 1 MB, a few up to 4 MB; ~5 %
    detected by the rules: EICAR, EICAR with trailing whitespace, a PHP web shell inside other
    bytes; plus a few EICARs inside other bytes, which the EICAR rule rightly does not match
-   (it wants the test file itself) and so must end Clean).
+   (it wants the test file itself) and so must end Clean; and ~1.5 % broken, encrypted and
+   hiding containers: EICAR after a broken zip local header or tar header, in the first of two
+   zips or in a zip after a PNG prefix, which must be Infected, and encrypted zips).
 4. Meanwhile --workers threads each receive up to 10 messages, run `s3-yara-scan handle` on
    them through the proxy, delete the acknowledged ones and make the failed ones visible again
    after --retry-delay seconds (standing in for a short visibility timeout).
@@ -47,9 +49,14 @@ from emulator import EICAR, ROOT, clients, lambda_record, moto_server, queue, wi
 import faultproxy
 import invariants
 from invariants import WEBSHELL, check, identity, run_handle, scanner_env
+from detection import (bad_second_tar_checksum, broken_second_local_header, encrypted_flags,
+                       png_like, zip_of)
 
 KINDS = ("500", "503", "timeout", "reset", "partial")
 HOSTILE = ("forged-clean", "ten-tags", "case-variant", "overwrite", "suspended")
+# Broken, encrypted and hiding containers (issue 20): never Clean; EICAR behind each break.
+CONTAINERS = ("zip-broken-eicar", "tar-badsum-eicar", "two-zips-eicar", "png-zip-eicar",
+              "zip-encrypted")
 TAG_EVENTS = ("s3:ObjectCreated:*", "s3:ObjectTagging:*")
 SIGNING_KEY = "soak-signing-key-0123456789abcdef0123456789"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -99,6 +106,9 @@ def make_objects(n, rng, pool, hostile_rate=0.0):
             kind, infected = "webshell-inside", True
         elif d < 0.06:
             kind, infected = "eicar-inside (no match)", False
+        elif d < 0.075:
+            kind = rng.choice(CONTAINERS)
+            infected = kind != "zip-encrypted"
         else:
             kind, infected = "random", False
         name = f"{i:05d}-{kind.split(' ')[0]}.bin"
@@ -109,8 +119,23 @@ def make_objects(n, rng, pool, hostile_rate=0.0):
     return objs
 
 
+def container(kind, filler):
+    """A broken, encrypted or hiding container of `kind` (one of CONTAINERS); EICAR behind the
+    break or after the first archive, `filler` in the other members."""
+    e, a, b = ("eicar.com", EICAR), ("a.bin", filler), ("b.txt", b"second member")
+    return {
+        "zip-broken-eicar": lambda: broken_second_local_header([a, b, e]),
+        "tar-badsum-eicar": lambda: bad_second_tar_checksum([a, b, e]),
+        "two-zips-eicar": lambda: zip_of([e]) + zip_of([a]),
+        "png-zip-eicar": lambda: png_like() + zip_of([a, e]),
+        "zip-encrypted": lambda: encrypted_flags(zip_of([a])),
+    }[kind]()
+
+
 def body_of(spec, kind, pool):
     offset, size, where = spec
+    if kind in CONTAINERS:
+        return container(kind, bytes(pool[offset:offset + min(size, 65536)]))
     if kind == "eicar":
         return EICAR
     if kind == "eicar+whitespace":

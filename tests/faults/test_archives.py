@@ -20,39 +20,8 @@ import zlib
 
 from tests.faults.support import EICAR, WEBSHELL, ProxyTestCase, World
 
-from detection import encrypted_flags, tar_of, zip_of  # noqa: E402  (scripts/, on the path through support)
-
-
-def nth(data, needle, n):
-    """The offset of the `n`th (from 0) occurrence of `needle` in `data`."""
-    at = -1
-    for _ in range(n + 1):
-        at = data.index(needle, at + 1)
-    return at
-
-
-def broken_second_local_header(members):
-    """A zip of `members` whose 2nd local header signature is broken (unzip skips that member
-    and extracts the ones after it)."""
-    data = bytearray(zip_of(members))
-    data[nth(data, b"PK\x03\x04", 1) + 3] = 0x05
-    return bytes(data)
-
-
-def bad_second_tar_checksum(members):
-    """A tar of `members` whose 2nd header's checksum no longer matches (GNU tar skips to the
-    next header)."""
-    data = bytearray(tar_of(members, "w"))
-    first_size = len(members[0][1])
-    second = 512 + (first_size + 511) // 512 * 512
-    data[second + 100] ^= 0x40  # the mode field: the stored checksum is now wrong
-    return bytes(data)
-
-
-def png_like(length=108):
-    """`length` bytes that start as a PNG does."""
-    head = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
-    return head + b"\x42" * (length - len(head))
+from detection import (  # noqa: E402  (scripts/, on the path through support)
+    bad_second_tar_checksum, broken_second_local_header, encrypted_flags, png_like, tar_of, zip_of)
 
 
 def report_like(size):
