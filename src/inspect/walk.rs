@@ -326,13 +326,11 @@ impl<'a> Walk<'a> {
         let depth = path.len();
         let mut decoded: Option<Buffer> = None;
         for coding in codings.iter().rev() {
-            if path.len() >= self.limits.max_depth {
-                self.too_deep(path);
-                break;
-            }
+            let stopped = path.len() >= self.limits.max_depth && self.too_deep(path) == Flow::Stop;
             path.push(format!("Content-Encoding={}", coding.name()));
-            if self.count_member(path) == Flow::Stop {
-                break;
+            if stopped || self.count_member(path) == Flow::Stop {
+                path.truncate(depth);
+                return;
             }
             let (input, outer) = match &decoded {
                 Some(layer) => (layer.as_ref(), self.holding.plus(Holding::of(layer))),
