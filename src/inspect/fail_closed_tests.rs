@@ -413,3 +413,40 @@ fn a_tar_with_long_names_is_walked_once() {
         [format!("long.tar>{long}:EICAR_Test_File")]
     );
 }
+
+#[test]
+fn a_flood_of_broken_headers_costs_little_and_is_told_once() {
+    // 20,000 tar headers with a bad checksum, each followed by an empty file's good header.
+    let mut good = ::tar::Header::new_gnu();
+    good.set_path("a").unwrap();
+    good.set_size(0);
+    good.set_cksum();
+    let mut bad = good.as_bytes().to_vec();
+    bad[100] ^= 0x40;
+    let bytes: Vec<u8> = [bad, good.as_bytes().to_vec()].concat().repeat(20_000);
+    let many = Limits {
+        max_members: 100_000,
+        ..limits()
+    };
+    let started = std::time::Instant::now();
+    let found = look(&bytes, "many.tar", &many);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(found.members, 20_000);
+    let Some(Incomplete::Unscannable(why)) = &found.incomplete else {
+        panic!("{:?}", found.incomplete)
+    };
+    assert!(
+        why.starts_with("TAR many.tar is damaged: header at 0"),
+        "{why}"
+    );
+    assert_eq!(found.notes.len(), 8, "{:?}", found.notes);
+    assert!(
+        found.notes[7].ends_with("19992 more like these"),
+        "{:?}",
+        found.notes
+    );
+}

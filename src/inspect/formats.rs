@@ -188,8 +188,10 @@ impl Problem {
 pub trait Visitor {
     /// One member; says whether to go on.
     fn member(&mut self, member: Member<'_>) -> Flow;
-    /// Something that could not be read; the walk goes on where the format allows.
-    fn problem(&mut self, problem: Problem);
+    /// Something that could not be read; the walk goes on where the format allows, unless
+    /// this says stop (the time is up: finding the next member can take as long as reading
+    /// one).
+    fn problem(&mut self, problem: Problem) -> Flow;
 }
 
 /// The byte ranges of a container that its walk accounted for (members' headers and data):
@@ -272,7 +274,10 @@ fn stream(format: Format, name: &str, bytes: &[u8], embedded: bool, visit: &mut 
         (Format::Zstd, _) => match zstd::stream::read::Decoder::with_buffer(bytes) {
             Ok(decoder) if embedded => Box::new(decoder.single_frame()),
             Ok(decoder) => Box::new(decoder),
-            Err(e) => return visit.problem(Problem::broken(None, e)),
+            Err(e) => {
+                visit.problem(Problem::broken(None, e));
+                return;
+            }
         },
         (Format::Zip | Format::Tar | Format::SevenZ, _) => return,
     };

@@ -17,6 +17,10 @@ mod read;
 
 /// Notes kept for the log; more are counted, not kept.
 const MAX_NOTES: usize = 32;
+/// A container's problems kept for its verdict and the log; more are counted, not kept.
+const MAX_PROBLEMS: usize = 8;
+/// The characters of a name that member paths show.
+const MAX_NAME: usize = 256;
 
 pub(super) struct Walk<'a> {
     engine: &'a Engine,
@@ -139,15 +143,21 @@ impl<'a> Walk<'a> {
             embedded: embedded.is_some(),
             visited: 0,
             problems: Vec::new(),
+            more_problems: 0,
             stopped: false,
         };
         let spans = formats::each_member(format, &name, data, embedded.is_some(), &mut visit);
         let Container {
             visited,
-            problems,
+            mut problems,
+            more_problems,
             stopped,
             ..
         } = visit;
+        if more_problems > 0 {
+            let why = format!("{more_problems} more like these");
+            problems.push(Problem::broken(None, why));
+        }
         self.judge(format, &at, visited, problems);
         (if stopped { Flow::Stop } else { Flow::Continue }, spans)
     }
@@ -159,7 +169,7 @@ impl<'a> Walk<'a> {
         let mut unread = Vec::new();
         for problem in problems {
             let why = &problem.why;
-            match problem.member.as_deref() {
+            match problem.member.as_deref().map(shown) {
                 Some(member) if problem.unsupported => self.unscannable(format!(
                     "{name} {at}>{member} uses what cannot be decoded: {why}"
                 )),
@@ -385,10 +395,12 @@ impl<'a> Walk<'a> {
         ))
     }
 
-    /// Where `path` is: the object's name, then the members' (`a.zip>b.tar>eicar.com`).
+    /// Where `path` is: the object's name, then the members' (`a.zip>b.tar>eicar.com`), each
+    /// cut at `MAX_NAME` characters (a member's name is the uploader's choice, up to 64 KiB).
     fn at(&self, path: &[String]) -> String {
         std::iter::once(self.root.as_str())
             .chain(path.iter().map(String::as_str))
+            .map(shown)
             .collect::<Vec<_>>()
             .join(">")
     }
@@ -420,6 +432,14 @@ impl<'a> Walk<'a> {
     }
 }
 
+/// `name`, cut at `MAX_NAME` characters.
+fn shown(name: &str) -> String {
+    match name.char_indices().nth(MAX_NAME) {
+        Some((cut, _)) => format!("{}…", &name[..cut]),
+        None => name.to_owned(),
+    }
+}
+
 /// One container's walk, as its formats walker sees the walk.
 struct Container<'w, 'a> {
     walk: &'w mut Walk<'a>,
@@ -429,6 +449,8 @@ struct Container<'w, 'a> {
     /// Members handed over (read, or found encrypted).
     visited: u64,
     problems: Vec<Problem>,
+    /// Problems beyond those kept.
+    more_problems: usize,
     stopped: bool,
 }
 
@@ -442,7 +464,15 @@ impl Visitor for Container<'_, '_> {
         flow
     }
 
-    fn problem(&mut self, problem: Problem) {
-        self.problems.push(problem);
+    fn problem(&mut self, problem: Problem) -> Flow {
+        match self.problems.len() {
+            n if n < MAX_PROBLEMS => self.problems.push(problem),
+            _ => self.more_problems += 1,
+        }
+        if Instant::now() < self.walk.deadline {
+            return Flow::Continue;
+        }
+        self.stopped = true;
+        self.walk.timed_out(self.path)
     }
 }

@@ -101,11 +101,13 @@ fn block(
     if stopped {
         return Flow::Stop;
     }
-    if let Err(e) = result {
-        let name = current.unwrap_or_else(|| names[0].to_owned());
-        visit.problem(problem(Some(name), e));
+    match result {
+        Ok(_) => Flow::Continue,
+        Err(e) => {
+            let name = current.unwrap_or_else(|| names[0].to_owned());
+            visit.problem(problem(Some(name), e))
+        }
     }
-    Flow::Continue
 }
 
 /// What a 7z error means: a method not decoded here, or damage.

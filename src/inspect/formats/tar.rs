@@ -40,7 +40,10 @@ pub(super) fn walk(bytes: &[u8], visit: &mut dyn Visitor) -> Spans {
         spans.add(at..at + BLOCK);
         // A header that does not read names no member: the bytes may only look like a tar,
         // unless members were read.
-        visit.problem(Problem::broken(None, format!("header at {at}: {why}")));
+        let problem = Problem::broken(None, format!("header at {at}: {why}"));
+        if visit.problem(problem) == Flow::Stop {
+            return spans;
+        }
         ended = match next_header(bytes, at + BLOCK) {
             Some(next) => run(&bytes[next..], next, &mut spans, visit),
             None => Ended::Done,

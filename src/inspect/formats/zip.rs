@@ -82,10 +82,10 @@ fn directory(bytes: &[u8], seen: &mut Seen, visit: &mut dyn Visitor) -> Flow {
                 }
                 start..end
             }
-            Err(e) => {
-                visit.problem(problem(name, e));
-                continue;
-            }
+            Err(e) => match visit.problem(problem(name, e)) {
+                Flow::Stop => return Flow::Stop,
+                Flow::Continue | Flow::Skip => continue,
+            },
         };
         seen.spans.add(span);
         if entry(&mut archive, i, name, visit) == Flow::Stop {
@@ -116,10 +116,7 @@ fn entry(
         Err(ZipError::UnsupportedArchive(ZipError::PASSWORD_REQUIRED)) => {
             visit_encrypted(visit, name)
         }
-        Err(e) => {
-            visit.problem(problem(name, e));
-            Flow::Continue
-        }
+        Err(e) => visit.problem(problem(name, e)),
     }
 }
 
@@ -172,8 +169,8 @@ fn local(bytes: &[u8], at: usize, visit: &mut dyn Visitor) -> (Flow, usize) {
             }
             // A local header alone names no member: the bytes may only look like one.
             Err(e) => {
-                visit.problem(Problem::broken(None, format!("local header at {at}: {e}")));
-                (Flow::Continue, true)
+                let problem = Problem::broken(None, format!("local header at {at}: {e}"));
+                (visit.problem(problem), true)
             }
         };
     // Dropping the member left the cursor after its data.
