@@ -61,10 +61,7 @@ fn other_directory_ends(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
 fn directory(bytes: &[u8], seen: &mut Seen, visit: &mut dyn Visitor) -> Flow {
     let mut archive = match zip::ZipArchive::new(Cursor::new(bytes)) {
         Ok(archive) => archive,
-        Err(e) => {
-            visit.problem(Problem::broken(None, format!("central directory: {e}")));
-            return Flow::Continue;
-        }
+        Err(e) => return visit.problem(Problem::broken(None, format!("central directory: {e}"))),
     };
     for i in 0..archive.len() {
         let name = archive
