@@ -19,7 +19,9 @@ event source emulated, then a reconciliation with the invariant checker of the f
    after --retry-delay seconds (standing in for a short visibility timeout).
 5. When the queue is drained (or --max-seconds pass) reconciles: clean / quarantined / DLQ /
    pending / lost (must be 0) / wrong verdicts (must be 0) / double quarantine, explains each
-   DLQ message, prints a table and writes JSON. Exits 1 if any invariant is broken.
+   DLQ message, prints a table and writes JSON. Exits 1 if any invariant is broken, or if the
+   DLQ holds more than it may (`dlq_bound`: the clean uploads with 10 tags of their own, which
+   must all be there, plus what the fault rate can explain).
 
 Hostile uploads (--hostile-rate, default 5 %) are mixed in: objects uploaded with a forged
 `scan-result=Clean` (and a forged date and ruleset), with 10 tags of their own, with scanner keys
@@ -32,6 +34,7 @@ emulator sends none). All buckets notify the same topic, which by default also c
 
 import argparse
 import json
+import math
 import os
 import random
 import re
@@ -48,7 +51,11 @@ import faultproxy
 import invariants
 from invariants import WEBSHELL, check, identity, run_handle, scanner_env
 
-KINDS = ("500", "503", "timeout", "reset", "partial")
+KINDS = ("500", "503", "timeout", "reset", "partial")  # the faults; `headers` is S3 behaviour
+# The SDK's attempts per S3 request (its standard retry mode; docs/failures.md).
+SDK_ATTEMPTS = 3
+# A soak run may exceed the DLQ bound by chance this rarely.
+DLQ_BOUND_TAIL = 1e-4
 HOSTILE = ("forged-clean", "ten-tags", "case-variant", "overwrite", "suspended")
 TAG_EVENTS = ("s3:ObjectCreated:*", "s3:ObjectTagging:*")
 SIGNING_KEY = "soak-signing-key-0123456789abcdef0123456789"
@@ -329,9 +336,12 @@ class Soak:
 
     def summarise(self, report, dlq, pending, snapshot, elapsed, timed_out):
         a = self.args
-        injected = Counter(f"{i['fault']} on {i['op']}" for i in snapshot["injected"])
+        real = [i for i in snapshot["injected"] if i["fault"] in KINDS]
+        injected = Counter(f"{i['fault']} on {i['op']}" for i in real)
+        emulated = Counter(f"{i['fault']} on {i['op']}" for i in snapshot["injected"]
+                           if i["fault"] not in KINDS)
         by_key = {}
-        for i in snapshot["injected"]:
+        for i in real:
             by_key.setdefault(i["key"], Counter())[f"{i['fault']} {i['op']}"] += 1
         states = {}
         for st in report.objects:
@@ -354,6 +364,8 @@ class Soak:
                 faults = dict(by_key.get(k, Counter()) + by_key.get(qkey, Counter()))
                 explained.append({
                     "messageId": r["messageId"], "object": f"{b}/{k}", "versionId": v,
+                    "kind": st.upload.kind if st else None,
+                    "no_room_for_clean": bool(st) and no_room_for_clean(st.upload),
                     "state": st.status if st else "unknown",
                     "in_place": st.in_place if st else None,
                     "verdict": st.verdict if st else None,
@@ -363,6 +375,7 @@ class Soak:
                 })
         log_status = Counter(f"{e['op']} {e['status']}" for e in snapshot["log"])
         runs = sorted(self.run_seconds)
+        bound = dlq_bound(a, report, explained, self.stats, len(snapshot["log"]))
         result = {
             "config": {"objects": a.objects, "fault_rate": a.fault_rate, "workers": a.workers,
                        "seed": a.seed, "max_receives": a.max_receives,
@@ -377,12 +390,62 @@ class Soak:
             "runs": dict(self.stats, seconds_median=runs[len(runs) // 2] if runs else None,
                          seconds_max=runs[-1] if runs else None),
             "faults_injected": dict(injected.most_common()),
+            "faults_by_kind": dict(Counter(i["fault"] for i in real)),
+            "s3_behaviour_emulated": dict(emulated.most_common()),
             "s3_operations": dict(sorted(log_status.items())),
             "dlq": explained,
+            "dlq_bound": bound,
             "violations": report.violations[:500],
-            "ok": not report.violations and not timed_out,
+            "ok": not report.violations and not timed_out and bound["ok"],
         }
         return result
+
+
+def no_room_for_clean(upload):
+    """A clean upload with 10 tags of its own: S3 has no room left for a `Clean` verdict, so
+    every delivery of its message fails and it ends in the DLQ (docs/failures.md)."""
+    return upload.kind.startswith("ten-tags:") and not upload.infected
+
+
+def poisson_quantile(lam, tail):
+    """The smallest k with P(X > k) <= tail for X ~ Poisson(lam)."""
+    k = 0
+    term = cdf = math.exp(-lam)
+    while 1 - cdf > tail:
+        k += 1
+        term *= lam / k
+        cdf += term
+    return k
+
+
+def dlq_bound(a, report, explained, stats, requests):
+    """How many messages may end in the DLQ, and which must.
+
+    Must: every clean upload with 10 tags of its own (no room for `Clean`, see
+    `no_room_for_clean`). May, besides: messages whose `a.max_receives` deliveries in a row all
+    failed on injected faults. A delivery fails on a fault in two ways only: its object's
+    GetObject body is cut short (`partial`, one of the len(KINDS) kinds drawn at the fault
+    rate: a body is a stream, which the SDK does not retry), or all SDK_ATTEMPTS attempts of
+    one request fault (rate ** SDK_ATTEMPTS each). Every request of a handle run counts against
+    each of its messages (a run-wide request such as the quarantine bucket's check fails the
+    whole batch), so a delivery fails with probability at most
+        q = rate / len(KINDS) + (requests / runs) * rate ** SDK_ATTEMPTS,
+    and with `deliveries` (an upper bound on the messages) the count dead-lettered by faults is
+    at most Poisson(deliveries * q ** max_receives); the allowance is its quantile at
+    1 - DLQ_BOUND_TAIL. Dead-lettering everything, or clean objects without cause, exceeds it.
+    """
+    rate, runs = a.fault_rate, max(stats["handle runs"], 1)
+    q = min(1.0, rate / len(KINDS) + requests / runs * rate ** SDK_ATTEMPTS)
+    expected = stats["messages delivered"] * q ** a.max_receives
+    allowance = poisson_quantile(expected, DLQ_BOUND_TAIL)
+    must = sorted(f"{st.upload.bucket}/{st.upload.key}" for st in report.objects
+                  if no_room_for_clean(st.upload))
+    missing = sorted(set(must) - {e["object"] for e in explained if e.get("no_room_for_clean")})
+    by_faults = sum(1 for e in explained if not e.get("no_room_for_clean"))
+    return {"no_room_for_clean": len(must), "no_room_not_in_dlq": missing,
+            "per_delivery_failure": q, "expected_by_faults": expected,
+            "fault_allowance": allowance, "dlq_messages_by_faults": by_faults,
+            "ok": not missing and by_faults <= allowance}
 
 
 def strip_ansi(s):
@@ -418,6 +481,11 @@ def print_table(r):
           f"{sum(r['faults_injected'].values())} faults injected")
     for k, v in list(r["faults_injected"].items())[:12]:
         print(f"  {v:6d}  {k}")
+    b = r["dlq_bound"]
+    print(f"DLQ: {b['no_room_for_clean']} clean uploads with 10 tags of their own (must be there"
+          + (f"; missing: {b['no_room_not_in_dlq']}" if b["no_room_not_in_dlq"] else "")
+          + f"), {b['dlq_messages_by_faults']} other messages (at most {b['fault_allowance']}: "
+          f"{b['expected_by_faults']:.2g} expected from the fault rate)")
     if r["dlq"]:
         print("\nDLQ:")
         for d in r["dlq"]:
