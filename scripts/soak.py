@@ -408,14 +408,16 @@ def no_room_for_clean(upload):
 
 
 def poisson_quantile(lam, tail):
-    """The smallest k with P(X > k) <= tail for X ~ Poisson(lam)."""
-    k = 0
-    term = cdf = math.exp(-lam)
-    while 1 - cdf > tail:
+    """The smallest k with P(X > k) <= tail for X ~ Poisson(lam) (terms in logs: e^-lam
+    underflows for a large lam)."""
+    if lam <= 0:
+        return 0
+    k, cdf = 0, 0.0
+    while True:
+        cdf += math.exp(k * math.log(lam) - lam - math.lgamma(k + 1))
+        if 1 - cdf <= tail:
+            return k
         k += 1
-        term *= lam / k
-        cdf += term
-    return k
 
 
 def dlq_bound(a, report, explained, stats, requests):
