@@ -186,6 +186,8 @@ pub struct Config {
     pub archive: ArchiveLimits,
     /// Users' rule sets, scanned besides the embedded one (`RULES`).
     pub rules: Vec<RuleSource>,
+    /// The SHA-256 of each `.yarc` file an S3 rule set may hold (`RULES_YARC_SHA256`).
+    pub rules_yarc_sha256: Vec<[u8; 32]>,
     /// How often the rule sets are checked for changes; `None`: never (`RULES_REFRESH_SECS`).
     pub rules_refresh: Option<Duration>,
     /// Each S3 request attempt, and each wait for response bytes, gives up after this and is

@@ -27,6 +27,8 @@ pub enum Resource {
     KmsKeys,
     /// The objects under the users' rules prefix.
     RulesObjects,
+    /// The objects of the compiled cache, under the rules prefix's `.s3-yara-scan-cache/`.
+    RulesCacheObjects,
     /// The bucket of the users' rules.
     RulesBucket,
     /// The EventBridge bus of result events.
@@ -150,8 +152,15 @@ pub const GRANTS: &[Grant] = &[
     Grant {
         resource: Resource::RulesObjects,
         when: When::RulesInS3,
-        actions: &["s3:GetObject", "s3:PutObject"],
-        why: "read rule files and hash lists; write their compiled cache beside them",
+        actions: &["s3:GetObject"],
+        why: "read rule files, hash lists and the compiled cache",
+    },
+    Grant {
+        resource: Resource::RulesCacheObjects,
+        when: When::RulesInS3,
+        actions: &["s3:PutObject"],
+        why: "write the compiled cache, and nothing else: the rule files stay out of the \
+              function's reach",
     },
     Grant {
         resource: Resource::RulesBucket,
@@ -202,6 +211,7 @@ impl Resource {
             Resource::SigningSecret => "signing-secret",
             Resource::KmsKeys => "kms-keys",
             Resource::RulesObjects => "rules-objects",
+            Resource::RulesCacheObjects => "rules-cache-objects",
             Resource::RulesBucket => "rules-bucket",
             Resource::ResultBus => "result-bus",
             Resource::ResultTopic => "result-topic",
@@ -261,6 +271,7 @@ pub fn to_json() -> Value {
         "tag_keys": tag_keys(),
         "verdicts": verdicts(),
         "tag_schemas": tag_schemas(),
+        "rules_cache_folder": crate::rules::CACHE_FOLDER,
         "metrics": json!({
             "namespace": metrics::NAMESPACE,
             "totals": metrics::TOTALS.iter().map(|(name, unit)| json!({"name": name, "unit": unit}))

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::config::{Config, SigningKeySource, Spool};
+use crate::config::{Config, RuleSource, SigningKeySource, Spool};
 use crate::publish::Publish;
 use crate::rules::{self, Fingerprint};
 use crate::scan::{Engine, RuleSet, RuleSets};
-use crate::signature::SigningKey;
+use crate::signature::{Purpose, SigningKey};
 use crate::store::{Budget, ObjectStore};
 
 /// Rule files are read into memory of their own, not the objects' budget.
@@ -110,6 +110,14 @@ impl<S: ObjectStore> Pipeline<S> {
         if self.config.rules.is_empty() {
             return Ok(());
         }
+        let in_s3 = |s: &RuleSource| matches!(s, RuleSource::S3 { .. });
+        if self.signing_key.is_none() && self.config.rules.iter().any(in_s3) {
+            tracing::warn!(
+                "no compiled rules cache without a signing key (nothing could authenticate it): \
+                 every cold start compiles the RULES in S3; set SIGNING_KEY_SECRET (SIGNING_KEY \
+                 for local runs) to cache them"
+            );
+        }
         let mut state = self.rule_state.lock().await;
         self.put_in_force(&mut state).await?;
         Ok(())
@@ -148,7 +156,15 @@ impl<S: ObjectStore> Pipeline<S> {
 
     async fn put_in_force(&self, state: &mut RuleState) -> Result<(), rules::RulesError> {
         let budget = Budget::memory(RULES_MEMORY);
-        let loaded = rules::load(&self.store, &self.config.rules, &budget).await?;
+        let cache_key = self
+            .signing_key
+            .as_ref()
+            .map(|k| k.derive(Purpose::RulesCache));
+        let trust = rules::Trust {
+            cache_key: cache_key.as_ref(),
+            yarc_sha256: &self.config.rules_yarc_sha256,
+        };
+        let loaded = rules::load(&self.store, &self.config.rules, &budget, trust).await?;
         let all = state.base.iter().cloned().chain(loaded.sets).collect();
         let sets = RuleSets::with_hashes(all, loaded.hashes);
         tracing::info!(

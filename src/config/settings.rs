@@ -152,6 +152,10 @@ settings! {
         s3://bucket/prefix/ or an absolute local path, each holding .yar, .yara or .yarc files"),
         Parameter("RulesUri"),
         "Users' own rule sets, loaded at start-up and checked again every RULES_REFRESH_SECS.";
+    RULES_YARC_SHA256 = "RULES_YARC_SHA256", "", Text("SHA-256 digests in hex (64 digits), \
+        comma-separated"), Parameter("RulesYarcSha256"),
+        "The .yarc files RULES may load from S3, by the SHA-256 of their bytes: a .yarc is native \
+        code the function runs, so any other found under an S3 source is refused.";
     RULES_REFRESH_SECS = "RULES_REFRESH_SECS", "300", Range(0, 86_400),
         Parameter("RulesRefreshSecs"),
         "How often the RULES are checked for changes (one listing each); 0: never.";

@@ -371,3 +371,34 @@ fn a_tag_schema_fixes_its_keys_and_refuses_others() {
         "{e}"
     );
 }
+
+#[test]
+fn yarc_pins_are_sha256_digests_in_any_letter_case() {
+    let a = "ab".repeat(32);
+    let b = "0F".repeat(32);
+    let c = config(&[
+        ("ACTION", "tag"),
+        ("RULES_YARC_SHA256", &format!(" {a}, {b} ,")),
+    ])
+    .unwrap();
+    assert_eq!(c.rules_yarc_sha256, [[0xab; 32], [0x0f; 32]]);
+    assert_eq!(
+        config(&[("ACTION", "tag")]).unwrap().rules_yarc_sha256,
+        Vec::<[u8; 32]>::new()
+    );
+    let short = "ab".repeat(31);
+    let e = config(&[
+        ("ACTION", "tag"),
+        ("RULES_YARC_SHA256", &format!("{a},{short},xyz")),
+    ])
+    .unwrap_err()
+    .to_string();
+    for bad in [short.as_str(), "xyz"] {
+        assert!(
+            e.contains(&format!(
+                "RULES_YARC_SHA256=`{bad}` is invalid: not a SHA-256 digest"
+            )),
+            "{e}"
+        );
+    }
+}

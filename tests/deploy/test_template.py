@@ -32,6 +32,7 @@ STATEMENTS = {
     "CheckQuarantineBucket": ("quarantine-bucket", "quarantines", "Quarantines"),
     "ReadSigningKey": ("signing-secret", "signing-key-secret", None),
     "ReadRules": ("rules-objects", "rules-in-s3", "HasRules"),
+    "WriteRulesCache": ("rules-cache-objects", "rules-in-s3", "HasRules"),
     "ListRules": ("rules-bucket", "rules-in-s3", "HasRules"),
     "UseBucketKmsKeys": ("kms-keys", "sse-kms", "HasKmsKeys"),
     "PromoteToCreatedBucket": ("production-objects", "promotes", "CreateProduction"),
@@ -205,6 +206,19 @@ class TemplateMatchesCode(unittest.TestCase):
                          {"Fn::GetAtt": [SCANNER_ROLE, "Arn"]})
         env = self.function["Properties"]["Environment"]["Variables"]
         self.assertIn("PROMOTE", env)
+
+    def test_the_function_writes_only_the_compiled_cache_under_the_rules_prefix(self):
+        statements = conditional_statements(self.function)
+        path = {"Fn::Select": [1, {"Fn::Split": ["s3://", {"Fn::Sub": "${RulesUri}s3://"}]}]}
+        read = statements["ReadRules"][1]["Resource"]["Fn::Sub"]
+        self.assertEqual(read, ["arn:${AWS::Partition}:s3:::${Path}*", {"Path": path}])
+        write = statements["WriteRulesCache"][1]["Resource"]["Fn::Sub"]
+        folder = self.contract["rules_cache_folder"]
+        self.assertEqual(write, [f"arn:${{AWS::Partition}}:s3:::${{Path}}{folder}*", {"Path": path}])
+        self.assertEqual(as_set(statements["ReadRules"][1]["Action"]), {"s3:GetObject"})
+        self.assertEqual(as_set(statements["WriteRulesCache"][1]["Action"]), {"s3:PutObject"})
+        rendered = render_sub(write[0], {"AWS::Partition": "aws", "Path": "rules-bucket/team/"})
+        self.assertEqual(rendered, "arn:aws:s3:::rules-bucket/team/.s3-yara-scan-cache/*")
 
     def test_result_events_are_published_only_where_named(self):
         statements = conditional_statements(self.function)
