@@ -112,11 +112,15 @@ fn check_compiled(name: &str, bytes: &[u8], own: Option<&Native>) -> bool {
 fn describe_compiled(name: &str, found: &Description, own: Option<&Native>) -> String {
     let by = match &found.header {
         Some(h) => format!(
-            "yara-x {}{} (s3-yara-scan rules build)",
+            "yara-x {}{} ({})",
             h.yara_x,
             h.target
                 .as_ref()
-                .map_or(String::new(), |t| format!(" on {t}"))
+                .map_or(String::new(), |t| format!(" on {t}")),
+            match h.mac {
+                Some(_) => "a compiled cache: its MAC only the function holding the key can check",
+                None => "s3-yara-scan rules build",
+            }
         ),
         None => format!(
             "yara-x, version not recorded (no s3-yara-scan header; yara-x {} reads this format)",
