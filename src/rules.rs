@@ -351,7 +351,7 @@ async fn read_all<S: ObjectStore>(
     Ok(files)
 }
 
-pub(crate) async fn read_object<S: ObjectStore>(
+async fn read_object<S: ObjectStore>(
     store: &S,
     object: &ObjectRef,
     budget: &Budget,
