@@ -60,7 +60,8 @@ pub enum Settled {
         /// The ruleset that scanned it.
         rules: String,
     },
-    /// A tag change that S3 says the scanner's own role made.
+    /// A tag change that S3 says the scanner's own role made, taken at its word only when there
+    /// is no signing key to check the tags with.
     OwnTagChange,
     /// A tag change after which the verdict tags are still the scanner's valid signature.
     VerdictStillSigned {

@@ -7,8 +7,10 @@ use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
+use crate::config::{Action, Config};
 use crate::journey::tests::{EICAR, pipeline, quarantining, store};
-use crate::object::ObjectInfo;
+use crate::object::{ObjectInfo, ObjectRef};
+use crate::store::ObjectStore;
 use crate::store::{Hook, Op};
 
 /// An SQS record whose body is an S3 event (sent straight to SQS) with these records.
@@ -100,6 +102,59 @@ async fn events_for_the_same_bytes_are_one_job_and_each_upload_its_own() {
         p.store().history("quarantine", "plain/k").len(),
         1,
         "the newer upload scanned"
+    );
+}
+
+/// An S3 record of a tag change made by `principal`.
+fn tagged_by(bucket: &str, key: &str, info: &ObjectInfo, principal: &str) -> serde_json::Value {
+    let mut record = s3_record("ObjectTagging:Put", bucket, key, info);
+    record["userIdentity"] = json!({ "principalId": principal });
+    record
+}
+
+#[tokio::test]
+async fn tag_changes_of_one_version_by_two_principals_are_each_checked() {
+    let s = store();
+    let info = s.put("uploads", "e.com", EICAR, &[]);
+    let config = Config {
+        action: Action::Tag,
+        scanner_role_id: Some("AROASCANNER".into()),
+        ..quarantining()
+    };
+    let p = pipeline(s, config);
+    let object = ObjectRef::new("uploads", "e.com").at_version(info.version_id.clone());
+    let first = message(
+        "created",
+        json!([s3_record("ObjectCreated:Put", "uploads", "e.com", &info)]),
+    );
+    p.process_batch(batch(vec![first])).await.unwrap();
+    // Someone re-tags the object Clean: S3 sends the scanner's earlier change and theirs.
+    let mut t = p.store().tags_of(&object).unwrap();
+    t.retain(|(k, _)| !k.starts_with("scan-"));
+    t.push(("scan-result".into(), "Clean".into()));
+    p.store().put_tags(&object, &t).await.unwrap();
+    let messages = vec![
+        message(
+            "own",
+            json!([tagged_by("uploads", "e.com", &info, "AWS:AROASCANNER:fn")]),
+        ),
+        message(
+            "theirs",
+            json!([tagged_by("uploads", "e.com", &info, "AWS:AROAOTHER:x")]),
+        ),
+    ];
+    let gets = p.store().count(Op::GetObject);
+    let response = p.process_batch(batch(messages)).await.unwrap();
+    assert_eq!(failed(&response), Vec::<&str>::new());
+    assert_eq!(
+        p.store().count(Op::GetObject),
+        gets + 1,
+        "their change rescanned"
+    );
+    let tags = p.store().tags_of(&object).unwrap();
+    assert!(
+        tags.contains(&("scan-result".into(), "Infected".into())),
+        "{tags:?}"
     );
 }
 
