@@ -130,7 +130,8 @@ settings! {
         "Objects of more bytes are not scanned: verdict Skipped (not Unscannable).";
     SKIPPED_ACTION = "SKIPPED_ACTION", "tag", OneOf(&["tag", "ignore"]),
         Parameter("SkippedAction"),
-        "What a skipped object gets: the Skipped verdict tags, or nothing (no request at all).";
+        "What a skipped object gets: the Skipped verdict tags, or none (verdict tags the scanner \
+        did not sign are still taken off).";
     PROMOTE = "PROMOTE", "", Text("staging-bucket[/prefix]=production-bucket[/prefix], \
         comma-separated"), Parameter("PromoteTo"),
         "Clean objects of each staging bucket (or prefix) are moved to its production bucket \

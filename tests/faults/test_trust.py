@@ -4,9 +4,11 @@ through the real `s3-yara-scan handle` on the emulator, each followed by the inv
 - a tag change whose principal only names the scanner's role id as its session name;
 - tag changes of one version by two principals in one batch (a forged "own change" must not
   absorb a genuine one);
+- a skipped object left untagged (`SKIPPED_ACTION=ignore`) uploaded with a forged verdict;
 """
 
 from tests.faults.support import EICAR, ProxyTestCase, World, edit_records
+from invariants import forged_tagging
 
 SIGNING = {"SIGNING_KEY": "k" * 40}
 TAG_EVENTS = ("s3:ObjectCreated:*", "s3:ObjectTagging:*")
@@ -89,3 +91,31 @@ class Principals(ProxyTestCase):
                  + by_principal(theirs, "AWS:AROAATTACKER00001:x"))
         context = self.settle(w, batch, **env)
         self.assertEqual(self.tags(w, "eicar.com")["scan-result"], "Infected", context)
+
+
+class Skipped(ProxyTestCase):
+    """Issue 20, item 6: whatever SKIPPED_ACTION says, scanner keys the scanner did not sign are
+    taken off a skipped object."""
+
+    def setUp(self):
+        self.control.clear()
+
+    def test_ignore_takes_a_forged_clean_off_a_skipped_object(self):
+        for env in ({}, SIGNING):
+            w = World(self.proxy_url, self.control, versioned=True)
+            w.put("evil.log", EICAR, True, "eicar named .log",
+                  Tagging=forged_tagging("Clean", [("owner", "ops")]))
+            w.put("variant.log", EICAR, True, "case variant",
+                  Tagging=forged_tagging("Clean", case=str.upper))
+            runs = []
+            dlq = w.deliver(w.records(), runs=runs, SKIP_KEY_SUFFIXES=".log",
+                            SKIPPED_ACTION="ignore", **env)
+            context = "\n".join(r.stderr[-3000:] for r in runs)
+            self.assertEqual(dlq, [], context)
+            for key, left in (("evil.log", {"owner": "ops"}), ("variant.log", {})):
+                tags = {t["Key"]: t["Value"] for t in
+                        w.s3.get_object_tagging(Bucket=w.bucket, Key=key)["TagSet"]}
+                self.assertEqual(tags, left, f"{key} with {sorted(env)}: {context}")
+            self.assertEqual([e["op"] for e in self.control.log() if e["op"] == "GetObject"], [],
+                             "a skipped object is still never read")
+            self.control.clear()
