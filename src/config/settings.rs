@@ -86,7 +86,9 @@ settings! {
         "Bucket that receives quarantined objects; required when anything is quarantined.";
     PROTECTED_BUCKETS = "PROTECTED_BUCKETS", "", Text("bucket names, comma-separated"),
         Parameter("ProtectedBucketNames"),
-        "The protected buckets; a QUARANTINE_BUCKET among them is refused at start-up.";
+        "The protected buckets: only their objects (and those of PROMOTE's staging buckets) are \
+        judged; required by the function and the agent. A QUARANTINE_BUCKET among them is \
+        refused at start-up.";
     MAX_OBJECT_SIZE = "MAX_OBJECT_SIZE", "", Text("a size of at least 1024 bytes, such as \
         1048576, 512MiB or 2GB"), Parameter("MaxObjectSize"),
         "Largest object scanned in memory, and the memory all objects share (default: 3/4 of \

@@ -344,6 +344,25 @@ async fn events_from_the_quarantine_bucket_are_not_scanned() {
 }
 
 #[tokio::test]
+async fn objects_of_buckets_not_protected_are_refused_without_a_request() {
+    let s = store();
+    let info = s.put("plain", "e.com", EICAR, &[]);
+    let config = Config {
+        protected_buckets: vec!["uploads".into()],
+        ..quarantining()
+    };
+    let p = pipeline(s, config);
+    let report = p.settle(&created("plain", "e.com", &info)).await;
+    assert!(
+        matches!(&report.disposition, Disposition::Retry(Retry::NotProtected(b)) if b == "plain"),
+        "{}",
+        report.disposition
+    );
+    assert_eq!(report.requests, 0);
+    assert_eq!(p.store().calls(), vec![]);
+}
+
+#[tokio::test]
 async fn no_room_for_clean_removes_a_forged_verdict_and_retries() {
     let s = store();
     let mut pairs: Vec<(String, String)> = (0..7).map(|i| (format!("u{i}"), "v".into())).collect();

@@ -5,9 +5,15 @@ through the real `s3-yara-scan handle` on the emulator, each followed by the inv
 - tag changes of one version by two principals in one batch (a forged "own change" must not
   absorb a genuine one);
 - a skipped object left untagged (`SKIPPED_ACTION=ignore`) uploaded with a forged verdict;
+- events and Batch Operations tasks naming a bucket the deployment does not protect;
 """
 
-from tests.faults.support import EICAR, ProxyTestCase, World, edit_records
+import json
+import os
+import subprocess
+import tempfile
+
+from tests.faults.support import EICAR, ProxyTestCase, World, edit_records, invariants, name
 from invariants import forged_tagging
 
 SIGNING = {"SIGNING_KEY": "k" * 40}
@@ -119,3 +125,58 @@ class Skipped(ProxyTestCase):
             self.assertEqual([e["op"] for e in self.control.log() if e["op"] == "GetObject"], [],
                              "a skipped object is still never read")
             self.control.clear()
+
+
+class Scope(ProxyTestCase):
+    """Issue 20, item 8: only the buckets the deployment protects are judged; a message or a
+    Batch Operations task naming another bucket its role can read (rules, production, …) is
+    refused without a request."""
+
+    def setUp(self):
+        self.control.clear()
+
+    def other_bucket(self, w, key):
+        other = name("rules")
+        w.s3.create_bucket(Bucket=other)
+        w.s3.put_object(Bucket=other, Key=key, Body=EICAR)
+        return other
+
+    def assert_untouched(self, w, other, key, context):
+        requests = [e for e in self.control.log() if e["bucket"] == other]
+        self.assertEqual(requests, [], context)
+        self.assertEqual(w.s3.get_object_tagging(Bucket=other, Key=key)["TagSet"], [], context)
+        self.assertEqual(w.s3.get_object(Bucket=other, Key=key)["Body"].read(), EICAR)
+
+    def test_an_event_naming_an_unprotected_bucket_is_refused_without_a_request(self):
+        w = World(self.proxy_url, self.control, versioned=True)
+        w.put("inbox/eicar.com", EICAR, True, "eicar")
+        other = self.other_bucket(w, "inbox/eicar.com")
+        records = w.records()
+        forged = [dict(r, messageId="forged-" + r["messageId"]) for r in edit_records(
+            records, lambda rec: rec["s3"]["bucket"].update(name=other))]
+        run = invariants.run_handle(invariants.binary(), records + forged,
+                                    w.env(PROTECTED_BUCKETS=w.bucket))
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(run.failed, {r["messageId"] for r in forged}, run.stderr)
+        self.assertIn(f"bucket `{other}` is not protected by this deployment", run.stderr)
+        self.assert_untouched(w, other, "inbox/eicar.com", run.stderr)
+        self.assertInvariants(w.check(), run.stderr)
+
+    def test_a_batch_operations_task_in_an_unprotected_bucket_fails_permanently(self):
+        w = World(self.proxy_url, self.control, versioned=True)
+        other = self.other_bucket(w, "eicar.com")
+        job = {"invocationSchemaVersion": "2.0", "invocationId": "inv-1",
+               "job": {"id": "job-1", "userArguments": {}},
+               "tasks": [{"taskId": "t1", "s3Bucket": other, "s3Key": "eicar.com",
+                          "s3VersionId": None}]}
+        fd, path = tempfile.mkstemp(suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(job, f)
+        self.addCleanup(os.unlink, path)
+        out = subprocess.run([invariants.binary(), "handle", path], capture_output=True,
+                             text=True, env=w.env(PROTECTED_BUCKETS=w.bucket), timeout=300)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        (result,) = json.loads(out.stdout)["results"]
+        self.assertEqual(result["resultCode"], "PermanentFailure", result)
+        self.assertIn("PROTECTED_BUCKETS", result["resultString"])
+        self.assert_untouched(w, other, "eicar.com", out.stderr)
