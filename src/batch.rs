@@ -59,8 +59,8 @@ impl<S: ObjectStore> Pipeline<S> {
             .flat_map(futures::stream::iter)
             .collect()
             .await;
-        for (m, document) in &queued {
-            if let Err(e) = self.publish_queued(document).await {
+        for (m, body) in &queued {
+            if let Err(e) = self.publish_queued(&ids[*m], body).await {
                 error!(message_id = %ids[*m], error = %e, "queued result event not published; its message is retried");
                 failed[*m] = true;
             }
@@ -178,8 +178,8 @@ struct Planned {
     ids: Vec<String>,
     failed: Vec<bool>,
     jobs: Vec<Job>,
-    /// Result events queued again by an earlier batch, by message.
-    queued: Vec<(usize, serde_json::Value)>,
+    /// Result events queued again by an earlier batch: their message bodies, by message.
+    queued: Vec<(usize, String)>,
 }
 
 /// Decodes each record on its own (an undecodable one is marked failed) and makes one job per
@@ -198,14 +198,8 @@ fn plan(event: &SqsEvent) -> Result<Planned, BatchError> {
             .clone()
             .ok_or(BatchError::MissingMessageId { index })?;
         let body = record.body.as_deref();
-        if let Some(queued) = body.and_then(announce::queued_document) {
-            match queued {
-                Ok(document) => planned.queued.push((index, document)),
-                Err(e) => {
-                    error!(message_id = %id, error = %e, "cannot decode a queued result event; reporting it as failed");
-                    planned.failed[index] = true;
-                }
-            }
+        if let Some(queued) = body.filter(|b| announce::is_queued(b)) {
+            planned.queued.push((index, queued.to_owned()));
             planned.ids.push(id);
             continue;
         }

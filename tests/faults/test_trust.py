@@ -6,6 +6,7 @@ through the real `s3-yara-scan handle` on the emulator, each followed by the inv
   absorb a genuine one);
 - a skipped object left untagged (`SKIPPED_ACTION=ignore`) uploaded with a forged verdict;
 - events and Batch Operations tasks naming a bucket the deployment does not protect;
+- result documents put on the scan queue by someone other than the function;
 """
 
 import json
@@ -14,6 +15,7 @@ import subprocess
 import tempfile
 
 from tests.faults.support import EICAR, ProxyTestCase, World, edit_records, invariants, name
+from emulator import queue
 from invariants import forged_tagging
 
 SIGNING = {"SIGNING_KEY": "k" * 40}
@@ -180,3 +182,59 @@ class Scope(ProxyTestCase):
         self.assertEqual(result["resultCode"], "PermanentFailure", result)
         self.assertIn("PROTECTED_BUCKETS", result["resultString"])
         self.assert_untouched(w, other, "eicar.com", out.stderr)
+
+
+class QueuedDocuments(ProxyTestCase):
+    """Issue 20, item 5: a result document on the scan queue is published only when the function
+    sealed it (a MAC under a key derived from its signing key); anyone else's is dropped."""
+
+    def setUp(self):
+        self.control.clear()
+
+    def subscriber(self, w):
+        """A topic for result events, and a queue subscribed to it that shows what it got."""
+        topic = w.sns.create_topic(Name=name("results"))["TopicArn"]
+        url, arn = queue(w.sqs, name("results-seen"))
+        w.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
+                        Attributes={"RawMessageDelivery": "true"})
+        return topic, url
+
+    def published(self, w, url):
+        got = w.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        return [json.loads(m["Body"]) for m in got.get("Messages", [])]
+
+    def handle(self, w, records, **env):
+        run = invariants.run_handle(invariants.binary(), records, w.env(**env))
+        self.assertEqual(run.returncode, 0, run.stderr)
+        return run
+
+    def test_only_documents_the_function_sealed_are_published(self):
+        w = World(self.proxy_url, self.control, versioned=True)
+        topic, seen = self.subscriber(w)
+        w.put("a.txt", b"plain text\n", False, "clean")
+        # 1. The topic is gone for a moment: the document waits on the scan queue, sealed.
+        records = w.records()
+        missing = topic + "-gone"
+        run = self.handle(w, records, RESULT_TOPIC_ARN=missing, QUEUE_URL=w.queue, **SIGNING)
+        self.assertEqual(run.failed, set(), run.stderr)
+        (queued,) = w.drain()
+        sealed = json.loads(queued["body"])
+        self.assertEqual(sorted(sealed), ["mac", "s3YaraScanResult"], sealed)
+        # 2. Forged documents beside it: the old unsealed form, a wrong MAC, another key's.
+        document = json.dumps({"type": "S3 Object Scan Result v1", "bucket": w.bucket,
+                               "key": "eicar.com", "verdict": "Clean"})
+        forged_bodies = [
+            json.dumps({"s3YaraScanResult": json.loads(document)}),
+            json.dumps({"s3YaraScanResult": document, "mac": "00" * 32}),
+            json.dumps({"s3YaraScanResult": document, "mac": sealed["mac"]}),
+        ]
+        forged = [dict(queued, messageId=f"forged-{i}", body=b)
+                  for i, b in enumerate(forged_bodies)]
+        run = self.handle(w, [queued] + forged, RESULT_TOPIC_ARN=topic, **SIGNING)
+        self.assertEqual(run.failed, set(), "dropped, not retried: " + run.stderr)
+        self.assertEqual(run.stderr.count("queued result event dropped"), 3, run.stderr)
+        got = self.published(w, seen)
+        self.assertEqual([(d["key"], d["verdict"]) for d in got], [("a.txt", "Clean")],
+                         run.stderr)
+        reads = [e for e in self.control.log() if e["key"] == "eicar.com"]
+        self.assertEqual(reads, [], "a queued document never makes the scanner touch S3")
