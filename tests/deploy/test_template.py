@@ -296,6 +296,18 @@ class TemplateMatchesCode(unittest.TestCase):
         self.assertIn("RedrivePolicy", resources["ScanQueue"]["Properties"])
         self.assertTrue(resources["ScanQueue"]["Properties"]["SqsManagedSseEnabled"])
 
+    def test_only_the_topic_the_scanner_and_listed_senders_send_to_the_queue(self):
+        statements = self.template["Resources"]["ScanQueuePolicy"]["Properties"][
+            "PolicyDocument"]["Statement"]
+        (deny,) = [s for s in statements if s["Effect"] == "Deny"]
+        self.assertEqual((deny["Principal"], deny["Action"]), ("*", "sqs:SendMessage"))
+        not_equals = deny["Condition"]["ArnNotEquals"]
+        self.assertEqual(not_equals["aws:SourceArn"], {"Ref": "ScanTopic"})
+        condition, listed, alone = not_equals["aws:PrincipalArn"]["Fn::If"]
+        role = {"Fn::GetAtt": [SCANNER_ROLE, "Arn"]}
+        self.assertEqual((condition, alone), ("HasQueueSenders", [role]))
+        self.assertIn(role, json.loads(json.dumps(listed))["Fn::Split"][1]["Fn::Join"][1])
+
 
 class CleanReadsPolicy(unittest.TestCase):
     """EnforceCleanReads: for the bucket the stack creates, only the scanner reads an object not
