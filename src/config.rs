@@ -245,6 +245,36 @@ impl Config {
         }
     }
 
+    /// Whether objects of `bucket` are this deployment's to judge: those of the protected
+    /// buckets and of PROMOTE's staging buckets, so that whoever can invoke the function or send
+    /// to its queue cannot make it read, tag or move objects of any other bucket its role can
+    /// reach (the rules, production or Batch Operations buckets). When neither is set (a local
+    /// `handle` or `backlog`) every bucket is; the function and the agent refuse to start so
+    /// ([`Config::require_bucket_scope`]).
+    pub fn judges(&self, bucket: &str) -> bool {
+        let mut scope = self
+            .protected_buckets
+            .iter()
+            .chain(self.promote.iter().map(|p| &p.from_bucket))
+            .peekable();
+        scope.peek().is_none() || scope.any(|b| b == bucket)
+    }
+
+    /// For the function and the agent, which anyone allowed to invoke them or send to their
+    /// queue can point at an object: the buckets they judge must be listed.
+    pub fn require_bucket_scope(&self) -> Result<(), ConfigError> {
+        if !self.protected_buckets.is_empty() || !self.promote.is_empty() {
+            return Ok(());
+        }
+        Err(ConfigError::new(format!(
+            "{} is empty (and {} too): the function would judge objects of any bucket its role \
+             can read; list the protected buckets (the template sets it from \
+             ProtectedBucketNames and the bucket it creates)",
+            settings::PROTECTED_BUCKETS.name,
+            settings::PROMOTE.name
+        )))
+    }
+
     /// Where a clean `object` is promoted to, when its bucket is a staging bucket.
     pub fn promotion(&self, object: &ObjectRef) -> Option<ObjectRef> {
         self.promote.iter().find_map(|p| p.target(object))

@@ -147,7 +147,8 @@ pub const GRANTS: &[Grant] = &[
         resource: Resource::KmsKeys,
         when: When::SseKms,
         actions: &["kms:Decrypt", "kms:GenerateDataKey"],
-        why: "read SSE-KMS objects and write their copies, through S3 or Secrets Manager only",
+        why: "read SSE-KMS objects and write their copies (a production copy keeps its \
+              source's key), through S3 or Secrets Manager only",
     },
     Grant {
         resource: Resource::RulesObjects,
@@ -185,6 +186,13 @@ pub const GRANTS: &[Grant] = &[
         when: When::ResultEvents,
         actions: &["sqs:SendMessage"],
         why: "queue a result event that could not be published, to publish it again later",
+    },
+    Grant {
+        resource: Resource::ProtectedBuckets,
+        when: When::Promotes,
+        actions: &["s3:GetBucketVersioning"],
+        why: "check at start-up that each staging bucket (PROMOTE) has versioning on: only a \
+              version id pins the bytes scanned",
     },
     Grant {
         resource: Resource::ProductionObjects,

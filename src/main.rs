@@ -260,7 +260,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 async fn lambda_async() -> anyhow::Result<()> {
     lambda_runtime::tracing::init_default_subscriber();
-    let pipeline = pipeline(Config::from_env()?).await?;
+    let config = Config::from_env()?;
+    config.require_bucket_scope()?;
+    let pipeline = pipeline(config).await?;
     let pipeline = &pipeline;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = std::time::UNIX_EPOCH + Duration::from_millis(event.context.deadline);

@@ -180,9 +180,10 @@ impl<S: ObjectStore> Pipeline<S> {
         Ok(())
     }
 
-    /// Start-up checks: rules to scan with, a writable spool directory, and (when anything is
+    /// Start-up checks: rules to scan with, a writable spool directory, (when anything is
     /// quarantined) a quarantine bucket that exists, is reachable and has versioning enabled
-    /// (without it, two infected versions of one key would overwrite each other's copy).
+    /// (without it, two infected versions of one key would overwrite each other's copy), and
+    /// (with `PROMOTE`) staging buckets with versioning enabled.
     pub async fn preflight(&self) -> Result<(), StartupError> {
         if self.engine.rules().is_empty() {
             return Err(StartupError::NoRules);
@@ -196,6 +197,7 @@ impl<S: ObjectStore> Pipeline<S> {
                 dir.display()
             )));
         }
+        self.check_staging_buckets().await?;
         let Some(bucket) = self.config.quarantine_bucket() else {
             return Ok(());
         };
@@ -213,6 +215,39 @@ impl<S: ObjectStore> Pipeline<S> {
                 "cannot check QUARANTINE_BUCKET=`{bucket}`: {e}"
             ))),
         }
+    }
+
+    /// Every staging bucket of `PROMOTE` must have versioning enabled: only a version id pins
+    /// the bytes scanned, and a key copied by its ETag alone lets a twin of the same size and
+    /// MD5, uploaded after the scan, reach production unscanned. Fails closed when the answer
+    /// cannot be read.
+    async fn check_staging_buckets(&self) -> Result<(), StartupError> {
+        let mut staging: Vec<&str> = self
+            .config
+            .promote
+            .iter()
+            .map(|p| p.from_bucket.as_str())
+            .collect();
+        staging.sort_unstable();
+        staging.dedup();
+        for bucket in staging {
+            let named = format!("PROMOTE names the staging bucket `{bucket}`");
+            let problem = match self.store.is_versioned(bucket).await {
+                Ok(Some(true)) => continue,
+                Ok(Some(false)) => format!(
+                    "{named}, which does not have versioning enabled; enable it (the stack's own \
+                     protected bucket has it): without a version id, an object replaced after \
+                     its scan by a twin of the same size and MD5 would be promoted unscanned"
+                ),
+                Ok(None) => format!(
+                    "{named}, whose versioning cannot be read (GetBucketVersioning gave no \
+                     readable answer); promotion needs it enabled"
+                ),
+                Err(e) => format!("{named}, whose versioning cannot be checked: {e}"),
+            };
+            return Err(StartupError::Preflight(problem));
+        }
+        Ok(())
     }
 }
 

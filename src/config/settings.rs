@@ -86,7 +86,9 @@ settings! {
         "Bucket that receives quarantined objects; required when anything is quarantined.";
     PROTECTED_BUCKETS = "PROTECTED_BUCKETS", "", Text("bucket names, comma-separated"),
         Parameter("ProtectedBucketNames"),
-        "The protected buckets; a QUARANTINE_BUCKET among them is refused at start-up.";
+        "The protected buckets: only their objects (and those of PROMOTE's staging buckets) are \
+        judged; required by the function and the agent. A QUARANTINE_BUCKET among them is \
+        refused at start-up.";
     MAX_OBJECT_SIZE = "MAX_OBJECT_SIZE", "", Text("a size of at least 1024 bytes, such as \
         1048576, 512MiB or 2GB"), Parameter("MaxObjectSize"),
         "Largest object scanned in memory, and the memory all objects share (default: 3/4 of \
@@ -130,7 +132,8 @@ settings! {
         "Objects of more bytes are not scanned: verdict Skipped (not Unscannable).";
     SKIPPED_ACTION = "SKIPPED_ACTION", "tag", OneOf(&["tag", "ignore"]),
         Parameter("SkippedAction"),
-        "What a skipped object gets: the Skipped verdict tags, or nothing (no request at all).";
+        "What a skipped object gets: the Skipped verdict tags, or none (verdict tags the scanner \
+        did not sign are still taken off).";
     PROMOTE = "PROMOTE", "", Text("staging-bucket[/prefix]=production-bucket[/prefix], \
         comma-separated"), Parameter("PromoteTo"),
         "Clean objects of each staging bucket (or prefix) are moved to its production bucket \

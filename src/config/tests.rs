@@ -284,6 +284,29 @@ fn a_protected_quarantine_bucket_is_refused() {
 }
 
 #[test]
+fn only_protected_and_staging_buckets_are_judged_once_any_is_listed() {
+    let local = config(&[("ACTION", "tag")]).unwrap();
+    assert!(
+        local.judges("anything"),
+        "a local run with no list judges any bucket"
+    );
+    let e = local.require_bucket_scope().unwrap_err();
+    assert!(e.to_string().contains("PROTECTED_BUCKETS is empty"), "{e}");
+    let c = config(&[
+        ("ACTION", "tag"),
+        ("PROTECTED_BUCKETS", "uploads"),
+        ("PROMOTE", "staging/in/=production"),
+    ])
+    .unwrap();
+    c.require_bucket_scope().unwrap();
+    assert!(c.judges("uploads") && c.judges("staging"));
+    assert!(!c.judges("production") && !c.judges("rules") && !c.judges("Uploads"));
+    let promote_only = config(&[("ACTION", "tag"), ("PROMOTE", "staging=production")]).unwrap();
+    promote_only.require_bucket_scope().unwrap();
+    assert!(!promote_only.judges("uploads"));
+}
+
+#[test]
 fn scanner_role_id_is_letters_and_digits() {
     let c = config(&[
         ("ACTION", "tag"),
