@@ -12,7 +12,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::{Budget, Fetched, Listed, ObjectStore, Op, Page, Sink, StoreError, requests};
-use crate::object::{NULL_VERSION, ObjectInfo, ObjectRef, Tags, pinned_version};
+use crate::object::{NULL_VERSION, ObjectInfo, ObjectRef, SseKms, Tags, pinned_version};
 
 /// S3 allows this many tags on an object.
 const MAX_TAGS: usize = 10;
@@ -56,6 +56,8 @@ struct Version {
     etag: String,
     last_modified: i64,
     tags: Tags,
+    /// SSE-KMS; `None` for the buckets' SSE-S3 default.
+    kms: Option<SseKms>,
 }
 
 #[derive(Debug)]
@@ -186,6 +188,7 @@ impl Version {
             etag: Some(self.etag.clone()),
             checksum_sha256: None,
             last_modified: Some(self.last_modified),
+            kms: self.kms.clone(),
         }
     }
 }
@@ -215,6 +218,7 @@ impl State {
             body,
             last_modified: self.clock,
             tags,
+            kms: None,
         }
     }
 
@@ -369,6 +373,7 @@ impl ObjectStore for MemoryStore {
         info: &ObjectInfo,
         dest: &ObjectRef,
         tags: &Tags,
+        kms: Option<&SseKms>,
     ) -> Result<ObjectInfo, StoreError> {
         self.call(Op::CopyObject, dest).await?;
         check_tag_count(Op::CopyObject, tags)?;
@@ -377,7 +382,8 @@ impl ObjectStore for MemoryStore {
         check_etag(Op::CopyObject, source, version, info.etag.as_deref())?;
         let body = version.body.clone();
         state.bucket(&dest.bucket, Op::CopyObject)?;
-        let copy = state.new_version(&dest.bucket, body, tags.clone());
+        let mut copy = state.new_version(&dest.bucket, body, tags.clone());
+        copy.kms = kms.cloned();
         let written = copy.info();
         state.write(&dest.bucket, &dest.key, copy);
         Ok(written)
