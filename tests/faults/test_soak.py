@@ -31,6 +31,12 @@ class SmallSoak(unittest.TestCase):
         self.assertEqual(c["double_quarantine"], 0, context)
         self.assertEqual(result["violations"], [], context)
         self.assert_dlq_bounded(result, context)
+        # The user rule's compiled cache was swapped for hostile ones while the soak ran, and
+        # cold starts refused them (no marker object came out Clean: the checker above).
+        runs = result["runs"]
+        self.assertGreater(runs.get("caches swapped", 0), 0, runs)
+        self.assertGreater(runs.get("swapped caches refused", 0), 0, runs)
+        self.assertGreater(result["kinds"].get("user-rule-inside", 0), 0, result["kinds"])
         # Every object is accounted for.
         self.assertGreater(result["config"]["hostile_rate"], 0)
         self.assertGreater(c["superseded"], 0, "no hostile overwrite was made")
