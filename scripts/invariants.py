@@ -108,6 +108,7 @@ class Run:
     returncode: int
     stderr: str
     seconds: float = 0.0
+    received: frozenset = frozenset()  # messageIds this run was given (one receive each)
 
 
 def start_handle(exe, records, env, tmpdir=None, timeout=None):
@@ -137,20 +138,26 @@ def finish_handle(proc, path, records, timeout=300):
             os.unlink(path)
         except OSError:
             pass
-    ids = {r["messageId"] for r in records}
+    ids = frozenset(r["messageId"] for r in records)
     if proc.returncode != 0:
-        return Run(ids, proc.returncode, err, time.time() - t0)
+        return Run(set(ids), proc.returncode, err, time.time() - t0, ids)
     try:
         response = json.loads(out)
         failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
     except (ValueError, KeyError, TypeError):
-        return Run(ids, -1, err + f"\n[faults] unparsable response: {out!r}", time.time() - t0)
-    return Run(failed, 0, err, time.time() - t0)
+        return Run(set(ids), -1, err + f"\n[faults] unparsable response: {out!r}",
+                   time.time() - t0, ids)
+    return Run(failed, 0, err, time.time() - t0, ids)
 
 
 def run_handle(exe, records, env, timeout=300):
     proc, path = start_handle(exe, records, env)
     return finish_handle(proc, path, records, timeout)
+
+
+def receives(runs, message_id):
+    """How many of `runs` were given the message `message_id` (its receives, as SQS counts)."""
+    return sum(1 for run in runs if message_id in run.received)
 
 
 def deliver(exe, records, env, max_receives=3, runs=None):

@@ -21,7 +21,9 @@ event source emulated, then a reconciliation with the invariant checker of the f
    after --retry-delay seconds (standing in for a short visibility timeout).
 5. When the queue is drained (or --max-seconds pass) reconciles: clean / quarantined / DLQ /
    pending / lost (must be 0) / wrong verdicts (must be 0) / double quarantine, explains each
-   DLQ message, prints a table and writes JSON. Exits 1 if any invariant is broken.
+   DLQ message, prints a table and writes JSON. Exits 1 if any invariant is broken, or if the
+   DLQ holds more than it may (`dlq_bound`: the clean uploads with 10 tags of their own, which
+   must all be there, plus what the fault rate can explain).
 
 Hostile uploads (--hostile-rate, default 5 %) are mixed in: objects uploaded with a forged
 `scan-result=Clean` (and a forged date and ruleset), with 10 tags of their own, with scanner keys
@@ -30,10 +32,18 @@ objects of a versioning-suspended bucket (answered with version id `null`, as S3
 emulator sends none). All buckets notify the same topic, which by default also carries
 `s3:ObjectTagging:*` events (--no-tag-events to leave them out). The signing key is on unless
 --env SIGNING_KEY= says otherwise.
+
+A user rule set from S3 (`RULES`, one rule that matches a marker; ~1 % of the objects carry it and
+must be quarantined) is in force, and every --swap-every seconds (default 5; 0: never) a thread
+swaps its compiled cache (`.s3-yara-scan-cache/`) for a hostile one, in turn: the cache of
+another set (`rule never { condition: false }`, sealed for its own place), that cache's yara-x
+bytes without the seal, and noise. Every `handle` run is a cold start that reads the cache: each
+swap must be refused (logged at error, counted) and no marker object may come out Clean.
 """
 
 import argparse
 import json
+import math
 import os
 import random
 import re
@@ -52,13 +62,25 @@ from invariants import WEBSHELL, check, identity, run_handle, scanner_env
 from detection import (bad_second_tar_checksum, broken_second_local_header, encrypted_flags,
                        png_like, zip_of)
 
-KINDS = ("500", "503", "timeout", "reset", "partial")
+KINDS = ("500", "503", "timeout", "reset", "partial")  # the faults; `headers` is S3 behaviour
+# The SDK's attempts per S3 request (its standard retry mode; docs/failures.md).
+SDK_ATTEMPTS = 3
+# A soak run may exceed the DLQ bound by chance this rarely.
+DLQ_BOUND_TAIL = 1e-4
 HOSTILE = ("forged-clean", "ten-tags", "case-variant", "overwrite", "suspended")
 # Broken, encrypted and hiding containers (issue 20): never Clean; EICAR behind each break.
 CONTAINERS = ("zip-broken-eicar", "tar-badsum-eicar", "two-zips-eicar", "png-zip-eicar",
               "zip-encrypted")
 TAG_EVENTS = ("s3:ObjectCreated:*", "s3:ObjectTagging:*")
 SIGNING_KEY = "soak-signing-key-0123456789abcdef0123456789"
+# The user rule the soak loads from S3, and the marker that it matches (split so that this file
+# itself holds no match).
+USER_MARKER = b"S3-YARA-SCAN-SOAK-" + b"USER-RULE-MARKER"
+USER_RULE = b'rule Soak_User_Rule { strings: $m = "S3-YARA-SCAN-SOAK-' + \
+    b'USER-RULE-MARKER" condition: $m }\n'
+DECOY_RULE = b"rule never { condition: false }\n"
+CACHE_FOLDER = ".s3-yara-scan-cache/"
+CACHE_REFUSED = "compiled rules cache refused before loading"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -106,7 +128,9 @@ def make_objects(n, rng, pool, hostile_rate=0.0):
             kind, infected = "webshell-inside", True
         elif d < 0.06:
             kind, infected = "eicar-inside (no match)", False
-        elif d < 0.075:
+        elif d < 0.07:
+            kind, infected = "user-rule-inside", True
+        elif d < 0.085:
             kind = rng.choice(CONTAINERS)
             infected = kind != "zip-encrypted"
         else:
@@ -141,7 +165,8 @@ def body_of(spec, kind, pool):
     if kind == "eicar+whitespace":
         return EICAR + b"\r\n" + b" " * int(where * 40)
     data = bytes(pool[offset:offset + size])
-    payload = {"webshell-inside": WEBSHELL, "eicar-inside (no match)": EICAR}.get(kind)
+    payload = {"webshell-inside": WEBSHELL, "eicar-inside (no match)": EICAR,
+               "user-rule-inside": USER_MARKER}.get(kind)
     if payload:
         at = int(where * len(data))
         data = data[:at] + payload + data[at:]
@@ -182,6 +207,10 @@ class Soak:
                                                   VersioningConfiguration={"Status": st})
             self.s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
                 "TopicConfigurations": [{"TopicArn": topic, "Events": list(events)}]})
+        self.rules_bucket = f"{self.bucket}-rules"
+        self.s3.create_bucket(Bucket=self.rules_bucket)
+        self.s3.put_object(Bucket=self.rules_bucket, Key="user/soak.yar", Body=USER_RULE)
+        self.s3.put_object(Bucket=self.rules_bucket, Key="decoy/never.yar", Body=DECOY_RULE)
         self.queue_arn = self.sqs.get_queue_attributes(
             QueueUrl=self.queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.dlq, dlq_arn = queue(self.sqs, f"{self.bucket}-dlq")
@@ -276,6 +305,7 @@ class Soak:
             if run.returncode != 0:
                 self.stats["handle runs that failed as a whole"] += 1
             self.run_seconds.append(run.seconds)
+            self.stats["swapped caches refused"] += run.stderr.count(CACHE_REFUSED)
             for line in run.stderr.splitlines():
                 if "ERROR" in line or "retry=" in line:
                     for mid in UUID.findall(line):
@@ -285,6 +315,47 @@ class Soak:
                 for r in records:
                     self.errors.setdefault(r["messageId"], f"handle exited {run.returncode}: "
                                            + strip_ansi(run.stderr[-300:]))
+
+    def ruleset_in_force(self, env):
+        """The identity of the rules the scanner judges with (the embedded set and the user's),
+        as a cold start of the binary logs it: the `scan-rules` its verdicts carry."""
+        run = run_handle(self.exe, [], dict(env, RUST_LOG="info", AWS_ENDPOINT_URL=self.endpoint))
+        found = re.search(r'rules in force.*?ruleset="?(\w+)', strip_ansi(run.stderr))
+        if run.returncode != 0 or not found:
+            raise RuntimeError(f"no `rules in force` line from the binary:\n{run.stderr[-2000:]}")
+        return found.group(1)
+
+    def decoy_cache(self, env):
+        """The bytes of another set's compiled cache (the decoy folder's, written by a cold
+        start of the binary with RULES there), as an attacker who can write the cache folder
+        could copy them; None without a signing key (no cache at all)."""
+        decoy_env = dict(env, RULES=f"s3://{self.rules_bucket}/decoy/",
+                         AWS_ENDPOINT_URL=self.endpoint)
+        run = run_handle(self.exe, [], decoy_env)
+        listed = self.s3.list_objects_v2(Bucket=self.rules_bucket,
+                                         Prefix="decoy/" + CACHE_FOLDER).get("Contents", [])
+        if run.returncode != 0 or not listed:
+            print(f"soak: no decoy cache was written (exit {run.returncode}); swapping noise "
+                  "only", file=sys.stderr, flush=True)
+            return None
+        return self.s3.get_object(Bucket=self.rules_bucket, Key=listed[0]["Key"])["Body"].read()
+
+    def swapper(self, decoy):
+        """Swaps the user set's compiled cache for a hostile one every --swap-every seconds."""
+        hostile = [b"\x00noise" * 512]
+        if decoy:
+            # The decoy's own seal (a MAC for its place, not this one), and its bare yara-x bytes.
+            hostile += [decoy, decoy[decoy.index(b"YARA-X\0\0"):]]
+        turn = 0
+        prefix = "user/" + CACHE_FOLDER
+        while not self.stop.wait(self.args.swap_every):
+            listed = self.s3.list_objects_v2(Bucket=self.rules_bucket, Prefix=prefix)
+            for o in listed.get("Contents", []):
+                self.s3.put_object(Bucket=self.rules_bucket, Key=o["Key"],
+                                   Body=hostile[turn % len(hostile)])
+                turn += 1
+                with self.lock:
+                    self.stats["caches swapped"] += 1
 
     def counts(self, url):
         at = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
@@ -312,8 +383,13 @@ class Soak:
         # Checked after the faults: S3 names the `null` version of a suspended bucket's objects.
         state.add([{"op": ["GetObject", "HeadObject"], "bucket": re.escape(self.suspended) + "$",
                     "fault": "headers", "headers": {"x-amz-version-id": "null"}}])
-        extra = dict({"SIGNING_KEY": SIGNING_KEY}, **dict(kv.split("=", 1) for kv in a.env))
+        extra = dict({"SIGNING_KEY": SIGNING_KEY,
+                      "RULES": f"s3://{self.rules_bucket}/user/",
+                      "PROTECTED_BUCKETS": f"{self.bucket},{self.unversioned},{self.suspended}"},
+                     **dict(kv.split("=", 1) for kv in a.env))
         env = scanner_env(proxy_url, self.quarantine, **{k: v for k, v in extra.items() if v})
+        self.ruleset = self.ruleset_in_force(env)
+        decoy = self.decoy_cache(env)
         t0 = time.time()
         print(f"soak: {a.objects} objects, fault rate {a.fault_rate:.1%}, {a.workers} workers, "
               f"seed {a.seed}, binary {os.path.relpath(self.exe, ROOT)}, redrive "
@@ -321,6 +397,8 @@ class Soak:
         uploader = threading.Thread(target=self.upload_all)
         uploader.start()
         workers = [threading.Thread(target=self.worker, args=(env,)) for _ in range(a.workers)]
+        if a.swap_every > 0:
+            workers.append(threading.Thread(target=self.swapper, args=(decoy,)))
         for w in workers:
             w.start()
         quiet, timed_out, last = 0, False, 0
@@ -349,14 +427,18 @@ class Soak:
         server.server_close()
         dlq = self.drain(self.dlq)
         pending = self.drain(self.queue) if timed_out else []
-        report = check(self.s3, self.uploads, self.quarantine, dlq, pending)
+        report = check(self.s3, self.uploads, self.quarantine, dlq, pending,
+                       ruleset=self.ruleset)
         return self.summarise(report, dlq, pending, snapshot, elapsed, timed_out)
 
     def summarise(self, report, dlq, pending, snapshot, elapsed, timed_out):
         a = self.args
-        injected = Counter(f"{i['fault']} on {i['op']}" for i in snapshot["injected"])
+        real = [i for i in snapshot["injected"] if i["fault"] in KINDS]
+        injected = Counter(f"{i['fault']} on {i['op']}" for i in real)
+        emulated = Counter(f"{i['fault']} on {i['op']}" for i in snapshot["injected"]
+                           if i["fault"] not in KINDS)
         by_key = {}
-        for i in snapshot["injected"]:
+        for i in real:
             by_key.setdefault(i["key"], Counter())[f"{i['fault']} {i['op']}"] += 1
         states = {}
         for st in report.objects:
@@ -379,6 +461,8 @@ class Soak:
                 faults = dict(by_key.get(k, Counter()) + by_key.get(qkey, Counter()))
                 explained.append({
                     "messageId": r["messageId"], "object": f"{b}/{k}", "versionId": v,
+                    "kind": st.upload.kind if st else None,
+                    "no_room_for_clean": bool(st) and no_room_for_clean(st.upload),
                     "state": st.status if st else "unknown",
                     "in_place": st.in_place if st else None,
                     "verdict": st.verdict if st else None,
@@ -388,26 +472,81 @@ class Soak:
                 })
         log_status = Counter(f"{e['op']} {e['status']}" for e in snapshot["log"])
         runs = sorted(self.run_seconds)
+        bound = dlq_bound(a, report, explained, self.stats, len(snapshot["log"]))
         result = {
             "config": {"objects": a.objects, "fault_rate": a.fault_rate, "workers": a.workers,
                        "seed": a.seed, "max_receives": a.max_receives,
                        "retry_delay": a.retry_delay, "binary": self.exe,
                        "versioned": not a.unversioned,
                        "hostile_rate": a.hostile_rate, "tag_events": a.tag_events,
+                       "swap_every": a.swap_every,
                        "redrive": "emulator" if self.real_redrive else "emulated"},
             "elapsed_seconds": round(elapsed, 1),
             "drained": not timed_out,
             "counts": report.counts,
+            "kinds": dict(Counter(st.upload.kind for st in report.objects).most_common()),
             "bytes_uploaded": sum(u.size for u in self.uploads),
             "runs": dict(self.stats, seconds_median=runs[len(runs) // 2] if runs else None,
                          seconds_max=runs[-1] if runs else None),
             "faults_injected": dict(injected.most_common()),
+            "faults_by_kind": dict(Counter(i["fault"] for i in real)),
+            "s3_behaviour_emulated": dict(emulated.most_common()),
             "s3_operations": dict(sorted(log_status.items())),
             "dlq": explained,
+            "dlq_bound": bound,
             "violations": report.violations[:500],
-            "ok": not report.violations and not timed_out,
+            "ok": not report.violations and not timed_out and bound["ok"],
         }
         return result
+
+
+def no_room_for_clean(upload):
+    """A clean upload with 10 tags of its own: S3 has no room left for a `Clean` verdict, so
+    every delivery of its message fails and it ends in the DLQ (docs/failures.md)."""
+    return upload.kind.startswith("ten-tags:") and not upload.infected
+
+
+def poisson_quantile(lam, tail):
+    """The smallest k with P(X > k) <= tail for X ~ Poisson(lam) (terms in logs: e^-lam
+    underflows for a large lam)."""
+    if lam <= 0:
+        return 0
+    k, cdf = 0, 0.0
+    while True:
+        cdf += math.exp(k * math.log(lam) - lam - math.lgamma(k + 1))
+        if 1 - cdf <= tail:
+            return k
+        k += 1
+
+
+def dlq_bound(a, report, explained, stats, requests):
+    """How many messages may end in the DLQ, and which must.
+
+    Must: every clean upload with 10 tags of its own (no room for `Clean`, see
+    `no_room_for_clean`). May, besides: messages whose `a.max_receives` deliveries in a row all
+    failed on injected faults. A delivery fails on a fault in two ways only: its object's
+    GetObject body is cut short (`partial`, one of the len(KINDS) kinds drawn at the fault
+    rate: a body is a stream, which the SDK does not retry), or all SDK_ATTEMPTS attempts of
+    one request fault (rate ** SDK_ATTEMPTS each). Every request of a handle run counts against
+    each of its messages (a run-wide request such as the quarantine bucket's check fails the
+    whole batch), so a delivery fails with probability at most
+        q = rate / len(KINDS) + (requests / runs) * rate ** SDK_ATTEMPTS,
+    and with `deliveries` (an upper bound on the messages) the count dead-lettered by faults is
+    at most Poisson(deliveries * q ** max_receives); the allowance is its quantile at
+    1 - DLQ_BOUND_TAIL. Dead-lettering everything, or clean objects without cause, exceeds it.
+    """
+    rate, runs = a.fault_rate, max(stats["handle runs"], 1)
+    q = min(1.0, rate / len(KINDS) + requests / runs * rate ** SDK_ATTEMPTS)
+    expected = stats["messages delivered"] * q ** a.max_receives
+    allowance = poisson_quantile(expected, DLQ_BOUND_TAIL)
+    must = sorted(f"{st.upload.bucket}/{st.upload.key}" for st in report.objects
+                  if no_room_for_clean(st.upload))
+    missing = sorted(set(must) - {e["object"] for e in explained if e.get("no_room_for_clean")})
+    by_faults = sum(1 for e in explained if not e.get("no_room_for_clean"))
+    return {"no_room_for_clean": len(must), "no_room_not_in_dlq": missing,
+            "per_delivery_failure": q, "expected_by_faults": expected,
+            "fault_allowance": allowance, "dlq_messages_by_faults": by_faults,
+            "ok": not missing and by_faults <= allowance}
 
 
 def strip_ansi(s):
@@ -437,12 +576,20 @@ def print_table(r):
     for k, v in rows:
         print(f"{k:<{w}}  {v}")
     runs = r["runs"]
+    if r["config"]["swap_every"] > 0:
+        print(f"compiled caches swapped for hostile ones: {runs.get('caches swapped', 0)}, "
+              f"refused by cold starts: {runs.get('swapped caches refused', 0)}")
     print(f"\n{r['elapsed_seconds']}s, {'drained' if r['drained'] else 'NOT drained (time limit)'}; "
           f"{runs.get('handle runs', 0)} handle runs, {runs.get('messages delivered', 0)} deliveries, "
           f"{runs.get('messages failed (retried)', 0)} reported as failures; "
           f"{sum(r['faults_injected'].values())} faults injected")
     for k, v in list(r["faults_injected"].items())[:12]:
         print(f"  {v:6d}  {k}")
+    b = r["dlq_bound"]
+    print(f"DLQ: {b['no_room_for_clean']} clean uploads with 10 tags of their own (must be there"
+          + (f"; missing: {b['no_room_not_in_dlq']}" if b["no_room_not_in_dlq"] else "")
+          + f"), {b['dlq_messages_by_faults']} other messages (at most {b['fault_allowance']}: "
+          f"{b['expected_by_faults']:.2g} expected from the fault rate)")
     if r["dlq"]:
         print("\nDLQ:")
         for d in r["dlq"]:
@@ -474,6 +621,9 @@ def parser():
     p.add_argument("--hostile-rate", type=float, default=0.05,
                    help="share of hostile uploads (forged or crowded tags, case variants, "
                         "overwrites, a suspended bucket; default 0.05)")
+    p.add_argument("--swap-every", type=float, default=5.0,
+                   help="seconds between swaps of the user set's compiled cache for a hostile "
+                        "one (default 5; 0: never)")
     p.add_argument("--no-tag-events", dest="tag_events", action="store_false",
                    help="do not subscribe to s3:ObjectTagging:* events")
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",

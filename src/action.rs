@@ -9,7 +9,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::config::{Config, Disposal};
-use crate::object::{MAX_KEY_BYTES, ObjectInfo, ObjectRef, Tags};
+use crate::object::{MAX_KEY_BYTES, ObjectInfo, ObjectRef, SseKms, Tags};
 use crate::store::{ObjectStore, StoreError};
 use crate::verdict::{MAX_TAGS, TagLimitError, Verdict, merge_tags, quarantine_tags, tag_value};
 
@@ -87,6 +87,18 @@ pub enum ActionError {
     /// so the tags may have landed on bytes that were never scanned; they were taken off.
     #[error("the object was replaced while its verdict was written")]
     Replaced,
+    /// A clean staging object without a version id of its own (written while versioning was
+    /// off or suspended): only a version id pins the bytes scanned, so it is not promoted.
+    #[error(
+        "{object} has no version id of its own (written while versioning was off or suspended \
+         on its staging bucket): a twin of the same size and MD5 could replace it before the \
+         copy, so it is not promoted (PROMOTE); keep versioning enabled on the staging bucket \
+         and upload it again"
+    )]
+    Unpinned {
+        /// The staging object.
+        object: ObjectRef,
+    },
 }
 
 impl ActionError {
@@ -108,7 +120,9 @@ impl ActionError {
             | ActionError::Act { .. }
             | ActionError::TagLimit(_)
             | ActionError::CopyNotVerified { .. }
-            | ActionError::Replaced => true,
+            | ActionError::Replaced
+            // Like a Clean without tag room: it stays in staging and ends in the DLQ, in view.
+            | ActionError::Unpinned { .. } => true,
         }
     }
 }
@@ -151,10 +165,11 @@ pub async fn act<S: ObjectStore>(
     }
 }
 
-/// Promotes a clean `target` to `dest` in its production bucket: the copy carries its
-/// metadata, content type, the user's tags (`existing`), the verdict tags (`ours`) and the
-/// source's identity; it is verified before the staging version is deleted, and redeliveries
-/// or concurrent deliveries converge on one copy.
+/// Promotes a clean `target` to `dest` in its production bucket: the copy, made from the very
+/// version scanned (`info`'s), carries its metadata, content type, KMS encryption, the user's
+/// tags (`existing`), the verdict tags (`ours`) and the source's identity; it is verified
+/// before the staging version is deleted, and redeliveries or concurrent deliveries converge
+/// on one copy.
 pub async fn promote<S: ObjectStore>(
     store: &S,
     config: &Config,
@@ -163,6 +178,14 @@ pub async fn promote<S: ObjectStore>(
     ours: Tags,
     dest: &ObjectRef,
 ) -> Result<Location, ActionError> {
+    // A key and its ETag do not pin the bytes: a twin of the same size and MD5 uploaded after
+    // the scan would be copied in their place. A version id does.
+    let target = &target.at_version(info.version_id.clone());
+    if !target.is_pinned() {
+        return Err(ActionError::Unpinned {
+            object: target.clone(),
+        });
+    }
     let keys = &config.tag_keys;
     let source_tag = (keys.source.clone(), source_identity(target, info));
     let mut with_source = ours;
@@ -237,6 +260,17 @@ impl Place {
         }
     }
 
+    /// How the copy of `info`'s version is encrypted (`None`: as the destination bucket's
+    /// default says). A production copy keeps the source's KMS key, so that an SSE-KMS object
+    /// never turns into SSE-S3 where its readers are; a quarantine copy takes the quarantine
+    /// bucket's own encryption (docs/security.md, "SSE-KMS").
+    fn encryption(self, info: &ObjectInfo) -> Option<&SseKms> {
+        match self {
+            Place::Quarantine => None,
+            Place::Production => info.kms.as_ref(),
+        }
+    }
+
     fn at(self, dest: ObjectRef) -> Location {
         match self {
             Place::Quarantine => Location::Quarantined(dest),
@@ -266,7 +300,10 @@ async fn move_verified<S: ObjectStore>(
             break copy;
         }
         attempt += 1;
-        match store.copy(source, info, dest, tags).await {
+        match store
+            .copy(source, info, dest, tags, place.encryption(info))
+            .await
+        {
             Ok(copy) => break copy,
             // The key was replaced after the scan: the bytes we scanned are gone, and the new
             // upload gets its own event. Or the version is gone (a concurrent delivery
@@ -276,7 +313,7 @@ async fn move_verified<S: ObjectStore>(
                 return Ok(Location::Gone);
             }
             Err(e) if e.is_retryable() && attempt < COPY_ATTEMPTS => {
-                tracing::warn!(error = %e, attempt, "quarantine copy failed; checking for it, then retrying");
+                tracing::warn!(error = %e, attempt, step = place.copying(), "copy failed; checking for it, then retrying");
                 tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
             }
             Err(e) => return Err(acting(place.copying())(e)),

@@ -54,19 +54,13 @@ impl<S: ObjectStore> Pipeline<S> {
         let timing = Timing::new(deadline, self.config.scan_timeout);
         let (ids, timing) = (&ids, &timing);
         let reports: Vec<(Vec<usize>, Report)> = futures::stream::iter(jobs)
-            .map(|job| async move {
-                let blank = Report::new(&job.event, self.engine.rules().id());
-                let report = timing.run(blank, self.settle(&job.event)).await;
-                let message_ids: Vec<&str> =
-                    job.messages.iter().map(|&m| ids[m].as_str()).collect();
-                report.log(&message_ids);
-                (job.messages, self.announce(report).await)
-            })
+            .map(|job| self.run_job(job, ids, timing))
             .buffer_unordered(self.config.concurrency)
+            .flat_map(futures::stream::iter)
             .collect()
             .await;
-        for (m, document) in &queued {
-            if let Err(e) = self.publish_queued(document).await {
+        for (m, body) in &queued {
+            if let Err(e) = self.publish_queued(&ids[*m], body).await {
                 error!(message_id = %ids[*m], error = %e, "queued result event not published; its message is retried");
                 failed[*m] = true;
             }
@@ -87,6 +81,27 @@ impl<S: ObjectStore> Pipeline<S> {
     }
 }
 
+impl<S: ObjectStore> Pipeline<S> {
+    /// Settles a job's events one after the other (each a journey of its own, logged and
+    /// announced), and reports each with the messages that named it.
+    async fn run_job(
+        &self,
+        job: Job,
+        ids: &[String],
+        timing: &Timing,
+    ) -> Vec<(Vec<usize>, Report)> {
+        let mut done = Vec::with_capacity(job.steps.len());
+        for step in job.steps {
+            let blank = Report::new(&step.event, self.engine.rules().id());
+            let report = timing.run(blank, self.settle(&step.event)).await;
+            let message_ids: Vec<&str> = step.messages.iter().map(|&m| ids[m].as_str()).collect();
+            report.log(&message_ids);
+            done.push((step.messages, self.announce(report).await));
+        }
+        done
+    }
+}
+
 /// The messages to retry, in batch order.
 fn response(ids: &[String], failed: &[bool]) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
@@ -98,10 +113,37 @@ fn response(ids: &[String], failed: &[bool]) -> SqsBatchResponse {
     response
 }
 
-/// One object to settle, and the messages (by position in the batch) that name it.
+/// The events of one object's bytes, settled one after the other so that two journeys never
+/// act on the same bytes at once.
 struct Job {
+    steps: Vec<Step>,
+}
+
+/// One event to settle, and the messages (by position in the batch) that name it or an event
+/// it stands for.
+struct Step {
     event: ObjectEvent,
     messages: Vec<usize>,
+}
+
+/// Which events one journey may settle for all: creations of the same bytes (S3 announces a
+/// multipart upload twice, SQS redelivers), or tag changes made by the same principal. A tag
+/// change is never folded into another principal's, nor into a creation: whoever sent one
+/// event must not decide how another is checked (a forged "own change" would absorb a genuine
+/// one).
+#[derive(Debug, PartialEq, Eq)]
+enum Sameness {
+    Created,
+    TagsChangedBy(Option<String>),
+}
+
+impl Sameness {
+    fn of(event: &ObjectEvent) -> Sameness {
+        match event.kind() {
+            EventKind::Created => Sameness::Created,
+            EventKind::TagsChanged => Sameness::TagsChangedBy(event.principal.clone()),
+        }
+    }
 }
 
 /// What makes two events name the same bytes: the bucket, the key, and a pinned version or,
@@ -136,12 +178,12 @@ struct Planned {
     ids: Vec<String>,
     failed: Vec<bool>,
     jobs: Vec<Job>,
-    /// Result events queued again by an earlier batch, by message.
-    queued: Vec<(usize, serde_json::Value)>,
+    /// Result events queued again by an earlier batch: their message bodies, by message.
+    queued: Vec<(usize, String)>,
 }
 
 /// Decodes each record on its own (an undecodable one is marked failed) and makes one job per
-/// identity. A creation event for the same bytes as a tag change stands for both.
+/// identity.
 fn plan(event: &SqsEvent) -> Result<Planned, BatchError> {
     let mut planned = Planned {
         ids: Vec::with_capacity(event.records.len()),
@@ -156,14 +198,8 @@ fn plan(event: &SqsEvent) -> Result<Planned, BatchError> {
             .clone()
             .ok_or(BatchError::MissingMessageId { index })?;
         let body = record.body.as_deref();
-        if let Some(queued) = body.and_then(announce::queued_document) {
-            match queued {
-                Ok(document) => planned.queued.push((index, document)),
-                Err(e) => {
-                    error!(message_id = %id, error = %e, "cannot decode a queued result event; reporting it as failed");
-                    planned.failed[index] = true;
-                }
-            }
+        if let Some(queued) = body.filter(|b| announce::is_queued(b)) {
+            planned.queued.push((index, queued.to_owned()));
             planned.ids.push(id);
             continue;
         }
@@ -186,7 +222,9 @@ fn plan(event: &SqsEvent) -> Result<Planned, BatchError> {
     Ok(planned)
 }
 
-/// Adds `object`, named by message `index`, to the job for its bytes, or as a new job.
+/// Adds `object`, named by message `index`, to the job for its bytes (to the step of the same
+/// kind of event, or as a step of its own), or as a new job. Creations go first: a tag change
+/// is checked against the verdict the creation's journey wrote.
 fn add(
     jobs: &mut Vec<Job>,
     job_of: &mut HashMap<Identity, usize>,
@@ -194,20 +232,24 @@ fn add(
     index: usize,
 ) {
     let identity = Identity::of(&object);
+    let new_step = |object| Step {
+        event: object,
+        messages: vec![index],
+    };
     let Some(&j) = job_of.get(&identity) else {
         job_of.insert(identity, jobs.len());
         jobs.push(Job {
-            event: object,
-            messages: vec![index],
+            steps: vec![new_step(object)],
         });
         return;
     };
-    let job = &mut jobs[j];
-    if !job.messages.contains(&index) {
-        job.messages.push(index);
-    }
-    if job.event.kind() == EventKind::TagsChanged && object.kind() == EventKind::Created {
-        job.event = object;
+    let steps = &mut jobs[j].steps;
+    let same = Sameness::of(&object);
+    match steps.iter_mut().find(|s| Sameness::of(&s.event) == same) {
+        Some(step) if !step.messages.contains(&index) => step.messages.push(index),
+        Some(_) => {}
+        None if same == Sameness::Created => steps.insert(0, new_step(object)),
+        None => steps.push(new_step(object)),
     }
 }
 

@@ -186,6 +186,8 @@ pub struct Config {
     pub archive: ArchiveLimits,
     /// Users' rule sets, scanned besides the embedded one (`RULES`).
     pub rules: Vec<RuleSource>,
+    /// The SHA-256 of each `.yarc` file an S3 rule set may hold (`RULES_YARC_SHA256`).
+    pub rules_yarc_sha256: Vec<[u8; 32]>,
     /// How often the rule sets are checked for changes; `None`: never (`RULES_REFRESH_SECS`).
     pub rules_refresh: Option<Duration>,
     /// Each S3 request attempt, and each wait for response bytes, gives up after this and is
@@ -241,6 +243,36 @@ impl Config {
             | (_, _, TagOrQuarantine::Quarantine { bucket }) => Some(bucket),
             _ => None,
         }
+    }
+
+    /// Whether objects of `bucket` are this deployment's to judge: those of the protected
+    /// buckets and of PROMOTE's staging buckets, so that whoever can invoke the function or send
+    /// to its queue cannot make it read, tag or move objects of any other bucket its role can
+    /// reach (the rules, production or Batch Operations buckets). When neither is set (a local
+    /// `handle` or `backlog`) every bucket is; the function and the agent refuse to start so
+    /// ([`Config::require_bucket_scope`]).
+    pub fn judges(&self, bucket: &str) -> bool {
+        let mut scope = self
+            .protected_buckets
+            .iter()
+            .chain(self.promote.iter().map(|p| &p.from_bucket))
+            .peekable();
+        scope.peek().is_none() || scope.any(|b| b == bucket)
+    }
+
+    /// For the function and the agent, which anyone allowed to invoke them or send to their
+    /// queue can point at an object: the buckets they judge must be listed.
+    pub fn require_bucket_scope(&self) -> Result<(), ConfigError> {
+        if !self.protected_buckets.is_empty() || !self.promote.is_empty() {
+            return Ok(());
+        }
+        Err(ConfigError::new(format!(
+            "{} is empty (and {} too): the function would judge objects of any bucket its role \
+             can read; list the protected buckets (the template sets it from \
+             ProtectedBucketNames and the bucket it creates)",
+            settings::PROTECTED_BUCKETS.name,
+            settings::PROMOTE.name
+        )))
     }
 
     /// Where a clean `object` is promoted to, when its bucket is a staging bucket.

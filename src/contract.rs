@@ -27,6 +27,8 @@ pub enum Resource {
     KmsKeys,
     /// The objects under the users' rules prefix.
     RulesObjects,
+    /// The objects of the compiled cache, under the rules prefix's `.s3-yara-scan-cache/`.
+    RulesCacheObjects,
     /// The bucket of the users' rules.
     RulesBucket,
     /// The EventBridge bus of result events.
@@ -145,13 +147,21 @@ pub const GRANTS: &[Grant] = &[
         resource: Resource::KmsKeys,
         when: When::SseKms,
         actions: &["kms:Decrypt", "kms:GenerateDataKey"],
-        why: "read SSE-KMS objects and write their copies, through S3 or Secrets Manager only",
+        why: "read SSE-KMS objects and write their copies (a production copy keeps its \
+              source's key), through S3 or Secrets Manager only",
     },
     Grant {
         resource: Resource::RulesObjects,
         when: When::RulesInS3,
-        actions: &["s3:GetObject", "s3:PutObject"],
-        why: "read rule files and hash lists; write their compiled cache beside them",
+        actions: &["s3:GetObject"],
+        why: "read rule files, hash lists and the compiled cache",
+    },
+    Grant {
+        resource: Resource::RulesCacheObjects,
+        when: When::RulesInS3,
+        actions: &["s3:PutObject"],
+        why: "write the compiled cache, and nothing else: the rule files stay out of the \
+              function's reach",
     },
     Grant {
         resource: Resource::RulesBucket,
@@ -178,6 +188,13 @@ pub const GRANTS: &[Grant] = &[
         why: "queue a result event that could not be published, to publish it again later",
     },
     Grant {
+        resource: Resource::ProtectedBuckets,
+        when: When::Promotes,
+        actions: &["s3:GetBucketVersioning"],
+        why: "check at start-up that each staging bucket (PROMOTE) has versioning on: only a \
+              version id pins the bytes scanned",
+    },
+    Grant {
         resource: Resource::ProductionObjects,
         when: When::Promotes,
         actions: COPY_TARGET,
@@ -202,6 +219,7 @@ impl Resource {
             Resource::SigningSecret => "signing-secret",
             Resource::KmsKeys => "kms-keys",
             Resource::RulesObjects => "rules-objects",
+            Resource::RulesCacheObjects => "rules-cache-objects",
             Resource::RulesBucket => "rules-bucket",
             Resource::ResultBus => "result-bus",
             Resource::ResultTopic => "result-topic",
@@ -261,6 +279,7 @@ pub fn to_json() -> Value {
         "tag_keys": tag_keys(),
         "verdicts": verdicts(),
         "tag_schemas": tag_schemas(),
+        "rules_cache_folder": crate::rules::CACHE_FOLDER,
         "metrics": json!({
             "namespace": metrics::NAMESPACE,
             "totals": metrics::TOTALS.iter().map(|(name, unit)| json!({"name": name, "unit": unit}))

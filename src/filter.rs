@@ -8,7 +8,7 @@
 pub enum SkippedAction {
     /// Tagged `Skipped`, with the reason in the detail tag.
     Tag,
-    /// Left as it is: no request at all.
+    /// No verdict written; verdict tags the scanner did not sign are still taken off.
     Ignore,
 }
 

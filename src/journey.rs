@@ -56,9 +56,13 @@ impl<S: ObjectStore> Pipeline<S> {
 
     async fn journey(&self, event: &ObjectEvent) -> Report {
         let report = Report::new(event, self.engine.rules().id());
-        if self.config.quarantine_bucket() == Some(event.object.bucket.as_str()) {
+        let bucket = &event.object.bucket;
+        if self.config.quarantine_bucket() == Some(bucket.as_str()) {
             // Each quarantine copy would announce itself and be quarantined again, forever.
             return report.ending(Disposition::Acknowledge(Settled::QuarantineBucket));
+        }
+        if !self.config.judges(bucket) {
+            return report.ending(Disposition::Retry(Retry::NotProtected(bucket.clone())));
         }
         match self.filtered(event, &report).await {
             filtered::Filtered::Scan => {}

@@ -72,7 +72,7 @@ pub use config::{
     Action, Config, ConfigError, SigningKeySource, SkipSigned, Spool, TagOrQuarantine,
 };
 pub use event::ObjectEvent;
-pub use object::{ObjectInfo, ObjectRef, Tags};
+pub use object::{ObjectInfo, ObjectRef, SseKms, Tags};
 pub use pipeline::{Pipeline, StartupError};
 pub use report::{Disposition, Report, Retry, Settled};
 pub use scan::{Engine, Match, RuleSet, ScanError};

@@ -29,15 +29,18 @@ struct Cli {
 #[derive(Subcommand)]
 enum RulesCommand {
     /// Compile the YARA sources under PATH: every error with its file and line, or the number
-    /// of rules. Exit code 0: they compile; 1: they do not.
+    /// of rules; and say what each .yarc holds (its rules, the yara-x that serialized it, its
+    /// native code and that code's target, its SHA-256), its native code read, never loaded.
+    /// Exit code 0: they compile and load; 1: they do not.
     Check {
-        /// Files or folders of .yar and .yara files.
+        /// Files or folders of .yar, .yara and .yarc files.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
     /// Compile the sources under PATH and write them serialized to FILE, for RULES or
-    /// `scan --rules`. The file holds portable code, and native code for this machine that
-    /// other machines ignore.
+    /// `scan --rules`. The file holds a header (the yara-x version and target), portable code,
+    /// and native code for this machine that other machines ignore: it is executable code. The
+    /// SHA-256 printed is what RULES_YARC_SHA256 pins to load it from S3.
     Build {
         /// Files or folders of .yar and .yara files.
         #[arg(required = true)]
@@ -94,7 +97,8 @@ enum Command {
               value_parser = clap::value_parser!(u64).range(1..))]
         timeout: u64,
         /// Also scan with the rules under this path (.yar, .yara sources, or .yarc files that
-        /// `rules build` wrote); may be given several times.
+        /// `rules build` wrote: native code loaded as is, so only files you trust); may be
+        /// given several times.
         #[arg(long = "rules", value_name = "PATH")]
         rules: Vec<PathBuf>,
     },
@@ -256,7 +260,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 async fn lambda_async() -> anyhow::Result<()> {
     lambda_runtime::tracing::init_default_subscriber();
-    let pipeline = pipeline(Config::from_env()?).await?;
+    let config = Config::from_env()?;
+    config.require_bucket_scope()?;
+    let pipeline = pipeline(config).await?;
     let pipeline = &pipeline;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = std::time::UNIX_EPOCH + Duration::from_millis(event.context.deadline);

@@ -26,7 +26,7 @@ pub const TOTALS: [(&str, &str); 7] = [
 ];
 
 /// The values of the `ErrorKind` dimension of `Errors`.
-pub const ERROR_KINDS: [&str; 8] = [
+pub const ERROR_KINDS: [&str; 9] = [
     "Read",
     "Record",
     "ReplacedTooOften",
@@ -35,6 +35,7 @@ pub const ERROR_KINDS: [&str; 8] = [
     "Abandoned",
     "NotRecorded",
     "Publish",
+    "NotProtected",
 ];
 
 /// What one batch did, summed over its objects.
@@ -203,6 +204,7 @@ fn error_kind(disposition: &Disposition) -> Option<&'static str> {
         Disposition::Retry(Retry::Abandoned) => 5,
         Disposition::Acknowledge(Settled::NotRecorded(_)) => 6,
         Disposition::Retry(Retry::Publish(_)) => 7,
+        Disposition::Retry(Retry::NotProtected(_)) => 8,
         Disposition::Acknowledge(_) => return None,
     };
     Some(ERROR_KINDS[kind])

@@ -84,6 +84,23 @@ pub struct ObjectInfo {
     /// When this version was written, as S3 reports it (whole seconds since the epoch). A
     /// later upload of the same key always has a later one, even with the same bytes.
     pub last_modified: Option<i64>,
+    /// Its KMS encryption (SSE-KMS, DSSE-KMS), when it has one: a production copy is
+    /// encrypted the same way, never with the destination's SSE-S3 default.
+    pub kms: Option<SseKms>,
+}
+
+/// How S3 encrypted an object version with a KMS key, as GetObject and HeadObject say
+/// (`x-amz-server-side-encryption: aws:kms` or `aws:kms:dsse`, `…-aws-kms-key-id`,
+/// `…-bucket-key-enabled`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SseKms {
+    /// The key. S3 always names it; without it a copy asks for SSE-KMS with the bucket's (or
+    /// the account's `aws/s3`) key.
+    pub key_id: Option<String>,
+    /// Two layers of encryption (DSSE-KMS, `aws:kms:dsse`) rather than one (`aws:kms`).
+    pub dual_layer: bool,
+    /// Encrypted under an S3 Bucket Key, which saves KMS requests: the copy asks for one too.
+    pub bucket_key: bool,
 }
 
 impl ObjectInfo {

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::config::{Config, SigningKeySource, Spool};
+use crate::config::{Config, RuleSource, SigningKeySource, Spool};
 use crate::publish::Publish;
 use crate::rules::{self, Fingerprint};
 use crate::scan::{Engine, RuleSet, RuleSets};
-use crate::signature::SigningKey;
+use crate::signature::{Purpose, SigningKey};
 use crate::store::{Budget, ObjectStore};
 
 /// Rule files are read into memory of their own, not the objects' budget.
@@ -110,6 +110,14 @@ impl<S: ObjectStore> Pipeline<S> {
         if self.config.rules.is_empty() {
             return Ok(());
         }
+        let in_s3 = |s: &RuleSource| matches!(s, RuleSource::S3 { .. });
+        if self.signing_key.is_none() && self.config.rules.iter().any(in_s3) {
+            tracing::warn!(
+                "no compiled rules cache without a signing key (nothing could authenticate it): \
+                 every cold start compiles the RULES in S3; set SIGNING_KEY_SECRET (SIGNING_KEY \
+                 for local runs) to cache them"
+            );
+        }
         let mut state = self.rule_state.lock().await;
         self.put_in_force(&mut state).await?;
         Ok(())
@@ -148,7 +156,15 @@ impl<S: ObjectStore> Pipeline<S> {
 
     async fn put_in_force(&self, state: &mut RuleState) -> Result<(), rules::RulesError> {
         let budget = Budget::memory(RULES_MEMORY);
-        let loaded = rules::load(&self.store, &self.config.rules, &budget).await?;
+        let cache_key = self
+            .signing_key
+            .as_ref()
+            .map(|k| k.derive(Purpose::RulesCache));
+        let trust = rules::Trust {
+            cache_key: cache_key.as_ref(),
+            yarc_sha256: &self.config.rules_yarc_sha256,
+        };
+        let loaded = rules::load(&self.store, &self.config.rules, &budget, trust).await?;
         let all = state.base.iter().cloned().chain(loaded.sets).collect();
         let sets = RuleSets::with_hashes(all, loaded.hashes);
         tracing::info!(
@@ -164,9 +180,10 @@ impl<S: ObjectStore> Pipeline<S> {
         Ok(())
     }
 
-    /// Start-up checks: rules to scan with, a writable spool directory, and (when anything is
+    /// Start-up checks: rules to scan with, a writable spool directory, (when anything is
     /// quarantined) a quarantine bucket that exists, is reachable and has versioning enabled
-    /// (without it, two infected versions of one key would overwrite each other's copy).
+    /// (without it, two infected versions of one key would overwrite each other's copy), and
+    /// (with `PROMOTE`) staging buckets with versioning enabled.
     pub async fn preflight(&self) -> Result<(), StartupError> {
         if self.engine.rules().is_empty() {
             return Err(StartupError::NoRules);
@@ -180,6 +197,7 @@ impl<S: ObjectStore> Pipeline<S> {
                 dir.display()
             )));
         }
+        self.check_staging_buckets().await?;
         let Some(bucket) = self.config.quarantine_bucket() else {
             return Ok(());
         };
@@ -197,6 +215,39 @@ impl<S: ObjectStore> Pipeline<S> {
                 "cannot check QUARANTINE_BUCKET=`{bucket}`: {e}"
             ))),
         }
+    }
+
+    /// Every staging bucket of `PROMOTE` must have versioning enabled: only a version id pins
+    /// the bytes scanned, and a key copied by its ETag alone lets a twin of the same size and
+    /// MD5, uploaded after the scan, reach production unscanned. Fails closed when the answer
+    /// cannot be read.
+    async fn check_staging_buckets(&self) -> Result<(), StartupError> {
+        let mut staging: Vec<&str> = self
+            .config
+            .promote
+            .iter()
+            .map(|p| p.from_bucket.as_str())
+            .collect();
+        staging.sort_unstable();
+        staging.dedup();
+        for bucket in staging {
+            let named = format!("PROMOTE names the staging bucket `{bucket}`");
+            let problem = match self.store.is_versioned(bucket).await {
+                Ok(Some(true)) => continue,
+                Ok(Some(false)) => format!(
+                    "{named}, which does not have versioning enabled; enable it (the stack's own \
+                     protected bucket has it): without a version id, an object replaced after \
+                     its scan by a twin of the same size and MD5 would be promoted unscanned"
+                ),
+                Ok(None) => format!(
+                    "{named}, whose versioning cannot be read (GetBucketVersioning gave no \
+                     readable answer); promotion needs it enabled"
+                ),
+                Err(e) => format!("{named}, whose versioning cannot be checked: {e}"),
+            };
+            return Err(StartupError::Preflight(problem));
+        }
+        Ok(())
     }
 }
 

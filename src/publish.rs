@@ -29,8 +29,8 @@ pub const VERDICTS: [&str; 6] = [
 ];
 /// The most matches a document lists (`matchCount` has them all).
 pub const MAX_MATCHES: usize = 100;
-/// The key of a queued document (a message body `{"s3YaraScanResult": {...}}`) that waits to be
-/// published again.
+/// The key of a queued document (a message body `{"s3YaraScanResult": "…", "mac": "…"}`: the
+/// document's text and its MAC) that waits to be published again.
 pub const QUEUED_KEY: &str = "s3YaraScanResult";
 
 /// Where result events go, and which (`RESULT_*`, `QUEUE_URL`).
@@ -137,8 +137,9 @@ pub trait Publish: Send + Sync + std::fmt::Debug {
     /// Publishes `document` to every target; fails if any target did not take it.
     fn publish<'a>(&'a self, document: &'a Value) -> Publishing<'a>;
 
-    /// Puts `document` on the scan queue, as a message of its own, to be published later.
-    fn requeue<'a>(&'a self, document: &'a Value) -> Publishing<'a>;
+    /// Puts `body` (a sealed document, see `batch`) on the scan queue, as a message of its own,
+    /// to be published later.
+    fn requeue<'a>(&'a self, body: &'a str) -> Publishing<'a>;
 }
 
 /// Documents kept in memory, for tests; each kind of call can be made to fail.
@@ -146,8 +147,8 @@ pub trait Publish: Send + Sync + std::fmt::Debug {
 pub struct MemoryPublisher {
     /// Documents published, in order.
     pub published: std::sync::Mutex<Vec<Value>>,
-    /// Documents put back on the queue, in order.
-    pub requeued: std::sync::Mutex<Vec<Value>>,
+    /// Message bodies put back on the queue, in order.
+    pub requeued: std::sync::Mutex<Vec<String>>,
     /// When set, `publish` fails.
     pub fail_publish: std::sync::atomic::AtomicBool,
     /// When set, `requeue` fails.
@@ -155,10 +156,10 @@ pub struct MemoryPublisher {
 }
 
 impl MemoryPublisher {
-    fn keep(
-        list: &std::sync::Mutex<Vec<Value>>,
+    fn keep<T: Clone>(
+        list: &std::sync::Mutex<Vec<T>>,
         fail: &std::sync::atomic::AtomicBool,
-        document: &Value,
+        document: &T,
         target: &str,
     ) -> Result<(), PublishError> {
         if fail.load(std::sync::atomic::Ordering::SeqCst) {
@@ -180,8 +181,13 @@ impl Publish for MemoryPublisher {
         Box::pin(async move { kept })
     }
 
-    fn requeue<'a>(&'a self, document: &'a Value) -> Publishing<'a> {
-        let kept = Self::keep(&self.requeued, &self.fail_requeue, document, "memory queue");
+    fn requeue<'a>(&'a self, body: &'a str) -> Publishing<'a> {
+        let kept = Self::keep(
+            &self.requeued,
+            &self.fail_requeue,
+            &body.to_owned(),
+            "memory queue",
+        );
         Box::pin(async move { kept })
     }
 }

@@ -6,8 +6,11 @@
 use crate::action::ActionError;
 use crate::config::{Config, Disposal};
 use crate::object::{ObjectInfo, ObjectRef, Tags};
+use crate::signature::{self, Check, SigningKey};
 use crate::store::{ObjectStore, StoreError};
-use crate::verdict::{TagKeys, Verdict, has_scanner_keys, merge_tags, user_tags};
+use crate::verdict::{
+    TagKeys, Verdict, has_case_variants, has_scanner_keys, merge_tags, user_tags,
+};
 
 /// Writes `ours` (the tags of `verdict`) on `target`, the exact version scanned, described by
 /// `info`, keeping the user's tags (`known`, when the caller has just read them). Returns the
@@ -63,6 +66,46 @@ pub async fn record<S: ObjectStore>(
         return Ok(None);
     }
     Ok(Some(existing))
+}
+
+/// For an object that gets no verdict of its own (`SKIPPED_ACTION=ignore`): takes its scanner
+/// keys off unless they are the scanner's valid signature for its bytes (checked with `signing`;
+/// without a key, nothing is), so that no verdict someone else set stays on it. Returns whether
+/// any was taken off; `Ok(false)` too when the object is gone.
+pub async fn clear_foreign_verdict<S: ObjectStore>(
+    store: &S,
+    keys: &TagKeys,
+    signing: Option<&SigningKey>,
+    target: &ObjectRef,
+) -> Result<bool, ActionError> {
+    let reading = |source| ActionError::Store {
+        step: "reading the skipped object's tags",
+        source,
+    };
+    let tags = match store.tags(target).await {
+        Ok(tags) => tags,
+        Err(StoreError::NotFound { .. }) => return Ok(false),
+        Err(source) => return Err(reading(source)),
+    };
+    if !has_scanner_keys(&tags, keys) {
+        return Ok(false);
+    }
+    if let Some(key) = signing.filter(|_| !has_case_variants(&tags, keys)) {
+        match store.head(target).await.map_err(reading)? {
+            None => return Ok(false),
+            Some(info)
+                if matches!(
+                    signature::verify(key, &info, &tags, keys),
+                    Check::Valid { .. }
+                ) =>
+            {
+                return Ok(false);
+            }
+            Some(_) => {}
+        }
+    }
+    clear_verdict(store, target, &tags, keys).await?;
+    Ok(true)
 }
 
 /// The tags of `target` (`known` when the caller has just read them); `None` when it is gone.

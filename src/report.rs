@@ -60,7 +60,8 @@ pub enum Settled {
         /// The ruleset that scanned it.
         rules: String,
     },
-    /// A tag change that S3 says the scanner's own role made.
+    /// A tag change that S3 says the scanner's own role made, taken at its word only when there
+    /// is no signing key to check the tags with.
     OwnTagChange,
     /// A tag change after which the verdict tags are still the scanner's valid signature.
     VerdictStillSigned {
@@ -105,6 +106,10 @@ pub enum Retry {
     NoRoom(String),
     /// Not started: too close to the function's timeout.
     NotStarted,
+    /// The object's bucket is not one this deployment judges (`PROTECTED_BUCKETS`, `PROMOTE`):
+    /// nothing was read or written; the message goes on to the DLQ, to be redriven once the
+    /// bucket is listed if it should have been.
+    NotProtected(String),
     /// Abandoned unfinished just before the function's timeout.
     Abandoned,
     /// The result event could not be published, nor put back on the queue to be published
@@ -270,6 +275,13 @@ impl fmt::Display for Retry {
             }
             Retry::NoRoom(why) => write!(f, "{why}; retried later"),
             Retry::NotStarted => f.write_str("not started: too close to the function's timeout"),
+            Retry::NotProtected(bucket) => write!(
+                f,
+                "bucket `{}` is not protected by this deployment: only the buckets in \
+                 PROTECTED_BUCKETS and PROMOTE's staging buckets are scanned (add it there if it \
+                 should be, then redrive the dead-letter queue)",
+                bucket.escape_debug()
+            ),
             Retry::Publish(e) => write!(
                 f,
                 "result event not published, nor queued to be published later ({e}); the \

@@ -4,10 +4,14 @@
 //! start-up and checked again every `RULES_REFRESH_SECS`: a changed set is compiled and swapped
 //! in while scans go on; one that fails to compile is rejected, its errors logged with file and
 //! line, and the rules in force stay. A set compiled from an S3 prefix is cached next to its
-//! sources, keyed by the sources' ETags, the yara-x version and the platform, so that only the
-//! first cold start after a change compiles: every later one only deserializes.
+//! sources (`cache.rs`: authenticated with a key derived from the signing key), keyed by the
+//! sources' ETags, the yara-x version and the platform, so that only the first cold start
+//! after a change compiles: every later one only deserializes.
+//!
+//! Serialized rules carry native code that yara-x loads as is: a `.yarc` is code. One in a
+//! local folder is the user's own file; one under an S3 prefix loads only when its SHA-256 is
+//! pinned (`RULES_YARC_SHA256`), so that whoever can write the prefix decides rules, not code.
 
-use std::path::Path;
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
@@ -15,12 +19,29 @@ use sha2::{Digest, Sha256};
 use crate::config::RuleSource;
 use crate::object::ObjectRef;
 use crate::scan::{EXTERNALS, HashList, RuleSet};
+use crate::signature::DerivedKey;
 use crate::store::{Budget, Fetched, ObjectStore, StoreError};
+
+pub use crate::scan::TARGET;
+
+mod cache;
+mod local;
+
+use local::local_entries;
+pub use local::{local_serialized, local_sets, local_sources};
 
 /// Where a source's compiled cache lives, under its prefix.
 pub const CACHE_FOLDER: &str = ".s3-yara-scan-cache/";
-/// The platform compiled rules' native code is for (`build.rs` sets it).
-pub const TARGET: &str = env!("S3_YARA_SCAN_TARGET");
+
+/// What the loader may take from S3 besides the sources' text: each of these is code.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Trust<'a> {
+    /// Authenticates the compiled cache (the signing key's `RulesCache` key); without it no
+    /// cache is read or written.
+    pub cache_key: Option<&'a DerivedKey>,
+    /// The SHA-256 digests of the `.yarc` files an S3 source may hold (`RULES_YARC_SHA256`).
+    pub yarc_sha256: &'a [[u8; 32]],
+}
 
 /// Why a rule set could not be loaded. The rules in force stay.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +64,20 @@ pub enum RulesError {
         origin: String,
         /// yara-x's errors, each with its file and line.
         errors: String,
+    },
+    /// A `.yarc` under an S3 source whose digest `RULES_YARC_SHA256` does not list.
+    #[error(
+        "RULES `{origin}`: {file} (SHA-256 {sha256}) is compiled rules, whose native code the \
+         function would run as is; a .yarc loads from S3 only when RULES_YARC_SHA256 lists its \
+         digest: add {sha256} to RULES_YARC_SHA256 if you built this file, or remove it"
+    )]
+    Unpinned {
+        /// The source.
+        origin: String,
+        /// The file.
+        file: String,
+        /// Its SHA-256, hex.
+        sha256: String,
     },
     /// A `.yarc` file is not rules this yara-x serialized.
     #[error(
@@ -114,11 +149,13 @@ pub async fn fingerprint<S: ObjectStore>(
     Ok(Fingerprint(all))
 }
 
-/// Loads every source: from its cache when it has a valid one, else compiled (and cached).
+/// Loads every source: from its cache when it has one that `trust` authenticates, else
+/// compiled (and cached when `trust` has a key); a `.yarc` in S3 only when `trust` pins it.
 pub async fn load<S: ObjectStore>(
     store: &S,
     sources: &[RuleSource],
     budget: &Budget,
+    trust: Trust<'_>,
 ) -> Result<Loaded, RulesError> {
     let mut loaded = Loaded {
         sets: Vec::new(),
@@ -132,7 +169,7 @@ pub async fn load<S: ObjectStore>(
             entries.iter().cloned().partition(|e| is_hash_list(&e.name));
         let files = read_all(store, source, &lists, budget).await?;
         hash_lists(&source.to_string(), &files, &mut loaded.hashes)?;
-        let (sets, compiled) = load_source(store, source, &rules, budget).await?;
+        let (sets, compiled) = load_source(store, source, &rules, budget, trust).await?;
         loaded.sets.extend(sets);
         loaded.compiled += usize::from(compiled);
         loaded.fingerprint.0.push(entries);
@@ -140,35 +177,92 @@ pub async fn load<S: ObjectStore>(
     Ok(loaded)
 }
 
+/// The sets of one source's rule files: one compiled from its YARA sources (or read from its
+/// cache), then one per `.yarc`; and whether the sources were compiled now.
 async fn load_source<S: ObjectStore>(
     store: &S,
     source: &RuleSource,
     entries: &[Entry],
     budget: &Budget,
+    trust: Trust<'_>,
 ) -> Result<(Vec<RuleSet>, bool), RulesError> {
-    if entries.is_empty() {
-        return Ok((Vec::new(), false));
+    let (serialized, sources): (Vec<Entry>, Vec<Entry>) = entries
+        .iter()
+        .cloned()
+        .partition(|e| is_serialized(&e.name));
+    let (mut sets, mut compiled) = (Vec::new(), false);
+    if !sources.is_empty() {
+        let (set, now) = source_set(store, source, &sources, budget, trust.cache_key).await?;
+        sets.push(set);
+        compiled = now;
     }
+    for (name, bytes) in read_all(store, source, &serialized, budget).await? {
+        if let RuleSource::S3 { .. } = source {
+            check_pin(source, &name, &bytes, trust.yarc_sha256)?;
+        }
+        let origin = source.to_string();
+        sets.push(blocking(source, move || serialized_set(&origin, &name, &bytes)).await?);
+    }
+    Ok((sets, compiled))
+}
+
+/// The set compiled from a source's YARA sources: from its cache when `key` authenticates one,
+/// else compiled now (and cached when there is a key).
+async fn source_set<S: ObjectStore>(
+    store: &S,
+    source: &RuleSource,
+    entries: &[Entry],
+    budget: &Budget,
+    key: Option<&DerivedKey>,
+) -> Result<(RuleSet, bool), RulesError> {
     let id = set_id(entries);
-    let cache = cache_object(source, &id);
-    if let Some(cache) = &cache
-        && let Some(set) = from_cache(store, cache, &id, budget).await
+    let cache = key.and_then(|key| Some((cache::object(source, &id, key)?, key)));
+    if let Some((cache, key)) = &cache
+        && let Some(set) = cache::read(store, cache, &id, key, budget).await
     {
-        return Ok((vec![set], false));
+        return Ok((set, false));
     }
     let files = read_all(store, source, entries, budget).await?;
     let started = Instant::now();
-    let sets = tokio::task::spawn_blocking({
-        let (source, id) = (source.to_string(), id.clone());
-        move || sets_of(&source, &files, &id)
+    let set = blocking(source, {
+        let (origin, id) = (source.to_string(), id.clone());
+        move || compiled_set(&origin, &files, &id)
     })
-    .await
-    .map_err(|e| read_error(source, "the rules", e.to_string()))??;
-    tracing::info!(source = %source, rules = sets.iter().map(RuleSet::len).sum::<usize>(), compile_ms = started.elapsed().as_millis() as u64, "rule set compiled");
-    if let (Some(cache), [set]) = (&cache, sets.as_slice()) {
-        write_cache(store, cache, set).await;
+    .await?;
+    tracing::info!(source = %source, rules = set.len(), compile_ms = started.elapsed().as_millis() as u64, "rule set compiled");
+    if let Some((cache, key)) = &cache {
+        cache::write(store, cache, &id, key, &set).await;
     }
-    Ok((sets, true))
+    Ok((set, true))
+}
+
+/// `work` on the blocking pool: compiling and deserializing take long.
+async fn blocking<T: Send + 'static>(
+    source: &RuleSource,
+    work: impl FnOnce() -> Result<T, RulesError> + Send + 'static,
+) -> Result<T, RulesError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| read_error(source, "the rules", e.to_string()))?
+}
+
+/// Refuses the `.yarc` `name` of an S3 source unless `pins` hold the SHA-256 of its `bytes`:
+/// the very bytes then deserialized.
+fn check_pin(
+    source: &RuleSource,
+    name: &str,
+    bytes: &[u8],
+    pins: &[[u8; 32]],
+) -> Result<(), RulesError> {
+    let digest: [u8; 32] = Sha256::digest(bytes).into();
+    if pins.contains(&digest) {
+        return Ok(());
+    }
+    Err(RulesError::Unpinned {
+        origin: source.to_string(),
+        file: name.to_owned(),
+        sha256: hex::encode(digest),
+    })
 }
 
 /// The rule files of `source`, sorted by name.
@@ -196,29 +290,15 @@ async fn entries<S: ObjectStore>(store: &S, source: &RuleSource) -> Result<Vec<E
     Ok(entries)
 }
 
-fn local_entries(source: &RuleSource, path: &Path) -> Result<Vec<Entry>, RulesError> {
-    let mut out = Vec::new();
-    for entry in walkdir::WalkDir::new(path).follow_links(true) {
-        let entry = entry.map_err(|e| read_error(source, "the folder", e.to_string()))?;
-        let name = entry.path().display().to_string();
-        if !entry.file_type().is_file() || !is_rule_file(&name) {
-            continue;
-        }
-        let bytes =
-            std::fs::read(entry.path()).map_err(|e| read_error(source, &name, e.to_string()))?;
-        out.push(Entry {
-            version: hex::encode(Sha256::digest(&bytes)),
-            name,
-        });
-    }
-    Ok(out)
-}
-
 fn is_rule_file(name: &str) -> bool {
     [".yar", ".yara", ".yarc"]
         .iter()
         .any(|ext| name.ends_with(ext))
         || is_hash_list(name)
+}
+
+fn is_serialized(name: &str) -> bool {
+    name.ends_with(".yarc")
 }
 
 fn is_hash_list(name: &str) -> bool {
@@ -286,32 +366,27 @@ async fn read_object<S: ObjectStore>(
     }
 }
 
-/// The sets `files` make: one compiled from all the sources, and one per serialized file.
-fn sets_of(
+/// The set YARA source `files` compile to.
+fn compiled_set(
     source: &str,
     files: &[(String, Vec<u8>)],
     id: &str,
-) -> Result<Vec<RuleSet>, RulesError> {
-    let (serialized, sources): (Vec<_>, Vec<_>) =
-        files.iter().partition(|(name, _)| name.ends_with(".yarc"));
-    let mut sets = Vec::new();
-    if !sources.is_empty() {
-        let sources: Vec<(String, Vec<u8>)> = sources.into_iter().cloned().collect();
-        let rules = compile(&sources).map_err(|errors| RulesError::Compile {
-            origin: source.to_owned(),
-            errors,
-        })?;
-        sets.push(RuleSet::new(rules, id));
-    }
-    for (name, bytes) in serialized {
-        let set = RuleSet::from_serialized(bytes).map_err(|e| RulesError::Serialized {
-            origin: source.to_owned(),
-            file: name.clone(),
-            reason: e.to_string(),
-        })?;
-        sets.push(set);
-    }
-    Ok(sets)
+) -> Result<RuleSet, RulesError> {
+    let rules = compile(files).map_err(|errors| RulesError::Compile {
+        origin: source.to_owned(),
+        errors,
+    })?;
+    Ok(RuleSet::new(rules, id))
+}
+
+/// The set of the `.yarc` file `name`, whose native code yara-x loads as is: only for files
+/// the user vouched for (local, or pinned).
+fn serialized_set(source: &str, name: &str, bytes: &[u8]) -> Result<RuleSet, RulesError> {
+    RuleSet::from_serialized(bytes).map_err(|e| RulesError::Serialized {
+        origin: source.to_owned(),
+        file: name.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 /// Compiles YARA sources, the externals public sets expect defined; every error, each with its
@@ -345,55 +420,6 @@ pub fn compile_with_warnings(
     Ok((compiler.build(), warnings))
 }
 
-/// The rule sets and hash lists under local `paths` (sources compiled together, each `.yarc`
-/// loaded), for the command line.
-pub fn local_sets(paths: &[std::path::PathBuf]) -> Result<(Vec<RuleSet>, HashList), RulesError> {
-    let (mut sets, mut hashes) = (Vec::new(), HashList::default());
-    for path in paths {
-        let source = RuleSource::Local(path.clone());
-        let mut entries = local_entries(&source, path)?;
-        entries.sort();
-        if entries.is_empty() {
-            return Err(RulesError::Empty {
-                origin: source.to_string(),
-            });
-        }
-        let files = entries
-            .iter()
-            .map(|e| {
-                std::fs::read(&e.name)
-                    .map(|b| (e.name.clone(), b))
-                    .map_err(|err| read_error(&source, &e.name, err.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let (lists, rules): (Vec<_>, Vec<_>) =
-            files.into_iter().partition(|(name, _)| is_hash_list(name));
-        hash_lists(&source.to_string(), &lists, &mut hashes)?;
-        if !rules.is_empty() {
-            sets.extend(sets_of(&source.to_string(), &rules, &set_id(&entries))?);
-        }
-    }
-    Ok((sets, hashes))
-}
-
-/// The YARA source files under local `paths`, read, for `rules check` and `rules build`.
-pub fn local_sources(paths: &[std::path::PathBuf]) -> Result<Vec<(String, Vec<u8>)>, RulesError> {
-    let mut files = Vec::new();
-    for path in paths {
-        let source = RuleSource::Local(path.clone());
-        for e in local_entries(&source, path)? {
-            if e.name.ends_with(".yarc") || is_hash_list(&e.name) {
-                continue;
-            }
-            let bytes = std::fs::read(&e.name)
-                .map_err(|err| read_error(&source, &e.name, err.to_string()))?;
-            files.push((e.name, bytes));
-        }
-    }
-    files.sort();
-    Ok(files)
-}
-
 /// The identity of a set made from `entries`: a hash of their names and versions, and of the
 /// yara-x version that compiles them.
 fn set_id(entries: &[Entry]) -> String {
@@ -408,66 +434,6 @@ fn set_id(entries: &[Entry]) -> String {
     hex::encode(&hasher.finalize()[..6])
 }
 
-/// Where an S3 source's compiled set is cached: next to its sources, keyed by their identity,
-/// the yara-x version and this platform (native code only loads where it was made).
-fn cache_object(source: &RuleSource, id: &str) -> Option<ObjectRef> {
-    let RuleSource::S3 { bucket, prefix } = source else {
-        return None;
-    };
-    let key = format!(
-        "{prefix}{CACHE_FOLDER}{id}-yara-x-{}-{TARGET}.yarc",
-        yara_x::VERSION
-    );
-    Some(ObjectRef::new(bucket.as_str(), key))
-}
-
-async fn from_cache<S: ObjectStore>(
-    store: &S,
-    cache: &ObjectRef,
-    id: &str,
-    budget: &Budget,
-) -> Option<RuleSet> {
-    let bytes = match read_object(store, cache, budget).await {
-        Ok(bytes) => bytes,
-        Err(StoreError::NotFound { .. }) => return None,
-        Err(e) => {
-            tracing::warn!(cache = %cache, error = %e, "cannot read the compiled rules cache; compiling");
-            return None;
-        }
-    };
-    let started = Instant::now();
-    let id = id.to_owned();
-    let loaded = tokio::task::spawn_blocking(move || {
-        yara_x::Rules::deserialize(&bytes).map(|rules| RuleSet::new(rules, id))
-    })
-    .await;
-    match loaded {
-        Ok(Ok(set)) => {
-            tracing::info!(cache = %cache, rules = set.len(), load_ms = started.elapsed().as_millis() as u64, "rule set loaded from its cache");
-            Some(set)
-        }
-        Ok(Err(e)) => {
-            tracing::warn!(cache = %cache, error = %e, "the compiled rules cache does not load; compiling");
-            None
-        }
-        Err(_) => None,
-    }
-}
-
-/// Best effort: a cache that cannot be written only costs the next cold start a compile.
-async fn write_cache<S: ObjectStore>(store: &S, cache: &ObjectRef, set: &RuleSet) {
-    let written = match set.serialize() {
-        Ok(bytes) => store.put(cache, bytes).await.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    match written {
-        Ok(()) => tracing::info!(cache = %cache, "compiled rules cached for the next cold starts"),
-        Err(e) => {
-            tracing::warn!(cache = %cache, error = %e, "cannot cache the compiled rules (s3:PutObject on the rules prefix); every cold start compiles")
-        }
-    }
-}
-
 fn read_error(source: &RuleSource, what: &str, reason: String) -> RulesError {
     RulesError::Read {
         origin: source.to_string(),
@@ -478,3 +444,5 @@ fn read_error(source: &RuleSource, what: &str, reason: String) -> RulesError {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod trust_tests;

@@ -38,11 +38,13 @@ mod externals;
 mod hashes;
 mod matches;
 mod ruleset;
+pub mod serialized;
 
 pub use externals::EXTERNALS;
 pub use hashes::HashList;
 pub use matches::Match;
 pub use ruleset::{RuleSet, RuleSets};
+pub use serialized::TARGET;
 
 /// Scans bytes with the rule sets in force. Cheap to clone: clones share the rule sets, and a
 /// swap ([`Engine::swap`]) is seen by all of them.

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::future::Future;
 
-use crate::object::{ObjectInfo, ObjectRef, Tags};
+use crate::object::{ObjectInfo, ObjectRef, SseKms, Tags};
 
 mod aws;
 mod budget;
@@ -243,13 +243,15 @@ pub trait ObjectStore: Send + Sync {
 
     /// Copies `source` (the version described by `info`) to `dest` with its metadata and
     /// content type, replacing its tags with `tags`; returns what was written. Unless the
-    /// source version is pinned, copies only while the source still has `info.etag`.
+    /// source version is pinned, copies only while the source still has `info.etag`. The copy
+    /// is encrypted with `kms` when given, else as the destination bucket's default says.
     fn copy(
         &self,
         source: &ObjectRef,
         info: &ObjectInfo,
         dest: &ObjectRef,
         tags: &Tags,
+        kms: Option<&SseKms>,
     ) -> impl Future<Output = Result<ObjectInfo, StoreError>> + Send;
 
     /// Deletes an object version. Unless the version is pinned (an unversioned key, or the

@@ -12,7 +12,7 @@ use crate::deadline::Timing;
 use crate::event::ObjectEvent;
 use crate::object::{ObjectRef, decode_key, pinned_version};
 use crate::pipeline::Pipeline;
-use crate::report::{Disposition, Report, Settled};
+use crate::report::{Disposition, Report, Retry, Settled};
 use crate::store::ObjectStore;
 
 /// The event name the tasks' objects are processed under: a creation, as for new uploads.
@@ -147,6 +147,8 @@ fn result(task_id: String, code: &str, text: String) -> TaskResult {
 fn answer(report: &Report) -> (&'static str, String) {
     let verdict = report.verdict.as_ref();
     match &report.disposition {
+        // Retrying cannot make a bucket protected: the job should not name it.
+        Disposition::Retry(why @ Retry::NotProtected(_)) => ("PermanentFailure", why.to_string()),
         Disposition::Retry(why) => ("TemporaryFailure", why.to_string()),
         Disposition::Acknowledge(Settled::Gone { .. } | Settled::NotRecorded(_)) => {
             ("PermanentFailure", report.disposition.to_string())

@@ -7,8 +7,10 @@ use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
+use crate::config::{Action, Config};
 use crate::journey::tests::{EICAR, pipeline, quarantining, store};
-use crate::object::ObjectInfo;
+use crate::object::{ObjectInfo, ObjectRef};
+use crate::store::ObjectStore;
 use crate::store::{Hook, Op};
 
 /// An SQS record whose body is an S3 event (sent straight to SQS) with these records.
@@ -103,6 +105,59 @@ async fn events_for_the_same_bytes_are_one_job_and_each_upload_its_own() {
     );
 }
 
+/// An S3 record of a tag change made by `principal`.
+fn tagged_by(bucket: &str, key: &str, info: &ObjectInfo, principal: &str) -> serde_json::Value {
+    let mut record = s3_record("ObjectTagging:Put", bucket, key, info);
+    record["userIdentity"] = json!({ "principalId": principal });
+    record
+}
+
+#[tokio::test]
+async fn tag_changes_of_one_version_by_two_principals_are_each_checked() {
+    let s = store();
+    let info = s.put("uploads", "e.com", EICAR, &[]);
+    let config = Config {
+        action: Action::Tag,
+        scanner_role_id: Some("AROASCANNER".into()),
+        ..quarantining()
+    };
+    let p = pipeline(s, config);
+    let object = ObjectRef::new("uploads", "e.com").at_version(info.version_id.clone());
+    let first = message(
+        "created",
+        json!([s3_record("ObjectCreated:Put", "uploads", "e.com", &info)]),
+    );
+    p.process_batch(batch(vec![first])).await.unwrap();
+    // Someone re-tags the object Clean: S3 sends the scanner's earlier change and theirs.
+    let mut t = p.store().tags_of(&object).unwrap();
+    t.retain(|(k, _)| !k.starts_with("scan-"));
+    t.push(("scan-result".into(), "Clean".into()));
+    p.store().put_tags(&object, &t).await.unwrap();
+    let messages = vec![
+        message(
+            "own",
+            json!([tagged_by("uploads", "e.com", &info, "AWS:AROASCANNER:fn")]),
+        ),
+        message(
+            "theirs",
+            json!([tagged_by("uploads", "e.com", &info, "AWS:AROAOTHER:x")]),
+        ),
+    ];
+    let gets = p.store().count(Op::GetObject);
+    let response = p.process_batch(batch(messages)).await.unwrap();
+    assert_eq!(failed(&response), Vec::<&str>::new());
+    assert_eq!(
+        p.store().count(Op::GetObject),
+        gets + 1,
+        "their change rescanned"
+    );
+    let tags = p.store().tags_of(&object).unwrap();
+    assert!(
+        tags.contains(&("scan-result".into(), "Infected".into())),
+        "{tags:?}"
+    );
+}
+
 /// A batch of `slow.txt`, whose read takes a minute, and `other`, run with `concurrency`
 /// within `time` of the deadline; returns the messages to retry and the reads made. The
 /// answer must leave before the deadline.
@@ -161,7 +216,7 @@ fn publishing(
     crate::Pipeline<crate::MemoryStore>,
     std::sync::Arc<crate::publish::MemoryPublisher>,
 ) {
-    let mut config = quarantining();
+    let mut config = crate::journey::tests::signed(quarantining());
     config.results.bus = Some("default".into());
     config.results.verdicts = crate::publish::VERDICTS.to_vec();
     let publisher = std::sync::Arc::new(crate::publish::MemoryPublisher::default());
@@ -213,7 +268,7 @@ async fn a_failed_publish_is_queued_and_published_later_without_touching_the_obj
     let calls = p.store().calls().len();
     let mut later = SqsMessage::default();
     later.message_id = Some("later".into());
-    later.body = Some(json!({ "s3YaraScanResult": queued[0] }).to_string());
+    later.body = Some(queued[0].clone());
     let response = p.process_batch(batch(vec![later])).await.unwrap();
     assert_eq!(failed(&response), Vec::<&str>::new());
     assert_eq!(
@@ -221,7 +276,60 @@ async fn a_failed_publish_is_queued_and_published_later_without_touching_the_obj
         calls,
         "no S3 request for a queued event"
     );
-    assert_eq!(*publisher.published.lock().unwrap(), queued);
+    let published = publisher.published.lock().unwrap().clone();
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0]["key"], "a.txt");
+    assert_eq!(published[0]["verdict"], "Clean");
+}
+
+#[tokio::test]
+async fn a_queued_document_the_function_did_not_seal_is_dropped_unpublished() {
+    let (p, publisher) = publishing(store());
+    let forged = [
+        json!({ "s3YaraScanResult": {"verdict": "Clean", "key": "eicar.com"} }).to_string(),
+        json!({ "s3YaraScanResult": "{\"verdict\":\"Clean\"}", "mac": "00".repeat(32) })
+            .to_string(),
+        "{\"s3YaraScanResult\": not json".to_owned(),
+    ];
+    let messages = forged
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let mut m = SqsMessage::default();
+            m.message_id = Some(format!("forged-{i}"));
+            m.body = Some(body.clone());
+            m
+        })
+        .collect();
+    let response = p.process_batch(batch(messages)).await.unwrap();
+    assert_eq!(
+        failed(&response),
+        Vec::<&str>::new(),
+        "dropped, not retried"
+    );
+    assert!(publisher.published.lock().unwrap().is_empty());
+    assert_eq!(p.store().calls(), vec![]);
+}
+
+#[tokio::test]
+async fn without_a_signing_key_a_failed_publish_retries_the_message() {
+    use std::sync::atomic::Ordering;
+    let s = store();
+    let info = s.put("uploads", "a.txt", b"fine", &[]);
+    let (mut p, publisher) = publishing(s);
+    p.signing_key = None;
+    publisher.fail_publish.store(true, Ordering::SeqCst);
+    let record = s3_record("ObjectCreated:Put", "uploads", "a.txt", &info);
+    let response = p
+        .process_batch(batch(vec![message("m", json!([record]))]))
+        .await
+        .unwrap();
+    assert_eq!(
+        failed(&response),
+        ["m"],
+        "nothing to seal a queued document with"
+    );
+    assert!(publisher.requeued.lock().unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -242,9 +350,17 @@ async fn when_neither_publish_nor_queue_works_the_message_is_retried_and_the_ver
     let tags = p.store().tags_of(&object).unwrap();
     assert!(tags.contains(&("scan-result".into(), "Clean".into())));
     // A queued event that cannot be published is retried on its own.
+    let key = p
+        .signing_key
+        .as_ref()
+        .unwrap()
+        .derive(crate::signature::Purpose::QueuedResult);
+    let document = r#"{"verdict":"Clean"}"#;
     let mut later = SqsMessage::default();
     later.message_id = Some("queued".into());
-    later.body = Some(r#"{"s3YaraScanResult": {"verdict": "Clean"}}"#.into());
+    later.body = Some(
+        json!({ "s3YaraScanResult": document, "mac": key.mac(&[document.as_bytes()]) }).to_string(),
+    );
     let response = p.process_batch(batch(vec![later])).await.unwrap();
     assert_eq!(failed(&response), ["queued"]);
 }

@@ -25,6 +25,7 @@ pub fn run_poll(args: PollArgs) -> anyhow::Result<ExitCode> {
 
 async fn poll_queue(args: PollArgs) -> anyhow::Result<ExitCode> {
     let mut config = Config::from_env()?;
+    config.require_bucket_scope()?;
     // A result event that cannot be published waits on the queue the agent consumes.
     (config.results.queue_url).get_or_insert_with(|| args.queue_url.clone());
     let (queue, redrive) = store::Queue::connect(&args.queue_url).await?;

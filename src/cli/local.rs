@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use s3_yara_scan::scan::RuleSets;
+use s3_yara_scan::scan::serialized::{self, Description, Native};
 use s3_yara_scan::{Config, Engine, RuleSet, Verdict, action, inspect, rules, store};
+use sha2::Digest as _;
 
 pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
     writeln!(
@@ -43,9 +45,31 @@ pub fn rules() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `rules check`: the YARA sources under `paths` compiled together, and each `.yarc` described.
+/// Exit code 1 when the sources do not compile or a `.yarc` is refused.
 pub fn check_rules(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
-    let files = rules::local_sources(paths)?;
-    match rules::compile_with_warnings(&files) {
+    let sources = rules::local_sources(paths)?;
+    let compiled = rules::local_serialized(paths)?;
+    let mut ok = true;
+    if !sources.is_empty() || compiled.is_empty() {
+        ok &= check_sources(&sources);
+    }
+    // Compared once: describing the binary's own costs a small compile.
+    let own = (!compiled.is_empty())
+        .then(serialized::own_native)
+        .flatten();
+    for (name, bytes) in &compiled {
+        ok &= check_compiled(name, bytes, own.as_ref());
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn check_sources(files: &[(String, Vec<u8>)]) -> bool {
+    match rules::compile_with_warnings(files) {
         Ok((compiled, warnings)) => {
             for w in &warnings {
                 eprintln!("{w}");
@@ -56,28 +80,85 @@ pub fn check_rules(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
                 files.len(),
                 warnings.len()
             );
-            Ok(ExitCode::SUCCESS)
+            true
         }
         Err(errors) => {
             eprintln!("{errors}");
             println!("the rules do not compile");
-            Ok(ExitCode::from(1))
+            false
         }
     }
+}
+
+/// What the compiled file `name` holds (its native code described, never loaded), or why this
+/// binary would not load it.
+fn check_compiled(name: &str, bytes: &[u8], own: Option<&Native>) -> bool {
+    match serialized::describe(bytes) {
+        Ok(found) => {
+            print!("{}", describe_compiled(name, &found, own));
+            true
+        }
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            println!(
+                "{name}: not compiled rules that yara-x {} loads",
+                yara_x::VERSION
+            );
+            false
+        }
+    }
+}
+
+fn describe_compiled(name: &str, found: &Description, own: Option<&Native>) -> String {
+    let by = match &found.header {
+        Some(h) => format!(
+            "yara-x {}{} ({})",
+            h.yara_x,
+            h.target
+                .as_ref()
+                .map_or(String::new(), |t| format!(" on {t}")),
+            match h.mac {
+                Some(_) => "a compiled cache: its MAC only the function holding the key can check",
+                None => "s3-yara-scan rules build",
+            }
+        ),
+        None => format!(
+            "yara-x, version not recorded (no s3-yara-scan header; yara-x {} reads this format)",
+            yara_x::VERSION
+        ),
+    };
+    let native = match (&found.native, own) {
+        (None, _) => "none: portable code only, compiled at every load".to_owned(),
+        (Some(n), Some(own)) if n.target == own.target && n.wasmtime == own.wasmtime => {
+            format!("{n}: this binary runs it as is (described here, not loaded)")
+        }
+        (Some(n), Some(own)) => {
+            format!("{n}: this binary ({own}) ignores it and compiles the portable code at load")
+        }
+        (Some(n), None) => format!("{n}: used where wasmtime and the target match"),
+    };
+    format!(
+        "{name}: {} rules, compiled (YARA-X serialization format {})\n  serialized by: {by}\n  \
+         native code: {native}\n  sha256: {} (list it in RULES_YARC_SHA256 to load the file \
+         from S3)\n",
+        found.rules, found.format, found.sha256
+    )
 }
 
 pub fn build_rules(paths: &[PathBuf], output: &Path) -> anyhow::Result<()> {
     let files = rules::local_sources(paths)?;
     let compiled = rules::compile(&files).map_err(|e| anyhow::anyhow!("{e}"))?;
     let set = RuleSet::new(compiled, "build");
-    let bytes = set.serialize()?;
+    let bytes = set.to_file()?;
     std::fs::write(output, &bytes).with_context(|| format!("cannot write {}", output.display()))?;
     println!(
-        "{} rules from {} files written to {} ({} bytes)",
+        "{} rules from {} files written to {} ({} bytes, sha256 {}: list it in \
+         RULES_YARC_SHA256 to load the file from S3)",
         set.len(),
         files.len(),
         output.display(),
-        bytes.len()
+        bytes.len(),
+        hex::encode(sha2::Sha256::digest(&bytes))
     );
     Ok(())
 }

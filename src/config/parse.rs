@@ -9,13 +9,14 @@ use bytesize::ByteSize;
 
 use super::settings::{self as s, Allowed, Setting};
 use super::{
-    Action, ArchiveLimits, Config, ConfigError, Encrypted, RuleSource, SigningKeySource,
-    SkipSigned, Spool, TagOrQuarantine,
+    Action, ArchiveLimits, Config, ConfigError, Encrypted, SigningKeySource, SkipSigned, Spool,
+    TagOrQuarantine,
 };
 use crate::signature::SigningKey;
 use crate::verdict::{TagKeys, TagSchema, check_tag_key};
 
 mod ops;
+mod rules;
 
 /// `MAX_OBJECT_SIZE` outside Lambda, where no memory size is known.
 pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 1024 * 1024 * 1024;
@@ -51,7 +52,8 @@ pub fn config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigE
             },
         },
         s3_timeout: Duration::from_secs(env.number(&s::S3_TIMEOUT_SECS)),
-        rules: rule_sources(&mut env),
+        rules: rules::sources(&mut env),
+        rules_yarc_sha256: rules::yarc_pins(&mut env),
         rules_refresh: match env.number(&s::RULES_REFRESH_SECS) {
             0 => None,
             n => Some(Duration::from_secs(n)),
@@ -317,44 +319,6 @@ fn parse_size(v: &str) -> Option<u64> {
     v.parse::<u64>()
         .ok()
         .or_else(|| v.parse::<ByteSize>().ok().map(|b| b.as_u64()))
-}
-
-fn rule_sources(env: &mut Env) -> Vec<RuleSource> {
-    let Some(v) = env.get(&s::RULES) else {
-        return Vec::new();
-    };
-    let mut sources = Vec::new();
-    for item in v.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-        match rule_source(item) {
-            Ok(source) => sources.push(source),
-            Err(why) => env.problems.push(format!(
-                "{} has `{item}`, which is invalid: {why} (allowed: {})",
-                s::RULES.name,
-                s::RULES.allowed.describe()
-            )),
-        }
-    }
-    sources
-}
-
-fn rule_source(item: &str) -> Result<RuleSource, String> {
-    if let Some(rest) = item.strip_prefix("s3://") {
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        check_bucket_name(bucket).map_err(String::from)?;
-        let prefix = match prefix {
-            "" => String::new(),
-            p if p.ends_with('/') => p.to_owned(),
-            p => format!("{p}/"),
-        };
-        return Ok(RuleSource::S3 {
-            bucket: bucket.to_owned(),
-            prefix,
-        });
-    }
-    if item.starts_with('/') {
-        return Ok(RuleSource::Local(PathBuf::from(item)));
-    }
-    Err("neither s3://bucket/prefix/ nor an absolute path".into())
 }
 
 fn signing_key(env: &mut Env) -> SigningKeySource {

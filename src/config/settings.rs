@@ -86,7 +86,9 @@ settings! {
         "Bucket that receives quarantined objects; required when anything is quarantined.";
     PROTECTED_BUCKETS = "PROTECTED_BUCKETS", "", Text("bucket names, comma-separated"),
         Parameter("ProtectedBucketNames"),
-        "The protected buckets; a QUARANTINE_BUCKET among them is refused at start-up.";
+        "The protected buckets: only their objects (and those of PROMOTE's staging buckets) are \
+        judged; required by the function and the agent. A QUARANTINE_BUCKET among them is \
+        refused at start-up.";
     MAX_OBJECT_SIZE = "MAX_OBJECT_SIZE", "", Text("a size of at least 1024 bytes, such as \
         1048576, 512MiB or 2GB"), Parameter("MaxObjectSize"),
         "Largest object scanned in memory, and the memory all objects share (default: 3/4 of \
@@ -130,7 +132,8 @@ settings! {
         "Objects of more bytes are not scanned: verdict Skipped (not Unscannable).";
     SKIPPED_ACTION = "SKIPPED_ACTION", "tag", OneOf(&["tag", "ignore"]),
         Parameter("SkippedAction"),
-        "What a skipped object gets: the Skipped verdict tags, or nothing (no request at all).";
+        "What a skipped object gets: the Skipped verdict tags, or none (verdict tags the scanner \
+        did not sign are still taken off).";
     PROMOTE = "PROMOTE", "", Text("staging-bucket[/prefix]=production-bucket[/prefix], \
         comma-separated"), Parameter("PromoteTo"),
         "Clean objects of each staging bucket (or prefix) are moved to its production bucket \
@@ -152,6 +155,10 @@ settings! {
         s3://bucket/prefix/ or an absolute local path, each holding .yar, .yara or .yarc files"),
         Parameter("RulesUri"),
         "Users' own rule sets, loaded at start-up and checked again every RULES_REFRESH_SECS.";
+    RULES_YARC_SHA256 = "RULES_YARC_SHA256", "", Text("SHA-256 digests in hex (64 digits), \
+        comma-separated"), Parameter("RulesYarcSha256"),
+        "The .yarc files RULES may load from S3, by the SHA-256 of their bytes: a .yarc is native \
+        code the function runs, so any other found under an S3 source is refused.";
     RULES_REFRESH_SECS = "RULES_REFRESH_SECS", "300", Range(0, 86_400),
         Parameter("RulesRefreshSecs"),
         "How often the RULES are checked for changes (one listing each); 0: never.";

@@ -284,6 +284,29 @@ fn a_protected_quarantine_bucket_is_refused() {
 }
 
 #[test]
+fn only_protected_and_staging_buckets_are_judged_once_any_is_listed() {
+    let local = config(&[("ACTION", "tag")]).unwrap();
+    assert!(
+        local.judges("anything"),
+        "a local run with no list judges any bucket"
+    );
+    let e = local.require_bucket_scope().unwrap_err();
+    assert!(e.to_string().contains("PROTECTED_BUCKETS is empty"), "{e}");
+    let c = config(&[
+        ("ACTION", "tag"),
+        ("PROTECTED_BUCKETS", "uploads"),
+        ("PROMOTE", "staging/in/=production"),
+    ])
+    .unwrap();
+    c.require_bucket_scope().unwrap();
+    assert!(c.judges("uploads") && c.judges("staging"));
+    assert!(!c.judges("production") && !c.judges("rules") && !c.judges("Uploads"));
+    let promote_only = config(&[("ACTION", "tag"), ("PROMOTE", "staging=production")]).unwrap();
+    promote_only.require_bucket_scope().unwrap();
+    assert!(!promote_only.judges("uploads"));
+}
+
+#[test]
 fn scanner_role_id_is_letters_and_digits() {
     let c = config(&[
         ("ACTION", "tag"),
@@ -370,4 +393,35 @@ fn a_tag_schema_fixes_its_keys_and_refuses_others() {
         ),
         "{e}"
     );
+}
+
+#[test]
+fn yarc_pins_are_sha256_digests_in_any_letter_case() {
+    let a = "ab".repeat(32);
+    let b = "0F".repeat(32);
+    let c = config(&[
+        ("ACTION", "tag"),
+        ("RULES_YARC_SHA256", &format!(" {a}, {b} ,")),
+    ])
+    .unwrap();
+    assert_eq!(c.rules_yarc_sha256, [[0xab; 32], [0x0f; 32]]);
+    assert_eq!(
+        config(&[("ACTION", "tag")]).unwrap().rules_yarc_sha256,
+        Vec::<[u8; 32]>::new()
+    );
+    let short = "ab".repeat(31);
+    let e = config(&[
+        ("ACTION", "tag"),
+        ("RULES_YARC_SHA256", &format!("{a},{short},xyz")),
+    ])
+    .unwrap_err()
+    .to_string();
+    for bad in [short.as_str(), "xyz"] {
+        assert!(
+            e.contains(&format!(
+                "RULES_YARC_SHA256=`{bad}` is invalid: not a SHA-256 digest"
+            )),
+            "{e}"
+        );
+    }
 }

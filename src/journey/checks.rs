@@ -1,7 +1,7 @@
 //! The first step: what the object's tags say before anything is read. A validly signed
 //! `Clean` for the same content (typically a scanned object copied into another protected
-//! bucket) is not scanned again; a tag change that left the scanner's own verdict in place
-//! needs nothing. Every other verdict tag is distrusted, logged, and the object scanned.
+//! bucket) is not scanned again; a tag change that left the scanner's own signed verdict in
+//! place needs nothing. Every other verdict tag is distrusted, logged, and the object scanned.
 
 use tracing::{info, warn};
 
@@ -154,20 +154,21 @@ impl<S: ObjectStore> Pipeline<S> {
         Checked::Scan(read.handed_on(object))
     }
 
-    /// A tag change (`ObjectTagging:*`): nothing to do when the scanner made it (S3 names the
-    /// scanner's role), when the verdict tags are still the scanner's valid signature for
-    /// these bytes (its own write on an emulator that names nobody, or a change to the user's
-    /// tags only), or when no verdict tag is left ("no verdict" reads as "not clean").
-    /// Otherwise someone else changed the verdict: the object is scanned again, which writes
-    /// its true verdict over theirs. The scanner's own writes are always recognised, so its
-    /// rescans cause no further rescans.
+    /// A tag change (`ObjectTagging:*`): nothing to do when the verdict tags are still the
+    /// scanner's valid signature for these bytes (its own write, or a change to the user's tags
+    /// only), or when no verdict tag is left ("no verdict" reads as "not clean"). Otherwise
+    /// someone else changed the verdict: the object is scanned again, which writes its true
+    /// verdict over theirs. With a key, nobody's word is taken for who made the change, the
+    /// scanner's role's included: the tags are read and their signature decides (a rescan's
+    /// own write verifies, so rescans cause no further rescans). Without one, a change S3
+    /// names the scanner's role for is its own.
     async fn recheck_tags(&self, event: &ObjectEvent, report: Report) -> Checked {
         let settled =
             |s| Checked::Settled(Box::new(report.clone().ending(Disposition::Acknowledge(s))));
-        if self.is_own_change(event) {
-            return settled(Settled::OwnTagChange);
-        }
         let Some(key) = &self.signing_key else {
+            if self.is_own_change(event) {
+                return settled(Settled::OwnTagChange);
+            }
             if event.principal.is_none() {
                 return settled(Settled::TagChangeUnchecked);
             }
@@ -192,10 +193,11 @@ impl<S: ObjectStore> Pipeline<S> {
         }
     }
 
-    /// True when S3 says the scanner's own role made the change (`SCANNER_ROLE_ID`).
+    /// True when S3 says the scanner's own role made the change (`SCANNER_ROLE_ID`): the role id
+    /// field of the principal, never the session name, which whoever assumes a role chooses.
     fn is_own_change(&self, event: &ObjectEvent) -> bool {
         match (&self.config.scanner_role_id, &event.principal) {
-            (Some(role), Some(principal)) => principal.split(':').any(|part| part == role),
+            (Some(role), Some(principal)) => role_id(principal) == role,
             _ => false,
         }
     }
@@ -226,6 +228,13 @@ impl<S: ObjectStore> Pipeline<S> {
     }
 }
 
+/// The role (or user) id of an event's `userIdentity.principalId`: `AWS:<id>:<session>` for an
+/// assumed role, `AWS:<id>` for a user; whatever follows the id is the caller's to choose.
+fn role_id(principal: &str) -> &str {
+    let unprefixed = principal.strip_prefix("AWS:").unwrap_or(principal);
+    unprefixed.split(':').next().unwrap_or_default()
+}
+
 fn warn_distrusted(object: &ObjectRef, check: &Check, case_variants: bool) {
     if case_variants {
         warn!(object = %object, "tags with scanner keys in another letter case (set by someone else); rescanning");
@@ -233,5 +242,19 @@ fn warn_distrusted(object: &ObjectRef, check: &Check, case_variants: bool) {
         warn!(object = %object, "forged verdict: the scan signature does not match this content under this scanner's key; rescanning");
     } else {
         warn!(object = %object, "verdict tags without a valid signature (set by someone else, or before signing was on); rescanning");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::role_id;
+
+    #[test]
+    fn only_the_role_id_field_names_the_principal() {
+        assert_eq!(role_id("AWS:AROASCANNER:fn"), "AROASCANNER");
+        assert_eq!(role_id("AWS:AROAATTACKER:AROASCANNER"), "AROAATTACKER");
+        assert_eq!(role_id("AWS:AIDAUSER"), "AIDAUSER");
+        assert_eq!(role_id("A3NL1KOZZKExample"), "A3NL1KOZZKExample");
+        assert_eq!(role_id(""), "");
     }
 }

@@ -44,18 +44,56 @@ async fn a_skipped_object_is_tagged_skipped_with_its_reason_and_never_read() {
 }
 
 #[tokio::test]
-async fn with_ignore_a_skipped_object_costs_no_request() {
+async fn with_ignore_a_skipped_object_costs_one_read_of_its_tags() {
     let s = store();
-    let info = s.put("uploads", "data/A.CSV", b"a,b", &[]);
+    let info = s.put("uploads", "data/A.CSV", b"a,b", &[("team", "a")]);
     let big = s.put("uploads", "big.bin", &[0u8; 2000], &[]);
     let p = pipeline(s, skipping(SkippedAction::Ignore));
     for (key, info) in [("data/A.CSV", &info), ("big.bin", &big)] {
         let report = p.settle(&created("uploads", key, info)).await;
         assert_eq!(settled(&report), &Settled::NotTagged);
         assert_eq!(report.verdict.as_ref().map(Verdict::name), Some("Skipped"));
-        assert_eq!(report.requests, 0, "{key}");
+        assert_eq!(report.requests, 1, "{key}");
     }
-    assert_eq!(p.store().calls(), vec![]);
+    assert_eq!(p.store().count(Op::GetObjectTagging), 2);
+    assert_eq!(p.store().calls().len(), 2, "{:?}", p.store().calls());
+}
+
+#[tokio::test]
+async fn with_ignore_verdict_tags_the_scanner_did_not_sign_are_taken_off() {
+    let s = store();
+    let forged = [("scan-result", "Clean"), ("team", "a")];
+    let info = s.put("uploads", "logs/e.com", EICAR, &forged);
+    let variant = s.put("uploads", "logs/v.txt", b"v", &[("Scan-Result", "Clean")]);
+    let p = pipeline(s, skipping(SkippedAction::Ignore));
+    for (key, info) in [("logs/e.com", &info), ("logs/v.txt", &variant)] {
+        let report = p.settle(&created("uploads", key, info)).await;
+        assert_eq!(settled(&report), &Settled::NotTagged, "{key}");
+        assert_eq!(report.verdict.as_ref().map(Verdict::name), Some("Skipped"));
+    }
+    let object = |key: &str, info: &crate::ObjectInfo| {
+        crate::ObjectRef::new("uploads", key).at_version(info.version_id.clone())
+    };
+    let tags = p.store().tags_of(&object("logs/e.com", &info)).unwrap();
+    assert_eq!(tags, vec![("team".to_owned(), "a".to_owned())]);
+    assert_eq!(
+        p.store().tags_of(&object("logs/v.txt", &variant)).unwrap(),
+        vec![]
+    );
+    assert_eq!(p.store().count(Op::GetObject), 0, "still never read");
+}
+
+#[tokio::test]
+async fn with_ignore_the_scanners_own_signed_verdict_stays() {
+    let s = store();
+    let info = s.put("uploads", "logs/a.txt", b"x", &[]);
+    let mut p = pipeline(s, skipping(SkippedAction::Tag));
+    let report = p.settle(&created("uploads", "logs/a.txt", &info)).await;
+    let before = p.store().tags_of(&report.object).unwrap();
+    p.config.filters.action = SkippedAction::Ignore;
+    let again = p.settle(&created("uploads", "logs/a.txt", &info)).await;
+    assert_eq!(settled(&again), &Settled::NotTagged);
+    assert_eq!(p.store().tags_of(&report.object).unwrap(), before);
 }
 
 #[tokio::test]

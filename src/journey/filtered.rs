@@ -1,5 +1,6 @@
 //! The step before any other: a new object the filters skip (`SKIP_*`) gets the verdict
-//! `Skipped` without a read of its bytes; tagged, or left as it is. Tag changes are not
+//! `Skipped` without a read of its bytes; tagged, or left as it is but for verdict tags the
+//! scanner did not sign, which are taken off. Tag changes are not
 //! filtered: they are checked as on any object, so a verdict someone else wrote on a skipped
 //! object is not left standing.
 
@@ -8,6 +9,7 @@ use crate::event::{EventKind, ObjectEvent};
 use crate::filter::SkippedAction;
 use crate::object::ObjectInfo;
 use crate::pipeline::Pipeline;
+use crate::record;
 use crate::report::{Disposition, Report, Retry, Settled};
 use crate::store::ObjectStore;
 use crate::verdict::Verdict;
@@ -36,8 +38,7 @@ impl<S: ObjectStore> Pipeline<S> {
         let mut report = report.clone();
         report.verdict = Some(Verdict::Skipped(reason));
         if filters.action == SkippedAction::Ignore {
-            let done = report.ending(Disposition::Acknowledge(Settled::NotTagged));
-            return Filtered::Done(Box::new(done));
+            return Filtered::Done(Box::new(self.ignored(event, report).await));
         }
         let info = match self.skipped_info(event).await {
             Ok(Some(info)) => info,
@@ -77,6 +78,33 @@ impl<S: ObjectStore> Pipeline<S> {
             Err(e) => Disposition::Acknowledge(Settled::NotRecorded(e)),
         };
         Filtered::Done(Box::new(report.ending(ending)))
+    }
+
+    /// A skipped object left untagged (`SKIPPED_ACTION=ignore`) still loses any verdict tags
+    /// the scanner did not sign for its bytes: an uploader who names an object so that it is
+    /// skipped must not make a forged `Clean` stick.
+    async fn ignored(&self, event: &ObjectEvent, report: Report) -> Report {
+        let keys = &self.config.tag_keys;
+        let cleared = record::clear_foreign_verdict(
+            &self.store,
+            keys,
+            self.signing_key.as_ref(),
+            &event.object,
+        )
+        .await;
+        let verdict = report.verdict.clone().unwrap_or(Verdict::Clean);
+        match cleared {
+            Ok(removed) => {
+                if removed {
+                    tracing::warn!(object = %event.object, "verdict tags someone else set were taken off a skipped object");
+                }
+                report.ending(Disposition::Acknowledge(Settled::NotTagged))
+            }
+            Err(e) if e.is_retryable(&verdict) => {
+                report.ending(Disposition::Retry(Retry::Record(e)))
+            }
+            Err(e) => report.ending(Disposition::Acknowledge(Settled::NotRecorded(e))),
+        }
     }
 
     /// The version the Skipped tags are signed for, as HEAD tells it (with its checksum, which

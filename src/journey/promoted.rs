@@ -38,10 +38,15 @@ impl<S: ObjectStore> Pipeline<S> {
         let Some(dest) = self.config.promotion(&report.object).filter(|_| signed) else {
             return report;
         };
+        // The tags of the very version read (the event may name none): the signature checked
+        // and the version copied are then those of the same bytes.
         let read = async {
-            let info = self.store.head(&report.object).await?;
-            let tags = self.store.tags(&report.object).await?;
-            Ok::<_, crate::StoreError>(info.map(|info| (info, tags)))
+            let Some(info) = self.store.head(&report.object).await? else {
+                return Ok(None);
+            };
+            let version = report.object.at_version(info.version_id.clone());
+            let tags = self.store.tags(&version).await?;
+            Ok::<_, crate::StoreError>(Some((info, tags)))
         };
         let (info, tags) = match read.await {
             Ok(Some(found)) => found,
@@ -58,6 +63,7 @@ impl<S: ObjectStore> Pipeline<S> {
                 return report.ending(Disposition::Acknowledge(Settled::NotRecorded(e)));
             }
         };
+        report.object = report.object.at_version(info.version_id.clone());
         // Read again, these must still be the bytes whose signed Clean spared the scan: an
         // unversioned key may hold a newer upload now, which its own event will judge.
         let keys = &self.config.tag_keys;

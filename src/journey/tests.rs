@@ -344,6 +344,25 @@ async fn events_from_the_quarantine_bucket_are_not_scanned() {
 }
 
 #[tokio::test]
+async fn objects_of_buckets_not_protected_are_refused_without_a_request() {
+    let s = store();
+    let info = s.put("plain", "e.com", EICAR, &[]);
+    let config = Config {
+        protected_buckets: vec!["uploads".into()],
+        ..quarantining()
+    };
+    let p = pipeline(s, config);
+    let report = p.settle(&created("plain", "e.com", &info)).await;
+    assert!(
+        matches!(&report.disposition, Disposition::Retry(Retry::NotProtected(b)) if b == "plain"),
+        "{}",
+        report.disposition
+    );
+    assert_eq!(report.requests, 0);
+    assert_eq!(p.store().calls(), vec![]);
+}
+
+#[tokio::test]
 async fn no_room_for_clean_removes_a_forged_verdict_and_retries() {
     let s = store();
     let mut pairs: Vec<(String, String)> = (0..7).map(|i| (format!("u{i}"), "v".into())).collect();
@@ -624,6 +643,7 @@ async fn tag_changes_are_checked_and_only_others_verdicts_rescanned() {
     let object = p.settle(&created("uploads", "e.com", &info)).await.object;
     let gets = p.store().count(Op::GetObject);
 
+    // With a key the scanner's own change is checked like any other: its signature holds.
     let own = p
         .settle(&tag_change(
             "uploads",
@@ -632,8 +652,7 @@ async fn tag_changes_are_checked_and_only_others_verdicts_rescanned() {
             Some("AWS:AROASCANNER:fn"),
         ))
         .await;
-    assert_eq!(settled(&own), &Settled::OwnTagChange);
-    assert_eq!(own.requests, 0);
+    assert!(matches!(settled(&own), Settled::VerdictStillSigned { .. }));
     let intact = p.settle(&tag_change("uploads", "e.com", &info, None)).await;
     assert!(matches!(
         settled(&intact),
@@ -657,12 +676,88 @@ async fn tag_changes_are_checked_and_only_others_verdicts_rescanned() {
     let t = p.store().tags_of(&object).unwrap();
     assert_eq!(tag(&t, "scan-result"), Some("Infected"));
 
+    // Someone else's role, with the scanner's role id as its session name: not the scanner.
+    forge_clean(p.store(), &object).await;
+    let forged = p
+        .settle(&tag_change(
+            "uploads",
+            "e.com",
+            &info,
+            Some("AWS:AROAOTHER:AROASCANNER"),
+        ))
+        .await;
+    assert_eq!(settled(&forged), &Settled::Recorded);
+    assert_eq!(
+        tag(&p.store().tags_of(&object).unwrap(), "scan-result"),
+        Some("Infected")
+    );
+    // Even the scanner's own role id does not spare the check of an unsigned verdict.
+    forge_clean(p.store(), &object).await;
+    let unsigned = p
+        .settle(&tag_change(
+            "uploads",
+            "e.com",
+            &info,
+            Some("AWS:AROASCANNER:fn"),
+        ))
+        .await;
+    assert_eq!(settled(&unsigned), &Settled::Recorded);
+    assert_eq!(
+        tag(&p.store().tags_of(&object).unwrap(), "scan-result"),
+        Some("Infected")
+    );
+
     p.store()
         .put_tags(&object, &tags(&[("owner", "x")]))
         .await
         .unwrap();
     let removed = p.settle(&tag_change("uploads", "e.com", &info, None)).await;
     assert_eq!(settled(&removed), &Settled::NoVerdictTags);
+}
+
+/// Replaces the object's verdict with an unsigned `Clean`, as someone else's tag write would.
+async fn forge_clean(store: &MemoryStore, object: &ObjectRef) {
+    let mut t = store.tags_of(object).unwrap();
+    t.retain(|(k, _)| !k.starts_with("scan-"));
+    t.push(("scan-result".into(), "Clean".into()));
+    store.put_tags(object, &t).await.unwrap();
+}
+
+#[tokio::test]
+async fn without_a_key_only_the_role_id_field_makes_a_change_the_scanners_own() {
+    let s = store();
+    let info = s.put("uploads", "e.com", EICAR, &[]);
+    let config = Config {
+        action: Action::Tag,
+        scanner_role_id: Some("AROASCANNER".into()),
+        ..quarantining()
+    };
+    let p = pipeline(s, config);
+    let object = p.settle(&created("uploads", "e.com", &info)).await.object;
+    let own = p
+        .settle(&tag_change(
+            "uploads",
+            "e.com",
+            &info,
+            Some("AWS:AROASCANNER:fn"),
+        ))
+        .await;
+    assert_eq!(settled(&own), &Settled::OwnTagChange);
+    assert_eq!(own.requests, 0);
+    forge_clean(p.store(), &object).await;
+    let session = p
+        .settle(&tag_change(
+            "uploads",
+            "e.com",
+            &info,
+            Some("AWS:AROAOTHER:AROASCANNER"),
+        ))
+        .await;
+    assert_eq!(settled(&session), &Settled::Recorded);
+    assert_eq!(
+        tag(&p.store().tags_of(&object).unwrap(), "scan-result"),
+        Some("Infected")
+    );
 }
 
 #[tokio::test]

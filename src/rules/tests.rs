@@ -11,21 +11,37 @@ use crate::event::ObjectEvent;
 use crate::object::ObjectInfo;
 use crate::pipeline::Pipeline;
 use crate::scan::{Engine, RuleSet};
+use crate::signature::{Purpose, SigningKey};
 use crate::store::{MemoryStore, Op, Versioning};
 use crate::verdict::Verdict;
 use sha2::{Digest, Sha256};
 
-const MARKER_RULE: &str =
+pub(super) const MARKER_RULE: &str =
     r#"rule Custom_Marker { strings: $a = "custom-marker-7f3a" condition: $a }"#;
 
-fn s3_source() -> RuleSource {
+/// The cache key of a function whose signing key is `byte` repeated.
+pub(super) fn cache_key(byte: u8) -> DerivedKey {
+    SigningKey::new(vec![byte; 32])
+        .unwrap()
+        .derive(Purpose::RulesCache)
+}
+
+/// What a function with `key` trusts, no `.yarc` pinned.
+pub(super) fn keyed(key: &DerivedKey) -> Trust<'_> {
+    Trust {
+        cache_key: Some(key),
+        yarc_sha256: &[],
+    }
+}
+
+pub(super) fn s3_source() -> RuleSource {
     RuleSource::S3 {
         bucket: "rules".into(),
         prefix: "team/".into(),
     }
 }
 
-fn store_with_rules(files: &[(&str, &str)]) -> MemoryStore {
+pub(super) fn store_with_rules(files: &[(&str, &str)]) -> MemoryStore {
     let store = MemoryStore::new();
     store.create_bucket("rules", Versioning::Enabled);
     store.create_bucket("uploads", Versioning::Enabled);
@@ -35,14 +51,17 @@ fn store_with_rules(files: &[(&str, &str)]) -> MemoryStore {
     store
 }
 
-fn budget() -> Budget {
+pub(super) fn budget() -> Budget {
     Budget::memory(64 << 20)
 }
 
 #[tokio::test]
 async fn an_s3_rule_set_is_compiled_once_then_loaded_from_its_cache() {
     let store = store_with_rules(&[("team/marker.yar", MARKER_RULE), ("team/notes.txt", "x")]);
-    let first = load(&store, &[s3_source()], &budget()).await.unwrap();
+    let key = cache_key(1);
+    let first = load(&store, &[s3_source()], &budget(), keyed(&key))
+        .await
+        .unwrap();
     assert_eq!(first.compiled, 1);
     assert_eq!(first.sets.len(), 1);
     let cached: Vec<String> = store
@@ -54,7 +73,9 @@ async fn an_s3_rule_set_is_compiled_once_then_loaded_from_its_cache() {
     assert!(cached[0].contains(yara_x::VERSION) && cached[0].contains(TARGET));
     // The next cold start: one listing, one cache read, no source read, no compile.
     let gets = store.count(Op::GetObject);
-    let second = load(&store, &[s3_source()], &budget()).await.unwrap();
+    let second = load(&store, &[s3_source()], &budget(), keyed(&key))
+        .await
+        .unwrap();
     assert_eq!(second.compiled, 0);
     assert_eq!(store.count(Op::GetObject), gets + 1);
     assert_eq!(second.sets[0].id(), first.sets[0].id());
@@ -62,33 +83,43 @@ async fn an_s3_rule_set_is_compiled_once_then_loaded_from_its_cache() {
 }
 
 #[tokio::test]
-async fn a_cache_that_does_not_load_is_compiled_again_and_replaced() {
-    // A damaged cache, or one another yara-x wrote, stands for any that does not deserialize.
+async fn a_damaged_cache_is_compiled_again_and_replaced() {
     let store = store_with_rules(&[("team/marker.yar", MARKER_RULE)]);
-    let first = load(&store, &[s3_source()], &budget()).await.unwrap();
+    let key = cache_key(1);
+    let first = load(&store, &[s3_source()], &budget(), keyed(&key))
+        .await
+        .unwrap();
     let cache = store
         .keys("rules")
         .into_iter()
         .find(|k| k.contains(CACHE_FOLDER))
         .unwrap();
     store.put("rules", &cache, b"not a serialized rule set", &[]);
-    let second = load(&store, &[s3_source()], &budget()).await.unwrap();
+    let second = load(&store, &[s3_source()], &budget(), keyed(&key))
+        .await
+        .unwrap();
     assert_eq!(second.compiled, 1);
     assert_eq!(second.sets[0].id(), first.sets[0].id());
     // Rewritten: the next cold start loads it again without compiling.
-    let third = load(&store, &[s3_source()], &budget()).await.unwrap();
+    let third = load(&store, &[s3_source()], &budget(), keyed(&key))
+        .await
+        .unwrap();
     assert_eq!(third.compiled, 0);
 }
 
 #[tokio::test]
 async fn a_rule_set_that_does_not_compile_names_the_file_and_line() {
     let store = store_with_rules(&[("team/broken.yar", "rule broken {\n  condition: nope\n}\n")]);
-    let e = load(&store, &[s3_source()], &budget()).await.unwrap_err();
+    let e = load(&store, &[s3_source()], &budget(), Trust::default())
+        .await
+        .unwrap_err();
     let text = e.to_string();
     assert!(text.contains("RULES `s3://rules/team/`"), "{text}");
     assert!(text.contains("team/broken.yar:2"), "{text}");
     let empty = store_with_rules(&[("team/readme.md", "no rules here")]);
-    let e = load(&empty, &[s3_source()], &budget()).await.unwrap_err();
+    let e = load(&empty, &[s3_source()], &budget(), Trust::default())
+        .await
+        .unwrap_err();
     assert!(matches!(e, RulesError::Empty { .. }), "{e}");
 }
 
@@ -109,7 +140,7 @@ async fn local_folders_hold_sources_and_serialized_sets() {
     assert_eq!(names, ["Custom_Marker", "Other"]);
 }
 
-fn marked(store: &MemoryStore, key: &str) -> ObjectEvent {
+pub(super) fn marked(store: &MemoryStore, key: &str) -> ObjectEvent {
     let info: ObjectInfo = store.put("uploads", key, b"xx custom-marker-7f3a xx", &[]);
     ObjectEvent {
         object: crate::object::ObjectRef::new("uploads", key).at_version(info.version_id.clone()),
@@ -208,7 +239,9 @@ async fn hash_lists_beside_the_rules_make_known_bad_bytes_infected() {
     let digest = hex::encode(Sha256::digest(bad));
     let list = format!("# team list\n{digest} Team.Known.Bad\n");
     let store = store_with_rules(&[("team/known.sha256", list.as_str())]);
-    let loaded = load(&store, &[s3_source()], &budget()).await.unwrap();
+    let loaded = load(&store, &[s3_source()], &budget(), Trust::default())
+        .await
+        .unwrap();
     assert_eq!((loaded.sets.len(), loaded.hashes.len()), (0, 1));
     let config = Config {
         rules: vec![s3_source()],
@@ -232,7 +265,9 @@ async fn hash_lists_beside_the_rules_make_known_bad_bytes_infected() {
 #[tokio::test]
 async fn a_bad_line_rejects_the_whole_hash_list_naming_file_and_line() {
     let store = store_with_rules(&[("team/known.hashes", "abc123 too short\n")]);
-    let e = load(&store, &[s3_source()], &budget()).await.unwrap_err();
+    let e = load(&store, &[s3_source()], &budget(), Trust::default())
+        .await
+        .unwrap_err();
     let text = e.to_string();
     assert!(matches!(e, RulesError::Hashes { .. }), "{text}");
     assert!(text.contains("team/known.hashes:1"), "{text}");

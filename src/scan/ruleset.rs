@@ -4,6 +4,7 @@
 use sha2::{Digest, Sha256};
 use yara_x::Rules;
 
+use super::serialized::{self, FormatError};
 use super::{HashList, ScanError};
 
 static EMBEDDED_RULES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/rules.bin"));
@@ -38,11 +39,15 @@ impl RuleSet {
         Ok(RuleSet::new(rules, EMBEDDED_ID))
     }
 
-    /// Rules serialized by `Rules::serialize` with the same yara-x version; the identity is
-    /// a hash of the bytes.
+    /// Rules serialized with the same yara-x version, as `rules build` writes them (with its
+    /// header) or as yara-x does (`Rules::serialize`, `yr compile`); the identity is a hash of
+    /// yara-x's bytes. Their native code is loaded as is: only for files the user vouches for.
     pub fn from_serialized(bytes: &[u8]) -> Result<RuleSet, ScanError> {
-        let rules = Rules::deserialize(bytes).map_err(|e| ScanError::Load(e.to_string()))?;
-        let id = hex::encode(&Sha256::digest(bytes)[..6]);
+        let refused = |e: FormatError| ScanError::Load(e.to_string());
+        let (header, body) = serialized::split(bytes).map_err(refused)?;
+        serialized::check_format(body, header.as_ref()).map_err(refused)?;
+        let rules = Rules::deserialize(body).map_err(|e| ScanError::Load(e.to_string()))?;
+        let id = hex::encode(&Sha256::digest(body)[..6]);
         Ok(RuleSet::new(rules, id))
     }
 
@@ -59,6 +64,12 @@ impl RuleSet {
         self.rules
             .serialize()
             .map_err(|e| ScanError::Load(e.to_string()))
+    }
+
+    /// The file `rules build` writes: a header naming this yara-x and target, then the rules
+    /// serialized.
+    pub fn to_file(&self) -> Result<Vec<u8>, ScanError> {
+        Ok(serialized::Header::this_build().write(&self.serialize()?))
     }
 
     /// Short identity of these rules.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::{Budget, Fetched, Listed, ObjectStore, Op, Page, Sink, StoreError, requests};
-use crate::object::{NULL_VERSION, ObjectInfo, ObjectRef, Tags, pinned_version};
+use crate::object::{NULL_VERSION, ObjectInfo, ObjectRef, SseKms, Tags, pinned_version};
 
 /// S3 allows this many tags on an object.
 const MAX_TAGS: usize = 10;
@@ -58,6 +58,8 @@ struct Version {
     tags: Tags,
     /// Its `Content-Encoding`.
     encoding: Option<String>,
+    /// SSE-KMS; `None` for the buckets' SSE-S3 default.
+    kms: Option<SseKms>,
 }
 
 #[derive(Debug)]
@@ -198,6 +200,7 @@ impl Version {
             etag: Some(self.etag.clone()),
             checksum_sha256: None,
             last_modified: Some(self.last_modified),
+            kms: self.kms.clone(),
         }
     }
 }
@@ -228,6 +231,7 @@ impl State {
             last_modified: self.clock,
             tags,
             encoding: None,
+            kms: None,
         }
     }
 
@@ -384,6 +388,7 @@ impl ObjectStore for MemoryStore {
         info: &ObjectInfo,
         dest: &ObjectRef,
         tags: &Tags,
+        kms: Option<&SseKms>,
     ) -> Result<ObjectInfo, StoreError> {
         self.call(Op::CopyObject, dest).await?;
         check_tag_count(Op::CopyObject, tags)?;
@@ -395,6 +400,7 @@ impl ObjectStore for MemoryStore {
         let mut copy = state.new_version(&dest.bucket, body, tags.clone());
         // A copy keeps the source's metadata, as CopyObject's default directive does.
         copy.encoding = encoding;
+        copy.kms = kms.cloned();
         let written = copy.info();
         state.write(&dest.bucket, &dest.key, copy);
         Ok(written)

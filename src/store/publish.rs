@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::config::Config;
-use crate::publish::{DETAIL_TYPE, Publish, PublishError, Publishing, QUEUED_KEY, SOURCE};
+use crate::publish::{DETAIL_TYPE, Publish, PublishError, Publishing, SOURCE};
 
 /// Publishes to the targets `RESULT_EVENT_BUS` and `RESULT_TOPIC_ARN` name.
 #[derive(Debug)]
@@ -59,7 +59,7 @@ impl Publish for AwsPublisher {
         })
     }
 
-    fn requeue<'a>(&'a self, document: &'a Value) -> Publishing<'a> {
+    fn requeue<'a>(&'a self, body: &'a str) -> Publishing<'a> {
         Box::pin(async move {
             let Some((client, url)) = &self.sqs else {
                 return Err(PublishError {
@@ -67,7 +67,6 @@ impl Publish for AwsPublisher {
                     detail: "QUEUE_URL is not set".into(),
                 });
             };
-            let body = json!({ QUEUED_KEY: document }).to_string();
             super::requests::count();
             let sent = client
                 .send_message()

@@ -8,7 +8,7 @@ use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::error::BoxError;
 
 use super::{Budget, Fetched, Listed, ObjectStore, Page, Sink, StoreError, requests};
-use crate::object::{ObjectInfo, ObjectRef, Tags};
+use crate::object::{ObjectInfo, ObjectRef, SseKms, Tags};
 
 mod errors;
 mod read;
@@ -88,11 +88,12 @@ impl ObjectStore for S3Store {
         info: &ObjectInfo,
         dest: &ObjectRef,
         tags: &Tags,
+        kms: Option<&SseKms>,
     ) -> Result<ObjectInfo, StoreError> {
         if info.size > self.multipart_threshold {
-            write::copy_in_parts(self, source, info, dest, tags).await
+            write::copy_in_parts(self, source, info, dest, tags, kms).await
         } else {
-            write::copy(self, source, info, dest, tags).await
+            write::copy(self, source, info, dest, tags, kms).await
         }
     }
 

@@ -35,7 +35,9 @@ class CargoLambdaInvoke(unittest.TestCase):
 
             port = free_port()
             env = dict(os.environ, **emulator_env(endpoint))
+            # The function judges only the buckets it protects: these, and the sample events'.
             variables = dict(emulator_env(endpoint), QUARANTINE_BUCKET="invoke-quarantine",
+                             PROTECTED_BUCKETS="invoke-uploads,scan-demo-uploads,scan-demo-versioned",
                              RUST_LOG="info")
             log = open(os.path.join(ROOT, "target", "cargo-lambda-watch.log"), "w")
             watch = subprocess.Popen(

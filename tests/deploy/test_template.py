@@ -2,8 +2,8 @@
 function's IAM policy grants exactly what each part of the work needs, on the resources it needs
 it on and under the conditions it needs it; its environment sets exactly the variables that the
 template is meant to set; its parameter defaults and allowed values are the code's; and the
-EnforceCleanReads bucket policy (and its copy in the docs) denies what it must to everyone but
-the scanner."""
+EnforceCleanReads bucket policy and the production bucket policy (and their copies in the docs)
+deny what they must to everyone but the scanner."""
 
 import json
 import os
@@ -32,12 +32,15 @@ STATEMENTS = {
     "CheckQuarantineBucket": ("quarantine-bucket", "quarantines", "Quarantines"),
     "ReadSigningKey": ("signing-secret", "signing-key-secret", None),
     "ReadRules": ("rules-objects", "rules-in-s3", "HasRules"),
+    "WriteRulesCache": ("rules-cache-objects", "rules-in-s3", "HasRules"),
     "ListRules": ("rules-bucket", "rules-in-s3", "HasRules"),
     "UseBucketKmsKeys": ("kms-keys", "sse-kms", "HasKmsKeys"),
     "PromoteToCreatedBucket": ("production-objects", "promotes", "CreateProduction"),
     "PromoteToExistingBuckets": ("production-objects", "promotes", "HasProductionBuckets"),
     "ListCreatedProductionBucket": ("production-buckets", "promotes", "CreateProduction"),
     "ListExistingProductionBuckets": ("production-buckets", "promotes", "HasProductionBuckets"),
+    "CheckExistingStagingBuckets": ("protected-buckets", "promotes", "PromotesFromExistingBuckets"),
+    "CheckCreatedStagingBucket": ("protected-buckets", "promotes", "PromotesFromCreatedBucket"),
     "PublishResultEvents": ("result-bus", "result-events", "HasResultBus"),
     "PublishResultTopic": ("result-topic", "result-events", "HasResultTopic"),
     "RequeueResultEvents": ("scan-queue", "result-events", "ResultEventsOn"),
@@ -194,17 +197,33 @@ class TemplateMatchesCode(unittest.TestCase):
         for st in statements.values():
             self.assertNotEqual(st["Resource"], "*", st["Sid"])
 
-    def test_only_the_scanner_writes_the_production_bucket(self):
-        policy = self.template["Resources"]["ProductionBucketPolicy"]
-        self.assertEqual(policy["Condition"], "CreateProduction")
-        statements = statements_by_sid(policy["Properties"]["PolicyDocument"])
-        deny = statements["OnlyTheScannerWrites"]
-        self.assertEqual((deny["Effect"], deny["Principal"]), ("Deny", "*"))
-        self.assertIn("s3:PutObject", deny["Action"])
-        self.assertEqual(deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"],
-                         {"Fn::GetAtt": [SCANNER_ROLE, "Arn"]})
-        env = self.function["Properties"]["Environment"]["Variables"]
-        self.assertIn("PROMOTE", env)
+    def test_staging_buckets_versioning_is_checked_where_they_are(self):
+        """The staging buckets of PROMOTE are protected buckets: GetBucketVersioning on those
+        (the start-up check), only when something is promoted."""
+        conditions = self.template["Conditions"]
+        self.assertEqual(conditions["PromotesFromExistingBuckets"], {"Fn::And": [
+            {"Condition": "HasExistingBuckets"}, {"Condition": "Promotes"}]})
+        self.assertEqual(conditions["PromotesFromCreatedBucket"], {"Fn::And": [
+            {"Condition": "CreateProtected"}, {"Condition": "Promotes"}]})
+        statements = conditional_statements(self.function)
+        self.assertEqual(statements["CheckCreatedStagingBucket"][1]["Resource"],
+                         {"Fn::GetAtt": ["ProtectedBucket", "Arn"]})
+        self.assertEqual(statements["CheckExistingStagingBuckets"][1]["Resource"],
+                         statements["ListExistingBuckets"][1]["Resource"])
+        self.assertIn("PROMOTE", self.contract["when"]["promotes"])
+
+    def test_the_function_writes_only_the_compiled_cache_under_the_rules_prefix(self):
+        statements = conditional_statements(self.function)
+        path = {"Fn::Select": [1, {"Fn::Split": ["s3://", {"Fn::Sub": "${RulesUri}s3://"}]}]}
+        read = statements["ReadRules"][1]["Resource"]["Fn::Sub"]
+        self.assertEqual(read, ["arn:${AWS::Partition}:s3:::${Path}*", {"Path": path}])
+        write = statements["WriteRulesCache"][1]["Resource"]["Fn::Sub"]
+        folder = self.contract["rules_cache_folder"]
+        self.assertEqual(write, [f"arn:${{AWS::Partition}}:s3:::${{Path}}{folder}*", {"Path": path}])
+        self.assertEqual(as_set(statements["ReadRules"][1]["Action"]), {"s3:GetObject"})
+        self.assertEqual(as_set(statements["WriteRulesCache"][1]["Action"]), {"s3:PutObject"})
+        rendered = render_sub(write[0], {"AWS::Partition": "aws", "Path": "rules-bucket/team/"})
+        self.assertEqual(rendered, "arn:aws:s3:::rules-bucket/team/.s3-yara-scan-cache/*")
 
     def test_result_events_are_published_only_where_named(self):
         statements = conditional_statements(self.function)
@@ -290,6 +309,18 @@ class TemplateMatchesCode(unittest.TestCase):
             self.assertGreaterEqual(visibility[str(timeout)]["Seconds"], 6 * int(timeout))
         self.assertIn("RedrivePolicy", resources["ScanQueue"]["Properties"])
         self.assertTrue(resources["ScanQueue"]["Properties"]["SqsManagedSseEnabled"])
+
+    def test_only_the_topic_the_scanner_and_listed_senders_send_to_the_queue(self):
+        statements = self.template["Resources"]["ScanQueuePolicy"]["Properties"][
+            "PolicyDocument"]["Statement"]
+        (deny,) = [s for s in statements if s["Effect"] == "Deny"]
+        self.assertEqual((deny["Principal"], deny["Action"]), ("*", "sqs:SendMessage"))
+        not_equals = deny["Condition"]["ArnNotEquals"]
+        self.assertEqual(not_equals["aws:SourceArn"], {"Ref": "ScanTopic"})
+        condition, listed, alone = not_equals["aws:PrincipalArn"]["Fn::If"]
+        role = {"Fn::GetAtt": [SCANNER_ROLE, "Arn"]}
+        self.assertEqual((condition, alone), ("HasQueueSenders", [role]))
+        self.assertIn(role, json.loads(json.dumps(listed))["Fn::Split"][1]["Fn::Join"][1])
 
 
 class CleanReadsPolicy(unittest.TestCase):
@@ -393,6 +424,63 @@ class CleanReadsPolicy(unittest.TestCase):
         values.update({"ProtectedBucket.Arn": "arn:aws:s3:::BUCKET",
                        f"{SCANNER_ROLE}.Arn": "SCANNER_ROLE_ARN"})
         self.assertEqual(json.loads(ours[0]), json.loads(render_sub(self.enforced_sub, values)))
+
+
+class ProductionPolicy(unittest.TestCase):
+    """Two buckets: nothing but the scanner writes, tags, replicates into or deletes from the
+    production bucket, and the same policy is documented for production buckets the stack does
+    not own."""
+
+    # Written, re-tagged, replaced by replication, or deleted (so a key could be re-filled)
+    # by anyone but the scanner, production would hold what the scanner never verified.
+    DENIED = {"s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging",
+              "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:DeleteObjectTagging",
+              "s3:DeleteObjectVersionTagging", "s3:ReplicateObject", "s3:ReplicateTags"}
+    PLACEHOLDERS = {"ProductionBucket.Arn": "arn:aws:s3:::PRODUCTION_BUCKET",
+                    f"{SCANNER_ROLE}.Arn": "SCANNER_ROLE_ARN"}
+
+    @classmethod
+    def setUpClass(cls):
+        template, _ = decode(os.path.join(ROOT, "template.yaml"))
+        cls.template = template
+        cls.resource = template["Resources"]["ProductionBucketPolicy"]
+        cls.sub = cls.resource["Properties"]["PolicyDocument"]["Fn::Sub"]
+        cls.policy = json.loads(render_sub(cls.sub, cls.PLACEHOLDERS))
+        cls.statements = statements_by_sid(cls.policy)
+        cls.function = template["Resources"]["ScannerFunction"]
+
+    def test_it_comes_with_the_created_production_bucket(self):
+        self.assertEqual(self.resource["Condition"], "CreateProduction")
+        self.assertEqual(self.resource["Properties"]["Bucket"], {"Ref": "ProductionBucket"})
+        self.assertEqual(set(self.statements), {"TlsOnly", "OnlyTheScannerWrites"})
+        self.assertEqual({s["Effect"] for s in self.policy["Statement"]}, {"Deny"})
+        env = self.function["Properties"]["Environment"]["Variables"]
+        self.assertIn("PROMOTE", env)
+
+    def test_only_the_scanner_writes_tags_replicates_or_deletes(self):
+        deny = self.statements["OnlyTheScannerWrites"]
+        self.assertEqual((deny["Effect"], deny["Principal"]), ("Deny", "*"))
+        self.assertEqual(self.DENIED - as_set(deny["Action"]), set())
+        self.assertEqual(deny["Resource"], "arn:aws:s3:::PRODUCTION_BUCKET/*")
+        self.assertEqual(deny["Condition"], {"ArnNotEquals": {"aws:PrincipalArn": "SCANNER_ROLE_ARN"}})
+
+    def test_the_scanner_keeps_what_promotion_needs(self):
+        """Every denial but TLS-only exempts the scanner's role, whose grant on production
+        objects (copy, tag the copy, verify, remove a second copy) stays whole."""
+        for sid, statement in self.statements.items():
+            with self.subTest(sid):
+                exempt = statement.get("Condition", {}).get("ArnNotEquals", {})
+                tls = statement.get("Condition", {}).get("Bool") == {"aws:SecureTransport": "false"}
+                self.assertTrue(tls or exempt == {"aws:PrincipalArn": "SCANNER_ROLE_ARN"})
+        _, grant = conditional_statements(self.function)["PromoteToCreatedBucket"]
+        self.assertEqual(grant["Resource"], {"Fn::Sub": "${ProductionBucket.Arn}/*"})
+
+    def test_documented_policy_is_the_template_policy(self):
+        """docs/deploy.md's policy for ProductionBucketNames is this one, placeholders apart."""
+        blocks = re.findall(r"```json\n(.*?)```", read("docs/deploy.md"), re.S)
+        ours = [b for b in blocks if "OnlyTheScannerWrites" in b]
+        self.assertEqual(len(ours), 1, "one production bucket policy snippet in docs/deploy.md")
+        self.assertEqual(json.loads(ours[0]), self.policy)
 
 
 class LeastPrivilegeByAction(unittest.TestCase):

@@ -1,10 +1,11 @@
 """SSE-KMS objects: read, tagged and quarantined like any other, the quarantine copy taking the
-quarantine bucket's own encryption; a function that may not use the object's KMS key tags it
-`Error` naming the key, and does not retry (retrying cannot grant a permission)."""
+quarantine bucket's own encryption; promoted to production (PROMOTE) with their own key, never
+turned into the production bucket's SSE-S3; a function that may not use the object's KMS key
+tags it `Error` naming the key, and does not retry (retrying cannot grant a permission)."""
 
 import boto3
 
-from tests.faults.support import EICAR, ProxyTestCase, World, endpoint
+from tests.faults.support import EICAR, ProxyTestCase, World, endpoint, name
 from faultproxy import DENIED_KMS_KEY
 
 
@@ -34,6 +35,26 @@ class Kms(ProxyTestCase):
         copy = w.s3.head_object(Bucket=w.quarantine, Key=f"{w.bucket}/kms/eicar.com")
         self.assertEqual(copy.get("ServerSideEncryption"), "AES256",
                          "the copy takes the quarantine bucket's encryption, not the source's key")
+
+    def test_promoted_sse_kms_objects_keep_their_key(self):
+        w = self.kms_world("promote")
+        production = name("prod")
+        w.s3.create_bucket(Bucket=production)
+        w.s3.put_bucket_versioning(Bucket=production,
+                                   VersioningConfiguration={"Status": "Enabled"})
+        # As the stack's production bucket: SSE-S3 by default.
+        w.s3.put_bucket_encryption(Bucket=production, ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+        dlq = w.deliver(w.records(), PROMOTE=f"{w.bucket}={production}")
+        report = w.check(dlq, production=production)
+        self.assertInvariants(report)
+        self.assertEqual({st.upload.key: st.status for st in report.objects},
+                         {"promote/clean.txt": "promoted", "promote/eicar.com": "quarantined"})
+        copy = w.s3.head_object(Bucket=production, Key="promote/clean.txt")
+        self.assertEqual((copy.get("ServerSideEncryption"), copy.get("SSEKMSKeyId")),
+                         ("aws:kms", self.key), "the production copy keeps the source's key")
+        quarantined = w.s3.head_object(Bucket=w.quarantine, Key=f"{w.bucket}/promote/eicar.com")
+        self.assertEqual(quarantined.get("ServerSideEncryption"), "AES256")
 
     def test_missing_kms_permission_is_an_error_naming_the_key(self):
         w = self.kms_world("denied")

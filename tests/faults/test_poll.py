@@ -34,7 +34,8 @@ class Poll(ProxyTestCase):
         with os.fdopen(fd, "w") as log:
             proc = subprocess.Popen(
                 [invariants.binary(), "poll", "--queue-url", w.queue, *args],
-                env=w.env(RUST_LOG="info", **env), stdout=subprocess.DEVNULL, stderr=log)
+                env=w.env(RUST_LOG="info", PROTECTED_BUCKETS=w.bucket, **env),
+                stdout=subprocess.DEVNULL, stderr=log)
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
         return proc
 

@@ -225,36 +225,57 @@ async fn backlog_resumes_after_an_interruption_and_tags_everything() {
     );
 }
 
-/// Every key left in `bucket` is tagged `Clean`; the infected ones are gone (quarantined).
+/// Where one key of the backlog's bucket stands after the runs.
+#[derive(Debug, PartialEq)]
+enum Found {
+    /// No longer in the bucket (GetObjectTagging answers NoSuchKey): quarantined.
+    Gone,
+    /// Still in the bucket, with its `scan-result` tag, or `None` when it carries none.
+    InPlace(Option<String>),
+}
+
+/// What GetObjectTagging says of `key`: gone, or in place with its verdict or none. Any other
+/// answer (a missing bucket, a denial, a failure) stops the test instead of reading as "gone".
+async fn found(emu: &Emulator, bucket: &str, key: &str) -> Found {
+    use aws_sdk_s3::error::ProvideErrorMetadata;
+    match emu
+        .s3
+        .get_object_tagging()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+    {
+        Ok(t) => Found::InPlace(
+            t.tag_set
+                .into_iter()
+                .find(|t| t.key == "scan-result")
+                .map(|t| t.value),
+        ),
+        Err(e) if e.as_service_error().and_then(|e| e.code()) == Some("NoSuchKey") => Found::Gone,
+        Err(e) => panic!("GetObjectTagging {bucket}/{key}: {e:?}"),
+    }
+}
+
+/// Every key but the infected ones is still in `bucket`, tagged `Clean`; the infected ones are
+/// gone (quarantined), not left in place untagged.
 async fn assert_every_object_tagged(emu: &Emulator, bucket: &str, n: usize, infected: &[String]) {
     let keys: Vec<String> = (0..n).map(|i| format!("obj/{i:05}")).collect();
-    let results: Vec<(String, Option<String>)> = futures::stream::iter(keys)
+    let results: Vec<(String, Found)> = futures::stream::iter(keys)
         .map(|key| async move {
-            let tags = emu
-                .s3
-                .get_object_tagging()
-                .bucket(bucket)
-                .key(&key)
-                .send()
-                .await;
-            let result = tags.ok().and_then(|t| {
-                t.tag_set
-                    .into_iter()
-                    .find(|t| t.key == "scan-result")
-                    .map(|t| t.value)
-            });
-            (key, result)
+            let state = found(emu, bucket, &key).await;
+            (key, state)
         })
         .buffer_unordered(32)
         .collect()
         .await;
-    for (key, result) in results {
+    for (key, state) in results {
         let expected = if infected.contains(&key) {
-            None
+            Found::Gone
         } else {
-            Some("Clean".to_owned())
+            Found::InPlace(Some("Clean".to_owned()))
         };
-        assert_eq!(result, expected, "{key}");
+        assert_eq!(state, expected, "{key}");
     }
 }
 

@@ -6,7 +6,7 @@ use pretty_assertions::assert_eq;
 use serde_json::Value;
 
 use s3_yara_scan::publish::{DETAIL_TYPE, SOURCE, VERDICTS};
-use s3_yara_scan::{Config, store};
+use s3_yara_scan::{Config, SigningKey, SigningKeySource, store};
 
 use crate::support::*;
 
@@ -65,6 +65,8 @@ fn publishing(w: &Wiring, bus: Option<&str>, topic: Option<&str>) -> Config {
     config.results.topic = topic.map(String::from);
     config.results.verdicts = VERDICTS.to_vec();
     config.results.queue_url = Some(w.queue_url.clone());
+    // Queued documents are sealed with a key derived from the signing key.
+    config.signing_key = SigningKeySource::Inline(SigningKey::new(vec![7; 32]).unwrap());
     config
 }
 
@@ -151,7 +153,10 @@ async fn a_result_event_that_cannot_be_published_is_queued_and_published_later()
 
     // The document waits on the scan queue; a later batch with a working target publishes it.
     let queued = emu.receive(&w.queue_url, &w.queue_arn, 1).await;
-    let document = bodies(&queued)[0]["s3YaraScanResult"].clone();
+    let sealed = bodies(&queued)[0].clone();
+    assert!(sealed["mac"].is_string(), "{sealed}");
+    let document: Value =
+        serde_json::from_str(sealed["s3YaraScanResult"].as_str().unwrap()).unwrap();
     assert_eq!(document["verdict"], "Clean");
     let (bus, bus_queue, bus_queue_arn) = bus_to_queue(&emu, &events).await;
     target(&events, &bus, &bus_queue_arn).await;

@@ -3,7 +3,7 @@
 
 use pretty_assertions::assert_eq;
 use s3_yara_scan::store::{Budget, Fetched, Listed, Op, Page, Sink};
-use s3_yara_scan::{ObjectInfo, Tags};
+use s3_yara_scan::{ObjectInfo, SseKms, Tags};
 use s3_yara_scan::{ObjectRef, ObjectStore, S3Store, StoreError};
 
 use crate::support::*;
@@ -79,10 +79,11 @@ impl ObjectStore for Faulty {
         info: &ObjectInfo,
         d: &ObjectRef,
         t: &Tags,
+        kms: Option<&SseKms>,
     ) -> Result<ObjectInfo, StoreError> {
         self.copies
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        or_fail!(self.fail.copy, self.inner.copy(s, info, d, t))
+        or_fail!(self.fail.copy, self.inner.copy(s, info, d, t, kms))
     }
     async fn delete(&self, o: &ObjectRef, etag: Option<&str>) -> Result<(), StoreError> {
         or_fail!(self.fail.delete, self.inner.delete(o, etag))

@@ -100,7 +100,7 @@ async fn agent_settles_objects_deletes_their_messages_and_stops_on_sigterm() {
     let log = dir.path().join("agent.log");
     let mut child = agent(
         &["--queue-url", &w.queue_url, "--visibility-timeout", "30"],
-        &[("ACTION", "tag")],
+        &[("ACTION", "tag"), ("PROTECTED_BUCKETS", &w.bucket)],
         &log,
     );
     let clean = verdict(&emu, &w.bucket, "notes.txt").await;
@@ -135,6 +135,20 @@ async fn agent_settles_objects_deletes_their_messages_and_stops_on_sigterm() {
     );
 }
 
+/// Without PROTECTED_BUCKETS the agent would judge objects of any bucket a message names: it
+/// refuses to start, naming the setting, before any request.
+#[tokio::test]
+async fn agent_refuses_to_start_without_protected_buckets() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("agent.log");
+    let url = "http://127.0.0.1:9/000000000000/never-asked";
+    let mut child = agent(&["--queue-url", url], &[("ACTION", "tag")], &log);
+    let status = exit_status(&mut child, 60).await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(status.code(), Some(2), "{text}");
+    assert!(text.contains("PROTECTED_BUCKETS is empty"), "{text}");
+}
+
 /// A queue URL that names no queue stops the agent at start-up (exit code 2), naming the URL
 /// and the permissions the agent needs.
 #[tokio::test]
@@ -144,7 +158,11 @@ async fn agent_names_a_missing_queue_and_its_permissions() {
     emu.sqs.delete_queue().queue_url(&url).send().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("agent.log");
-    let mut child = agent(&["--queue-url", &url], &[("ACTION", "tag")], &log);
+    let mut child = agent(
+        &["--queue-url", &url],
+        &[("ACTION", "tag"), ("PROTECTED_BUCKETS", "uploads")],
+        &log,
+    );
     let status = exit_status(&mut child, 60).await;
     let text = std::fs::read_to_string(&log).unwrap();
     assert_eq!(status.code(), Some(2), "{text}");

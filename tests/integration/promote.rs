@@ -1,11 +1,60 @@
 //! The two-bucket system on the emulator: clean uploads move from the staging bucket to the
 //! production bucket with their metadata and tags, infected ones to quarantine, and a
-//! redelivered notification changes nothing.
+//! redelivered notification changes nothing; an SSE-KMS object copied in parts keeps its key.
 
+use std::time::Duration;
+
+use aws_sdk_s3::types::{
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule,
+};
 use pretty_assertions::assert_eq;
 use s3_yara_scan::config::Promotion;
+use s3_yara_scan::{Engine, Pipeline, RuleSet};
 
 use crate::support::*;
+
+/// A versioned production bucket whose default encryption is SSE-S3, as the stack's is.
+async fn production_bucket(emu: &Emulator) -> String {
+    let production = unique("production");
+    emu.s3
+        .create_bucket()
+        .bucket(&production)
+        .send()
+        .await
+        .unwrap();
+    emu.s3
+        .put_bucket_versioning()
+        .bucket(&production)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let sse_s3 = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::Aes256)
+        .build()
+        .unwrap();
+    let rule = ServerSideEncryptionRule::builder()
+        .apply_server_side_encryption_by_default(sse_s3)
+        .build();
+    emu.s3
+        .put_bucket_encryption()
+        .bucket(&production)
+        .server_side_encryption_configuration(
+            ServerSideEncryptionConfiguration::builder()
+                .rules(rule)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    production
+}
 
 #[tokio::test]
 async fn clean_uploads_are_promoted_and_infected_ones_quarantined() {
@@ -88,5 +137,92 @@ async fn clean_uploads_are_promoted_and_infected_ones_quarantined() {
     assert_eq!(
         emu.versions(&production).await,
         vec![("published/report one.pdf".to_owned(), false)]
+    );
+}
+
+/// Above the copy-in-parts threshold, CreateMultipartUpload carries the source's KMS key: the
+/// production copy is SSE-KMS with that key, not the bucket's SSE-S3.
+#[tokio::test]
+async fn an_sse_kms_object_copied_in_parts_keeps_its_key() {
+    let emu = emulator().await;
+    let w = emu
+        .wire(
+            "kms-staging",
+            Options {
+                versioned: true,
+                ..Options::default()
+            },
+        )
+        .await;
+    let production = production_bucket(&emu).await;
+    // moto takes any key id; real S3 checks it exists and the uploader may use it.
+    let key = "arn:aws:kms:us-east-1:123456789012:key/staging-key";
+    let body = vec![b'a'; 12 * 1024 * 1024 + 5];
+    emu.s3
+        .put_object()
+        .bucket(&w.bucket)
+        .key("big.bin")
+        .body(body.into())
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id(key)
+        .send()
+        .await
+        .unwrap();
+    let records = emu.notifications(&w, 1).await;
+    let mut config = config(&w);
+    config.promote = vec![Promotion {
+        from_bucket: w.bucket.clone(),
+        from_prefix: String::new(),
+        to_bucket: production.clone(),
+        to_prefix: String::new(),
+    }];
+    let store = emu
+        .store()
+        .with_multipart_copy(5 * 1024 * 1024, 5 * 1024 * 1024);
+    let engine = Engine::new(RuleSet::embedded().unwrap(), Duration::from_secs(10));
+    let pipeline = Pipeline::new(store, engine, config);
+    pipeline.preflight().await.unwrap();
+    acknowledged(&pipeline, records).await;
+
+    let copy = emu
+        .s3
+        .head_object()
+        .bucket(&production)
+        .key("big.bin")
+        .send()
+        .await
+        .unwrap();
+    assert!(copy.e_tag().unwrap().contains('-'), "copied in parts");
+    assert_eq!(
+        (copy.server_side_encryption(), copy.ssekms_key_id()),
+        (Some(&ServerSideEncryption::AwsKms), Some(key))
+    );
+    assert!(!emu.exists(&w.bucket, "big.bin").await, "gone from staging");
+}
+
+/// On the emulator too, the start-up check reads a staging bucket's versioning and refuses an
+/// unversioned one, naming PROMOTE and the bucket.
+#[tokio::test]
+async fn an_unversioned_staging_bucket_fails_the_start_up_check() {
+    let emu = emulator().await;
+    let w = emu.wire("plain-staging", Options::default()).await;
+    let production = production_bucket(&emu).await;
+    let mut config = config(&w);
+    config.promote = vec![Promotion {
+        from_bucket: w.bucket.clone(),
+        from_prefix: String::new(),
+        to_bucket: production,
+        to_prefix: String::new(),
+    }];
+    let error = emu
+        .pipeline(config)
+        .preflight()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(&format!("PROMOTE names the staging bucket `{}`", w.bucket))
+            && error.contains("does not have versioning enabled"),
+        "{error}"
     );
 }

@@ -1,15 +1,19 @@
 //! Users' rule sets and hash lists in S3 on the emulator: loaded through the real wire
 //! (ListObjectsV2, GetObject), their compiled cache written beside them with PutObject and
-//! used by the next cold start, and an update put in force by a refresh.
+//! used by the next cold start, and an update put in force by a refresh. `trust.rs`: the
+//! cache and `.yarc` files, which are code, through the binary.
 
 use std::time::Duration;
 
 use pretty_assertions::assert_eq;
 use s3_yara_scan::config::RuleSource;
 use s3_yara_scan::rules::{self, CACHE_FOLDER};
+use s3_yara_scan::signature::Purpose;
 use s3_yara_scan::store::Budget;
 
 use crate::support::*;
+
+mod trust;
 
 const TEAM_RULE: &str = r#"rule Team_Marker { meta: severity = "high" strings: $a = "team-marker-51c2" condition: $a }"#;
 
@@ -47,7 +51,14 @@ async fn a_rule_set_in_s3_is_cached_beside_its_sources() {
     let emu = emulator().await;
     let (bucket, source) = rules_bucket(&emu, &[("team/team.yar", TEAM_RULE)]).await;
     let budget = Budget::memory(64 << 20);
-    let first = rules::load(&emu.store(), std::slice::from_ref(&source), &budget)
+    let key = s3_yara_scan::SigningKey::new(vec![7u8; 32])
+        .unwrap()
+        .derive(Purpose::RulesCache);
+    let trust = rules::Trust {
+        cache_key: Some(&key),
+        yarc_sha256: &[],
+    };
+    let first = rules::load(&emu.store(), std::slice::from_ref(&source), &budget, trust)
         .await
         .unwrap();
     assert_eq!(first.compiled, 1);
@@ -57,7 +68,9 @@ async fn a_rule_set_in_s3_is_cached_beside_its_sources() {
         .filter(|k| k.starts_with(&format!("team/{CACHE_FOLDER}")))
         .collect();
     assert_eq!(cached.len(), 1, "{cached:?}");
-    let second = rules::load(&emu.store(), &[source], &budget).await.unwrap();
+    let second = rules::load(&emu.store(), &[source], &budget, trust)
+        .await
+        .unwrap();
     assert_eq!(second.compiled, 0, "loaded from the cache");
     assert_eq!(second.sets[0].id(), first.sets[0].id());
 }

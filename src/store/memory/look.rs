@@ -1,11 +1,32 @@
-//! What tests look at in the store: an object's bytes, tags and versions, the keys of a
-//! bucket, and the calls made.
+//! What tests look at in the store: an object's bytes, tags, encryption and versions, the
+//! keys of a bucket, and the calls made; and encrypted uploads.
 
 use super::{MemoryStore, locked};
-use crate::object::{ObjectRef, Tags};
+use crate::object::{ObjectInfo, ObjectRef, SseKms, Tags};
 use crate::store::Op;
 
 impl MemoryStore {
+    /// Uploads like [`MemoryStore::put`], encrypted with `kms` (PutObject with SSE-KMS
+    /// headers).
+    pub fn put_kms(&self, bucket: &str, key: &str, body: &[u8], kms: SseKms) -> ObjectInfo {
+        let written = self.put(bucket, key, body, &[]);
+        let mut state = locked(&self.state);
+        let object = ObjectRef::new(bucket, key).at_version(written.version_id.clone());
+        if let Ok(version) = state.find_mut(&object, Op::PutObject) {
+            version.kms = Some(kms.clone());
+        }
+        ObjectInfo {
+            kms: Some(kms),
+            ..written
+        }
+    }
+
+    /// The KMS encryption of `object`, if it exists and has one.
+    pub fn kms_of(&self, object: &ObjectRef) -> Option<SseKms> {
+        let state = locked(&self.state);
+        state.find(object).ok().and_then(|v| v.kms.clone())
+    }
+
     /// The bytes of `object` (its current version without a version id), if it has any.
     pub fn body(&self, object: &ObjectRef) -> Option<Vec<u8>> {
         let state = locked(&self.state);

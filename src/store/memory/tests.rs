@@ -64,7 +64,7 @@ async fn unpinned_reads_copies_and_deletes_hold_to_their_etag() {
     ));
     let dest = ObjectRef::new("q", "u/k");
     assert!(matches!(
-        s.copy(&k, &old, &dest, &Tags::new()).await,
+        s.copy(&k, &old, &dest, &Tags::new(), None).await,
         Err(StoreError::Changed { .. })
     ));
     assert!(matches!(

@@ -3,11 +3,12 @@
 
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ServerSideEncryption;
 use futures::{StreamExt, TryStreamExt};
 
 use super::errors::{classify, transient};
 use super::{S3Store, quoted, unquote};
-use crate::object::{ObjectInfo, ObjectRef, pinned_version};
+use crate::object::{ObjectInfo, ObjectRef, SseKms, pinned_version};
 use crate::store::{Budget, Fetched, Op, Sink, StoreError};
 
 const GET_PART_CONCURRENCY: usize = 8;
@@ -36,6 +37,11 @@ pub(super) async fn get(
         etag: out.e_tag().map(unquote),
         checksum_sha256: out.checksum_sha256().map(String::from),
         last_modified: out.last_modified().map(|t| t.secs()),
+        kms: sse_kms(
+            out.server_side_encryption(),
+            out.ssekms_key_id(),
+            out.bucket_key_enabled(),
+        ),
     };
     // Sent to a caller allowed to read the tags (the role has s3:GetObjectTagging) when the
     // object has any.
@@ -197,10 +203,36 @@ pub(super) async fn head(
             etag: out.e_tag().map(unquote),
             checksum_sha256: out.checksum_sha256().map(String::from),
             last_modified: out.last_modified().map(|t| t.secs()),
+            kms: sse_kms(
+                out.server_side_encryption(),
+                out.ssekms_key_id(),
+                out.bucket_key_enabled(),
+            ),
         })),
         Err(StoreError::NotFound { .. }) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// The KMS encryption S3 reports in a response's `x-amz-server-side-encryption` headers;
+/// `None` for SSE-S3, SSE-C or none.
+pub(super) fn sse_kms(
+    algorithm: Option<&ServerSideEncryption>,
+    key_id: Option<&str>,
+    bucket_key: Option<bool>,
+) -> Option<SseKms> {
+    let dual_layer = match algorithm? {
+        ServerSideEncryption::AwsKms => false,
+        ServerSideEncryption::AwsKmsDsse => true,
+        // SSE-S3, FSx, AWS Backup, and values newer than this SDK: no KMS key of the object's
+        // own to keep.
+        _ => return None,
+    };
+    Some(SseKms {
+        key_id: key_id.map(String::from),
+        dual_layer,
+        bucket_key: bucket_key.unwrap_or(false),
+    })
 }
 
 /// HeadObject, with what a multipart copy needs to carry over (content type, metadata…).

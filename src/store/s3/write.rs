@@ -4,15 +4,17 @@
 
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::types::{
-    CompletedMultipartUpload, CompletedPart, MetadataDirective, TaggingDirective,
+    CompletedMultipartUpload, CompletedPart, MetadataDirective, ServerSideEncryption,
+    TaggingDirective,
 };
+use aws_smithy_xml::decode::{Document, try_data};
 use futures::{StreamExt, TryStreamExt};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::errors::classify;
-use super::read::head_output;
+use super::read::{head_output, sse_kms};
 use super::{S3Store, quoted, unquote};
-use crate::object::{ObjectInfo, ObjectRef, Tags, decode_key, pinned_version};
+use crate::object::{ObjectInfo, ObjectRef, SseKms, Tags, decode_key, pinned_version};
 use crate::store::{Listed, Op, Page, StoreError};
 
 /// Characters kept as they are in a `CopySource` key; everything else is percent-encoded.
@@ -33,14 +35,16 @@ const MAX_PARTS: u64 = 10_000;
 const COPY_PART_CONCURRENCY: usize = 4;
 
 /// CopyObject, with the source's metadata and content type and `tags` instead of its tags.
-/// No encryption headers: the copy takes the destination bucket's default encryption.
+/// Encrypted with `kms` when given, else with the destination bucket's default encryption.
 pub(super) async fn copy(
     store: &S3Store,
     source: &ObjectRef,
     info: &ObjectInfo,
     dest: &ObjectRef,
     tags: &Tags,
+    kms: Option<&SseKms>,
 ) -> Result<ObjectInfo, StoreError> {
+    let (algorithm, key_id, bucket_key) = encryption(kms);
     let out = store
         .client
         .copy_object()
@@ -51,6 +55,9 @@ pub(super) async fn copy(
         .metadata_directive(MetadataDirective::Copy)
         .tagging_directive(TaggingDirective::Replace)
         .tagging(tagging_query(tags))
+        .set_server_side_encryption(algorithm)
+        .set_ssekms_key_id(key_id)
+        .set_bucket_key_enabled(bucket_key)
         .customize()
         .config_override(no_retries())
         .send()
@@ -63,7 +70,30 @@ pub(super) async fn copy(
         etag: result.and_then(|r| r.e_tag()).map(unquote),
         checksum_sha256: None,
         last_modified: result.and_then(|r| r.last_modified()).map(|t| t.secs()),
+        kms: sse_kms(
+            out.server_side_encryption(),
+            out.ssekms_key_id(),
+            out.bucket_key_enabled(),
+        ),
     })
+}
+
+/// The encryption headers of a copy: SSE-KMS (or DSSE-KMS) with `kms`'s key, or none (the
+/// destination bucket's default).
+fn encryption(
+    kms: Option<&SseKms>,
+) -> (Option<ServerSideEncryption>, Option<String>, Option<bool>) {
+    let Some(kms) = kms else {
+        return (None, None, None);
+    };
+    let algorithm = if kms.dual_layer {
+        ServerSideEncryption::AwsKmsDsse
+    } else {
+        ServerSideEncryption::AwsKms
+    };
+    // Left out when false: a bucket that uses Bucket Keys by default keeps using them.
+    let bucket_key = kms.bucket_key.then_some(true);
+    (Some(algorithm), kms.key_id.clone(), bucket_key)
 }
 
 /// A copy in parts, for objects CopyObject cannot copy in one go; aborted if any step fails
@@ -74,8 +104,9 @@ pub(super) async fn copy_in_parts(
     info: &ObjectInfo,
     dest: &ObjectRef,
     tags: &Tags,
+    kms: Option<&SseKms>,
 ) -> Result<ObjectInfo, StoreError> {
-    let upload_id = start_upload(store, source, dest, tags).await?;
+    let upload_id = start_upload(store, source, dest, tags, kms).await?;
     let copied = match copy_parts(store, source, info, dest, &upload_id).await {
         Ok(parts) => complete_upload(store, dest, &upload_id, parts).await,
         Err(e) => Err(e),
@@ -98,14 +129,17 @@ pub(super) async fn copy_in_parts(
     })
 }
 
-/// CreateMultipartUpload with the source's metadata: UploadPartCopy does not carry it over.
+/// CreateMultipartUpload with the source's metadata, which UploadPartCopy does not carry
+/// over, encrypted with `kms` when given.
 async fn start_upload(
     store: &S3Store,
     source: &ObjectRef,
     dest: &ObjectRef,
     tags: &Tags,
+    kms: Option<&SseKms>,
 ) -> Result<String, StoreError> {
     let head = head_output(store, source).await?;
+    let (algorithm, key_id, bucket_key) = encryption(kms);
     let upload = store
         .client
         .create_multipart_upload()
@@ -118,6 +152,9 @@ async fn start_upload(
         .set_cache_control(head.cache_control().map(String::from))
         .set_metadata(head.metadata().cloned())
         .tagging(tagging_query(tags))
+        .set_server_side_encryption(algorithm)
+        .set_ssekms_key_id(key_id)
+        .set_bucket_key_enabled(bucket_key)
         .send()
         .await
         .map_err(|e| classify(Op::CreateMultipartUpload, dest, e))?;
@@ -245,6 +282,7 @@ pub(super) async fn versions(
                     etag: v.e_tag().map(unquote),
                     checksum_sha256: None,
                     last_modified: v.last_modified().map(|t| t.secs()),
+                    kms: None,
                 }),
         );
         let past_key = listed_key(page.next_key_marker()).is_some_and(|k| k != object.key);
@@ -270,14 +308,30 @@ pub(super) async fn is_versioned(
         Ok(out) => Ok(Some(
             out.status() == Some(&aws_sdk_s3::types::BucketVersioningStatus::Enabled),
         )),
-        // A 200 the SDK cannot parse: moto names the XML root differently from S3.
-        Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 200 => Ok(None),
+        // A 200 the SDK cannot parse: moto names the XML root differently from S3 (its
+        // `Status` is read all the same).
+        Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 200 => {
+            Ok(e.raw().body().bytes().and_then(versioning_enabled))
+        }
         Err(e) => Err(classify(
             Op::GetBucketVersioning,
             &ObjectRef::new(bucket, ""),
             e,
         )),
     }
+}
+
+/// Whether a GetBucketVersioning answer whose root element the SDK refuses says `Enabled`;
+/// `None` when it is not an XML document.
+fn versioning_enabled(body: &[u8]) -> Option<bool> {
+    let mut doc = Document::try_from(body).ok()?;
+    let mut root = doc.root_element().ok()?;
+    while let Some(mut tag) = root.next_tag() {
+        if tag.start_el().matches("Status") {
+            return Some(try_data(&mut tag).ok()? == "Enabled");
+        }
+    }
+    Some(false)
 }
 
 /// The current objects under `prefix`, in key order (every page).
@@ -416,6 +470,55 @@ mod tests {
             "b/dir/a%20b%2Bc%25d%20%C3%A9.txt"
         );
         assert_eq!(copy_source(&obj("k", Some("v1+x"))), "b/k?versionId=v1%2Bx");
+    }
+
+    #[test]
+    fn versioning_is_read_whatever_the_root_element() {
+        let moto = |status: &str| {
+            format!(
+                "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<GetBucketVersioningResponse \
+                 xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">{status}\
+                 </GetBucketVersioningResponse>"
+            )
+        };
+        let enabled = moto("<Status>Enabled</Status>");
+        assert_eq!(versioning_enabled(enabled.as_bytes()), Some(true));
+        let suspended = moto("<Status>Suspended</Status>");
+        assert_eq!(versioning_enabled(suspended.as_bytes()), Some(false));
+        assert_eq!(
+            versioning_enabled(moto("").as_bytes()),
+            Some(false),
+            "never enabled"
+        );
+        assert_eq!(versioning_enabled(b"not xml"), None);
+    }
+
+    #[test]
+    fn a_copy_keeps_the_kms_key_it_is_given_or_takes_the_bucket_default() {
+        assert_eq!(encryption(None), (None, None, None));
+        let kms = SseKms {
+            key_id: Some("arn:aws:kms:us-east-1:1:key/k".into()),
+            dual_layer: false,
+            bucket_key: true,
+        };
+        assert_eq!(
+            encryption(Some(&kms)),
+            (
+                Some(ServerSideEncryption::AwsKms),
+                kms.key_id.clone(),
+                Some(true)
+            )
+        );
+        let dsse = SseKms {
+            dual_layer: true,
+            bucket_key: false,
+            ..kms
+        };
+        assert_eq!(
+            encryption(Some(&dsse)).0,
+            Some(ServerSideEncryption::AwsKmsDsse)
+        );
+        assert_eq!(encryption(Some(&dsse)).2, None);
     }
 
     #[test]
