@@ -10,7 +10,6 @@ use serde_json::json;
 use crate::config::{Action, Config};
 use crate::journey::tests::{EICAR, pipeline, quarantining, store};
 use crate::object::{ObjectInfo, ObjectRef};
-use crate::store::ObjectStore;
 use crate::store::{Hook, Op};
 
 /// An SQS record whose body is an S3 event (sent straight to SQS) with these records.
@@ -129,10 +128,7 @@ async fn tag_changes_of_one_version_by_two_principals_are_each_checked() {
     );
     p.process_batch(batch(vec![first])).await.unwrap();
     // Someone re-tags the object Clean: S3 sends the scanner's earlier change and theirs.
-    let mut t = p.store().tags_of(&object).unwrap();
-    t.retain(|(k, _)| !k.starts_with("scan-"));
-    t.push(("scan-result".into(), "Clean".into()));
-    p.store().put_tags(&object, &t).await.unwrap();
+    crate::journey::tests::forge_clean(p.store(), &object).await;
     let messages = vec![
         message(
             "own",

@@ -676,36 +676,17 @@ async fn tag_changes_are_checked_and_only_others_verdicts_rescanned() {
     let t = p.store().tags_of(&object).unwrap();
     assert_eq!(tag(&t, "scan-result"), Some("Infected"));
 
-    // Someone else's role, with the scanner's role id as its session name: not the scanner.
-    forge_clean(p.store(), &object).await;
-    let forged = p
-        .settle(&tag_change(
-            "uploads",
-            "e.com",
-            &info,
-            Some("AWS:AROAOTHER:AROASCANNER"),
-        ))
-        .await;
-    assert_eq!(settled(&forged), &Settled::Recorded);
-    assert_eq!(
-        tag(&p.store().tags_of(&object).unwrap(), "scan-result"),
-        Some("Infected")
-    );
-    // Even the scanner's own role id does not spare the check of an unsigned verdict.
-    forge_clean(p.store(), &object).await;
-    let unsigned = p
-        .settle(&tag_change(
-            "uploads",
-            "e.com",
-            &info,
-            Some("AWS:AROASCANNER:fn"),
-        ))
-        .await;
-    assert_eq!(settled(&unsigned), &Settled::Recorded);
-    assert_eq!(
-        tag(&p.store().tags_of(&object).unwrap(), "scan-result"),
-        Some("Infected")
-    );
+    // Someone else's role, with the scanner's role id as its session name: not the scanner;
+    // and even the scanner's own role id does not spare the check of an unsigned verdict.
+    for principal in ["AWS:AROAOTHER:AROASCANNER", "AWS:AROASCANNER:fn"] {
+        forge_clean(p.store(), &object).await;
+        let forged = p
+            .settle(&tag_change("uploads", "e.com", &info, Some(principal)))
+            .await;
+        assert_eq!(settled(&forged), &Settled::Recorded, "{principal}");
+        let t = p.store().tags_of(&object).unwrap();
+        assert_eq!(tag(&t, "scan-result"), Some("Infected"), "{principal}");
+    }
 
     p.store()
         .put_tags(&object, &tags(&[("owner", "x")]))
@@ -716,7 +697,7 @@ async fn tag_changes_are_checked_and_only_others_verdicts_rescanned() {
 }
 
 /// Replaces the object's verdict with an unsigned `Clean`, as someone else's tag write would.
-async fn forge_clean(store: &MemoryStore, object: &ObjectRef) {
+pub(crate) async fn forge_clean(store: &MemoryStore, object: &ObjectRef) {
     let mut t = store.tags_of(object).unwrap();
     t.retain(|(k, _)| !k.starts_with("scan-"));
     t.push(("scan-result".into(), "Clean".into()));
