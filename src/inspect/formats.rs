@@ -262,7 +262,7 @@ pub fn each_member(
 /// bytes, a stream ends with its first.
 fn stream(format: Format, name: &str, bytes: &[u8], embedded: bool, visit: &mut dyn Visitor) {
     let mut reader: Box<dyn Read + '_> = match (format, embedded) {
-        (Format::Gzip, false) => Box::new(flate2::read::MultiGzDecoder::new(bytes)),
+        (Format::Gzip, false) => Box::new(GzipMembers::new(bytes)),
         (Format::Gzip, true) => Box::new(flate2::read::GzDecoder::new(bytes)),
         (Format::Bzip2, false) => Box::new(bzip2::read::MultiBzDecoder::new(bytes)),
         (Format::Bzip2, true) => Box::new(bzip2::read::BzDecoder::new(bytes)),
@@ -287,6 +287,38 @@ fn stream(format: Format, name: &str, bytes: &[u8], embedded: bool, visit: &mut 
         encrypted: false,
         stream: true,
     });
+}
+
+/// A gzip file's members one after the other, as `gzip -d` reads them: zero bytes after a
+/// member (the padding that tar's blocking and tapes add, which gzip ignores) end the file;
+/// anything else must be another member, or the file is broken.
+struct GzipMembers<'a> {
+    member: Option<flate2::bufread::GzDecoder<&'a [u8]>>,
+}
+
+impl<'a> GzipMembers<'a> {
+    fn new(bytes: &'a [u8]) -> GzipMembers<'a> {
+        GzipMembers {
+            member: Some(flate2::bufread::GzDecoder::new(bytes)),
+        }
+    }
+}
+
+impl Read for GzipMembers<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while let Some(member) = &mut self.member {
+            let n = member.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            // The member ended: its decoder read exactly up to the end of its trailer.
+            let rest = self.member.take().map_or(&[][..], |m| m.into_inner());
+            if rest.iter().any(|&b| b != 0) {
+                self.member = Some(flate2::bufread::GzDecoder::new(rest));
+            }
+        }
+        Ok(0)
+    }
 }
 
 /// `report.tar.gz` → `report.tar`; `notes.gz` → `notes`; `data` → `data`.
@@ -323,6 +355,33 @@ fn visit_encrypted(visit: &mut dyn Visitor, name: String) -> Flow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gzip_members_are_read_in_turn_and_zero_padding_ends_them() {
+        use std::io::Write as _;
+        let gz = |data: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        };
+        let read = |bytes: &[u8]| {
+            let mut out = Vec::new();
+            GzipMembers::new(bytes).read_to_end(&mut out).map(|_| out)
+        };
+        let two = [gz(b"one "), gz(b"two")].concat();
+        assert_eq!(read(&two).unwrap(), b"one two");
+        let padded = [two.clone(), vec![0; 1024]].concat();
+        assert_eq!(read(&padded).unwrap(), b"one two");
+        // A member whose size ends in zero bytes (256: 00 01 00 00) keeps its trailer whole.
+        assert_eq!(
+            read(&[gz(&[7; 256]), vec![0; 10]].concat()).unwrap(),
+            vec![7; 256]
+        );
+        assert!(
+            read(&[two, b"junk".to_vec()].concat()).is_err(),
+            "trailing garbage"
+        );
+    }
 
     #[test]
     fn formats_are_told_by_their_first_bytes() {
