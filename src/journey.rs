@@ -162,7 +162,6 @@ impl<S: ObjectStore> Pipeline<S> {
                 info,
                 body,
                 tag_count,
-                encoding,
             }) => {
                 let known = match self.check_signed_after_read(event, &info, tag_count).await {
                     checks::AfterRead::Settled(settled) => {
@@ -174,7 +173,7 @@ impl<S: ObjectStore> Pipeline<S> {
                     }
                     checks::AfterRead::Scan(known) => known,
                 };
-                self.scan_body(event, rules, report, (info, body, encoding), known)
+                self.scan_body(event, rules, report, (info, body), known)
                     .await
             }
             Ok(Fetched::TooLarge(info)) => {
@@ -192,7 +191,7 @@ impl<S: ObjectStore> Pipeline<S> {
         event: &ObjectEvent,
         rules: &Arc<RuleSets>,
         report: &mut Report,
-        (info, body, encoding): (ObjectInfo, crate::store::Buffer, Option<String>),
+        (info, body): (ObjectInfo, crate::store::Buffer),
         known: Option<Tags>,
     ) -> Judged {
         let started = Instant::now();
@@ -200,7 +199,7 @@ impl<S: ObjectStore> Pipeline<S> {
             &self.engine,
             rules.clone(),
             body,
-            encoding,
+            info.content_encoding.clone(),
             &event.object,
             &self.config.archive,
             &self.budget,
@@ -348,5 +347,7 @@ mod promote_tests;
 mod request_tests;
 #[cfg(test)]
 mod schema_tests;
+#[cfg(test)]
+pub(crate) mod tag_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -87,6 +87,9 @@ pub struct ObjectInfo {
     /// Its KMS encryption (SSE-KMS, DSSE-KMS), when it has one: a production copy is
     /// encrypted the same way, never with the destination's SSE-S3 default.
     pub kms: Option<SseKms>,
+    /// Its `Content-Encoding`, as S3 stores it: clients decode the bytes with it, so it is part
+    /// of what the bytes are (scanned decoded, and covered by a signed verdict).
+    pub content_encoding: Option<String>,
 }
 
 /// How S3 encrypted an object version with a KMS key, as GetObject and HeadObject say

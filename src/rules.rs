@@ -341,7 +341,10 @@ async fn read_all<S: ObjectStore>(
                 .map_err(|e| read_error(source, &entry.name, e.to_string()))?,
             RuleSource::S3 { bucket, .. } => {
                 let object = ObjectRef::new(bucket.as_str(), entry.name.as_str());
-                read_object(store, &object, budget)
+                // The bytes the listing named (the set's id and cache are keyed by its ETags),
+                // not a newer upload made since: that one is read at the next refresh.
+                let listed = Some(entry.version.as_str()).filter(|v| !v.is_empty());
+                read_object(store, &object, listed, budget)
                     .await
                     .map_err(|e| read_error(source, &entry.name, e.to_string()))?
             }
@@ -354,9 +357,10 @@ async fn read_all<S: ObjectStore>(
 async fn read_object<S: ObjectStore>(
     store: &S,
     object: &ObjectRef,
+    etag: Option<&str>,
     budget: &Budget,
 ) -> Result<Vec<u8>, StoreError> {
-    match store.get(object, None, budget, None).await? {
+    match store.get(object, etag, budget, None).await? {
         Fetched::Body { body, .. } => Ok(body.as_ref().to_vec()),
         Fetched::TooLarge(info) => Err(StoreError::Permanent {
             op: crate::store::Op::GetObject,

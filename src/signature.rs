@@ -8,6 +8,7 @@ use std::fmt;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::inspect::encoding;
 use crate::object::{ObjectInfo, Tags};
 use crate::verdict::TagKeys;
 
@@ -176,8 +177,11 @@ pub fn verify(key: &SigningKey, info: &ObjectInfo, tags: &Tags, keys: &TagKeys) 
 }
 
 /// The MAC over the content identity (ETag, size and, when S3 has one, the SHA-256 checksum:
-/// all the same in every bucket the bytes are copied to) and the values of the verdict tags.
-/// Each field ends with a NUL, which neither tags nor ETags can contain.
+/// all the same in every bucket the bytes are copied to), the values of the verdict tags and,
+/// when the object has one, its `Content-Encoding`: the same bytes served with another coding
+/// are other bytes to whoever reads them. Each field ends with a NUL, which neither tags, ETags
+/// nor headers can contain; the coding is one field more, so that verdicts on objects without
+/// one verify as before and never as one with one.
 fn mac(key: &SigningKey, info: &ObjectInfo, tags: &Tags, keys: &TagKeys) -> Hmac<Sha256> {
     // HMAC takes keys of any length; `SigningKey` guarantees at least 32 bytes.
     let mut mac = hmac_sha256(key.expose());
@@ -198,6 +202,16 @@ fn mac(key: &SigningKey, info: &ObjectInfo, tags: &Tags, keys: &TagKeys) -> Hmac
     .map(|k| tag(tags, k).unwrap_or_default());
     for field in identity.iter().chain(verdict.iter()) {
         mac.update(field.as_bytes());
+        mac.update(b"\0");
+    }
+    let coding = info
+        .content_encoding
+        .as_deref()
+        .map(encoding::canonical)
+        .unwrap_or_default();
+    if !coding.is_empty() {
+        mac.update(b"content-encoding=");
+        mac.update(coding.as_bytes());
         mac.update(b"\0");
     }
     mac
@@ -258,6 +272,35 @@ mod tests {
         let mut edited = tags.clone();
         edited[1].1 = "2030-01-01T00:00:00Z".into();
         assert_eq!(verify(&k, &info("e1", 10), &edited, &keys), Check::Invalid);
+    }
+
+    #[test]
+    fn the_content_encoding_is_part_of_the_signed_identity() {
+        let keys = TagKeys::default();
+        let k = key(1);
+        let with = |coding: &str| ObjectInfo {
+            content_encoding: Some(coding.into()),
+            ..info("e", 5)
+        };
+        let plain = signed(&k, &info("e", 5), &Verdict::Clean);
+        assert!(matches!(
+            verify(&k, &info("e", 5), &plain, &keys),
+            Check::Valid { .. }
+        ));
+        // The same bytes served deflated: no longer what was judged.
+        assert_eq!(verify(&k, &with("deflate"), &plain, &keys), Check::Invalid);
+        let deflated = signed(&k, &with("deflate"), &Verdict::Clean);
+        assert_eq!(verify(&k, &info("e", 5), &deflated, &keys), Check::Invalid);
+        assert_eq!(verify(&k, &with("gzip"), &deflated, &keys), Check::Invalid);
+        // Spelling that changes nothing a client does is the same coding.
+        assert!(matches!(
+            verify(&k, &with(" Deflate, identity"), &deflated, &keys),
+            Check::Valid { .. }
+        ));
+        assert!(matches!(
+            verify(&k, &with("identity"), &plain, &keys),
+            Check::Valid { .. }
+        ));
     }
 
     #[test]

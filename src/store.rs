@@ -38,9 +38,6 @@ pub enum Fetched {
         /// How many tags the object has, as GetObject says (`x-amz-tagging-count`, which S3
         /// leaves out when there are none): with none, its tags need no request of their own.
         tag_count: u32,
-        /// The object's `Content-Encoding`, as GetObject says: clients that read it decode
-        /// the bytes with it, so they are scanned decoded too.
-        encoding: Option<String>,
     },
     /// The object is larger than the budget allows; its body was not read.
     TooLarge(ObjectInfo),

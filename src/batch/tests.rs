@@ -128,7 +128,7 @@ async fn tag_changes_of_one_version_by_two_principals_are_each_checked() {
     );
     p.process_batch(batch(vec![first])).await.unwrap();
     // Someone re-tags the object Clean: S3 sends the scanner's earlier change and theirs.
-    crate::journey::tests::forge_clean(p.store(), &object).await;
+    crate::journey::tag_tests::forge_clean(p.store(), &object).await;
     let messages = vec![
         message(
             "own",

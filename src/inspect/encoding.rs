@@ -73,6 +73,18 @@ fn known_names() -> String {
     codings.chain(NO_CODING).collect::<Vec<_>>().join(", ")
 }
 
+/// A `Content-Encoding` value as what it does to the bytes: its tokens in lower case, those
+/// that are no coding left out, joined with `,`; empty when it changes nothing. This is what a
+/// signed verdict covers, so that bytes which clients decode differently never share one.
+pub fn canonical(value: &str) -> String {
+    value
+        .split(',')
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty() && !NO_CODING.contains(&t.as_str()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The codings a `Content-Encoding` value lists, in the order they were applied; tokens
 /// are compared without regard to case, as HTTP's are.
 pub fn parse(value: &str) -> Result<Vec<Coding>, Unknown> {

@@ -155,8 +155,8 @@ impl<S: ObjectStore> Pipeline<S> {
     }
 
     /// A tag change (`ObjectTagging:*`): nothing to do when the verdict tags are still the
-    /// scanner's valid signature for these bytes (its own write, or a change to the user's tags
-    /// only), or when no verdict tag is left ("no verdict" reads as "not clean"). Otherwise
+    /// scanner's valid signature for these bytes with the rules in force (its own write, or a
+    /// change to the user's tags only), or when no verdict tag is left ("no verdict" reads as "not clean"). Otherwise
     /// someone else changed the verdict: the object is scanned again, which writes its true
     /// verdict over theirs. With a key, nobody's word is taken for who made the change, the
     /// scanner's role's included: the tags are read and their signature decides (a rescan's
@@ -178,12 +178,23 @@ impl<S: ObjectStore> Pipeline<S> {
         let Some(read) = self.read_verdict(event, key).await else {
             return Checked::Scan(None);
         };
+        let current = self.engine.rules();
         match &read.check {
-            Check::Valid { result, date, .. } if !read.case_variants => {
+            Check::Valid {
+                result,
+                date,
+                rules,
+            } if !read.case_variants && rules == current.id() => {
                 settled(Settled::VerdictStillSigned {
                     result: result.clone(),
                     date: date.clone(),
                 })
+            }
+            // The scanner's own, but from other rules: tags put back from an earlier scan
+            // would restore an older verdict over a newer one (a Clean over an Infected).
+            Check::Valid { rules, .. } if !read.case_variants => {
+                info!(object = %event.object, rules = %rules, "tags changed to a verdict signed with other rules; rescanning");
+                Checked::Scan(read.handed_on(&event.object))
             }
             Check::Untagged if !read.case_variants => settled(Settled::NoVerdictTags),
             check => {

@@ -38,17 +38,7 @@ impl<S: ObjectStore> Pipeline<S> {
         let Some(dest) = self.config.promotion(&report.object).filter(|_| signed) else {
             return report;
         };
-        // The tags of the very version read (the event may name none): the signature checked
-        // and the version copied are then those of the same bytes.
-        let read = async {
-            let Some(info) = self.store.head(&report.object).await? else {
-                return Ok(None);
-            };
-            let version = report.object.at_version(info.version_id.clone());
-            let tags = self.store.tags(&version).await?;
-            Ok::<_, crate::StoreError>(Some((info, tags)))
-        };
-        let (info, tags) = match read.await {
+        let (info, tags) = match self.read_staged(&report.object).await {
             Ok(Some(found)) => found,
             Ok(None) => {
                 report.location = Location::Gone;
@@ -91,5 +81,20 @@ impl<S: ObjectStore> Pipeline<S> {
             }
             Err(e) => report.ending(Disposition::Acknowledge(Settled::NotRecorded(e))),
         }
+    }
+
+    /// The staging object's version now and the tags of that very version (the event may name
+    /// none): the signature checked and the version copied are then those of the same bytes.
+    /// `None` when it is gone.
+    async fn read_staged(
+        &self,
+        object: &ObjectRef,
+    ) -> Result<Option<(ObjectInfo, Tags)>, crate::StoreError> {
+        let Some(info) = self.store.head(object).await? else {
+            return Ok(None);
+        };
+        let version = object.at_version(info.version_id.clone());
+        let tags = self.store.tags(&version).await?;
+        Ok(Some((info, tags)))
     }
 }

@@ -14,7 +14,7 @@ use crate::pipeline::Pipeline;
 use crate::report::{Disposition, Report, Retry, Settled};
 use crate::scan::{Engine, RuleSet};
 use crate::signature::SigningKey;
-use crate::store::{Hook, MemoryStore, ObjectStore, Op, StoreError, Versioning};
+use crate::store::{Hook, MemoryStore, Op, StoreError, Versioning};
 use crate::verdict::Verdict;
 
 pub(crate) const EICAR: &[u8] = concat!(
@@ -66,7 +66,12 @@ pub(crate) fn created(bucket: &str, key: &str, info: &ObjectInfo) -> ObjectEvent
     }
 }
 
-fn tag_change(bucket: &str, key: &str, info: &ObjectInfo, principal: Option<&str>) -> ObjectEvent {
+pub(crate) fn tag_change(
+    bucket: &str,
+    key: &str,
+    info: &ObjectInfo,
+    principal: Option<&str>,
+) -> ObjectEvent {
     ObjectEvent {
         event_name: "ObjectTagging:Put".into(),
         principal: principal.map(String::from),
@@ -74,7 +79,7 @@ fn tag_change(bucket: &str, key: &str, info: &ObjectInfo, principal: Option<&str
     }
 }
 
-fn tags(pairs: &[(&str, &str)]) -> Tags {
+pub(crate) fn tags(pairs: &[(&str, &str)]) -> Tags {
     pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -628,129 +633,4 @@ async fn a_signed_clean_copy_is_not_read_again_but_forgeries_are() {
         let report = p.settle(&created("uploads", key, &info)).await;
         assert_eq!(settled(&report), &Settled::Recorded, "{key}");
     }
-}
-
-#[tokio::test]
-async fn tag_changes_are_checked_and_only_others_verdicts_rescanned() {
-    let s = store();
-    let info = s.put("uploads", "e.com", EICAR, &[]);
-    let config = signed(Config {
-        action: Action::Tag,
-        scanner_role_id: Some("AROASCANNER".into()),
-        ..quarantining()
-    });
-    let p = pipeline(s, config);
-    let object = p.settle(&created("uploads", "e.com", &info)).await.object;
-    let gets = p.store().count(Op::GetObject);
-
-    // With a key the scanner's own change is checked like any other: its signature holds.
-    let own = p
-        .settle(&tag_change(
-            "uploads",
-            "e.com",
-            &info,
-            Some("AWS:AROASCANNER:fn"),
-        ))
-        .await;
-    assert!(matches!(settled(&own), Settled::VerdictStillSigned { .. }));
-    let intact = p.settle(&tag_change("uploads", "e.com", &info, None)).await;
-    assert!(matches!(
-        settled(&intact),
-        Settled::VerdictStillSigned { .. }
-    ));
-
-    let mut t = p.store().tags_of(&object).unwrap();
-    t.retain(|(k, _)| k != "scan-result");
-    t.push(("scan-result".into(), "Clean".into()));
-    p.store().put_tags(&object, &t).await.unwrap();
-    let tampered = p
-        .settle(&tag_change(
-            "uploads",
-            "e.com",
-            &info,
-            Some("AWS:AROAOTHER:x"),
-        ))
-        .await;
-    assert_eq!(settled(&tampered), &Settled::Recorded);
-    assert_eq!(p.store().count(Op::GetObject), gets + 1, "scanned again");
-    let t = p.store().tags_of(&object).unwrap();
-    assert_eq!(tag(&t, "scan-result"), Some("Infected"));
-
-    // Someone else's role, with the scanner's role id as its session name: not the scanner;
-    // and even the scanner's own role id does not spare the check of an unsigned verdict.
-    for principal in ["AWS:AROAOTHER:AROASCANNER", "AWS:AROASCANNER:fn"] {
-        forge_clean(p.store(), &object).await;
-        let forged = p
-            .settle(&tag_change("uploads", "e.com", &info, Some(principal)))
-            .await;
-        assert_eq!(settled(&forged), &Settled::Recorded, "{principal}");
-        let t = p.store().tags_of(&object).unwrap();
-        assert_eq!(tag(&t, "scan-result"), Some("Infected"), "{principal}");
-    }
-
-    p.store()
-        .put_tags(&object, &tags(&[("owner", "x")]))
-        .await
-        .unwrap();
-    let removed = p.settle(&tag_change("uploads", "e.com", &info, None)).await;
-    assert_eq!(settled(&removed), &Settled::NoVerdictTags);
-}
-
-/// Replaces the object's verdict with an unsigned `Clean`, as someone else's tag write would.
-pub(crate) async fn forge_clean(store: &MemoryStore, object: &ObjectRef) {
-    let mut t = store.tags_of(object).unwrap();
-    t.retain(|(k, _)| !k.starts_with("scan-"));
-    t.push(("scan-result".into(), "Clean".into()));
-    store.put_tags(object, &t).await.unwrap();
-}
-
-#[tokio::test]
-async fn without_a_key_only_the_role_id_field_makes_a_change_the_scanners_own() {
-    let s = store();
-    let info = s.put("uploads", "e.com", EICAR, &[]);
-    let config = Config {
-        action: Action::Tag,
-        scanner_role_id: Some("AROASCANNER".into()),
-        ..quarantining()
-    };
-    let p = pipeline(s, config);
-    let object = p.settle(&created("uploads", "e.com", &info)).await.object;
-    let own = p
-        .settle(&tag_change(
-            "uploads",
-            "e.com",
-            &info,
-            Some("AWS:AROASCANNER:fn"),
-        ))
-        .await;
-    assert_eq!(settled(&own), &Settled::OwnTagChange);
-    assert_eq!(own.requests, 0);
-    forge_clean(p.store(), &object).await;
-    let session = p
-        .settle(&tag_change(
-            "uploads",
-            "e.com",
-            &info,
-            Some("AWS:AROAOTHER:AROASCANNER"),
-        ))
-        .await;
-    assert_eq!(settled(&session), &Settled::Recorded);
-    assert_eq!(
-        tag(&p.store().tags_of(&object).unwrap(), "scan-result"),
-        Some("Infected")
-    );
-}
-
-#[tokio::test]
-async fn without_a_key_tag_changes_by_others_are_rescanned_and_unnamed_ones_unchecked() {
-    let s = store();
-    let info = s.put("uploads", "a.txt", b"plain", &[]);
-    let p = pipeline(s, quarantining());
-    let unnamed = p.settle(&tag_change("uploads", "a.txt", &info, None)).await;
-    assert_eq!(settled(&unnamed), &Settled::TagChangeUnchecked);
-    assert_eq!(unnamed.level(), tracing::Level::WARN);
-    let named = p
-        .settle(&tag_change("uploads", "a.txt", &info, Some("AWS:AIDAUSER")))
-        .await;
-    assert_eq!(settled(&named), &Settled::Recorded);
 }

@@ -106,7 +106,7 @@ pub(super) async fn read<S: ObjectStore>(
     key: &DerivedKey,
     budget: &Budget,
 ) -> Option<RuleSet> {
-    let bytes = match read_object(store, cache, budget).await {
+    let bytes = match read_object(store, cache, None, budget).await {
         Ok(bytes) => bytes,
         Err(StoreError::NotFound { .. }) => return None,
         Err(e) => {
@@ -136,7 +136,11 @@ pub(super) async fn read<S: ObjectStore>(
             tracing::warn!(cache = %cache, error = %e, "the compiled rules cache does not load; compiling");
             None
         }
-        Err(_) => None,
+        Err(e) => {
+            // It passed its MAC, so this function wrote it: a panic is yara-x's, not an attack.
+            tracing::error!(cache = %cache, error = %e, "loading the compiled rules cache failed; compiling");
+            None
+        }
     }
 }
 

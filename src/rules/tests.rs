@@ -83,6 +83,40 @@ async fn an_s3_rule_set_is_compiled_once_then_loaded_from_its_cache() {
 }
 
 #[tokio::test]
+async fn a_source_replaced_between_the_listing_and_its_read_is_not_compiled_under_the_old_id() {
+    let store = store_with_rules(&[("team/marker.yar", MARKER_RULE)]);
+    // Another upload lands after the listing named the first one's ETag.
+    store.on(
+        Op::GetObject,
+        Some("team/marker.yar"),
+        Some(1),
+        crate::store::Hook::Run(std::sync::Arc::new(|s: &MemoryStore| {
+            s.put(
+                "rules",
+                "team/marker.yar",
+                b"rule other { condition: true }",
+                &[],
+            );
+        })),
+    );
+    let key = cache_key(1);
+    let e = load(&store, &[s3_source()], &budget(), keyed(&key))
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("team/marker.yar") && e.to_string().contains("changed"),
+        "{e}"
+    );
+    assert!(
+        store
+            .keys("rules")
+            .iter()
+            .all(|k| !k.contains(CACHE_FOLDER)),
+        "nothing cached under the listed set's id"
+    );
+}
+
+#[tokio::test]
 async fn a_damaged_cache_is_compiled_again_and_replaced() {
     let store = store_with_rules(&[("team/marker.yar", MARKER_RULE)]);
     let key = cache_key(1);

@@ -202,13 +202,12 @@ impl ObjectStore for MemoryStore {
         reserved: Option<Sink>,
     ) -> Result<Fetched, StoreError> {
         self.call(Op::GetObject, object).await?;
-        let (info, body, tag_count, encoding) = {
+        let (info, body, tag_count) = {
             let state = locked(&self.state);
             let version = state.find_for(object, Op::GetObject)?;
             check_etag(Op::GetObject, object, version, etag)?;
             let body = version.body.clone().unwrap_or_default();
-            let encoding = version.encoding.clone();
-            (version.info(), body, version.tags.len() as u32, encoding)
+            (version.info(), body, version.tags.len() as u32)
         };
         let room = match reserved {
             Some(sink) if sink.len() as u64 == info.size => Some(sink),
@@ -232,7 +231,6 @@ impl ObjectStore for MemoryStore {
             info,
             body,
             tag_count,
-            encoding,
         })
     }
 

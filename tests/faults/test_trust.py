@@ -7,12 +7,16 @@ through the real `s3-yara-scan handle` on the emulator, each followed by the inv
 - a skipped object left untagged (`SKIPPED_ACTION=ignore`) uploaded with a forged verdict;
 - events and Batch Operations tasks naming a bucket the deployment does not protect;
 - result documents put on the scan queue by someone other than the function;
+- a signed verdict carried over to bytes that clients decode differently (`Content-Encoding`),
+  and an older signed verdict put back over a newer one.
 """
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
+import zlib
 
 from tests.faults.support import EICAR, ProxyTestCase, World, edit_records, invariants, name
 from emulator import queue
@@ -238,3 +242,64 @@ class QueuedDocuments(ProxyTestCase):
                          run.stderr)
         reads = [e for e in self.control.log() if e["key"] == "eicar.com"]
         self.assertEqual(reads, [], "a queued document never makes the scanner touch S3")
+
+
+class SignedVerdicts(ProxyTestCase):
+    """Review of issue 20: a valid signature vouches only for the bytes as clients get them
+    (their Content-Encoding included) and only with the rules in force after a tag change."""
+
+    def setUp(self):
+        self.control.clear()
+
+    def tags(self, w, key):
+        return {t["Key"]: t["Value"]
+                for t in w.s3.get_object_tagging(Bucket=w.bucket, Key=key)["TagSet"]}
+
+    def settle(self, w, records, **env):
+        runs = []
+        dlq = w.deliver(records, runs=runs, **env)
+        context = "\n".join(r.stderr[-3000:] for r in runs)
+        self.assertEqual(dlq, [], context)
+        return context
+
+    def test_a_signed_clean_does_not_follow_the_bytes_to_another_content_encoding(self):
+        w = World(self.proxy_url, self.control, versioned=True)
+        env = dict(SIGNING, ACTION="tag")
+        w.put("page.bin", zlib.compress(EICAR), False, "zlib bytes, stored as they are")
+        context = self.settle(w, w.records(), **env)
+        self.assertEqual(self.tags(w, "page.bin")["scan-result"], "Clean", context)
+        # The same bytes (same ETag), now served deflated: browsers decode them to EICAR.
+        w.s3.copy_object(Bucket=w.bucket, Key="page.bin", ContentEncoding="deflate",
+                         CopySource={"Bucket": w.bucket, "Key": "page.bin"},
+                         MetadataDirective="REPLACE", TaggingDirective="COPY")
+        (copied,) = w.drain()
+        context = self.settle(w, [copied], **env)
+        self.assertEqual(self.tags(w, "page.bin")["scan-result"], "Infected", context)
+
+    def test_an_older_signed_verdict_put_back_by_a_tag_change_is_rescanned(self):
+        w = World(self.proxy_url, self.control, versioned=True, events=TAG_EVENTS)
+        rules = tempfile.mkdtemp(prefix="trust-rules-")
+        self.addCleanup(shutil.rmtree, rules)
+        for name, text in (("none", "rule never { condition: false }"),
+                           ("marker", 'rule Trust_Marker { strings: $m = "TRUST-' + 'MARKER-1" '
+                                      'condition: $m }')):
+            os.makedirs(os.path.join(rules, name))
+            with open(os.path.join(rules, name, "r.yar"), "w") as f:
+                f.write(text + "\n")
+        w.put("doc.txt", b"harmless but for TRUST-" + b"MARKER-1\n", True, "marker")
+        (created,) = [r for r in w.drain() if "ObjectCreated" in event_names([r])[0]]
+        before = dict(SIGNING, ACTION="tag", RULES=os.path.join(rules, "none"))
+        context = self.settle(w, [created], **before)
+        old = self.tags(w, "doc.txt")
+        self.assertEqual(old["scan-result"], "Clean", context)
+        # New rules find it: the same upload judged again, signed Infected with them.
+        after = dict(before, RULES=os.path.join(rules, "marker"))
+        context = self.settle(w, [created], **after)
+        self.assertEqual(self.tags(w, "doc.txt")["scan-result"], "Infected", context)
+        w.drain()
+        # Someone puts the older, validly signed Clean back.
+        w.s3.put_object_tagging(Bucket=w.bucket, Key="doc.txt", Tagging={
+            "TagSet": [{"Key": k, "Value": v} for k, v in old.items()]})
+        replayed = by_principal(w.drain(), "AWS:AROAATTACKER00001:x")
+        context = self.settle(w, replayed, **after)
+        self.assertEqual(self.tags(w, "doc.txt")["scan-result"], "Infected", context)

@@ -16,6 +16,7 @@ impl Version {
             checksum_sha256: None,
             last_modified: Some(self.last_modified),
             kms: self.kms.clone(),
+            content_encoding: self.encoding.clone(),
         }
     }
 }

@@ -42,6 +42,7 @@ pub(super) async fn get(
             out.ssekms_key_id(),
             out.bucket_key_enabled(),
         ),
+        content_encoding: out.content_encoding().map(String::from),
     };
     // Sent to a caller allowed to read the tags (the role has s3:GetObjectTagging) when the
     // object has any.
@@ -49,7 +50,6 @@ pub(super) async fn get(
         .tag_count()
         .and_then(|n| u32::try_from(n).ok())
         .unwrap_or(0);
-    let encoding = out.content_encoding().map(String::from);
     // Dropping the unread body closes the connection: a too-large object costs one request,
     // not a download.
     let Some(mut sink) = room(budget, reserved, size).await? else {
@@ -63,7 +63,6 @@ pub(super) async fn get(
         info,
         body,
         tag_count,
-        encoding,
     })
 }
 
@@ -208,6 +207,7 @@ pub(super) async fn head(
                 out.ssekms_key_id(),
                 out.bucket_key_enabled(),
             ),
+            content_encoding: out.content_encoding().map(String::from),
         })),
         Err(StoreError::NotFound { .. }) => Ok(None),
         Err(e) => Err(e),

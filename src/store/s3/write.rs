@@ -75,6 +75,8 @@ pub(super) async fn copy(
             out.ssekms_key_id(),
             out.bucket_key_enabled(),
         ),
+        // The copy carries the source's metadata (MetadataDirective COPY).
+        content_encoding: info.content_encoding.clone(),
     })
 }
 
@@ -125,6 +127,7 @@ pub(super) async fn copy_in_parts(
     Ok(ObjectInfo {
         version_id,
         size: info.size,
+        content_encoding: info.content_encoding.clone(),
         ..ObjectInfo::default()
     })
 }
@@ -283,6 +286,7 @@ pub(super) async fn versions(
                     checksum_sha256: None,
                     last_modified: v.last_modified().map(|t| t.secs()),
                     kms: None,
+                    content_encoding: None,
                 }),
         );
         let past_key = listed_key(page.next_key_marker()).is_some_and(|k| k != object.key);
