@@ -39,10 +39,14 @@ class CargoLambdaInvoke(unittest.TestCase):
             variables = dict(emulator_env(endpoint), QUARANTINE_BUCKET="invoke-quarantine",
                              PROTECTED_BUCKETS="invoke-uploads,scan-demo-uploads,scan-demo-versioned",
                              RUST_LOG="info")
+            # A file, not --env-var: cargo lambda splits --env-var values at commas.
+            env_file = os.path.join(ROOT, "target", "cargo-lambda-watch.env")
+            with open(env_file, "w") as f:
+                f.writelines(f"{k}={v}\n" for k, v in variables.items())
             log = open(os.path.join(ROOT, "target", "cargo-lambda-watch.log"), "w")
             watch = subprocess.Popen(
-                CARGO_LAMBDA + ["watch", "--ignore-changes", "--invoke-port", str(port), "--timeout", "120"]
-                + [f"--env-var={k}={v}" for k, v in variables.items()],
+                CARGO_LAMBDA + ["watch", "--ignore-changes", "--invoke-port", str(port), "--timeout", "120",
+                                "--env-file", env_file],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
             try:
                 clean = self.invoke(port, files["ok.txt"], env)
