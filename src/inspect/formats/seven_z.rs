@@ -236,6 +236,49 @@ fn problem(member: Option<String>, e: Error) -> Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inspect::formats::Measure;
+
+    /// Keeps the problems; reads no member.
+    #[derive(Default)]
+    struct Problems(Vec<Problem>);
+
+    impl Visitor for Problems {
+        fn member(&mut self, _: Member<'_>) -> Flow {
+            Flow::Continue
+        }
+        fn problem(&mut self, problem: Problem) -> Flow {
+            self.0.push(problem);
+            Flow::Continue
+        }
+        fn measure(&self) -> Measure {
+            Measure {
+                cap: 0,
+                deadline: std::time::Instant::now(),
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_with_data_that_no_block_holds_is_a_problem() {
+        let mut archive = Archive::default();
+        let mut file = sevenz_rust2::ArchiveEntry::new_file("eicar.com");
+        file.has_stream = true;
+        archive.files.push(file);
+        archive
+            .files
+            .push(sevenz_rust2::ArchiveEntry::new_directory("d"));
+        archive.stream_map.file_block_index = vec![None, None];
+        let mut problems = Problems::default();
+        let files = files_by_block(&archive, &mut problems);
+        assert_eq!(files, Some(vec![]));
+        assert_eq!(
+            problems.0,
+            [Problem::broken(
+                Some("eicar.com".into()),
+                "has data, but no block of the archive holds it"
+            )]
+        );
+    }
 
     #[test]
     fn an_lzma2_dictionary_size_is_read_from_its_property() {

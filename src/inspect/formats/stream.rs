@@ -63,25 +63,29 @@ pub(super) fn walk(
         parts: (format == Format::Gzip && !embedded).then_some(&parts),
     });
     drop(reader);
-    for packed in parts.packed() {
-        seen.header(format, packed.start..packed.start);
+    let members = parts.packed();
+    for member in &members {
+        seen.header(format, member.start..member.start);
+        seen.packed(member.clone(), Coder::AsSaid);
     }
     let coder = match (format, embedded) {
-        // At the start of an object, a stream is all its bytes (anything after it does not
-        // decode, and the walk says so).
-        (_, false) => Coder::AsSaid,
-        // Inside other bytes, it ends where its decoder stops: measured if asked.
-        (Format::Gzip, true) => match parts.packed().first() {
-            Some(member) => {
-                seen.packed(member.clone(), Coder::AsSaid);
-                return seen;
-            }
-            None => Coder::Gzip,
-        },
+        // A gzip file is its members, measured as they were decoded; what follows the last
+        // one decoded in full is a member that broke (measured if asked), or zero padding.
+        (Format::Gzip, false) => {
+            let from = members.last().map_or(0, |m| m.end);
+            seen.packed(from..bytes.len(), Coder::Gzip);
+            return seen;
+        }
+        // At the start of an object, another stream is all its bytes (anything after it
+        // does not decode, and the walk says so).
+        (Format::Bzip2 | Format::Xz | Format::Zstd, false) => Coder::AsSaid,
+        // Inside other bytes, a stream ends where its decoder stops: measured if asked.
+        (Format::Gzip, true) if !members.is_empty() => return seen,
+        (Format::Gzip, true) => Coder::Gzip,
         (Format::Bzip2, true) => Coder::Bzip2,
         (Format::Xz, true) => Coder::Xz,
         (Format::Zstd, true) => Coder::Zstd,
-        (Format::Zip | Format::Tar | Format::SevenZ, true) => Coder::AsSaid,
+        (Format::Zip | Format::Tar | Format::SevenZ, _) => Coder::AsSaid,
     };
     seen.packed(0..bytes.len(), coder);
     seen
