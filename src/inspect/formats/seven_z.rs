@@ -169,12 +169,7 @@ fn block(
         .iter()
         .any(|c| c.encoder_method_id() == EncoderMethod::ID_AES256_SHA256);
     if encrypted {
-        for name in names {
-            if visit_encrypted(visit, (*name).to_owned()) == Flow::Stop {
-                return Flow::Stop;
-            }
-        }
-        return Flow::Continue;
+        return encrypted_files(names, visit);
     }
     let password = Password::empty();
     let decoder = BlockDecoder::new_with_memory_limit(
@@ -218,6 +213,16 @@ fn block(
             visit.problem(problem(Some(name), e))
         }
     }
+}
+
+/// Tells `visit` of the files `names` of an encrypted block.
+fn encrypted_files(names: &[&str], visit: &mut dyn Visitor) -> Flow {
+    for name in names {
+        if visit_encrypted(visit, (*name).to_owned()) == Flow::Stop {
+            return Flow::Stop;
+        }
+    }
+    Flow::Continue
 }
 
 /// What a 7z error means: a method not decoded here, or damage.

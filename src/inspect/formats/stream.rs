@@ -36,24 +36,13 @@ pub(super) fn walk(
     }
     let member = stream_member_name(name);
     let parts = Parts::default();
-    let mut reader: Box<dyn Read + '_> = match (format, embedded) {
-        (Format::Gzip, _) => Box::new(GzipMembers::new(bytes, embedded, Some(&parts))),
-        (Format::Bzip2, false) => Box::new(bzip2::read::MultiBzDecoder::new(bytes)),
-        (Format::Bzip2, true) => Box::new(bzip2::read::BzDecoder::new(bytes)),
-        (Format::Xz, _) => Box::new(lzma_rust2::XzReader::new_mem_limit(
-            bytes,
-            !embedded,
-            DECODER_MEMORY_KIB as u32,
-        )),
-        (Format::Zstd, _) => match zstd::stream::read::Decoder::with_buffer(bytes) {
-            Ok(decoder) if embedded => Box::new(decoder.single_frame()),
-            Ok(decoder) => Box::new(decoder),
-            Err(e) => {
-                visit.problem(Problem::broken(Some(member), e));
-                return seen;
-            }
-        },
-        (Format::Zip | Format::Tar | Format::SevenZ, _) => return seen,
+    let mut reader = match decoder(format, bytes, embedded, &parts) {
+        Ok(Some(reader)) => reader,
+        Ok(None) => return seen,
+        Err(e) => {
+            visit.problem(Problem::broken(Some(member), e));
+            return seen;
+        }
     };
     visit.member(Member {
         name: member,
@@ -63,6 +52,41 @@ pub(super) fn walk(
         parts: (format == Format::Gzip && !embedded).then_some(&parts),
     });
     drop(reader);
+    account(format, bytes.len(), embedded, &parts, &mut seen);
+    seen
+}
+
+/// A reader of the `format` stream `bytes` decoded (its gzip members noted in `parts`), if
+/// it is a stream.
+fn decoder<'a>(
+    format: Format,
+    bytes: &'a [u8],
+    embedded: bool,
+    parts: &'a Parts,
+) -> std::io::Result<Option<Box<dyn Read + 'a>>> {
+    Ok(Some(match (format, embedded) {
+        (Format::Gzip, _) => Box::new(GzipMembers::new(bytes, embedded, Some(parts))),
+        (Format::Bzip2, false) => Box::new(bzip2::read::MultiBzDecoder::new(bytes)),
+        (Format::Bzip2, true) => Box::new(bzip2::read::BzDecoder::new(bytes)),
+        (Format::Xz, _) => Box::new(lzma_rust2::XzReader::new_mem_limit(
+            bytes,
+            !embedded,
+            DECODER_MEMORY_KIB as u32,
+        )),
+        (Format::Zstd, _) => {
+            let decoder = zstd::stream::read::Decoder::with_buffer(bytes)?;
+            match embedded {
+                true => Box::new(decoder.single_frame()),
+                false => Box::new(decoder),
+            }
+        }
+        (Format::Zip | Format::Tar | Format::SevenZ, _) => return Ok(None),
+    }))
+}
+
+/// Notes in `seen` what the stream of `len` bytes took: its gzip members (`parts`) where
+/// they lie, and the rest as far as the stream goes.
+fn account(format: Format, len: usize, embedded: bool, parts: &Parts, seen: &mut Seen) {
     let members = parts.packed();
     for member in &members {
         seen.header(format, member.start..member.start);
@@ -73,22 +97,21 @@ pub(super) fn walk(
         // one decoded in full is a member that broke (measured if asked), or zero padding.
         (Format::Gzip, false) => {
             let from = members.last().map_or(0, |m| m.end);
-            seen.packed(from..bytes.len(), Coder::Gzip);
-            return seen;
+            seen.packed(from..len, Coder::Gzip);
+            return;
         }
         // At the start of an object, another stream is all its bytes (anything after it
         // does not decode, and the walk says so).
         (Format::Bzip2 | Format::Xz | Format::Zstd, false) => Coder::AsSaid,
         // Inside other bytes, a stream ends where its decoder stops: measured if asked.
-        (Format::Gzip, true) if !members.is_empty() => return seen,
+        (Format::Gzip, true) if !members.is_empty() => return,
         (Format::Gzip, true) => Coder::Gzip,
         (Format::Bzip2, true) => Coder::Bzip2,
         (Format::Xz, true) => Coder::Xz,
         (Format::Zstd, true) => Coder::Zstd,
         (Format::Zip | Format::Tar | Format::SevenZ, _) => Coder::AsSaid,
     };
-    seen.packed(0..bytes.len(), coder);
-    seen
+    seen.packed(0..len, coder);
 }
 
 /// Why `bytes` do not start with a header of a `format` stream that parses, if they do not:

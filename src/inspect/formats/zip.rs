@@ -2,11 +2,10 @@
 //! any other end-of-central-directory record in the bytes: concatenated zips), then every
 //! local header that none of them accounts for (a zip whose directory is missing or lies, a
 //! zip after another, a member hidden in the room a directory says another's compressed data
-//! takes but its stream does not, as Java's `ZipInputStream` finds it). Every entry with data
-//! is a member, whatever
-//! its mode or name says (a symbolic link, a name ending in `/` or `\`): extractors write
-//! them as files. A member that cannot be read is a problem; the walk goes on with the next,
-//! as unzip does.
+//! takes but its stream does not, as Java's `ZipInputStream` finds it). Every file, and every
+//! entry with data whatever its mode or name says (a symbolic link, a name ending in `/` or
+//! `\`: extractors write them as files), is a member. A member that cannot be read is a
+//! problem; the walk goes on with the next, as unzip does.
 
 use std::collections::HashSet;
 use std::io::Cursor;
