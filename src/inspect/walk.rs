@@ -249,11 +249,11 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// How far measuring where compressed data ends may go: what a member may expand to,
-    /// within the time left.
+    /// How far measuring where compressed data ends may go: what an object may expand to in
+    /// all (a 7z block holds many members), within the time left.
     fn measure(&self) -> Measure {
         Measure {
-            cap: self.limits.max_member_size,
+            cap: self.limits.max_expanded,
             deadline: self.deadline,
         }
     }
