@@ -82,9 +82,10 @@ def sparse_tar(name, chunk, size):
     info = tarfile.TarInfo(name)
     info.size, info.type = len(chunk), tarfile.GNUTYPE_SPARSE
     header = bytearray(info.tobuf(tarfile.GNU_FORMAT))
-    octal = lambda n: b"%011o\0" % n  # noqa: E731
-    header[386:434] = octal(0) + octal(len(chunk)) + octal(size) + octal(0)
-    header[483:495] = octal(size)
+    # The sparse map (offset, length): the chunk, then an empty one where the file ends;
+    # then the size of the file written out.
+    for at, number in ((386, 0), (398, len(chunk)), (410, size), (422, 0), (483, size)):
+        header[at:at + 12] = b"%011o\0" % number
     return with_checksum(header) + blocks(chunk) + bytes(1024)
 
 
