@@ -283,4 +283,6 @@ mod budget_tests;
 #[cfg(test)]
 mod fail_closed_tests;
 #[cfg(test)]
+mod hidden_tests;
+#[cfg(test)]
 mod tests;

@@ -19,24 +19,22 @@ pub struct Candidate {
     pub format: Format,
 }
 
-/// The formats' magic numbers, searched for all at once.
-static SIGNATURES: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+/// The formats' magic numbers, searched for all at once. Built from constants: it cannot fail
+/// but by a bug, which the tests would show (`the_signatures_build`).
+static SIGNATURES: LazyLock<AhoCorasick> = LazyLock::new(|| {
     AhoCorasick::builder()
         .match_kind(MatchKind::LeftmostFirst)
         .build(Format::ALL.map(Format::magic))
-        .ok()
+        .expect("the formats' magic numbers make an automaton")
 });
 
 /// Every plausible archive start in `bytes` after its first byte (an archive at the start is
 /// the bytes' own format), in order.
 pub fn candidates(bytes: &[u8]) -> impl Iterator<Item = Candidate> + '_ {
-    SIGNATURES.iter().flat_map(move |search| {
-        search.find_iter(bytes).filter_map(move |found| {
-            let format = Format::ALL[found.pattern().as_usize()];
-            let offset = found.start().checked_sub(format.magic_at())?;
-            (offset > 0 && plausible(format, &bytes[offset..]))
-                .then_some(Candidate { offset, format })
-        })
+    SIGNATURES.find_iter(bytes).filter_map(move |found| {
+        let format = Format::ALL[found.pattern().as_usize()];
+        let offset = found.start().checked_sub(format.magic_at())?;
+        (offset > 0 && plausible(format, &bytes[offset..])).then_some(Candidate { offset, format })
     })
 }
 
@@ -53,11 +51,7 @@ fn plausible(format: Format, bytes: &[u8]) -> bool {
         // Deflate, and no reserved flag.
         Format::Gzip => at(2) == Some(8) && at(3).is_some_and(|f| f & 0xe0 == 0),
         // A block size, then a block's or the end's magic.
-        Format::Bzip2 => {
-            at(3).is_some_and(|s| (b'1'..=b'9').contains(&s))
-                && [&b"1AY&SY"[..], &[0x17, 0x72, 0x45, 0x38, 0x50, 0x90]]
-                    .contains(&bytes.get(4..10).unwrap_or_default())
-        }
+        Format::Bzip2 => formats::stream_header(format, bytes).is_ok(),
         // The stream flags' first byte is reserved.
         Format::Xz => at(6) == Some(0),
         // The frame header's reserved bit.
@@ -65,6 +59,18 @@ fn plausible(format: Format, bytes: &[u8]) -> bool {
         // The format's major version.
         Format::SevenZ => at(6) == Some(0),
         Format::Tar => bytes.get(..512).is_some_and(formats::is_tar_header),
+    }
+}
+
+/// True when a candidate found inside data declared compressed (where a short magic number
+/// turns up by chance: a zip's 4 bytes once in 4 GiB, a gzip's 3 once in 16 MiB) also holds
+/// what a reader of it would need: a compression method zip knows, a gzip header as gzip
+/// writers write it. The longer magic numbers, and tar's checksum, are enough as they are.
+pub fn likely(format: Format, bytes: &[u8]) -> bool {
+    match format {
+        Format::Zip => formats::zip_known_method(bytes),
+        Format::Gzip => formats::gzip_is_usual(bytes),
+        Format::Bzip2 | Format::Xz | Format::Zstd | Format::SevenZ | Format::Tar => true,
     }
 }
 
@@ -104,6 +110,26 @@ mod tests {
             0,
             "not at the start"
         );
+    }
+
+    #[test]
+    fn the_signatures_build() {
+        assert_eq!(SIGNATURES.patterns_len(), Format::ALL.len());
+    }
+
+    #[test]
+    fn inside_compressed_data_a_candidate_must_hold_more_than_its_magic() {
+        // A zip's local header whose method is deflate, then one whose method is nothing zip
+        // knows; a gzip header as gzip writes it (level flags 2, Unix), then one with odd
+        // level flags.
+        assert!(likely(Format::Zip, b"PK\x03\x04\x14\x00\x00\x00\x08\x00"));
+        assert!(!likely(Format::Zip, b"PK\x03\x04\x14\x00\x00\x00\x4b\x50"));
+        assert!(likely(Format::Gzip, &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 3]));
+        assert!(!likely(
+            Format::Gzip,
+            &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0x61, 3]
+        ));
+        assert!(likely(Format::Xz, &[0xfd, b'7', b'z', b'X', b'Z', 0, 0]));
     }
 
     #[test]

@@ -5,10 +5,13 @@
 
 use std::io::Read;
 
+use super::formats::{GzipMembers, Parts};
+
 /// A content coding the scanner decodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Coding {
-    /// `gzip` (and its old name `x-gzip`): gzip members, concatenated.
+    /// `gzip` (and its old name `x-gzip`): gzip members, concatenated (zero bytes after the
+    /// last end them, as `gzip -d` reads them).
     Gzip,
     /// `deflate`: a zlib stream, or a raw deflate stream (which browsers accept too).
     Deflate,
@@ -44,10 +47,10 @@ impl Coding {
         self.names()[0]
     }
 
-    /// A reader of `bytes` decoded.
-    pub fn decoder<'a>(self, bytes: &'a [u8]) -> Box<dyn Read + 'a> {
+    /// A reader of `bytes` decoded; gzip's members are noted in `parts` as they are decoded.
+    pub fn decoder<'a>(self, bytes: &'a [u8], parts: &'a Parts) -> Box<dyn Read + 'a> {
         match self {
-            Coding::Gzip => Box::new(flate2::read::MultiGzDecoder::new(bytes)),
+            Coding::Gzip => Box::new(GzipMembers::new(bytes, false, Some(parts))),
             Coding::Deflate if is_zlib(bytes) => Box::new(flate2::read::ZlibDecoder::new(bytes)),
             Coding::Deflate => Box::new(flate2::read::DeflateDecoder::new(bytes)),
             Coding::Brotli => Box::new(brotli::Decompressor::new(bytes, 64 * 1024)),
@@ -133,7 +136,10 @@ mod tests {
 
     fn decoded(coding: Coding, bytes: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        coding.decoder(bytes).read_to_end(&mut out).unwrap();
+        coding
+            .decoder(bytes, &Parts::default())
+            .read_to_end(&mut out)
+            .unwrap();
         out
     }
 
@@ -184,7 +190,7 @@ mod tests {
         let mut out = Vec::new();
         assert!(
             Coding::Zstd
-                .decoder(b"not zstd")
+                .decoder(b"not zstd", &Parts::default())
                 .read_to_end(&mut out)
                 .is_err()
         );

@@ -1,20 +1,30 @@
 //! The containers looked into, told apart by their first bytes, and their members handed one
 //! at a time to a [`Visitor`] as readers: zip (`zip`), tar (`tar`), 7z (`seven_z`), and gzip,
-//! bzip2, xz and zstd streams (here). Decoding is the kept crates' work; these files name
-//! members, go on past damage where the format allows (as GNU tar and unzip do), and report
-//! what they could not read as [`Problem`]s, which the walk turns into a verdict.
+//! bzip2, xz and zstd streams (`stream`). Decoding is the kept crates' work; these files name
+//! members, go on past damage where the format allows (as GNU tar and unzip do), report what
+//! they could not read as [`Problem`]s, which the walk turns into a verdict, and say what of
+//! the container's bytes they read ([`Seen`]), for the search of archives embedded in it.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::ops::Range;
 
+use rangemap::{RangeMap, RangeSet};
+
+mod extent;
 mod seven_z;
+mod stream;
 mod tar;
 mod zip;
 
+pub use self::extent::{Coder, Measure};
+pub use self::stream::{GzipMembers, Parts};
+pub(crate) use self::stream::{gzip_is_usual, stream_header};
 pub(crate) use self::tar::is_header as is_tar_header;
+pub(crate) use self::zip::known_method as zip_known_method;
 
 /// A container format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     /// A zip archive (also Office documents, jars, apks).
     Zip,
@@ -60,12 +70,16 @@ impl Format {
         Format::ALL.into_iter().find(|f| f.starts(bytes))
     }
 
-    /// True when `bytes` start as a container of this format does.
+    /// True when `bytes` start as a container of this format does: its magic number; for a
+    /// tar, also a pre-POSIX (V7) header, which has none, told by its checksum and fields.
     pub fn starts(self, bytes: &[u8]) -> bool {
         match self {
-            Format::Tar => bytes
-                .get(TAR_MAGIC_AT..)
-                .is_some_and(|b| b.starts_with(self.magic())),
+            Format::Tar => {
+                bytes
+                    .get(TAR_MAGIC_AT..)
+                    .is_some_and(|b| b.starts_with(self.magic()))
+                    || self::tar::is_v7_header(bytes)
+            }
             _ => bytes.starts_with(self.magic()),
         }
     }
@@ -135,9 +149,11 @@ pub struct Member<'a> {
     pub reader: &'a mut dyn Read,
     /// True when it is encrypted: its bytes cannot be read.
     pub encrypted: bool,
-    /// True for the decoded bytes of a compressed stream, which has no directory: a stream
-    /// that fails before its first byte is bytes that only looked like one.
+    /// True for the decoded bytes of a compressed stream, which has no directory.
     pub stream: bool,
+    /// For the decoded bytes of a gzip file, its members, noted as the reader decodes them:
+    /// each is also scanned alone (what a reader that stops after one sees).
+    pub parts: Option<&'a Parts>,
 }
 
 /// Whether the visitor wants more members.
@@ -192,153 +208,169 @@ pub trait Visitor {
     /// this says stop (the time is up: finding the next member can take as long as reading
     /// one).
     fn problem(&mut self, problem: Problem) -> Flow;
+    /// How far finding where compressed data really ends may go.
+    fn measure(&self) -> Measure;
 }
 
-/// The byte ranges of a container that its walk accounted for (members' headers and data):
-/// archives embedded there are the members' business, not the container's.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Spans(std::collections::BTreeMap<usize, usize>);
+/// What a container's walk read of its bytes, for the search of archives embedded in them.
+/// Only what the walk really saw is passed over: a member's bytes that were read as they are
+/// stored (an archive there was that member's to find), the headers walked (a container of
+/// that format starting there was walked already), and compressed data as far as its stream
+/// really goes (`extent`: what looks like an archive there is a copy of what the stream
+/// decoded to, or chance). Sizes the container declares are trusted for nothing else: what
+/// lies after a stream's real end, in the room said to be its member's, is searched.
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    /// Members' bytes read as stored.
+    content: RangeSet<usize>,
+    /// Headers walked, by the format that walked them.
+    headers: HashMap<Format, RangeSet<usize>>,
+    /// The room said to hold compressed data: which of `packed` each byte is in (the later
+    /// one where they overlap).
+    rooms: RangeMap<usize, usize>,
+    packed: Vec<Packed>,
+}
 
-impl Spans {
-    /// All of `len` bytes.
-    pub fn all(len: usize) -> Spans {
-        let mut spans = Spans::default();
-        spans.add(0..len);
-        spans
-    }
+/// A room said to hold compressed data.
+#[derive(Debug, Clone)]
+struct Packed {
+    room: Range<usize>,
+    coder: Coder,
+    /// Where its stream really ends, once measured.
+    end: Option<usize>,
+}
 
-    /// Adds `range` (an empty one counts as its first byte).
-    pub fn add(&mut self, range: Range<usize>) {
-        let end = range.end.max(range.start + 1);
-        let known = self.0.entry(range.start).or_insert(end);
-        *known = (*known).max(end);
-    }
-
-    /// True when `at` lies in a range added.
-    pub fn covers(&self, at: usize) -> bool {
-        self.0
-            .range(..=at)
-            .next_back()
-            .is_some_and(|(_, end)| at < *end)
-    }
-
-    /// Adds every range of `other`.
-    pub fn merge(&mut self, other: Spans) {
-        for (start, end) in other.0 {
-            self.add(start..end);
+impl Seen {
+    /// `range` was read as a member's bytes, as stored.
+    pub fn content(&mut self, range: Range<usize>) {
+        if !range.is_empty() {
+            self.content.insert(range);
         }
     }
 
-    /// The same ranges, `by` bytes further.
-    pub fn shifted(self, by: usize) -> Spans {
-        Spans(self.0.into_iter().map(|(s, e)| (s + by, e + by)).collect())
+    /// A `format` container's header lies in `range` (an empty range counts as its first
+    /// byte): that container was walked from there.
+    pub fn header(&mut self, format: Format, range: Range<usize>) {
+        let end = range.end.max(range.start.saturating_add(1));
+        self.headers
+            .entry(format)
+            .or_default()
+            .insert(range.start..end);
+    }
+
+    /// `room` is said to hold data that `coder` compressed, from its start.
+    pub fn packed(&mut self, room: Range<usize>, coder: Coder) {
+        if room.is_empty() {
+            return;
+        }
+        self.rooms.insert(room.clone(), self.packed.len());
+        self.packed.push(Packed {
+            room,
+            coder,
+            end: None,
+        });
+    }
+
+    /// True when a `format` container at `at` was seen already: in a member's bytes, or
+    /// among the headers a walk of that format read.
+    pub fn walked(&self, at: usize, format: Format) -> bool {
+        self.content.contains(&at) || self.headers.get(&format).is_some_and(|h| h.contains(&at))
+    }
+
+    /// True when `at` lies in a member's bytes read as stored.
+    pub fn read(&self, at: usize) -> bool {
+        self.content.contains(&at)
+    }
+
+    /// True when `at` lies in a room said to hold compressed data.
+    pub fn in_packed(&self, at: usize) -> bool {
+        self.rooms.contains_key(&at)
+    }
+
+    /// True when `at` lies inside a compressed stream, as far as it really goes (measured in
+    /// `bytes`, the container's, the first time it is asked, within `measure`).
+    pub fn in_stream(&mut self, at: usize, bytes: &[u8], measure: Measure) -> bool {
+        let Some(packed) = self.rooms.get(&at).and_then(|i| self.packed.get_mut(*i)) else {
+            return false;
+        };
+        let start = packed.room.start;
+        let end = *packed.end.get_or_insert_with(|| {
+            let said = packed.room.len();
+            let taken = bytes
+                .get(start..)
+                .map_or(0, |b| extent::taken(packed.coder, b, said, measure));
+            start + taken
+        });
+        at < end
+    }
+
+    /// Adds what `other` (the walk of bytes `by` further on) saw.
+    pub fn merge(&mut self, other: Seen, by: usize) {
+        let shift = |r: &Range<usize>| r.start.saturating_add(by)..r.end.saturating_add(by);
+        for range in other.content.iter() {
+            self.content(shift(range));
+        }
+        for (format, ranges) in &other.headers {
+            for range in ranges.iter() {
+                self.header(*format, shift(range));
+            }
+        }
+        for packed in other.packed {
+            let room = shift(&packed.room);
+            self.rooms.insert(room.clone(), self.packed.len());
+            self.packed.push(Packed {
+                room,
+                end: packed.end.map(|e| e.saturating_add(by)),
+                ..packed
+            });
+        }
+    }
+}
+
+/// A reader that counts the bytes it gave: how much of a stored member the visitor read.
+pub(crate) struct Counted<'a> {
+    inner: &'a mut dyn Read,
+    read: usize,
+}
+
+impl<'a> Counted<'a> {
+    pub(crate) fn new(inner: &'a mut dyn Read) -> Counted<'a> {
+        Counted { inner, read: 0 }
+    }
+
+    /// The bytes given so far.
+    pub(crate) fn read(&self) -> usize {
+        self.read
+    }
+}
+
+impl Read for Counted<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n;
+        Ok(n)
     }
 }
 
 /// Hands each member of `bytes` (a `format` container named `name`) to `visit`, in order,
 /// until it says stop, and what could not be read as problems. `embedded` containers were
 /// found inside other bytes, which go on after them: their streams end at their first
-/// member. Returns the spans the walk accounted for.
+/// member. Returns what the walk saw of `bytes`.
 pub fn each_member(
     format: Format,
     name: &str,
     bytes: &[u8],
     embedded: bool,
     visit: &mut dyn Visitor,
-) -> Spans {
+) -> Seen {
     match format {
         Format::Zip => zip::walk(bytes, visit),
         Format::Tar => tar::walk(bytes, visit),
         Format::SevenZ => seven_z::walk(bytes, visit),
         Format::Gzip | Format::Bzip2 | Format::Xz | Format::Zstd => {
-            stream(format, name, bytes, embedded, visit);
-            Spans::all(bytes.len())
+            stream::walk(format, name, bytes, embedded, visit)
         }
     }
-}
-
-/// A compressed stream: one member, named after the stream without its extension. At the
-/// start of an object, concatenated streams are one (as gunzip reads them); embedded in other
-/// bytes, a stream ends with its first.
-fn stream(format: Format, name: &str, bytes: &[u8], embedded: bool, visit: &mut dyn Visitor) {
-    let mut reader: Box<dyn Read + '_> = match (format, embedded) {
-        (Format::Gzip, false) => Box::new(GzipMembers::new(bytes)),
-        (Format::Gzip, true) => Box::new(flate2::read::GzDecoder::new(bytes)),
-        (Format::Bzip2, false) => Box::new(bzip2::read::MultiBzDecoder::new(bytes)),
-        (Format::Bzip2, true) => Box::new(bzip2::read::BzDecoder::new(bytes)),
-        (Format::Xz, _) => Box::new(lzma_rust2::XzReader::new_mem_limit(
-            bytes,
-            !embedded,
-            DECODER_MEMORY_KIB as u32,
-        )),
-        (Format::Zstd, _) => match zstd::stream::read::Decoder::with_buffer(bytes) {
-            Ok(decoder) if embedded => Box::new(decoder.single_frame()),
-            Ok(decoder) => Box::new(decoder),
-            Err(e) => {
-                visit.problem(Problem::broken(None, e));
-                return;
-            }
-        },
-        (Format::Zip | Format::Tar | Format::SevenZ, _) => return,
-    };
-    visit.member(Member {
-        name: stream_member_name(name),
-        reader: &mut reader,
-        encrypted: false,
-        stream: true,
-    });
-}
-
-/// A gzip file's members one after the other, as `gzip -d` reads them: zero bytes after a
-/// member (the padding that tar's blocking and tapes add, which gzip ignores) end the file;
-/// anything else must be another member, or the file is broken.
-struct GzipMembers<'a> {
-    member: Option<flate2::bufread::GzDecoder<&'a [u8]>>,
-}
-
-impl<'a> GzipMembers<'a> {
-    fn new(bytes: &'a [u8]) -> GzipMembers<'a> {
-        GzipMembers {
-            member: Some(flate2::bufread::GzDecoder::new(bytes)),
-        }
-    }
-}
-
-impl Read for GzipMembers<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while let Some(member) = &mut self.member {
-            let n = member.read(buf)?;
-            if n > 0 || buf.is_empty() {
-                return Ok(n);
-            }
-            // The member ended: its decoder read exactly up to the end of its trailer.
-            let rest = self.member.take().map_or(&[][..], |m| m.into_inner());
-            if rest.iter().any(|&b| b != 0) {
-                self.member = Some(flate2::bufread::GzDecoder::new(rest));
-            }
-        }
-        Ok(0)
-    }
-}
-
-/// `report.tar.gz` → `report.tar`; `notes.gz` → `notes`; `data` → `data`.
-fn stream_member_name(name: &str) -> String {
-    const SUFFIXES: [(&str, &str); 8] = [
-        (".gz", ""),
-        (".bz2", ""),
-        (".xz", ""),
-        (".zst", ""),
-        (".tgz", ".tar"),
-        (".tbz2", ".tar"),
-        (".txz", ".tar"),
-        (".tzst", ".tar"),
-    ];
-    for (suffix, instead) in SUFFIXES {
-        if let Some(stem) = name.strip_suffix(suffix).filter(|s| !s.is_empty()) {
-            return format!("{stem}{instead}");
-        }
-    }
-    name.to_owned()
 }
 
 /// Tells `visit` of a member whose bytes cannot be read without a password.
@@ -349,39 +381,13 @@ fn visit_encrypted(visit: &mut dyn Visitor, name: String) -> Flow {
         reader: &mut nothing,
         encrypted: true,
         stream: false,
+        parts: None,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn gzip_members_are_read_in_turn_and_zero_padding_ends_them() {
-        use std::io::Write as _;
-        let gz = |data: &[u8]| {
-            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            e.write_all(data).unwrap();
-            e.finish().unwrap()
-        };
-        let read = |bytes: &[u8]| {
-            let mut out = Vec::new();
-            GzipMembers::new(bytes).read_to_end(&mut out).map(|_| out)
-        };
-        let two = [gz(b"one "), gz(b"two")].concat();
-        assert_eq!(read(&two).unwrap(), b"one two");
-        let padded = [two.clone(), vec![0; 1024]].concat();
-        assert_eq!(read(&padded).unwrap(), b"one two");
-        // A member whose size ends in zero bytes (256: 00 01 00 00) keeps its trailer whole.
-        assert_eq!(
-            read(&[gz(&[7; 256]), vec![0; 10]].concat()).unwrap(),
-            vec![7; 256]
-        );
-        assert!(
-            read(&[two, b"junk".to_vec()].concat()).is_err(),
-            "trailing garbage"
-        );
-    }
 
     #[test]
     fn formats_are_told_by_their_first_bytes() {
@@ -397,27 +403,65 @@ mod tests {
     }
 
     #[test]
-    fn a_stream_member_is_named_after_the_stream() {
-        assert_eq!(stream_member_name("a/report.tar.gz"), "a/report.tar");
-        assert_eq!(stream_member_name("x.tgz"), "x.tar");
-        assert_eq!(stream_member_name("notes.zst"), "notes");
-        assert_eq!(stream_member_name("data"), "data");
+    fn seen_passes_over_what_was_read_and_the_headers_of_its_own_format_only() {
+        let mut seen = Seen::default();
+        seen.content(10..20);
+        seen.content(15..40);
+        seen.header(Format::Zip, 100..100);
+        seen.header(Format::Tar, 200..712);
+        seen.packed(1000..2000, Coder::AsSaid);
+        assert!(seen.walked(30, Format::Gzip), "overlapping ranges join");
+        assert!(!seen.walked(40, Format::Zip) && !seen.walked(9, Format::Zip));
+        assert!(seen.walked(100, Format::Zip) && !seen.walked(101, Format::Zip));
+        assert!(!seen.walked(100, Format::Tar), "a zip's header is no tar's");
+        assert!(seen.walked(711, Format::Tar) && !seen.walked(300, Format::Zip));
+        assert!(
+            !seen.walked(1500, Format::Zip),
+            "compressed data is no member's bytes"
+        );
+        assert!(seen.in_packed(1500) && !seen.in_packed(2000));
+        let mut outer = Seen::default();
+        outer.merge(seen, 5);
+        assert!(outer.walked(105, Format::Zip) && outer.read(44) && !outer.read(45));
+        assert!(outer.in_packed(1005) && !outer.in_packed(1004));
     }
 
     #[test]
-    fn spans_cover_what_was_added() {
-        let mut spans = Spans::default();
-        spans.add(10..20);
-        spans.add(30..30);
-        assert!(!spans.covers(9));
-        assert!(spans.covers(10) && spans.covers(19));
-        assert!(!spans.covers(20));
+    fn inside_a_room_said_compressed_only_the_stream_as_far_as_it_goes_is_passed_over() {
+        use std::io::Write as _;
+        let mut deflate =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        deflate
+            .write_all(&b"text and more text ".repeat(500))
+            .unwrap();
+        let stream = deflate.finish().unwrap();
+        let bytes = [vec![b'x'; 100], stream.clone(), vec![b'y'; 500]].concat();
+        let end = 100 + stream.len();
+        let measure = Measure {
+            cap: 1 << 20,
+            deadline: std::time::Instant::now() + std::time::Duration::from_secs(20),
+        };
+        let mut seen = Seen::default();
+        seen.packed(100..end + 400, Coder::Deflate);
+        assert!(seen.in_stream(100, &bytes, measure) && seen.in_stream(end - 1, &bytes, measure));
         assert!(
-            spans.covers(30) && !spans.covers(31),
-            "an empty span is its first byte"
+            !seen.in_stream(end, &bytes, measure),
+            "the rest of the room is searched"
         );
-        let shifted = spans.shifted(100);
-        assert!(shifted.covers(110) && !shifted.covers(10));
-        assert!(Spans::all(5).covers(4) && !Spans::all(5).covers(5));
+        assert!(
+            !seen.in_stream(99, &bytes, measure) && !seen.in_stream(end + 450, &bytes, measure)
+        );
+        let mut said = Seen::default();
+        said.packed(100..end + 400, Coder::AsSaid);
+        assert!(said.in_stream(end + 399, &bytes, measure));
+        // Merged into the walk of bytes that hold these 7 bytes further on: measured again
+        // there or not, the same stream.
+        let mut outer = Seen::default();
+        outer.merge(seen, 7);
+        let shifted = [vec![0; 7], bytes].concat();
+        assert!(
+            outer.in_stream(end + 6, &shifted, measure)
+                && !outer.in_stream(end + 7, &shifted, measure)
+        );
     }
 }

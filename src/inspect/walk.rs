@@ -1,18 +1,20 @@
 //! The walk over one object: its bytes are scanned, then its container's members (`formats`),
 //! the archives embedded in it (`embedded`) and what its `Content-Encoding` decodes to
-//! (`encoding`), each scanned and walked in turn. What a container could not read decides
+//! (`decode`), each scanned and walked in turn. What a container could not read decides
 //! the verdict: bytes that only looked like a container are noted; a container recognised
-//! (a member named or read) that breaks, or uses what cannot be decoded, is `Unscannable`.
+//! (a member named or read, a stream's header parsed) that breaks, or uses what cannot be
+//! decoded, is `Unscannable`.
 
 use std::time::{Duration, Instant};
 
 use super::encoding::{self, Coding};
-use super::formats::{self, Flow, Format, Member, Problem, Spans, Visitor};
+use super::formats::{self, Flow, Format, Measure, Member, Problem, Seen, Visitor};
 use super::{Body, ENCRYPTED_RULE, Encrypted, Incomplete, Inspection, Limits, Look, Subject};
 use crate::object::ObjectRef;
 use crate::scan::{Engine, Match, RuleSets, ScanError};
-use crate::store::{Budget, Buffer, Holding};
+use crate::store::{Budget, Holding};
 
+mod decode;
 mod read;
 
 /// Notes kept for the log; more are counted, not kept.
@@ -107,7 +109,7 @@ impl<'a> Walk<'a> {
         subject: &Subject,
         format: Option<Format>,
     ) -> Flow {
-        let mut spans = Spans::default();
+        let mut seen = Seen::default();
         if let Some(format) = format {
             if path.len() >= self.limits.max_depth {
                 return self.too_deep(path);
@@ -116,9 +118,9 @@ impl<'a> Walk<'a> {
             if flow == Flow::Stop {
                 return Flow::Stop;
             }
-            spans = walked;
+            seen = walked;
         }
-        self.embedded(data, &mut spans, path, subject)
+        self.embedded(data, &mut seen, path, subject)
     }
 
     /// Walks the members of `data`, a `format` container (`embedded` at that offset of
@@ -130,7 +132,7 @@ impl<'a> Walk<'a> {
         path: &mut Vec<String>,
         subject: &Subject,
         embedded: Option<usize>,
-    ) -> (Flow, Spans) {
+    ) -> (Flow, Seen) {
         let name = match embedded {
             Some(_) => path.last().cloned().unwrap_or_default(),
             None => subject.filename.clone(),
@@ -146,7 +148,7 @@ impl<'a> Walk<'a> {
             more_problems: 0,
             stopped: false,
         };
-        let spans = formats::each_member(format, &name, data, embedded.is_some(), &mut visit);
+        let seen = formats::each_member(format, &name, data, embedded.is_some(), &mut visit);
         let Container {
             visited,
             mut problems,
@@ -159,7 +161,7 @@ impl<'a> Walk<'a> {
             problems.push(Problem::broken(None, why));
         }
         self.judge(format, &at, visited, problems);
-        (if stopped { Flow::Stop } else { Flow::Continue }, spans)
+        (if stopped { Flow::Stop } else { Flow::Continue }, seen)
     }
 
     /// A container's problems: only noted (in one note) when the bytes merely looked like a
@@ -183,16 +185,25 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// The archives embedded in `data`, outside `spans` (which grow with each one walked).
+    /// The archives embedded in `data` but for those its walk saw already (`seen`, which
+    /// grows with each one walked), and those inside a compressed stream as far as it really
+    /// goes (a copy of what it decoded to, or chance). In the room a container says its
+    /// compressed data takes, a candidate must also hold what a reader of it needs
+    /// (`embedded::likely`) before the stream there is measured.
     fn embedded(
         &mut self,
         data: &[u8],
-        spans: &mut Spans,
+        seen: &mut Seen,
         path: &mut Vec<String>,
         subject: &Subject,
     ) -> Flow {
         for found in super::embedded::candidates(data) {
-            if spans.covers(found.offset) {
+            let (bytes, format) = (&data[found.offset..], found.format);
+            if seen.walked(found.offset, format)
+                || (seen.in_packed(found.offset)
+                    && (!super::embedded::likely(format, bytes)
+                        || seen.in_stream(found.offset, data, self.measure())))
+            {
                 continue;
             }
             if path.len() >= self.limits.max_depth {
@@ -201,13 +212,13 @@ impl<'a> Walk<'a> {
             if self.count_member(path) == Flow::Stop {
                 return Flow::Stop;
             }
-            let (bytes, format) = (&data[found.offset..], found.format);
             let name = format!("@{}.{}", found.offset, format.extension());
             let inner = subject.member(&name, bytes);
             path.push(name);
             let (flow, walked) = self.container(format, bytes, path, &inner, Some(found.offset));
             path.pop();
-            spans.merge(walked.shifted(found.offset));
+            seen.header(format, found.offset..found.offset);
+            seen.merge(walked, found.offset);
             if flow == Flow::Stop {
                 return Flow::Stop;
             }
@@ -235,6 +246,15 @@ impl<'a> Walk<'a> {
             }
             Err(ScanError::Timeout(_)) => self.timed_out(path),
             Err(e) => self.stop(format!("{} at {}", e, self.at(path))),
+        }
+    }
+
+    /// How far measuring where compressed data ends may go: what an object may expand to in
+    /// all (a 7z block holds many members), within the time left.
+    fn measure(&self) -> Measure {
+        Measure {
+            cap: self.limits.max_expanded,
+            deadline: self.deadline,
         }
     }
 
@@ -272,11 +292,12 @@ impl<'a> Walk<'a> {
         flow
     }
 
-    /// Reads a member's bytes and walks them. A member that fails to decode is scanned as far
-    /// as it decoded; the object is `Unscannable`, unless what failed may never have been a
-    /// container: a stream, or a member of an archive found inside other bytes, that gave no
-    /// bytes at all, or a stream found inside other bytes (where a signature can be chance,
-    /// and a stream's end is unknown). Those are noted.
+    /// Reads a member's bytes and walks them (and, for a gzip file of several members, each
+    /// member alone). A member that fails to decode is scanned as far as it decoded; the
+    /// object is `Unscannable`, unless what failed was found inside other bytes (where a
+    /// signature can be chance, and a stream's end is unknown) and is a stream, or gave no
+    /// bytes at all. Those are noted. (A stream whose header does not parse is no member:
+    /// `formats` notes it.)
     fn read_member(
         &mut self,
         member: Member<'_>,
@@ -291,8 +312,7 @@ impl<'a> Walk<'a> {
         let data = held.as_ref();
         if let Some(e) = &failed {
             let why = format!("{} could not be decoded in full: {e}", self.at(path));
-            let chance = (member.stream || embedded) && data.is_empty();
-            match chance || (member.stream && embedded) {
+            match embedded && (member.stream || data.is_empty()) {
                 true => self.note(why),
                 false => self.unscannable(why),
             }
@@ -300,7 +320,12 @@ impl<'a> Walk<'a> {
         let subject = parent.member(&member.name, data);
         let outer = self.holding;
         self.holding = outer.plus(Holding::of(&held));
-        let flow = self.bytes(data, path, &subject);
+        let mut flow = self.bytes(data, path, &subject);
+        if let Some(parts) = member.parts
+            && flow != Flow::Stop
+        {
+            flow = self.alone(data, &parts.decoded(), path, &subject);
+        }
         self.holding = outer;
         match (flow, failed) {
             (Flow::Continue, Some(_)) => Flow::Skip,
@@ -322,57 +347,6 @@ impl<'a> Walk<'a> {
             )),
         }
         Flow::Continue
-    }
-
-    /// Undoes `codings` (in the order applied) on `stored`, each decoded layer held while the
-    /// next is decoded, then walks the decoded bytes as the object itself (same name).
-    fn decode(
-        &mut self,
-        stored: &[u8],
-        codings: &[Coding],
-        path: &mut Vec<String>,
-        subject: &Subject,
-    ) {
-        let depth = path.len();
-        let mut decoded: Option<Buffer> = None;
-        for coding in codings.iter().rev() {
-            let stopped = path.len() >= self.limits.max_depth && self.too_deep(path) == Flow::Stop;
-            path.push(format!("Content-Encoding={}", coding.name()));
-            if stopped || self.count_member(path) == Flow::Stop {
-                path.truncate(depth);
-                return;
-            }
-            let (input, outer) = match &decoded {
-                Some(layer) => (layer.as_ref(), self.holding.plus(Holding::of(layer))),
-                None => (stored, self.holding),
-            };
-            let before = std::mem::replace(&mut self.holding, outer);
-            let read = self.read(&mut coding.decoder(input), path);
-            self.holding = before;
-            let Ok((layer, failed)) = read else {
-                path.truncate(depth);
-                return;
-            };
-            decoded = Some(layer);
-            if let Some(e) = failed {
-                let (name, at) = (coding.name(), self.at(&path[..depth]));
-                self.unscannable(format!(
-                    "Content-Encoding {name} of {at} could not be decoded: {e}"
-                ));
-                break;
-            }
-        }
-        if let Some(layer) = decoded {
-            let inner = Subject {
-                filetype: super::filetype(layer.as_ref()).to_owned(),
-                ..subject.clone()
-            };
-            let outer = self.holding;
-            self.holding = outer.plus(Holding::of(&layer));
-            self.bytes(layer.as_ref(), path, &inner);
-            self.holding = outer;
-        }
-        path.truncate(depth);
     }
 
     fn too_deep(&mut self, path: &[String]) -> Flow {
@@ -474,5 +448,9 @@ impl Visitor for Container<'_, '_> {
         }
         self.stopped = true;
         self.walk.timed_out(self.path)
+    }
+
+    fn measure(&self) -> Measure {
+        self.walk.measure()
     }
 }

@@ -3,7 +3,9 @@
 //! and data and headers) is an encrypted member, never `Clean`; 7z members in the PPMd and
 //! Deflate coders are read; objects stored with `Content-Encoding: br`, `zstd` and
 //! `gzip, br` are scanned decoded. (Zip, tar, concatenated and prefixed archives, deflate and
-//! gzip encodings and the member budget: tests/faults/test_archives.py.)
+//! gzip encodings and the member budget: tests/faults/test_archives.py.) A zstd frame whose
+//! window is over the decoder's limit is Unscannable, not Clean; the archives a 7z's LZMA2
+//! chunks keep as they are stay Clean (they are no archives of their own).
 
 use std::collections::BTreeMap;
 use std::io::{Cursor, Write};
@@ -189,4 +191,91 @@ async fn objects_stored_with_br_zstd_or_a_list_of_encodings_are_scanned_decoded(
         );
     }
     assert_eq!(tags["plain.html"]["scan-result"], "Clean", "{tags:?}");
+}
+
+/// EICAR in zstd, its frame's window said to be 2 GiB (`zstd -d --long=31` decodes it).
+fn big_window_zstd() -> Vec<u8> {
+    let mut e = zstd::stream::Encoder::new(Vec::new(), 1).unwrap();
+    e.include_contentsize(false).unwrap();
+    e.write_all(EICAR.as_bytes()).unwrap();
+    let mut z = e.finish().unwrap();
+    // Frame header: magic, descriptor (no single segment), then the window descriptor.
+    z[5] = 21 << 3;
+    z
+}
+
+fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for (name, data) in members {
+        w.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+/// `n` bytes that do not compress.
+fn noise(n: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+/// A zstd frame whose window is 2 GiB was Clean (the decoder refused it before its first
+/// byte, which was only noted), alone and in a zip: it is Unscannable, naming why. A 7z of a
+/// zip of members that do not compress, whose LZMA2 chunks keep that zip's headers as they
+/// are, is Clean: those copies are no archives of their own.
+#[tokio::test]
+async fn a_refused_zstd_window_is_unscannable_and_copies_inside_a_7z_are_no_archives() {
+    let big = big_window_zstd();
+    let members: Vec<(String, Vec<u8>)> = (0..4)
+        .map(|i| {
+            (
+                format!("m{i}.bin"),
+                noise(60_000 + 40_000 * i, i as u32 + 1),
+            )
+        })
+        .collect();
+    let pairs: Vec<(&str, &[u8])> = members
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
+    let inner = zip_of(&pairs);
+    let tags = handled(
+        "refused",
+        vec![
+            ("big.zst", big.clone(), None),
+            ("big.zip", zip_of(&[("big.zst", &big)]), None),
+            (
+                "copies.7z",
+                seven_z(
+                    &[("inner.zip", &inner)],
+                    vec![EncoderMethod::LZMA2.into()],
+                    false,
+                ),
+                None,
+            ),
+        ],
+    )
+    .await;
+    for (key, at) in [
+        ("big.zst", "big.zst_big"),
+        ("big.zip", "big.zip_big.zst_big"),
+    ] {
+        assert_eq!(tags[key]["scan-result"], "Unscannable", "{key}: {tags:?}");
+        let detail = &tags[key]["scan-detail"];
+        assert!(
+            detail.starts_with(&format!(
+                "{at} could not be decoded in full: Frame requires too much memory"
+            )),
+            "{key}: {detail}"
+        );
+    }
+    assert_eq!(tags["copies.7z"]["scan-result"], "Clean", "{tags:?}");
 }

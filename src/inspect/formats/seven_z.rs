@@ -1,20 +1,25 @@
 //! 7z: each file, block by block. A block whose coders include AES is encrypted (its files are
 //! encrypted members: no password is tried); a block that cannot be decoded (a method not
 //! built in, damage) is a problem naming its file, and the walk goes on with the next block,
-//! which 7z decodes independently.
+//! which 7z decodes independently. A file said to have data that no block holds is a problem.
 
 use std::io::Cursor;
 
-use sevenz_rust2::{Archive, BlockDecoder, EncoderMethod, Error, Password};
+use sevenz_rust2::{Archive, Block, BlockDecoder, EncoderMethod, Error, Password};
 
-use super::{DECODER_MEMORY_KIB, Flow, Member, Problem, Spans, Visitor, visit_encrypted};
+use super::{
+    Coder, Counted, DECODER_MEMORY_KIB, Flow, Format, Member, Problem, Seen, Visitor,
+    visit_encrypted,
+};
 
 /// The signature header: magic, version, start header CRC, then the next header's offset and
 /// size (from the end of this header).
 const SIGNATURE_HEADER: usize = 32;
 
 /// Walks every file of the 7z `bytes`.
-pub(super) fn walk(bytes: &[u8], visit: &mut dyn Visitor) -> Spans {
+pub(super) fn walk(bytes: &[u8], visit: &mut dyn Visitor) -> Seen {
+    let mut seen = Seen::default();
+    seen.header(Format::SevenZ, 0..SIGNATURE_HEADER);
     let password = Password::empty();
     let mut source = Cursor::new(bytes);
     let archive = match Archive::read_with_memory_limit(&mut source, &password, DECODER_MEMORY_KIB)
@@ -22,35 +27,132 @@ pub(super) fn walk(bytes: &[u8], visit: &mut dyn Visitor) -> Spans {
         Ok(archive) => archive,
         Err(Error::PasswordRequired | Error::MaybeBadPassword(_)) => {
             visit_encrypted(visit, "(encrypted 7z headers)".into());
-            return Spans::all(bytes.len());
+            return seen;
         }
         Err(e) => {
             visit.problem(problem(None, e));
-            return Spans::default();
+            return seen;
         }
     };
-    let mut files: Vec<Vec<&str>> = vec![Vec::new(); archive.blocks.len()];
-    for (file, block) in archive
-        .files
-        .iter()
-        .zip(&archive.stream_map.file_block_index)
-    {
-        if let Some(names) = block.and_then(|b| files.get_mut(b))
-            && file.has_stream
-            && !file.is_directory
-        {
-            names.push(&file.name);
-        }
-    }
+    packed(&archive, &mut seen);
+    let Some(files) = files_by_block(&archive, visit) else {
+        return seen;
+    };
     for (index, names) in files.iter().enumerate() {
         if names.is_empty() {
             continue;
         }
-        if block(&archive, index, names, &mut source, visit) == Flow::Stop {
+        if block(&archive, index, names, &mut source, &mut seen, visit) == Flow::Stop {
             break;
         }
     }
-    Spans::all(extent(bytes))
+    seen
+}
+
+/// The names of the files with data in each block; `None` when the visitor said stop.
+fn files_by_block<'a>(archive: &'a Archive, visit: &mut dyn Visitor) -> Option<Vec<Vec<&'a str>>> {
+    let mut files: Vec<Vec<&str>> = vec![Vec::new(); archive.blocks.len()];
+    for (i, file) in archive.files.iter().enumerate() {
+        if !file.has_stream {
+            continue;
+        }
+        let block = archive
+            .stream_map
+            .file_block_index
+            .get(i)
+            .copied()
+            .flatten();
+        match block.and_then(|b| files.get_mut(b)) {
+            Some(names) => names.push(&file.name),
+            None => {
+                let why = "has data, but no block of the archive holds it";
+                if visit.problem(Problem::broken(Some(file.name.clone()), why)) == Flow::Stop {
+                    return None;
+                }
+            }
+        }
+    }
+    Some(files)
+}
+
+/// Where each packed stream lies, and what compressed it (copied blocks' streams hold their
+/// files' bytes as they are: what was read of them is noted as it is read).
+fn packed(archive: &Archive, seen: &mut Seen) {
+    let mut coders = vec![Coder::AsSaid; archive.pack_sizes().len()];
+    let firsts = archive.stream_map.block_first_pack_stream_index();
+    for (block, first) in archive.blocks.iter().zip(firsts) {
+        if let Some(coder) = coders.get_mut(*first) {
+            *coder = coder_of(block);
+        }
+    }
+    for (i, (size, coder)) in archive.pack_sizes().iter().zip(coders).enumerate() {
+        let start = pack_start(archive, i);
+        seen.packed(start..start.saturating_add(*size as usize), coder);
+    }
+}
+
+/// What compressed `block`'s packed stream, as far as finding its end goes: its one coder
+/// that is not a filter (filters work on what it decodes), when that is one measured here.
+fn coder_of(block: &Block) -> Coder {
+    const FILTERS: [&[u8]; 9] = [
+        EncoderMethod::ID_DELTA,
+        EncoderMethod::ID_BCJ_X86,
+        EncoderMethod::ID_BCJ_PPC,
+        EncoderMethod::ID_BCJ_IA64,
+        EncoderMethod::ID_BCJ_ARM,
+        EncoderMethod::ID_BCJ_ARM64,
+        EncoderMethod::ID_BCJ_ARM_THUMB,
+        EncoderMethod::ID_BCJ_SPARC,
+        EncoderMethod::ID_BCJ_RISCV,
+    ];
+    let mut coders = block
+        .coders
+        .iter()
+        .filter(|c| !FILTERS.contains(&c.encoder_method_id()));
+    let (Some(coder), None) = (coders.next(), coders.next()) else {
+        return Coder::AsSaid;
+    };
+    match coder.encoder_method_id() {
+        id if id == EncoderMethod::ID_LZMA2 => coder
+            .properties()
+            .first()
+            .and_then(|p| lzma2_dict_size(*p))
+            .map_or(Coder::AsSaid, |dict_size| Coder::Lzma2 { dict_size }),
+        id if id == EncoderMethod::ID_DEFLATE => Coder::Deflate,
+        id if id == EncoderMethod::ID_BZIP2 => Coder::Bzip2,
+        id if id == EncoderMethod::ID_ZSTD => Coder::Zstd,
+        _ => Coder::AsSaid,
+    }
+}
+
+/// The dictionary size an LZMA2 coder's property byte gives (the LZMA2 format: 2 or 3 times
+/// a power of two, from 4 KiB; 40 means 4 GiB - 1).
+fn lzma2_dict_size(property: u8) -> Option<u32> {
+    match property {
+        0..40 => Some((2 | u32::from(property & 1)) << (property / 2 + 11)),
+        40 => Some(u32::MAX),
+        _ => None,
+    }
+}
+
+/// Where packed stream `i` starts in the archive.
+fn pack_start(archive: &Archive, i: usize) -> usize {
+    let offset = archive.stream_map.pack_stream_offsets().get(i).copied();
+    (SIGNATURE_HEADER as u64)
+        .saturating_add(archive.pack_pos())
+        .saturating_add(offset.unwrap_or(0)) as usize
+}
+
+/// Where block `index` holds its files' bytes as they are (its one coder copies), if it does.
+fn copied_at(archive: &Archive, index: usize) -> Option<usize> {
+    let coders = &archive.blocks.get(index)?.coders;
+    let copies =
+        matches!(coders.as_slice(), [c] if c.encoder_method_id() == EncoderMethod::ID_COPY);
+    let first = archive
+        .stream_map
+        .block_first_pack_stream_index()
+        .get(index)?;
+    copies.then(|| pack_start(archive, *first))
 }
 
 /// Visits the files of block `index`, named `names`.
@@ -59,6 +161,7 @@ fn block(
     index: usize,
     names: &[&str],
     source: &mut Cursor<&[u8]>,
+    seen: &mut Seen,
     visit: &mut dyn Visitor,
 ) -> Flow {
     let encrypted = archive.blocks[index]
@@ -66,12 +169,7 @@ fn block(
         .iter()
         .any(|c| c.encoder_method_id() == EncoderMethod::ID_AES256_SHA256);
     if encrypted {
-        for name in names {
-            if visit_encrypted(visit, (*name).to_owned()) == Flow::Stop {
-                return Flow::Stop;
-            }
-        }
-        return Flow::Continue;
+        return encrypted_files(names, visit);
     }
     let password = Password::empty();
     let decoder = BlockDecoder::new_with_memory_limit(
@@ -82,22 +180,29 @@ fn block(
         &password,
         source,
     );
-    let (mut current, mut stopped) = (None, false);
+    let (mut current, mut stopped, mut read) = (None, false, 0);
     let result = decoder.for_each_entries(&mut |entry, reader| {
-        if !entry.has_stream || entry.is_directory {
+        if !entry.has_stream {
             return Ok(true);
         }
         current = Some(entry.name.clone());
+        let mut counted = Counted::new(reader);
         let flow = visit.member(Member {
             name: entry.name.clone(),
-            reader,
+            reader: &mut counted,
             encrypted: false,
             stream: false,
+            parts: None,
         });
+        read += counted.read();
         stopped = flow == Flow::Stop;
         // Any other answer than go on leaves the rest of the block undecoded.
         Ok(flow == Flow::Continue)
     });
+    // A copied block's files lie one after the other: those read, from its start.
+    if let Some(start) = copied_at(archive, index) {
+        seen.content(start..start.saturating_add(read));
+    }
     if stopped {
         return Flow::Stop;
     }
@@ -108,6 +213,16 @@ fn block(
             visit.problem(problem(Some(name), e))
         }
     }
+}
+
+/// Tells `visit` of the files `names` of an encrypted block.
+fn encrypted_files(names: &[&str], visit: &mut dyn Visitor) -> Flow {
+    for name in names {
+        if visit_encrypted(visit, (*name).to_owned()) == Flow::Stop {
+            return Flow::Stop;
+        }
+    }
+    Flow::Continue
 }
 
 /// What a 7z error means: a method not decoded here, or damage.
@@ -123,16 +238,60 @@ fn problem(member: Option<String>, e: Error) -> Problem {
     }
 }
 
-/// How far the archive goes: its signature header, then up to the end of its next header.
-fn extent(bytes: &[u8]) -> usize {
-    let field = |at: usize| {
-        bytes
-            .get(at..at + 8)
-            .and_then(|b| b.try_into().ok())
-            .map_or(0, u64::from_le_bytes)
-    };
-    let end = (SIGNATURE_HEADER as u64)
-        .saturating_add(field(12))
-        .saturating_add(field(20));
-    usize::try_from(end).map_or(bytes.len(), |end| end.min(bytes.len()))
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::formats::Measure;
+
+    /// Keeps the problems; reads no member.
+    #[derive(Default)]
+    struct Problems(Vec<Problem>);
+
+    impl Visitor for Problems {
+        fn member(&mut self, _: Member<'_>) -> Flow {
+            Flow::Continue
+        }
+        fn problem(&mut self, problem: Problem) -> Flow {
+            self.0.push(problem);
+            Flow::Continue
+        }
+        fn measure(&self) -> Measure {
+            Measure {
+                cap: 0,
+                deadline: std::time::Instant::now(),
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_with_data_that_no_block_holds_is_a_problem() {
+        let mut archive = Archive::default();
+        let mut file = sevenz_rust2::ArchiveEntry::new_file("eicar.com");
+        file.has_stream = true;
+        archive.files.push(file);
+        archive
+            .files
+            .push(sevenz_rust2::ArchiveEntry::new_directory("d"));
+        archive.stream_map.file_block_index = vec![None, None];
+        let mut problems = Problems::default();
+        let files = files_by_block(&archive, &mut problems);
+        assert_eq!(files, Some(vec![]));
+        assert_eq!(
+            problems.0,
+            [Problem::broken(
+                Some("eicar.com".into()),
+                "has data, but no block of the archive holds it"
+            )]
+        );
+    }
+
+    #[test]
+    fn an_lzma2_dictionary_size_is_read_from_its_property() {
+        assert_eq!(lzma2_dict_size(0), Some(4 << 10));
+        assert_eq!(lzma2_dict_size(1), Some(6 << 10));
+        assert_eq!(lzma2_dict_size(18), Some(2 << 20));
+        assert_eq!(lzma2_dict_size(19), Some(3 << 20));
+        assert_eq!(lzma2_dict_size(40), Some(u32::MAX));
+        assert_eq!(lzma2_dict_size(41), None);
+    }
 }

@@ -1,16 +1,23 @@
-//! tar: each regular file, in order. A header that does not read (a bad checksum, a bad
-//! field) is a problem, and the walk goes on at the next 512-byte block that is a valid
-//! header, as GNU tar does ("Skipping to next header"); the end of the archive (a zero block)
-//! ends it. A header whose checksum was summed over signed bytes (old HP-UX and Sun tars),
-//! which GNU tar and Python accept, is read as theirs do.
+//! tar: every entry that carries data, in order, whatever its type (a regular file, a
+//! contiguous file, a GNU sparse file, a type this reader does not know: GNU tar extracts them
+//! all as files). A header that does not read (a bad checksum, a bad field) is a problem, and
+//! the walk goes on at the next 512-byte block that is a valid header, as GNU tar does
+//! ("Skipping to next header"); the end of the archive (a zero block) ends it. A header whose
+//! checksum was summed over signed bytes (old HP-UX and Sun tars), which GNU tar and Python
+//! accept, is read as theirs do. A tar without the `ustar` magic (the V7 format) is told by
+//! its first header: a right checksum and fields that read.
 
 use std::io::{Cursor, Read};
 
-use super::{Flow, Member, Problem, Spans, Visitor};
+use super::{Counted, Flow, Format, Member, Problem, Seen, Visitor};
 
 const BLOCK: usize = 512;
 /// Where the checksum field is in a header, and how long it is.
 const CHECKSUM: std::ops::Range<usize> = 148..156;
+/// A header's numeric fields before the checksum: mode, uid, gid, size, mtime.
+const NUMBERS: [std::ops::Range<usize>; 5] = [100..108, 108..116, 116..124, 124..136, 136..148];
+/// Where the entry type is.
+const TYPE: usize = 156;
 
 /// How a run of headers ended.
 enum Ended {
@@ -20,13 +27,13 @@ enum Ended {
     Broken(usize, std::io::Error),
 }
 
-/// Walks every regular file of the tar `bytes`, past damaged headers.
-pub(super) fn walk(bytes: &[u8], visit: &mut dyn Visitor) -> Spans {
-    let mut spans = Spans::default();
-    let (mut ended, mut signed_at) = (run(bytes, 0, &mut spans, visit), None);
+/// Walks every entry of the tar `bytes` that carries data, past damaged headers.
+pub(super) fn walk(bytes: &[u8], visit: &mut dyn Visitor) -> Seen {
+    let mut seen = Seen::default();
+    let (mut ended, mut signed_at) = (run(bytes, 0, &mut seen, visit), None);
     loop {
         let (at, why) = match ended {
-            Ended::Done => return spans,
+            Ended::Done => return seen,
             Ended::Broken(at, why) => (at, why),
         };
         if signed_at != Some(at)
@@ -34,26 +41,26 @@ pub(super) fn walk(bytes: &[u8], visit: &mut dyn Visitor) -> Spans {
         {
             signed_at = Some(at);
             let rest = Cursor::new(fixed).chain(&bytes[at + BLOCK..]);
-            ended = run(rest, at, &mut spans, visit);
+            ended = run(rest, at, &mut seen, visit);
             continue;
         }
-        spans.add(at..at + BLOCK);
+        seen.header(Format::Tar, at..at + BLOCK);
         // A header that does not read names no member: the bytes may only look like a tar,
         // unless members were read.
         let problem = Problem::broken(None, format!("header at {at}: {why}"));
         if visit.problem(problem) == Flow::Stop {
-            return spans;
+            return seen;
         }
         ended = match next_header(bytes, at + BLOCK) {
-            Some(next) => run(&bytes[next..], next, &mut spans, visit),
+            Some(next) => run(&bytes[next..], next, &mut seen, visit),
             None => Ended::Done,
         };
     }
 }
 
-/// The members that `reader` (the archive from offset `from` on) holds, until the end or a
+/// The entries that `reader` (the archive from offset `from` on) holds, until the end or a
 /// header that does not read.
-fn run(reader: impl Read, from: usize, spans: &mut Spans, visit: &mut dyn Visitor) -> Ended {
+fn run(reader: impl Read, from: usize, seen: &mut Seen, visit: &mut dyn Visitor) -> Ended {
     let mut archive = tar::Archive::new(reader);
     let entries = match archive.entries() {
         Ok(entries) => entries,
@@ -68,22 +75,35 @@ fn run(reader: impl Read, from: usize, spans: &mut Spans, visit: &mut dyn Visito
         };
         let header = from.saturating_add(entry.raw_header_position() as usize);
         let data = from.saturating_add(entry.raw_file_position() as usize);
-        let size = usize::try_from(entry.size()).unwrap_or(usize::MAX);
-        spans.add(next..data.saturating_add(size));
-        next = data.saturating_add(size.div_ceil(BLOCK).saturating_mul(BLOCK));
-        if !entry.header().entry_type().is_file() {
+        // A sparse file's size is that of the file it makes; its chunks, stored, are fewer.
+        let sparse = entry.header().entry_type().is_gnu_sparse();
+        let stored = match sparse {
+            true => entry.header().entry_size().unwrap_or(0),
+            false => entry.size(),
+        };
+        let stored = usize::try_from(stored).unwrap_or(usize::MAX);
+        seen.header(Format::Tar, next.min(header)..header.saturating_add(BLOCK));
+        next = data.saturating_add(stored.div_ceil(BLOCK).saturating_mul(BLOCK));
+        // An empty regular file is a member all the same; other types, when they hold data.
+        if entry.size() == 0 && !entry.header().entry_type().is_file() {
             continue;
         }
         let name = entry
             .path()
             .map_or_else(|_| format!("#{i}@{header}"), |p| p.display().to_string());
-        let member = Member {
+        let mut counted = Counted::new(&mut entry);
+        let flow = visit.member(Member {
             name,
-            reader: &mut entry,
+            reader: &mut counted,
             encrypted: false,
             stream: false,
-        };
-        if visit.member(member) == Flow::Stop {
+            parts: None,
+        });
+        // A sparse file's bytes, read, are not those stored: holes come between its chunks.
+        if !sparse {
+            seen.content(data..data.saturating_add(counted.read()));
+        }
+        if flow == Flow::Stop {
             return Ended::Done;
         }
     }
@@ -113,6 +133,26 @@ pub(crate) fn is_header(block: &[u8]) -> bool {
         (Ok(stored), Ok(unsigned)) => stored == unsigned || Some(stored) == signed_sum(block),
         _ => false,
     }
+}
+
+/// True when `bytes` start with a tar header without the `ustar` magic (the V7 format, which
+/// has none): its checksum right, a name, numeric fields in octal, a type that is a digit,
+/// a letter or NUL. Ordinary files do not hold all of that by chance.
+pub(crate) fn is_v7_header(bytes: &[u8]) -> bool {
+    let Some(block) = bytes.get(..BLOCK) else {
+        return false;
+    };
+    let name = &block[..100];
+    let len = name.iter().position(|b| *b == 0).unwrap_or(name.len());
+    let octal = |field: &[u8]| {
+        field.iter().any(u8::is_ascii_digit)
+            && field.iter().all(|b| matches!(b, b'0'..=b'7' | b' ' | 0))
+    };
+    len > 0
+        && !name[..len].iter().any(u8::is_ascii_control)
+        && NUMBERS.iter().all(|field| octal(&block[field.clone()]))
+        && (block[TYPE] == 0 || block[TYPE].is_ascii_alphanumeric())
+        && is_header(block)
 }
 
 /// The header `block` with its checksum rewritten as an unsigned sum, when it holds a valid
@@ -165,6 +205,34 @@ mod tests {
         assert!(!is_header(&bad));
         assert!(!is_header(&[0u8; 512]), "the end of an archive");
         assert!(!is_header(&header.as_bytes()[..100]));
+    }
+
+    #[test]
+    fn a_v7_header_is_told_by_its_checksum_and_fields() {
+        let mut v7 = tar::Header::new_old();
+        v7.set_path("eicar.com").unwrap();
+        v7.set_size(68);
+        v7.set_mode(0o644);
+        v7.set_mtime(1_700_000_000);
+        v7.set_uid(1000);
+        v7.set_gid(1000);
+        v7.set_cksum();
+        let block = v7.as_bytes().to_vec();
+        assert!(is_v7_header(&block) && !block[257..].starts_with(b"ustar"));
+        let mut bad = block.clone();
+        bad[0] ^= 1;
+        assert!(!is_v7_header(&bad), "its checksum");
+        // The right checksum over fields that are not numbers: no header.
+        let mut text = block.clone();
+        text[124..136].copy_from_slice(b"not a size!!");
+        let mut fixed = tar::Header::from_byte_slice(&text).clone();
+        fixed.set_cksum();
+        assert!(!is_v7_header(fixed.as_bytes()));
+        let mut nameless = tar::Header::from_byte_slice(&block).clone();
+        nameless.as_old_mut().name = [0; 100];
+        nameless.set_cksum();
+        assert!(!is_v7_header(nameless.as_bytes()));
+        assert!(!is_v7_header(&[b' '; 512]) && !is_v7_header(&block[..511]));
     }
 
     #[test]
