@@ -19,12 +19,20 @@ pub struct Candidate {
     pub format: Format,
 }
 
-/// The formats' magic numbers, searched for all at once. Built from constants: it cannot fail
+/// Each format's signatures, in the order the automaton numbers its patterns.
+static PATTERNS: LazyLock<Vec<(Format, &'static [u8])>> = LazyLock::new(|| {
+    Format::ALL
+        .into_iter()
+        .flat_map(|f| f.signatures().iter().map(move |s| (f, *s)))
+        .collect()
+});
+
+/// The formats' signatures, searched for all at once. Built from constants: it cannot fail
 /// but by a bug, which the tests would show (`the_signatures_build`).
 static SIGNATURES: LazyLock<AhoCorasick> = LazyLock::new(|| {
     AhoCorasick::builder()
         .match_kind(MatchKind::LeftmostFirst)
-        .build(Format::ALL.map(Format::magic))
+        .build(PATTERNS.iter().map(|(_, s)| s))
         .expect("the formats' magic numbers make an automaton")
 });
 
@@ -32,7 +40,7 @@ static SIGNATURES: LazyLock<AhoCorasick> = LazyLock::new(|| {
 /// the bytes' own format), in order.
 pub fn candidates(bytes: &[u8]) -> impl Iterator<Item = Candidate> + '_ {
     SIGNATURES.find_iter(bytes).filter_map(move |found| {
-        let format = Format::ALL[found.pattern().as_usize()];
+        let (format, _) = PATTERNS[found.pattern().as_usize()];
         let offset = found.start().checked_sub(format.magic_at())?;
         (offset > 0 && plausible(format, &bytes[offset..])).then_some(Candidate { offset, format })
     })
@@ -59,6 +67,12 @@ fn plausible(format: Format, bytes: &[u8]) -> bool {
         // The format's major version.
         Format::SevenZ => at(6) == Some(0),
         Format::Tar => bytes.get(..512).is_some_and(formats::is_tar_header),
+        // A header that reads; a cabinet's version (1.3); a compound file's byte order mark.
+        Format::Cpio => format.starts(bytes),
+        Format::Cab => bytes.get(24..26) == Some(&[3, 1]),
+        Format::Ole => bytes.get(28..30) == Some(&[0xfe, 0xff]),
+        // Never searched for: mail has no signature.
+        Format::Mail => false,
     }
 }
 
@@ -70,7 +84,15 @@ pub fn likely(format: Format, bytes: &[u8]) -> bool {
     match format {
         Format::Zip => formats::zip_known_method(bytes),
         Format::Gzip => formats::gzip_is_usual(bytes),
-        Format::Bzip2 | Format::Xz | Format::Zstd | Format::SevenZ | Format::Tar => true,
+        Format::Bzip2
+        | Format::Xz
+        | Format::Zstd
+        | Format::SevenZ
+        | Format::Tar
+        | Format::Cpio
+        | Format::Cab
+        | Format::Ole
+        | Format::Mail => true,
     }
 }
 
@@ -114,7 +136,8 @@ mod tests {
 
     #[test]
     fn the_signatures_build() {
-        assert_eq!(SIGNATURES.patterns_len(), Format::ALL.len());
+        let signatures: usize = Format::ALL.map(|f| f.signatures().len()).iter().sum();
+        assert_eq!(SIGNATURES.patterns_len(), signatures);
     }
 
     #[test]

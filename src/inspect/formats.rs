@@ -1,6 +1,7 @@
 //! The containers looked into, told apart by their first bytes, and their members handed one
-//! at a time to a [`Visitor`] as readers: zip (`zip`), tar (`tar`), 7z (`seven_z`), and gzip,
-//! bzip2, xz and zstd streams (`stream`). Decoding is the kept crates' work; these files name
+//! at a time to a [`Visitor`] as readers: zip (`zip`), tar (`tar`), 7z (`seven_z`), gzip,
+//! bzip2, xz and zstd streams (`stream`), cpio (`cpio`), cabinets (`cab`), OLE2 compound
+//! files (`ole`) and mail (`mail`). Decoding is the kept crates' work; these files name
 //! members, go on past damage where the format allows (as GNU tar and unzip do), report what
 //! they could not read as [`Problem`]s, which the walk turns into a verdict, and say what of
 //! the container's bytes they read ([`Seen`]), for the search of archives embedded in it.
@@ -11,7 +12,11 @@ use std::ops::Range;
 
 use rangemap::{RangeMap, RangeSet};
 
+mod cab;
+mod cpio;
 mod extent;
+mod mail;
+mod ole;
 mod seven_z;
 mod stream;
 mod tar;
@@ -40,6 +45,14 @@ pub enum Format {
     Xz,
     /// A zstd stream.
     Zstd,
+    /// A cpio archive (newc, crc, odc or binary).
+    Cpio,
+    /// A Microsoft Cabinet.
+    Cab,
+    /// An OLE2 compound file (Office 97-2003 documents, MSI, Outlook `.msg`).
+    Ole,
+    /// A mail message (RFC 822 / MIME), or an mbox of them.
+    Mail,
 }
 
 /// Where a tar header's `ustar` magic is.
@@ -51,7 +64,8 @@ pub const DECODER_MEMORY_KIB: usize = 256 * 1024;
 
 impl Format {
     /// Every format, in the order [`Format::sniff`] tries them.
-    pub const ALL: [Format; 7] = [
+    /// Mail, told by its header lines rather than a magic number, comes last.
+    pub const ALL: [Format; 11] = [
         Format::Zip,
         Format::Gzip,
         Format::Bzip2,
@@ -59,6 +73,10 @@ impl Format {
         Format::Zstd,
         Format::SevenZ,
         Format::Tar,
+        Format::Cpio,
+        Format::Cab,
+        Format::Ole,
+        Format::Mail,
     ];
 
     /// The format `bytes` start with, if any.
@@ -71,7 +89,9 @@ impl Format {
     }
 
     /// True when `bytes` start as a container of this format does: its magic number; for a
-    /// tar, also a pre-POSIX (V7) header, which has none, told by its checksum and fields.
+    /// tar, also a pre-POSIX (V7) header, which has none, told by its checksum and fields; for
+    /// a cpio, a header that reads (the binary format's magic is two bytes); for mail, its
+    /// header lines.
     pub fn starts(self, bytes: &[u8]) -> bool {
         match self {
             Format::Tar => {
@@ -80,7 +100,35 @@ impl Format {
                     .is_some_and(|b| b.starts_with(self.magic()))
                     || self::tar::is_v7_header(bytes)
             }
-            _ => bytes.starts_with(self.magic()),
+            Format::Cpio => self::cpio::starts(bytes),
+            Format::Mail => self::mail::starts(bytes),
+            Format::Zip
+            | Format::SevenZ
+            | Format::Gzip
+            | Format::Bzip2
+            | Format::Xz
+            | Format::Zstd
+            | Format::Cab
+            | Format::Ole => bytes.starts_with(self.magic()),
+        }
+    }
+
+    /// The magic numbers that find a container of this format inside other bytes (at
+    /// [`Format::magic_at`] of its start): none for mail, which has none, and only the text
+    /// formats' for cpio (the binary format's two bytes turn up everywhere).
+    pub fn signatures(self) -> &'static [&'static [u8]] {
+        match self {
+            Format::Cpio => &[self::cpio::NEWC, self::cpio::CRC, self::cpio::ODC],
+            Format::Mail => &[],
+            Format::Zip => &[b"PK\x03\x04"],
+            Format::Gzip => &[&[0x1f, 0x8b]],
+            Format::Bzip2 => &[b"BZh"],
+            Format::Xz => &[&[0xfd, b'7', b'z', b'X', b'Z', 0]],
+            Format::Zstd => &[&[0x28, 0xb5, 0x2f, 0xfd]],
+            Format::SevenZ => &[&[b'7', b'z', 0xbc, 0xaf, 0x27, 0x1c]],
+            Format::Tar => &[b"ustar"],
+            Format::Cab => &[self::cab::MAGIC],
+            Format::Ole => &[self::ole::MAGIC],
         }
     }
 
@@ -92,17 +140,10 @@ impl Format {
         }
     }
 
-    /// The bytes a container of this format starts with (for tar, those at [`Format::magic_at`]).
+    /// The bytes a container of this format starts with (for tar, those at
+    /// [`Format::magic_at`]): its first signature; none for mail.
     pub fn magic(self) -> &'static [u8] {
-        match self {
-            Format::Zip => b"PK\x03\x04",
-            Format::Gzip => &[0x1f, 0x8b],
-            Format::Bzip2 => b"BZh",
-            Format::Xz => &[0xfd, b'7', b'z', b'X', b'Z', 0],
-            Format::Zstd => &[0x28, 0xb5, 0x2f, 0xfd],
-            Format::SevenZ => &[b'7', b'z', 0xbc, 0xaf, 0x27, 0x1c],
-            Format::Tar => b"ustar",
-        }
+        self.signatures().first().copied().unwrap_or_default()
     }
 
     /// Its name, as the `filetype` external and the logs give it.
@@ -115,6 +156,10 @@ impl Format {
             Format::Bzip2 => "BZIP2",
             Format::Xz => "XZ",
             Format::Zstd => "ZSTD",
+            Format::Cpio => "CPIO",
+            Format::Cab => "CAB",
+            Format::Ole => "OLE",
+            Format::Mail => "MAIL",
         }
     }
 
@@ -129,6 +174,10 @@ impl Format {
             Format::Bzip2 => "bz2",
             Format::Xz => "xz",
             Format::Zstd => "zst",
+            Format::Cpio => "cpio",
+            Format::Cab => "cab",
+            Format::Ole => "ole",
+            Format::Mail => "eml",
         }
     }
 
@@ -136,7 +185,13 @@ impl Format {
     pub fn is_stream(self) -> bool {
         match self {
             Format::Gzip | Format::Bzip2 | Format::Xz | Format::Zstd => true,
-            Format::Zip | Format::Tar | Format::SevenZ => false,
+            Format::Zip
+            | Format::Tar
+            | Format::SevenZ
+            | Format::Cpio
+            | Format::Cab
+            | Format::Ole
+            | Format::Mail => false,
         }
     }
 }
@@ -367,6 +422,10 @@ pub fn each_member(
         Format::Zip => zip::walk(bytes, visit),
         Format::Tar => tar::walk(bytes, visit),
         Format::SevenZ => seven_z::walk(bytes, visit),
+        Format::Cpio => cpio::walk(bytes, visit),
+        Format::Cab => cab::walk(bytes, visit),
+        Format::Ole => ole::walk(bytes, visit),
+        Format::Mail => mail::walk(bytes, visit),
         Format::Gzip | Format::Bzip2 | Format::Xz | Format::Zstd => {
             stream::walk(format, name, bytes, embedded, visit)
         }

@@ -80,7 +80,16 @@ fn decoder<'a>(
                 false => Box::new(decoder),
             }
         }
-        (Format::Zip | Format::Tar | Format::SevenZ, _) => return Ok(None),
+        (
+            Format::Zip
+            | Format::Tar
+            | Format::SevenZ
+            | Format::Cpio
+            | Format::Cab
+            | Format::Ole
+            | Format::Mail,
+            _,
+        ) => return Ok(None),
     }))
 }
 
@@ -109,7 +118,16 @@ fn account(format: Format, len: usize, embedded: bool, parts: &Parts, seen: &mut
         (Format::Bzip2, true) => Coder::Bzip2,
         (Format::Xz, true) => Coder::Xz,
         (Format::Zstd, true) => Coder::Zstd,
-        (Format::Zip | Format::Tar | Format::SevenZ, _) => Coder::AsSaid,
+        (
+            Format::Zip
+            | Format::Tar
+            | Format::SevenZ
+            | Format::Cpio
+            | Format::Cab
+            | Format::Ole
+            | Format::Mail,
+            _,
+        ) => Coder::AsSaid,
     };
     seen.packed(0..len, coder);
 }
@@ -135,9 +153,13 @@ pub(crate) fn stream_header(format: Format, bytes: &[u8]) -> Result<(), String> 
         Format::Zstd => zstd::zstd_safe::get_frame_content_size(bytes)
             .map(drop)
             .map_err(|_| "no zstd frame header".into()),
-        Format::Zip | Format::Tar | Format::SevenZ => {
-            Err(format!("{} is no stream", format.name()))
-        }
+        Format::Zip
+        | Format::Tar
+        | Format::SevenZ
+        | Format::Cpio
+        | Format::Cab
+        | Format::Ole
+        | Format::Mail => Err(format!("{} is no stream", format.name())),
     }
 }
 
