@@ -71,8 +71,12 @@ fn plausible(format: Format, bytes: &[u8]) -> bool {
         Format::Cpio => format.starts(bytes),
         Format::Cab => bytes.get(24..26) == Some(&[3, 1]),
         Format::Ole => bytes.get(28..30) == Some(&[0xfe, 0xff]),
-        // Never searched for: mail has no signature.
-        Format::Mail => false,
+        // SZDD's method; BinHex's line goes on as written; a TNEF attribute's level.
+        Format::Szdd => bytes.get(8) == Some(&b'A'),
+        Format::BinHex => bytes.get(40..44) == Some(b" 4.0"),
+        Format::Tnef => bytes.get(6).is_some_and(|l| *l == 1 || *l == 2),
+        // Never searched for: they have no signature.
+        Format::Mail | Format::Html | Format::Rtf => false,
     }
 }
 
@@ -92,7 +96,12 @@ pub fn likely(format: Format, bytes: &[u8]) -> bool {
         | Format::Cpio
         | Format::Cab
         | Format::Ole
-        | Format::Mail => true,
+        | Format::Rtf
+        | Format::Szdd
+        | Format::BinHex
+        | Format::Tnef
+        | Format::Mail
+        | Format::Html => true,
     }
 }
 

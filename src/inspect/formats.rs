@@ -1,7 +1,8 @@
 //! The containers looked into, told apart by their first bytes, and their members handed one
 //! at a time to a [`Visitor`] as readers: zip (`zip`), tar (`tar`), 7z (`seven_z`), gzip,
 //! bzip2, xz and zstd streams (`stream`), cpio (`cpio`), cabinets (`cab`), OLE2 compound
-//! files (`ole`) and mail (`mail`). Decoding is the kept crates' work; these files name
+//! files (`ole`), RTF objects (`rtf`), SZDD, BinHex and TNEF wrappers (`legacy`), mail
+//! (`mail`) and the `data:` URIs of markup (`html`). Decoding is the kept crates' work; these files name
 //! members, go on past damage where the format allows (as GNU tar and unzip do), report what
 //! they could not read as [`Problem`]s, which the walk turns into a verdict, and say what of
 //! the container's bytes they read ([`Seen`]), for the search of archives embedded in it.
@@ -15,8 +16,11 @@ use rangemap::{RangeMap, RangeSet};
 mod cab;
 mod cpio;
 mod extent;
+mod html;
+mod legacy;
 mod mail;
 mod ole;
+mod rtf;
 mod seven_z;
 mod stream;
 mod tar;
@@ -51,8 +55,18 @@ pub enum Format {
     Cab,
     /// An OLE2 compound file (Office 97-2003 documents, MSI, Outlook `.msg`).
     Ole,
+    /// An RTF document, for the objects it embeds.
+    Rtf,
+    /// A file `COMPRESS.EXE` compressed (SZDD).
+    Szdd,
+    /// A BinHex 4.0 file.
+    BinHex,
+    /// Outlook's TNEF (`winmail.dat`).
+    Tnef,
     /// A mail message (RFC 822 / MIME), or an mbox of them.
     Mail,
+    /// Markup (HTML, SVG, XML) holding `data:` URIs.
+    Html,
 }
 
 /// Where a tar header's `ustar` magic is.
@@ -64,8 +78,8 @@ pub const DECODER_MEMORY_KIB: usize = 256 * 1024;
 
 impl Format {
     /// Every format, in the order [`Format::sniff`] tries them.
-    /// Mail, told by its header lines rather than a magic number, comes last.
-    pub const ALL: [Format; 11] = [
+    /// Mail and markup, told by their text rather than a magic number, come last.
+    pub const ALL: [Format; 16] = [
         Format::Zip,
         Format::Gzip,
         Format::Bzip2,
@@ -76,7 +90,12 @@ impl Format {
         Format::Cpio,
         Format::Cab,
         Format::Ole,
+        Format::Rtf,
+        Format::Szdd,
+        Format::BinHex,
+        Format::Tnef,
         Format::Mail,
+        Format::Html,
     ];
 
     /// The format `bytes` start with, if any.
@@ -102,6 +121,8 @@ impl Format {
             }
             Format::Cpio => self::cpio::starts(bytes),
             Format::Mail => self::mail::starts(bytes),
+            Format::Html => self::html::starts(bytes),
+            Format::Rtf => bytes.starts_with(self::rtf::MAGIC),
             Format::Zip
             | Format::SevenZ
             | Format::Gzip
@@ -109,17 +130,24 @@ impl Format {
             | Format::Xz
             | Format::Zstd
             | Format::Cab
-            | Format::Ole => bytes.starts_with(self.magic()),
+            | Format::Ole
+            | Format::Szdd
+            | Format::BinHex
+            | Format::Tnef => bytes.starts_with(self.magic()),
         }
     }
 
     /// The magic numbers that find a container of this format inside other bytes (at
-    /// [`Format::magic_at`] of its start): none for mail, which has none, and only the text
-    /// formats' for cpio (the binary format's two bytes turn up everywhere).
+    /// [`Format::magic_at`] of its start): none for mail and markup, which have none, nor
+    /// RTF (a document is one from its first byte), and only the text formats' for cpio (the
+    /// binary format's two bytes turn up everywhere).
     pub fn signatures(self) -> &'static [&'static [u8]] {
         match self {
             Format::Cpio => &[self::cpio::NEWC, self::cpio::CRC, self::cpio::ODC],
-            Format::Mail => &[],
+            Format::Mail | Format::Html | Format::Rtf => &[],
+            Format::Szdd => &[self::legacy::SZDD_MAGIC],
+            Format::BinHex => &[self::legacy::BINHEX_MAGIC],
+            Format::Tnef => &[self::legacy::TNEF_MAGIC],
             Format::Zip => &[b"PK\x03\x04"],
             Format::Gzip => &[&[0x1f, 0x8b]],
             Format::Bzip2 => &[b"BZh"],
@@ -141,9 +169,13 @@ impl Format {
     }
 
     /// The bytes a container of this format starts with (for tar, those at
-    /// [`Format::magic_at`]): its first signature; none for mail.
+    /// [`Format::magic_at`]): its first signature, or for RTF its start; none for mail and
+    /// markup.
     pub fn magic(self) -> &'static [u8] {
-        self.signatures().first().copied().unwrap_or_default()
+        match self {
+            Format::Rtf => self::rtf::MAGIC,
+            _ => self.signatures().first().copied().unwrap_or_default(),
+        }
     }
 
     /// Its name, as the `filetype` external and the logs give it.
@@ -159,7 +191,12 @@ impl Format {
             Format::Cpio => "CPIO",
             Format::Cab => "CAB",
             Format::Ole => "OLE",
+            Format::Rtf => "RTF",
+            Format::Szdd => "SZDD",
+            Format::BinHex => "BINHEX",
+            Format::Tnef => "TNEF",
             Format::Mail => "MAIL",
+            Format::Html => "HTML",
         }
     }
 
@@ -177,7 +214,12 @@ impl Format {
             Format::Cpio => "cpio",
             Format::Cab => "cab",
             Format::Ole => "ole",
+            Format::Rtf => "rtf",
+            Format::Szdd => "_",
+            Format::BinHex => "hqx",
+            Format::Tnef => "dat",
             Format::Mail => "eml",
+            Format::Html => "html",
         }
     }
 
@@ -191,7 +233,12 @@ impl Format {
             | Format::Cpio
             | Format::Cab
             | Format::Ole
-            | Format::Mail => false,
+            | Format::Rtf
+            | Format::Szdd
+            | Format::BinHex
+            | Format::Tnef
+            | Format::Mail
+            | Format::Html => false,
         }
     }
 }
@@ -426,6 +473,9 @@ pub fn each_member(
         Format::Cab => cab::walk(bytes, visit),
         Format::Ole => ole::walk(bytes, visit),
         Format::Mail => mail::walk(bytes, visit),
+        Format::Rtf => rtf::walk(bytes, visit),
+        Format::Html => html::walk(bytes, visit),
+        Format::Szdd | Format::BinHex | Format::Tnef => legacy::walk(format, bytes, visit),
         Format::Gzip | Format::Bzip2 | Format::Xz | Format::Zstd => {
             stream::walk(format, name, bytes, embedded, visit)
         }

@@ -102,7 +102,7 @@ fn member(visit: &mut dyn Visitor, name: String, reader: &mut dyn Read) -> Flow 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// An OLE1 package holding `data` as `name`, as Windows' Packager writes it.

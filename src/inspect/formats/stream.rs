@@ -87,7 +87,12 @@ fn decoder<'a>(
             | Format::Cpio
             | Format::Cab
             | Format::Ole
-            | Format::Mail,
+            | Format::Rtf
+            | Format::Szdd
+            | Format::BinHex
+            | Format::Tnef
+            | Format::Mail
+            | Format::Html,
             _,
         ) => return Ok(None),
     }))
@@ -125,7 +130,12 @@ fn account(format: Format, len: usize, embedded: bool, parts: &Parts, seen: &mut
             | Format::Cpio
             | Format::Cab
             | Format::Ole
-            | Format::Mail,
+            | Format::Rtf
+            | Format::Szdd
+            | Format::BinHex
+            | Format::Tnef
+            | Format::Mail
+            | Format::Html,
             _,
         ) => Coder::AsSaid,
     };
@@ -159,7 +169,12 @@ pub(crate) fn stream_header(format: Format, bytes: &[u8]) -> Result<(), String> 
         | Format::Cpio
         | Format::Cab
         | Format::Ole
-        | Format::Mail => Err(format!("{} is no stream", format.name())),
+        | Format::Rtf
+        | Format::Szdd
+        | Format::BinHex
+        | Format::Tnef
+        | Format::Mail
+        | Format::Html => Err(format!("{} is no stream", format.name())),
     }
 }
 
