@@ -29,7 +29,7 @@ type Upload = (&'static str, Vec<u8>, Option<&'static str>);
 
 /// Uploads `objects` to a fresh wiring, runs `handle` (ACTION=tag) on their notifications,
 /// and returns each key's tags.
-async fn handled(
+pub(crate) async fn handled(
     name: &str,
     objects: Vec<Upload>,
 ) -> BTreeMap<&'static str, BTreeMap<String, String>> {

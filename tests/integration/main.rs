@@ -6,6 +6,7 @@ mod backlog;
 mod batch;
 mod cli;
 mod containers;
+mod documents;
 mod events;
 mod faults;
 mod large;
