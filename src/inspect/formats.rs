@@ -16,6 +16,8 @@ use rangemap::{RangeMap, RangeSet};
 mod cab;
 mod cpio;
 mod extent;
+#[doc(hidden)]
+pub mod fuzz;
 mod html;
 mod legacy;
 mod mail;
@@ -452,6 +454,25 @@ impl Read for Counted<'_> {
         self.read += n;
         Ok(n)
     }
+}
+
+/// A reader whose decoder may panic on hostile bytes (a crate's bug, as fuzzing found in
+/// `cab`): a panic in a read is caught there and becomes an error, so that the walk never
+/// unwinds and the member is reported as not decoded in full.
+pub(crate) struct Guarded<R>(pub(crate) R);
+
+impl<R: Read> Read for Guarded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let inner = &mut self.0;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.read(buf)))
+            .unwrap_or_else(|_| Err(std::io::Error::other("the decoder panicked")))
+    }
+}
+
+/// Runs `f`, a call into a decoder's crate, turning a panic into an error.
+pub(crate) fn guarded<T>(f: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(std::io::Error::other("the decoder panicked")))
 }
 
 /// Hands each member of `bytes` (a `format` container named `name`) to `visit`, in order,

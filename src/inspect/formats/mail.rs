@@ -95,7 +95,8 @@ fn mbox_messages(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
 
 /// Hands each leaf part of one message to `visit`.
 fn parts(bytes: &[u8], seen: &mut Seen, visit: &mut dyn Visitor) {
-    let Some(message) = MessageParser::default().parse(bytes) else {
+    let parsed = super::guarded(|| Ok(MessageParser::default().parse(bytes)));
+    let Ok(Some(message)) = parsed else {
         visit.problem(Problem::broken(None, "no message in the bytes"));
         return;
     };

@@ -1,13 +1,14 @@
 //! OLE2 Compound Files (`.doc`, `.xls`, `.ppt`, `.msi`, `.msg`, `vbaProject.bin`, the OLE
 //! objects of OOXML and RTF documents): every stream, by its storage path, read through the
 //! `cfb` crate; an `Ole10Native` stream (an OLE1 `Package`: a file dropped into a document)
-//! also gives the file it wraps, under that file's name.
+//! also gives the file it wraps, under that file's name. Calls into the crate are guarded
+//! against panics, as the cabinet crate's are.
 
 use std::io::{Cursor, Read};
 
 use cfb::CompoundFile;
 
-use super::{Flow, Format, Member, Problem, Seen, Visitor};
+use super::{Flow, Format, Guarded, Member, Problem, Seen, Visitor, guarded};
 
 /// A compound file starts so.
 pub const MAGIC: &[u8] = &[0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1];
@@ -18,23 +19,28 @@ const OLE10_NATIVE: &str = "\u{1}Ole10Native";
 pub(super) fn walk(bytes: &[u8], visit: &mut dyn Visitor) -> Seen {
     let mut seen = Seen::default();
     seen.header(Format::Ole, 0..512.min(bytes.len()));
-    let mut file = match CompoundFile::open(Cursor::new(bytes)) {
+    let mut file = match guarded(|| CompoundFile::open(Cursor::new(bytes))) {
         Ok(file) => file,
         Err(e) => {
             visit.problem(Problem::broken(None, e));
             return seen;
         }
     };
-    let streams: Vec<(String, std::path::PathBuf)> = file
-        .walk()
-        .filter(|e| e.is_stream())
-        .map(|e| (e.path().display().to_string(), e.path().to_owned()))
-        .collect();
+    let listed = guarded(|| {
+        let streams = file.walk().filter(|e| e.is_stream());
+        Ok(streams
+            .map(|e| (e.path().display().to_string(), e.path().to_owned()))
+            .collect::<Vec<_>>())
+    });
+    let Ok(streams) = listed else {
+        visit.problem(Problem::broken(None, "its directory does not read"));
+        return seen;
+    };
     for (name, path) in streams {
         let name = name.trim_start_matches('/').to_owned();
-        let flow = match file.open_stream(&path) {
-            Ok(stream) if name.ends_with(OLE10_NATIVE) => native(stream, name, visit),
-            Ok(mut stream) => member(visit, name, &mut stream),
+        let flow = match guarded(|| file.open_stream(&path)) {
+            Ok(stream) if name.ends_with(OLE10_NATIVE) => native(Guarded(stream), name, visit),
+            Ok(stream) => member(visit, name, &mut Guarded(stream)),
             Err(e) => visit.problem(Problem::broken(Some(name), e)),
         };
         if flow == Flow::Stop {
