@@ -73,6 +73,7 @@ fn plausible(format: Format, bytes: &[u8]) -> bool {
         Format::Ole => bytes.get(28..30) == Some(&[0xfe, 0xff]),
         // SZDD's method; BinHex's line goes on as written; a TNEF attribute's level.
         Format::Szdd => bytes.get(8) == Some(&b'A'),
+        Format::Pdf => format.starts(bytes),
         Format::BinHex => bytes.get(40..44) == Some(b" 4.0"),
         Format::Tnef => bytes.get(6).is_some_and(|l| *l == 1 || *l == 2),
         // Never searched for: they have no signature.
@@ -97,6 +98,7 @@ pub fn likely(format: Format, bytes: &[u8]) -> bool {
         | Format::Cab
         | Format::Ole
         | Format::Rtf
+        | Format::Pdf
         | Format::Szdd
         | Format::BinHex
         | Format::Tnef

@@ -1,7 +1,7 @@
 //! The containers looked into, told apart by their first bytes, and their members handed one
 //! at a time to a [`Visitor`] as readers: zip (`zip`), tar (`tar`), 7z (`seven_z`), gzip,
 //! bzip2, xz and zstd streams (`stream`), cpio (`cpio`), cabinets (`cab`), OLE2 compound
-//! files (`ole`), RTF objects (`rtf`), SZDD, BinHex and TNEF wrappers (`legacy`), mail
+//! files (`ole`), PDF streams (`pdf`), RTF objects (`rtf`), SZDD, BinHex and TNEF wrappers (`legacy`), mail
 //! (`mail`) and the `data:` URIs of markup (`html`). Decoding is the kept crates' work; these files name
 //! members, go on past damage where the format allows (as GNU tar and unzip do), report what
 //! they could not read as [`Problem`]s, which the walk turns into a verdict, and say what of
@@ -22,6 +22,7 @@ mod html;
 mod legacy;
 mod mail;
 mod ole;
+mod pdf;
 mod rtf;
 mod seven_z;
 mod stream;
@@ -57,6 +58,8 @@ pub enum Format {
     Cab,
     /// An OLE2 compound file (Office 97-2003 documents, MSI, Outlook `.msg`).
     Ole,
+    /// A PDF document, for its streams.
+    Pdf,
     /// An RTF document, for the objects it embeds.
     Rtf,
     /// A file `COMPRESS.EXE` compressed (SZDD).
@@ -81,7 +84,7 @@ pub const DECODER_MEMORY_KIB: usize = 256 * 1024;
 impl Format {
     /// Every format, in the order [`Format::sniff`] tries them.
     /// Mail and markup, told by their text rather than a magic number, come last.
-    pub const ALL: [Format; 16] = [
+    pub const ALL: [Format; 17] = [
         Format::Zip,
         Format::Gzip,
         Format::Bzip2,
@@ -92,6 +95,7 @@ impl Format {
         Format::Cpio,
         Format::Cab,
         Format::Ole,
+        Format::Pdf,
         Format::Rtf,
         Format::Szdd,
         Format::BinHex,
@@ -125,6 +129,7 @@ impl Format {
             Format::Mail => self::mail::starts(bytes),
             Format::Html => self::html::starts(bytes),
             Format::Rtf => bytes.starts_with(self::rtf::MAGIC),
+            Format::Pdf => self::pdf::starts(bytes),
             Format::Zip
             | Format::SevenZ
             | Format::Gzip
@@ -148,6 +153,7 @@ impl Format {
             Format::Cpio => &[self::cpio::NEWC, self::cpio::CRC, self::cpio::ODC],
             Format::Mail | Format::Html | Format::Rtf => &[],
             Format::Szdd => &[self::legacy::SZDD_MAGIC],
+            Format::Pdf => &[self::pdf::MAGIC],
             Format::BinHex => &[self::legacy::BINHEX_MAGIC],
             Format::Tnef => &[self::legacy::TNEF_MAGIC],
             Format::Zip => &[b"PK\x03\x04"],
@@ -194,6 +200,7 @@ impl Format {
             Format::Cab => "CAB",
             Format::Ole => "OLE",
             Format::Rtf => "RTF",
+            Format::Pdf => "PDF",
             Format::Szdd => "SZDD",
             Format::BinHex => "BINHEX",
             Format::Tnef => "TNEF",
@@ -217,6 +224,7 @@ impl Format {
             Format::Cab => "cab",
             Format::Ole => "ole",
             Format::Rtf => "rtf",
+            Format::Pdf => "pdf",
             Format::Szdd => "_",
             Format::BinHex => "hqx",
             Format::Tnef => "dat",
@@ -236,6 +244,7 @@ impl Format {
             | Format::Cab
             | Format::Ole
             | Format::Rtf
+            | Format::Pdf
             | Format::Szdd
             | Format::BinHex
             | Format::Tnef
@@ -495,6 +504,7 @@ pub fn each_member(
         Format::Ole => ole::walk(bytes, visit),
         Format::Mail => mail::walk(bytes, visit),
         Format::Rtf => rtf::walk(bytes, visit),
+        Format::Pdf => pdf::walk(bytes, visit),
         Format::Html => html::walk(bytes, visit),
         Format::Szdd | Format::BinHex | Format::Tnef => legacy::walk(format, bytes, visit),
         Format::Gzip | Format::Bzip2 | Format::Xz | Format::Zstd => {

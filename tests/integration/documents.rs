@@ -3,7 +3,8 @@
 //! installers build them, with EICAR inside: a mail attachment (base64, quoted-printable,
 //! uuencoded, in an mbox), a zip attached to a mail inside a cabinet (three formats deep),
 //! an MSZIP cabinet, cpio in every format (gzipped), an OLE2 document's stream and its OLE1
-//! package, an RTF's embedded package, TNEF, BinHex, SZDD and an HTML `data:` URI. Every
+//! package, an RTF's embedded package, a PDF's embedded file, TNEF, BinHex, SZDD and an HTML
+//! `data:` URI. Every
 //! one was `Clean` before these formats were opened.
 
 use std::io::{Cursor, Write};
@@ -209,6 +210,21 @@ fn binhex(name: &str, data: &[u8]) -> Vec<u8> {
     text
 }
 
+/// A PDF with `data` attached as an embedded file, Flate-compressed, as Acrobat attaches.
+fn pdf(data: &[u8]) -> Vec<u8> {
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    z.write_all(data).unwrap();
+    let packed = z.finish().unwrap();
+    [
+        b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Names << /EmbeddedFiles << /Names [(eicar.com) 2 0 R] >> >> >>\nendobj\n".as_slice(),
+        b"2 0 obj\n<< /Type /Filespec /F (eicar.com) /EF << /F 3 0 R >> >>\nendobj\n",
+        format!("3 0 obj\n<< /Type /EmbeddedFile /Filter /FlateDecode /Length {} >>\nstream\n", packed.len()).as_bytes(),
+        &packed,
+        b"\nendstream\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n",
+    ]
+    .concat()
+}
+
 /// SZDD (`COMPRESS.EXE`) of `data`, every byte a literal.
 fn szdd(data: &[u8]) -> Vec<u8> {
     let mut out = b"SZDD\x88\xf0\x27\x33A_".to_vec();
@@ -275,6 +291,7 @@ async fn eicar_is_found_in_mail_documents_and_installers() {
             "eicar.hqx/eicar.com",
         ),
         ("eicar.co_", szdd(eicar), "eicar.co_/expanded"),
+        ("attached.pdf", pdf(eicar), "attached.pdf/obj3.bin"),
         (
             "page.html",
             format!(
@@ -289,6 +306,7 @@ async fn eicar_is_found_in_mail_documents_and_installers() {
         ("benign.eml", mail("notes.txt", b"meeting at noon")),
         ("benign.cab", cab("notes.txt", b"meeting at noon")),
         ("benign.rtf", rtf(b"meeting at noon")),
+        ("benign.pdf", pdf(b"meeting at noon")),
     ];
     let mut uploads: Vec<(&'static str, Vec<u8>, Option<&'static str>)> = objects
         .iter()
@@ -308,7 +326,7 @@ async fn eicar_is_found_in_mail_documents_and_installers() {
             "{key}"
         );
     }
-    for key in ["benign.eml", "benign.cab", "benign.rtf"] {
+    for key in ["benign.eml", "benign.cab", "benign.rtf", "benign.pdf"] {
         assert_eq!(tags[key]["scan-result"], "Clean", "{key}: {:?}", tags[key]);
     }
 }

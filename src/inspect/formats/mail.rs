@@ -108,7 +108,9 @@ fn parts(bytes: &[u8], seen: &mut Seen, visit: &mut dyn Visitor) {
         if part.is_multipart() {
             continue;
         }
-        if part.is_encoding_problem {
+        // A text part in a charset it does not hold is still its bytes; only a transfer
+        // encoding that does not decode leaves the part unread.
+        if part.is_encoding_problem && part.encoding != Encoding::None {
             let why = format!("its {:?} encoding does not decode", part.encoding);
             if visit.problem(Problem::broken(Some(name.clone()), why)) == Flow::Stop {
                 return;

@@ -88,6 +88,7 @@ fn decoder<'a>(
             | Format::Cab
             | Format::Ole
             | Format::Rtf
+            | Format::Pdf
             | Format::Szdd
             | Format::BinHex
             | Format::Tnef
@@ -131,6 +132,7 @@ fn account(format: Format, len: usize, embedded: bool, parts: &Parts, seen: &mut
             | Format::Cab
             | Format::Ole
             | Format::Rtf
+            | Format::Pdf
             | Format::Szdd
             | Format::BinHex
             | Format::Tnef
@@ -170,6 +172,7 @@ pub(crate) fn stream_header(format: Format, bytes: &[u8]) -> Result<(), String> 
         | Format::Cab
         | Format::Ole
         | Format::Rtf
+        | Format::Pdf
         | Format::Szdd
         | Format::BinHex
         | Format::Tnef
