@@ -20,8 +20,11 @@ rule Office_Macro_AutoExec_Shell
         $act3 = "URLDownloadToFile" nocase ascii wide
         $act4 = "CreateObject(" nocase ascii wide
         $act5 = "powershell" nocase ascii wide
+        // A module's source as the scanner decompresses it from the document (`Module1.vba`).
+        $source = "Attribute VB_Name" nocase ascii
     condition:
-        ($ole at 0 or (uint32(0) == 0x04034B50 and $vba_project)) and $vba and any of ($auto*) and any of ($act*)
+        (($ole at 0 or (uint32(0) == 0x04034B50 and $vba_project)) and $vba or $source at 0)
+        and any of ($auto*) and any of ($act*)
 }
 
 rule Encoded_PE_In_Text

@@ -27,6 +27,7 @@ mod rtf;
 mod seven_z;
 mod stream;
 mod tar;
+mod vba;
 mod zip;
 
 pub use self::extent::{Coder, Measure};

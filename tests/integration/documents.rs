@@ -1,11 +1,11 @@
 //! Mail, documents and installers through the binary (`handle` on the emulator's
 //! notifications), each built here at test time the way mail clients, office suites and
-//! installers build them, with EICAR inside: a mail attachment (base64, quoted-printable,
-//! uuencoded, in an mbox), a zip attached to a mail inside a cabinet (three formats deep),
-//! an MSZIP cabinet, cpio in every format (gzipped), an OLE2 document's stream and its OLE1
-//! package, an RTF's embedded package, a PDF's embedded file, TNEF, BinHex, SZDD and an HTML
-//! `data:` URI. Every
-//! one was `Clean` before these formats were opened.
+//! installers build them, with EICAR inside: a base64 mail attachment, a uuencoded file in an
+//! mbox, a zip attached to a mail inside a cabinet (three formats deep), an MSZIP cabinet, a
+//! gzipped newc cpio, an OLE2 document's stream and its OLE1 package, a macro whose source
+//! only decompressed shows, an RTF's embedded package, a PDF's embedded file, TNEF, BinHex,
+//! SZDD and an HTML `data:` URI. Every one was `Clean` before these formats were opened. (The
+//! other cpio formats: src/inspect/formats/cpio.rs; clamav-testfiles: scripts/detection.py.)
 
 use std::io::{Cursor, Write};
 
@@ -210,6 +210,36 @@ fn binhex(name: &str, data: &[u8]) -> Vec<u8> {
     text
 }
 
+/// A Word 97 document whose macro `source` is stored as Office stores it: after a cache of
+/// compiled code, compressed (MS-OVBA; literal tokens only, a flag byte before every 8).
+fn macro_document(source: &[u8]) -> Vec<u8> {
+    let mut compressed = vec![1u8];
+    for chunk in source.chunks(4096) {
+        let mut body = Vec::new();
+        for eight in chunk.chunks(8) {
+            body.push(0);
+            body.extend_from_slice(eight);
+        }
+        let header = 0xb000u16 | (body.len() as u16 + 2 - 3);
+        compressed.extend_from_slice(&header.to_le_bytes());
+        compressed.extend_from_slice(&body);
+    }
+    let stream = [vec![0xcc; 300], compressed].concat();
+    assert!(
+        memchr::memmem::find(&stream, b"AutoOpen").is_none(),
+        "hidden as stored"
+    );
+    let mut file = cfb::CompoundFile::create(Cursor::new(Vec::new())).unwrap();
+    file.create_storage_all("/Macros/VBA").unwrap();
+    for (path, data) in [
+        ("/WordDocument", &b"text"[..]),
+        ("/Macros/VBA/Module1", &stream),
+    ] {
+        file.create_stream(path).unwrap().write_all(data).unwrap();
+    }
+    file.into_inner().into_inner()
+}
+
 /// A PDF with `data` attached as an embedded file, Flate-compressed, as Acrobat attaches.
 fn pdf(data: &[u8]) -> Vec<u8> {
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -302,6 +332,8 @@ async fn eicar_is_found_in_mail_documents_and_installers() {
             "page.html/data1.octet-stream",
         ),
     ];
+    let source = b"Attribute VB_Name = \"Module1\"\r\nSub AutoOpen()\r\n    \
+                   CreateObject(\"WScript.Shell\").Run \"calc\"\r\nEnd Sub\r\n";
     let benign = vec![
         ("benign.eml", mail("notes.txt", b"meeting at noon")),
         ("benign.cab", cab("notes.txt", b"meeting at noon")),
@@ -326,6 +358,13 @@ async fn eicar_is_found_in_mail_documents_and_installers() {
             "{key}"
         );
     }
+    // The macro's source, decompressed from its module stream, is what the rule reads.
+    let macros = handled("macros", vec![("macro.doc", macro_document(source), None)]).await;
+    assert_eq!(macros["macro.doc"]["scan-result"], "Infected", "{macros:?}");
+    assert_eq!(
+        macros["macro.doc"]["scan-matches"],
+        "macro.doc/Macros/VBA/Module1.vba:Office_Macro_AutoExec_Shell"
+    );
     for key in ["benign.eml", "benign.cab", "benign.rtf", "benign.pdf"] {
         assert_eq!(tags[key]["scan-result"], "Clean", "{key}: {:?}", tags[key]);
     }
