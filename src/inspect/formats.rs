@@ -19,6 +19,7 @@ mod legacy;
 mod mail;
 mod ole;
 mod pdf;
+mod ppt;
 mod rtf;
 mod seen;
 mod seven_z;

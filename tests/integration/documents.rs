@@ -2,7 +2,8 @@
 //! notifications), each built here at test time the way mail clients, office suites and
 //! installers build them, with EICAR inside: a base64 mail attachment, a uuencoded file in an
 //! mbox, a zip attached to a mail inside a cabinet (three formats deep), an MSZIP cabinet, a
-//! gzipped newc cpio, an OLE2 document's stream and its OLE1 package, a macro whose source
+//! gzipped newc cpio, an OLE2 document's stream and its OLE1 package, a package inside a
+//! presentation's compressed object record, a macro whose source
 //! only decompressed shows, an RTF's embedded package, a PDF's embedded file, TNEF, BinHex,
 //! SZDD and an HTML `data:` URI. Every one was `Clean` before these formats were opened. (The
 //! other cpio formats: src/inspect/formats/cpio.rs; clamav-testfiles: scripts/detection.py.)
@@ -240,6 +241,34 @@ fn macro_document(source: &[u8]) -> Vec<u8> {
     file.into_inner().into_inner()
 }
 
+/// A PowerPoint 97 presentation embedding `object` (an OLE2 file) as PowerPoint does: a
+/// zlib-compressed `ExOleObjStg` record inside a container record of its document stream.
+fn presentation(object: &[u8]) -> Vec<u8> {
+    let record = |version_instance: u16, kind: u16, body: &[u8]| {
+        let header = [version_instance.to_le_bytes(), kind.to_le_bytes()].concat();
+        [
+            header,
+            (body.len() as u32).to_le_bytes().to_vec(),
+            body.to_vec(),
+        ]
+        .concat()
+    };
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    z.write_all(object).unwrap();
+    let compressed = [
+        (object.len() as u32).to_le_bytes().to_vec(),
+        z.finish().unwrap(),
+    ]
+    .concat();
+    let stream = record(0x0f, 0x03e8, &record(0x10, 0x1011, &compressed));
+    let mut file = cfb::CompoundFile::create(Cursor::new(Vec::new())).unwrap();
+    file.create_stream("/PowerPoint Document")
+        .unwrap()
+        .write_all(&stream)
+        .unwrap();
+    file.into_inner().into_inner()
+}
+
 /// A PDF with `data` attached as an embedded file, Flate-compressed, as Acrobat attaches.
 fn pdf(data: &[u8]) -> Vec<u8> {
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -272,6 +301,7 @@ fn szdd(data: &[u8]) -> Vec<u8> {
 async fn eicar_is_found_in_mail_documents_and_installers() {
     let eicar = EICAR.as_bytes();
     let (doc, package) = ole(eicar);
+    let slides = presentation(&package);
     let uuencoded = format!(
         "From x@example.com Thu Jul 31 13:51:21 2008\nFrom: x@example.com\nSubject: old\n\n\
          begin 644 eicar.com\n{}\n`\nend\n",
@@ -309,6 +339,11 @@ async fn eicar_is_found_in_mail_documents_and_installers() {
             "letter.rtf",
             rtf(eicar),
             "letter.rtf/object1.ole/invoice.com",
+        ),
+        (
+            "slides.ppt",
+            slides,
+            "slides.ppt/PowerPoint Document/oleobject1.ole/_Ole10Native/invoice.com",
         ),
         (
             "winmail.dat",

@@ -1,9 +1,10 @@
 //! OLE2 Compound Files (`.doc`, `.xls`, `.ppt`, `.msi`, `.msg`, `vbaProject.bin`, the OLE
 //! objects of OOXML and RTF documents): every stream, by its storage path, read through the
-//! `cfb` crate; an `Ole10Native` stream (an OLE1 `Package`: a file dropped into a document)
-//! also gives the file it wraps, under that file's name, and a VBA module stream its macro
-//! source, decompressed (`vba`). Those two streams are read into memory (they are small in
-//! any real document, and at most the object's size). Calls into the crate are guarded
+//! `cfb` crate. Some streams also give what they hold: an `Ole10Native` stream (an OLE1
+//! `Package`: a file dropped into a document) the file it wraps, under that file's name; a VBA
+//! module stream its macro source, decompressed (`vba`); a presentation's `PowerPoint
+//! Document` the objects its records embed (`ppt`). Those streams are read into memory (small
+//! in any real document, and at most the object's size). Calls into the crate are guarded
 //! against panics, as the cabinet crate's are.
 
 use std::io::{Cursor, Read};
@@ -42,7 +43,9 @@ pub(super) fn walk(bytes: &[u8], visit: &mut dyn Visitor) -> Seen {
         let name = name.trim_start_matches('/').to_owned();
         let flow = match guarded(|| file.open_stream(&path)) {
             Ok(stream) if name.ends_with(OLE10_NATIVE) => native(Guarded(stream), name, visit),
-            Ok(stream) if super::vba::is_module(&name) => module(Guarded(stream), name, visit),
+            Ok(stream) if super::vba::is_module(&name) || super::ppt::is_document(&name) => {
+                inside(Guarded(stream), name, visit)
+            }
             Ok(stream) => member(visit, name, &mut Guarded(stream)),
             Err(e) => visit.problem(Problem::broken(Some(name), e)),
         };
@@ -53,14 +56,24 @@ pub(super) fn walk(bytes: &[u8], visit: &mut dyn Visitor) -> Seen {
     seen
 }
 
-/// A VBA module stream: the stream itself, then its source decompressed (`name.vba`).
-fn module(mut stream: impl Read, name: String, visit: &mut dyn Visitor) -> Flow {
+/// A stream that holds more than its bytes show: a VBA module (its source, decompressed:
+/// `name.vba`) or a presentation (the objects its records embed: `name>oleobjectN.ole`).
+fn inside(mut stream: impl Read, name: String, visit: &mut dyn Visitor) -> Flow {
     let mut bytes = Vec::new();
     if let Err(e) = stream.read_to_end(&mut bytes) {
         return visit.problem(Problem::broken(Some(name), e));
     }
     if member(visit, name.clone(), &mut bytes.as_slice()) == Flow::Stop {
         return Flow::Stop;
+    }
+    if super::ppt::is_document(&name) {
+        for (i, object) in super::ppt::objects(&bytes).into_iter().enumerate() {
+            let object_name = format!("{name}>oleobject{}.ole", i + 1);
+            if member(visit, object_name, &mut object.as_slice()) == Flow::Stop {
+                return Flow::Stop;
+            }
+        }
+        return Flow::Continue;
     }
     match super::vba::source(&bytes) {
         Some(source) => member(visit, format!("{name}.vba"), &mut source.as_slice()),
