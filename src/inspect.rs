@@ -42,6 +42,8 @@ pub struct Inspection {
     pub members: u64,
     /// Their bytes, in all.
     pub expanded: u64,
+    /// The object's type, by its bytes (the `filetype` external; empty when unknown).
+    pub filetype: String,
 }
 
 /// Why an inspection did not scan everything.
@@ -244,7 +246,7 @@ impl Subject {
             filename: filename.to_owned(),
             filepath: dir.to_owned(),
             extension,
-            filetype: filetype(data).to_owned(),
+            filetype: filetype(data),
             owner: String::new(),
         }
     }
@@ -260,8 +262,11 @@ impl Subject {
     }
 }
 
-/// The type of a file by its first bytes, named as THOR and LOKI rules test `filetype`.
-fn filetype(data: &[u8]) -> &'static str {
+/// The type of a file by its bytes, named as THOR and LOKI rules test `filetype`: their
+/// names first (`EXE`, `PDF`…), then the containers looked into (`ZIP`, `MAIL`…), then what
+/// the `infer` crate knows (images, media, fonts, other archives), by its usual extension in
+/// capitals (`PNG`, `MP4`); empty when unknown.
+fn filetype(data: &[u8]) -> String {
     const TYPES: &[(&[u8], &str)] = &[
         (b"MZ", "EXE"),
         (b"\x7fELF", "ELF"),
@@ -273,9 +278,12 @@ fn filetype(data: &[u8]) -> &'static str {
         (&[0xd0, 0xcf, 0x11, 0xe0], "OLE"),
     ];
     if let Some((_, name)) = TYPES.iter().find(|(magic, _)| data.starts_with(magic)) {
-        return name;
+        return (*name).to_owned();
     }
-    Format::sniff(data).map_or("", |f| f.name())
+    if let Some(format) = Format::sniff(data) {
+        return format.name().to_owned();
+    }
+    infer::get(data).map_or_else(String::new, |t| t.extension().to_uppercase())
 }
 
 #[cfg(test)]

@@ -206,6 +206,9 @@ impl<S: ObjectStore> Pipeline<S> {
         )
         .await;
         report.timings.scan_ms = ms(started);
+        if let Ok(inspection) = &inspected {
+            report.file_type = Some(inspection.filetype.clone()).filter(|t| !t.is_empty());
+        }
         match inspected.map(|i| self.verdict_of(event, i)) {
             Ok(Ok(verdict)) => Judged::Verdict(info, verdict, known),
             Ok(Err(why)) => Judged::Ends(Box::new(

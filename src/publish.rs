@@ -69,7 +69,7 @@ pub fn document(report: &Report) -> Value {
     let matches: Vec<Value> = all.iter().take(MAX_MATCHES).map(|m| {
         let meta: serde_json::Map<String, Value> =
             m.meta.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
-        json!({"rule": m.rule, "namespace": m.namespace, "member": m.member, "label": m.label(), "meta": meta})
+        json!({"rule": m.rule, "namespace": m.namespace, "member": m.member, "fileType": m.filetype, "label": m.label(), "meta": meta})
     }).collect();
     json!({
         "type": DETAIL_TYPE,
@@ -78,6 +78,7 @@ pub fn document(report: &Report) -> Value {
         "versionId": report.object.version_id,
         "eTag": report.etag,
         "size": report.size,
+        "fileType": report.file_type,
         "bucketOwner": report.owner,
         "verdict": verdict.map(Verdict::name),
         "reason": verdict.and_then(Verdict::reason),

@@ -37,6 +37,8 @@ pub struct Report {
     pub timings: Timings,
     /// Requests sent to AWS for it, retries included.
     pub requests: u32,
+    /// Its type, by its bytes (the `filetype` external rules get), once scanned.
+    pub file_type: Option<String>,
 }
 
 /// Whether the message that named the object can be acknowledged.
@@ -145,6 +147,7 @@ macro_rules! report_event {
             key = %$r.object.key.escape_debug(),
             version = $r.object.version_id.as_deref().unwrap_or("-"),
             size = $r.size,
+            file_type = $r.file_type.as_deref().unwrap_or("-"),
             verdict = $r.verdict.as_ref().map_or("-", |v| v.name()),
             matches = ?$r.verdict.as_ref().map(|v| v.labels()).unwrap_or_default(),
             match_details = ?$r.verdict.as_ref().map(|v| v.details()).unwrap_or_default(),
@@ -175,6 +178,7 @@ impl Report {
             disposition: Disposition::Acknowledge(Settled::Recorded),
             timings: Timings::default(),
             requests: 0,
+            file_type: None,
         }
     }
 

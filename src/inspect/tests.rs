@@ -345,3 +345,26 @@ fn members_that_do_not_fit_in_memory_now_ask_for_a_retry_without_a_spool() {
         "retry later rather than a verdict"
     );
 }
+
+#[test]
+fn the_object_and_each_matching_member_carry_their_true_type() {
+    let png = [&b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"[..], &[0; 16]].concat();
+    assert_eq!(filetype(&png), "PNG", "by infer, named by its extension");
+    assert_eq!(filetype(b"MZ\x90\0"), "EXE", "THOR's names first");
+    assert_eq!(
+        filetype(b"From: a\nSubject: b\n\nhi"),
+        "MAIL",
+        "then the formats looked into"
+    );
+    assert_eq!(filetype(b"plain words"), "", "unknown");
+    let found = look(&zip(&[("eicar.com", EICAR)]), "e.zip", &limits());
+    assert_eq!(found.filetype, "ZIP");
+    assert_eq!(
+        found.matches[0].filetype, None,
+        "EICAR's bytes are of no known type"
+    );
+    let shell: &[u8] = b"<?php eval($_POST['x']); ?>";
+    let found = look(&zip(&[("shell.php", shell)]), "e.zip", &limits());
+    assert_eq!(found.matches[0].member.as_deref(), Some("e.zip>shell.php"));
+    assert_eq!(found.matches[0].filetype.as_deref(), Some("PHP"));
+}

@@ -68,6 +68,7 @@ impl<'a> Walk<'a> {
     /// to. A gzip or zstd stream that the encoding says it is stored as is decoded once, as
     /// the encoding, whose failure is never only noted.
     pub(super) fn root(&mut self, body: Body<'_>, subject: &Subject) {
+        self.out.filetype = subject.filetype.clone();
         let mut path = Vec::new();
         let codings = body.encoding.map(encoding::parse).transpose();
         let format = Format::sniff(body.bytes);
@@ -238,8 +239,10 @@ impl<'a> Walk<'a> {
         {
             Ok(found) => {
                 let member = (!path.is_empty()).then(|| self.at(path));
+                let filetype = Some(subject.filetype.clone()).filter(|t| !t.is_empty());
                 self.out.matches.extend(found.into_iter().map(|m| Match {
                     member: member.clone(),
+                    filetype: filetype.clone(),
                     ..m
                 }));
                 Flow::Continue

@@ -33,7 +33,9 @@ fn the_document_names_the_object_the_verdict_its_matches_and_where_it_is() {
     let mut m = Match::named("EICAR_Test_File");
     m.member = Some("a.zip>eicar.com".into());
     m.meta = vec![("severity".into(), "high".into())];
+    m.filetype = Some("EXE".into());
     let mut report = report(Verdict::Infected(vec![m]));
+    report.file_type = Some("ZIP".into());
     report.location =
         Location::Quarantined(ObjectRef::new("q", "b/dir/a.zip").at_version(Some("qv".into())));
     let doc = document(&report);
@@ -56,6 +58,13 @@ fn the_document_names_the_object_the_verdict_its_matches_and_where_it_is() {
         "a.zip>eicar.com:EICAR_Test_File"
     );
     assert_eq!(doc["matches"][0]["meta"]["severity"], "high");
+    assert_eq!(
+        (
+            doc["fileType"].as_str(),
+            doc["matches"][0]["fileType"].as_str()
+        ),
+        (Some("ZIP"), Some("EXE"))
+    );
     assert_eq!(doc["location"]["state"], "quarantined");
     assert_eq!(doc["location"]["versionId"], "qv");
     assert_eq!(doc["ruleset"], "r1");

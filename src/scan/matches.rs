@@ -12,6 +12,9 @@ pub struct Match {
     /// Where it matched when not in the object's own bytes: the archive member's path, such
     /// as `a.zip>b.tar>eicar.com`.
     pub member: Option<String>,
+    /// The type of the bytes it matched in, as the `filetype` external gives it (`EXE`,
+    /// `MAIL`, `PNG`…), when known.
+    pub filetype: Option<String>,
 }
 
 impl From<&str> for Match {
@@ -28,6 +31,7 @@ impl Match {
             namespace: "default".into(),
             meta: Vec::new(),
             member: None,
+            filetype: None,
         }
     }
 
@@ -62,6 +66,7 @@ impl Match {
                 .map(|(k, v)| (k.to_owned(), meta_text(&v)))
                 .collect(),
             member: None,
+            filetype: None,
         }
     }
 }

@@ -57,7 +57,7 @@ impl Walk<'_> {
         }
         if let Some(layer) = decoded {
             let inner = Subject {
-                filetype: crate::inspect::filetype(layer.as_ref()).to_owned(),
+                filetype: crate::inspect::filetype(layer.as_ref()),
                 ..subject.clone()
             };
             let outer = self.holding;
@@ -93,7 +93,7 @@ impl Walk<'_> {
             };
             path.push(format!("{name}#{}", i + 1));
             let one = Subject {
-                filetype: crate::inspect::filetype(bytes).to_owned(),
+                filetype: crate::inspect::filetype(bytes),
                 ..subject.clone()
             };
             flow = match self.count_member(path) {
