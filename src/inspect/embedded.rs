@@ -77,7 +77,7 @@ fn plausible(format: Format, bytes: &[u8]) -> bool {
         Format::BinHex => bytes.get(40..44) == Some(b" 4.0"),
         Format::Tnef => bytes.get(6).is_some_and(|l| *l == 1 || *l == 2),
         // Never searched for: they have no signature.
-        Format::Mail | Format::Html | Format::Rtf => false,
+        Format::Mail | Format::Html | Format::Rtf | Format::Iso => false,
     }
 }
 
@@ -99,6 +99,7 @@ pub fn likely(format: Format, bytes: &[u8]) -> bool {
         | Format::Ole
         | Format::Rtf
         | Format::Pdf
+        | Format::Iso
         | Format::Szdd
         | Format::BinHex
         | Format::Tnef

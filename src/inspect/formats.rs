@@ -1,7 +1,7 @@
 //! The containers looked into, told apart by their first bytes, and their members handed one
 //! at a time to a [`Visitor`] as readers: zip (`zip`), tar (`tar`), 7z (`seven_z`), gzip,
 //! bzip2, xz and zstd streams (`stream`), cpio (`cpio`), cabinets (`cab`), OLE2 compound
-//! files (`ole`), PDF streams (`pdf`), RTF objects (`rtf`), SZDD, BinHex and TNEF wrappers (`legacy`), mail
+//! files (`ole`), ISO 9660 images (`iso`), PDF streams (`pdf`), RTF objects (`rtf`), SZDD, BinHex and TNEF wrappers (`legacy`), mail
 //! (`mail`) and the `data:` URIs of markup (`html`). Decoding is the kept crates' work; these files name
 //! members, go on past damage where the format allows (as GNU tar and unzip do), report what
 //! they could not read as [`Problem`]s, which the walk turns into a verdict, and say what of
@@ -15,6 +15,7 @@ mod extent;
 #[doc(hidden)]
 pub mod fuzz;
 mod html;
+mod iso;
 mod legacy;
 mod mail;
 mod ole;
@@ -58,6 +59,8 @@ pub enum Format {
     Cab,
     /// An OLE2 compound file (Office 97-2003 documents, MSI, Outlook `.msg`).
     Ole,
+    /// An ISO 9660 disc image.
+    Iso,
     /// A PDF document, for its streams.
     Pdf,
     /// An RTF document, for the objects it embeds.
@@ -84,7 +87,7 @@ pub const DECODER_MEMORY_KIB: usize = 256 * 1024;
 impl Format {
     /// Every format, in the order [`Format::sniff`] tries them.
     /// Mail and markup, told by their text rather than a magic number, come last.
-    pub const ALL: [Format; 17] = [
+    pub const ALL: [Format; 18] = [
         Format::Zip,
         Format::Gzip,
         Format::Bzip2,
@@ -95,6 +98,7 @@ impl Format {
         Format::Cpio,
         Format::Cab,
         Format::Ole,
+        Format::Iso,
         Format::Pdf,
         Format::Rtf,
         Format::Szdd,
@@ -130,6 +134,7 @@ impl Format {
             Format::Html => self::html::starts(bytes),
             Format::Rtf => bytes.starts_with(self::rtf::MAGIC),
             Format::Pdf => self::pdf::starts(bytes),
+            Format::Iso => self::iso::starts(bytes),
             Format::Zip
             | Format::SevenZ
             | Format::Gzip
@@ -151,7 +156,8 @@ impl Format {
     pub fn signatures(self) -> &'static [&'static [u8]] {
         match self {
             Format::Cpio => &[self::cpio::NEWC, self::cpio::CRC, self::cpio::ODC],
-            Format::Mail | Format::Html | Format::Rtf => &[],
+            // An image inside other bytes is no image a system mounts.
+            Format::Mail | Format::Html | Format::Rtf | Format::Iso => &[],
             Format::Szdd => &[self::legacy::SZDD_MAGIC],
             Format::Pdf => &[self::pdf::MAGIC],
             Format::BinHex => &[self::legacy::BINHEX_MAGIC],
@@ -201,6 +207,7 @@ impl Format {
             Format::Ole => "OLE",
             Format::Rtf => "RTF",
             Format::Pdf => "PDF",
+            Format::Iso => "ISO",
             Format::Szdd => "SZDD",
             Format::BinHex => "BINHEX",
             Format::Tnef => "TNEF",
@@ -225,6 +232,7 @@ impl Format {
             Format::Ole => "ole",
             Format::Rtf => "rtf",
             Format::Pdf => "pdf",
+            Format::Iso => "iso",
             Format::Szdd => "_",
             Format::BinHex => "hqx",
             Format::Tnef => "dat",
@@ -245,6 +253,7 @@ impl Format {
             | Format::Ole
             | Format::Rtf
             | Format::Pdf
+            | Format::Iso
             | Format::Szdd
             | Format::BinHex
             | Format::Tnef
@@ -390,6 +399,7 @@ pub fn each_member(
         Format::Mail => mail::walk(bytes, visit),
         Format::Rtf => rtf::walk(bytes, visit),
         Format::Pdf => pdf::walk(bytes, visit),
+        Format::Iso => iso::walk(bytes, visit),
         Format::Html => html::walk(bytes, visit),
         Format::Szdd | Format::BinHex | Format::Tnef => legacy::walk(format, bytes, visit),
         Format::Gzip | Format::Bzip2 | Format::Xz | Format::Zstd => {

@@ -2,7 +2,7 @@
 //! notifications), each built here at test time the way mail clients, office suites and
 //! installers build them, with EICAR inside: a base64 mail attachment, a uuencoded file in an
 //! mbox, a zip attached to a mail inside a cabinet (three formats deep), an MSZIP cabinet, a
-//! gzipped newc cpio, an OLE2 document's stream and its OLE1 package, a package inside a
+//! gzipped newc cpio, an ISO 9660 image, an OLE2 document's stream and its OLE1 package, a package inside a
 //! presentation's compressed object record, a macro whose source
 //! only decompressed shows, an RTF's embedded package, a PDF's embedded file, TNEF, BinHex,
 //! SZDD and an HTML `data:` URI. Every one was `Clean` before these formats were opened. (The
@@ -324,6 +324,11 @@ async fn eicar_is_found_in_mail_documents_and_installers() {
             "old.mbox/part0.txt/eicar.com",
         ),
         ("setup.cab", cab("eicar.com", eicar), "setup.cab/eicar.com"),
+        (
+            "invoice.iso",
+            s3_yara_scan::inspect::formats::fuzz::iso("EICAR.COM", eicar),
+            "invoice.iso/DIR/EICAR.COM",
+        ),
         (
             "initrd.cpio.gz",
             gzip(&cpio("eicar.com", eicar)),

@@ -212,7 +212,7 @@ fn pad(offset: usize, align: usize) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A newc archive of `files`, as `cpio -o -H newc` writes it.
@@ -323,9 +323,12 @@ mod tests {
         }
     }
 
-    fn members(bytes: &[u8]) -> (Vec<(String, Vec<u8>)>, usize) {
+    /// The members' names and bytes, and how many problems, of a walk of `bytes` as cpio —
+    /// or, for other formats' tests, as whatever format they are.
+    pub(crate) fn members(bytes: &[u8]) -> (Vec<(String, Vec<u8>)>, usize) {
         let mut names = Names(Vec::new(), 0);
-        walk(bytes, &mut names);
+        let format = Format::sniff(bytes).unwrap_or(Format::Cpio);
+        super::super::each_member(format, "test", bytes, false, &mut names);
         (names.0, names.1)
     }
 

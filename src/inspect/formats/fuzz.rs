@@ -54,7 +54,55 @@ pub fn seeds() -> Vec<Vec<u8>> {
         ]
         .concat(),
     );
+    seeds.push(iso("A.COM", data));
     seeds
+}
+
+/// An ISO 9660 image of one file in a subdirectory (`DIR/NAME`), as mkisofs lays it out:
+/// 16 empty sectors, the primary volume descriptor, the terminator, the root directory, the
+/// subdirectory, the file. (Also the tests' builder: tests/integration/documents.rs.)
+pub fn iso(name: &str, data: &[u8]) -> Vec<u8> {
+    const SECTOR: usize = 2048;
+    let record = |lba: u32, len: usize, directory: bool, name: &[u8]| {
+        let mut r = vec![0u8; 33];
+        r[2..6].copy_from_slice(&lba.to_le_bytes());
+        r[6..10].copy_from_slice(&lba.to_be_bytes());
+        r[10..14].copy_from_slice(&(len as u32).to_le_bytes());
+        r[14..18].copy_from_slice(&(len as u32).to_be_bytes());
+        r[25] = if directory { 2 } else { 0 };
+        r[32] = name.len() as u8;
+        r.extend_from_slice(name);
+        r.resize(r.len().div_ceil(2) * 2, 0);
+        r[0] = r.len() as u8;
+        r
+    };
+    let sector = |mut s: Vec<u8>| {
+        s.resize(s.len().div_ceil(SECTOR).max(1) * SECTOR, 0);
+        s
+    };
+    let mut pvd = b"\x01CD001\x01".to_vec();
+    pvd.resize(156, 0);
+    pvd.extend_from_slice(&record(18, SECTOR, true, b"\0"));
+    let root = [
+        record(18, SECTOR, true, b"\0"),
+        record(18, SECTOR, true, b"\x01"),
+        record(19, SECTOR, true, b"DIR"),
+    ];
+    let file = format!("{name};1");
+    let dir = [
+        record(19, SECTOR, true, b"\0"),
+        record(18, SECTOR, true, b"\x01"),
+        record(20, data.len(), false, file.as_bytes()),
+    ];
+    [
+        vec![0; 16 * SECTOR],
+        sector(pvd),
+        sector(b"\xffCD001\x01".to_vec()),
+        sector(root.concat()),
+        sector(dir.concat()),
+        sector(data.to_vec()),
+    ]
+    .concat()
 }
 
 fn cabinet(builder: cab::CabinetBuilder, data: &[u8]) -> Vec<u8> {

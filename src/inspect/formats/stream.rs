@@ -89,6 +89,7 @@ fn decoder<'a>(
             | Format::Ole
             | Format::Rtf
             | Format::Pdf
+            | Format::Iso
             | Format::Szdd
             | Format::BinHex
             | Format::Tnef
@@ -133,6 +134,7 @@ fn account(format: Format, len: usize, embedded: bool, parts: &Parts, seen: &mut
             | Format::Ole
             | Format::Rtf
             | Format::Pdf
+            | Format::Iso
             | Format::Szdd
             | Format::BinHex
             | Format::Tnef
@@ -173,6 +175,7 @@ pub(crate) fn stream_header(format: Format, bytes: &[u8]) -> Result<(), String> 
         | Format::Ole
         | Format::Rtf
         | Format::Pdf
+        | Format::Iso
         | Format::Szdd
         | Format::BinHex
         | Format::Tnef
