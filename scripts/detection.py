@@ -11,8 +11,9 @@ as a user would run them), then clamscan. Columns:
   `.hdb` for clamscan, so the column measures which containers each tool opens;
 - EICAR variants: raw, padded, and in zip (deflate, stored, bzip2, lzma), gzip, bzip2, xz,
   zstd, tar, tar.gz/bz2/xz, an Office document, a zip in a zip, 6 containers deep, encrypted.
-Then archive throughput: MB/s of expanded bytes, ours against clamscan, same archives, same
-(embedded) rules. clamscan has no signature database here (freshclam needs the internet), so it
+Then archive and document throughput: MB/s of expanded bytes, ours against clamscan, same
+files, same (embedded) rules; the documents are mails, PDFs and a cpio built here from the
+corpus's documentation (also part of the benign column). clamscan has no signature database here (freshclam needs the internet), so it
 runs with the embedded YARA rules as its database, which it loads natively.
 
     scripts/detection.py [--benign-mb 1100] [--binary target/release/s3-yara-scan] [--json F]
@@ -34,6 +35,7 @@ import tarfile
 import tempfile
 import time
 import zipfile
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import invariants  # noqa: E402
@@ -171,6 +173,46 @@ def archives(files, into, per_kind=1500):
     expanded = 2 * sizes(docs) + 2 * sizes(python) + sizes(programs) + sizes(libs)
     expanded += os.path.getsize(programs[0]) + os.path.getsize(libs[0])
     return write_all(made, into), expanded
+
+
+def documents(files, into, per_kind=300):
+    """Mail, PDF and cpio files holding slices of the corpus's documentation, as mail clients
+    (a multipart mail of base64 attachments), PDF writers (each file a Flate stream) and cpio
+    write them, under `into`: ({file name: path}, expanded bytes). Part of the benign corpus
+    (no false positives in what these containers hold) and of the document throughput."""
+    from email.message import EmailMessage  # noqa: PLC0415
+
+    docs = [f for f in files if f.startswith("/usr/share/doc/")][:per_kind]
+    made = {}
+    for n, start in enumerate(range(0, len(docs), 50)):
+        chunk = [(os.path.basename(p), read(p)) for p in docs[start : start + 50]]
+        mail = EmailMessage()
+        mail["From"], mail["To"], mail["Subject"] = "a@example.com", "b@example.com", f"docs {n}"
+        mail.set_content("The documents, attached.")
+        for name, data in chunk:
+            mail.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
+        made[f"docs{n}.eml"] = bytes(mail)
+        pdf = [b"%PDF-1.4\n"]
+        for i, (_, data) in enumerate(chunk, 1):
+            packed = zlib.compress(data, 6)
+            pdf.append(b"%d 0 obj\n<< /Length %d /Filter /FlateDecode >>\nstream\n" % (i, len(packed)))
+            pdf.append(packed + b"\nendstream\nendobj\n")
+        made[f"docs{n}.pdf"] = b"".join(pdf + [b"trailer\n<< >>\n%%EOF\n"])
+    made["docs.cpio"] = newc([(p.lstrip("/"), read(p)) for p in docs])
+    expanded = 3 * sum(os.path.getsize(p) for p in docs)
+    return write_all(made, into), expanded
+
+
+def newc(members):
+    """A newc cpio of `members`, as `cpio -o -H newc` writes it."""
+    out = bytearray()
+    for i, (name, data) in enumerate([*members, ("TRAILER!!!", b"")], 1):
+        mode = 0 if name == "TRAILER!!!" else 0o100644
+        fields = [i, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name) + 1, 0]
+        out += b"070701" + b"".join(b"%08X" % f for f in fields) + name.encode() + b"\0"
+        out += b"\0" * (-len(out) % 4) + data
+        out += b"\0" * (-len(out) % 4)
+    return bytes(out)
 
 
 def encrypted_flags(data):
@@ -342,27 +384,33 @@ def table(report):
             f"| {name} | {len(row['benign_flagged'])} ({row['benign_seconds']} s) | "
             f"{len(row['testfiles_found'])} | {len(row['eicar_found'])} |"
         )
-    t = report.get("archive_throughput")
-    if t:
-        lines.append(
-            f"\narchive scan, {t['expanded_mb']} MB expanded: ours {t['ours_mb_s']} MB/s, "
-            f"clamscan {t.get('clamscan_mb_s', 'n/a')} MB/s ({t.get('ratio', 'n/a')} ×)"
-        )
+    for kind in ("archive", "document"):
+        t = report.get(f"{kind}_throughput")
+        if t:
+            lines.append(
+                f"\n{kind} scan, {t['expanded_mb']} MB expanded: "
+                f"ours {t['ours_mb_s']} MB/s, clamscan {t.get('clamscan_mb_s', 'n/a')} MB/s "
+                f"({t.get('ratio', 'n/a')} ×)"
+            )
     return "\n".join(lines)
 
 
 def inputs_in(tmp, benign_mb):
     files, total = corpus(benign_mb)
     archive_paths, expanded = archives(files, tmp)
+    os.makedirs(os.path.join(tmp, "documents"))
+    document_paths, documents_expanded = documents(files, os.path.join(tmp, "documents"))
     os.makedirs(os.path.join(tmp, "eicar"))
     eicar = eicar_variants(os.path.join(tmp, "eicar"))
     hash_list, hdb = hash_lists(tmp) if os.path.isdir(TESTFILES) else (None, None)
     testfiles = sorted(os.path.join(TESTFILES, n) for n in os.listdir(TESTFILES)) if hdb else []
     return {
-        "benign": files + sorted(archive_paths.values()),
+        "benign": files + sorted(archive_paths.values()) + sorted(document_paths.values()),
         "benign_bytes": total,
         "archives": sorted(archive_paths.values()),
         "expanded": expanded,
+        "documents": sorted(document_paths.values()),
+        "documents_expanded": documents_expanded,
         "eicar": sorted(eicar.values()),
         "testfiles": testfiles,
         "hash_list": hash_list,
@@ -389,6 +437,9 @@ def run(args, tmp):
             report["rows"][name] = our_row(binary, inputs, [path])
         report["rows"]["clamscan (embedded rules as YARA database; clam.exe .hdb)"] = clamscan_row(inputs)
         report["archive_throughput"] = throughput(binary, inputs["archives"], inputs["expanded"])
+        report["document_throughput"] = throughput(
+            binary, inputs["documents"], inputs["documents_expanded"]
+        )
     return report
 
 
