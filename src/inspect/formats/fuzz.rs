@@ -40,6 +40,12 @@ pub fn seeds() -> Vec<Vec<u8>> {
         [b"SZDD\x88\xf0\x27\x33A_\x10\x00\x00\x00\xff".to_vec(), data[..8].to_vec(), vec![0x00, 0xf0, 0xf3]].concat(),
         [&[0x78, 0x9f, 0x3e, 0x22, 1, 0, 2][..], &0x0006_800fu32.to_le_bytes(), &4u32.to_le_bytes(), b"MZ\0\0", &[0, 0]].concat(),
         b"<html><a href=\"data:application/x;base64,WDVPIVAl\">x</a><img src='data:,%41'>".to_vec(),
+        [
+            &b"%PDF-1.4\n1 0 obj\n<</Filter[/AHx/Fl]/Length 5 0 R>>stream\n789c0b0e0100>\nendstream\nendobj\n"[..],
+            b"2 0 obj<</Filter/LZW>>stream\r\n\x80\x0b\x60\x50\x22\x0c\x0c\x85\x01\nendstream endobj\n",
+            b"3 0 obj<</Filter[/A85/RL]>>stream\n<~87cURD]i~>\nendstream\n/Encrypt",
+        ]
+        .concat(),
     ];
     for magic in [&b"070701"[..], b"070707"] {
         seeds.push(cpio_text(magic, data));
@@ -119,7 +125,7 @@ fn compound(data: &[u8]) -> Vec<u8> {
     let Ok(mut file) = cfb::CompoundFile::create(Cursor::new(Vec::new())) else {
         return Vec::new();
     };
-    for path in ["/WordDocument", "/\u{1}Ole10Native"] {
+    for path in ["/WordDocument", "/\u{1}Ole10Native", "/PowerPoint Document"] {
         if let Ok(mut s) = file.create_stream(path) {
             let _ = s.write_all(data);
         }
