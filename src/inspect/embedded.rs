@@ -59,7 +59,7 @@ fn plausible(format: Format, bytes: &[u8]) -> bool {
         // Deflate, and no reserved flag.
         Format::Gzip => at(2) == Some(8) && at(3).is_some_and(|f| f & 0xe0 == 0),
         // A block size, then a block's or the end's magic.
-        Format::Bzip2 => formats::stream_header(format, bytes).is_ok(),
+        Format::Bzip2 => formats::stream_header(formats::Stream::Bzip2, bytes).is_ok(),
         // The stream flags' first byte is reserved.
         Format::Xz => at(6) == Some(0),
         // The frame header's reserved bit.

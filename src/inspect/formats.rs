@@ -30,9 +30,10 @@ mod vba;
 mod zip;
 
 pub use self::extent::{Coder, Measure};
+use self::legacy::Wrapper;
 pub use self::seen::Seen;
 pub use self::stream::{GzipMembers, Parts};
-pub(crate) use self::stream::{gzip_is_usual, stream_header};
+pub(crate) use self::stream::{Stream, gzip_is_usual, stream_header};
 pub(crate) use self::tar::is_header as is_tar_header;
 pub(crate) use self::zip::known_method as zip_known_method;
 
@@ -240,27 +241,6 @@ impl Format {
             Format::Html => "html",
         }
     }
-
-    /// True for a single compressed stream, whose one member is the decoded bytes.
-    pub fn is_stream(self) -> bool {
-        match self {
-            Format::Gzip | Format::Bzip2 | Format::Xz | Format::Zstd => true,
-            Format::Zip
-            | Format::Tar
-            | Format::SevenZ
-            | Format::Cpio
-            | Format::Cab
-            | Format::Ole
-            | Format::Rtf
-            | Format::Pdf
-            | Format::Iso
-            | Format::Szdd
-            | Format::BinHex
-            | Format::Tnef
-            | Format::Mail
-            | Format::Html => false,
-        }
-    }
 }
 
 /// One member, as the visitor sees it.
@@ -401,11 +381,26 @@ pub fn each_member(
         Format::Pdf => pdf::walk(bytes, visit),
         Format::Iso => iso::walk(bytes, visit),
         Format::Html => html::walk(bytes, visit),
-        Format::Szdd | Format::BinHex | Format::Tnef => legacy::walk(format, bytes, visit),
-        Format::Gzip | Format::Bzip2 | Format::Xz | Format::Zstd => {
-            stream::walk(format, name, bytes, embedded, visit)
-        }
+        Format::Szdd => legacy::walk(Wrapper::Szdd, bytes, visit),
+        Format::BinHex => legacy::walk(Wrapper::BinHex, bytes, visit),
+        Format::Tnef => legacy::walk(Wrapper::Tnef, bytes, visit),
+        Format::Gzip => stream::walk(Stream::Gzip, name, bytes, embedded, visit),
+        Format::Bzip2 => stream::walk(Stream::Bzip2, name, bytes, embedded, visit),
+        Format::Xz => stream::walk(Stream::Xz, name, bytes, embedded, visit),
+        Format::Zstd => stream::walk(Stream::Zstd, name, bytes, embedded, visit),
     }
+}
+
+/// Hands `visit` a member read as it is (not encrypted, no stream's parts): what most
+/// formats' members are.
+fn visit_plain(visit: &mut dyn Visitor, name: String, reader: &mut dyn Read) -> Flow {
+    visit.member(Member {
+        name,
+        reader,
+        encrypted: false,
+        stream: false,
+        parts: None,
+    })
 }
 
 /// Tells `visit` of a member whose bytes cannot be read without a password.

@@ -8,7 +8,7 @@ use std::io::Cursor;
 
 use cab::{Cabinet, CompressionType};
 
-use super::{Flow, Format, Guarded, Member, Problem, Seen, Visitor, guarded};
+use super::{Flow, Format, Guarded, Problem, Seen, Visitor, guarded, visit_plain};
 
 /// A cabinet starts so: its signature, then 4 reserved zero bytes.
 pub const MAGIC: &[u8] = b"MSCF\0\0\0\0";
@@ -50,13 +50,7 @@ pub(super) fn walk(bytes: &[u8], visit: &mut dyn Visitor) -> Seen {
 /// Hands the file `name` to `visit`, or the reason it cannot be read.
 fn file(cabinet: &mut Cabinet<Cursor<&[u8]>>, name: String, visit: &mut dyn Visitor) -> Flow {
     match guarded(|| cabinet.read_file(&name)) {
-        Ok(reader) => visit.member(Member {
-            name,
-            reader: &mut Guarded(reader),
-            encrypted: false,
-            stream: false,
-            parts: None,
-        }),
+        Ok(reader) => visit_plain(visit, name, &mut Guarded(reader)),
         Err(e) => visit.problem(Problem::broken(Some(name), e)),
     }
 }

@@ -10,7 +10,7 @@ use std::ops::Range;
 
 use memchr::memmem;
 
-use super::{Flow, Format, Member, Problem, Seen, Visitor};
+use super::{Flow, Format, Problem, Seen, Visitor, visit_plain};
 
 /// The magic numbers of the text formats (newc, crc, odc), six ASCII digits.
 pub const NEWC: &[u8] = b"070701";
@@ -64,13 +64,7 @@ pub(super) fn walk(bytes: &[u8], visit: &mut dyn Visitor) -> Seen {
         if entry.file || !entry.data.is_empty() {
             let mut data = &bytes[entry.data.clone()];
             seen.content(entry.data.clone());
-            let flow = visit.member(Member {
-                name: entry.name,
-                reader: &mut data,
-                encrypted: false,
-                stream: false,
-                parts: None,
-            });
+            let flow = visit_plain(visit, entry.name, &mut data);
             if flow == Flow::Stop {
                 return seen;
             }
@@ -214,6 +208,7 @@ fn pad(offset: usize, align: usize) -> usize {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::inspect::formats::Member;
 
     /// A newc archive of `files`, as `cpio -o -H newc` writes it.
     pub(crate) fn newc(files: &[(&str, &[u8])]) -> Vec<u8> {

@@ -5,7 +5,7 @@
 
 use base64::Engine as _;
 
-use super::{Flow, Format, Member, Seen, Visitor};
+use super::{Flow, Format, Seen, Visitor, visit_plain};
 
 /// How far into the bytes the first tag is looked for.
 const SNIFF_LEN: usize = 1024;
@@ -52,13 +52,7 @@ pub(super) fn walk(bytes: &[u8], visit: &mut dyn Visitor) -> Seen {
         let Ok(data) = decode(&header, body) else {
             continue;
         };
-        let flow = visit.member(Member {
-            name,
-            reader: &mut data.as_slice(),
-            encrypted: false,
-            stream: false,
-            parts: None,
-        });
+        let flow = visit_plain(visit, name, &mut data.as_slice());
         if flow == Flow::Stop {
             break;
         }

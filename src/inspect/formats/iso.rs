@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use super::{Flow, Format, Member, Problem, Seen, Visitor};
+use super::{Flow, Format, Problem, Seen, Visitor, visit_plain};
 
 /// Where the first volume descriptor's `CD001` is: sector 16, after its type byte.
 pub const MAGIC_AT: usize = 16 * 2048 + 1;
@@ -127,13 +127,7 @@ fn file(
         return visit.problem(Problem::broken(Some(name), "its extent lies past the end"));
     };
     seen.content(extent);
-    visit.member(Member {
-        name,
-        reader: &mut data,
-        encrypted: false,
-        stream: false,
-        parts: None,
-    })
+    visit_plain(visit, name, &mut data)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! and TNEF (`winmail.dat`, Outlook's rich-text attachments). No kept crate reads them; each
 //! is a page of its specification, decoded here with every length checked.
 
-use super::{Flow, Format, Member, Problem, Seen, Visitor};
+use super::{Flow, Format, Problem, Seen, Visitor, visit_plain};
 
 /// SZDD's magic, then the method byte `A`.
 pub const SZDD_MAGIC: &[u8] = b"SZDD\x88\xf0\x27\x33";
@@ -16,27 +16,38 @@ pub const TNEF_MAGIC: &[u8] = &[0x78, 0x9f, 0x3e, 0x22];
 /// one was named (then the wrapper was recognised, and its damage is no chance).
 type Decoded = (Vec<(String, Vec<u8>)>, Option<Problem>);
 
+/// A wrapper's format: the formats this file reads, and no other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Wrapper {
+    Szdd,
+    BinHex,
+    Tnef,
+}
+
+impl From<Wrapper> for Format {
+    fn from(wrapper: Wrapper) -> Format {
+        match wrapper {
+            Wrapper::Szdd => Format::Szdd,
+            Wrapper::BinHex => Format::BinHex,
+            Wrapper::Tnef => Format::Tnef,
+        }
+    }
+}
+
 /// Walks the one file an SZDD, BinHex or TNEF `bytes` holds.
-pub(super) fn walk(format: Format, bytes: &[u8], visit: &mut dyn Visitor) -> Seen {
+pub(super) fn walk(wrapper: Wrapper, bytes: &[u8], visit: &mut dyn Visitor) -> Seen {
     let mut seen = Seen::default();
-    seen.header(format, 0..0);
-    let (files, problem) = match format {
-        Format::Szdd => match szdd(bytes) {
+    seen.header(wrapper.into(), 0..0);
+    let (files, problem) = match wrapper {
+        Wrapper::Szdd => match szdd(bytes) {
             Ok(data) => (vec![("expanded".to_owned(), data)], None),
             Err(why) => (Vec::new(), Some(Problem::broken(None, why))),
         },
-        Format::BinHex => binhex(bytes),
-        Format::Tnef => tnef(bytes),
-        _ => (Vec::new(), Some(Problem::broken(None, "not a wrapper"))),
+        Wrapper::BinHex => binhex(bytes),
+        Wrapper::Tnef => tnef(bytes),
     };
     for (name, data) in files {
-        let flow = visit.member(Member {
-            name,
-            reader: &mut data.as_slice(),
-            encrypted: false,
-            stream: false,
-            parts: None,
-        });
+        let flow = visit_plain(visit, name, &mut data.as_slice());
         if flow == Flow::Stop {
             return seen;
         }

@@ -8,7 +8,7 @@
 
 use mail_parser::{Encoding, MessageParser, MimeHeaders, PartType};
 
-use super::{Flow, Format, Member, Problem, Seen, Visitor};
+use super::{Flow, Format, Problem, Seen, Visitor, visit_plain};
 
 /// The header fields one of which a mail's first header block must have: what every mail
 /// client and MTA writes, and what other `Name: value` texts (HTTP dumps, configs) lack.
@@ -73,7 +73,7 @@ pub(super) fn walk(bytes: &[u8], visit: &mut dyn Visitor) -> Seen {
         if messages.len() > 1 {
             for (i, range) in messages.into_iter().enumerate() {
                 let mut message = &bytes[range];
-                if member(visit, format!("message{}.eml", i + 1), &mut message) == Flow::Stop {
+                if visit_plain(visit, format!("message{}.eml", i + 1), &mut message) == Flow::Stop {
                     break;
                 }
             }
@@ -122,11 +122,11 @@ fn parts(bytes: &[u8], seen: &mut Seen, visit: &mut dyn Visitor) {
             seen.content(body);
         }
         let uuencoded = uuencoded(contents);
-        if member(visit, name.clone(), &mut contents) == Flow::Stop {
+        if visit_plain(visit, name.clone(), &mut contents) == Flow::Stop {
             return;
         }
         for (file, data) in uuencoded {
-            if member(visit, format!("{name}>{file}"), &mut data.as_slice()) == Flow::Stop {
+            if visit_plain(visit, format!("{name}>{file}"), &mut data.as_slice()) == Flow::Stop {
                 return;
             }
         }
@@ -142,16 +142,6 @@ fn extension(body: &PartType<'_>) -> &'static str {
         PartType::Message(_) => "eml",
         PartType::Multipart(_) => "multipart",
     }
-}
-
-fn member(visit: &mut dyn Visitor, name: String, reader: &mut &[u8]) -> Flow {
-    visit.member(Member {
-        name,
-        reader,
-        encrypted: false,
-        stream: false,
-        parts: None,
-    })
 }
 
 /// The files uuencoded in `text`: each `begin MODE NAME` line to its `end`, decoded. A block

@@ -11,7 +11,7 @@ use std::io::{Cursor, Read};
 
 use cfb::CompoundFile;
 
-use super::{Flow, Format, Guarded, Member, Problem, Seen, Visitor, guarded};
+use super::{Flow, Format, Guarded, Problem, Seen, Visitor, guarded, visit_plain};
 
 /// A compound file starts so.
 pub const MAGIC: &[u8] = &[0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1];
@@ -46,7 +46,7 @@ pub(super) fn walk(bytes: &[u8], visit: &mut dyn Visitor) -> Seen {
             Ok(stream) if super::vba::is_module(&name) || super::ppt::is_document(&name) => {
                 inside(Guarded(stream), name, visit)
             }
-            Ok(stream) => member(visit, name, &mut Guarded(stream)),
+            Ok(stream) => visit_plain(visit, name, &mut Guarded(stream)),
             Err(e) => visit.problem(Problem::broken(Some(name), e)),
         };
         if flow == Flow::Stop {
@@ -63,20 +63,20 @@ fn inside(mut stream: impl Read, name: String, visit: &mut dyn Visitor) -> Flow 
     if let Err(e) = stream.read_to_end(&mut bytes) {
         return visit.problem(Problem::broken(Some(name), e));
     }
-    if member(visit, name.clone(), &mut bytes.as_slice()) == Flow::Stop {
+    if visit_plain(visit, name.clone(), &mut bytes.as_slice()) == Flow::Stop {
         return Flow::Stop;
     }
     if super::ppt::is_document(&name) {
         for (i, object) in super::ppt::objects(&bytes).into_iter().enumerate() {
             let object_name = format!("{name}>oleobject{}.ole", i + 1);
-            if member(visit, object_name, &mut object.as_slice()) == Flow::Stop {
+            if visit_plain(visit, object_name, &mut object.as_slice()) == Flow::Stop {
                 return Flow::Stop;
             }
         }
         return Flow::Continue;
     }
     match super::vba::source(&bytes) {
-        Some(source) => member(visit, format!("{name}.vba"), &mut source.as_slice()),
+        Some(source) => visit_plain(visit, format!("{name}.vba"), &mut source.as_slice()),
         None => Flow::Continue,
     }
 }
@@ -87,11 +87,11 @@ fn native(mut stream: impl Read, name: String, visit: &mut dyn Visitor) -> Flow 
     if let Err(e) = stream.read_to_end(&mut bytes) {
         return visit.problem(Problem::broken(Some(name), e));
     }
-    if member(visit, name.clone(), &mut bytes.as_slice()) == Flow::Stop {
+    if visit_plain(visit, name.clone(), &mut bytes.as_slice()) == Flow::Stop {
         return Flow::Stop;
     }
     match package(&bytes) {
-        Some((file, data)) => member(visit, format!("{name}>{file}"), &mut &data[..]),
+        Some((file, data)) => visit_plain(visit, format!("{name}>{file}"), &mut &data[..]),
         // Not every native stream is a package (an embedded Paintbrush picture is not).
         None => Flow::Continue,
     }
@@ -126,16 +126,6 @@ fn c_string(bytes: &[u8], at: &mut usize) -> Option<String> {
 fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
     let four = bytes.get(at..at.checked_add(4)?)?;
     Some(u32::from_le_bytes(four.try_into().ok()?))
-}
-
-fn member(visit: &mut dyn Visitor, name: String, reader: &mut dyn Read) -> Flow {
-    visit.member(Member {
-        name,
-        reader,
-        encrypted: false,
-        stream: false,
-        parts: None,
-    })
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::io::Read;
 
 use memchr::memmem;
 
-use super::{Flow, Format, Member, Seen, Visitor, visit_encrypted};
+use super::{Flow, Format, Seen, Visitor, visit_encrypted, visit_plain};
 
 /// A PDF says so in its first 1024 bytes, as Acrobat reads it.
 pub const MAGIC: &[u8] = b"%PDF-";
@@ -42,16 +42,14 @@ pub(super) fn walk(bytes: &[u8], visit: &mut dyn Visitor) -> Seen {
         let Some(mut reader) = decode(&stream.filters, &bytes[stream.data.clone()]) else {
             continue;
         };
-        let flow = visit.member(Member {
-            name: format!(
+        let flow = visit_plain(
+            visit,
+            format!(
                 "{}.bin",
                 stream.name.unwrap_or_else(|| format!("stream{n}"))
             ),
-            reader: &mut reader,
-            encrypted: false,
-            stream: false,
-            parts: None,
-        });
+            &mut reader,
+        );
         if flow == Flow::Stop {
             break;
         }

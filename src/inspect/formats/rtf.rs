@@ -5,7 +5,7 @@
 //! that is what is looked for; the rest of the syntax is read as loosely as Word reads it:
 //! in object data, what is not a hex digit or `\bin` is passed over.
 
-use super::{Flow, Format, Member, Problem, Seen, Visitor};
+use super::{Flow, Format, Problem, Seen, Visitor, visit_plain};
 
 /// What Word needs to open a file as RTF.
 pub const MAGIC: &[u8] = b"{\\rt";
@@ -92,14 +92,16 @@ fn object(n: usize, data: &[u8], visit: &mut dyn Visitor) -> Flow {
     let name = format!("object{n}.ole");
     let Some((class, native)) = ole1(data) else {
         // Not an OLE1 object (Word writes other data there too): the bytes themselves.
-        return member(visit, name, data);
+        return visit_plain(visit, name, &mut &data[..]);
     };
-    if member(visit, name.clone(), &native[4..]) == Flow::Stop {
+    if visit_plain(visit, name.clone(), &mut &native[4..]) == Flow::Stop {
         return Flow::Stop;
     }
     match class.as_str() {
         "Package" => match super::ole::package(native) {
-            Some((file, payload)) => member(visit, format!("{name}>{file}"), payload),
+            Some((file, payload)) => {
+                visit_plain(visit, format!("{name}>{file}"), &mut &payload[..])
+            }
             None => visit.problem(Problem::broken(Some(name), "its package does not read")),
         },
         _ => Flow::Continue,
@@ -120,16 +122,6 @@ fn ole1(data: &[u8]) -> Option<(String, &[u8])> {
     let size = u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?) as usize;
     let native = data.get(at..(at + 4).checked_add(size)?)?;
     Some((strings.swap_remove(0), native))
-}
-
-fn member(visit: &mut dyn Visitor, name: String, mut bytes: &[u8]) -> Flow {
-    visit.member(Member {
-        name,
-        reader: &mut bytes,
-        encrypted: false,
-        stream: false,
-        parts: None,
-    })
 }
 
 #[cfg(test)]

@@ -17,28 +17,47 @@ const BZIP2_MAGICS: [[u8; 6]; 2] = [
     [0x17, 0x72, 0x45, 0x38, 0x50, 0x90],
 ];
 
-/// Hands the decoded bytes of the `format` stream `bytes` (named `name`) to `visit`. At the
-/// start of an object, concatenated streams are one (as gunzip reads them); embedded in other
-/// bytes, a stream ends with its first.
+/// A compressed stream's format: the formats this file decodes, and no other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Gzip,
+    Bzip2,
+    Xz,
+    Zstd,
+}
+
+impl From<Stream> for Format {
+    fn from(stream: Stream) -> Format {
+        match stream {
+            Stream::Gzip => Format::Gzip,
+            Stream::Bzip2 => Format::Bzip2,
+            Stream::Xz => Format::Xz,
+            Stream::Zstd => Format::Zstd,
+        }
+    }
+}
+
+/// Hands the decoded bytes of the `stream` `bytes` (named `name`) to `visit`. At the start of
+/// an object, concatenated streams are one (as gunzip reads them); embedded in other bytes, a
+/// stream ends with its first.
 pub(super) fn walk(
-    format: Format,
+    stream: Stream,
     name: &str,
     bytes: &[u8],
     embedded: bool,
     visit: &mut dyn Visitor,
 ) -> Seen {
     let mut seen = Seen::default();
-    seen.header(format, 0..0);
-    if let Err(why) = stream_header(format, bytes) {
+    seen.header(stream.into(), 0..0);
+    if let Err(why) = stream_header(stream, bytes) {
         // Bytes that only looked like a stream: no member.
         visit.problem(Problem::broken(None, why));
         return seen;
     }
     let member = stream_member_name(name);
     let parts = Parts::default();
-    let mut reader = match decoder(format, bytes, embedded, &parts) {
-        Ok(Some(reader)) => reader,
-        Ok(None) => return seen,
+    let mut reader = match decoder(stream, bytes, embedded, &parts) {
+        Ok(reader) => reader,
         Err(e) => {
             visit.problem(Problem::broken(Some(member), e));
             return seen;
@@ -49,111 +68,76 @@ pub(super) fn walk(
         reader: &mut reader,
         encrypted: false,
         stream: true,
-        parts: (format == Format::Gzip && !embedded).then_some(&parts),
+        parts: (stream == Stream::Gzip && !embedded).then_some(&parts),
     });
     drop(reader);
-    account(format, bytes.len(), embedded, &parts, &mut seen);
+    account(stream, bytes.len(), embedded, &parts, &mut seen);
     seen
 }
 
-/// A reader of the `format` stream `bytes` decoded (its gzip members noted in `parts`), if
-/// it is a stream.
+/// A reader of the `stream` `bytes` decoded (its gzip members noted in `parts`).
 fn decoder<'a>(
-    format: Format,
+    stream: Stream,
     bytes: &'a [u8],
     embedded: bool,
     parts: &'a Parts,
-) -> std::io::Result<Option<Box<dyn Read + 'a>>> {
-    Ok(Some(match (format, embedded) {
-        (Format::Gzip, _) => Box::new(GzipMembers::new(bytes, embedded, Some(parts))),
-        (Format::Bzip2, false) => Box::new(bzip2::read::MultiBzDecoder::new(bytes)),
-        (Format::Bzip2, true) => Box::new(bzip2::read::BzDecoder::new(bytes)),
-        (Format::Xz, _) => Box::new(lzma_rust2::XzReader::new_mem_limit(
+) -> std::io::Result<Box<dyn Read + 'a>> {
+    Ok(match (stream, embedded) {
+        (Stream::Gzip, _) => Box::new(GzipMembers::new(bytes, embedded, Some(parts))),
+        (Stream::Bzip2, false) => Box::new(bzip2::read::MultiBzDecoder::new(bytes)),
+        (Stream::Bzip2, true) => Box::new(bzip2::read::BzDecoder::new(bytes)),
+        (Stream::Xz, _) => Box::new(lzma_rust2::XzReader::new_mem_limit(
             bytes,
             !embedded,
             DECODER_MEMORY_KIB as u32,
         )),
-        (Format::Zstd, _) => {
+        (Stream::Zstd, _) => {
             let decoder = zstd::stream::read::Decoder::with_buffer(bytes)?;
             match embedded {
                 true => Box::new(decoder.single_frame()),
                 false => Box::new(decoder),
             }
         }
-        (
-            Format::Zip
-            | Format::Tar
-            | Format::SevenZ
-            | Format::Cpio
-            | Format::Cab
-            | Format::Ole
-            | Format::Rtf
-            | Format::Pdf
-            | Format::Iso
-            | Format::Szdd
-            | Format::BinHex
-            | Format::Tnef
-            | Format::Mail
-            | Format::Html,
-            _,
-        ) => return Ok(None),
-    }))
+    })
 }
 
 /// Notes in `seen` what the stream of `len` bytes took: its gzip members (`parts`) where
 /// they lie, and the rest as far as the stream goes.
-fn account(format: Format, len: usize, embedded: bool, parts: &Parts, seen: &mut Seen) {
+fn account(stream: Stream, len: usize, embedded: bool, parts: &Parts, seen: &mut Seen) {
     let members = parts.packed();
     for member in &members {
-        seen.header(format, member.start..member.start);
+        seen.header(stream.into(), member.start..member.start);
         seen.packed(member.clone(), Coder::AsSaid);
     }
-    let coder = match (format, embedded) {
+    let coder = match (stream, embedded) {
         // A gzip file is its members, measured as they were decoded; what follows the last
         // one decoded in full is a member that broke (measured if asked), or zero padding.
-        (Format::Gzip, false) => {
+        (Stream::Gzip, false) => {
             let from = members.last().map_or(0, |m| m.end);
             seen.packed(from..len, Coder::Gzip);
             return;
         }
         // At the start of an object, another stream is all its bytes (anything after it
         // does not decode, and the walk says so).
-        (Format::Bzip2 | Format::Xz | Format::Zstd, false) => Coder::AsSaid,
+        (Stream::Bzip2 | Stream::Xz | Stream::Zstd, false) => Coder::AsSaid,
         // Inside other bytes, a stream ends where its decoder stops: measured if asked.
-        (Format::Gzip, true) if !members.is_empty() => return,
-        (Format::Gzip, true) => Coder::Gzip,
-        (Format::Bzip2, true) => Coder::Bzip2,
-        (Format::Xz, true) => Coder::Xz,
-        (Format::Zstd, true) => Coder::Zstd,
-        (
-            Format::Zip
-            | Format::Tar
-            | Format::SevenZ
-            | Format::Cpio
-            | Format::Cab
-            | Format::Ole
-            | Format::Rtf
-            | Format::Pdf
-            | Format::Iso
-            | Format::Szdd
-            | Format::BinHex
-            | Format::Tnef
-            | Format::Mail
-            | Format::Html,
-            _,
-        ) => Coder::AsSaid,
+        (Stream::Gzip, true) if !members.is_empty() => return,
+        (Stream::Gzip, true) => Coder::Gzip,
+        (Stream::Bzip2, true) => Coder::Bzip2,
+        (Stream::Xz, true) => Coder::Xz,
+        (Stream::Zstd, true) => Coder::Zstd,
     };
     seen.packed(0..len, coder);
 }
 
-/// Why `bytes` do not start with a header of a `format` stream that parses, if they do not:
+/// Why `bytes` do not start with a header of a `stream` that parses, if they do not:
 /// gzip's member header and its first deflate block's type (what `gzip -d` reads before any
 /// byte comes out), bzip2's `BZh` level and its first block's (or end's) magic, xz's stream
 /// header (its CRC32 right), zstd's frame header.
-pub(crate) fn stream_header(format: Format, bytes: &[u8]) -> Result<(), String> {
-    match format {
-        Format::Gzip => gzip_header(bytes),
-        Format::Bzip2 => {
+pub(crate) fn stream_header(stream: Stream, bytes: &[u8]) -> Result<(), String> {
+    match stream {
+        Stream::Gzip => gzip_header(bytes),
+        Stream::Bzip2 => {
             let level = bytes.get(3).is_some_and(|l| (b'1'..=b'9').contains(l));
             let block = bytes
                 .get(4..10)
@@ -163,24 +147,10 @@ pub(crate) fn stream_header(format: Format, bytes: &[u8]) -> Result<(), String> 
                 false => Err("no bzip2 header".into()),
             }
         }
-        Format::Xz => xz_header(bytes),
-        Format::Zstd => zstd::zstd_safe::get_frame_content_size(bytes)
+        Stream::Xz => xz_header(bytes),
+        Stream::Zstd => zstd::zstd_safe::get_frame_content_size(bytes)
             .map(drop)
             .map_err(|_| "no zstd frame header".into()),
-        Format::Zip
-        | Format::Tar
-        | Format::SevenZ
-        | Format::Cpio
-        | Format::Cab
-        | Format::Ole
-        | Format::Rtf
-        | Format::Pdf
-        | Format::Iso
-        | Format::Szdd
-        | Format::BinHex
-        | Format::Tnef
-        | Format::Mail
-        | Format::Html => Err(format!("{} is no stream", format.name())),
     }
 }
 
@@ -378,27 +348,27 @@ mod tests {
     #[test]
     fn a_stream_is_recognised_by_a_header_that_parses() {
         let text = b"some text, some text";
-        assert_eq!(stream_header(Format::Gzip, &gz(text)), Ok(()));
+        assert_eq!(stream_header(Stream::Gzip, &gz(text)), Ok(()));
         let header_only = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
-        assert!(stream_header(Format::Gzip, &header_only).is_err());
+        assert!(stream_header(Stream::Gzip, &header_only).is_err());
         let reserved = [&header_only[..], &[0xff, 0xff]].concat();
-        assert!(stream_header(Format::Gzip, &reserved).is_err());
-        assert!(stream_header(Format::Gzip, &[0x1f, 0x8b, 9, 0]).is_err());
+        assert!(stream_header(Stream::Gzip, &reserved).is_err());
+        assert!(stream_header(Stream::Gzip, &[0x1f, 0x8b, 9, 0]).is_err());
         let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
         bz.write_all(text).unwrap();
         let bz = bz.finish().unwrap();
-        assert_eq!(stream_header(Format::Bzip2, &bz), Ok(()));
-        assert!(stream_header(Format::Bzip2, b"BZh9 and no block").is_err());
+        assert_eq!(stream_header(Stream::Bzip2, &bz), Ok(()));
+        assert!(stream_header(Stream::Bzip2, b"BZh9 and no block").is_err());
         let options = lzma_rust2::XzOptions::with_preset(1);
         let mut xz = lzma_rust2::XzWriter::new(Vec::new(), options).unwrap();
         xz.write_all(text).unwrap();
         let mut xz = xz.finish().unwrap();
-        assert_eq!(stream_header(Format::Xz, &xz), Ok(()));
+        assert_eq!(stream_header(Stream::Xz, &xz), Ok(()));
         xz[7] ^= 1;
-        assert!(stream_header(Format::Xz, &xz).is_err(), "its CRC32");
+        assert!(stream_header(Stream::Xz, &xz).is_err(), "its CRC32");
         let zst = zstd::encode_all(&text[..], 1).unwrap();
-        assert_eq!(stream_header(Format::Zstd, &zst), Ok(()));
-        assert!(stream_header(Format::Zstd, &zst[..4]).is_err());
+        assert_eq!(stream_header(Stream::Zstd, &zst), Ok(()));
+        assert!(stream_header(Stream::Zstd, &zst[..4]).is_err());
     }
 
     #[test]
