@@ -76,6 +76,8 @@ fn plausible(format: Format, bytes: &[u8]) -> bool {
         Format::Pdf => format.starts(bytes),
         Format::BinHex => bytes.get(40..44) == Some(b" 4.0"),
         Format::Tnef => bytes.get(6).is_some_and(|l| *l == 1 || *l == 2),
+        Format::AutoIt => format.starts(bytes),
+        Format::Arj => format.starts(bytes),
         // Never searched for: they have no signature.
         Format::Mail | Format::Html | Format::Rtf | Format::Iso => false,
     }
@@ -103,6 +105,8 @@ pub fn likely(format: Format, bytes: &[u8]) -> bool {
         | Format::Szdd
         | Format::BinHex
         | Format::Tnef
+        | Format::AutoIt
+        | Format::Arj
         | Format::Mail
         | Format::Html => true,
     }

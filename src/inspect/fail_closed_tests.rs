@@ -250,12 +250,13 @@ fn a_member_in_a_method_not_decoded_here_is_unscannable() {
     let stored = ::zip::CompressionMethod::Stored;
     let mut imploded = zip_with(
         stored,
-        &[("old.txt", b"imploded long ago"), ("b.txt", b"fine")],
+        &[("old.txt", b"tokenized long ago"), ("b.txt", b"fine")],
     );
-    // Method 6 (implode) in the first member's local and central headers.
-    imploded[8] = 6;
+    // Method 7 (PKWARE's reserved "tokenizing") in the first member's local and central
+    // headers: no zip tool ever wrote it, no reader decodes it.
+    imploded[8] = 7;
     let central = nth(&imploded, b"PK\x01\x02", 0);
-    imploded[central + 10] = 6;
+    imploded[central + 10] = 7;
     let why = unscannable_reason(look(&imploded, "i.zip", &limits()));
     assert!(
         why.starts_with(
@@ -263,10 +264,10 @@ fn a_member_in_a_method_not_decoded_here_is_unscannable() {
         ),
         "{why}"
     );
-    let mut with_eicar = zip_with(stored, &[("old.txt", b"imploded"), ("eicar.com", EICAR)]);
-    with_eicar[8] = 6;
+    let mut with_eicar = zip_with(stored, &[("old.txt", b"tokenized"), ("eicar.com", EICAR)]);
+    with_eicar[8] = 7;
     let central = nth(&with_eicar, b"PK\x01\x02", 0);
-    with_eicar[central + 10] = 6;
+    with_eicar[central + 10] = 7;
     assert_eq!(
         infected_by(&look(&with_eicar, "i.zip", &limits())),
         ["i.zip>eicar.com:EICAR_Test_File"]

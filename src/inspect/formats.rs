@@ -9,6 +9,8 @@
 
 use std::io::Read;
 
+mod arj;
+mod autoit;
 mod cab;
 mod cpio;
 mod extent;
@@ -22,10 +24,13 @@ mod ole;
 mod pdf;
 mod ppt;
 mod rtf;
+#[doc(hidden)]
+pub mod samples;
 mod seen;
 mod seven_z;
 mod stream;
 mod tar;
+mod unpacked;
 mod vba;
 mod zip;
 
@@ -35,6 +40,7 @@ pub use self::seen::Seen;
 pub use self::stream::{GzipMembers, Parts};
 pub(crate) use self::stream::{Stream, gzip_is_usual, stream_header};
 pub(crate) use self::tar::is_header as is_tar_header;
+use self::unpacked::Unpacked;
 pub(crate) use self::zip::known_method as zip_known_method;
 
 /// A container format.
@@ -72,6 +78,10 @@ pub enum Format {
     BinHex,
     /// Outlook's TNEF (`winmail.dat`).
     Tnef,
+    /// An ARJ archive (methods 0 to 4).
+    Arj,
+    /// A compiled AutoIt v3 script (EA05, EA06) inside an executable, for its files and script.
+    AutoIt,
     /// A mail message (RFC 822 / MIME), or an mbox of them.
     Mail,
     /// Markup (HTML, SVG, XML) holding `data:` URIs.
@@ -88,7 +98,7 @@ pub const DECODER_MEMORY_KIB: usize = 256 * 1024;
 impl Format {
     /// Every format, in the order [`Format::sniff`] tries them.
     /// Mail and markup, told by their text rather than a magic number, come last.
-    pub const ALL: [Format; 18] = [
+    pub const ALL: [Format; 20] = [
         Format::Zip,
         Format::Gzip,
         Format::Bzip2,
@@ -105,6 +115,8 @@ impl Format {
         Format::Szdd,
         Format::BinHex,
         Format::Tnef,
+        Format::Arj,
+        Format::AutoIt,
         Format::Mail,
         Format::Html,
     ];
@@ -136,6 +148,8 @@ impl Format {
             Format::Rtf => bytes.starts_with(self::rtf::MAGIC),
             Format::Pdf => self::pdf::starts(bytes),
             Format::Iso => self::iso::starts(bytes),
+            Format::AutoIt => self::autoit::starts(bytes),
+            Format::Arj => self::arj::starts(bytes),
             Format::Zip
             | Format::SevenZ
             | Format::Gzip
@@ -163,6 +177,8 @@ impl Format {
             Format::Pdf => &[self::pdf::MAGIC],
             Format::BinHex => &[self::legacy::BINHEX_MAGIC],
             Format::Tnef => &[self::legacy::TNEF_MAGIC],
+            Format::AutoIt => &[self::autoit::MAGIC],
+            Format::Arj => &[self::arj::MAGIC],
             Format::Zip => &[b"PK\x03\x04"],
             Format::Gzip => &[&[0x1f, 0x8b]],
             Format::Bzip2 => &[b"BZh"],
@@ -175,10 +191,19 @@ impl Format {
         }
     }
 
+    /// True for a compressed stream, which holds one member and no names.
+    pub fn is_stream(self) -> bool {
+        Stream::ALL
+            .into_iter()
+            .any(|stream| Format::from(stream) == self)
+    }
+
     /// Where its magic is found in a container of this format.
     pub fn magic_at(self) -> usize {
         match self {
             Format::Tar => TAR_MAGIC_AT,
+            Format::AutoIt => self::autoit::MAGIC_AT,
+            Format::Arj => self::arj::MAGIC_AT,
             _ => 0,
         }
     }
@@ -212,6 +237,8 @@ impl Format {
             Format::Szdd => "SZDD",
             Format::BinHex => "BINHEX",
             Format::Tnef => "TNEF",
+            Format::AutoIt => "AUTOIT",
+            Format::Arj => "ARJ",
             Format::Mail => "MAIL",
             Format::Html => "HTML",
         }
@@ -237,6 +264,8 @@ impl Format {
             Format::Szdd => "_",
             Format::BinHex => "hqx",
             Format::Tnef => "dat",
+            Format::AutoIt => "au3",
+            Format::Arj => "arj",
             Format::Mail => "eml",
             Format::Html => "html",
         }
@@ -384,6 +413,8 @@ pub fn each_member(
         Format::Szdd => legacy::walk(Wrapper::Szdd, bytes, visit),
         Format::BinHex => legacy::walk(Wrapper::BinHex, bytes, visit),
         Format::Tnef => legacy::walk(Wrapper::Tnef, bytes, visit),
+        Format::AutoIt => walk_unpacked(format, autoit::unpack(bytes, visit.measure()), visit),
+        Format::Arj => walk_unpacked(format, arj::unpack(bytes, visit.measure()), visit),
         Format::Gzip => stream::walk(Stream::Gzip, name, bytes, embedded, visit),
         Format::Bzip2 => stream::walk(Stream::Bzip2, name, bytes, embedded, visit),
         Format::Xz => stream::walk(Stream::Xz, name, bytes, embedded, visit),
@@ -401,6 +432,22 @@ fn visit_plain(visit: &mut dyn Visitor, name: String, reader: &mut dyn Read) -> 
         stream: false,
         parts: None,
     })
+}
+
+/// Hands `visit` the files a decoder read whole (a format no kept crate reads, `format`),
+/// then why it stopped early, if it did.
+fn walk_unpacked(format: Format, unpacked: Unpacked, visit: &mut dyn Visitor) -> Seen {
+    let mut seen = Seen::default();
+    seen.header(format, 0..0);
+    for (name, data) in unpacked.files {
+        if visit_plain(visit, name, &mut data.as_slice()) == Flow::Stop {
+            return seen;
+        }
+    }
+    if let Some(problem) = unpacked.problem {
+        visit.problem(problem);
+    }
+    seen
 }
 
 /// Tells `visit` of a member whose bytes cannot be read without a password.

@@ -221,6 +221,40 @@ fn limits_on_depth_members_and_expanded_bytes_name_their_setting() {
 }
 
 #[test]
+fn an_archive_in_a_stream_shares_its_level_and_a_stream_in_a_stream_does_not() {
+    // Three tar.gz, each in the one before, as clamav-testfiles' clam_cache_emax.tgz nests
+    // nine: three levels as users count them, six members deep.
+    let mut nested = EICAR.to_vec();
+    for name in ["eicar.com", "c.tgz", "b.tgz"] {
+        nested = gzip(&tar(&[(name, &nested)]));
+    }
+    let three = Limits {
+        max_depth: 3,
+        ..limits()
+    };
+    let found = look(&nested, "a.tgz", &three);
+    assert_eq!(
+        labels(&found),
+        ["a.tgz>a.tar>b.tgz>b.tar>c.tgz>c.tar>eicar.com:EICAR_Test_File"],
+        "{found:?}"
+    );
+    assert_eq!(found.incomplete, None);
+    let two = Limits {
+        max_depth: 2,
+        ..limits()
+    };
+    let why = unscannable_reason(look(&nested, "a.tgz", &two));
+    assert!(
+        why.contains("ARCHIVE_MAX_DEPTH (2) reached at a.tgz>a.tar>b.tgz>b.tar>c.tgz"),
+        "{why}"
+    );
+    // Streams alone count each: gzip(gzip(gzip)) is three levels.
+    let streams = gzip(&gzip(&gzip(EICAR)));
+    let why = unscannable_reason(look(&streams, "x.gz", &two));
+    assert!(why.contains("ARCHIVE_MAX_DEPTH (2)"), "{why}");
+}
+
+#[test]
 fn a_match_wins_over_a_limit() {
     let zeros = vec![0u8; 40 << 20];
     let archive = zip(&[("eicar.com", EICAR), ("zeros.bin", &zeros)]);

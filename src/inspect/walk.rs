@@ -36,6 +36,12 @@ pub(super) struct Walk<'a> {
     root: String,
     /// The room the object and the members on the current path hold.
     holding: Holding,
+    /// The lengths of the current path at which a member is a compressed stream's decoded
+    /// bytes.
+    streams: Vec<usize>,
+    /// The members on the current path that share their level with the stream they came out
+    /// of: an archive a stream holds (`x.tar.gz` is one level, as users count it).
+    shared: usize,
     out: Inspection,
 }
 
@@ -56,6 +62,8 @@ impl<'a> Walk<'a> {
             root_size: body.bytes.len() as u64,
             root: object.key.rsplit('/').next().unwrap_or_default().to_owned(),
             holding: body.holding,
+            streams: Vec::new(),
+            shared: 0,
             out: Inspection::default(),
         }
     }
@@ -112,10 +120,14 @@ impl<'a> Walk<'a> {
     ) -> Flow {
         let mut seen = Seen::default();
         if let Some(format) = format {
-            if path.len() >= self.limits.max_depth {
+            // A stream in a stream counts: only archives share a level.
+            let shares = !format.is_stream() && self.streams.last() == Some(&path.len());
+            if self.depth(path) >= self.limits.max_depth && !shares {
                 return self.too_deep(path);
             }
+            self.shared += usize::from(shares);
             let (flow, walked) = self.container(format, data, path, subject, None);
+            self.shared -= usize::from(shares);
             if flow == Flow::Stop {
                 return Flow::Stop;
             }
@@ -207,7 +219,7 @@ impl<'a> Walk<'a> {
             {
                 continue;
             }
-            if path.len() >= self.limits.max_depth {
+            if self.depth(path) >= self.limits.max_depth {
                 return self.too_deep(path);
             }
             if self.count_member(path) == Flow::Stop {
@@ -323,7 +335,13 @@ impl<'a> Walk<'a> {
         let subject = parent.member(&member.name, data);
         let outer = self.holding;
         self.holding = outer.plus(Holding::of(&held));
+        if member.stream {
+            self.streams.push(path.len());
+        }
         let mut flow = self.bytes(data, path, &subject);
+        if member.stream {
+            self.streams.pop();
+        }
         if let Some(parts) = member.parts
             && flow != Flow::Stop
         {
@@ -350,6 +368,11 @@ impl<'a> Walk<'a> {
             )),
         }
         Flow::Continue
+    }
+
+    /// How many containers deep `path` is: its members but those that share their level.
+    fn depth(&self, path: &[String]) -> usize {
+        path.len() - self.shared
     }
 
     fn too_deep(&mut self, path: &[String]) -> Flow {

@@ -26,6 +26,11 @@ pub enum Stream {
     Zstd,
 }
 
+impl Stream {
+    /// Every stream format.
+    pub const ALL: [Stream; 4] = [Stream::Gzip, Stream::Bzip2, Stream::Xz, Stream::Zstd];
+}
+
 impl From<Stream> for Format {
     fn from(stream: Stream) -> Format {
         match stream {

@@ -25,7 +25,8 @@ impl Walk<'_> {
         let mut decoded: Option<Buffer> = None;
         let mut parts = Vec::new();
         for (i, coding) in codings.iter().enumerate().rev() {
-            let stopped = path.len() >= self.limits.max_depth && self.too_deep(path) == Flow::Stop;
+            let stopped =
+                self.depth(path) >= self.limits.max_depth && self.too_deep(path) == Flow::Stop;
             path.push(format!("Content-Encoding={}", coding.name()));
             if stopped || self.count_member(path) == Flow::Stop {
                 path.truncate(depth);
