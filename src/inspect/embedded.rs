@@ -76,6 +76,11 @@ fn plausible(format: Format, bytes: &[u8]) -> bool {
         Format::Pdf => format.starts(bytes),
         Format::BinHex => bytes.get(40..44) == Some(b" 4.0"),
         Format::Tnef => bytes.get(6).is_some_and(|l| *l == 1 || *l == 2),
+        Format::Lha => format.starts(bytes),
+        Format::Chm => format.starts(bytes),
+        Format::InstallShield => format.starts(bytes),
+        Format::Sis => format.starts(bytes),
+        Format::Nsis => format.starts(bytes),
         Format::AutoIt => format.starts(bytes),
         Format::Arj => format.starts(bytes),
         // Never searched for: they have no signature.
@@ -105,6 +110,11 @@ pub fn likely(format: Format, bytes: &[u8]) -> bool {
         | Format::Szdd
         | Format::BinHex
         | Format::Tnef
+        | Format::Lha
+        | Format::Chm
+        | Format::InstallShield
+        | Format::Sis
+        | Format::Nsis
         | Format::AutoIt
         | Format::Arj
         | Format::Mail

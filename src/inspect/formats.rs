@@ -12,14 +12,18 @@ use std::io::Read;
 mod arj;
 mod autoit;
 mod cab;
+mod chm;
 mod cpio;
 mod extent;
 #[doc(hidden)]
 pub mod fuzz;
 mod html;
+mod ishield;
 mod iso;
 mod legacy;
+mod lha;
 mod mail;
+mod nsis;
 mod ole;
 mod pdf;
 mod ppt;
@@ -28,6 +32,7 @@ mod rtf;
 pub mod samples;
 mod seen;
 mod seven_z;
+mod sis;
 mod stream;
 mod tar;
 mod unpacked;
@@ -82,6 +87,16 @@ pub enum Format {
     Arj,
     /// A compiled AutoIt v3 script (EA05, EA06) inside an executable, for its files and script.
     AutoIt,
+    /// An NSIS installer's data (deflate, LZMA; solid or not), found in its executable.
+    Nsis,
+    /// A Symbian installer (SIS, releases 3 to 6 and 9).
+    Sis,
+    /// InstallShield data: a setup stream, cabinets (ISc(), or a plain overlay of a setup.exe.
+    InstallShield,
+    /// A Microsoft Compiled HTML Help file (CHM: stored and LZX sections).
+    Chm,
+    /// An LHA/LZH archive (-lh0- to -lh7-, -lh1-, LArc's -lzs-/-lz4-/-lz5-; header levels 0 to 3).
+    Lha,
     /// A mail message (RFC 822 / MIME), or an mbox of them.
     Mail,
     /// Markup (HTML, SVG, XML) holding `data:` URIs.
@@ -98,7 +113,7 @@ pub const DECODER_MEMORY_KIB: usize = 256 * 1024;
 impl Format {
     /// Every format, in the order [`Format::sniff`] tries them.
     /// Mail and markup, told by their text rather than a magic number, come last.
-    pub const ALL: [Format; 20] = [
+    pub const ALL: [Format; 25] = [
         Format::Zip,
         Format::Gzip,
         Format::Bzip2,
@@ -117,6 +132,11 @@ impl Format {
         Format::Tnef,
         Format::Arj,
         Format::AutoIt,
+        Format::Nsis,
+        Format::Sis,
+        Format::InstallShield,
+        Format::Chm,
+        Format::Lha,
         Format::Mail,
         Format::Html,
     ];
@@ -148,6 +168,11 @@ impl Format {
             Format::Rtf => bytes.starts_with(self::rtf::MAGIC),
             Format::Pdf => self::pdf::starts(bytes),
             Format::Iso => self::iso::starts(bytes),
+            Format::Lha => self::lha::starts(bytes),
+            Format::Chm => self::chm::starts(bytes),
+            Format::InstallShield => self::ishield::starts_any(bytes),
+            Format::Sis => self::sis::starts(bytes),
+            Format::Nsis => self::nsis::starts(bytes),
             Format::AutoIt => self::autoit::starts(bytes),
             Format::Arj => self::arj::starts(bytes),
             Format::Zip
@@ -177,6 +202,11 @@ impl Format {
             Format::Pdf => &[self::pdf::MAGIC],
             Format::BinHex => &[self::legacy::BINHEX_MAGIC],
             Format::Tnef => &[self::legacy::TNEF_MAGIC],
+            Format::Lha => self::lha::SIGNATURES,
+            Format::Chm => &[self::chm::MAGIC],
+            Format::InstallShield => self::ishield::SIGNATURES,
+            Format::Sis => &[self::sis::MAGIC],
+            Format::Nsis => &[self::nsis::MAGIC],
             Format::AutoIt => &[self::autoit::MAGIC],
             Format::Arj => &[self::arj::MAGIC],
             Format::Zip => &[b"PK\x03\x04"],
@@ -202,6 +232,11 @@ impl Format {
     pub fn magic_at(self) -> usize {
         match self {
             Format::Tar => TAR_MAGIC_AT,
+            Format::Lha => self::lha::MAGIC_AT,
+            Format::Chm => self::chm::MAGIC_AT,
+            Format::InstallShield => self::ishield::MAGIC_AT,
+            Format::Sis => self::sis::MAGIC_AT,
+            Format::Nsis => self::nsis::MAGIC_AT,
             Format::AutoIt => self::autoit::MAGIC_AT,
             Format::Arj => self::arj::MAGIC_AT,
             _ => 0,
@@ -237,6 +272,11 @@ impl Format {
             Format::Szdd => "SZDD",
             Format::BinHex => "BINHEX",
             Format::Tnef => "TNEF",
+            Format::Lha => "LHA",
+            Format::Chm => "CHM",
+            Format::InstallShield => "INSTALLSHIELD",
+            Format::Sis => "SIS",
+            Format::Nsis => "NSIS",
             Format::AutoIt => "AUTOIT",
             Format::Arj => "ARJ",
             Format::Mail => "MAIL",
@@ -264,6 +304,11 @@ impl Format {
             Format::Szdd => "_",
             Format::BinHex => "hqx",
             Format::Tnef => "dat",
+            Format::Lha => "lzh",
+            Format::Chm => "chm",
+            Format::InstallShield => "is",
+            Format::Sis => "sis",
+            Format::Nsis => "nsis",
             Format::AutoIt => "au3",
             Format::Arj => "arj",
             Format::Mail => "eml",
@@ -413,6 +458,13 @@ pub fn each_member(
         Format::Szdd => legacy::walk(Wrapper::Szdd, bytes, visit),
         Format::BinHex => legacy::walk(Wrapper::BinHex, bytes, visit),
         Format::Tnef => legacy::walk(Wrapper::Tnef, bytes, visit),
+        Format::Lha => walk_unpacked(format, lha::unpack(bytes, visit.measure()), visit),
+        Format::Chm => walk_unpacked(format, chm::unpack(bytes, visit.measure()), visit),
+        Format::InstallShield => {
+            walk_unpacked(format, ishield::unpack_any(bytes, visit.measure()), visit)
+        }
+        Format::Sis => walk_unpacked(format, sis::unpack(bytes, visit.measure()), visit),
+        Format::Nsis => walk_unpacked(format, nsis::unpack(bytes, visit.measure()), visit),
         Format::AutoIt => walk_unpacked(format, autoit::unpack(bytes, visit.measure()), visit),
         Format::Arj => walk_unpacked(format, arj::unpack(bytes, visit.measure()), visit),
         Format::Gzip => stream::walk(Stream::Gzip, name, bytes, embedded, visit),

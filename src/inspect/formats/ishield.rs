@@ -1,0 +1,829 @@
+//! InstallShield installers (`setup.exe`), read for the files they carry. Three layouts:
+//! - the setup stream (`InstallShield\0`, or `ISSetupStream\0` from InstallShield 2015 on),
+//!   after the PE's sections (maybe after an `NB10` debug record): a count, then per file a
+//!   name and its bytes, scrambled with a key made from the name (nibble swap and XOR, per
+//!   1024-byte block or over the whole file) and, for Unicode launchers, zlib-compressed. The
+//!   MSI it carries is an OLE2 file, which the walker opens next;
+//! - the plain overlay (no magic: it starts where the PE's sections end, [`overlay_start`]):
+//!   per file four NUL-ended strings (name, path, version, decimal size) then its bytes, in
+//!   ANSI, or in UTF-16 after a count;
+//! - InstallShield cabinets (`ISc(`): `data1.hdr` holds the file table, `dataN.cab` the data,
+//!   each file stored or in deflate chunks, maybe obfuscated, maybe split across volumes. Read
+//!   from a plain overlay that carries them, or alone when a cabinet holds its own table.
+//!
+//! Facts from ClamAV's libclamav/ishield.c (and pe.c, which hands it the PE overlay),
+//! unshield's lib/file.c, libunshield.c and cabfile.h, and the notes of lifenjoiner's ISx
+//! (the setup stream's flags and its `ISSetupStream` form); the code is our own.
+
+use std::borrow::Cow;
+
+use flate2::{Decompress, FlushDecompress, Status};
+
+use super::Measure;
+use super::unpacked::Unpacked;
+
+/// The setup stream's signature, at its start.
+pub const MAGIC: &[u8] = b"InstallShield\0";
+pub const MAGIC_AT: usize = 0;
+/// The newer setup stream's signature (same place, same decoder).
+pub const STREAM_MAGIC: &[u8] = b"ISSetupStream\0";
+/// An InstallShield cabinet's (and its `.hdr` file's) signature, at its start.
+pub const CAB_MAGIC: &[u8] = b"ISc(";
+/// What finds an installer's data inside an EXE: both setup streams' signatures and a
+/// cabinet's (each at the start of what it finds).
+pub const SIGNATURES: &[&[u8]] = &[MAGIC, STREAM_MAGIC, CAB_MAGIC];
+
+/// Bytes decoded between two looks at the clock.
+const BLOCK: usize = 1 << 16;
+/// A setup stream's header, and the fixed part of its file entries (old and new form).
+const STREAM_HEADER: usize = 46;
+const OLD_ENTRY: usize = 312;
+const NEW_ENTRY: usize = 24;
+/// Room for a name (Windows' MAX_PATH).
+const NAME_MAX: usize = 260;
+/// A cabinet file descriptor (InstallShield 6 and later).
+const DESCRIPTOR: usize = 0x57;
+/// Cabinet file flags, and the link flag of a file that repeats an earlier one's data.
+const SPLIT: u16 = 1;
+const OBFUSCATED: u16 = 2;
+const COMPRESSED: u16 = 4;
+const INVALID: u16 = 8;
+const LINK_PREVIOUS: u8 = 1;
+
+/// Why decoding one file stopped.
+enum Fail {
+    Late,
+    Broken(String),
+}
+
+fn broken(why: &str) -> Fail {
+    Fail::Broken(why.to_owned())
+}
+
+/// True when `bytes` start InstallShield data in any of its layouts: a setup stream, a
+/// cabinet that holds its own file table, or a PE whose overlay is a plain one.
+pub(super) fn starts_any(bytes: &[u8]) -> bool {
+    starts(bytes) || cab_starts(bytes) || plain_overlay(bytes).is_some()
+}
+
+/// The files of the InstallShield data `bytes` start, whichever its layout.
+pub(super) fn unpack_any(bytes: &[u8], measure: Measure) -> Unpacked {
+    if starts(bytes) {
+        unpack(bytes, measure)
+    } else if cab_starts(bytes) {
+        cab_unpack(bytes, measure)
+    } else if let Some(overlay) = plain_overlay(bytes) {
+        plain_unpack(overlay, measure)
+    } else {
+        let mut u = Unpacked::new(measure);
+        u.broken(None, "no InstallShield setup stream, cabinet or overlay");
+        u
+    }
+}
+
+/// The overlay of the PE `bytes`, when it is a plain InstallShield one.
+fn plain_overlay(bytes: &[u8]) -> Option<&[u8]> {
+    let overlay = bytes.get(overlay_start(bytes)?..)?;
+    plain_starts(overlay).then_some(overlay)
+}
+
+// ---- The setup stream ----
+
+/// True when a setup stream starts at `bytes[0]`: its header and a first file entry that
+/// reads whole.
+pub(super) fn starts(bytes: &[u8]) -> bool {
+    stream_header(bytes)
+        .is_some_and(|(new, _, kind)| entry(bytes, STREAM_HEADER, new, kind).is_some())
+}
+
+/// The files of a setup stream, unscrambled and inflated.
+pub(super) fn unpack(bytes: &[u8], measure: Measure) -> Unpacked {
+    let mut u = Unpacked::new(measure);
+    let Some((new, count, kind)) = stream_header(bytes) else {
+        u.broken(None, "no InstallShield setup stream header");
+        return u;
+    };
+    let mut at = STREAM_HEADER;
+    for n in 1..=count {
+        if !u.in_time() {
+            u.late(None);
+            break;
+        }
+        let Some(member) = entry(bytes, at, new, kind) else {
+            u.broken(None, format!("file {n} of {count} is cut short or damaged"));
+            break;
+        };
+        at = member.next;
+        if !take_member(&mut u, &member) {
+            break;
+        }
+    }
+    u
+}
+
+/// The header: which form (new = `ISSetupStream`), the file count, and its type field.
+fn stream_header(bytes: &[u8]) -> Option<(bool, u16, u32)> {
+    let new = match bytes.get(..MAGIC.len())? {
+        m if m == MAGIC => false,
+        m if m == STREAM_MAGIC => true,
+        _ => return None,
+    };
+    let count = u16_at(bytes, 14)?;
+    let kind = u32_at(bytes, 16)?;
+    // ISx reads no `ISSetupStream` of a type past 4; a count of 0 is a string in code.
+    let usual = count > 0 && bytes.len() >= STREAM_HEADER && !(new && kind > 4);
+    usual.then_some((new, count, kind))
+}
+
+/// One file of a setup stream, as stored.
+struct Member<'a> {
+    name: String,
+    /// The bytes the key is made from: the name as stored (ANSI) or in UTF-8.
+    seed: Vec<u8>,
+    flags: u32,
+    deflated: bool,
+    data: &'a [u8],
+    next: usize,
+}
+
+fn entry(bytes: &[u8], at: usize, new: bool, kind: u32) -> Option<Member<'_>> {
+    if new {
+        new_entry(bytes, at, kind)
+    } else {
+        old_entry(bytes, at)
+    }
+}
+
+/// 260 bytes of name, flags at 0x104, size at 0x10c, the zlib flag at 0x118; 312 in all.
+fn old_entry(bytes: &[u8], at: usize) -> Option<Member<'_>> {
+    let raw = cstr(bytes, at, NAME_MAX)?;
+    if raw.is_empty() || raw.iter().any(|&c| c < 0x20) {
+        return None;
+    }
+    let data_at = at.checked_add(OLD_ENTRY)?;
+    let data = sub(bytes, data_at as u64, u64_at(bytes, at + 0x10c)?)?;
+    Some(Member {
+        name: String::from_utf8_lossy(raw).into_owned(),
+        seed: raw.to_vec(),
+        flags: u32_at(bytes, at + 0x104)?,
+        deflated: u16_at(bytes, at + 0x118)? != 0,
+        data,
+        next: data_at + data.len(),
+    })
+}
+
+/// Name length, flags, size at 10, zlib flag at 22 (24 bytes; 24 more in type 4), then
+/// the name in UTF-16.
+fn new_entry(bytes: &[u8], at: usize, kind: u32) -> Option<Member<'_>> {
+    let name_len = usize::try_from(u32_at(bytes, at)?).ok()?;
+    if name_len > 2 * NAME_MAX {
+        return None;
+    }
+    let name_at = at.checked_add(NEW_ENTRY + if kind == 4 { NEW_ENTRY } else { 0 })?;
+    let name = utf16(sub(bytes, name_at as u64, name_len as u64)?);
+    if name.is_empty() {
+        return None;
+    }
+    let data_at = name_at + name_len;
+    let data = sub(bytes, data_at as u64, u64::from(u32_at(bytes, at + 10)?))?;
+    Some(Member {
+        seed: name.as_bytes().to_vec(),
+        name,
+        flags: u32_at(bytes, at + 4)?,
+        deflated: u16_at(bytes, at + 22)? != 0,
+        data,
+        next: data_at + data.len(),
+    })
+}
+
+/// Unscrambles (flag 4: key restarting every 1024 bytes; flag 2: over the whole file) and
+/// inflates one file, and keeps it. False when decoding must stop (cap, deadline).
+fn take_member(u: &mut Unpacked, m: &Member) -> bool {
+    let name = path_name("", &m.name);
+    if !m.deflated && m.data.len() > u.room() {
+        return keep(u, name, m.data);
+    }
+    let period = match m.flags {
+        f if f & 4 != 0 => Some(1024),
+        f if f & 2 != 0 => None,
+        _ => return finish_bytes(u, name, Cow::Borrowed(m.data), m.deflated),
+    };
+    match unscramble(m.data, &m.seed, period, u) {
+        Ok(plain) => finish_bytes(u, name, Cow::Owned(plain), m.deflated),
+        Err(fail) => finish(u, name, Vec::new(), Err(fail)),
+    }
+}
+
+fn finish_bytes(u: &mut Unpacked, name: String, plain: Cow<[u8]>, deflated: bool) -> bool {
+    if !deflated {
+        return keep(u, name, &plain);
+    }
+    let mut out = Vec::new();
+    let result = Inflater::new(true).run(&plain, &mut out, u.room().saturating_add(1), u);
+    finish(u, name, out, result)
+}
+
+/// The byte each stored byte stands for: nibbles swapped, XORed with the name XOR
+/// 13 35 86 07, inverted.
+fn unscramble(
+    data: &[u8],
+    seed: &[u8],
+    period: Option<usize>,
+    u: &Unpacked,
+) -> Result<Vec<u8>, Fail> {
+    const MASK: [u8; 4] = [0x13, 0x35, 0x86, 0x07];
+    let key: Vec<u8> = seed
+        .iter()
+        .zip(MASK.iter().cycle())
+        .map(|(s, m)| s ^ m)
+        .collect();
+    let mut out = Vec::with_capacity(data.len());
+    for (n, block) in data.chunks(BLOCK).enumerate() {
+        if !u.in_time() {
+            return Err(Fail::Late);
+        }
+        out.extend(block.iter().enumerate().map(|(i, &b)| {
+            let at = n * BLOCK + i;
+            let at = period.map_or(at, |p| at % p);
+            let k = key.get(at % key.len().max(1)).copied().unwrap_or(0);
+            !(k ^ b.rotate_left(4))
+        }));
+    }
+    Ok(out)
+}
+
+// ---- The plain overlay ----
+
+/// The PE overlay's start: where the bytes after the furthest section begin, if any.
+pub(super) fn overlay_start(exe: &[u8]) -> Option<usize> {
+    if !exe.starts_with(b"MZ") {
+        return None;
+    }
+    let pe = usize::try_from(u32_at(exe, 0x3c)?).ok()?;
+    if exe.get(pe..pe.checked_add(4)?)? != b"PE\0\0" {
+        return None;
+    }
+    let table = pe + 24 + usize::from(u16_at(exe, pe + 20)?);
+    let mut end = 0u64;
+    for n in 0..usize::from(u16_at(exe, pe + 6)?) {
+        let at = table + 40 * n;
+        let size = u32_at(exe, at + 16)?;
+        if size > 0 {
+            end = end.max(u64::from(u32_at(exe, at + 20)?) + u64::from(size));
+        }
+    }
+    let end = usize::try_from(end).ok()?;
+    (end > 0 && end < exe.len()).then_some(end)
+}
+
+/// True when a plain overlay starts at `bytes[0]`: a first entry that reads whole.
+pub(super) fn plain_starts(bytes: &[u8]) -> bool {
+    plain_form(bytes).is_some_and(|(wide, at, _)| {
+        plain_entry(bytes, at, wide).is_some_and(|e| fits(bytes, e.data_at, e.size))
+    })
+}
+
+/// The files of a plain overlay, then those of the InstallShield cabinets among them.
+pub(super) fn plain_unpack(bytes: &[u8], measure: Measure) -> Unpacked {
+    let mut u = Unpacked::new(measure);
+    let Some((wide, mut at, count)) = plain_form(bytes) else {
+        u.broken(None, "no InstallShield file entry");
+        return u;
+    };
+    let mut cabinet = Cabinet::default();
+    let mut n = 0;
+    // Each entry takes at least 8 bytes: the loop ends. What follows the last (a signature)
+    // is no entry and no damage.
+    while n < count && at < bytes.len() {
+        if !u.in_time() {
+            u.late(None);
+            return u;
+        }
+        let Some(e) = plain_entry(bytes, at, wide) else {
+            break;
+        };
+        let name = path_name("", &e.path);
+        let Some(data) = bytes.get(e.data_at..e.data_at.saturating_add(e.size)) else {
+            u.broken(Some(name), "its data runs past the end of the installer");
+            return u;
+        };
+        cabinet.add(&e.name, &name, data);
+        if !keep(&mut u, name, data) {
+            return u;
+        }
+        (at, n) = (e.data_at + data.len(), n + 1);
+    }
+    if cabinet.header().is_some() {
+        read_cabinet(&cabinet, &mut u);
+    }
+    u
+}
+
+/// ANSI (entries from the start), or UTF-16 (a count, then entries): (wide, first, count).
+fn plain_form(bytes: &[u8]) -> Option<(bool, usize, usize)> {
+    if plain_entry(bytes, 0, false).is_some() {
+        return Some((false, 0, usize::MAX));
+    }
+    let count = usize::try_from(u32_at(bytes, 0)?).ok()?;
+    (count > 0 && plain_entry(bytes, 4, true).is_some()).then_some((true, 4, count))
+}
+
+/// A plain entry's header: file name, path, where its data starts and its size.
+struct Plain {
+    name: String,
+    path: String,
+    data_at: usize,
+    size: usize,
+}
+
+fn plain_entry(bytes: &[u8], at: usize, wide: bool) -> Option<Plain> {
+    let (name, at) = field(bytes, at, wide, NAME_MAX)?;
+    let (path, at) = field(bytes, at, wide, NAME_MAX)?;
+    let (version, at) = field(bytes, at, wide, 32)?;
+    let (size, data_at) = field(bytes, at, wide, 10)?;
+    let numeric =
+        |s: &str, dots: bool| s.bytes().all(|c| c.is_ascii_digit() || (dots && c == b'.'));
+    if !numeric(&version, true) || !numeric(&size, false) {
+        return None;
+    }
+    let size = size.parse().ok()?;
+    Some(Plain {
+        name,
+        path,
+        data_at,
+        size,
+    })
+}
+
+/// A non-empty NUL-ended string of printable characters, of at most `max` characters, and
+/// where the next field starts.
+fn field(bytes: &[u8], at: usize, wide: bool, max: usize) -> Option<(String, usize)> {
+    let unit = if wide { 2 } else { 1 };
+    let window = bytes.get(at..)?;
+    let window = window.get(..window.len().min((max + 1) * unit))?;
+    let units: Vec<u16> = window
+        .chunks_exact(unit)
+        .map(|c| c.iter().rev().fold(0, |v, &b| v << 8 | u16::from(b)))
+        .take_while(|&c| c != 0)
+        .collect();
+    let ended = units.len() < window.len() / unit;
+    if units.is_empty() || !ended || units.iter().any(|&c| c < 0x20) {
+        return None;
+    }
+    let text = if wide {
+        String::from_utf16_lossy(&units)
+    } else {
+        units.iter().map(|&c| char::from(c as u8)).collect()
+    };
+    Some((text, at + (units.len() + 1) * unit))
+}
+
+// ---- InstallShield cabinets ----
+
+/// A cabinet set: its header (`data1.hdr`, or a cabinet holding its own table) and volumes,
+/// each with the name its files are given under.
+#[derive(Default)]
+struct Cabinet<'a> {
+    header: Option<(String, &'a [u8])>,
+    volumes: Vec<(u16, String, &'a [u8])>,
+}
+
+impl<'a> Cabinet<'a> {
+    /// Notes a file of a plain overlay that is part of the set (`data1.hdr`, `dataN.cab`).
+    fn add(&mut self, file: &str, name: &str, data: &'a [u8]) {
+        let file = file.to_ascii_lowercase();
+        if file == "data1.hdr" && self.header.is_none() {
+            self.header = Some((name.to_owned(), data));
+        }
+        let number = file
+            .strip_prefix("data")
+            .and_then(|f| f.strip_suffix(".cab"));
+        let number = number
+            .and_then(|n| n.parse::<u16>().ok())
+            .filter(|&n| n > 0);
+        if let Some(n) = number.filter(|&n| self.volume(n).is_none()) {
+            self.volumes.push((n, name.to_owned(), data));
+        }
+    }
+
+    fn volume(&self, number: u16) -> Option<(&str, &'a [u8])> {
+        let found = self.volumes.iter().find(|v| v.0 == number);
+        found.map(|(_, name, bytes)| (name.as_str(), *bytes))
+    }
+
+    /// The header: `data1.hdr`, else a first cabinet with its own table.
+    fn header(&self) -> Option<(&str, &'a [u8])> {
+        let own = self.volume(1).filter(|(_, bytes)| table(bytes).is_some());
+        self.header
+            .as_ref()
+            .map(|(name, bytes)| (name.as_str(), *bytes))
+            .or(own)
+    }
+}
+
+/// True when a cabinet holding its own file table starts at `bytes[0]` (a `.hdr` file, whose
+/// volume fields are zero, is no use without its cabinets: those come in a plain overlay).
+pub(super) fn cab_starts(bytes: &[u8]) -> bool {
+    let mut volume_fields = (0x18..0x3c).step_by(4).filter_map(|at| u32_at(bytes, at));
+    table(bytes).is_some() && volume_fields.any(|v| v != 0)
+}
+
+/// The files of a cabinet holding its own table (its other volumes are not here).
+pub(super) fn cab_unpack(bytes: &[u8], measure: Measure) -> Unpacked {
+    let mut u = Unpacked::new(measure);
+    let cabinet = Cabinet {
+        header: None,
+        volumes: vec![(1, String::new(), bytes)],
+    };
+    if cabinet.header().is_some() {
+        read_cabinet(&cabinet, &mut u);
+    } else {
+        u.broken(None, "no file table in the InstallShield cabinet");
+    }
+    u
+}
+
+/// Where a header's file table is: format version, the table's base (names are relative to
+/// it), directory and file counts, and where the file descriptors start.
+struct Table {
+    major: u32,
+    base: usize,
+    dirs: u32,
+    files: u32,
+    descriptors: usize,
+}
+
+fn table(header: &[u8]) -> Option<Table> {
+    if !header.starts_with(CAB_MAGIC) || u32_at(header, 16)? == 0 {
+        return None;
+    }
+    let version = u32_at(header, 4)?;
+    let major = match version >> 24 {
+        1 => (version >> 12) & 0xf,
+        2 | 4 => (version & 0xffff) / 100,
+        _ => 0,
+    };
+    // The cabinet descriptor: where the table is, the counts, where the descriptors are.
+    let at = usize::try_from(u32_at(header, 12)?).ok()?;
+    let cd = header.get(at..at.checked_add(0x30)?)?;
+    let base = at.checked_add(usize::try_from(u32_at(cd, 0xc)?).ok()?)?;
+    let after = usize::try_from(u32_at(cd, 0x2c)?).ok()?;
+    let (dirs, files) = (u32_at(cd, 0x1c)?, u32_at(cd, 0x28)?);
+    let descriptors = base.checked_add(after)?;
+    Some(Table {
+        major,
+        base,
+        dirs,
+        files,
+        descriptors,
+    })
+}
+
+/// A file descriptor's fields that matter here.
+struct Descriptor {
+    flags: u16,
+    size: u64,
+    csize: u64,
+    offset: u64,
+    name: u32,
+    dir: u16,
+    link: u8,
+    volume: u16,
+}
+
+fn descriptor(header: &[u8], t: &Table, index: u32) -> Option<Descriptor> {
+    let at = t
+        .descriptors
+        .checked_add(usize::try_from(index).ok()?.checked_mul(DESCRIPTOR)?)?;
+    let d = header.get(at..at.checked_add(DESCRIPTOR)?)?;
+    Some(Descriptor {
+        flags: u16_at(d, 0)?,
+        size: u64_at(d, 2)?,
+        csize: u64_at(d, 10)?,
+        offset: u64_at(d, 18)?,
+        name: u32_at(d, 0x3a)?,
+        dir: u16_at(d, 0x3e)?,
+        link: *d.get(0x54)?,
+        volume: u16_at(d, 0x55)?,
+    })
+}
+
+/// Every file of the set whose data is in its volumes.
+fn read_cabinet(c: &Cabinet, u: &mut Unpacked) {
+    let Some((header_name, header)) = c.header() else {
+        return;
+    };
+    let Some(t) = table(header) else {
+        u.broken(
+            Some(header_name.to_owned()),
+            "no file table in the cabinet header",
+        );
+        return;
+    };
+    if t.major < 6 {
+        u.unsupported(header_name.to_owned(), "InstallShield 5 cabinet layout");
+        return;
+    }
+    // A descriptor past the header's end ends the loop, whatever the count says.
+    for index in 0..t.files {
+        if !u.in_time() {
+            u.late(None);
+            return;
+        }
+        let Some(d) = descriptor(header, &t, index) else {
+            u.broken(Some(header_name.to_owned()), "the file table is cut short");
+            return;
+        };
+        // Invalid, outside the cabinets (data offset 0), empty, or a repeat of an earlier file.
+        let skip = d.flags & INVALID != 0 || d.offset == 0 || d.size == 0;
+        if skip || d.link & LINK_PREVIOUS != 0 {
+            continue;
+        }
+        let path = file_path(header, &t, &d);
+        let name = c
+            .volume(d.volume)
+            .map_or(path.clone(), |(v, _)| path_name(v, &path));
+        if !read_cabinet_file(c, &d, index, name, u) {
+            return;
+        }
+    }
+}
+
+/// The file's directory and name from the table (UTF-16 from version 17).
+fn file_path(header: &[u8], t: &Table, d: &Descriptor) -> String {
+    let name = table_string(header, t, d.name);
+    let dir_at = t.base.saturating_add(4 * usize::from(d.dir));
+    let dir = match u32_at(header, dir_at) {
+        Some(at) if u32::from(d.dir) < t.dirs => table_string(header, t, at),
+        _ => String::new(),
+    };
+    path_name(&dir, &name)
+}
+
+fn table_string(header: &[u8], t: &Table, offset: u32) -> String {
+    let at = t
+        .base
+        .saturating_add(usize::try_from(offset).unwrap_or(usize::MAX));
+    let window = header.get(at..).unwrap_or_default();
+    if t.major >= 17 {
+        utf16(
+            window
+                .get(..window.len().min(4 * NAME_MAX))
+                .unwrap_or_default(),
+        )
+    } else {
+        String::from_utf8_lossy(cstr(header, at, 4 * NAME_MAX).unwrap_or_default()).into_owned()
+    }
+}
+
+/// Reads one file out of its volumes, deobfuscates and inflates it, keeps it. False when
+/// decoding must stop (cap, deadline).
+fn read_cabinet_file(
+    c: &Cabinet,
+    d: &Descriptor,
+    index: u32,
+    name: String,
+    u: &mut Unpacked,
+) -> bool {
+    let raw = match gather(c, d, index) {
+        Ok(raw) => raw,
+        Err(why) => return finish(u, name, Vec::new(), Err(Fail::Broken(why))),
+    };
+    let raw = match d.flags & OBFUSCATED {
+        0 => raw,
+        _ => match deobfuscate(&raw, u) {
+            Ok(plain) => Cow::Owned(plain),
+            Err(fail) => return finish(u, name, Vec::new(), Err(fail)),
+        },
+    };
+    if d.flags & COMPRESSED == 0 {
+        return keep(u, name, &raw);
+    }
+    let mut out = Vec::new();
+    let result = inflate_chunks(&raw, &mut out, u).and_then(|()| match out.len() as u64 {
+        n if n == d.size || n > u.room() as u64 => Ok(()),
+        n => Err(Fail::Broken(format!(
+            "{n} bytes where the table says {}",
+            d.size
+        ))),
+    });
+    finish(u, name, out, result)
+}
+
+/// The file's stored bytes: at its offset in its volume, or for a split file the pieces each
+/// volume's header names, from its first volume on.
+fn gather<'a>(c: &Cabinet<'a>, d: &Descriptor, index: u32) -> Result<Cow<'a, [u8]>, String> {
+    let want = if d.flags & COMPRESSED != 0 {
+        d.csize
+    } else {
+        d.size
+    };
+    let missing = |n: u16| format!("its data is in cabinet volume {n}, which is not here");
+    let past_end = || "its data runs past the end of its cabinet".to_owned();
+    if d.flags & SPLIT == 0 {
+        let (_, volume) = c.volume(d.volume).ok_or_else(|| missing(d.volume))?;
+        return sub(volume, d.offset, want)
+            .map(Cow::Borrowed)
+            .ok_or_else(past_end);
+    }
+    let mut out = Vec::new();
+    let mut number = d.volume;
+    // Each turn takes a piece from the next volume, or fails: at most one turn per volume.
+    while (out.len() as u64) < want {
+        let (_, volume) = c.volume(number).ok_or_else(|| missing(number))?;
+        let (at, len) = piece(volume, index, d.flags & COMPRESSED != 0)
+            .filter(|&(_, len)| len > 0)
+            .ok_or("a volume's header does not place a piece of this split file")?;
+        let len = len.min(want - out.len() as u64);
+        out.extend_from_slice(sub(volume, at, len).ok_or_else(past_end)?);
+        number = number.checked_add(1).ok_or_else(past_end)?;
+    }
+    Ok(Cow::Owned(out))
+}
+
+/// Where a volume holds a piece of split file `index`: as its last file, or its first.
+fn piece(volume: &[u8], index: u32, compressed: bool) -> Option<(u64, u64)> {
+    let size = |at: usize| u64_at(volume, if compressed { at + 8 } else { at });
+    let last_at = u64_at(volume, 0x3c)?;
+    if index == u32_at(volume, 0x20)? && last_at != 0x7fff_ffff {
+        return Some((last_at, size(0x44)?));
+    }
+    (index == u32_at(volume, 0x1c)?).then_some((u64_at(volume, 0x24)?, size(0x2c)?))
+}
+
+/// Undoes the cabinets' obfuscation: XOR 0xd5, rotate right 2, minus the position mod 0x47.
+fn deobfuscate(data: &[u8], u: &Unpacked) -> Result<Vec<u8>, Fail> {
+    let mut out = Vec::with_capacity(data.len());
+    for (n, block) in data.chunks(BLOCK).enumerate() {
+        if !u.in_time() {
+            return Err(Fail::Late);
+        }
+        out.extend(block.iter().enumerate().map(|(i, &b)| {
+            let shift = ((n * BLOCK + i) % 0x47) as u8;
+            (b ^ 0xd5).rotate_right(2).wrapping_sub(shift)
+        }));
+    }
+    Ok(out)
+}
+
+/// Compressed cabinet data: chunks of a 16-bit length and raw deflate data, each inflated
+/// on its own.
+fn inflate_chunks(raw: &[u8], out: &mut Vec<u8>, u: &Unpacked) -> Result<(), Fail> {
+    let limit = u.room().saturating_add(1);
+    let mut inflater = Inflater::new(false);
+    let mut at = 0;
+    // Each turn takes at least the two length bytes.
+    while at < raw.len() && out.len() < limit {
+        let len =
+            usize::from(u16_at(raw, at).ok_or_else(|| broken("a chunk length is cut short"))?);
+        let chunk = raw
+            .get(at + 2..at + 2 + len)
+            .ok_or_else(|| broken("a chunk runs past the file's data"))?;
+        if !chunk.is_empty() {
+            inflater.run(chunk, out, limit, u)?;
+        }
+        at += 2 + len;
+    }
+    Ok(())
+}
+
+// ---- Shared ----
+
+/// A deflate decoder and its output window, kept across a file's chunks.
+struct Inflater {
+    z: Decompress,
+    buf: Vec<u8>,
+    zlib: bool,
+}
+
+impl Inflater {
+    fn new(zlib: bool) -> Inflater {
+        let z = Decompress::new(zlib);
+        Inflater {
+            z,
+            buf: vec![0; BLOCK],
+            zlib,
+        }
+    }
+
+    /// Inflates `input` (a zlib stream, which must end, or a raw deflate chunk, which may
+    /// stop at a flush) onto `out`, stopping at `limit` bytes in all.
+    fn run(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        limit: usize,
+        u: &Unpacked,
+    ) -> Result<(), Fail> {
+        self.z.reset(self.zlib);
+        let mut used = 0usize;
+        loop {
+            if !u.in_time() {
+                return Err(Fail::Late);
+            }
+            let room = limit.saturating_sub(out.len()).min(BLOCK);
+            if room == 0 {
+                return Ok(());
+            }
+            let (rest, window) = (
+                input.get(used..).unwrap_or_default(),
+                self.buf.get_mut(..room),
+            );
+            let before = (self.z.total_in(), self.z.total_out());
+            let status = self
+                .z
+                .decompress(rest, window.unwrap_or_default(), FlushDecompress::None)
+                .map_err(|_| broken("damaged deflate data"))?;
+            let took = usize::try_from(self.z.total_in() - before.0).unwrap_or(usize::MAX);
+            let made = usize::try_from(self.z.total_out() - before.1).unwrap_or(0);
+            out.extend_from_slice(self.buf.get(..made).unwrap_or_default());
+            used = used.saturating_add(took);
+            match status {
+                Status::StreamEnd => return Ok(()),
+                _ if took == 0 && made == 0 && self.zlib => {
+                    return Err(broken("the zlib stream is cut short"));
+                }
+                _ if took == 0 && made == 0 => return Ok(()),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Keeps a decoded file whole, or notes why it stopped (keeping what was decoded of a
+/// damaged one). False when decoding must stop: past the cap or the deadline.
+fn finish(u: &mut Unpacked, name: String, out: Vec<u8>, result: Result<(), Fail>) -> bool {
+    match result {
+        Ok(()) => u.file(name, out),
+        Err(Fail::Late) => {
+            u.late(Some(name));
+            false
+        }
+        Err(Fail::Broken(why)) => {
+            let kept = out.is_empty() || u.file(name.clone(), out);
+            u.broken(Some(name), why);
+            kept
+        }
+    }
+}
+
+/// Keeps a file stored as it is, unless it is larger than the bytes left to decode.
+fn keep(u: &mut Unpacked, name: String, data: &[u8]) -> bool {
+    if data.len() > u.room() {
+        u.broken(Some(name), "goes past the cap on decoded bytes");
+        return false;
+    }
+    u.file(name, data.to_vec())
+}
+
+/// `dir/name` with `/` for `\`, without leading `/`.
+fn path_name(dir: &str, name: &str) -> String {
+    let joined = if dir.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{dir}/{name}")
+    };
+    joined.replace('\\', "/").trim_start_matches('/').to_owned()
+}
+
+/// UTF-16LE text up to a 0 unit.
+fn utf16(bytes: &[u8]) -> String {
+    let units = bytes.chunks_exact(2).map(|c| u16_at(c, 0).unwrap_or(0));
+    String::from_utf16_lossy(&units.take_while(|&c| c != 0).collect::<Vec<_>>())
+}
+
+/// The bytes before the first NUL within `max` bytes from `at`.
+fn cstr(bytes: &[u8], at: usize, max: usize) -> Option<&[u8]> {
+    let window = bytes.get(at..)?;
+    let window = window.get(..window.len().min(max))?;
+    window.get(..window.iter().position(|&c| c == 0)?)
+}
+
+fn sub(bytes: &[u8], at: u64, len: u64) -> Option<&[u8]> {
+    let at = usize::try_from(at).ok()?;
+    bytes.get(at..at.checked_add(usize::try_from(len).ok()?)?)
+}
+
+fn fits(bytes: &[u8], at: usize, len: usize) -> bool {
+    at.checked_add(len).is_some_and(|end| end <= bytes.len())
+}
+
+fn le<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N]> {
+    bytes.get(at..at.checked_add(N)?)?.try_into().ok()
+}
+
+fn u16_at(bytes: &[u8], at: usize) -> Option<u16> {
+    le(bytes, at).map(u16::from_le_bytes)
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
+    le(bytes, at).map(u32::from_le_bytes)
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
+    le(bytes, at).map(u64::from_le_bytes)
+}
+
+#[cfg(test)]
+#[path = "ishield_tests.rs"]
+mod tests;
