@@ -1,7 +1,8 @@
 //! The container walkers' fuzzer (`scripts/fuzz --containers`): mutations of a seed of each
 //! format (src/inspect/formats/fuzz.rs), walked as every format on every core; prints cases/s
 //! and each failure (a panic, or a walk over a second) with the bytes that caused it, and
-//! exits 1 on any. Options: --cases N (default 200000), --seed S (default 1).
+//! exits 1 on any. Options: --cases N (default 200000), --seed S (default 1), --seeds DIR (its
+//! files up to 300 KiB are seeds too: `scripts/fuzz` passes clamav-testfiles when installed).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -15,13 +16,24 @@ struct Args {
     cases: u64,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    #[arg(long)]
+    seeds: Option<std::path::PathBuf>,
 }
 
 fn main() {
     let args = Args::parse();
     // Panics are caught and counted per case; their default message would flood the output.
     std::panic::set_hook(Box::new(|_| {}));
-    let seeds = fuzz::seeds();
+    let mut seeds = fuzz::seeds();
+    if let Some(dir) = &args.seeds {
+        match fuzz::seeds_from(dir) {
+            Ok(more) => seeds.extend(more),
+            Err(e) => {
+                eprintln!("--seeds {}: {e}", dir.display());
+                std::process::exit(2);
+            }
+        }
+    }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
     let (done, failed) = (AtomicU64::new(0), AtomicU64::new(0));
     let started = Instant::now();

@@ -285,3 +285,41 @@ fn the_clamav_sample_gives_clam_exe() {
     assert_eq!(out.files[0].0, "clam.exe");
     assert!(out.files[0].1 == exe, "clam.exe differs");
 }
+
+/// The stored vector with `data` as its file's bytes (sizes and CRCs made to fit).
+fn stored_with(data: &[u8]) -> Vec<u8> {
+    let vector = hex(STORED);
+    let local = first_local(&vector);
+    let header = read_header(&vector, local)
+        .ok()
+        .flatten()
+        .expect("a local header");
+    let mut bytes = vector[..header.data_at].to_vec();
+    let (size, basic) = (usize::from(le16(&bytes, local + 2).unwrap_or(0)), local + 4);
+    let len = (data.len() as u32).to_le_bytes();
+    bytes[basic + 12..basic + 16].copy_from_slice(&len);
+    bytes[basic + 16..basic + 20].copy_from_slice(&len);
+    bytes[basic + 20..basic + 24].copy_from_slice(&crc32(data).to_le_bytes());
+    let crc = crc32(&bytes[basic..basic + size]);
+    bytes[basic + size..basic + size + 4].copy_from_slice(&crc.to_le_bytes());
+    [&bytes, data, &[0x60, 0xea, 0, 0]].concat()
+}
+
+#[test]
+fn eicar_in_an_archive_and_a_self_extractor_is_found_by_the_walk() {
+    use crate::inspect::tests::{EICAR, labels, limits, look};
+    let archive = stored_with(EICAR);
+    let found = look(&archive, "x.arj", &limits());
+    assert_eq!(
+        labels(&found),
+        ["x.arj>note.txt:EICAR_Test_File"],
+        "{found:?}"
+    );
+    let sfx = [b"MZ".as_slice(), &[0; 100], &archive].concat();
+    let found = look(&sfx, "setup.exe", &limits());
+    assert_eq!(
+        labels(&found),
+        ["setup.exe>@102.arj>note.txt:EICAR_Test_File"],
+        "{found:?}"
+    );
+}

@@ -384,3 +384,18 @@ fn the_real_samples_hold_clam_exe() {
         assert!(text.contains(marker) || wide.contains(marker), "{sample}");
     }
 }
+
+#[test]
+fn eicar_installed_by_a_script_is_found_by_the_walk() {
+    use crate::inspect::tests::{EICAR, labels, limits, look};
+    for scheme in [&EA05, &EA06] {
+        let resource = resource(scheme, &[("C:\\eicar.com", 0, EICAR.to_vec())]);
+        let exe = [b"MZ".as_slice(), &[0; 100], &resource].concat();
+        let found = look(&exe, "setup.exe", &limits());
+        assert_eq!(
+            labels(&found),
+            ["setup.exe>@102.au3>eicar.com:EICAR_Test_File"],
+            "{found:?}"
+        );
+    }
+}

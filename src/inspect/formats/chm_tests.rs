@@ -424,3 +424,15 @@ fn random_mutations_are_read_without_panic() {
         survives(&bytes);
     }
 }
+
+#[test]
+fn eicar_in_a_help_file_is_found_by_the_walk() {
+    use crate::inspect::tests::{EICAR, labels, limits, look};
+    let files = [("/", 0, 0, 0), ("/eicar.com", 0, 0, EICAR.len() as u64)];
+    let found = look(&chm(&files, EICAR), "x.chm", &limits());
+    assert_eq!(
+        labels(&found),
+        ["x.chm>eicar.com:EICAR_Test_File"],
+        "{found:?}"
+    );
+}

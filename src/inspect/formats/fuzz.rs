@@ -7,7 +7,7 @@
 use std::io::{Cursor, Read, Write};
 use std::time::{Duration, Instant};
 
-use super::{Flow, Format, Measure, Member, Problem, Visitor};
+use super::{Flow, Format, Measure, Member, Problem, Visitor, samples};
 
 /// What one case did wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +61,23 @@ pub fn seeds() -> Vec<Vec<u8>> {
         .concat(),
     );
     seeds.push(iso("A.COM", data));
+    for sample in [samples::ARJ_METHOD1, samples::LHA_LH5] {
+        seeds.push(hex::decode(sample).unwrap_or_default());
+    }
     seeds
+}
+
+/// The files of `dir` up to 300 KiB, as more seeds (`--seeds`: the formats whose samples are
+/// on the machine, such as clamav-testfiles' installers, CHM, SIS and AutoIt).
+pub fn seeds_from(dir: &std::path::Path) -> std::io::Result<Vec<Vec<u8>>> {
+    let mut seeds = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_file() && std::fs::metadata(&path)?.len() <= 300 << 10 {
+            seeds.push(std::fs::read(&path)?);
+        }
+    }
+    Ok(seeds)
 }
 
 /// An ISO 9660 image of one file in a subdirectory (`DIR/NAME`), as mkisofs lays it out:

@@ -720,3 +720,16 @@ fn the_real_samples_give_clam_exe() {
         );
     }
 }
+
+#[test]
+fn eicar_in_a_setup_stream_is_found_by_the_walk() {
+    use crate::inspect::tests::{EICAR, labels, limits, look};
+    let stream = old_stream(&[("eicar.com", 4, false, EICAR)]);
+    let exe = [b"MZ".as_slice(), &[0; 100], &stream].concat();
+    let found = look(&exe, "setup.exe", &limits());
+    assert_eq!(
+        labels(&found),
+        ["setup.exe>@102.is>eicar.com:EICAR_Test_File"],
+        "{found:?}"
+    );
+}

@@ -305,3 +305,16 @@ fn the_real_sample_holds_clam_exe() {
     assert_eq!(unpacked.problem, None);
     assert!(unpacked.files.iter().any(|(_, bytes)| *bytes == clam));
 }
+
+#[test]
+fn eicar_in_an_installer_is_found_by_the_walk() {
+    use crate::inspect::tests::{EICAR, labels, limits, look};
+    let data = installer(&deflated(&items(&[b"the header", EICAR])));
+    let exe = [b"MZ".as_slice(), &[0; 100], &data].concat();
+    let found = look(&exe, "setup.exe", &limits());
+    assert_eq!(
+        labels(&found),
+        ["setup.exe>@102.nsis>file-0:EICAR_Test_File"],
+        "{found:?}"
+    );
+}

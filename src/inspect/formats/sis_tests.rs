@@ -348,3 +348,25 @@ fn the_real_sample_holds_clam_exe() {
     assert_eq!(unpacked.problem, None);
     assert_eq!(unpacked.files, [("clam.exe".to_string(), clam)]);
 }
+
+#[test]
+fn eicar_in_an_installer_is_found_by_the_walk() {
+    use crate::inspect::tests::{EICAR, labels, limits, look};
+    let sis = build(&Sis {
+        release6: true,
+        options: OPTION_UNICODE,
+        languages: vec![1],
+        records: vec![Record::File(
+            0,
+            "!:\\system\\apps\\x\\eicar.com",
+            "C:\\eicar.com",
+            vec![EICAR.to_vec()],
+        )],
+    });
+    let found = look(&sis, "x.sis", &limits());
+    assert_eq!(
+        labels(&found),
+        ["x.sis>system/apps/x/eicar.com:EICAR_Test_File"],
+        "{found:?}"
+    );
+}

@@ -11,11 +11,7 @@ const T00: &str = "24bc2d6c68302d5100000051000000a436865d20000e646f63735c68656c\
     6c6f2e747874af7b48656c6c6f2c204c4841212048656c6c6f2c204c4841\
     212048656c6c6f2c204c4841210a54686520717569636b2062726f776e20\
     666f78206a756d7073206f76657220746865206c617a7920646f672e0a00";
-/// -lh5-, level 1 (name in the base header, directory and header CRC in extended ones).
-const T51: &str = "22ba2d6c68352d4e00000051000000a436865d20010968656c6c6f2e7478\
-    74af7b00050000a034080002646f6373ff000000394c729198ac7ba01eb1\
-    ee59e876022248781e714a0d38b27980009822a9709e13347e6ca2f41b4b\
-    0af21544f5a0b4f631967aee0f2911c7de5a7df0586e7b0000";
+use crate::inspect::formats::samples::LHA_LH5 as T51;
 /// -lh6-, level 2.
 const T62: &str = "33002d6c68362d41000000510000005406156b2002af7b0005000030320c\
     000168656c6c6f2e747874080002646f6373ff000000394c729198ac7ba0\
@@ -504,4 +500,23 @@ fn clamav_unit_test_archives_unpack() {
             "{name}"
         );
     }
+}
+
+#[test]
+fn eicar_in_an_archive_and_a_self_extractor_is_found_by_the_walk() {
+    use crate::inspect::tests::{EICAR, labels, limits, look};
+    let archive = with_method(&level0(b"eicar.com", EICAR, EICAR), b"-lh0-");
+    let found = look(&archive, "x.lzh", &limits());
+    assert_eq!(
+        labels(&found),
+        ["x.lzh>eicar.com:EICAR_Test_File"],
+        "{found:?}"
+    );
+    let sfx = [b"MZ".as_slice(), &[0; 100], &archive].concat();
+    let found = look(&sfx, "setup.exe", &limits());
+    assert_eq!(
+        labels(&found),
+        ["setup.exe>@102.lzh>eicar.com:EICAR_Test_File"],
+        "{found:?}"
+    );
 }
