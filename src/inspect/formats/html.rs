@@ -1,7 +1,8 @@
 //! HTML (and SVG and other markup): the files its `data:` URIs carry (`href`, `src`, CSS
 //! `url(…)`, script strings), decoded from base64 or percent-encoding, as the browser that
 //! opens or downloads them would (HTML smuggling). Each is a member named `dataN` with the
-//! media type's subtype as extension.
+//! media type's subtype as extension. Also the long base64 strings of its scripts, which a
+//! script hands to `atob` to build a file the same way: each is a member `scriptN.b64`.
 
 use base64::Engine as _;
 
@@ -11,6 +12,9 @@ use super::{Flow, Format, Seen, Visitor, visit_plain};
 const SNIFF_LEN: usize = 1024;
 /// The characters that end a URI in markup, script or CSS.
 const ENDS: &[u8] = b"\"'`)<> \t\r\n";
+/// The shortest string in a script taken for an encoded file: 48 bytes or more once decoded
+/// (shorter ones are keys, hashes and identifiers).
+const BLOB_MIN: usize = 64;
 
 /// True when `bytes` start as markup does: past white space (and a UTF-8 byte order mark),
 /// a `<` then a letter, `!` or `?`; and hold a `data:` URI somewhere.
@@ -24,7 +28,7 @@ pub(super) fn starts(bytes: &[u8]) -> bool {
         && head
             .get(first + 1)
             .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'!' || *b == b'?');
-    tag && memchr::memmem::find(bytes, b"data:").is_some()
+    tag && (memchr::memmem::find(bytes, b"data:").is_some() || blobs(bytes).next().is_some())
 }
 
 /// Walks the files the `data:` URIs of the markup `bytes` carry.
@@ -54,10 +58,48 @@ pub(super) fn walk(bytes: &[u8], visit: &mut dyn Visitor) -> Seen {
         };
         let flow = visit_plain(visit, name, &mut data.as_slice());
         if flow == Flow::Stop {
+            return seen;
+        }
+    }
+    for (n, blob) in blobs(bytes).enumerate() {
+        let name = format!("script{}.b64", n + 1);
+        if visit_plain(visit, name, &mut blob.as_slice()) == Flow::Stop {
             break;
         }
     }
     seen
+}
+
+/// The long base64 strings (quoted with `"`, `'` or `` ` ``) inside the `<script>` elements of
+/// `bytes`, decoded; strings that do not decode are no files.
+fn blobs(bytes: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
+    scripts(bytes).into_iter().flat_map(|script| {
+        script
+            .split(|b| matches!(b, b'"' | b'\'' | b'`'))
+            .skip(1)
+            .step_by(2)
+            .filter(|s| s.len() >= BLOB_MIN && s.iter().all(|b| is_base64(*b)))
+            .filter_map(|s| decode(";base64", s).ok())
+            .collect::<Vec<_>>()
+    })
+}
+
+/// The text of each `<script …>` element of `bytes` (to its `</script`, or the end).
+fn scripts(bytes: &[u8]) -> Vec<&[u8]> {
+    let lower = bytes.to_ascii_lowercase();
+    memchr::memmem::find_iter(&lower, b"<script")
+        .map(|at| {
+            let body = memchr::memchr(b'>', &lower[at..]).map_or(lower.len(), |gt| at + gt + 1);
+            let end =
+                memchr::memmem::find(&lower[body..], b"</script").map_or(lower.len(), |e| body + e);
+            &bytes[body..end]
+        })
+        .collect()
+}
+
+/// A character of standard base64 or its padding.
+fn is_base64(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')
 }
 
 /// A `data:` URI's bytes: base64 when its header ends `;base64` (white space and a missing
@@ -117,5 +159,34 @@ mod tests {
         assert!(decode(";base64", b"!!!!").is_err());
         assert_eq!(extension("application/x-msdownload;base64"), "x-msdownload");
         assert_eq!(extension(""), "bin");
+    }
+
+    #[test]
+    fn long_base64_strings_in_scripts_are_files_and_others_are_not() {
+        let file = vec![0x4d; 60];
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&file);
+        let page = format!(
+            "<html><SCRIPT type='x'>var a = \"{encoded}\"; var k = 'c2hvcnQ=';\
+             var w = \"{} not base64!\";</SCRIPT><p>'{encoded}'</p><script>`{encoded}`",
+            "x".repeat(80)
+        );
+        assert!(starts(page.as_bytes()));
+        let found: Vec<Vec<u8>> = blobs(page.as_bytes()).collect();
+        // The string outside a script is text; the one in the unclosed script counts.
+        assert_eq!(found, [file.clone(), file]);
+        assert!(!starts(b"<html><script>var k = 'c2hvcnQ=';</script>"));
+    }
+
+    #[test]
+    fn eicar_smuggled_by_a_script_is_found_by_the_walk() {
+        use crate::inspect::tests::{EICAR, labels, limits, look};
+        let encoded = base64::engine::general_purpose::STANDARD.encode(EICAR);
+        let page = format!("<html><script>const b = atob(\"{encoded}\");</script></html>");
+        let found = look(page.as_bytes(), "page.html", &limits());
+        assert_eq!(
+            labels(&found),
+            ["page.html>script1.b64:EICAR_Test_File"],
+            "{found:?}"
+        );
     }
 }
