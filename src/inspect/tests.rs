@@ -364,6 +364,55 @@ fn rules_see_each_members_name() {
     assert_eq!(labels(&found), ["tools.zip>bin/run.ps1:script_by_name"]);
 }
 
+/// A shell link (MS-SHLLINK) with no target list, holding only command-line arguments.
+fn shortcut(arguments: &str) -> Vec<u8> {
+    const HAS_ARGUMENTS: u32 = 0x20;
+    const IS_UNICODE: u32 = 0x80;
+    let mut lnk = 0x4cu32.to_le_bytes().to_vec();
+    // The ShellLink CLSID {00021401-0000-0000-C000-000000000046}.
+    lnk.extend([1, 0x14, 2, 0, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0x46]);
+    lnk.extend((HAS_ARGUMENTS | IS_UNICODE).to_le_bytes());
+    lnk.resize(76, 0);
+    let units: Vec<u16> = arguments.encode_utf16().collect();
+    lnk.extend((units.len() as u16).to_le_bytes());
+    lnk.extend(units.iter().flat_map(|u| u.to_le_bytes()));
+    lnk
+}
+
+#[test]
+fn rules_read_a_shortcuts_arguments_in_an_archive_with_the_lnk_module() {
+    let mut compiler = yara_x::Compiler::new();
+    for name in crate::scan::EXTERNALS {
+        compiler.define_global(name, "").unwrap();
+    }
+    compiler
+        .add_source(
+            r#"import "lnk"
+            rule lnk_runs_powershell {
+                condition: lnk.is_lnk and lnk.cmd_line_args icontains "powershell"
+            }"#,
+        )
+        .unwrap();
+    let engine = Engine::new(
+        RuleSet::new(compiler.build(), "lnk"),
+        Duration::from_secs(5),
+    );
+    let archive = zip(&[
+        (
+            "invoice.pdf.lnk",
+            &shortcut("-w hidden -c PowerShell iwr x"),
+        ),
+        ("readme.lnk", &shortcut("/n notes.txt")),
+    ]);
+    let object = ObjectRef::new("uploads", "mail/invoice.zip");
+    let budget = Budget::memory(1 << 20);
+    let found = look_with(&engine, &archive, &object, &limits(), &budget);
+    assert_eq!(
+        labels(&found),
+        ["invoice.zip>invoice.pdf.lnk:lnk_runs_powershell"]
+    );
+}
+
 #[test]
 fn members_that_do_not_fit_in_memory_now_ask_for_a_retry_without_a_spool() {
     let archive = zip(&[("a.bin", &vec![b'a'; 600 << 10])]);
