@@ -26,7 +26,9 @@ mod mail;
 mod nsis;
 mod ole;
 mod pdf;
+mod pe;
 mod ppt;
+mod rar;
 mod rtf;
 #[doc(hidden)]
 pub mod samples;
@@ -36,11 +38,13 @@ mod sis;
 mod stream;
 mod tar;
 mod unpacked;
+mod upx;
 mod vba;
 mod zip;
 
 pub use self::extent::{Coder, Measure};
 use self::legacy::Wrapper;
+pub(crate) use self::pe::starts as pe_starts;
 pub use self::seen::Seen;
 pub use self::stream::{GzipMembers, Parts};
 pub(crate) use self::stream::{Stream, gzip_is_usual, stream_header};
@@ -97,6 +101,12 @@ pub enum Format {
     Chm,
     /// An LHA/LZH archive (-lh0- to -lh7-, -lh1-, LArc's -lzs-/-lz4-/-lz5-; header levels 0 to 3).
     Lha,
+    /// A UPX-packed executable (PE or ELF), unpacked.
+    Upx,
+    /// A Windows program (PE) inside other bytes, carved by its headers.
+    Pe,
+    /// A RAR archive (v4, v5): stored members read, compressed ones not decoded here.
+    Rar,
     /// A mail message (RFC 822 / MIME), or an mbox of them.
     Mail,
     /// Markup (HTML, SVG, XML) holding `data:` URIs.
@@ -113,7 +123,7 @@ pub const DECODER_MEMORY_KIB: usize = 256 * 1024;
 impl Format {
     /// Every format, in the order [`Format::sniff`] tries them.
     /// Mail and markup, told by their text rather than a magic number, come last.
-    pub const ALL: [Format; 25] = [
+    pub const ALL: [Format; 28] = [
         Format::Zip,
         Format::Gzip,
         Format::Bzip2,
@@ -137,6 +147,9 @@ impl Format {
         Format::InstallShield,
         Format::Chm,
         Format::Lha,
+        Format::Upx,
+        Format::Pe,
+        Format::Rar,
         Format::Mail,
         Format::Html,
     ];
@@ -168,6 +181,10 @@ impl Format {
             Format::Rtf => bytes.starts_with(self::rtf::MAGIC),
             Format::Pdf => self::pdf::starts(bytes),
             Format::Iso => self::iso::starts(bytes),
+            Format::Rar => self::rar::starts(bytes),
+            // A program at the start of bytes is those bytes: it is carved only inside others.
+            Format::Pe => false,
+            Format::Upx => self::upx::starts(bytes),
             Format::Lha => self::lha::starts(bytes),
             Format::Chm => self::chm::starts(bytes),
             Format::InstallShield => self::ishield::starts_any(bytes),
@@ -202,6 +219,10 @@ impl Format {
             Format::Pdf => &[self::pdf::MAGIC],
             Format::BinHex => &[self::legacy::BINHEX_MAGIC],
             Format::Tnef => &[self::legacy::TNEF_MAGIC],
+            Format::Rar => &[self::rar::MAGIC],
+            Format::Pe => &[self::pe::MAGIC],
+            // `UPX!` turns up in other files; a packed file is told by its packheader's checksum.
+            Format::Upx => &[],
             Format::Lha => self::lha::SIGNATURES,
             Format::Chm => &[self::chm::MAGIC],
             Format::InstallShield => self::ishield::SIGNATURES,
@@ -232,6 +253,9 @@ impl Format {
     pub fn magic_at(self) -> usize {
         match self {
             Format::Tar => TAR_MAGIC_AT,
+            Format::Rar => self::rar::MAGIC_AT,
+            Format::Pe => self::pe::MAGIC_AT,
+            Format::Upx => self::upx::MAGIC_AT,
             Format::Lha => self::lha::MAGIC_AT,
             Format::Chm => self::chm::MAGIC_AT,
             Format::InstallShield => self::ishield::MAGIC_AT,
@@ -272,6 +296,9 @@ impl Format {
             Format::Szdd => "SZDD",
             Format::BinHex => "BINHEX",
             Format::Tnef => "TNEF",
+            Format::Rar => "RAR",
+            Format::Pe => "PE",
+            Format::Upx => "UPX",
             Format::Lha => "LHA",
             Format::Chm => "CHM",
             Format::InstallShield => "INSTALLSHIELD",
@@ -304,6 +331,9 @@ impl Format {
             Format::Szdd => "_",
             Format::BinHex => "hqx",
             Format::Tnef => "dat",
+            Format::Rar => "rar",
+            Format::Pe => "exe",
+            Format::Upx => "upx",
             Format::Lha => "lzh",
             Format::Chm => "chm",
             Format::InstallShield => "is",
@@ -386,6 +416,11 @@ pub trait Visitor {
     fn problem(&mut self, problem: Problem) -> Flow;
     /// How far finding where compressed data really ends may go.
     fn measure(&self) -> Measure;
+    /// How much a decoder that reads all of a container's files before handing them over
+    /// ([`Unpacked`]) may hold: what one member may be, within the time left.
+    fn whole(&self) -> Measure {
+        self.measure()
+    }
 }
 
 /// A reader that counts the bytes it gave: how much of a stored member the visitor read.
@@ -458,15 +493,18 @@ pub fn each_member(
         Format::Szdd => legacy::walk(Wrapper::Szdd, bytes, visit),
         Format::BinHex => legacy::walk(Wrapper::BinHex, bytes, visit),
         Format::Tnef => legacy::walk(Wrapper::Tnef, bytes, visit),
-        Format::Lha => walk_unpacked(format, lha::unpack(bytes, visit.measure()), visit),
-        Format::Chm => walk_unpacked(format, chm::unpack(bytes, visit.measure()), visit),
+        Format::Rar => walk_unpacked(format, rar::unpack(bytes, visit.whole()), visit),
+        Format::Pe => pe::walk(bytes, visit),
+        Format::Upx => walk_unpacked(format, upx::unpack(bytes, visit.whole()), visit),
+        Format::Lha => walk_unpacked(format, lha::unpack(bytes, visit.whole()), visit),
+        Format::Chm => walk_unpacked(format, chm::unpack(bytes, visit.whole()), visit),
         Format::InstallShield => {
-            walk_unpacked(format, ishield::unpack_any(bytes, visit.measure()), visit)
+            walk_unpacked(format, ishield::unpack_any(bytes, visit.whole()), visit)
         }
-        Format::Sis => walk_unpacked(format, sis::unpack(bytes, visit.measure()), visit),
-        Format::Nsis => walk_unpacked(format, nsis::unpack(bytes, visit.measure()), visit),
-        Format::AutoIt => walk_unpacked(format, autoit::unpack(bytes, visit.measure()), visit),
-        Format::Arj => walk_unpacked(format, arj::unpack(bytes, visit.measure()), visit),
+        Format::Sis => walk_unpacked(format, sis::unpack(bytes, visit.whole()), visit),
+        Format::Nsis => walk_unpacked(format, nsis::unpack(bytes, visit.whole()), visit),
+        Format::AutoIt => walk_unpacked(format, autoit::unpack(bytes, visit.whole()), visit),
+        Format::Arj => walk_unpacked(format, arj::unpack(bytes, visit.whole()), visit),
         Format::Gzip => stream::walk(Stream::Gzip, name, bytes, embedded, visit),
         Format::Bzip2 => stream::walk(Stream::Bzip2, name, bytes, embedded, visit),
         Format::Xz => stream::walk(Stream::Xz, name, bytes, embedded, visit),
@@ -493,6 +531,11 @@ fn walk_unpacked(format: Format, unpacked: Unpacked, visit: &mut dyn Visitor) ->
     seen.header(format, 0..0);
     for (name, data) in unpacked.files {
         if visit_plain(visit, name, &mut data.as_slice()) == Flow::Stop {
+            return seen;
+        }
+    }
+    for name in unpacked.encrypted {
+        if visit_encrypted(visit, name) == Flow::Stop {
             return seen;
         }
     }

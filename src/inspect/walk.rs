@@ -479,4 +479,14 @@ impl Visitor for Container<'_, '_> {
     fn measure(&self) -> Measure {
         self.walk.measure()
     }
+
+    /// The decoders that hold a container's files at once hold them outside the budget, as
+    /// their dictionaries are: no more than one member may be.
+    fn whole(&self) -> Measure {
+        let limits = self.walk.limits;
+        Measure {
+            cap: limits.max_expanded.min(limits.max_member_size),
+            ..self.walk.measure()
+        }
+    }
 }

@@ -164,7 +164,7 @@ fn member(out: &mut Unpacked, bytes: &[u8], header: &Header, name: String) -> bo
         return true;
     }
     if header.flags & FLAG_GARBLED != 0 {
-        out.unsupported(name, "garbled (password-encrypted) member");
+        out.encrypted(name);
         return true;
     }
     if header.flags & (FLAG_VOLUME | FLAG_EXTFILE) != 0 {

@@ -135,15 +135,11 @@ fn paths_keep_their_folders() {
 }
 
 #[test]
-fn garbled_members_are_unsupported() {
+fn garbled_members_are_encrypted() {
     let out = run(&hex(GARBLED));
     assert!(out.files.is_empty());
-    let problem = out.problem.expect("a problem");
-    assert!(
-        problem.unsupported && problem.why.contains("garbled"),
-        "{problem:?}"
-    );
-    assert_eq!(problem.member.as_deref(), Some("sub/b.txt"));
+    assert_eq!(out.encrypted, ["sub/b.txt"]);
+    assert_eq!(out.problem, None);
 }
 
 #[test]

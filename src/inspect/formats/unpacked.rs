@@ -15,6 +15,8 @@ pub struct Unpacked {
     pub files: Vec<(String, Vec<u8>)>,
     /// Why reading stopped before the end, if it did.
     pub problem: Option<Problem>,
+    /// The members that cannot be read without a password, by name.
+    pub encrypted: Vec<String>,
     /// Decoded bytes held so far, against `measure.cap`.
     held: u64,
     measure: Measure,
@@ -26,6 +28,7 @@ impl Unpacked {
         Unpacked {
             files: Vec::new(),
             problem: None,
+            encrypted: Vec::new(),
             held: 0,
             measure,
         }
@@ -66,6 +69,11 @@ impl Unpacked {
     pub fn unsupported(&mut self, member: String, why: impl ToString) {
         self.problem
             .get_or_insert(Problem::unsupported(member, why));
+    }
+
+    /// Notes a member that cannot be read without a password (`ARCHIVE_ENCRYPTED` decides).
+    pub fn encrypted(&mut self, member: String) {
+        self.encrypted.push(member);
     }
 
     /// Notes that the deadline passed while reading `member`.
