@@ -26,6 +26,7 @@ mod mail;
 mod nsis;
 mod ole;
 mod pdf;
+mod pdf_crypt;
 mod pe;
 mod ppt;
 mod rar;

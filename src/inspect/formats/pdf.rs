@@ -5,13 +5,16 @@
 //! dictionary, not through the cross-reference table: a broken or lying xref, incremental
 //! updates and objects the table leaves out are all read. A stream that does not decode
 //! delivers nothing to a viewer either: what decoded is the member, the rest is passed over.
-//! An encrypted document's streams cannot be read without its key: one encrypted member, which
-//! `ARCHIVE_ENCRYPTED` decides.
+//! A document encrypted with the Standard security handler and an empty user password (one any
+//! viewer opens without asking: "protected" against printing or editing) is decrypted
+//! (`pdf_crypt`); another encrypted document's streams cannot be read without its key: one
+//! encrypted member, which `ARCHIVE_ENCRYPTED` decides.
 
 use std::io::Read;
 
 use memchr::memmem;
 
+use super::pdf_crypt::{self, Key};
 use super::{Flow, Format, Seen, Visitor, visit_encrypted, visit_plain};
 
 /// A PDF says so in its first 1024 bytes, as Acrobat reads it.
@@ -30,38 +33,83 @@ pub(super) fn starts(bytes: &[u8]) -> bool {
 pub(super) fn walk(bytes: &[u8], visit: &mut dyn Visitor) -> Seen {
     let mut seen = Seen::default();
     seen.header(Format::Pdf, 0..0);
-    if memmem::find(bytes, b"/Encrypt").is_some()
-        && visit_encrypted(visit, "(encrypted streams)".into()) == Flow::Stop
-    {
-        return seen;
-    }
+    let key = match pdf_crypt::find_encryption(bytes) {
+        None => None,
+        Some((dictionary, id)) => match pdf_crypt::empty_password(&dictionary, &id) {
+            Ok(key) => Some(key),
+            Err(_) => {
+                visit_encrypted(visit, "(encrypted streams)".into());
+                return seen;
+            }
+        },
+    };
     for (n, at) in memmem::find_iter(bytes, b"stream").enumerate() {
         let Some(stream) = stream_at(bytes, at) else {
             continue;
         };
-        let Some(mut reader) = decode(&stream.filters, &bytes[stream.data.clone()]) else {
+        let plain;
+        let data = match (&key, stream.object) {
+            (Some(key), Some(object)) if stream.encrypted(key) => {
+                match stream.decrypt(key, object, bytes) {
+                    Ok(decrypted) => {
+                        plain = decrypted;
+                        plain.as_slice()
+                    }
+                    // What does not decrypt delivers nothing to a viewer either.
+                    Err(_) => continue,
+                }
+            }
+            _ => &bytes[stream.data.clone()],
+        };
+        let Some(mut reader) = decode(&stream.filters, data) else {
             continue;
         };
-        let flow = visit_plain(
-            visit,
-            format!(
-                "{}.bin",
-                stream.name.unwrap_or_else(|| format!("stream{n}"))
-            ),
-            &mut reader,
-        );
-        if flow == Flow::Stop {
+        let name = match stream.object {
+            Some((number, _)) => format!("obj{number}.bin"),
+            None => format!("stream{n}.bin"),
+        };
+        if visit_plain(visit, name, &mut reader) == Flow::Stop {
             break;
         }
     }
     seen
 }
 
-/// One stream: its object's name, its filters, where its data lies.
+/// One stream: its object's number and generation, its dictionary's type and filters, where
+/// its data lies.
 struct Stream {
-    name: Option<String>,
+    object: Option<(u32, u16)>,
+    kind: Option<String>,
     filters: Vec<String>,
     data: std::ops::Range<usize>,
+}
+
+impl Stream {
+    /// True when a document encrypted with `key` encrypts this stream: all but its
+    /// cross-reference streams, its metadata when the key leaves metadata alone, and streams
+    /// that name their own `/Crypt` filter (writers use it for `/Identity`: left as stored).
+    fn encrypted(&self, key: &Key) -> bool {
+        match self.kind.as_deref() {
+            Some("XRef") => false,
+            Some("Metadata") => key.encrypts_metadata(),
+            _ => self.filters.first().is_none_or(|f| f != "Crypt"),
+        }
+    }
+
+    /// Its data in `bytes` decrypted with `key` for `object` (embedded files may have their
+    /// own crypt filter).
+    fn decrypt(
+        &self,
+        key: &Key,
+        (number, generation): (u32, u16),
+        bytes: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        let data = &bytes[self.data.clone()];
+        match self.kind.as_deref() {
+            Some("EmbeddedFile") => key.decrypt_embedded(number, generation, data),
+            _ => key.decrypt(number, generation, data),
+        }
+    }
 }
 
 /// The stream whose `stream` keyword is at `at`, if it is one: after a dictionary's `>>`,
@@ -84,7 +132,8 @@ fn stream_at(bytes: &[u8], at: usize) -> Option<Stream> {
     let dictionary = &before[object..];
     let end = data_end(bytes, start, dictionary);
     Some(Stream {
-        name: object_name(&before[..object.saturating_sub(3)]),
+        object: object_id(&before[..object.saturating_sub(3)]),
+        kind: name_after(dictionary, b"/Type"),
         filters: filters(dictionary),
         data: start..end,
     })
@@ -118,13 +167,23 @@ fn direct_length(dictionary: &[u8]) -> Option<usize> {
     std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
 }
 
-/// `objN` from the `N G obj` line that ends `before`.
-fn object_name(before: &[u8]) -> Option<String> {
+/// The number and generation of the `N G obj` line that ends `before`.
+fn object_id(before: &[u8]) -> Option<(u32, u16)> {
     let mut words = before.trim_ascii_end().rsplit(|b| b.is_ascii_whitespace());
-    let _generation = words.next()?;
-    let number = words.next()?;
-    let number = std::str::from_utf8(number).ok()?.parse::<u64>().ok()?;
-    Some(format!("obj{number}"))
+    let generation = std::str::from_utf8(words.next()?).ok()?.parse().ok()?;
+    let number = std::str::from_utf8(words.next()?).ok()?.parse().ok()?;
+    Some((number, generation))
+}
+
+/// The name a dictionary gives `key` (`/Type /XRef` → `XRef`).
+fn name_after(dictionary: &[u8], key: &[u8]) -> Option<String> {
+    let at = memmem::find(dictionary, key)? + key.len();
+    let rest = dictionary[at..].trim_ascii_start().strip_prefix(b"/")?;
+    let end = rest
+        .iter()
+        .position(|b| b.is_ascii_whitespace() || b"<>[]()/".contains(b))
+        .unwrap_or(rest.len());
+    Some(String::from_utf8_lossy(&rest[..end]).into_owned())
 }
 
 /// The names of a dictionary's `/Filter`, a name or an array of them.
@@ -330,15 +389,16 @@ mod tests {
             b">\nendstream endobj\n",
         ]
         .concat();
-        let found: Vec<(Option<String>, Vec<u8>)> = memmem::find_iter(&pdf, b"stream")
+        type Found = (Option<(u32, u16)>, Vec<u8>);
+        let found: Vec<Found> = memmem::find_iter(&pdf, b"stream")
             .filter_map(|at| stream_at(&pdf, at))
-            .map(|s| (s.name, read(decode(&s.filters, &pdf[s.data]).unwrap())))
+            .map(|s| (s.object, read(decode(&s.filters, &pdf[s.data]).unwrap())))
             .collect();
         assert_eq!(
             found,
             [
-                (Some("obj1".to_owned()), b"hidden text".to_vec()),
-                (Some("obj7".to_owned()), b"two".to_vec())
+                (Some((1, 0)), b"hidden text".to_vec()),
+                (Some((7, 0)), b"two".to_vec())
             ]
         );
     }
