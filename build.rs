@@ -14,7 +14,7 @@ mod externals {
 
 /// The generation of what the scanner looks into (src/inspect/): raise it when an object
 /// judged `Clean` before could be judged otherwise now with the same rules.
-const INSPECTION: u32 = 3;
+const INSPECTION: u32 = 4;
 
 fn main() {
     let dir = Path::new("signatures");
@@ -48,7 +48,9 @@ fn main() {
     hasher.update(format!("version = \"{}\"", yara_x::VERSION).as_bytes());
     // And what the scanner looks into with them: a `Clean` from an inspection that opened fewer
     // containers, or let broken ones and content encodings pass (before generation 2), or did
-    // not open cpio, cabinets, OLE2 files and mail (before 3), is no verdict of these rules, so signed verdicts of it are not skipped but scanned again.
+    // not open cpio, cabinets, OLE2 files and mail (before 3), nor installers, RAR, ARJ, LHA, CHM,
+    // UDF, OneNote, UPX, programs inside other bytes and encrypted PDFs (before 4), is no
+    // verdict of these rules, so signed verdicts of it are not skipped but scanned again.
     hasher.update(format!("\0inspection {INSPECTION}").as_bytes());
     for file in &files {
         println!("cargo::rerun-if-changed={}", file.display());

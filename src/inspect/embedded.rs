@@ -76,6 +76,7 @@ fn plausible(format: Format, bytes: &[u8]) -> bool {
         Format::Pdf => format.starts(bytes),
         Format::BinHex => bytes.get(40..44) == Some(b" 4.0"),
         Format::Tnef => bytes.get(6).is_some_and(|l| *l == 1 || *l == 2),
+        Format::OneNote => format.starts(bytes),
         Format::Rar => format.starts(bytes),
         Format::Pe => formats::pe_starts(bytes),
         Format::Lha => format.starts(bytes),
@@ -86,7 +87,9 @@ fn plausible(format: Format, bytes: &[u8]) -> bool {
         Format::AutoIt => format.starts(bytes),
         Format::Arj => format.starts(bytes),
         // Never searched for: they have no signature.
-        Format::Mail | Format::Html | Format::Rtf | Format::Iso | Format::Upx => false,
+        Format::Mail | Format::Html | Format::Rtf | Format::Iso | Format::Udf | Format::Upx => {
+            false
+        }
     }
 }
 
@@ -112,6 +115,8 @@ pub fn likely(format: Format, bytes: &[u8]) -> bool {
         | Format::Szdd
         | Format::BinHex
         | Format::Tnef
+        | Format::Udf
+        | Format::OneNote
         | Format::Rar
         | Format::Pe
         | Format::Upx

@@ -14,6 +14,8 @@ mod autoit;
 mod cab;
 mod chm;
 mod cpio;
+#[cfg(test)]
+mod decoder_tests;
 mod extent;
 #[doc(hidden)]
 pub mod fuzz;
@@ -25,6 +27,7 @@ mod lha;
 mod mail;
 mod nsis;
 mod ole;
+mod onenote;
 mod pdf;
 mod pdf_crypt;
 mod pe;
@@ -38,6 +41,7 @@ mod seven_z;
 mod sis;
 mod stream;
 mod tar;
+mod udf;
 mod unpacked;
 mod upx;
 mod vba;
@@ -108,6 +112,10 @@ pub enum Format {
     Pe,
     /// A RAR archive (v4, v5): stored members read, compressed ones not decoded here.
     Rar,
+    /// A OneNote section (.one), for the files embedded in it.
+    OneNote,
+    /// A UDF disc image (.iso, .img; UDF-only or a bridge with ISO 9660).
+    Udf,
     /// A mail message (RFC 822 / MIME), or an mbox of them.
     Mail,
     /// Markup (HTML, SVG, XML) holding `data:` URIs.
@@ -124,7 +132,7 @@ pub const DECODER_MEMORY_KIB: usize = 256 * 1024;
 impl Format {
     /// Every format, in the order [`Format::sniff`] tries them.
     /// Mail and markup, told by their text rather than a magic number, come last.
-    pub const ALL: [Format; 28] = [
+    pub const ALL: [Format; 30] = [
         Format::Zip,
         Format::Gzip,
         Format::Bzip2,
@@ -135,6 +143,8 @@ impl Format {
         Format::Cpio,
         Format::Cab,
         Format::Ole,
+        // A bridge image is read as Windows mounts it: by its UDF side.
+        Format::Udf,
         Format::Iso,
         Format::Pdf,
         Format::Rtf,
@@ -151,6 +161,7 @@ impl Format {
         Format::Upx,
         Format::Pe,
         Format::Rar,
+        Format::OneNote,
         Format::Mail,
         Format::Html,
     ];
@@ -182,6 +193,8 @@ impl Format {
             Format::Rtf => bytes.starts_with(self::rtf::MAGIC),
             Format::Pdf => self::pdf::starts(bytes),
             Format::Iso => self::iso::starts(bytes),
+            Format::Udf => self::udf::starts(bytes),
+            Format::OneNote => self::onenote::starts(bytes),
             Format::Rar => self::rar::starts(bytes),
             // A program at the start of bytes is those bytes: it is carved only inside others.
             Format::Pe => false,
@@ -215,11 +228,12 @@ impl Format {
         match self {
             Format::Cpio => &[self::cpio::NEWC, self::cpio::CRC, self::cpio::ODC],
             // An image inside other bytes is no image a system mounts.
-            Format::Mail | Format::Html | Format::Rtf | Format::Iso => &[],
+            Format::Mail | Format::Html | Format::Rtf | Format::Iso | Format::Udf => &[],
             Format::Szdd => &[self::legacy::SZDD_MAGIC],
             Format::Pdf => &[self::pdf::MAGIC],
             Format::BinHex => &[self::legacy::BINHEX_MAGIC],
             Format::Tnef => &[self::legacy::TNEF_MAGIC],
+            Format::OneNote => &[self::onenote::MAGIC],
             Format::Rar => &[self::rar::MAGIC],
             Format::Pe => &[self::pe::MAGIC],
             // `UPX!` turns up in other files; a packed file is told by its packheader's checksum.
@@ -254,6 +268,7 @@ impl Format {
     pub fn magic_at(self) -> usize {
         match self {
             Format::Tar => TAR_MAGIC_AT,
+            Format::OneNote => self::onenote::MAGIC_AT,
             Format::Rar => self::rar::MAGIC_AT,
             Format::Pe => self::pe::MAGIC_AT,
             Format::Upx => self::upx::MAGIC_AT,
@@ -297,6 +312,8 @@ impl Format {
             Format::Szdd => "SZDD",
             Format::BinHex => "BINHEX",
             Format::Tnef => "TNEF",
+            Format::Udf => "UDF",
+            Format::OneNote => "ONENOTE",
             Format::Rar => "RAR",
             Format::Pe => "PE",
             Format::Upx => "UPX",
@@ -332,6 +349,8 @@ impl Format {
             Format::Szdd => "_",
             Format::BinHex => "hqx",
             Format::Tnef => "dat",
+            Format::Udf => "udf",
+            Format::OneNote => "one",
             Format::Rar => "rar",
             Format::Pe => "exe",
             Format::Upx => "upx",
@@ -494,6 +513,8 @@ pub fn each_member(
         Format::Szdd => legacy::walk(Wrapper::Szdd, bytes, visit),
         Format::BinHex => legacy::walk(Wrapper::BinHex, bytes, visit),
         Format::Tnef => legacy::walk(Wrapper::Tnef, bytes, visit),
+        Format::Udf => walk_unpacked(format, udf::unpack(bytes, visit.whole()), visit),
+        Format::OneNote => walk_unpacked(format, onenote::unpack(bytes, visit.whole()), visit),
         Format::Rar => walk_unpacked(format, rar::unpack(bytes, visit.whole()), visit),
         Format::Pe => pe::walk(bytes, visit),
         Format::Upx => walk_unpacked(format, upx::unpack(bytes, visit.whole()), visit),

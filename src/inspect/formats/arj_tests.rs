@@ -1,7 +1,10 @@
 //! The ARJ decoder against archives ARJ32 3.10 made, damaged ones and the cap.
 
 use super::*;
-use std::time::{Duration, Instant};
+use crate::inspect::formats::decoder_tests::{
+    SEED, XorShift, every_bit, every_prefix, expired, flips, hex, measure, mutations, names, within,
+};
+use std::time::Duration;
 
 /// note.txt, the file in the vectors below.
 const TEXT: &str = "The quick brown fox jumps over the lazy dog. ARJ test vector for the scanner.\n\
@@ -65,22 +68,6 @@ const GARBLED: &str = "\
 6b000000007375622f622e74787400006c756fff0000f92bfcd941b050f2d68b29cd62b1f907f2a0d0ab3d5971e05456\
 ba60ea0000";
 
-fn hex(text: &str) -> Vec<u8> {
-    let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
-    let value = |d: u8| (d as char).to_digit(16).unwrap_or(0) as u8;
-    digits
-        .chunks(2)
-        .map(|p| value(p[0]) << 4 | value(p[1]))
-        .collect()
-}
-
-fn measure(cap: u64) -> Measure {
-    Measure {
-        cap,
-        deadline: Instant::now() + Duration::from_secs(30),
-    }
-}
-
 fn run(bytes: &[u8]) -> Unpacked {
     unpack(bytes, measure(1 << 20))
 }
@@ -129,8 +116,7 @@ fn every_method_gives_the_text() {
 fn paths_keep_their_folders() {
     let out = run(&hex(PATHS));
     assert_eq!(out.problem, None);
-    let names: Vec<&str> = out.files.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["note.txt", "sub/b.txt"]);
+    assert_eq!(names(&out), ["note.txt", "sub/b.txt"]);
     assert_eq!(out.files[1].1, b"second file in a folder\n");
 }
 
@@ -178,11 +164,7 @@ fn a_huge_size_stops_at_the_cap() {
 
 #[test]
 fn a_passed_deadline_stops_the_walk() {
-    let past = Measure {
-        cap: 1 << 20,
-        deadline: Instant::now(),
-    };
-    let out = unpack(&hex(METHOD1), past);
+    let out = unpack(&hex(METHOD1), expired());
     assert!(out.problem.expect("a problem").why.contains("time"));
 }
 
@@ -204,55 +186,37 @@ fn other_bytes_do_not_start_an_archive() {
 #[test]
 fn every_prefix_is_a_problem_not_a_panic() {
     for vector in [STORED, METHOD1, METHOD4, PATHS] {
-        let bytes = hex(vector);
-        for end in 0..bytes.len() {
-            assert!(run(&bytes[..end]).problem.is_some(), "prefix {end}");
-        }
+        every_prefix(&hex(vector), |end, prefix| {
+            assert!(run(prefix).problem.is_some(), "prefix {end}");
+        });
     }
 }
 
 #[test]
 fn every_bit_flip_finishes() {
     for vector in [METHOD1, METHOD4] {
-        let mut bytes = hex(vector);
-        for bit in 0..bytes.len() * 8 {
-            bytes[bit / 8] ^= 1 << (bit % 8);
-            let _ = run(&bytes);
-            bytes[bit / 8] ^= 1 << (bit % 8);
-        }
+        let bytes = hex(vector);
+        flips(&bytes, every_bit(bytes.len()), |flipped| {
+            let _ = run(flipped);
+        });
     }
 }
 
 #[test]
 fn random_mutations_finish_fast() {
-    let vectors: Vec<Vec<u8>> = [METHOD1, METHOD4, PATHS, STORED]
-        .iter()
-        .map(|v| hex(v))
-        .collect();
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    let started = Instant::now();
-    for case in 0..3000 {
-        let mut bytes = vectors[case % vectors.len()].clone();
+    let vectors = [METHOD1, METHOD4, PATHS, STORED].map(hex);
+    let edit = |rng: &mut XorShift, bytes: &mut Vec<u8>, case: usize| {
         // Mostly the compressed data past the headers, sometimes anywhere.
-        let from = if case % 4 == 0 {
+        let from = if case.is_multiple_of(4) {
             0
         } else {
-            first_local(&bytes) + 60
+            first_local(bytes) + 60
         };
-        for _ in 0..1 + next() % 8 {
-            let at = from + (next() as usize) % (bytes.len() - from);
-            bytes[at] = next() as u8;
-        }
+        rng.overwrite(bytes, from, 8);
         // The header CRCs are fixed up half the time, to reach the decoders.
         if case % 2 == 1 {
-            let at = first_local(&bytes);
-            let size = usize::from(le16(&bytes, at + 2).unwrap_or(0));
+            let at = first_local(bytes);
+            let size = usize::from(le16(bytes, at + 2).unwrap_or(0));
             if let Some(basic) = bytes.get(at + 4..at + 4 + size) {
                 let crc = crc32(basic).to_le_bytes();
                 if let Some(slot) = bytes.get_mut(at + 4 + size..at + 8 + size) {
@@ -260,9 +224,12 @@ fn random_mutations_finish_fast() {
                 }
             }
         }
-        let _ = run(&bytes);
-    }
-    assert!(started.elapsed() < Duration::from_secs(20));
+    };
+    within(Duration::from_secs(20), || {
+        mutations(&vectors, SEED, 3000, edit, |bytes| {
+            let _ = run(bytes);
+        });
+    });
 }
 
 #[test]

@@ -1,14 +1,10 @@
 //! The CHM decoder against hand-built section-0 and LZX files, damage and the cap; the real sample.
 
 use super::*;
+use crate::inspect::formats::decoder_tests::{
+    SEED, XorShift, a_bit_of, every_prefix, expired, flips, measure, mutations, names, survives,
+};
 use std::time::{Duration, Instant};
-
-fn measure(cap: u64) -> Measure {
-    Measure {
-        cap,
-        deadline: Instant::now() + Duration::from_secs(60),
-    }
-}
 
 fn encint_bytes(mut v: u64) -> Vec<u8> {
     let mut out = vec![(v & 0x7F) as u8];
@@ -240,10 +236,6 @@ fn lzx_chm(frames: usize, length: u64, b_len: u64) -> Vec<u8> {
     chm(&files, &[control, table, w.out, STORED.to_vec()].concat())
 }
 
-fn names(u: &Unpacked) -> Vec<&str> {
-    u.files.iter().map(|(n, _)| n.as_str()).collect()
-}
-
 #[test]
 fn stored_files_are_read_in_directory_order() {
     let u = unpack(&stored_chm(), measure(1 << 20));
@@ -340,89 +332,48 @@ fn a_huge_claimed_size_stops_at_the_cap() {
 
 #[test]
 fn a_passed_deadline_stops_with_a_problem() {
-    let u = unpack(
-        &complete(),
-        Measure {
-            cap: 1 << 20,
-            deadline: Instant::now(),
-        },
-    );
+    let u = unpack(&complete(), expired());
     assert!(u.files.is_empty());
     assert!(u.problem.expect("a problem").why.contains("time"));
 }
 
-/// Unpacks `bytes` within a second, whatever they are.
-fn survives(bytes: &[u8]) {
-    let start = Instant::now();
-    let u = unpack(bytes, measure(1 << 20));
-    assert!(
-        start.elapsed() < Duration::from_secs(1),
-        "slow on {} bytes",
-        bytes.len()
-    );
-    assert!(u.files.iter().map(|f| f.1.len()).sum::<usize>() <= 1 << 20);
+/// Unpacks `bytes` within a second and the cap, whatever they are.
+fn check(bytes: &[u8]) {
+    survives(unpack, bytes, 1 << 20, Duration::from_secs(1));
 }
 
 #[test]
 fn every_prefix_is_read_without_panic() {
-    let stored = stored_chm();
+    let check = |_, prefix: &[u8]| check(prefix);
+    every_prefix(&stored_chm(), check);
     let lzx = lzx_chm(1, FRAME, FRAME - 8);
-    for n in 0..stored.len() {
-        survives(&stored[..n]);
-    }
-    for n in 0..lzx.len() {
-        survives(&lzx[..n]);
-    }
-    for n in (lzx.len()..complete().len()).step_by(997) {
-        survives(&complete()[..n]);
+    every_prefix(&lzx, check);
+    let complete = complete();
+    for n in (lzx.len()..complete.len()).step_by(997) {
+        check(n, &complete[..n]);
     }
 }
 
 #[test]
 fn bit_flips_are_read_without_panic() {
     for vector in [stored_chm(), lzx_chm(1, FRAME, FRAME - 8)] {
-        for i in 0..vector.len() {
-            let mut bytes = vector.clone();
-            bytes[i] ^= 1 << (i % 8);
-            survives(&bytes);
-        }
+        flips(&vector, a_bit_of(0..vector.len()), check);
     }
 }
 
 #[test]
 fn random_mutations_are_read_without_panic() {
     let vectors = [stored_chm(), lzx_chm(1, FRAME, FRAME - 8), complete()];
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    for case in 0..3000 {
-        let mut bytes = vectors[case % 3].clone();
+    let edit = |rng: &mut XorShift, bytes: &mut Vec<u8>, _| {
         // Most of the structure is in the first few KiB: aim there mostly.
-        let span = if next() % 4 == 0 {
+        let span = if rng.next().is_multiple_of(4) {
             bytes.len()
         } else {
             bytes.len().min(0xC00)
         };
-        for _ in 0..1 + next() % 4 {
-            let at = (next() % span.max(1) as u64) as usize;
-            if at >= bytes.len() {
-                break;
-            }
-            match next() % 5 {
-                0 => bytes[at] = next() as u8,
-                1 => bytes[at] ^= 1 << (next() % 8),
-                2 if at + 4 <= bytes.len() => bytes[at..at + 4].fill(0xFF),
-                3 => bytes.truncate(at),
-                _ if at + 2 <= bytes.len() => bytes[at..at + 2].fill(0),
-                _ => {}
-            }
-        }
-        survives(&bytes);
-    }
+        rng.edit(bytes, |rng, _| rng.below(span));
+    };
+    mutations(&vectors, SEED, 3000, edit, check);
 }
 
 #[test]

@@ -1,19 +1,11 @@
 //! The InstallShield decoders against hand-built setup streams, overlays and cabinets, damage and the cap; the real samples' chains.
 
 use super::*;
+use crate::inspect::formats::decoder_tests::{
+    GOLDEN, XorShift, a_bit_of, every_prefix, expired, flips, measure, mutations, names, within,
+};
 use std::io::Write;
-use std::time::{Duration, Instant};
-
-fn measure(cap: u64) -> Measure {
-    Measure {
-        cap,
-        deadline: Instant::now() + Duration::from_secs(60),
-    }
-}
-
-fn names(u: &Unpacked) -> Vec<&str> {
-    u.files.iter().map(|(n, _)| n.as_str()).collect()
-}
+use std::time::Duration;
 
 fn file<'a>(u: &'a Unpacked, name: &str) -> &'a [u8] {
     let found = u.files.iter().find(|(n, _)| n == name);
@@ -564,40 +556,26 @@ fn vectors() -> Vec<Vec<u8>> {
 
 #[test]
 fn every_prefix_and_bit_flip_is_read_without_panic() {
-    let started = Instant::now();
-    for v in vectors() {
-        for end in 0..v.len() {
-            all_readers(&v[..end]);
+    within(Duration::from_secs(60), || {
+        for v in vectors() {
+            every_prefix(&v, |_, prefix| {
+                all_readers(prefix);
+            });
+            flips(&v, a_bit_of(0..v.len()), |flipped| {
+                all_readers(flipped);
+            });
         }
-        for at in 0..v.len() {
-            let mut flipped = v.clone();
-            flipped[at] ^= 1 << (at % 8);
-            all_readers(&flipped);
-        }
-    }
-    assert!(started.elapsed() < Duration::from_secs(60));
+    });
 }
 
 #[test]
 fn random_mutations_are_read_without_panic() {
-    let started = Instant::now();
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    let vectors = vectors();
-    for case in 0..3000 {
-        let mut v = vectors[case % vectors.len()].clone();
-        for _ in 0..1 + next() % 6 {
-            let at = (next() % v.len() as u64) as usize;
-            v[at] = next() as u8;
-        }
-        all_readers(&v);
-    }
-    assert!(started.elapsed() < Duration::from_secs(60));
+    let edit = |rng: &mut XorShift, v: &mut Vec<u8>, _| rng.overwrite(v, 0, 6);
+    within(Duration::from_secs(60), || {
+        mutations(&vectors(), GOLDEN, 3000, edit, |v| {
+            all_readers(v);
+        });
+    });
 }
 
 #[test]
@@ -628,10 +606,7 @@ fn sizes_past_the_cap_stop_with_a_problem() {
 
 #[test]
 fn a_passed_deadline_is_noted() {
-    let late = Measure {
-        cap: 1 << 20,
-        deadline: Instant::now(),
-    };
+    let late = expired();
     for v in vectors() {
         let found = [
             unpack(&v, late),

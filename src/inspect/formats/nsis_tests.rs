@@ -1,8 +1,12 @@
 //! The NSIS decoder against installers makensis 3.08 made, hand-built blocks, damage and the cap.
 
 use super::*;
+use crate::inspect::formats::decoder_tests::{
+    SEED, XorShift, every_bit, every_prefix, expired, flips, hex, measure, mutations, names,
+    survives,
+};
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 // Installers built by makensis from a script that installs one file, `t.txt` (see
 // `text()`), silently; all but ZLIB with `CRCCheck off` (no CRC after the data).
@@ -82,29 +86,6 @@ fn text() -> Vec<u8> {
         .map(|i| format!("line {i:02}: hello from a small NSIS test installer\n"))
         .collect::<String>()
         .into_bytes()
-}
-
-fn hex(text: &str) -> Vec<u8> {
-    let digit = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
-    text.as_bytes()
-        .chunks(2)
-        .map(|pair| digit(pair[0]) << 4 | digit(pair[1]))
-        .collect()
-}
-
-fn measure(cap: u64) -> Measure {
-    Measure {
-        cap,
-        deadline: Instant::now() + Duration::from_secs(60),
-    }
-}
-
-fn names(unpacked: &Unpacked) -> Vec<&str> {
-    unpacked
-        .files
-        .iter()
-        .map(|(name, _)| name.as_str())
-        .collect()
 }
 
 /// Checks a test installer: its header (3492 bytes here) and its one file.
@@ -217,15 +198,8 @@ fn a_cut_installer_keeps_what_is_there() {
 
 #[test]
 fn a_passed_deadline_stops_reading() {
-    let deadline = Instant::now();
     for vector in [ZLIB, SOLID_LZMA] {
-        let unpacked = unpack(
-            &hex(vector),
-            Measure {
-                cap: 1 << 20,
-                deadline,
-            },
-        );
+        let unpacked = unpack(&hex(vector), expired());
         assert!(unpacked.files.is_empty());
         assert!(unpacked.problem.expect("a problem").why.contains("time"));
     }
@@ -239,56 +213,36 @@ fn not_an_installer() {
     assert!(unpacked.files.is_empty() && unpacked.problem.is_some());
 }
 
-/// Unpacks `bytes`, which must not panic, and must finish fast.
-fn survives(bytes: &[u8]) {
-    let start = Instant::now();
-    let _ = unpack(bytes, measure(1 << 20));
-    assert!(start.elapsed() < Duration::from_secs(2));
+/// Unpacks `bytes`, which must not panic, and must finish fast within the cap.
+fn check(bytes: &[u8]) {
+    survives(unpack, bytes, 1 << 20, Duration::from_secs(2));
+}
+
+fn vectors() -> [Vec<u8>; 4] {
+    [ZLIB, SOLID_LZMA, LZMA, BZIP2].map(hex)
 }
 
 #[test]
 fn every_prefix_is_read_safely() {
-    for vector in [ZLIB, SOLID_LZMA, LZMA, BZIP2] {
-        let bytes = hex(vector);
-        for end in 0..bytes.len() {
-            survives(&bytes[..end]);
-        }
+    for bytes in vectors() {
+        every_prefix(&bytes, |_, prefix| check(prefix));
     }
 }
 
 #[test]
 fn bit_flips_are_read_safely() {
-    for vector in [ZLIB, SOLID_LZMA, LZMA, BZIP2] {
-        let bytes = hex(vector);
-        for bit in (0..bytes.len() * 8).step_by(3) {
-            let mut flipped = bytes.clone();
-            flipped[bit / 8] ^= 1 << (bit % 8);
-            survives(&flipped);
-        }
+    for bytes in vectors() {
+        flips(&bytes, every_bit(bytes.len()).step_by(3), check);
     }
 }
 
 #[test]
 fn random_mutations_are_read_safely() {
-    let vectors = [ZLIB, SOLID_LZMA, LZMA, BZIP2].map(hex);
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
+    let edit = |rng: &mut XorShift, bytes: &mut Vec<u8>, _| {
+        rng.overwrite(bytes, 0, 8);
+        rng.maybe_cut(bytes);
     };
-    for case in 0..3000 {
-        let mut bytes = vectors[case % vectors.len()].clone();
-        for _ in 0..1 + next() % 8 {
-            let at = (next() % bytes.len() as u64) as usize;
-            bytes[at] = next() as u8;
-        }
-        if next() % 4 == 0 {
-            bytes.truncate((next() % bytes.len() as u64) as usize);
-        }
-        survives(&bytes);
-    }
+    mutations(&vectors(), SEED, 3000, edit, check);
 }
 
 #[test]

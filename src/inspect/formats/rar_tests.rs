@@ -2,8 +2,12 @@
 
 use super::*;
 use crate::inspect::formats::Problem;
+use crate::inspect::formats::decoder_tests::{
+    SEED, XorShift, every_bit, every_prefix, expired, flips, hex, measure, mutations, names,
+    survives, within,
+};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 // Archives made by RAR / WinRAR, from libarchive's test suite
 // (libarchive/test/test_read_format_{rar,rar_unicode,rar4_encrypted,rar_encryption_header,
@@ -72,28 +76,8 @@ e9ae827cda01546869732069732066726f6d20632e747874ecfdf05d5202033ca00004920020c3df
 ac77b7a30a03027bc529f48f7cda01db6972f4f6568ea6fd1965e995b336853437f52aa0d32787b2f5c10232d8aa5e1d\
 77565103050400";
 
-fn hex(text: &str) -> Vec<u8> {
-    let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
-    let value = |d: u8| (d as char).to_digit(16).unwrap_or(0) as u8;
-    digits
-        .chunks(2)
-        .map(|p| value(p[0]) << 4 | value(p[1]))
-        .collect()
-}
-
-fn measure(cap: u64) -> Measure {
-    Measure {
-        cap,
-        deadline: Instant::now() + Duration::from_secs(30),
-    }
-}
-
 fn run(bytes: &[u8]) -> Unpacked {
     unpack(bytes, measure(1 << 20))
-}
-
-fn names(out: &Unpacked) -> Vec<&str> {
-    out.files.iter().map(|(n, _)| n.as_str()).collect()
 }
 
 fn problem(out: Unpacked) -> Problem {
@@ -500,12 +484,8 @@ fn a_cut_member_keeps_what_is_there() {
 
 #[test]
 fn a_passed_deadline_stops_the_walk() {
-    let past = Measure {
-        cap: 1 << 20,
-        deadline: Instant::now(),
-    };
     for bytes in [stored4(MEMBERS), stored5(MEMBERS)] {
-        assert!(problem(unpack(&bytes, past)).why.contains("time"));
+        assert!(problem(unpack(&bytes, expired())).why.contains("time"));
     }
 }
 
@@ -597,22 +577,20 @@ fn every_prefix_is_a_problem_not_a_panic() {
     ] {
         let bytes = hex(vector);
         let ends = block_ends4(&bytes);
-        for end in 0..bytes.len() {
-            let out = run(&bytes[..end]);
+        every_prefix(&bytes, |end, prefix| {
+            let out = run(prefix);
             assert!(out.problem.is_some() || ends.contains(&end), "prefix {end}");
-        }
+        });
     }
 }
 
 #[test]
 fn every_bit_flip_finishes() {
-    for mut bytes in [hex(RAR4_STORED), hex(RAR5_UNICODE), stored5(MEMBERS)] {
-        for bit in 0..bytes.len() * 8 {
-            bytes[bit / 8] ^= 1 << (bit % 8);
-            let _ = starts(&bytes);
-            let _ = run(&bytes);
-            bytes[bit / 8] ^= 1 << (bit % 8);
-        }
+    for bytes in [hex(RAR4_STORED), hex(RAR5_UNICODE), stored5(MEMBERS)] {
+        flips(&bytes, every_bit(bytes.len()), |flipped| {
+            let _ = starts(flipped);
+            let _ = run(flipped);
+        });
     }
 }
 
@@ -624,29 +602,22 @@ fn random_mutations_finish_fast() {
         hex(RAR5_ENCRYPTED),
         stored4(MEMBERS),
     ];
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    let started = Instant::now();
-    for case in 0..3000 {
-        let mut bytes = vectors[case % vectors.len()].clone();
-        for _ in 0..1 + next() % 8 {
-            let at = (next() % bytes.len() as u64) as usize;
-            match next() % 3 {
-                0 => bytes[at] = next() as u8,
+    let edit = |rng: &mut XorShift, bytes: &mut Vec<u8>, _| {
+        for _ in 0..1 + rng.next() % 8 {
+            let at = rng.below(bytes.len());
+            match rng.next() % 3 {
+                0 => bytes[at] = rng.byte(),
                 1 => bytes[at] ^= 0x80,
                 _ => bytes.truncate(at.max(8)),
             }
         }
-        let _ = starts(&bytes);
-        let out = unpack(&bytes, measure(1 << 16));
-        assert!(out.files.iter().map(|(_, d)| d.len()).sum::<usize>() <= 1 << 16);
-    }
-    assert!(started.elapsed() < Duration::from_secs(20));
+    };
+    within(Duration::from_secs(20), || {
+        mutations(&vectors, SEED, 3000, edit, |bytes| {
+            let _ = starts(bytes);
+            survives(unpack, bytes, 1 << 16, Duration::from_secs(20));
+        });
+    });
 }
 
 // ------------------------------------------------ the real sample

@@ -1,8 +1,11 @@
 //! The SIS decoder against hand-built release 5, 6 and v9 files, damage and the cap.
 
 use super::*;
+use crate::inspect::formats::decoder_tests::{
+    GOLDEN, XorShift, every_bit, every_prefix, expired, flips, measure, mutations, names, survives,
+};
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A release 3/5/6 SIS file to build, as `makesis` would lay it out.
 struct Sis {
@@ -129,21 +132,6 @@ fn release5() -> Vec<u8> {
     })
 }
 
-fn measure(cap: u64) -> Measure {
-    Measure {
-        cap,
-        deadline: Instant::now() + Duration::from_secs(60),
-    }
-}
-
-fn names(unpacked: &Unpacked) -> Vec<&str> {
-    unpacked
-        .files
-        .iter()
-        .map(|(name, _)| name.as_str())
-        .collect()
-}
-
 #[test]
 fn release6_compressed_unicode() {
     let bytes = release6();
@@ -265,15 +253,8 @@ fn sis9_files_are_read_by_place() {
 
 #[test]
 fn a_passed_deadline_stops_reading() {
-    let deadline = Instant::now();
     for bytes in [release6(), sis9_file()] {
-        let unpacked = unpack(
-            &bytes,
-            Measure {
-                cap: 1 << 20,
-                deadline,
-            },
-        );
+        let unpacked = unpack(&bytes, expired());
         assert!(unpacked.files.is_empty());
         assert!(unpacked.problem.expect("a problem").why.contains("time"));
     }
@@ -286,11 +267,9 @@ fn not_a_sis_file() {
     assert!(unpacked.files.is_empty() && unpacked.problem.is_some());
 }
 
-/// Unpacks `bytes`, which must not panic, and must finish fast.
-fn survives(bytes: &[u8]) {
-    let start = Instant::now();
-    let _ = unpack(bytes, measure(1 << 20));
-    assert!(start.elapsed() < Duration::from_secs(2));
+/// Unpacks `bytes`, which must not panic, and must finish fast within the cap.
+fn check(bytes: &[u8]) {
+    survives(unpack, bytes, 1 << 20, Duration::from_secs(2));
 }
 
 fn vectors() -> [Vec<u8>; 3] {
@@ -300,38 +279,18 @@ fn vectors() -> [Vec<u8>; 3] {
 #[test]
 fn every_prefix_and_bit_flip_is_read_safely() {
     for bytes in vectors() {
-        for end in 0..bytes.len() {
-            survives(&bytes[..end]);
-        }
-        for bit in 0..bytes.len() * 8 {
-            let mut flipped = bytes.clone();
-            flipped[bit / 8] ^= 1 << (bit % 8);
-            survives(&flipped);
-        }
+        every_prefix(&bytes, |_, prefix| check(prefix));
+        flips(&bytes, every_bit(bytes.len()), check);
     }
 }
 
 #[test]
 fn random_mutations_are_read_safely() {
-    let vectors = vectors();
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
+    let edit = |rng: &mut XorShift, bytes: &mut Vec<u8>, _| {
+        rng.overwrite(bytes, 0, 8);
+        rng.maybe_cut(bytes);
     };
-    for case in 0..3000 {
-        let mut bytes = vectors[case % vectors.len()].clone();
-        for _ in 0..1 + next() % 8 {
-            let at = (next() % bytes.len() as u64) as usize;
-            bytes[at] = next() as u8;
-        }
-        if next() % 4 == 0 {
-            bytes.truncate((next() % bytes.len() as u64) as usize);
-        }
-        survives(&bytes);
-    }
+    mutations(&vectors(), GOLDEN, 3000, edit, check);
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! literal and hex strings, damage; clam.pdf encrypted by qpdf when it is installed.
 
 use super::*;
+use crate::inspect::formats::decoder_tests::{GOLDEN, XorShift, hex, mutations, within};
 use std::time::{Duration, Instant};
 
 /// The content stream (object 5) every vector encrypts, and the /Title of object 2.
@@ -20,11 +21,7 @@ struct Vector {
 }
 
 fn unhex(parts: &[&str]) -> Vec<u8> {
-    let text = parts.concat();
-    text.as_bytes()
-        .chunks(2)
-        .map(|two| hex_byte(two).unwrap())
-        .collect()
+    hex(&parts.concat())
 }
 
 fn id() -> Vec<u8> {
@@ -448,19 +445,6 @@ fn plain_clamav_sample_is_not_encrypted() {
     assert!(find_encryption(&pdf).is_none());
 }
 
-struct XorShift(u64);
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 /// Feeds bytes to every entry point; only panics and slowness would show.
 fn exercise(bytes: &[u8]) {
     if let Ok(key) = empty_password(bytes, &id()) {
@@ -474,36 +458,28 @@ fn exercise(bytes: &[u8]) {
 
 #[test]
 fn truncations_never_panic() {
-    let started = Instant::now();
-    for (_, v) in &OPENS {
-        for end in 0..=v.dict.len() {
-            exercise(&v.dict[..end]);
+    within(Duration::from_secs(60), || {
+        for (_, v) in &OPENS {
+            for end in 0..=v.dict.len() {
+                exercise(&v.dict[..end]);
+            }
         }
-    }
-    let pdf = r6_xref_stream_pdf();
-    for end in (0..=pdf.len()).step_by(7) {
-        let _ = find_encryption(&pdf[..end]);
-        let _ = find_encryption(&pdf[end..]);
-    }
-    assert!(started.elapsed() < Duration::from_secs(60));
+        let pdf = r6_xref_stream_pdf();
+        for end in (0..=pdf.len()).step_by(7) {
+            let _ = find_encryption(&pdf[..end]);
+            let _ = find_encryption(&pdf[end..]);
+        }
+    });
 }
 
 #[test]
 fn mutations_never_panic() {
-    let started = Instant::now();
-    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
-    let pdf = r6_xref_stream_pdf();
-    let sources: Vec<&[u8]> = vec![
-        R2.dict,
-        R3.dict,
-        R4RC4.dict,
-        R4AES.dict,
-        R4CLEAR.dict,
-        R6.dict,
-        &pdf,
-    ];
-    for case in 0..3000 {
-        let mut bytes = sources[case % sources.len()].to_vec();
+    let mut sources: Vec<Vec<u8>> = [R2, R3, R4RC4, R4AES, R4CLEAR, R6]
+        .iter()
+        .map(|v| v.dict.to_vec())
+        .collect();
+    sources.push(r6_xref_stream_pdf());
+    let edit = |rng: &mut XorShift, bytes: &mut Vec<u8>, _| {
         for _ in 0..1 + rng.below(8) {
             if bytes.is_empty() {
                 break;
@@ -513,12 +489,13 @@ fn mutations_never_panic() {
                 0 => bytes[at] ^= 1 << rng.below(8),
                 1 => bytes[at] = b"<>()[]/\\0 R"[rng.below(11)],
                 2 => bytes.truncate(at),
-                _ => bytes.insert(at, rng.next() as u8),
+                _ => bytes.insert(at, rng.byte()),
             }
         }
-        exercise(&bytes);
-    }
-    assert!(started.elapsed() < Duration::from_secs(120));
+    };
+    within(Duration::from_secs(120), || {
+        mutations(&sources, GOLDEN, 3000, edit, exercise);
+    });
 }
 
 #[test]

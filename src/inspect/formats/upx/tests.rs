@@ -2,32 +2,19 @@
 //! damage and the cap; the ClamAV samples when installed.
 
 use super::*;
+use crate::inspect::formats::decoder_tests::{
+    GOLDEN, XorShift, a_bit_of, every_prefix, expired, flips, hex, measure, mutations, survives,
+};
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
-
-fn measure(cap: u64) -> Measure {
-    Measure {
-        cap,
-        deadline: Instant::now() + Duration::from_secs(60),
-    }
-}
+use std::time::Duration;
 
 fn quiet() -> Unpacked {
     Unpacked::new(measure(1 << 30))
 }
 
+/// Unpacks `bytes` within two seconds and the cap.
 fn runs_fast(bytes: &[u8]) -> Unpacked {
-    let start = Instant::now();
-    let out = unpack(bytes, measure(1 << 20));
-    assert!(start.elapsed() < Duration::from_secs(2));
-    out
-}
-
-fn xorshift(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
+    survives(unpack, bytes, 1 << 20, Duration::from_secs(2))
 }
 
 // ---- a test-only NRV encoder: literals, and matches a naive search finds -------------
@@ -206,8 +193,8 @@ fn sample_text() -> Vec<u8> {
     let mut data = b"abcabcabcabc UPX test text, UPX test text; aaaaaaaaaaaaaaaaaaaaaaaaa! \
         The cat sat. The cat ran. The cat hid. The cat sat. #xy1#xy2#xy3 -vwxy1-vwxy2-vwxy3 "
         .to_vec();
-    let mut seed = 7u64;
-    data.extend((0..5000).map(|_| xorshift(&mut seed) as u8 % 16 + b'a'));
+    let mut rng = XorShift(7);
+    data.extend((0..5000).map(|_| rng.byte() % 16 + b'a'));
     let head = data[..200].to_vec();
     data.extend(head); // a match 5000 bytes back: past NRV's "far offset" limits
     data
@@ -243,9 +230,7 @@ fn lzma_round_trips() {
                bbfab1a3c83d984d1bb485dde20d7e482ce888cda09057bb878054c3d7e6b0db6afafa71da32\
                1db0a0fffa5e8180";
     let mut packed = vec![3 << 3 | 2, 3];
-    packed.extend(
-        (0..raw.len() / 2).map(|i| u8::from_str_radix(&raw[2 * i..2 * i + 2], 16).unwrap()),
-    );
+    packed.extend(hex(raw));
     let (got, res) = decode(14, &packed, text.len());
     assert!(res.is_ok(), "{res:?}");
     assert_eq!(got, text);
@@ -502,33 +487,38 @@ fn a_packed_pe_unpacks_to_the_original_byte_for_byte() {
 #[test]
 fn truncated_and_flipped_packed_pes_never_panic() {
     let packed = packed_pe(8);
-    for n in 0..packed.len() {
-        let out = runs_fast(&packed[..n]);
+    every_prefix(&packed, |_, prefix| {
+        let out = runs_fast(prefix);
         assert!(out.problem.is_some() || out.files == [("unpacked.exe".into(), original_pe())]);
-    }
-    for at in 0..packed.len() {
-        let mut bad = packed.clone();
-        bad[at] ^= 1 << (at % 8);
-        runs_fast(&bad);
-    }
+    });
+    flips(&packed, a_bit_of(0..packed.len()), |bad| {
+        runs_fast(bad);
+    });
+}
+
+/// Puts the packheader's checksum (at 0x3ff, of the PE's packheader) right.
+fn fix_checksum(packed: &mut [u8]) {
+    packed[0x3ff] = (packed[0x3e4..0x3ff]
+        .iter()
+        .map(|&b| u32::from(b))
+        .sum::<u32>()
+        % 251) as u8;
 }
 
 #[test]
 fn random_mutations_never_panic() {
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let packed = packed_pe(8);
-    for case in 0..3000 {
-        let mut bad = packed.clone();
-        for _ in 0..1 + xorshift(&mut seed) % 4 {
-            let at = xorshift(&mut seed) as usize % bad.len();
-            bad[at] = xorshift(&mut seed) as u8;
-        }
-        if case % 2 == 0 {
+    let edit = |rng: &mut XorShift, bad: &mut Vec<u8>, case: usize| {
+        rng.overwrite(bad, 0, 4);
+        if case.is_multiple_of(2) {
             // Keep the packheader's checksum right so the damage reaches the decoders.
-            bad[0x3ff] = (bad[0x3e4..0x3ff].iter().map(|&b| u32::from(b)).sum::<u32>() % 251) as u8;
+            fix_checksum(bad);
         }
-        runs_fast(&bad);
+    };
+    let mut case = 0;
+    mutations(&[packed_pe(8)], GOLDEN, 3000, edit, |bad| {
+        runs_fast(bad);
         let method = 2 + (case % 14) as u8;
+        case += 1;
         let mut dst = Vec::new();
         let _ = decompress(
             method,
@@ -537,16 +527,12 @@ fn random_mutations_never_panic() {
             &mut dst,
             &Unpacked::new(measure(1 << 20)),
         );
-    }
+    });
 }
 
 fn with_u_len(mut packed: Vec<u8>, u_len: u32) -> Vec<u8> {
     set(&mut packed, 0x3f0, &u_len.to_le_bytes());
-    packed[0x3ff] = (packed[0x3e4..0x3ff]
-        .iter()
-        .map(|&b| u32::from(b))
-        .sum::<u32>()
-        % 251) as u8;
+    fix_checksum(&mut packed);
     packed
 }
 
@@ -568,13 +554,7 @@ fn a_short_image_keeps_what_was_decoded() {
 
 #[test]
 fn a_passed_deadline_stops_with_a_problem() {
-    let out = unpack(
-        &packed_pe(8),
-        Measure {
-            cap: 1 << 20,
-            deadline: Instant::now(),
-        },
-    );
+    let out = unpack(&packed_pe(8), expired());
     assert!(out.problem.expect("a problem").why.contains("time"));
 }
 
@@ -673,16 +653,13 @@ fn a_packed_elf_unpacks_to_the_original() {
     set(&mut huge, 136, &0xfff0_0000u32.to_le_bytes()); // p_info's file size
     let problem = unpack(&huge, measure(4096)).problem.expect("a problem");
     assert!(problem.why.contains("cap"), "{}", problem.why);
-    let mut seed = 0x5eed_u64;
-    for n in 0..packed.len() {
-        runs_fast(&packed[..n]);
+    let mut rng = XorShift(0x5eed);
+    every_prefix(&packed, |_, prefix| {
+        runs_fast(prefix);
         let mut bad = packed.clone();
-        for _ in 0..1 + xorshift(&mut seed) % 3 {
-            let at = xorshift(&mut seed) as usize % bad.len();
-            bad[at] = xorshift(&mut seed) as u8;
-        }
+        rng.overwrite(&mut bad, 0, 3);
         runs_fast(&bad);
-    }
+    });
 }
 
 #[test]
