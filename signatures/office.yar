@@ -39,3 +39,20 @@ rule Encoded_PE_In_Text
     condition:
         uint16(0) != 0x5A4D and any of them
 }
+
+rule Office_XLM_AutoOpen_Exec
+{
+    meta:
+        description = "Excel 4.0 macro sheet run on open (Auto_Open, Auto_Activate) that starts a program or calls into a DLL"
+        severity = "high"
+    strings:
+        // The text the scanner writes from a workbook's macro sheets (`Workbook.xlm`).
+        $sheet = "SHEET \"" ascii
+        $auto = /NAME "Auto_(Open|Activate)"/ ascii
+        $act1 = "=EXEC(" ascii
+        $act2 = "=CALL(" ascii
+        $act3 = "=REGISTER(" ascii
+        $act4 = "URLDownloadToFile" nocase ascii
+    condition:
+        $sheet at 0 and $auto and any of ($act*)
+}

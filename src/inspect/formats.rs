@@ -33,6 +33,7 @@ mod pdf_crypt;
 mod pe;
 mod ppt;
 mod rar;
+mod rc4;
 mod rtf;
 #[doc(hidden)]
 pub mod samples;
@@ -45,6 +46,7 @@ mod udf;
 mod unpacked;
 mod upx;
 mod vba;
+mod xlm;
 mod zip;
 
 pub use self::extent::{Coder, Measure};

@@ -2,7 +2,8 @@
 //! objects of OOXML and RTF documents): every stream, by its storage path, read through the
 //! `cfb` crate. Some streams also give what they hold: an `Ole10Native` stream (an OLE1
 //! `Package`: a file dropped into a document) the file it wraps, under that file's name; a VBA
-//! module stream its macro source, decompressed (`vba`); a presentation's `PowerPoint
+//! module stream its macro source, decompressed (`vba`); a workbook its Excel 4.0 macro
+//! sheets as text (`xlm`); a presentation's `PowerPoint
 //! Document` the objects its records embed (`ppt`). Those streams are read into memory (small
 //! in any real document, and at most the object's size). Calls into the crate are guarded
 //! against panics, as the cabinet crate's are.
@@ -43,7 +44,11 @@ pub(super) fn walk(bytes: &[u8], visit: &mut dyn Visitor) -> Seen {
         let name = name.trim_start_matches('/').to_owned();
         let flow = match guarded(|| file.open_stream(&path)) {
             Ok(stream) if name.ends_with(OLE10_NATIVE) => native(Guarded(stream), name, visit),
-            Ok(stream) if super::vba::is_module(&name) || super::ppt::is_document(&name) => {
+            Ok(stream)
+                if super::vba::is_module(&name)
+                    || super::ppt::is_document(&name)
+                    || super::xlm::is_workbook(&name) =>
+            {
                 inside(Guarded(stream), name, visit)
             }
             Ok(stream) => visit_plain(visit, name, &mut Guarded(stream)),
@@ -57,7 +62,8 @@ pub(super) fn walk(bytes: &[u8], visit: &mut dyn Visitor) -> Seen {
 }
 
 /// A stream that holds more than its bytes show: a VBA module (its source, decompressed:
-/// `name.vba`) or a presentation (the objects its records embed: `name>oleobjectN.ole`).
+/// `name.vba`), a presentation (the objects its records embed: `name>oleobjectN.ole`) or a
+/// workbook (its Excel 4.0 macro sheets as text: `Workbook.xlm`).
 fn inside(mut stream: impl Read, name: String, visit: &mut dyn Visitor) -> Flow {
     let mut bytes = Vec::new();
     if let Err(e) = stream.read_to_end(&mut bytes) {
@@ -74,6 +80,13 @@ fn inside(mut stream: impl Read, name: String, visit: &mut dyn Visitor) -> Flow 
             }
         }
         return Flow::Continue;
+    }
+    if super::xlm::is_workbook(&name) {
+        let room = usize::try_from(visit.whole().cap).unwrap_or(usize::MAX);
+        return match super::xlm::macro_sheets(&bytes, room) {
+            Some(text) => visit_plain(visit, format!("{name}.xlm"), &mut text.as_slice()),
+            None => Flow::Continue,
+        };
     }
     match super::vba::source(&bytes) {
         Some(source) => visit_plain(visit, format!("{name}.vba"), &mut source.as_slice()),

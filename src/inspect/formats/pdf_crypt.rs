@@ -294,23 +294,9 @@ fn hash_2b(salt: &[u8]) -> [u8; 32] {
 
 /// RC4, the stream cipher of /V 1, 2 and the V2 crypt filter.
 fn rc4(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut s: [u8; 256] = std::array::from_fn(|i| i as u8);
-    if key.is_empty() {
-        return data.to_vec();
-    }
-    let mut j = 0u8;
-    for i in 0..256 {
-        j = j.wrapping_add(s[i]).wrapping_add(key[i % key.len()]);
-        s.swap(i, usize::from(j));
-    }
-    let (mut i, mut j) = (0u8, 0u8);
-    let mut out = Vec::with_capacity(data.len());
-    for &b in data {
-        i = i.wrapping_add(1);
-        j = j.wrapping_add(s[usize::from(i)]);
-        s.swap(usize::from(i), usize::from(j));
-        let k = s[usize::from(s[usize::from(i)].wrapping_add(s[usize::from(j)]))];
-        out.push(b ^ k);
+    let mut out = data.to_vec();
+    if !key.is_empty() {
+        super::rc4::Rc4::new(key).apply(&mut out);
     }
     out
 }
