@@ -87,9 +87,16 @@ fn plausible(format: Format, bytes: &[u8]) -> bool {
         Format::AutoIt => format.starts(bytes),
         Format::Arj => format.starts(bytes),
         // Never searched for: they have no signature.
-        Format::Mail | Format::Html | Format::Rtf | Format::Iso | Format::Udf | Format::Upx => {
-            false
-        }
+        Format::Mail
+        | Format::Html
+        | Format::Rtf
+        | Format::Iso
+        | Format::Udf
+        | Format::Upx
+        | Format::WwPack
+        | Format::Yc
+        | Format::Petite
+        | Format::AsPack => false,
     }
 }
 
@@ -115,6 +122,10 @@ pub fn likely(format: Format, bytes: &[u8]) -> bool {
         | Format::Szdd
         | Format::BinHex
         | Format::Tnef
+        | Format::AsPack
+        | Format::Petite
+        | Format::Yc
+        | Format::WwPack
         | Format::Udf
         | Format::OneNote
         | Format::Rar

@@ -10,6 +10,7 @@
 use std::io::Read;
 
 mod arj;
+mod aspack;
 mod autoit;
 mod cab;
 mod chm;
@@ -31,6 +32,7 @@ mod onenote;
 mod pdf;
 mod pdf_crypt;
 mod pe;
+mod petite;
 mod ppt;
 mod rar;
 mod rc4;
@@ -46,7 +48,9 @@ mod udf;
 mod unpacked;
 mod upx;
 mod vba;
+mod wwpack;
 mod xlm;
+mod yc;
 mod zip;
 
 pub use self::extent::{Coder, Measure};
@@ -118,6 +122,14 @@ pub enum Format {
     OneNote,
     /// A UDF disc image (.iso, .img; UDF-only or a bridge with ISO 9660).
     Udf,
+    /// A WWPack32-packed program, unpacked.
+    WwPack,
+    /// A program yoda's Crypter (yC) encrypted, decrypted.
+    Yc,
+    /// A Petite-packed program, unpacked.
+    Petite,
+    /// An ASPack-packed program, unpacked.
+    AsPack,
     /// A mail message (RFC 822 / MIME), or an mbox of them.
     Mail,
     /// Markup (HTML, SVG, XML) holding `data:` URIs.
@@ -134,7 +146,7 @@ pub const DECODER_MEMORY_KIB: usize = 256 * 1024;
 impl Format {
     /// Every format, in the order [`Format::sniff`] tries them.
     /// Mail and markup, told by their text rather than a magic number, come last.
-    pub const ALL: [Format; 30] = [
+    pub const ALL: [Format; 34] = [
         Format::Zip,
         Format::Gzip,
         Format::Bzip2,
@@ -160,10 +172,15 @@ impl Format {
         Format::InstallShield,
         Format::Chm,
         Format::Lha,
+        // yC encrypts a UPX-packed program: its layer is taken off first.
+        Format::Yc,
         Format::Upx,
         Format::Pe,
         Format::Rar,
         Format::OneNote,
+        Format::WwPack,
+        Format::Petite,
+        Format::AsPack,
         Format::Mail,
         Format::Html,
     ];
@@ -195,6 +212,10 @@ impl Format {
             Format::Rtf => bytes.starts_with(self::rtf::MAGIC),
             Format::Pdf => self::pdf::starts(bytes),
             Format::Iso => self::iso::starts(bytes),
+            Format::AsPack => self::aspack::starts(bytes),
+            Format::Petite => self::petite::starts(bytes),
+            Format::Yc => self::yc::starts(bytes),
+            Format::WwPack => self::wwpack::starts(bytes),
             Format::Udf => self::udf::starts(bytes),
             Format::OneNote => self::onenote::starts(bytes),
             Format::Rar => self::rar::starts(bytes),
@@ -238,8 +259,9 @@ impl Format {
             Format::OneNote => &[self::onenote::MAGIC],
             Format::Rar => &[self::rar::MAGIC],
             Format::Pe => &[self::pe::MAGIC],
-            // `UPX!` turns up in other files; a packed file is told by its packheader's checksum.
-            Format::Upx => &[],
+            // A packed program is told by its layout and its stub's code, not by a signature
+            // (`UPX!` turns up in other files).
+            Format::Upx | Format::WwPack | Format::Yc | Format::Petite | Format::AsPack => &[],
             Format::Lha => self::lha::SIGNATURES,
             Format::Chm => &[self::chm::MAGIC],
             Format::InstallShield => self::ishield::SIGNATURES,
@@ -314,6 +336,10 @@ impl Format {
             Format::Szdd => "SZDD",
             Format::BinHex => "BINHEX",
             Format::Tnef => "TNEF",
+            Format::AsPack => "ASPACK",
+            Format::Petite => "PETITE",
+            Format::Yc => "YC",
+            Format::WwPack => "WWPACK",
             Format::Udf => "UDF",
             Format::OneNote => "ONENOTE",
             Format::Rar => "RAR",
@@ -351,6 +377,10 @@ impl Format {
             Format::Szdd => "_",
             Format::BinHex => "hqx",
             Format::Tnef => "dat",
+            Format::AsPack => "aspack",
+            Format::Petite => "petite",
+            Format::Yc => "yc",
+            Format::WwPack => "wwpack",
             Format::Udf => "udf",
             Format::OneNote => "one",
             Format::Rar => "rar",
@@ -515,6 +545,10 @@ pub fn each_member(
         Format::Szdd => legacy::walk(Wrapper::Szdd, bytes, visit),
         Format::BinHex => legacy::walk(Wrapper::BinHex, bytes, visit),
         Format::Tnef => legacy::walk(Wrapper::Tnef, bytes, visit),
+        Format::AsPack => walk_unpacked(format, aspack::unpack(bytes, visit.whole()), visit),
+        Format::Petite => walk_unpacked(format, petite::unpack(bytes, visit.whole()), visit),
+        Format::Yc => walk_unpacked(format, yc::unpack(bytes, visit.whole()), visit),
+        Format::WwPack => walk_unpacked(format, wwpack::unpack(bytes, visit.whole()), visit),
         Format::Udf => walk_unpacked(format, udf::unpack(bytes, visit.whole()), visit),
         Format::OneNote => walk_unpacked(format, onenote::unpack(bytes, visit.whole()), visit),
         Format::Rar => walk_unpacked(format, rar::unpack(bytes, visit.whole()), visit),
