@@ -96,7 +96,10 @@ fn plausible(format: Format, bytes: &[u8]) -> bool {
         | Format::WwPack
         | Format::Yc
         | Format::Petite
-        | Format::AsPack => false,
+        | Format::AsPack
+        | Format::Mew
+        | Format::Upack
+        | Format::PeSpin => false,
     }
 }
 
@@ -122,6 +125,9 @@ pub fn likely(format: Format, bytes: &[u8]) -> bool {
         | Format::Szdd
         | Format::BinHex
         | Format::Tnef
+        | Format::PeSpin
+        | Format::Upack
+        | Format::Mew
         | Format::AsPack
         | Format::Petite
         | Format::Yc

@@ -26,6 +26,7 @@ mod iso;
 mod legacy;
 mod lha;
 mod mail;
+mod mew;
 mod nsis;
 mod ole;
 mod onenote;
@@ -42,10 +43,12 @@ pub mod samples;
 mod seen;
 mod seven_z;
 mod sis;
+mod spin;
 mod stream;
 mod tar;
 mod udf;
 mod unpacked;
+mod upack;
 mod upx;
 mod vba;
 mod wwpack;
@@ -130,6 +133,12 @@ pub enum Format {
     Petite,
     /// An ASPack-packed program, unpacked.
     AsPack,
+    /// A MEW-packed program, unpacked.
+    Mew,
+    /// An Upack-packed program, unpacked.
+    Upack,
+    /// A PESpin-packed program, unpacked.
+    PeSpin,
     /// A mail message (RFC 822 / MIME), or an mbox of them.
     Mail,
     /// Markup (HTML, SVG, XML) holding `data:` URIs.
@@ -146,7 +155,7 @@ pub const DECODER_MEMORY_KIB: usize = 256 * 1024;
 impl Format {
     /// Every format, in the order [`Format::sniff`] tries them.
     /// Mail and markup, told by their text rather than a magic number, come last.
-    pub const ALL: [Format; 34] = [
+    pub const ALL: [Format; 37] = [
         Format::Zip,
         Format::Gzip,
         Format::Bzip2,
@@ -181,6 +190,9 @@ impl Format {
         Format::WwPack,
         Format::Petite,
         Format::AsPack,
+        Format::Mew,
+        Format::Upack,
+        Format::PeSpin,
         Format::Mail,
         Format::Html,
     ];
@@ -212,6 +224,9 @@ impl Format {
             Format::Rtf => bytes.starts_with(self::rtf::MAGIC),
             Format::Pdf => self::pdf::starts(bytes),
             Format::Iso => self::iso::starts(bytes),
+            Format::PeSpin => self::spin::starts(bytes),
+            Format::Upack => self::upack::starts(bytes),
+            Format::Mew => self::mew::starts(bytes),
             Format::AsPack => self::aspack::starts(bytes),
             Format::Petite => self::petite::starts(bytes),
             Format::Yc => self::yc::starts(bytes),
@@ -261,7 +276,14 @@ impl Format {
             Format::Pe => &[self::pe::MAGIC],
             // A packed program is told by its layout and its stub's code, not by a signature
             // (`UPX!` turns up in other files).
-            Format::Upx | Format::WwPack | Format::Yc | Format::Petite | Format::AsPack => &[],
+            Format::Upx
+            | Format::WwPack
+            | Format::Yc
+            | Format::Petite
+            | Format::AsPack
+            | Format::Mew
+            | Format::Upack
+            | Format::PeSpin => &[],
             Format::Lha => self::lha::SIGNATURES,
             Format::Chm => &[self::chm::MAGIC],
             Format::InstallShield => self::ishield::SIGNATURES,
@@ -336,6 +358,9 @@ impl Format {
             Format::Szdd => "SZDD",
             Format::BinHex => "BINHEX",
             Format::Tnef => "TNEF",
+            Format::PeSpin => "PESPIN",
+            Format::Upack => "UPACK",
+            Format::Mew => "MEW",
             Format::AsPack => "ASPACK",
             Format::Petite => "PETITE",
             Format::Yc => "YC",
@@ -377,6 +402,9 @@ impl Format {
             Format::Szdd => "_",
             Format::BinHex => "hqx",
             Format::Tnef => "dat",
+            Format::PeSpin => "spin",
+            Format::Upack => "upack",
+            Format::Mew => "mew",
             Format::AsPack => "aspack",
             Format::Petite => "petite",
             Format::Yc => "yc",
@@ -545,6 +573,9 @@ pub fn each_member(
         Format::Szdd => legacy::walk(Wrapper::Szdd, bytes, visit),
         Format::BinHex => legacy::walk(Wrapper::BinHex, bytes, visit),
         Format::Tnef => legacy::walk(Wrapper::Tnef, bytes, visit),
+        Format::PeSpin => walk_unpacked(format, spin::unpack(bytes, visit.whole()), visit),
+        Format::Upack => walk_unpacked(format, upack::unpack(bytes, visit.whole()), visit),
+        Format::Mew => walk_unpacked(format, mew::unpack(bytes, visit.whole()), visit),
         Format::AsPack => walk_unpacked(format, aspack::unpack(bytes, visit.whole()), visit),
         Format::Petite => walk_unpacked(format, petite::unpack(bytes, visit.whole()), visit),
         Format::Yc => walk_unpacked(format, yc::unpack(bytes, visit.whole()), visit),
