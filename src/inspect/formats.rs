@@ -1,11 +1,17 @@
 //! The containers looked into, told apart by their first bytes, and their members handed one
 //! at a time to a [`Visitor`] as readers: zip (`zip`), tar (`tar`), 7z (`seven_z`), gzip,
 //! bzip2, xz and zstd streams (`stream`), cpio (`cpio`), cabinets (`cab`), OLE2 compound
-//! files (`ole`), ISO 9660 images (`iso`), PDF streams (`pdf`), RTF objects (`rtf`), SZDD, BinHex and TNEF wrappers (`legacy`), mail
-//! (`mail`) and the `data:` URIs of markup (`html`). Decoding is the kept crates' work; these files name
-//! members, go on past damage where the format allows (as GNU tar and unzip do), report what
-//! they could not read as [`Problem`]s, which the walk turns into a verdict, and say what of
-//! the container's bytes they read ([`Seen`]), for the search of archives embedded in it.
+//! files (`ole`, with `vba` macros, `ppt` objects and `xlm` macro sheets), ISO 9660 and UDF
+//! images (`iso`, `udf`), PDF streams (`pdf`, decrypted by `pdf_crypt`), RTF objects (`rtf`),
+//! SZDD, BinHex and TNEF wrappers (`legacy`), mail (`mail`), the `data:` URIs and script blobs
+//! of markup (`html`), and programs inside other bytes (`pe`). Decoding is the kept crates'
+//! work where one exists; the formats no kept crate reads (`arj`, `lha`, `rar`, `chm`,
+//! `onenote`, the installers `nsis`, `ishield`, `autoit`, `sis`, the packers `upx`, `aspack`,
+//! `petite`, `wwpack`, `mew`, `upack`, `spin`, `yc`) decode into an [`Unpacked`], held to the
+//! walk's cap and deadline. These files name members, go on past damage where the format allows
+//! (as GNU tar and unzip do), report what they could not read as [`Problem`]s, which the walk
+//! turns into a verdict, and say what of the container's bytes they read ([`Seen`]), for the
+//! search of archives embedded in it.
 
 use std::io::Read;
 
