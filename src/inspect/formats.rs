@@ -331,7 +331,31 @@ impl Format {
             Format::Nsis => self::nsis::MAGIC_AT,
             Format::AutoIt => self::autoit::MAGIC_AT,
             Format::Arj => self::arj::MAGIC_AT,
-            _ => 0,
+            Format::Zip
+            | Format::Gzip
+            | Format::Bzip2
+            | Format::Xz
+            | Format::Zstd
+            | Format::SevenZ
+            | Format::Cpio
+            | Format::Cab
+            | Format::Ole
+            | Format::Udf
+            | Format::Iso
+            | Format::Pdf
+            | Format::Rtf
+            | Format::Szdd
+            | Format::BinHex
+            | Format::Tnef
+            | Format::Yc
+            | Format::WwPack
+            | Format::Petite
+            | Format::AsPack
+            | Format::Mew
+            | Format::Upack
+            | Format::PeSpin
+            | Format::Mail
+            | Format::Html => 0,
         }
     }
 
