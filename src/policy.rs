@@ -137,14 +137,22 @@ pub struct Claims<'a> {
 pub fn judge(policy: &Policy, claims: Claims<'_>, nodes: &[Node]) -> Vec<Match> {
     let mut found = Vec::new();
     if let Some(allowed) = policy.allowed.for_key(claims.key) {
-        for node in nodes.iter().filter(|n| n.is_file() && !allowed.admits(n.kind)) {
+        for node in nodes
+            .iter()
+            .filter(|n| n.is_file() && !allowed.admits(n.kind))
+        {
             let about = format!(
                 "{} is not allowed under {} by ALLOWED_TYPES: only {}",
                 node.kind.name,
                 allowed.prefix,
                 allowed.list()
             );
-            found.push(finding(node, format!("type:{}", node.kind.name), about, true));
+            found.push(finding(
+                node,
+                format!("type:{}", node.kind.name),
+                about,
+                true,
+            ));
         }
     }
     if policy.mismatch == Mismatch::Suspicious {
@@ -164,15 +172,21 @@ pub fn judge(policy: &Policy, claims: Claims<'_>, nodes: &[Node]) -> Vec<Match> 
 fn mismatches(claims: Claims<'_>, nodes: &[Node]) -> Vec<Match> {
     let mut found = Vec::new();
     for (i, node) in nodes.iter().enumerate().filter(|(_, n)| n.is_file()) {
-        let mut said = vec![(claimed_by_extension(&node.extension), node.extension.clone())];
+        let mut said = vec![(
+            claimed_by_extension(&node.extension),
+            node.extension.clone(),
+        )];
         if node.at.is_none()
             && let Some(content_type) = claims.content_type
         {
-            said.push((claimed_by_content_type(content_type), content_type.to_owned()));
+            said.push((
+                claimed_by_content_type(content_type),
+                content_type.to_owned(),
+            ));
         }
-        let claim = said.into_iter().find_map(|(group, what)| {
-            group.filter(|g| *g != node.kind.group).map(|g| (g, what))
-        });
+        let claim = said
+            .into_iter()
+            .find_map(|(group, what)| group.filter(|g| *g != node.kind.group).map(|g| (g, what)));
         if let Some((group, what)) = claim
             && dangerous(nodes, i)
         {
@@ -181,7 +195,11 @@ fn mismatches(claims: Claims<'_>, nodes: &[Node]) -> Vec<Match> {
                 node.kind.name,
                 group.name()
             );
-            let rule = format!("type:{}-as-{}", node.kind.name, what.trim_start_matches('.'));
+            let rule = format!(
+                "type:{}-as-{}",
+                node.kind.name,
+                what.trim_start_matches('.')
+            );
             found.push(finding(node, rule, about, true));
         }
     }

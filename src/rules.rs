@@ -180,9 +180,12 @@ pub async fn load_allowed<S: ObjectStore>(
             origin: source.to_string(),
             reason,
         };
-        let entries = entries(store, source).await.map_err(|e| refused(e.to_string()))?;
-        let lists: Vec<Entry> = (entries.iter().cloned())
+        let entries = entries(store, source)
+            .await
+            .map_err(|e| refused(e.to_string()))?;
+        let lists: Vec<Entry> = (entries.iter())
             .filter(|e| is_hash_list(&e.name))
+            .cloned()
             .collect();
         if lists.is_empty() {
             return Err(refused("holds no .sha256 or .hashes file".into()));

@@ -29,7 +29,9 @@ fn judged(data: &[u8], key: &str, policy: &Policy, allowed: &str) -> (Vec<String
     let object = ObjectRef::new("uploads", key);
     let inspection = inspect(&look, data, &object, Duration::from_secs(20));
     let labels = inspection.matches.iter().map(Match::label).collect();
-    let verdict = inspection.verdict().map_or_else(|e| e, |v| v.name().to_owned());
+    let verdict = inspection
+        .verdict()
+        .map_or_else(|e| e, |v| v.name().to_owned());
     (labels, verdict)
 }
 
@@ -50,7 +52,10 @@ fn macro_document(source: &[u8]) -> Vec<u8> {
     let stream = [vec![0xcc; 300], compressed].concat();
     let mut file = cfb::CompoundFile::create(Cursor::new(Vec::new())).unwrap();
     file.create_storage_all("/Macros/VBA").unwrap();
-    for (path, data) in [("/WordDocument", &b"text"[..]), ("/Macros/VBA/Module1", &stream)] {
+    for (path, data) in [
+        ("/WordDocument", &b"text"[..]),
+        ("/Macros/VBA/Module1", &stream),
+    ] {
         file.create_stream(path).unwrap().write_all(data).unwrap();
     }
     file.into_inner().into_inner()
@@ -61,7 +66,10 @@ fn a_macro_that_runs_on_open_is_named_with_its_path() {
     let doc = macro_document(b"Attribute VB_Name = \"Module1\"\r\nSub AutoOpen()\r\nEnd Sub\r\n");
     let report = zip(&[("x.doc", &doc)]);
     let (labels, verdict) = judged(&report, "in/report.zip", &Policy::default(), "");
-    assert_eq!(labels, ["report.zip>x.doc>Macros/VBA/Module1.vba:active:vba:AutoOpen"]);
+    assert_eq!(
+        labels,
+        ["report.zip>x.doc>Macros/VBA/Module1.vba:active:vba:AutoOpen"]
+    );
     assert_eq!(verdict, "Suspicious");
     let (labels, verdict) = judged(&report, "in/report.zip", &Policy::OFF, "");
     assert_eq!((labels.len(), verdict.as_str()), (0, "Clean"));
@@ -92,9 +100,15 @@ fn bytes_an_allow_list_holds_are_never_flagged_nor_looked_into() {
     assert_eq!(verdict, "Clean");
     // A listed member is spared; the rest of the archive is judged as ever.
     let both = zip(&[("a.com", EICAR), ("b.txt", b"hi")]);
-    assert_eq!(judged(&both, "x.zip", &Policy::default(), &listed(EICAR)).1, "Clean");
+    assert_eq!(
+        judged(&both, "x.zip", &Policy::default(), &listed(EICAR)).1,
+        "Clean"
+    );
     let (labels, _) = judged(&both, "x.zip", &Policy::default(), &listed(b"hi"));
     assert_eq!(labels, ["x.zip>a.com:EICAR_Test_File"]);
     // A listed archive is not opened.
-    assert_eq!(judged(&both, "x.zip", &Policy::default(), &listed(&both)).1, "Clean");
+    assert_eq!(
+        judged(&both, "x.zip", &Policy::default(), &listed(&both)).1,
+        "Clean"
+    );
 }

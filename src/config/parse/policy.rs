@@ -41,16 +41,23 @@ mod tests {
 
     #[test]
     fn allowed_types_are_parsed_with_the_entry_named_in_errors() {
-        let parse = |v: &str| crate::config::parse::config(&|n| match n {
-            "ACTION" => Some("tag".into()),
-            "ALLOWED_TYPES" => Some(v.into()),
-            _ => None,
-        });
+        let parse = |v: &str| {
+            crate::config::parse::config(&|n| match n {
+                "ACTION" => Some("tag".into()),
+                "ALLOWED_TYPES" => Some(v.into()),
+                _ => None,
+            })
+        };
         let config = parse("images/=image;cv/=pdf,docx,doc;*=any").expect("valid");
         let cv = config.policy.allowed.for_key("cv/me.pdf").expect("cv/");
         assert_eq!(cv.list(), "pdf docx doc");
-        let err = parse("images/=imagez").expect_err("no such type").to_string();
-        assert!(err.contains("ALLOWED_TYPES=`images/=imagez` is invalid: `imagez` is no type"), "{err}");
+        let err = parse("images/=imagez")
+            .expect_err("no such type")
+            .to_string();
+        assert!(
+            err.contains("ALLOWED_TYPES=`images/=imagez` is invalid: `imagez` is no type"),
+            "{err}"
+        );
         let err = parse("images").expect_err("no =").to_string();
         assert!(err.contains("`images` is not PREFIX=TYPE,TYPE"), "{err}");
     }

@@ -13,9 +13,13 @@ fn place<'a>(name: &'a str, extension: &'a str, kind: &str, parent: Option<&str>
 #[test]
 fn a_vba_module_names_the_routine_that_runs_on_open() {
     let module = place("Module1.vba", ".vba", "text", Some("ole"));
-    let source = b"Attribute VB_Name = \"Module1\"\r\nSub autoopen()\r\n Shell \"calc\"\r\nEnd Sub\r\n";
+    let source =
+        b"Attribute VB_Name = \"Module1\"\r\nSub autoopen()\r\n Shell \"calc\"\r\nEnd Sub\r\n";
     assert_eq!(find(source, module), [Active::Vba(Some("AutoOpen"))]);
-    assert_eq!(find(b"Sub Helper()\r\nEnd Sub", module), [Active::Vba(None)]);
+    assert_eq!(
+        find(b"Sub Helper()\r\nEnd Sub", module),
+        [Active::Vba(None)]
+    );
     assert_eq!(Active::Vba(Some("AutoOpen")).rule(), "active:vba:AutoOpen");
     // A file named .vba in a zip is text, not a macro.
     assert!(find(source, place("x.vba", ".vba", "text", Some("zip"))).is_empty());
@@ -40,14 +44,20 @@ fn pdf_javascript_launch_and_open_actions_are_told_by_name_tokens() {
     assert!(find(plain, pdf).is_empty());
     // A decoded object stream of the PDF is read too.
     let stream = place("obj4", "", "text", Some("pdf"));
-    assert_eq!(find(b"<</JS 5 0 R>>", stream), [Active::PdfJavaScript { on_open: false }]);
+    assert_eq!(
+        find(b"<</JS 5 0 R>>", stream),
+        [Active::PdfJavaScript { on_open: false }]
+    );
 }
 
 #[test]
 fn rtf_objects_dde_fields_and_scripts_in_archives() {
     let rtf = place("a.rtf", ".rtf", "rtf", None);
     let object = b"{\\rtf1{\\object\\objemb{\\*\\objclass Equation.3}\\objdata 0105}}";
-    assert_eq!(find(object, rtf), [Active::RtfObject(Some("Equation.3".into()))]);
+    assert_eq!(
+        find(object, rtf),
+        [Active::RtfObject(Some("Equation.3".into()))]
+    );
     let dde = b"{\\rtf1{\\field{\\*\\fldinst DDEAUTO c:\\\\windows\\\\cmd.exe \"/k calc\"}}}";
     assert_eq!(find(dde, rtf), [Active::Dde]);
     let part = place("word/document.xml", ".xml", "text", Some("docx"));
@@ -55,11 +65,20 @@ fn rtf_objects_dde_fields_and_scripts_in_archives() {
     assert_eq!(find(xml, part), [Active::Dde]);
     assert!(find(b"<w:t>hidden dde settings</w:t>", part).is_empty());
     let script = place("run.ps1", ".ps1", "text", Some("zip"));
-    assert_eq!(find(b"Start-Process calc", script), [Active::Script("ps1".into())]);
+    assert_eq!(
+        find(b"Start-Process calc", script),
+        [Active::Script("ps1".into())]
+    );
     let shortcut = place("x", "", "lnk", Some("eml"));
     assert_eq!(find(b"L\0\0\0", shortcut), [Active::Script("lnk".into())]);
     // The same script as the object itself, or a document's part, is not "in an archive".
-    assert!(find(b"Start-Process calc", place("run.ps1", ".ps1", "text", None)).is_empty());
+    assert!(
+        find(
+            b"Start-Process calc",
+            place("run.ps1", ".ps1", "text", None)
+        )
+        .is_empty()
+    );
 }
 
 #[test]
