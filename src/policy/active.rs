@@ -123,7 +123,7 @@ pub fn find(data: &[u8], place: Place<'_>) -> Vec<Active> {
         found.push(Active::Xlm(entry(data, "name \"")));
     }
     if place.kind.name == "pdf" || parent == Some("pdf") {
-        found.extend(pdf(data));
+        found.extend(pdf(data, place.kind.name == "pdf"));
     }
     if place.kind.name == "rtf" {
         found.extend(rtf(data));
@@ -137,11 +137,13 @@ pub fn find(data: &[u8], place: Place<'_>) -> Vec<Active> {
     found
 }
 
-/// What a member is by where it is: a script in an archive or mail, a file in OneNote, a
+/// What a member is by where it is: a Windows script or shortcut in an archive or mail, a file in OneNote, a
 /// program in a document.
 fn in_container(place: Place<'_>) -> Option<Active> {
     let parent = place.parent?;
-    let script = SCRIPTS.contains(&place.extension) || place.kind.group == Group::Script;
+    // Windows runs these on a double click; a `#!` script or PHP file in a tarball is
+    // ordinary software (the type policies judge those).
+    let script = SCRIPTS.contains(&place.extension) || place.kind.name == "lnk";
     if parent.group.holds_files() && script {
         let what = match place.extension {
             "" => place.kind.name.to_owned(),
@@ -165,12 +167,21 @@ fn entry(text: &[u8], before: &str) -> Option<&'static str> {
     })
 }
 
-/// PDF actions that run something: a name token, ended by a delimiter.
-fn pdf(data: &[u8]) -> Vec<Active> {
+/// PDF actions that run something: a name token ended by a delimiter, in the PDF's own
+/// objects (not in its streams' data, where pages' text and fonts' bytes are) or in an object
+/// stream it decoded. A page's content stream is not read: its text may quote the names.
+fn pdf(data: &[u8], whole: bool) -> Vec<Active> {
+    let objects = match whole {
+        true => outside_streams(data),
+        false if is_object_stream(data) => vec![data],
+        false => return Vec::new(),
+    };
     let name = |token: &[u8]| {
-        memmem::find_iter(data, token).any(|at| {
-            data.get(at + token.len())
-                .is_none_or(|b| !b.is_ascii_alphanumeric())
+        objects.iter().any(|part| {
+            memmem::find_iter(part, token).any(|at| {
+                part.get(at + token.len())
+                    .is_none_or(|b| b.is_ascii_whitespace() || b"()<>[]{}/%".contains(b))
+            })
         })
     };
     let mut found = Vec::new();
@@ -183,6 +194,36 @@ fn pdf(data: &[u8]) -> Vec<Active> {
         found.push(Active::PdfLaunch);
     }
     found
+}
+
+/// The parts of a PDF outside its streams' data (`stream` … `endstream`).
+fn outside_streams(data: &[u8]) -> Vec<&[u8]> {
+    let mut parts = Vec::new();
+    let mut at = 0;
+    while let Some(start) = memmem::find(&data[at..], b"stream").map(|i| at + i) {
+        parts.push(&data[at..start]);
+        // `endstream` ends the data; none: the rest is data.
+        match memmem::find(&data[start + 6..], b"endstream") {
+            Some(end) => at = start + 6 + end + b"endstream".len(),
+            None => return parts,
+        }
+    }
+    parts.push(&data[at..]);
+    parts
+}
+
+/// True for an object stream's data: pairs of numbers (object number, offset), then the first
+/// object, a dictionary or an array. A page's content starts with operators (`0 g`, `BT`).
+fn is_object_stream(data: &[u8]) -> bool {
+    let head = &data[..data.len().min(256)];
+    let first = head
+        .iter()
+        .position(|b| !(b.is_ascii_digit() || b.is_ascii_whitespace()));
+    let numbers = head[..first.unwrap_or(head.len())]
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
+        .count();
+    numbers >= 2 && first.is_some_and(|i| matches!(head[i], b'<' | b'['))
 }
 
 /// Objects embedded in RTF (`\object`), with the class `\objclass` names.

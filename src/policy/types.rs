@@ -228,8 +228,10 @@ pub fn detect(data: &[u8]) -> TrueType {
 
 /// Programs and scripts, told apart before containers: a self-extracting archive is a program.
 fn by_magic(data: &[u8]) -> Option<TrueType> {
+    if is_pe(data) {
+        return Some(known("exe"));
+    }
     const MAGIC: &[(&[u8], &str)] = &[
-        (b"MZ", "exe"),
         (b"\x7fELF", "elf"),
         (&[0xcf, 0xfa, 0xed, 0xfe], "macho"),
         (&[0xce, 0xfa, 0xed, 0xfe], "macho"),
@@ -241,6 +243,16 @@ fn by_magic(data: &[u8]) -> Option<TrueType> {
     ];
     let (_, name) = MAGIC.iter().find(|(magic, _)| data.starts_with(magic))?;
     Some(known(name))
+}
+
+/// True for a PE program: `MZ`, and the `PE` signature where its DOS header points. (`MZ`
+/// alone starts many fonts' and images' streams by chance.)
+fn is_pe(data: &[u8]) -> bool {
+    let at = data
+        .get(0x3c..0x40)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+    data.starts_with(b"MZ")
+        && at.is_some_and(|at| data.get(at..at.saturating_add(4)) == Some(b"PE\0\0"))
 }
 
 /// The type of a container `format` recognised (refined, for zip and OLE2, to the documents
@@ -280,7 +292,8 @@ fn of_format(format: Format, data: &[u8]) -> TrueType {
         | Format::AsPack
         | Format::Mew
         | Format::Upack
-        | Format::PeSpin => "exe",
+        // `MZ` but no PE header (`by_magic` took those): no program.
+        | Format::PeSpin => "other",
     })
 }
 
@@ -329,7 +342,8 @@ fn of_infer(found: &infer::Type) -> TrueType {
     let name = match found.extension() {
         "jpx" | "jpg" => "jpg",
         "tif" | "cr2" => "tif",
-        "dll" | "exe" => "exe",
+        // `infer` says so of any `MZ`; `by_magic` took the real programs.
+        "dll" | "exe" => "other",
         "mach" => "macho",
         "m4v" => "mp4",
         "gz" | "tgz" => "gz",
@@ -349,7 +363,9 @@ fn group_of(matcher: infer::MatcherType) -> Group {
         M::Audio => Group::Audio,
         M::Video => Group::Video,
         M::Archive => Group::Archive,
-        M::App => Group::Executable,
+        // The programs among `infer`'s are named in TYPES; its other "applications" are
+        // certificates, disk images, object files.
+        M::App => Group::Other,
         M::Font => Group::Font,
         M::Text => Group::Text,
         M::Custom => Group::Other,
@@ -386,4 +402,4 @@ fn looks_like_html(data: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

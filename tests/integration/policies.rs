@@ -14,7 +14,15 @@ use crate::support::*;
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0";
 const ELF: &[u8] = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0\x3e\0";
-const EXE: &[u8] = b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff\0\0";
+
+/// The headers of a PE program: `MZ`, where the PE signature is, the signature.
+fn exe() -> Vec<u8> {
+    let mut headers = vec![0u8; 0x48];
+    headers[..2].copy_from_slice(b"MZ");
+    headers[0x3c] = 0x40;
+    headers[0x40..0x44].copy_from_slice(b"PE\0\0");
+    headers
+}
 
 /// A Word document (OOXML): its parts, and a macro project when `vba` is one.
 fn word(vba: Option<&[u8]>) -> Vec<u8> {
@@ -59,9 +67,9 @@ async fn types_mismatches_and_active_content_are_suspicious_and_their_twins_clea
     let objects: Vec<Upload> = vec![
         ("images/cat.jpg", ELF.to_vec(), None),
         ("images/real.png", PNG.to_vec(), None),
-        ("notes/readme.txt", EXE.to_vec(), None),
+        ("notes/readme.txt", exe(), None),
         ("notes/plain.txt", b"name,age\nann,3\n".to_vec(), None),
-        ("uploads/avatar", EXE.to_vec(), None),
+        ("uploads/avatar", exe(), None),
         ("docs/open.pdf", pdf(true), None),
         ("docs/page.pdf", pdf(false), None),
         ("cv/letter.docm", word(Some(&autoopen)), None),

@@ -42,12 +42,18 @@ fn pdf_javascript_launch_and_open_actions_are_told_by_name_tokens() {
     // Names that only start like the tokens, and plain documents, are nothing.
     let plain = b"%PDF-1.4\n<< /JSON 1 /Launched 2 /OpenAction [3 0 R /Fit] >>";
     assert!(find(plain, pdf).is_empty());
-    // A decoded object stream of the PDF is read too.
+    // A decoded object stream of the PDF is read too; a page's text, or a stream's data
+    // in the file, is not.
     let stream = place("obj4", "", "text", Some("pdf"));
+    let objects = b"12 0 13 20 <</S/JavaScript/JS 5 0 R>> <</Type/Page>>";
     assert_eq!(
-        find(b"<</JS 5 0 R>>", stream),
+        find(objects, stream),
         [Active::PdfJavaScript { on_open: false }]
     );
+    let page = b"0 g 0 G BT /F1 9 Tf [(<</S/JavaScript/JS (x)>>)]TJ ET";
+    assert!(find(page, stream).is_empty());
+    let data = b"%PDF-1.4\n4 0 obj <</Length 9>> stream\n/JS (x)\nendstream endobj";
+    assert!(find(data, pdf).is_empty());
 }
 
 #[test]
@@ -71,6 +77,9 @@ fn rtf_objects_dde_fields_and_scripts_in_archives() {
     );
     let shortcut = place("x", "", "lnk", Some("eml"));
     assert_eq!(find(b"L\0\0\0", shortcut), [Active::Script("lnk".into())]);
+    // A `#!` script in a tarball is ordinary software.
+    let shell = place("configure", "", "sh", Some("tar"));
+    assert!(find(b"#!/bin/sh", shell).is_empty());
     // The same script as the object itself, or a document's part, is not "in an archive".
     assert!(
         find(
@@ -84,7 +93,10 @@ fn rtf_objects_dde_fields_and_scripts_in_archives() {
 #[test]
 fn programs_in_documents_and_files_in_onenote() {
     let exe = place("payload.exe", ".exe", "exe", Some("pdf"));
-    assert_eq!(find(b"MZ", exe), [Active::EmbeddedProgram]);
+    assert_eq!(
+        find(&crate::policy::types::tests::pe(), exe),
+        [Active::EmbeddedProgram]
+    );
     let file = place("invoice.txt", ".txt", "text", Some("one"));
     assert_eq!(find(b"hi", file), [Active::OneNoteFile]);
     // A program in a zip is a file like any other: the type policies judge it.

@@ -27,11 +27,21 @@ fn names_and_groups_are_unique_and_parse_back() {
     }
 }
 
+/// The headers of a PE program: `MZ`, where the PE signature is, the signature.
+pub(crate) fn pe() -> Vec<u8> {
+    let mut headers = vec![0u8; 0x48];
+    headers[..2].copy_from_slice(b"MZ");
+    headers[0x3c] = 0x40;
+    headers[0x40..0x44].copy_from_slice(b"PE\0\0");
+    headers
+}
+
 #[test]
 fn programs_documents_media_and_text_are_told_by_their_bytes() {
     let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0";
+    let pe = pe();
     let cases: [(&[u8], &str, Group); 9] = [
-        (b"MZ\x90\0\x03", "exe", Group::Executable),
+        (&pe, "exe", Group::Executable),
         (b"\x7fELF\x02\x01\x01", "elf", Group::Executable),
         (b"#!/bin/sh\necho hi\n", "sh", Group::Script),
         (b"%PDF-1.7\n", "pdf", Group::Document),
@@ -45,6 +55,8 @@ fn programs_documents_media_and_text_are_told_by_their_bytes() {
         assert_eq!(detect(bytes), TrueType { name, group }, "{name}");
     }
     assert_eq!(detect(&[0u8, 1, 2, 3, 200, 201]).group, Group::Other);
+    // `MZ` without a PE header is no program (fonts' streams start so by chance).
+    assert_ne!(detect(b"MZ\x90\0\x03\0\0\0").group, Group::Executable);
 }
 
 #[test]
