@@ -380,6 +380,10 @@ fn examples() -> Vec<Verdict> {
         Verdict::Unscannable(String::new()),
         Verdict::Error("".into()),
         Verdict::Skipped(String::new()),
+        Verdict::Released {
+            by: String::new(),
+            reason: String::new(),
+        },
     ]
     .into()
 }

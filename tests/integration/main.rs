@@ -15,6 +15,7 @@ mod pathological;
 mod poll;
 mod promote;
 mod quarantine;
+mod release;
 mod requests;
 mod rules;
 mod signing;
