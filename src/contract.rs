@@ -434,7 +434,8 @@ mod tests {
                 "Suspicious",
                 "Unscannable",
                 "Error",
-                "Skipped"
+                "Skipped",
+                "Released"
             ])
         );
         let action = &json["settings"][0];
