@@ -338,7 +338,8 @@ class CleanReadsPolicy(unittest.TestCase):
         cls.enforced_sub, cls.sub_values = enforced["Fn::Sub"]
         placeholders = {p: f"<{p}>" for p in cls.tag_key_params + list(cls.sub_values)}
         placeholders.update({"ProtectedBucket.Arn": "<bucket-arn>",
-                             f"{SCANNER_ROLE}.Arn": "<scanner-role-arn>"})
+                             f"{SCANNER_ROLE}.Arn": "<scanner-role-arn>",
+                             "ReleaseRole.Arn": "<release-role-arn>"})
         cls.enforced = json.loads(render_sub(cls.enforced_sub, placeholders))
 
     def test_it_is_on_by_default_for_the_created_bucket(self):
@@ -364,9 +365,10 @@ class CleanReadsPolicy(unittest.TestCase):
         self.assertEqual(deny["Resource"], "<bucket-arn>/*")
         # A missing tag makes StringNotEquals true, so untagged objects are denied too.
         self.assertEqual(deny["Condition"], {
-            "StringNotEquals": {"s3:ExistingObjectTag/<ResultKey>": "<CleanValue>"},
-            "ArnNotEquals": {"aws:PrincipalArn": "<scanner-role-arn>"}})
+            "StringNotEquals": {"s3:ExistingObjectTag/<ResultKey>": ["<CleanValue>", "<ReleasedValue>"]},
+            "ArnNotEquals": {"aws:PrincipalArn": ["<scanner-role-arn>", "<release-role-arn>"]}})
         self.assertIn("Clean", invariants.contract()["verdicts"])
+        self.assertIn("Released", invariants.contract()["verdicts"])
 
     def test_the_policy_follows_the_tag_schema(self):
         """For every schema the contract names, the policy's result key and Clean value, and
@@ -382,6 +384,7 @@ class CleanReadsPolicy(unittest.TestCase):
                 keys = {**contract["tag_keys"], **schema["keys"]}
                 self.assertEqual(got, {"ResultKey": keys["TAG_KEY_RESULT"],
                                        "CleanValue": schema["values"]["Clean"],
+                                       "ReleasedValue": schema["values"]["Released"],
                                        "DateKey": keys["TAG_KEY_DATE"],
                                        "MatchesKey": keys["TAG_KEY_MATCHES"]})
 
@@ -392,7 +395,8 @@ class CleanReadsPolicy(unittest.TestCase):
                          {"s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"})
         self.assertEqual(tags["Resource"], "<bucket-arn>/*")
         condition = dict(tags["Condition"])
-        self.assertEqual(condition.pop("ArnNotEquals"), {"aws:PrincipalArn": "<scanner-role-arn>"})
+        self.assertEqual(condition.pop("ArnNotEquals"),
+                         {"aws:PrincipalArn": ["<scanner-role-arn>", "<release-role-arn>"]})
         (operator, keys), = condition.items()
         # Tag keys are case-sensitive in S3, condition keys may not be in IAM: `Scan-Result` is
         # denied like `scan-result`.
@@ -422,7 +426,8 @@ class CleanReadsPolicy(unittest.TestCase):
         defaults = {p: self.params[p]["Default"] for p in self.params}
         values.update({k: resolve(self.template, v, defaults) for k, v in self.sub_values.items()})
         values.update({"ProtectedBucket.Arn": "arn:aws:s3:::BUCKET",
-                       f"{SCANNER_ROLE}.Arn": "SCANNER_ROLE_ARN"})
+                       f"{SCANNER_ROLE}.Arn": "SCANNER_ROLE_ARN",
+                       "ReleaseRole.Arn": "RELEASE_ROLE_ARN"})
         self.assertEqual(json.loads(ours[0]), json.loads(render_sub(self.enforced_sub, values)))
 
 
@@ -481,6 +486,51 @@ class ProductionPolicy(unittest.TestCase):
         ours = [b for b in blocks if "OnlyTheScannerWrites" in b]
         self.assertEqual(len(ours), 1, "one production bucket policy snippet in docs/deploy.md")
         self.assertEqual(json.loads(ours[0]), self.policy)
+
+
+class ReleasePolicy(unittest.TestCase):
+    """The managed policy of `s3-yara-scan release`, for operators: the quarantine copy read and
+    removed, never written; the protected buckets written with tags, never emptied of a current
+    object; the signing key it signs Released with; exported, and the role that carries it
+    assumable from this account only."""
+
+    QUARANTINE = {"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging",
+                  "s3:GetObjectVersionTagging", "s3:DeleteObject", "s3:DeleteObjectVersion"}
+    RESTORE = {"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging",
+               "s3:GetObjectVersionTagging", "s3:PutObject", "s3:PutObjectTagging",
+               "s3:PutObjectVersionTagging", "s3:AbortMultipartUpload", "s3:DeleteObjectVersion"}
+
+    @classmethod
+    def setUpClass(cls):
+        template, _ = decode(os.path.join(ROOT, "template.yaml"))
+        cls.template = template
+        policy = template["Resources"]["ReleasePolicy"]
+        cls.type = policy["Type"]
+        cls.statements = {s["Sid"]: s for s in unwrap(policy["Properties"]["PolicyDocument"]["Statement"])}
+
+    def test_it_is_a_managed_policy_exported_for_operators(self):
+        self.assertEqual(self.type, "AWS::IAM::ManagedPolicy")
+        self.assertEqual(self.template["Outputs"]["ReleasePolicyArn"]["Value"], {"Ref": "ReleasePolicy"})
+        role = self.template["Resources"]["ReleaseRole"]["Properties"]
+        self.assertEqual(role["ManagedPolicyArns"], [{"Ref": "ReleasePolicy"}])
+        (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+        self.assertEqual(trust["Principal"],
+                         {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}})
+
+    def test_each_statement_grants_what_a_release_needs_and_nothing_more(self):
+        self.assertEqual(as_set(self.statements["ReadAndRemoveQuarantineCopies"]["Action"]), self.QUARANTINE)
+        for sid in ("RestoreToExistingBuckets", "RestoreToCreatedBucket"):
+            self.assertEqual(as_set(self.statements[sid]["Action"]), self.RESTORE, sid)
+        self.assertEqual(as_set(self.statements["ReadSigningKey"]["Action"]),
+                         {"secretsmanager:GetSecretValue"})
+        self.assertEqual(set(self.statements), {
+            "ReadAndRemoveQuarantineCopies", "ListQuarantineBucket", "RestoreToExistingBuckets",
+            "ListExistingBuckets", "RestoreToCreatedBucket", "ListCreatedBucket", "ReadSigningKey",
+            "UseBucketKmsKeys", "PublishResultEvents", "PublishResultTopic"})
+        for sid, statement in self.statements.items():
+            self.assertEqual(statement["Effect"], "Allow", sid)
+            self.assertNotEqual(statement["Resource"], "*", sid)
+            self.assertFalse(any(a.endswith("*") for a in as_set(statement["Action"])), sid)
 
 
 class LeastPrivilegeByAction(unittest.TestCase):
