@@ -37,6 +37,8 @@ enum Attempt {
 }
 
 /// What reading and scanning the object gave.
+// One per object, returned once and taken apart at once: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 enum Judged {
     /// A verdict on the bytes `ObjectInfo` describes, and their tags when the read told them
     /// (none, when GetObject said there are none).
