@@ -1,6 +1,7 @@
 //! What the binary promises the deployments around it, printed by `s3-yara-scan contract
 //! --json`: the settings (defaults, allowed values, who sets them), the tag keys, the verdicts,
-//! the AWS calls it makes and the IAM permissions each part of its work needs. The template
+//! the AWS calls it makes and the IAM permissions each part of its work needs (and those of
+//! `release`, for operators). The template
 //! and the docs are checked against this output, so that the code is the one source of truth.
 
 use serde_json::{Value, json};
@@ -209,6 +210,78 @@ pub const GRANTS: &[Grant] = &[
     },
 ];
 
+/// Every permission `s3-yara-scan release` needs (the template's `ReleasePolicy`, for
+/// operators), and nothing else. STS GetCallerIdentity needs none.
+pub const RELEASE_GRANTS: &[Grant] = &[
+    Grant {
+        resource: Resource::QuarantineObjects,
+        when: When::Always,
+        actions: &[
+            "s3:GetObject",
+            "s3:GetObjectVersion",
+            "s3:GetObjectTagging",
+            "s3:GetObjectVersionTagging",
+            "s3:DeleteObject",
+            "s3:DeleteObjectVersion",
+        ],
+        why: "read the quarantine copy and its tags (its origin); delete it once its copy back \
+              is verified",
+    },
+    Grant {
+        resource: Resource::QuarantineBucket,
+        when: When::Always,
+        actions: &["s3:ListBucket"],
+        why: "without ListBucket a copy already released reads as 403, not 404",
+    },
+    Grant {
+        resource: Resource::ProtectedObjects,
+        when: When::Always,
+        actions: &[
+            "s3:GetObject",
+            "s3:GetObjectVersion",
+            "s3:GetObjectTagging",
+            "s3:GetObjectVersionTagging",
+            "s3:PutObject",
+            "s3:PutObjectTagging",
+            "s3:PutObjectVersionTagging",
+            "s3:AbortMultipartUpload",
+            "s3:DeleteObjectVersion",
+        ],
+        why: "check the original key; copy back with the tags, check and reuse the copy, sign \
+              it again when its ETag changed; remove a second copy concurrent releases made",
+    },
+    Grant {
+        resource: Resource::ProtectedBuckets,
+        when: When::Always,
+        actions: &["s3:ListBucket", "s3:ListBucketVersions"],
+        why: "list the copies of one key; without ListBucket a free key reads as 403",
+    },
+    Grant {
+        resource: Resource::SigningSecret,
+        when: When::SigningKeySecret,
+        actions: &["secretsmanager:GetSecretValue"],
+        why: "sign the Released verdict with the scanner's key",
+    },
+    Grant {
+        resource: Resource::KmsKeys,
+        when: When::SseKms,
+        actions: &["kms:Decrypt", "kms:GenerateDataKey"],
+        why: "copy SSE-KMS objects; read a secret encrypted with such a key",
+    },
+    Grant {
+        resource: Resource::ResultBus,
+        when: When::ResultEvents,
+        actions: &["events:PutEvents"],
+        why: "publish the Released result event",
+    },
+    Grant {
+        resource: Resource::ResultTopic,
+        when: When::ResultEvents,
+        actions: &["sns:Publish"],
+        why: "publish the Released result event",
+    },
+];
+
 impl Resource {
     fn name(self) -> &'static str {
         match self {
@@ -288,12 +361,8 @@ pub fn to_json() -> Value {
             "per_error_kind": "Errors",
             "error_kinds": metrics::ERROR_KINDS,
         }),
-        "grants": GRANTS.iter().map(|g| json!({
-            "resource": g.resource.name(),
-            "when": g.when.name(),
-            "actions": g.actions,
-            "why": g.why,
-        })).collect::<Vec<_>>(),
+        "grants": grants(GRANTS),
+        "release_grants": grants(RELEASE_GRANTS),
         "when": When::ALL.iter().map(|w| (w.name().to_owned(), json!(w.describe())))
             .collect::<serde_json::Map<_, _>>(),
         "operations": Op::ALL.iter().map(|op| {
@@ -305,6 +374,20 @@ pub fn to_json() -> Value {
             json!({"op": op.to_string(), "actions": actions})
         }).collect::<Vec<_>>(),
     })
+}
+
+fn grants(grants: &[Grant]) -> Vec<Value> {
+    grants
+        .iter()
+        .map(|g| {
+            json!({
+                "resource": g.resource.name(),
+                "when": g.when.name(),
+                "actions": g.actions,
+                "why": g.why,
+            })
+        })
+        .collect()
 }
 
 fn setting(s: &settings::Setting) -> Value {

@@ -489,27 +489,40 @@ class ProductionPolicy(unittest.TestCase):
 
 
 class ReleasePolicy(unittest.TestCase):
-    """The managed policy of `s3-yara-scan release`, for operators: the quarantine copy read and
-    removed, never written; the protected buckets written with tags, never emptied of a current
-    object; the signing key it signs Released with; exported, and the role that carries it
-    assumable from this account only."""
+    """The managed policy of `s3-yara-scan release`, for operators: one statement per grant the
+    contract names (`release_grants`), with exactly its actions under the condition its part
+    needs; exported, and the role that carries it assumable from this account only."""
 
-    QUARANTINE = {"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging",
-                  "s3:GetObjectVersionTagging", "s3:DeleteObject", "s3:DeleteObjectVersion"}
-    RESTORE = {"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging",
-               "s3:GetObjectVersionTagging", "s3:PutObject", "s3:PutObjectTagging",
-               "s3:PutObjectVersionTagging", "s3:AbortMultipartUpload", "s3:DeleteObjectVersion"}
+    # Which contract release grant (resource, when) each statement stands for, and the template
+    # condition that must gate it (None: unconditional).
+    STATEMENTS = {
+        "ReadAndRemoveQuarantineCopies": ("quarantine-objects", "always", None),
+        "ListQuarantineBucket": ("quarantine-bucket", "always", None),
+        "RestoreToExistingBuckets": ("protected-objects", "always", "HasExistingBuckets"),
+        "RestoreToCreatedBucket": ("protected-objects", "always", "CreateProtected"),
+        "ListExistingBuckets": ("protected-buckets", "always", "HasExistingBuckets"),
+        "ListCreatedBucket": ("protected-buckets", "always", "CreateProtected"),
+        "ReadSigningKey": ("signing-secret", "signing-key-secret", None),
+        "UseBucketKmsKeys": ("kms-keys", "sse-kms", "HasKmsKeys"),
+        "PublishResultEvents": ("result-bus", "result-events", "HasResultBus"),
+        "PublishResultTopic": ("result-topic", "result-events", "HasResultTopic"),
+    }
 
     @classmethod
     def setUpClass(cls):
         template, _ = decode(os.path.join(ROOT, "template.yaml"))
         cls.template = template
-        policy = template["Resources"]["ReleasePolicy"]
-        cls.type = policy["Type"]
-        cls.statements = {s["Sid"]: s for s in unwrap(policy["Properties"]["PolicyDocument"]["Statement"])}
+        cls.policy = template["Resources"]["ReleasePolicy"]
+        cls.statements = {}
+        for item in cls.policy["Properties"]["PolicyDocument"]["Statement"]:
+            condition, statement = None, item
+            if isinstance(item, dict) and "Fn::If" in item:
+                condition, statement = item["Fn::If"][0], item["Fn::If"][1]
+            cls.statements[statement["Sid"]] = (condition, statement)
+        cls.grants = invariants.contract()["release_grants"]
 
     def test_it_is_a_managed_policy_exported_for_operators(self):
-        self.assertEqual(self.type, "AWS::IAM::ManagedPolicy")
+        self.assertEqual(self.policy["Type"], "AWS::IAM::ManagedPolicy")
         self.assertEqual(self.template["Outputs"]["ReleasePolicyArn"]["Value"], {"Ref": "ReleasePolicy"})
         role = self.template["Resources"]["ReleaseRole"]["Properties"]
         self.assertEqual(role["ManagedPolicyArns"], [{"Ref": "ReleasePolicy"}])
@@ -518,19 +531,19 @@ class ReleasePolicy(unittest.TestCase):
                          {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}})
 
     def test_each_statement_grants_what_a_release_needs_and_nothing_more(self):
-        self.assertEqual(as_set(self.statements["ReadAndRemoveQuarantineCopies"]["Action"]), self.QUARANTINE)
-        for sid in ("RestoreToExistingBuckets", "RestoreToCreatedBucket"):
-            self.assertEqual(as_set(self.statements[sid]["Action"]), self.RESTORE, sid)
-        self.assertEqual(as_set(self.statements["ReadSigningKey"]["Action"]),
-                         {"secretsmanager:GetSecretValue"})
-        self.assertEqual(set(self.statements), {
-            "ReadAndRemoveQuarantineCopies", "ListQuarantineBucket", "RestoreToExistingBuckets",
-            "ListExistingBuckets", "RestoreToCreatedBucket", "ListCreatedBucket", "ReadSigningKey",
-            "UseBucketKmsKeys", "PublishResultEvents", "PublishResultTopic"})
-        for sid, statement in self.statements.items():
-            self.assertEqual(statement["Effect"], "Allow", sid)
-            self.assertNotEqual(statement["Resource"], "*", sid)
-            self.assertFalse(any(a.endswith("*") for a in as_set(statement["Action"])), sid)
+        self.assertEqual(set(self.statements), set(self.STATEMENTS), "one statement per known Sid")
+        covered = set()
+        for sid, (resource, when, condition) in self.STATEMENTS.items():
+            with self.subTest(sid):
+                cond, statement = self.statements[sid]
+                self.assertEqual(cond, condition)
+                self.assertEqual(statement["Effect"], "Allow")
+                self.assertNotEqual(statement["Resource"], "*")
+                (grant,) = [g for g in self.grants if (g["resource"], g["when"]) == (resource, when)]
+                self.assertEqual(as_set(statement["Action"]), set(grant["actions"]))
+                covered.add((resource, when))
+        self.assertEqual(covered, {(g["resource"], g["when"]) for g in self.grants},
+                         "every release grant has its statement")
 
 
 class LeastPrivilegeByAction(unittest.TestCase):
