@@ -323,3 +323,71 @@ fn the_detail_tag_names_who_and_why_and_reads_back() {
     assert_eq!(Verdict::released_from_detail(&detail), Some(released));
     assert_eq!(Verdict::released_from_detail("object is 5 bytes"), None);
 }
+
+#[tokio::test]
+async fn a_released_verdict_from_other_rules_stands_on_tag_changes_and_deliveries() {
+    let p = pipeline(store(), signed(quarantining()));
+    quarantined(&p, "e.com").await;
+    let report = p.release(&request("uploads/e.com")).await.unwrap();
+    // Released under other rules than those in force, and a tag of the user's added.
+    let info = crate::store::ObjectStore::head(p.store(), &report.object)
+        .await
+        .unwrap()
+        .unwrap();
+    let released = report.verdict.clone().unwrap();
+    let mut t = p.verdict_tags(&info, &released, "0123456789ab");
+    t.push(("team".into(), "red".into()));
+    crate::store::ObjectStore::put_tags(p.store(), &report.object, &t)
+        .await
+        .unwrap();
+    let event = delivered(&p, "e.com", true).await;
+    let changed = crate::journey::tests::tag_change("uploads", "e.com", &info_of(&event), None);
+    let again = p.settle(&changed).await;
+    assert!(
+        matches!(settled(&again), Settled::VerdictStillSigned { .. }),
+        "{again:?}"
+    );
+    assert_eq!(again.location, Location::InPlace);
+    let again = p.settle(&event).await;
+    assert!(
+        matches!(settled(&again), Settled::SignedReleased { .. }),
+        "{again:?}"
+    );
+}
+
+fn info_of(event: &ObjectEvent) -> crate::object::ObjectInfo {
+    crate::object::ObjectInfo {
+        version_id: event.object.version_id.clone(),
+        size: event.size.unwrap_or(0),
+        etag: event.etag.clone(),
+        ..crate::object::ObjectInfo::default()
+    }
+}
+
+#[tokio::test]
+async fn a_copy_whose_etag_changed_is_signed_again_for_its_bytes() {
+    let p = pipeline(store(), signed(quarantining()));
+    let info = p.store().put("uploads", "x", b"bytes", &[]);
+    let object = ObjectRef::new("uploads", "x").at_version(info.version_id.clone());
+    let key = p.signing_key.clone().unwrap();
+    let keys = &p.config.tag_keys;
+    let verdict = Verdict::Released {
+        by: BY.into(),
+        reason: "fine".into(),
+    };
+    // Signed for the quarantine copy, whose ETag a multipart copy does not keep.
+    let before = crate::object::ObjectInfo {
+        etag: Some("d41d8cd98f00b204e9800998ecf8427e".into()),
+        ..info.clone()
+    };
+    let tags = p.verdict_tags(&before, &verdict, "abc");
+    let check = crate::signature::verify(&key, &info, &tags, keys);
+    assert_eq!(check, crate::signature::Check::Invalid);
+    crate::store::ObjectStore::put_tags(p.store(), &object, &tags)
+        .await
+        .unwrap();
+    let now = p.sign_restored(&key, &object, tags).await.unwrap();
+    let written = p.store().tags_of(&object).unwrap();
+    let check = crate::signature::verify(&key, &now, &written, keys);
+    assert_eq!(check.released(keys), Some(verdict));
+}
