@@ -391,3 +391,38 @@ async fn a_copy_whose_etag_changed_is_signed_again_for_its_bytes() {
     let check = crate::signature::verify(&key, &now, &written, keys);
     assert_eq!(check.released(keys), Some(verdict));
 }
+
+#[tokio::test]
+async fn a_release_interrupted_after_its_copy_is_finished_by_the_next_with_one_copy() {
+    let p = pipeline(store(), signed(quarantining()));
+    quarantined(&p, "e.com").await;
+    let denied = crate::store::StoreError::AccessDenied {
+        op: crate::store::Op::DeleteObject,
+        permission: "s3:DeleteObjectVersion".into(),
+        detail: "Access Denied".into(),
+    };
+    let copy = "uploads/e.com";
+    p.store().on(
+        crate::store::Op::DeleteObject,
+        Some(copy),
+        Some(1),
+        crate::store::Hook::Fail(denied),
+    );
+    let failed = p.release(&request(copy)).await.unwrap_err();
+    assert!(matches!(failed, ReleaseError::Move(_)), "{failed}");
+    assert!(
+        p.store()
+            .body(&ObjectRef::new("quarantine", copy))
+            .is_some()
+    );
+    // The copy back is there: the same bytes, so the next release is not refused, and reuses it.
+    let report = p.release(&request(copy)).await.unwrap();
+    assert_eq!(p.store().history("uploads", "e.com").len(), 1);
+    assert!(
+        p.store()
+            .body(&ObjectRef::new("quarantine", copy))
+            .is_none()
+    );
+    let t = p.store().tags_of(&report.object).unwrap();
+    assert_eq!(tag(&t, "scan-result"), Some("Released"));
+}
