@@ -46,12 +46,23 @@ fn handle(records: Vec<aws_lambda_events::event::sqs::SqsMessage>, env: &[(&str,
 
 #[tokio::test]
 async fn a_released_eicar_is_back_in_place_and_stays_released() {
-    let emu = emulator().await;
     let versioned = Options {
         versioned: true,
         quarantine_versioned: true,
     };
-    let w = emu.wire("release", versioned).await;
+    released_and_kept(versioned).await;
+}
+
+/// The same with an unversioned protected bucket: the copy back and its checks hold by key and
+/// ETag alone.
+#[tokio::test]
+async fn a_released_eicar_is_back_in_an_unversioned_bucket_and_stays_released() {
+    released_and_kept(Options::default()).await;
+}
+
+async fn released_and_kept(options: Options) {
+    let emu = emulator().await;
+    let w = emu.wire("release", options).await;
     emu.s3
         .put_object()
         .bucket(&w.bucket)
