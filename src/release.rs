@@ -78,7 +78,7 @@ pub enum ReleaseError {
     #[error(transparent)]
     TagLimit(#[from] TagLimitError),
     /// An S3 call failed.
-    #[error("{step}: {source}")]
+    #[error("{step}: {source}{}", denied_hint(source))]
     Store {
         /// What was being done.
         step: &'static str,
@@ -91,6 +91,18 @@ pub enum ReleaseError {
     /// The copy changed or vanished while it was being released: nothing was released.
     #[error("{0} changed or vanished during the release; nothing was released")]
     Vanished(ObjectRef),
+}
+
+/// For a missing permission: where a release's permissions are (the message names the
+/// function's role, which is not who releases).
+fn denied_hint(source: &StoreError) -> &'static str {
+    match source {
+        StoreError::AccessDenied { .. } => {
+            " (a release runs with the caller's own permissions: attach the stack's \
+             ReleasePolicy, or assume its ReleaseRole)"
+        }
+        _ => "",
+    }
 }
 
 fn store_step(step: &'static str) -> impl FnOnce(StoreError) -> ReleaseError {
