@@ -32,6 +32,10 @@ pub enum Resource {
     RulesCacheObjects,
     /// The bucket of the users' rules.
     RulesBucket,
+    /// The objects under the allow lists' prefix (`ALLOW_HASHES`).
+    AllowObjects,
+    /// The bucket of the allow lists.
+    AllowBucket,
     /// The EventBridge bus of result events.
     ResultBus,
     /// The SNS topic of result events.
@@ -59,6 +63,8 @@ pub enum When {
     SseKms,
     /// When `RULES` names an S3 prefix.
     RulesInS3,
+    /// When `ALLOW_HASHES` names an S3 prefix.
+    AllowHashesInS3,
     /// When result events are published (`RESULT_EVENT_BUS` or `RESULT_TOPIC_ARN`).
     ResultEvents,
     /// When clean objects are promoted to production buckets (`PROMOTE`).
@@ -169,6 +175,18 @@ pub const GRANTS: &[Grant] = &[
         when: When::RulesInS3,
         actions: &["s3:ListBucket"],
         why: "list the rule files, at start-up and every RULES_REFRESH_SECS",
+    },
+    Grant {
+        resource: Resource::AllowObjects,
+        when: When::AllowHashesInS3,
+        actions: &["s3:GetObject"],
+        why: "read the allow lists (SHA-256 of bytes never flagged)",
+    },
+    Grant {
+        resource: Resource::AllowBucket,
+        when: When::AllowHashesInS3,
+        actions: &["s3:ListBucket"],
+        why: "list the allow lists, at start-up and every RULES_REFRESH_SECS",
     },
     Grant {
         resource: Resource::ResultBus,
@@ -294,6 +312,8 @@ impl Resource {
             Resource::RulesObjects => "rules-objects",
             Resource::RulesCacheObjects => "rules-cache-objects",
             Resource::RulesBucket => "rules-bucket",
+            Resource::AllowObjects => "allow-objects",
+            Resource::AllowBucket => "allow-bucket",
             Resource::ResultBus => "result-bus",
             Resource::ResultTopic => "result-topic",
             Resource::ScanQueue => "scan-queue",
@@ -304,13 +324,14 @@ impl Resource {
 }
 
 impl When {
-    const ALL: [When; 8] = [
+    const ALL: [When; 9] = [
         When::Always,
         When::RemovesObjects,
         When::Quarantines,
         When::SigningKeySecret,
         When::SseKms,
         When::RulesInS3,
+        When::AllowHashesInS3,
         When::ResultEvents,
         When::Promotes,
     ];
@@ -323,6 +344,7 @@ impl When {
             When::SigningKeySecret => "signing-key-secret",
             When::SseKms => "sse-kms",
             When::RulesInS3 => "rules-in-s3",
+            When::AllowHashesInS3 => "allow-hashes-in-s3",
             When::ResultEvents => "result-events",
             When::Promotes => "promotes",
         }
@@ -339,6 +361,7 @@ impl When {
             When::SigningKeySecret => "SIGNING_KEY_SECRET is set",
             When::SseKms => "objects or the secret are encrypted with customer managed KMS keys",
             When::RulesInS3 => "RULES names an s3:// location",
+            When::AllowHashesInS3 => "ALLOW_HASHES names an s3:// location",
             When::ResultEvents => "RESULT_EVENT_BUS or RESULT_TOPIC_ARN is set",
             When::Promotes => "PROMOTE is set",
         }
@@ -351,6 +374,7 @@ pub fn to_json() -> Value {
         "settings": settings::ALL.iter().map(setting).collect::<Vec<_>>(),
         "tag_keys": tag_keys(),
         "verdicts": verdicts(),
+        "types": types(),
         "tag_schemas": tag_schemas(),
         "rules_cache_folder": crate::rules::CACHE_FOLDER,
         "metrics": json!({
@@ -447,6 +471,17 @@ fn tag_schemas() -> Value {
         )
     });
     Value::Object(schemas.collect())
+}
+
+/// The vocabulary of `ALLOWED_TYPES`: the groups, and each type name with its group.
+fn types() -> Value {
+    use crate::policy::types::{Group, TYPES};
+    json!({
+        "any": "every type",
+        "groups": Group::ALL.iter().map(|g| g.name()).collect::<Vec<_>>(),
+        "types": TYPES.iter().map(|t| json!({"name": t.name, "group": t.group.name()}))
+            .collect::<Vec<_>>(),
+    })
 }
 
 fn verdicts() -> Vec<&'static str> {

@@ -10,7 +10,7 @@ use crate::action::Location;
 use crate::action::{self, ActionError};
 use crate::config::{Disposal, settings};
 use crate::event::ObjectEvent;
-use crate::inspect::{Inspection, inspect_async};
+use crate::inspect::{Inspection, Scope, Stored, inspect_async};
 use crate::object::{ObjectInfo, Tags};
 use crate::pipeline::Pipeline;
 use crate::record::record;
@@ -37,7 +37,7 @@ enum Attempt {
 }
 
 /// What reading and scanning the object gave.
-// One per object, returned once and taken apart at once: boxing would only add an allocation.
+// One lives per object, for one step: boxing the larger variant would only add an allocation.
 #[allow(clippy::large_enum_variant)]
 enum Judged {
     /// A verdict on the bytes `ObjectInfo` describes, and their tags when the read told them
@@ -197,13 +197,21 @@ impl<S: ObjectStore> Pipeline<S> {
         known: Option<Tags>,
     ) -> Judged {
         let started = Instant::now();
+        let stored = Stored {
+            encoding: info.content_encoding.clone(),
+            content_type: info.content_type.clone(),
+        };
+        let scope = Scope {
+            limits: &self.config.archive,
+            policy: &self.config.policy,
+        };
         let inspected = inspect_async(
             &self.engine,
             rules.clone(),
             body,
-            info.content_encoding.clone(),
+            stored,
             &event.object,
-            &self.config.archive,
+            scope,
             &self.budget,
         )
         .await;

@@ -57,6 +57,7 @@ pub mod journey;
 pub mod metrics;
 pub mod object;
 pub mod pipeline;
+pub mod policy;
 pub mod poll;
 pub mod publish;
 pub mod record;

@@ -150,6 +150,18 @@ impl Verdict {
             .collect()
     }
 
+    /// What the policies found (`crate::policy`), when they found something: each finding's
+    /// description, for `scan-detail` (the type and the prefix that does not allow it, the
+    /// macro's entry point).
+    pub fn policy_detail(&self) -> Option<String> {
+        let found: Vec<&str> = (self.matches().iter())
+            .filter(|m| m.namespace == crate::policy::NAMESPACE)
+            .filter_map(|m| m.meta.iter().find(|(k, _)| k == "description"))
+            .map(|(_, about)| about.as_str())
+            .collect();
+        (!found.is_empty()).then(|| found.join("; "))
+    }
+
     /// The reason, for `Unscannable`, `Error`, `Skipped` and `Released`.
     pub fn reason(&self) -> Option<&str> {
         match self {
@@ -161,9 +173,9 @@ impl Verdict {
     }
 
     /// The tags that record this verdict, as `keys.schema` writes it: always the result, date
-    /// and ruleset; the matching rules for `Infected` and `Suspicious`, the reason for
-    /// `Unscannable`, `Error` and `Skipped`, who released it and why for `Released`. At most four tags, which leaves at least six for the user's
-    /// own.
+    /// and ruleset; the matching rules for `Infected` and `Suspicious` (and what the policies
+    /// found, when they found something), the reason for `Unscannable`, `Error` and `Skipped`,
+    /// who released it and why for `Released`. At most five tags.
     pub fn tags(&self, keys: &TagKeys, ruleset_id: &str, date: &str) -> Tags {
         let mut tags = vec![
             (keys.result.clone(), keys.schema.value(self).to_owned()),
@@ -180,7 +192,10 @@ impl Verdict {
                 let labels: Vec<String> =
                     self.labels().iter().map(|l| l.replace('>', "/")).collect();
                 let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
-                tags.push((keys.matches.clone(), matches_value(&labels)))
+                tags.push((keys.matches.clone(), matches_value(&labels)));
+                if let Some(detail) = self.policy_detail() {
+                    tags.push((keys.detail.clone(), tag_value(&detail)));
+                }
             }
             Verdict::Unscannable(_) | Verdict::Error(_) | Verdict::Skipped(_) => {
                 let reason = self.reason().unwrap_or_default();

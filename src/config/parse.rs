@@ -16,6 +16,7 @@ use crate::signature::SigningKey;
 use crate::verdict::{TagKeys, TagSchema, check_tag_key};
 
 mod ops;
+mod policy;
 mod rules;
 
 /// `MAX_OBJECT_SIZE` outside Lambda, where no memory size is known.
@@ -52,7 +53,9 @@ pub fn config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigE
             },
         },
         s3_timeout: Duration::from_secs(env.number(&s::S3_TIMEOUT_SECS)),
-        rules: rules::sources(&mut env),
+        rules: rules::sources(&mut env, &s::RULES),
+        allow_hashes: rules::sources(&mut env, &s::ALLOW_HASHES),
+        policy: policy::policy(&mut env),
         rules_yarc_sha256: rules::yarc_pins(&mut env),
         rules_refresh: match env.number(&s::RULES_REFRESH_SECS) {
             0 => None,

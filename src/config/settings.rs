@@ -118,6 +118,20 @@ settings! {
     ARCHIVE_ENCRYPTED = "ARCHIVE_ENCRYPTED", "unscannable", OneOf(&["unscannable", "infected"]),
         Parameter("ArchiveEncrypted"),
         "What an encrypted archive member makes of its object: Unscannable, or Infected.";
+    ALLOWED_TYPES = "ALLOWED_TYPES", "", Text("PREFIX=TYPE,TYPE;… (longest key prefix wins, * for \
+        every other key), each TYPE a group, a type name or any: see docs/policies.md or \
+        `contract --json`"), Parameter("AllowedTypes"),
+        "The types allowed under each key prefix; others are Suspicious. Unset: anything anywhere.";
+    TYPE_MISMATCH = "TYPE_MISMATCH", "suspicious", OneOf(&["suspicious", "ignore"]),
+        Parameter("TypeMismatch"),
+        "A file whose name or Content-Type says image, text, document or media but that runs code.";
+    ACTIVE_CONTENT = "ACTIVE_CONTENT", "suspicious", OneOf(&["suspicious", "infected", "ignore"]),
+        Parameter("ActiveContent"),
+        "What macros, PDF JavaScript, DDE, embedded objects and scripts in archives make of an object.";
+    ALLOW_HASHES = "ALLOW_HASHES", "", Text("SHA-256 lists, comma-separated: s3://bucket/prefix/ \
+        or an absolute local path, each holding .sha256 or .hashes files"),
+        Parameter("AllowHashesUri"),
+        "Bytes never flagged (false positives), checked again with the RULES.";
     SKIP_KEY_PREFIXES = "SKIP_KEY_PREFIXES", "", Text("key prefixes, comma-separated, such as \
         logs/,tmp/ (case-sensitive)"), Parameter("SkipKeyPrefixes"),
         "Objects whose key starts with one of these are not scanned: verdict Skipped.";

@@ -34,6 +34,8 @@ STATEMENTS = {
     "ReadRules": ("rules-objects", "rules-in-s3", "HasRules"),
     "WriteRulesCache": ("rules-cache-objects", "rules-in-s3", "HasRules"),
     "ListRules": ("rules-bucket", "rules-in-s3", "HasRules"),
+    "ReadAllowLists": ("allow-objects", "allow-hashes-in-s3", "HasAllowHashes"),
+    "ListAllowLists": ("allow-bucket", "allow-hashes-in-s3", "HasAllowHashes"),
     "UseBucketKmsKeys": ("kms-keys", "sse-kms", "HasKmsKeys"),
     "PromoteToCreatedBucket": ("production-objects", "promotes", "CreateProduction"),
     "PromoteToExistingBuckets": ("production-objects", "promotes", "HasProductionBuckets"),

@@ -12,6 +12,7 @@ mod faults;
 mod large;
 mod operations;
 mod pathological;
+mod policies;
 mod poll;
 mod promote;
 mod quarantine;
