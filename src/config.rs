@@ -217,6 +217,10 @@ pub struct Config {
     pub results: ResultEvents,
     /// Staging buckets whose clean objects are promoted (`PROMOTE`), longest prefix first.
     pub promote: Vec<Promotion>,
+    /// Whether a released object (`s3-yara-scan release`) of a staging bucket is promoted on
+    /// its signed `Released`; otherwise it is scanned again, and the scan decides
+    /// (`PROMOTE_RELEASED`).
+    pub promote_released: bool,
 }
 
 impl Config {
@@ -297,7 +301,9 @@ impl Config {
             }
             Verdict::Unscannable(_) => &self.unscannable,
             Verdict::Suspicious(_) => &self.suspicious,
-            Verdict::Clean | Verdict::Error(_) | Verdict::Skipped(_) => return Disposal::Tag,
+            Verdict::Clean | Verdict::Error(_) | Verdict::Skipped(_) | Verdict::Released { .. } => {
+                return Disposal::Tag;
+            }
         };
         match other {
             TagOrQuarantine::Quarantine { bucket } => Disposal::Quarantine(bucket),

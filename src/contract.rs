@@ -1,6 +1,7 @@
 //! What the binary promises the deployments around it, printed by `s3-yara-scan contract
 //! --json`: the settings (defaults, allowed values, who sets them), the tag keys, the verdicts,
-//! the AWS calls it makes and the IAM permissions each part of its work needs. The template
+//! the AWS calls it makes and the IAM permissions each part of its work needs (and those of
+//! `release`, for operators). The template
 //! and the docs are checked against this output, so that the code is the one source of truth.
 
 use serde_json::{Value, json};
@@ -9,6 +10,10 @@ use crate::config::settings::{self, Allowed, SetBy};
 use crate::metrics;
 use crate::store::Op;
 use crate::verdict::{TagKeys, Verdict};
+
+mod release;
+
+pub use release::RELEASE_GRANTS;
 
 /// What a permission is granted on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -312,12 +317,8 @@ pub fn to_json() -> Value {
             "per_error_kind": "Errors",
             "error_kinds": metrics::ERROR_KINDS,
         }),
-        "grants": GRANTS.iter().map(|g| json!({
-            "resource": g.resource.name(),
-            "when": g.when.name(),
-            "actions": g.actions,
-            "why": g.why,
-        })).collect::<Vec<_>>(),
+        "grants": grants(GRANTS),
+        "release_grants": grants(RELEASE_GRANTS),
         "when": When::ALL.iter().map(|w| (w.name().to_owned(), json!(w.describe())))
             .collect::<serde_json::Map<_, _>>(),
         "operations": Op::ALL.iter().map(|op| {
@@ -329,6 +330,20 @@ pub fn to_json() -> Value {
             json!({"op": op.to_string(), "actions": actions})
         }).collect::<Vec<_>>(),
     })
+}
+
+fn grants(grants: &[Grant]) -> Vec<Value> {
+    grants
+        .iter()
+        .map(|g| {
+            json!({
+                "resource": g.resource.name(),
+                "when": g.when.name(),
+                "actions": g.actions,
+                "why": g.why,
+            })
+        })
+        .collect()
 }
 
 fn setting(s: &settings::Setting) -> Value {
@@ -415,6 +430,10 @@ fn examples() -> Vec<Verdict> {
         Verdict::Unscannable(String::new()),
         Verdict::Error("".into()),
         Verdict::Skipped(String::new()),
+        Verdict::Released {
+            by: String::new(),
+            reason: String::new(),
+        },
     ]
     .into()
 }
@@ -465,7 +484,8 @@ mod tests {
                 "Suspicious",
                 "Unscannable",
                 "Error",
-                "Skipped"
+                "Skipped",
+                "Released"
             ])
         );
         let action = &json["settings"][0];

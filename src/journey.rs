@@ -1,5 +1,5 @@
-//! One object's journey, as small steps: check its tags (skip a validly signed `Clean`, or a
-//! tag change that left the verdict intact), fetch it, scan it, record the verdict, act on it.
+//! One object's journey, as small steps: check its tags (skip a validly signed `Clean` or
+//! `Released`, or a tag change that left the verdict intact), fetch it, scan it, record the verdict, act on it.
 //! Every step writes into the object's [`Report`], which says at the end what happened and
 //! whether its message is done with.
 
@@ -166,10 +166,10 @@ impl<S: ObjectStore> Pipeline<S> {
                 tag_count,
             }) => {
                 let known = match self.check_signed_after_read(event, &info, tag_count).await {
-                    checks::AfterRead::Settled(settled) => {
+                    checks::AfterRead::Settled(settled, verdict) => {
                         report.object = event.object.at_version(info.version_id.clone());
                         report.size = Some(info.size);
-                        report.verdict = Some(Verdict::Clean);
+                        report.verdict = Some(verdict);
                         let done = Disposition::Acknowledge(settled);
                         return Judged::Ends(Box::new(report.clone().ending(done)));
                     }
@@ -338,7 +338,7 @@ impl<S: ObjectStore> Pipeline<S> {
     }
 
     /// The tags that record `verdict` on the bytes `info` describes, signed when there is a key.
-    fn verdict_tags(&self, info: &ObjectInfo, verdict: &Verdict, ruleset: &str) -> Tags {
+    pub(crate) fn verdict_tags(&self, info: &ObjectInfo, verdict: &Verdict, ruleset: &str) -> Tags {
         let keys = &self.config.tag_keys;
         let date = keys.schema.date(chrono::Utc::now());
         let mut tags = verdict.tags(keys, ruleset, &date);

@@ -70,6 +70,7 @@ pub fn config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigE
         filters: ops::filters(&mut env),
         results: ops::results(&mut env),
         promote: Vec::new(), // below, once the quarantine bucket is known
+        promote_released: env.word(&s::PROMOTE_RELEASED) == "true",
     };
     config.promote = ops::promotions(&mut env, config.quarantine_bucket());
     config.archive.max_member_size = match env.get(&s::ARCHIVE_MAX_MEMBER_SIZE) {

@@ -152,6 +152,11 @@ settings! {
         comma-separated"), Parameter("PromoteTo"),
         "Clean objects of each staging bucket (or prefix) are moved to its production bucket \
         (and prefix): copied with their tags, verified, then deleted from staging.";
+    PROMOTE_RELEASED = "PROMOTE_RELEASED", "false", OneOf(&["true", "false"]),
+        Parameter("PromoteReleased"),
+        "Whether an object released from quarantine (`s3-yara-scan release`) into a staging \
+        bucket is promoted on its signed Released; false: it is scanned again, and the scan \
+        decides.";
     RESULT_EVENT_BUS = "RESULT_EVENT_BUS", "", Text("an EventBridge bus name or ARN; `default` \
         for the account's default bus"), Parameter("ResultEventBus"),
         "Each object's result is published to this bus (detail-type `S3 Object Scan Result v1`).";
@@ -160,7 +165,7 @@ settings! {
         "Each object's result is published to this topic, with message attributes verdict and \
         bucket for subscription filters.";
     RESULT_VERDICTS = "RESULT_VERDICTS", "all", Text("all, or verdicts comma-separated: Clean, \
-        Infected, Suspicious, Unscannable, Error, Skipped"), Parameter("ResultVerdicts"),
+        Infected, Suspicious, Unscannable, Error, Skipped, Released"), Parameter("ResultVerdicts"),
         "Which verdicts are published as result events.";
     QUEUE_URL = "QUEUE_URL", "", Text("the scan queue's URL"), Template,
         "A result event whose publish failed goes back on this queue, to be published again \

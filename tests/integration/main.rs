@@ -16,6 +16,7 @@ mod policies;
 mod poll;
 mod promote;
 mod quarantine;
+mod release;
 mod requests;
 mod rules;
 mod signing;
