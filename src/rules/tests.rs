@@ -340,3 +340,41 @@ async fn rules_can_say_an_object_is_only_suspicious() {
         assert_eq!(p.store().keys("quarantine").len(), usize::from(!stays));
     }
 }
+
+#[tokio::test]
+async fn allow_lists_in_s3_take_sha256_only_and_change_with_their_files() {
+    let good = Sha256::digest(b"known good bytes");
+    let list = format!("# false positives\n{} vendor-tool\n", hex::encode(good));
+    let store = store_with_rules(&[("team/fp.sha256", &list), ("team/notes.txt", "x")]);
+    let (allowed, fingerprint) = load_allowed(&store, &[s3_source()], &budget())
+        .await
+        .unwrap();
+    assert_eq!(
+        allowed.listed_sha256(b"known good bytes"),
+        Some("vendor-tool")
+    );
+    assert_eq!(allowed.listed_sha256(b"other bytes"), None);
+    // An update is seen by the fingerprint that the refresh compares.
+    store.put("rules", "team/more.sha256", b"", &[]);
+    let now = super::fingerprint(&store, &[s3_source()]).await.unwrap();
+    assert_ne!(now, fingerprint);
+    // MD5 or SHA-1 lines refuse the list, naming the setting; so does a prefix without lists.
+    let md5 = format!("{}\n", hex::encode(md5::Md5::digest(b"x")));
+    let weak = store_with_rules(&[("team/fp.hashes", &md5)]);
+    let err = load_allowed(&weak, &[s3_source()], &budget())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("ALLOW_HASHES `s3://rules/team/`: holds MD5 or SHA-1"),
+        "{err}"
+    );
+    let none = store_with_rules(&[("team/rules.yar", MARKER_RULE)]);
+    let err = load_allowed(&none, &[s3_source()], &budget())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("holds no .sha256 or .hashes file"),
+        "{err}"
+    );
+}
