@@ -18,7 +18,7 @@ mod queue;
 pub mod requests;
 mod s3;
 
-pub use aws::connect;
+pub use aws::{connect, read_archive_passwords};
 pub use budget::{Budget, Buffer, Full, Hold, Holding, Room, Sink};
 pub use enqueue::{EnqueueError, ScanQueue};
 pub use memory::{Hook, MemoryStore, Versioning};

@@ -1,12 +1,16 @@
-//! 7z: each file, block by block. A block whose coders include AES is encrypted (its files are
-//! encrypted members: no password is tried); a block that cannot be decoded (a method not
-//! built in, damage) is a problem naming its file, and the walk goes on with the next block,
-//! which 7z decodes independently. A file said to have data that no block holds is a problem.
+//! 7z: each file, block by block. A block whose coders include AES is encrypted: it is tried
+//! with the walk's passwords (`password`: the one whose whole block decodes and checks out
+//! opens it), else its files are encrypted members; so are encrypted headers, tried the same
+//! way. A block that cannot be decoded (a method not built in, damage) is a problem naming its
+//! file, and the walk goes on with the next block, which 7z decodes independently. A file said
+//! to have data that no block holds is a problem.
 
 use std::io::Cursor;
+use std::time::Instant;
 
-use sevenz_rust2::{Archive, Block, BlockDecoder, EncoderMethod, Error, Password};
+use sevenz_rust2::{Archive, BlockDecoder, EncoderMethod, Error, Password};
 
+use super::password::{self, Trial};
 use super::{
     Coder, Counted, DECODER_MEMORY_KIB, Flow, Format, Member, Problem, Seen, Visitor,
     visit_encrypted,
@@ -15,19 +19,43 @@ use super::{
 /// The signature header: magic, version, start header CRC, then the next header's offset and
 /// size (from the end of this header).
 const SIGNATURE_HEADER: usize = 32;
+/// The member encrypted headers stand for when no password opens them.
+const ENCRYPTED_HEADERS: &str = "(encrypted 7z headers)";
+
+/// Encrypted headers, read with the first of the visitor's passwords that decrypts them so
+/// that their CRC holds, within the time left.
+fn encrypted_headers(source: &mut Cursor<&[u8]>, visit: &mut dyn Visitor) -> Option<Archive> {
+    let deadline = visit.measure().deadline;
+    let opened = visit.passwords().iter().find_map(|listed| {
+        if Instant::now() >= deadline {
+            return None;
+        }
+        let password = Password::from(listed.as_str());
+        Archive::read_with_memory_limit(source, &password, DECODER_MEMORY_KIB).ok()
+    })?;
+    visit.opened(ENCRYPTED_HEADERS);
+    Some(opened)
+}
 
 /// Walks every file of the 7z `bytes`.
 pub(super) fn walk(bytes: &[u8], visit: &mut dyn Visitor) -> Seen {
     let mut seen = Seen::default();
     seen.header(Format::SevenZ, 0..SIGNATURE_HEADER);
-    let password = Password::empty();
     let mut source = Cursor::new(bytes);
-    let archive = match Archive::read_with_memory_limit(&mut source, &password, DECODER_MEMORY_KIB)
-    {
+    let archive = match Archive::read_with_memory_limit(
+        &mut source,
+        &Password::empty(),
+        DECODER_MEMORY_KIB,
+    ) {
         Ok(archive) => archive,
         Err(Error::PasswordRequired | Error::MaybeBadPassword(_)) => {
-            visit_encrypted(visit, "(encrypted 7z headers)".into());
-            return seen;
+            match encrypted_headers(&mut source, visit) {
+                Some(archive) => archive,
+                None => {
+                    visit_encrypted(visit, ENCRYPTED_HEADERS.into());
+                    return seen;
+                }
+            }
         }
         Err(e) => {
             visit.problem(problem(None, e));
@@ -93,7 +121,7 @@ fn packed(archive: &Archive, seen: &mut Seen) {
 
 /// What compressed `block`'s packed stream, as far as finding its end goes: its one coder
 /// that is not a filter (filters work on what it decodes), when that is one measured here.
-fn coder_of(block: &Block) -> Coder {
+fn coder_of(block: &sevenz_rust2::Block) -> Coder {
     const FILTERS: [&[u8]; 9] = [
         EncoderMethod::ID_DELTA,
         EncoderMethod::ID_BCJ_X86,
@@ -155,7 +183,8 @@ fn copied_at(archive: &Archive, index: usize) -> Option<usize> {
     copies.then(|| pack_start(archive, *first))
 }
 
-/// Visits the files of block `index`, named `names`.
+/// Visits the files of block `index`, named `names`: an encrypted block's with the first of the
+/// visitor's passwords that fits, else as encrypted members.
 fn block(
     archive: &Archive,
     index: usize,
@@ -168,49 +197,115 @@ fn block(
         .coders
         .iter()
         .any(|c| c.encoder_method_id() == EncoderMethod::ID_AES256_SHA256);
-    if encrypted {
-        return encrypted_files(names, visit);
-    }
-    let password = Password::empty();
-    let decoder = BlockDecoder::new_with_memory_limit(
-        1,
-        DECODER_MEMORY_KIB,
-        index,
+    let password = match encrypted {
+        false => Password::empty(),
+        true => match fitting(archive, index, source, visit) {
+            Some(password) => password,
+            None => return encrypted_files(names, visit),
+        },
+    };
+    let block = Block {
         archive,
-        &password,
-        source,
-    );
-    let (mut current, mut stopped, mut read) = (None, false, 0);
-    let result = decoder.for_each_entries(&mut |entry, reader| {
-        if !entry.has_stream {
-            return Ok(true);
-        }
-        current = Some(entry.name.clone());
-        let mut counted = Counted::new(reader);
-        let flow = visit.member(Member {
-            name: entry.name.clone(),
-            reader: &mut counted,
-            encrypted: false,
-            stream: false,
-            parts: None,
+        index,
+        names,
+        password: &password,
+        opened: encrypted,
+    };
+    block.decode(source, seen, visit)
+}
+
+/// The first of the visitor's passwords with which block `index` decodes to its end, every
+/// file's CRC holding (7z's AES has no check of its own: a wrong key decrypts to garbage).
+/// Each file is read into nothing, within the cap of one member and the time left.
+fn fitting(
+    archive: &Archive,
+    index: usize,
+    source: &mut Cursor<&[u8]>,
+    visit: &dyn Visitor,
+) -> Option<Password> {
+    let measure = visit.whole();
+    for listed in visit.passwords() {
+        let password = Password::from(listed.as_str());
+        let decoder = BlockDecoder::new_with_memory_limit(
+            1,
+            DECODER_MEMORY_KIB,
+            index,
+            archive,
+            &password,
+            source,
+        );
+        let mut trial = Trial::Fits;
+        let result = decoder.for_each_entries(&mut |_, reader| {
+            trial = password::trial(reader, measure);
+            Ok(trial == Trial::Fits)
         });
-        read += counted.read();
-        stopped = flow == Flow::Stop;
-        // Any other answer than go on leaves the rest of the block undecoded.
-        Ok(flow == Flow::Continue)
-    });
-    // A copied block's files lie one after the other: those read, from its start.
-    if let Some(start) = copied_at(archive, index) {
-        seen.content(start..start.saturating_add(read));
+        match (trial, result) {
+            (Trial::Fits, Ok(_)) => return Some(password),
+            (Trial::Undecided, _) => return None,
+            (Trial::Fits | Trial::Wrong, _) => {}
+        }
     }
-    if stopped {
-        return Flow::Stop;
-    }
-    match result {
-        Ok(_) => Flow::Continue,
-        Err(e) => {
-            let name = current.unwrap_or_else(|| names[0].to_owned());
-            visit.problem(problem(Some(name), e))
+    None
+}
+
+/// One block to decode, and how.
+struct Block<'a> {
+    archive: &'a Archive,
+    index: usize,
+    /// The names of its files with data.
+    names: &'a [&'a str],
+    password: &'a Password,
+    /// True when a listed password opened it: the visitor is told of each file.
+    opened: bool,
+}
+
+impl Block<'_> {
+    /// Hands each file to `visit`; a block that fails to decode is a problem naming the file.
+    fn decode(&self, source: &mut Cursor<&[u8]>, seen: &mut Seen, visit: &mut dyn Visitor) -> Flow {
+        let (archive, index) = (self.archive, self.index);
+        let decoder = BlockDecoder::new_with_memory_limit(
+            1,
+            DECODER_MEMORY_KIB,
+            index,
+            archive,
+            self.password,
+            source,
+        );
+        let (mut current, mut stopped, mut read) = (None, false, 0);
+        let result = decoder.for_each_entries(&mut |entry, reader| {
+            if !entry.has_stream {
+                return Ok(true);
+            }
+            current = Some(entry.name.clone());
+            if self.opened {
+                visit.opened(&entry.name);
+            }
+            let mut counted = Counted::new(reader);
+            let flow = visit.member(Member {
+                name: entry.name.clone(),
+                reader: &mut counted,
+                encrypted: false,
+                stream: false,
+                parts: None,
+            });
+            read += counted.read();
+            stopped = flow == Flow::Stop;
+            // Any other answer than go on leaves the rest of the block undecoded.
+            Ok(flow == Flow::Continue)
+        });
+        // A copied block's files lie one after the other: those read, from its start.
+        if let Some(start) = copied_at(archive, index) {
+            seen.content(start..start.saturating_add(read));
+        }
+        if stopped {
+            return Flow::Stop;
+        }
+        match result {
+            Ok(_) => Flow::Continue,
+            Err(e) => {
+                let name = current.unwrap_or_else(|| self.names[0].to_owned());
+                visit.problem(problem(Some(name), e))
+            }
         }
     }
 }
