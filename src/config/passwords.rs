@@ -107,12 +107,17 @@ mod tests {
     fn a_secret_holds_one_password_per_line_commas_included() {
         let p = Passwords::from_secret("infected\r\na,b\n\n  spaced  \n").unwrap();
         assert_eq!(texts(&p), ["infected", "a,b", "spaced"]);
-        assert!(Passwords::from_secret("\n \n").is_err(), "no password at all");
+        assert!(
+            Passwords::from_secret("\n \n").is_err(),
+            "no password at all"
+        );
     }
 
     #[test]
     fn too_many_or_too_long_is_refused_without_quoting_a_password() {
-        let many = (0..=MAX_PASSWORDS).map(|i| format!("p{i}")).collect::<Vec<_>>();
+        let many = (0..=MAX_PASSWORDS)
+            .map(|i| format!("p{i}"))
+            .collect::<Vec<_>>();
         assert!(Passwords::parse(&many.join(","), ',').is_err());
         let long = "s".repeat(MAX_PASSWORD_LEN + 1);
         let why = Passwords::parse(&format!("ok,{long}"), ',').unwrap_err();
@@ -124,7 +129,10 @@ mod tests {
     fn debug_never_shows_a_password() {
         let p = Passwords::parse("hunter2,infected", ',').unwrap();
         let shown = format!("{p:?} {:?}", p.as_slice()[0]);
-        assert!(!shown.contains("hunter2") && !shown.contains("infected"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("infected"),
+            "{shown}"
+        );
         assert!(shown.contains('2'), "how many: {shown}");
     }
 }

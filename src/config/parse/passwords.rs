@@ -54,7 +54,12 @@ mod tests {
     }
 
     fn tried(c: &Config) -> Vec<&str> {
-        c.archive.passwords.as_slice().iter().map(Password::as_str).collect()
+        c.archive
+            .passwords
+            .as_slice()
+            .iter()
+            .map(Password::as_str)
+            .collect()
     }
 
     #[test]
@@ -92,7 +97,10 @@ mod tests {
         assert!(e.problems[0].contains("ARCHIVE_PASSWORDS and ARCHIVE_PASSWORDS_SECRET_ARN"));
         let long = "hunter2".repeat(50);
         let e = config(&[("ARCHIVE_PASSWORDS", &long)]).unwrap_err();
-        assert!(e.problems[0].starts_with("ARCHIVE_PASSWORDS is invalid"), "{e}");
+        assert!(
+            e.problems[0].starts_with("ARCHIVE_PASSWORDS is invalid"),
+            "{e}"
+        );
         assert!(!e.to_string().contains("hunter2"), "{e}");
     }
 }

@@ -41,6 +41,10 @@ pub(super) fn trial(reader: &mut dyn Read, measure: Measure) -> Trial {
 }
 
 #[cfg(test)]
+#[path = "password_tests.rs"]
+mod walk_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

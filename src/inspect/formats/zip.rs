@@ -161,7 +161,12 @@ fn account(seen: &mut Seen, data: Data, read: usize) {
 }
 
 /// Hands member `i` to `visit`, or says why it cannot be read; with the bytes read.
-fn entry(archive: &mut Archive<'_>, i: usize, name: String, visit: &mut dyn Visitor) -> (Flow, usize) {
+fn entry(
+    archive: &mut Archive<'_>,
+    i: usize,
+    name: String,
+    visit: &mut dyn Visitor,
+) -> (Flow, usize) {
     match archive.by_index(i) {
         Ok(mut file) if has_data(&file) => return hand_over(&mut file, name, visit),
         Ok(_) => return (Flow::Continue, 0),
