@@ -2,12 +2,14 @@
 //! hundred cases in `cargo test`): seeds of every format built in code, mutated (bytes
 //! flipped, cut, grown, length fields set huge, chunks repeated), and walked as each format,
 //! whatever their bytes look like. A case passes when the walk returns — no panic — within
-//! a second, having read every member it gave.
+//! a second, having read every member it gave. The walk tries the password `infected` on
+//! encrypted members, as `ARCHIVE_PASSWORDS` does: the zip seeds hold members encrypted with it.
 
 use std::io::{Cursor, Read, Write};
 use std::time::{Duration, Instant};
 
 use super::{Flow, Format, Measure, Member, Problem, Visitor, samples};
+use crate::config::{Password, Passwords};
 
 /// What one case did wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,8 +66,34 @@ pub fn seeds() -> Vec<Vec<u8>> {
     for sample in [samples::ARJ_METHOD1, samples::LHA_LH5] {
         seeds.push(hex::decode(sample).unwrap_or_default());
     }
+    seeds.push(encrypted_zip(data));
     seeds
 }
+
+/// A zip of `data` twice: encrypted with ZipCrypto (stored) and with AES-256 (deflated), both
+/// with the password the fuzzing walk tries. An empty zip if the writer fails.
+fn encrypted_zip(data: &[u8]) -> Vec<u8> {
+    use zip::unstable::write::FileOptionsExt;
+    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    let stored = options.compression_method(zip::CompressionMethod::Stored);
+    let written = stored
+        .with_deprecated_encryption(PASSWORD.as_bytes())
+        .and_then(|zipcrypto| w.start_file("a.com", zipcrypto))
+        .and_then(|()| Ok(w.write_all(data)?))
+        .and_then(|()| {
+            let aes = options.with_aes_encryption(zip::AesMode::Aes256, PASSWORD);
+            w.start_file("b.com", aes)
+        })
+        .and_then(|()| Ok(w.write_all(data)?));
+    match written.and_then(|()| w.finish()) {
+        Ok(cursor) => cursor.into_inner(),
+        Err(_) => b"PK\x05\x06".iter().copied().chain([0; 18]).collect(),
+    }
+}
+
+/// The password the fuzzing walk tries on encrypted members.
+const PASSWORD: &str = "infected";
 
 /// The files of `dir` up to 300 KiB, as more seeds (`--seeds`: the formats whose samples are
 /// on the machine, such as clamav-testfiles' installers, CHM, SIS and AutoIt).
@@ -245,7 +273,10 @@ pub fn case(bytes: &[u8]) -> Option<Failure> {
     for format in Format::ALL {
         let started = Instant::now();
         let walked = std::panic::catch_unwind(|| {
-            let mut reader = Reader { read: 0 };
+            let mut reader = Reader {
+                read: 0,
+                passwords: Passwords::parse(PASSWORD, ',').unwrap_or_default(),
+            };
             super::each_member(format, "fuzz", bytes, false, &mut reader);
         });
         if let Err(panic) = walked {
@@ -264,9 +295,10 @@ pub fn case(bytes: &[u8]) -> Option<Failure> {
     None
 }
 
-/// Reads every member to its end (up to 64 MiB), as the walk would.
+/// Reads every member to its end (up to 64 MiB), as the walk would, trying [`PASSWORD`].
 struct Reader {
     read: u64,
+    passwords: Passwords,
 }
 
 impl Visitor for Reader {
@@ -292,6 +324,10 @@ impl Visitor for Reader {
             deadline: Instant::now() + Duration::from_secs(1),
         }
     }
+
+    fn passwords(&self) -> &[Password] {
+        self.passwords.as_slice()
+    }
 }
 
 #[cfg(test)]
@@ -307,6 +343,21 @@ mod tests {
                 String::from_utf8_lossy(&seed[..seed.len().min(40)])
             );
         }
+    }
+
+    #[test]
+    fn the_encrypted_seed_is_opened_with_the_password() {
+        let data = b"EICAR-like";
+        let mut reader = Reader {
+            read: 0,
+            passwords: Passwords::parse(PASSWORD, ',').unwrap(),
+        };
+        super::super::each_member(Format::Zip, "z", &encrypted_zip(data), false, &mut reader);
+        assert_eq!(
+            reader.read,
+            2 * data.len() as u64,
+            "both members, decrypted"
+        );
     }
 
     #[test]
