@@ -3,7 +3,8 @@
 //! flipped, cut, grown, length fields set huge, chunks repeated), and walked as each format,
 //! whatever their bytes look like. A case passes when the walk returns — no panic — within
 //! a second, having read every member it gave. The walk tries the password `infected` on
-//! encrypted members, as `ARCHIVE_PASSWORDS` does: the zip seeds hold members encrypted with it.
+//! encrypted members, as `ARCHIVE_PASSWORDS` does: the zip and 7z seeds encrypted with it
+//! ([`samples`]) are decrypted.
 
 use std::io::{Cursor, Read, Write};
 use std::time::{Duration, Instant};
@@ -66,30 +67,17 @@ pub fn seeds() -> Vec<Vec<u8>> {
     for sample in [samples::ARJ_METHOD1, samples::LHA_LH5] {
         seeds.push(hex::decode(sample).unwrap_or_default());
     }
-    seeds.push(encrypted_zip(data));
+    seeds.extend(encrypted().map(|sample| hex::decode(sample).unwrap_or_default()));
     seeds
 }
 
-/// A zip of `data` twice: encrypted with ZipCrypto (stored) and with AES-256 (deflated), both
-/// with the password the fuzzing walk tries. An empty zip if the writer fails.
-fn encrypted_zip(data: &[u8]) -> Vec<u8> {
-    use zip::unstable::write::FileOptionsExt;
-    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default();
-    let stored = options.compression_method(zip::CompressionMethod::Stored);
-    let written = stored
-        .with_deprecated_encryption(PASSWORD.as_bytes())
-        .and_then(|zipcrypto| w.start_file("a.com", zipcrypto))
-        .and_then(|()| Ok(w.write_all(data)?))
-        .and_then(|()| {
-            let aes = options.with_aes_encryption(zip::AesMode::Aes256, PASSWORD);
-            w.start_file("b.com", aes)
-        })
-        .and_then(|()| Ok(w.write_all(data)?));
-    match written.and_then(|()| w.finish()) {
-        Ok(cursor) => cursor.into_inner(),
-        Err(_) => b"PK\x05\x06".iter().copied().chain([0; 18]).collect(),
-    }
+/// The samples encrypted with [`PASSWORD`]: zip (ZipCrypto, AES-256) and 7z (data and headers).
+fn encrypted() -> [&'static str; 3] {
+    [
+        samples::ZIP_ZIPCRYPTO,
+        samples::ZIP_AES256,
+        samples::SEVEN_Z_AES,
+    ]
 }
 
 /// The password the fuzzing walk tries on encrypted members.
@@ -346,18 +334,24 @@ mod tests {
     }
 
     #[test]
-    fn the_encrypted_seed_is_opened_with_the_password() {
-        let data = b"EICAR-like";
-        let mut reader = Reader {
-            read: 0,
-            passwords: Passwords::parse(PASSWORD, ',').unwrap(),
-        };
-        super::super::each_member(Format::Zip, "z", &encrypted_zip(data), false, &mut reader);
-        assert_eq!(
-            reader.read,
-            2 * data.len() as u64,
-            "both members, decrypted"
-        );
+    fn the_encrypted_seeds_are_opened_with_the_password() {
+        for (sample, format) in
+            encrypted()
+                .into_iter()
+                .zip([Format::Zip, Format::Zip, Format::SevenZ])
+        {
+            let mut reader = Reader {
+                read: 0,
+                passwords: Passwords::parse(PASSWORD, ',').unwrap(),
+            };
+            let bytes = hex::decode(sample).unwrap();
+            super::super::each_member(format, "e", &bytes, false, &mut reader);
+            assert_eq!(
+                reader.read,
+                b"a note, encrypted\n".len() as u64,
+                "{format:?}"
+            );
+        }
     }
 
     #[test]
