@@ -15,7 +15,7 @@
 
 use std::io::Read;
 
-use crate::config::Password;
+pub(crate) use crate::config::Password;
 
 mod arj;
 mod aspack;

@@ -8,9 +8,8 @@
 use std::time::{Duration, Instant};
 
 use super::encoding::{self, Coding};
-use super::formats::{self, Flow, Format, Measure, Member, Problem, Seen, Visitor};
+use super::formats::{self, Flow, Format, Measure, Member, Password, Problem, Seen, Visitor};
 use super::{Body, ENCRYPTED_RULE, Encrypted, Incomplete, Inspection, Limits, Look, Subject};
-use crate::config::Password;
 use crate::object::ObjectRef;
 use crate::scan::{Engine, Match, RuleSets, ScanError};
 use crate::store::{Budget, Holding};
@@ -495,7 +494,6 @@ impl Visitor for Container<'_, '_> {
         self.walk.limits.passwords.as_slice()
     }
 
-    /// Noted for the log: which members a password opened (never which password).
     fn opened(&mut self, name: &str) {
         let at = format!("{}>{}", self.walk.at(self.path), shown(name));
         self.walk
