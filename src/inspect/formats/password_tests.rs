@@ -162,6 +162,8 @@ fn an_aes_7z_opens_with_a_listed_password_headers_encrypted_or_not() {
 struct Counting {
     passwords: Vec<crate::config::Password>,
     asked: std::cell::Cell<usize>,
+    /// The time is up.
+    late: bool,
     members: Vec<(String, bool, Vec<u8>)>,
 }
 
@@ -178,7 +180,10 @@ impl Visitor for Counting {
     fn measure(&self) -> Measure {
         Measure {
             cap: 1 << 20,
-            deadline: Instant::now() + Duration::from_secs(20),
+            deadline: match self.late {
+                true => Instant::now(),
+                false => Instant::now() + Duration::from_secs(20),
+            },
         }
     }
     fn passwords(&self) -> &[crate::config::Password] {
@@ -191,6 +196,7 @@ fn counting(list: &str) -> Counting {
     Counting {
         passwords: Passwords::parse(list, ',').unwrap().as_slice().to_vec(),
         asked: Default::default(),
+        late: false,
         members: Vec::new(),
     }
 }
@@ -212,4 +218,22 @@ fn an_opened_member_is_handed_over_as_a_plain_one_with_its_bytes() {
     each_member(Format::Zip, "a.zip", &zip, false, &mut visit);
     assert_eq!(visit.asked.get(), 1, "once per encrypted member");
     assert_eq!(visit.members, [("eicar.com".into(), false, EICAR.to_vec())]);
+}
+
+#[test]
+fn once_the_time_is_up_no_password_is_tried_and_members_stay_encrypted() {
+    let zip = zip_encrypted(Crypt::Aes256, "infected", &[("eicar.com", EICAR)]);
+    let seven_z = seven_z_encrypted("infected", false, &[("eicar.com", EICAR)]);
+    for (format, bytes) in [(Format::Zip, zip), (Format::SevenZ, seven_z)] {
+        let mut visit = Counting {
+            late: true,
+            ..counting("infected")
+        };
+        each_member(format, "e", &bytes, false, &mut visit);
+        assert_eq!(
+            visit.members,
+            [("eicar.com".into(), true, vec![])],
+            "{format:?}"
+        );
+    }
 }

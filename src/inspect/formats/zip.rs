@@ -11,6 +11,7 @@
 
 use std::collections::HashSet;
 use std::io::Cursor;
+use std::time::Instant;
 
 use memchr::memmem;
 use zip::CompressionMethod;
@@ -220,6 +221,9 @@ fn encrypted_entry(
 fn fitting(archive: &mut Archive<'_>, i: usize, visit: &dyn Visitor) -> Option<Password> {
     let measure = visit.whole();
     for password in visit.passwords() {
+        if Instant::now() >= measure.deadline {
+            return None;
+        }
         let trial = match archive.by_index_decrypt(i, password.as_str().as_bytes()) {
             Ok(mut file) => password::trial(&mut file, measure),
             // A wrong password, or what no password can open (a method not decoded here).
