@@ -129,6 +129,7 @@ fn main() -> anyhow::Result<()> {
         }));
     }
 
+    let policies = policy_cost(&corpus, repeats)?;
     let tools = tools(&corpus, repeats)?;
     let per_object = per_object_cost(if args.smoke { 200 } else { 5000 })?;
     let startup = startup(&sets, large.as_ref(), args.smoke)?;
@@ -152,6 +153,7 @@ fn main() -> anyhow::Result<()> {
         "native_code_serialization": cfg!(feature = "native-rules"),
         "corpus_bytes": bytes,
         "scan_throughput_single_core": throughput,
+        "policy_cost": policies,
         "against_tools": tools,
         "per_object_fixed_cost": per_object,
         "startup": startup,
@@ -159,6 +161,47 @@ fn main() -> anyhow::Result<()> {
         "peak_memory": memory,
     });
     finish(&report, &args.json)
+}
+
+/// What the policies (true types, active content, the type mismatch) add to an inspection of
+/// the corpus, each object walked as the pipeline walks it: with the defaults against none,
+/// alternated, the best of each.
+fn policy_cost(corpus: &[Vec<u8>], repeats: usize) -> anyhow::Result<serde_json::Value> {
+    use s3_yara_scan::inspect::{self, Look};
+    use s3_yara_scan::object::ObjectRef;
+    use s3_yara_scan::policy::Policy;
+    let engine = Engine::new(RuleSet::embedded()?, Duration::from_secs(600));
+    let (rules, config) = (
+        engine.rules(),
+        s3_yara_scan::Config::new(s3_yara_scan::config::Action::Tag),
+    );
+    let budget = s3_yara_scan::store::Budget::memory(1 << 30);
+    let walk = |policy: &Policy| {
+        let look = Look {
+            engine: &engine,
+            rules: &rules,
+            limits: &config.archive,
+            policy,
+            budget: &budget,
+        };
+        time(|| {
+            for (i, item) in corpus.iter().enumerate() {
+                let object = ObjectRef::new("bench", format!("objects/{i}.txt"));
+                let _ = inspect::inspect(&look, item, &object, Duration::from_secs(600));
+            }
+        })
+    };
+    let (mut with, mut without) = (Duration::MAX, Duration::MAX);
+    for _ in 0..repeats {
+        without = without.min(walk(&Policy::OFF));
+        with = with.min(walk(&Policy::default()));
+    }
+    let ms = |d: Duration| round(d.as_secs_f64() * 1000.0);
+    Ok(json!({
+        "objects": corpus.len(),
+        "without_ms": ms(without), "with_defaults_ms": ms(with),
+        "ratio": round(with.as_secs_f64() / without.as_secs_f64()), "target": 1.05,
+    }))
 }
 
 fn finish(report: &serde_json::Value, json: &Path) -> anyhow::Result<()> {
@@ -919,6 +962,12 @@ fn print_table(report: &serde_json::Value) {
             row["ruleset"], row["rules"], row["ours_mb_s"], row["bare_yara_x_mb_s"], row["ratio"]
         );
     }
+    let p = &report["policy_cost"];
+    println!(
+        "\npolicies (types, mismatch, active content) over {} objects: {} ms with the defaults, \
+         {} ms without: {} × (target ≤ 1.05)",
+        p["objects"], p["with_defaults_ms"], p["without_ms"], p["ratio"]
+    );
     println!(
         "\n| same files, same rules, one thread | seconds | detections | × our time (targets: yara ≥ 2, clamscan ≥ 10) |"
     );

@@ -5,7 +5,9 @@ from the binary's own `scan --json`, beside `clamscan` on the same files.
 Rows: the embedded rules, then with ReversingLabs and with signature-base added (`scan --rules`,
 as a user would run them), then clamscan. Columns:
 - benign: this machine's own files (default 1.1 GB: programs, shared libraries, Python, docs,
-  locales) and archives of them built here; every file flagged is a false positive;
+  locales), archives of them built here and (`--reference DIR`) real PDF, Office and mail
+  files; every file flagged is a false positive, counted by cause (rules, or the policy with
+  its defaults: TYPE_MISMATCH, ACTIVE_CONTENT);
 - clamav-testfiles (Debian): ClamAV's test file inside 44 containers and packers. The same
   signature for every row, the SHA-256 of `clam.exe` in a hash list for ours and its MD5 in a
   `.hdb` for clamscan, so the column measures which containers each tool opens;
@@ -17,6 +19,7 @@ corpus's documentation (also part of the benign column). clamscan has no signatu
 runs with the embedded YARA rules as its database, which it loads natively.
 
     scripts/detection.py [--benign-mb 1100] [--binary target/release/s3-yara-scan] [--json F]
+                         [--reference DIR]...
     scripts/detection.py --smoke      # 20 MB, embedded rules only (the test command)
 """
 
@@ -255,13 +258,22 @@ def eicar_variants(into):
     return write_all(made, into)
 
 
-def ours(binary, paths, rules=()):
-    """Our verdicts, from `scan --json`: ({path: (verdict, matches)}, seconds)."""
+# Policies off: the columns that measure what signatures find (the test files, EICAR).
+SIGNATURES_ONLY = {"TYPE_MISMATCH": "ignore", "ACTIVE_CONTENT": "ignore", "ALLOWED_TYPES": ""}
+# Policies at their defaults: what a deployment flags on benign files.
+DEFAULTS = {"TYPE_MISMATCH": "", "ACTIVE_CONTENT": "", "ALLOWED_TYPES": ""}
+
+
+def ours(binary, paths, rules=(), policies=DEFAULTS):
+    """Our verdicts, from `scan --json` with the policies `policies` sets: ({path: (verdict,
+    matches)}, seconds)."""
     extra = [a for r in rules for a in ("--rules", r)]
+    env = {**os.environ, **policies}
     results, started = {}, time.monotonic()
     for i in range(0, len(paths), CHUNK):
         run = subprocess.run(
-            [binary, "scan", "--json", *extra, *paths[i : i + CHUNK]], capture_output=True, text=True, check=False
+            [binary, "scan", "--json", *extra, *paths[i : i + CHUNK]],
+            capture_output=True, text=True, check=False, env=env,
         )
         if run.returncode not in (0, 1, 2):
             raise RuntimeError(f"scan exited {run.returncode}: {run.stderr[-2000:]}")
@@ -327,13 +339,34 @@ def third_party_sets(binary, into):
     return sets
 
 
+def cause(matches):
+    """Why a file was flagged: the policy whose findings (`active:…`, `type:…`, after the
+    member path in `scan --json`) flagged it, else `rules`."""
+    def has(kind):
+        return any(m.startswith(kind) or f":{kind}" in m for m in matches)
+    if has("active:"):
+        return "ACTIVE_CONTENT"
+    if has("type:"):
+        return "TYPE_MISMATCH" if any("-as-" in m for m in matches) else "ALLOWED_TYPES"
+    return "rules"
+
+
 def our_row(binary, inputs, rules):
-    """One row of ours: false positives on the benign corpus, testfiles and EICAR found."""
+    """One row of ours: false positives on the benign corpus (policies at their defaults, by
+    cause), testfiles and EICAR found (signatures only)."""
     benign, seconds = ours(binary, inputs["benign"], rules)
-    testfiles = ours(binary, inputs["testfiles"], [*rules, inputs["hash_list"]])[0] if inputs["testfiles"] else {}
-    eicar, _ = ours(binary, inputs["eicar"], rules)
+    testfiles = (
+        ours(binary, inputs["testfiles"], [*rules, inputs["hash_list"]], SIGNATURES_ONLY)[0]
+        if inputs["testfiles"]
+        else {}
+    )
+    eicar, _ = ours(binary, inputs["eicar"], rules, SIGNATURES_ONLY)
+    causes = {}
+    for _, (_, matches) in flagged(benign).items():
+        causes[cause(matches)] = causes.get(cause(matches), 0) + 1
     return {
         "benign_flagged": sorted((p, r[1][:3]) for p, r in flagged(benign).items()),
+        "benign_by_cause": causes,
         "benign_seconds": round(seconds, 2),
         "testfiles_found": sorted(os.path.basename(p) for p in flagged(testfiles)),
         "eicar_found": sorted(os.path.basename(p) for p in flagged(eicar)),
@@ -380,9 +413,10 @@ def table(report):
         if row is None:
             lines.append(f"| {name} | not run | | |")
             continue
+        causes = ", ".join(f"{k} {v}" for k, v in sorted(row.get("benign_by_cause", {}).items()))
         lines.append(
-            f"| {name} | {len(row['benign_flagged'])} ({row['benign_seconds']} s) | "
-            f"{len(row['testfiles_found'])} | {len(row['eicar_found'])} |"
+            f"| {name} | {len(row['benign_flagged'])}{f' ({causes})' if causes else ''} "
+            f"({row['benign_seconds']} s) | {len(row['testfiles_found'])} | {len(row['eicar_found'])} |"
         )
     for kind in ("archive", "document"):
         t = report.get(f"{kind}_throughput")
@@ -395,8 +429,25 @@ def table(report):
     return "\n".join(lines)
 
 
-def inputs_in(tmp, benign_mb):
+# Office, PDF and mail files: the reference for "normal" documents (`--reference`).
+DOCUMENT_EXTENSIONS = (".pdf", ".doc", ".docx", ".docm", ".xls", ".xlsx", ".xlsm", ".ppt", ".pptx",
+                       ".pptm", ".odt", ".ods", ".odp", ".rtf", ".eml", ".msg", ".one")
+
+
+def reference(dirs):
+    """The documents under `dirs` (Debian's own PDF and Office files, say): paths and bytes."""
+    found = []
+    for top in dirs:
+        for here, _, names in os.walk(top):
+            found.extend(os.path.join(here, n) for n in names if n.lower().endswith(DOCUMENT_EXTENSIONS))
+    found.sort()
+    return found, sum(os.path.getsize(p) for p in found)
+
+
+def inputs_in(tmp, benign_mb, reference_dirs=()):
     files, total = corpus(benign_mb)
+    documents_found, documents_bytes = reference(reference_dirs)
+    files, total = files + documents_found, total + documents_bytes
     archive_paths, expanded = archives(files, tmp)
     os.makedirs(os.path.join(tmp, "documents"))
     document_paths, documents_expanded = documents(files, os.path.join(tmp, "documents"))
@@ -420,7 +471,7 @@ def inputs_in(tmp, benign_mb):
 
 def run(args, tmp):
     binary = args.binary or invariants.binary(release_first=True)
-    inputs = inputs_in(tmp, args.benign_mb)
+    inputs = inputs_in(tmp, args.benign_mb, args.reference)
     report = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "binary": binary,
@@ -449,6 +500,10 @@ def main():
     parser.add_argument("--binary", help="default: target/release, else target/debug")
     parser.add_argument("--json", default=os.path.join(ROOT, "target", "bench-detection.json"))
     parser.add_argument("--smoke", action="store_true", help="20 MB, embedded rules only")
+    parser.add_argument(
+        "--reference", action="append", default=[],
+        help="a folder of real documents (PDF, Office, mail) added to the benign corpus; repeatable",
+    )
     args = parser.parse_args()
     if args.smoke:
         args.benign_mb = min(args.benign_mb, 20)
@@ -459,7 +514,11 @@ def main():
     print(table(report))
     embedded = report["rows"]["embedded"]
     missed = {n for n, v in embedded["eicar_verdicts"].items() if v != "Infected" and n != "encrypted.zip"}
-    if embedded["benign_flagged"] or missed:
+    # The goals: no false positive of the rules nor of TYPE_MISMATCH; ACTIVE_CONTENT (macros
+    # and scripts that real documents carry) on at most 0.1 % of the files.
+    causes = embedded["benign_by_cause"]
+    active_share = causes.get("ACTIVE_CONTENT", 0) / max(1, report["inputs"]["benign_files"])
+    if set(causes) - {"ACTIVE_CONTENT"} or active_share > 0.001 or missed:
         print(f"detection: false positives {embedded['benign_flagged']}, EICAR missed {sorted(missed)}", file=sys.stderr)
         return 1
     return 0

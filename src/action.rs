@@ -13,6 +13,10 @@ use crate::object::{MAX_KEY_BYTES, ObjectInfo, ObjectRef, SseKms, Tags};
 use crate::store::{ObjectStore, StoreError};
 use crate::verdict::{MAX_TAGS, TagLimitError, Verdict, merge_tags, quarantine_tags, tag_value};
 
+mod restore;
+
+pub use restore::{Origin, OriginError, origin_of, restore, source_tag};
+
 /// Where the object is once its verdict has been applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
@@ -27,6 +31,9 @@ pub enum Location {
     Gone,
     /// Clean, copied to its production bucket and deleted from its staging bucket.
     Promoted(ObjectRef),
+    /// Released (`s3-yara-scan release`): copied from the quarantine bucket back to its own
+    /// bucket and key, and deleted from the quarantine bucket.
+    Restored(ObjectRef),
 }
 
 impl fmt::Display for Location {
@@ -37,6 +44,7 @@ impl fmt::Display for Location {
             Location::Deleted => f.write_str("deleted"),
             Location::Gone => f.write_str("gone"),
             Location::Promoted(dest) => write!(f, "promoted to {dest}"),
+            Location::Restored(dest) => write!(f, "released from quarantine to {dest}"),
         }
     }
 }
@@ -236,6 +244,8 @@ enum Place {
     Quarantine,
     /// A production bucket (`PROMOTE`).
     Production,
+    /// The bucket and key a released quarantine copy came from (`release`).
+    Origin,
 }
 
 impl Place {
@@ -243,6 +253,7 @@ impl Place {
         match self {
             Place::Quarantine => "copying to the quarantine bucket (QUARANTINE_BUCKET)",
             Place::Production => "copying to the production bucket (PROMOTE)",
+            Place::Origin => "copying back to the object's own bucket (release)",
         }
     }
 
@@ -250,6 +261,7 @@ impl Place {
         match self {
             Place::Quarantine => "checking the quarantine bucket (QUARANTINE_BUCKET)",
             Place::Production => "checking the production bucket (PROMOTE)",
+            Place::Origin => "checking the object's own bucket (release)",
         }
     }
 
@@ -257,16 +269,18 @@ impl Place {
         match self {
             Place::Quarantine => "deleting the infected object",
             Place::Production => "deleting the promoted object from its staging bucket",
+            Place::Origin => "deleting the released object from the quarantine bucket",
         }
     }
 
     /// How the copy of `info`'s version is encrypted (`None`: as the destination bucket's
     /// default says). A production copy keeps the source's KMS key, so that an SSE-KMS object
     /// never turns into SSE-S3 where its readers are; a quarantine copy takes the quarantine
-    /// bucket's own encryption (docs/security.md, "SSE-KMS").
+    /// bucket's own encryption (docs/security.md, "SSE-KMS"); so does a released copy, whose
+    /// original KMS key the quarantine copy does not record.
     fn encryption(self, info: &ObjectInfo) -> Option<&SseKms> {
         match self {
-            Place::Quarantine => None,
+            Place::Quarantine | Place::Origin => None,
             Place::Production => info.kms.as_ref(),
         }
     }
@@ -275,6 +289,7 @@ impl Place {
         match self {
             Place::Quarantine => Location::Quarantined(dest),
             Place::Production => Location::Promoted(dest),
+            Place::Origin => Location::Restored(dest),
         }
     }
 }

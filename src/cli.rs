@@ -3,6 +3,8 @@
 
 mod agents;
 mod local;
+mod release;
 
 pub use agents::{backlog, run_poll};
 pub use local::{build_rules, check_rules, print_json, print_quarantine_keys, rules, scan};
+pub use release::{ReleaseArgs, release};

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 pub use crate::filter::{Filters, SkippedAction};
 use crate::object::ObjectRef;
+use crate::policy::Policy;
 pub use crate::publish::ResultEvents;
 use crate::signature::SigningKey;
 use crate::verdict::{TagKeys, Verdict};
@@ -192,6 +193,10 @@ pub struct Config {
     pub archive: ArchiveLimits,
     /// Users' rule sets, scanned besides the embedded one (`RULES`).
     pub rules: Vec<RuleSource>,
+    /// Lists of SHA-256 digests of bytes never flagged (`ALLOW_HASHES`).
+    pub allow_hashes: Vec<RuleSource>,
+    /// What a file may be and do (`ALLOWED_TYPES`, `TYPE_MISMATCH`, `ACTIVE_CONTENT`).
+    pub policy: Policy,
     /// The SHA-256 of each `.yarc` file an S3 rule set may hold (`RULES_YARC_SHA256`).
     pub rules_yarc_sha256: Vec<[u8; 32]>,
     /// How often the rule sets are checked for changes; `None`: never (`RULES_REFRESH_SECS`).
@@ -221,6 +226,10 @@ pub struct Config {
     pub results: ResultEvents,
     /// Staging buckets whose clean objects are promoted (`PROMOTE`), longest prefix first.
     pub promote: Vec<Promotion>,
+    /// Whether a released object (`s3-yara-scan release`) of a staging bucket is promoted on
+    /// its signed `Released`; otherwise it is scanned again, and the scan decides
+    /// (`PROMOTE_RELEASED`).
+    pub promote_released: bool,
 }
 
 impl Config {
@@ -301,7 +310,9 @@ impl Config {
             }
             Verdict::Unscannable(_) => &self.unscannable,
             Verdict::Suspicious(_) => &self.suspicious,
-            Verdict::Clean | Verdict::Error(_) | Verdict::Skipped(_) => return Disposal::Tag,
+            Verdict::Clean | Verdict::Error(_) | Verdict::Skipped(_) | Verdict::Released { .. } => {
+                return Disposal::Tag;
+            }
         };
         match other {
             TagOrQuarantine::Quarantine { bucket } => Disposal::Quarantine(bucket),

@@ -1,6 +1,7 @@
 //! What the binary promises the deployments around it, printed by `s3-yara-scan contract
 //! --json`: the settings (defaults, allowed values, who sets them), the tag keys, the verdicts,
-//! the AWS calls it makes and the IAM permissions each part of its work needs. The template
+//! the AWS calls it makes and the IAM permissions each part of its work needs (and those of
+//! `release`, for operators). The template
 //! and the docs are checked against this output, so that the code is the one source of truth.
 
 use serde_json::{Value, json};
@@ -9,6 +10,10 @@ use crate::config::settings::{self, Allowed, SetBy};
 use crate::metrics;
 use crate::store::Op;
 use crate::verdict::{TagKeys, Verdict};
+
+mod release;
+
+pub use release::RELEASE_GRANTS;
 
 /// What a permission is granted on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +38,10 @@ pub enum Resource {
     RulesCacheObjects,
     /// The bucket of the users' rules.
     RulesBucket,
+    /// The objects under the allow lists' prefix (`ALLOW_HASHES`).
+    AllowObjects,
+    /// The bucket of the allow lists.
+    AllowBucket,
     /// The EventBridge bus of result events.
     ResultBus,
     /// The SNS topic of result events.
@@ -62,6 +71,8 @@ pub enum When {
     SseKms,
     /// When `RULES` names an S3 prefix.
     RulesInS3,
+    /// When `ALLOW_HASHES` names an S3 prefix.
+    AllowHashesInS3,
     /// When result events are published (`RESULT_EVENT_BUS` or `RESULT_TOPIC_ARN`).
     ResultEvents,
     /// When clean objects are promoted to production buckets (`PROMOTE`).
@@ -180,6 +191,18 @@ pub const GRANTS: &[Grant] = &[
         why: "list the rule files, at start-up and every RULES_REFRESH_SECS",
     },
     Grant {
+        resource: Resource::AllowObjects,
+        when: When::AllowHashesInS3,
+        actions: &["s3:GetObject"],
+        why: "read the allow lists (SHA-256 of bytes never flagged)",
+    },
+    Grant {
+        resource: Resource::AllowBucket,
+        when: When::AllowHashesInS3,
+        actions: &["s3:ListBucket"],
+        why: "list the allow lists, at start-up and every RULES_REFRESH_SECS",
+    },
+    Grant {
         resource: Resource::ResultBus,
         when: When::ResultEvents,
         actions: &["events:PutEvents"],
@@ -232,6 +255,8 @@ impl Resource {
             Resource::RulesObjects => "rules-objects",
             Resource::RulesCacheObjects => "rules-cache-objects",
             Resource::RulesBucket => "rules-bucket",
+            Resource::AllowObjects => "allow-objects",
+            Resource::AllowBucket => "allow-bucket",
             Resource::ResultBus => "result-bus",
             Resource::ResultTopic => "result-topic",
             Resource::ScanQueue => "scan-queue",
@@ -250,6 +275,7 @@ impl When {
         When::ArchivePasswordsSecret,
         When::SseKms,
         When::RulesInS3,
+        When::AllowHashesInS3,
         When::ResultEvents,
         When::Promotes,
     ];
@@ -263,6 +289,7 @@ impl When {
             When::ArchivePasswordsSecret => "archive-passwords-secret",
             When::SseKms => "sse-kms",
             When::RulesInS3 => "rules-in-s3",
+            When::AllowHashesInS3 => "allow-hashes-in-s3",
             When::ResultEvents => "result-events",
             When::Promotes => "promotes",
         }
@@ -280,6 +307,7 @@ impl When {
             When::ArchivePasswordsSecret => "ARCHIVE_PASSWORDS_SECRET_ARN is set",
             When::SseKms => "objects or the secret are encrypted with customer managed KMS keys",
             When::RulesInS3 => "RULES names an s3:// location",
+            When::AllowHashesInS3 => "ALLOW_HASHES names an s3:// location",
             When::ResultEvents => "RESULT_EVENT_BUS or RESULT_TOPIC_ARN is set",
             When::Promotes => "PROMOTE is set",
         }
@@ -292,6 +320,7 @@ pub fn to_json() -> Value {
         "settings": settings::ALL.iter().map(setting).collect::<Vec<_>>(),
         "tag_keys": tag_keys(),
         "verdicts": verdicts(),
+        "types": types(),
         "tag_schemas": tag_schemas(),
         "rules_cache_folder": crate::rules::CACHE_FOLDER,
         "metrics": json!({
@@ -302,12 +331,8 @@ pub fn to_json() -> Value {
             "per_error_kind": "Errors",
             "error_kinds": metrics::ERROR_KINDS,
         }),
-        "grants": GRANTS.iter().map(|g| json!({
-            "resource": g.resource.name(),
-            "when": g.when.name(),
-            "actions": g.actions,
-            "why": g.why,
-        })).collect::<Vec<_>>(),
+        "grants": grants(GRANTS),
+        "release_grants": grants(RELEASE_GRANTS),
         "when": When::ALL.iter().map(|w| (w.name().to_owned(), json!(w.describe())))
             .collect::<serde_json::Map<_, _>>(),
         "operations": Op::ALL.iter().map(|op| {
@@ -319,6 +344,20 @@ pub fn to_json() -> Value {
             json!({"op": op.to_string(), "actions": actions})
         }).collect::<Vec<_>>(),
     })
+}
+
+fn grants(grants: &[Grant]) -> Vec<Value> {
+    grants
+        .iter()
+        .map(|g| {
+            json!({
+                "resource": g.resource.name(),
+                "when": g.when.name(),
+                "actions": g.actions,
+                "why": g.why,
+            })
+        })
+        .collect()
 }
 
 fn setting(s: &settings::Setting) -> Value {
@@ -380,6 +419,17 @@ fn tag_schemas() -> Value {
     Value::Object(schemas.collect())
 }
 
+/// The vocabulary of `ALLOWED_TYPES`: the groups, and each type name with its group.
+fn types() -> Value {
+    use crate::policy::types::{Group, TYPES};
+    json!({
+        "any": "every type",
+        "groups": Group::ALL.iter().map(|g| g.name()).collect::<Vec<_>>(),
+        "types": TYPES.iter().map(|t| json!({"name": t.name, "group": t.group.name()}))
+            .collect::<Vec<_>>(),
+    })
+}
+
 fn verdicts() -> Vec<&'static str> {
     examples().iter().map(Verdict::name).collect()
 }
@@ -394,6 +444,10 @@ fn examples() -> Vec<Verdict> {
         Verdict::Unscannable(String::new()),
         Verdict::Error("".into()),
         Verdict::Skipped(String::new()),
+        Verdict::Released {
+            by: String::new(),
+            reason: String::new(),
+        },
     ]
     .into()
 }
@@ -444,7 +498,8 @@ mod tests {
                 "Suspicious",
                 "Unscannable",
                 "Error",
-                "Skipped"
+                "Skipped",
+                "Released"
             ])
         );
         let action = &json["settings"][0];

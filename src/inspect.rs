@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::object::ObjectRef;
+use crate::policy::{Policy, TrueType, types};
 use crate::scan::{Engine, Match, RuleSets, ScanError};
 use crate::store::{Budget, Buffer, Hold, Holding};
 use crate::verdict::Verdict;
@@ -87,6 +88,8 @@ pub struct Body<'a> {
     pub holding: Holding,
     /// The object's `Content-Encoding`, if any.
     pub encoding: Option<&'a str>,
+    /// The object's `Content-Type`, if any.
+    pub content_type: Option<&'a str>,
 }
 
 impl<'a> Body<'a> {
@@ -96,35 +99,56 @@ impl<'a> Body<'a> {
             bytes,
             holding: Holding::default(),
             encoding: None,
+            content_type: None,
         }
     }
 
-    /// `buffer`'s bytes, stored with `encoding`.
-    pub fn of(buffer: &'a Buffer, encoding: Option<&'a str>) -> Body<'a> {
+    /// `buffer`'s bytes, stored as `stored` says.
+    pub fn of(buffer: &'a Buffer, stored: &'a Stored) -> Body<'a> {
         Body {
             bytes: buffer.as_ref(),
             holding: Holding::of(buffer),
-            encoding,
+            encoding: stored.encoding.as_deref(),
+            content_type: stored.content_type.as_deref(),
         }
     }
 }
 
-/// Scans `body`, the bytes of `object` (stored with `encoding`), and what they contain on the
-/// blocking thread pool, once the engine has a scan slot, within the engine's scan timeout in
-/// all. `body` is dropped on that thread at the end.
+/// How an object's bytes were stored: the headers that say what they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stored {
+    /// Its `Content-Encoding`.
+    pub encoding: Option<String>,
+    /// Its `Content-Type`.
+    pub content_type: Option<String>,
+}
+
+/// How far an inspection looks, and the policies it judges with.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    /// How far to look.
+    pub limits: &'a Limits,
+    /// The policies.
+    pub policy: &'a Policy,
+}
+
+/// Scans `body`, the bytes of `object` (stored as `stored` says), and what they contain on
+/// the blocking thread pool, once the engine has a scan slot, within the engine's scan timeout
+/// in all; judges them with `scope`'s policies. `body` is dropped on that thread at the end.
 pub async fn inspect_async(
     engine: &Engine,
     rules: Arc<RuleSets>,
     body: Buffer,
-    encoding: Option<String>,
+    stored: Stored,
     object: &ObjectRef,
-    limits: &Limits,
+    scope: Scope<'_>,
     budget: &Budget,
 ) -> Result<Inspection, ScanError> {
-    let (scanner, object, limits, budget) = (
+    let (scanner, object, limits, policy, budget) = (
         engine.clone(),
         object.clone(),
-        limits.clone(),
+        scope.limits.clone(),
+        scope.policy.clone(),
         budget.clone(),
     );
     engine
@@ -133,9 +157,10 @@ pub async fn inspect_async(
                 engine: &scanner,
                 rules: &rules,
                 limits: &limits,
+                policy: &policy,
                 budget: &budget,
             };
-            let body = Body::of(&body, encoding.as_deref());
+            let body = Body::of(&body, &stored);
             inspect_body(&look, body, &object, scanner.timeout())
         })
         .await
@@ -150,6 +175,8 @@ pub struct Look<'a> {
     pub rules: &'a RuleSets,
     /// How far to look.
     pub limits: &'a Limits,
+    /// The policies that judge what is looked at.
+    pub policy: &'a Policy,
     /// The memory budget.
     pub budget: &'a Budget,
 }
@@ -219,6 +246,8 @@ pub struct Subject {
     pub filetype: String,
     /// The owner: unknown for S3 objects, so empty.
     pub owner: String,
+    /// The type by its bytes, as policies name it.
+    pub kind: TrueType,
 }
 
 impl Subject {
@@ -248,6 +277,7 @@ impl Subject {
             extension,
             filetype: filetype(data),
             owner: String::new(),
+            kind: types::detect(data),
         }
     }
 
@@ -292,5 +322,7 @@ mod budget_tests;
 mod fail_closed_tests;
 #[cfg(test)]
 mod hidden_tests;
+#[cfg(test)]
+mod policy_tests;
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,5 @@
-//! One object's journey, as small steps: check its tags (skip a validly signed `Clean`, or a
-//! tag change that left the verdict intact), fetch it, scan it, record the verdict, act on it.
+//! One object's journey, as small steps: check its tags (skip a validly signed `Clean` or
+//! `Released`, or a tag change that left the verdict intact), fetch it, scan it, record the verdict, act on it.
 //! Every step writes into the object's [`Report`], which says at the end what happened and
 //! whether its message is done with.
 
@@ -10,7 +10,7 @@ use crate::action::Location;
 use crate::action::{self, ActionError};
 use crate::config::{Disposal, settings};
 use crate::event::ObjectEvent;
-use crate::inspect::{Inspection, inspect_async};
+use crate::inspect::{Inspection, Scope, Stored, inspect_async};
 use crate::object::{ObjectInfo, Tags};
 use crate::pipeline::Pipeline;
 use crate::record::record;
@@ -37,6 +37,8 @@ enum Attempt {
 }
 
 /// What reading and scanning the object gave.
+// One lives per object, for one step: boxing the larger variant would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 enum Judged {
     /// A verdict on the bytes `ObjectInfo` describes, and their tags when the read told them
     /// (none, when GetObject said there are none).
@@ -164,10 +166,10 @@ impl<S: ObjectStore> Pipeline<S> {
                 tag_count,
             }) => {
                 let known = match self.check_signed_after_read(event, &info, tag_count).await {
-                    checks::AfterRead::Settled(settled) => {
+                    checks::AfterRead::Settled(settled, verdict) => {
                         report.object = event.object.at_version(info.version_id.clone());
                         report.size = Some(info.size);
-                        report.verdict = Some(Verdict::Clean);
+                        report.verdict = Some(verdict);
                         let done = Disposition::Acknowledge(settled);
                         return Judged::Ends(Box::new(report.clone().ending(done)));
                     }
@@ -195,13 +197,21 @@ impl<S: ObjectStore> Pipeline<S> {
         known: Option<Tags>,
     ) -> Judged {
         let started = Instant::now();
+        let stored = Stored {
+            encoding: info.content_encoding.clone(),
+            content_type: info.content_type.clone(),
+        };
+        let scope = Scope {
+            limits: &self.config.archive,
+            policy: &self.config.policy,
+        };
         let inspected = inspect_async(
             &self.engine,
             rules.clone(),
             body,
-            info.content_encoding.clone(),
+            stored,
             &event.object,
-            &self.config.archive,
+            scope,
             &self.budget,
         )
         .await;
@@ -328,7 +338,7 @@ impl<S: ObjectStore> Pipeline<S> {
     }
 
     /// The tags that record `verdict` on the bytes `info` describes, signed when there is a key.
-    fn verdict_tags(&self, info: &ObjectInfo, verdict: &Verdict, ruleset: &str) -> Tags {
+    pub(crate) fn verdict_tags(&self, info: &ObjectInfo, verdict: &Verdict, ruleset: &str) -> Tags {
         let keys = &self.config.tag_keys;
         let date = keys.schema.date(chrono::Utc::now());
         let mut tags = verdict.tags(keys, ruleset, &date);

@@ -14,6 +14,7 @@
 //!    ([`report`]). The batch acknowledges only settled messages, through an SQS partial batch
 //!    response.
 //!
+//! [`release`] moves a quarantined false positive back, signed `Released`.
 //! [`backlog`] takes the objects already in a bucket through the same journey (or sends them
 //! to the queue). [`config`] parses the settings once, at start-up; [`pipeline`] holds what a running
 //! function keeps (store, rules, settings, signing key, room for bytes); [`object`] has the
@@ -57,9 +58,11 @@ pub mod journey;
 pub mod metrics;
 pub mod object;
 pub mod pipeline;
+pub mod policy;
 pub mod poll;
 pub mod publish;
 pub mod record;
+pub mod release;
 pub mod report;
 pub mod rules;
 pub mod scan;

@@ -125,6 +125,11 @@ enum Command {
         /// A Lambda SQS event (JSON); `-` reads standard input.
         event: PathBuf,
     },
+    /// Move a quarantined false positive back to the bucket and key it came from (copied,
+    /// verified, then deleted from quarantine), tagged Released and signed, naming who released
+    /// it and why; settings from the environment, as for `handle`. Exit code 0: released; 2:
+    /// refused or failed (the message says why and where the object is).
+    Release(cli::ReleaseArgs),
     /// Print the embedded ruleset's identity and rules; or check and build rule sets.
     Rules {
         #[command(subcommand)]
@@ -224,6 +229,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             done(handle(&event, deadline))
         }
         Command::Poll(args) => cli::run_poll(args),
+        Command::Release(args) => cli::release(args),
         Command::Decode { event } => done(decode(&event)),
         Command::Rules { action: None } => done(cli::rules()),
         Command::Rules {

@@ -93,7 +93,7 @@ impl BatchMetrics {
         }
         if matches!(
             report.disposition,
-            Disposition::Acknowledge(Settled::SignedClean { .. })
+            Disposition::Acknowledge(Settled::SignedClean { .. } | Settled::SignedReleased { .. })
         ) {
             self.skipped_signed += 1;
         }

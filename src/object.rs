@@ -90,6 +90,9 @@ pub struct ObjectInfo {
     /// Its `Content-Encoding`, as S3 stores it: clients decode the bytes with it, so it is part
     /// of what the bytes are (scanned decoded, and covered by a signed verdict).
     pub content_encoding: Option<String>,
+    /// Its `Content-Type`, as S3 stores it: what the uploader says the bytes are, which the
+    /// type policies check against what they are.
+    pub content_type: Option<String>,
 }
 
 /// How S3 encrypted an object version with a KMS key, as GetObject and HeadObject say

@@ -107,7 +107,7 @@ impl<S: ObjectStore> Pipeline<S> {
     /// Loads the users' rule sets (`RULES`) and puts them in force beside the embedded one. At
     /// start-up, where a set that does not load stops the function.
     pub async fn load_rules(&self) -> Result<(), StartupError> {
-        if self.config.rules.is_empty() {
+        if self.config.rules.is_empty() && self.config.allow_hashes.is_empty() {
             return Ok(());
         }
         let in_s3 = |s: &RuleSource| matches!(s, RuleSource::S3 { .. });
@@ -130,7 +130,7 @@ impl<S: ObjectStore> Pipeline<S> {
         let Some(every) = self
             .config
             .rules_refresh
-            .filter(|_| !self.config.rules.is_empty())
+            .filter(|_| !self.config.rules.is_empty() || !self.config.allow_hashes.is_empty())
         else {
             return;
         };
@@ -142,7 +142,8 @@ impl<S: ObjectStore> Pipeline<S> {
             return;
         }
         state.checked = Some(Instant::now());
-        let changed = match rules::fingerprint(&self.store, &self.config.rules).await {
+        let sources = [&self.config.rules[..], &self.config.allow_hashes[..]].concat();
+        let changed = match rules::fingerprint(&self.store, &sources).await {
             Ok(now) => now != state.fingerprint,
             Err(e) => {
                 tracing::error!(error = %e, "cannot check the rule sets; the rules in force stay");
@@ -165,17 +166,20 @@ impl<S: ObjectStore> Pipeline<S> {
             yarc_sha256: &self.config.rules_yarc_sha256,
         };
         let loaded = rules::load(&self.store, &self.config.rules, &budget, trust).await?;
+        let (allowed, allow_files) =
+            rules::load_allowed(&self.store, &self.config.allow_hashes, &budget).await?;
         let all = state.base.iter().cloned().chain(loaded.sets).collect();
-        let sets = RuleSets::with_hashes(all, loaded.hashes);
+        let sets = RuleSets::with_hashes(all, loaded.hashes).allowing(allowed);
         tracing::info!(
             ruleset = sets.id(),
             rules = sets.len(),
             hashes = sets.hashes().len(),
+            allowed = sets.allowed().len(),
             compiled = loaded.compiled,
             "rules in force"
         );
         self.engine.swap(sets);
-        state.fingerprint = loaded.fingerprint;
+        state.fingerprint = loaded.fingerprint.and(allow_files);
         state.checked = Some(Instant::now());
         Ok(())
     }

@@ -19,13 +19,14 @@ pub const DETAIL_TYPE: &str = "S3 Object Scan Result v1";
 /// The `source` of the EventBridge events.
 pub const SOURCE: &str = "s3-yara-scan";
 /// Every verdict a document can carry, as `RESULT_VERDICTS` names them.
-pub const VERDICTS: [&str; 6] = [
+pub const VERDICTS: [&str; 7] = [
     "Clean",
     "Infected",
     "Suspicious",
     "Unscannable",
     "Error",
     "Skipped",
+    "Released",
 ];
 /// The most matches a document lists (`matchCount` has them all).
 pub const MAX_MATCHES: usize = 100;
@@ -107,6 +108,10 @@ fn location(location: &Location) -> Value {
         }),
         Location::Promoted(copy) => json!({
             "state": "promoted", "bucket": copy.bucket, "key": copy.key,
+            "versionId": copy.version_id,
+        }),
+        Location::Restored(copy) => json!({
+            "state": "restored", "bucket": copy.bucket, "key": copy.key,
             "versionId": copy.version_id,
         }),
         Location::Deleted => json!({"state": "deleted"}),

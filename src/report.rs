@@ -62,6 +62,13 @@ pub enum Settled {
         /// The ruleset that scanned it.
         rules: String,
     },
+    /// Not scanned again: its tags carry this scanner's signed `Released` for the same content
+    /// (a false positive an operator released from quarantine), kept whatever `SKIP_SIGNED`
+    /// and the rules in use.
+    SignedReleased {
+        /// When it was released.
+        date: String,
+    },
     /// A tag change that S3 says the scanner's own role made, taken at its word only when there
     /// is no signing key to check the tags with.
     OwnTagChange,
@@ -238,6 +245,11 @@ impl fmt::Display for Settled {
                     "not scanned again: signed Clean on {date} by ruleset {rules}"
                 )
             }
+            Settled::SignedReleased { date } => write!(
+                f,
+                "not scanned again: signed Released on {date} (released from quarantine; kept \
+                 while its signature holds for these bytes)"
+            ),
             Settled::OwnTagChange => f.write_str("the scanner's own tag change"),
             Settled::VerdictStillSigned { result, date } => {
                 write!(

@@ -100,6 +100,14 @@ pub enum RulesError {
         /// Each bad line, with its file and number.
         errors: String,
     },
+    /// An allow list (`ALLOW_HASHES`) that cannot be put in force.
+    #[error("ALLOW_HASHES `{origin}`: {reason}")]
+    Allow {
+        /// The source.
+        origin: String,
+        /// Why.
+        reason: String,
+    },
     /// No rule file at all: surely a mistake.
     #[error(
         "RULES `{origin}` holds no .yar, .yara, .yarc or hash list (.hashes, .sha256, .sha1, .md5) file"
@@ -147,6 +155,54 @@ pub async fn fingerprint<S: ObjectStore>(
         all.push(entries(store, source).await?);
     }
     Ok(Fingerprint(all))
+}
+
+impl Fingerprint {
+    /// These files, then `more`'s.
+    pub fn and(mut self, more: Fingerprint) -> Fingerprint {
+        self.0.extend(more.0);
+        self
+    }
+}
+
+/// The allow lists of `ALLOW_HASHES` sources: their hash list files (`.sha256`, `.hashes`),
+/// SHA-256 digests only (an allow list of MD5 or SHA-1 digests would let through whoever makes
+/// a collision), and the files they came from.
+pub async fn load_allowed<S: ObjectStore>(
+    store: &S,
+    sources: &[RuleSource],
+    budget: &Budget,
+) -> Result<(HashList, Fingerprint), RulesError> {
+    let mut allowed = HashList::default();
+    let mut fingerprint = Fingerprint::default();
+    for source in sources {
+        let refused = |reason: String| RulesError::Allow {
+            origin: source.to_string(),
+            reason,
+        };
+        let entries = entries(store, source)
+            .await
+            .map_err(|e| refused(e.to_string()))?;
+        let lists: Vec<Entry> = (entries.iter())
+            .filter(|e| is_hash_list(&e.name))
+            .cloned()
+            .collect();
+        if lists.is_empty() {
+            return Err(refused("holds no .sha256 or .hashes file".into()));
+        }
+        let files = read_all(store, source, &lists, budget).await?;
+        hash_lists(&source.to_string(), &files, &mut allowed)
+            .map_err(|e| refused(e.to_string()))?;
+        if allowed.has_weak() {
+            return Err(refused(
+                "holds MD5 or SHA-1 digests; allow lists take SHA-256 only (a collision could \
+                 pass as allowed bytes)"
+                    .into(),
+            ));
+        }
+        fingerprint.0.push(entries);
+    }
+    Ok((allowed, fingerprint))
 }
 
 /// Loads every source: from its cache when it has one that `trust` authenticates, else

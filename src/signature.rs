@@ -10,7 +10,7 @@ use sha2::Sha256;
 
 use crate::inspect::encoding;
 use crate::object::{ObjectInfo, Tags};
-use crate::verdict::TagKeys;
+use crate::verdict::{TagKeys, Verdict};
 
 /// The key that signs verdict tags. Its `Debug` form hides the bytes, so it never reaches a
 /// log through a `{:?}` of what holds it.
@@ -138,7 +138,22 @@ pub enum Check {
         rules: String,
         /// When it was produced.
         date: String,
+        /// The detail tag's value (empty when there is none).
+        detail: String,
     },
+}
+
+impl Check {
+    /// The `Released` verdict that this valid signature vouches for, when it is one: the
+    /// schema's value for `Released` with a detail tag that names who released it and why.
+    pub fn released(&self, keys: &TagKeys) -> Option<Verdict> {
+        match self {
+            Check::Valid { result, detail, .. } if result == keys.schema.released() => {
+                Verdict::released_from_detail(detail)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// The signature tag's value for `ours` (the verdict tags about to be written) on the content
@@ -173,6 +188,7 @@ pub fn verify(key: &SigningKey, info: &ObjectInfo, tags: &Tags, keys: &TagKeys) 
         result: owned(&keys.result),
         rules: owned(&keys.rules),
         date: owned(&keys.date),
+        detail: owned(&keys.detail),
     }
 }
 
@@ -224,7 +240,6 @@ fn tag<'a>(tags: &'a Tags, key: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verdict::Verdict;
 
     fn key(byte: u8) -> SigningKey {
         SigningKey::new(vec![byte; 32]).unwrap()
@@ -256,7 +271,8 @@ mod tests {
             Check::Valid {
                 result: "Clean".into(),
                 rules: "abc123".into(),
-                date: "2026-11-25T00:00:00Z".into()
+                date: "2026-11-25T00:00:00Z".into(),
+                detail: String::new(),
             }
         );
         // Other content, another key, a changed verdict, a checksum the signer did not see.

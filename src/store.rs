@@ -1,8 +1,8 @@
 //! Object storage: the one seam between the pipeline and AWS. The stages see [`ObjectRef`],
 //! byte buffers and [`StoreError`]; only the modules below this one name the AWS SDK
-//! (`s3` for S3, `aws` for the clients and the signing secret, `publish` for result events,
-//! `queue` for the SQS queue the `poll` agent consumes). [`MemoryStore`] is the same seam in
-//! memory, for tests of the decision logic.
+//! (`s3` for S3, `aws` for the clients, the signing secret and the caller's identity,
+//! `publish` for result events, `queue` for the SQS queue the `poll` agent consumes).
+//! [`MemoryStore`] is the same seam in memory, for tests of the decision logic.
 
 use std::fmt;
 use std::future::Future;
@@ -18,7 +18,7 @@ mod queue;
 pub mod requests;
 mod s3;
 
-pub use aws::{connect, read_archive_passwords};
+pub use aws::{IdentityError, caller_arn, connect, read_archive_passwords};
 pub use budget::{Budget, Buffer, Full, Hold, Holding, Room, Sink};
 pub use enqueue::{EnqueueError, ScanQueue};
 pub use memory::{Hook, MemoryStore, Versioning};

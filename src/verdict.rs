@@ -30,7 +30,19 @@ pub enum Verdict {
     Error(Failure),
     /// Not scanned, as the filters say (`SKIP_*`): the reason. Never treated as clean.
     Skipped(String),
+    /// A quarantined false positive that an operator moved back (`s3-yara-scan release`): who
+    /// and why. Readable like `Clean` while its signature holds for these exact bytes; never
+    /// given by a scan.
+    Released {
+        /// The caller's identity (an ARN, from STS GetCallerIdentity).
+        by: String,
+        /// Why, in the operator's words.
+        reason: String,
+    },
 }
+
+/// How a `Released` verdict's detail tag starts: `released by <ARN>: <reason>`.
+pub const RELEASED_PREFIX: &str = "released by ";
 
 /// Why an object could not be processed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +78,27 @@ impl Verdict {
             Verdict::Unscannable(_) => "Unscannable",
             Verdict::Error(_) => "Error",
             Verdict::Skipped(_) => "Skipped",
+            Verdict::Released { .. } => "Released",
         }
+    }
+
+    /// The detail of a `Released` verdict, as its detail tag holds it (cut and sanitised by
+    /// [`tag_value`]): `released by <ARN>: <reason>`.
+    pub fn released_detail(&self) -> Option<String> {
+        match self {
+            Verdict::Released { by, reason } => Some(format!("{RELEASED_PREFIX}{by}: {reason}")),
+            _ => None,
+        }
+    }
+
+    /// The `Released` verdict a detail tag written by [`Verdict::released_detail`] records;
+    /// `None` when it is not one. Only as trustworthy as the signature over that tag.
+    pub fn released_from_detail(detail: &str) -> Option<Verdict> {
+        let (by, reason) = detail.strip_prefix(RELEASED_PREFIX)?.split_once(": ")?;
+        Some(Verdict::Released {
+            by: by.to_owned(),
+            reason: reason.to_owned(),
+        })
     }
 
     /// The verdict of a scan that found `matches` in everything it looked at: `Infected`
@@ -118,19 +150,32 @@ impl Verdict {
             .collect()
     }
 
-    /// The reason, for `Unscannable`, `Error` and `Skipped`.
+    /// What the policies found (`crate::policy`), when they found something: each finding's
+    /// description, for `scan-detail` (the type and the prefix that does not allow it, the
+    /// macro's entry point).
+    pub fn policy_detail(&self) -> Option<String> {
+        let found: Vec<&str> = (self.matches().iter())
+            .filter(|m| m.namespace == crate::policy::NAMESPACE)
+            .filter_map(|m| m.meta.iter().find(|(k, _)| k == "description"))
+            .map(|(_, about)| about.as_str())
+            .collect();
+        (!found.is_empty()).then(|| found.join("; "))
+    }
+
+    /// The reason, for `Unscannable`, `Error`, `Skipped` and `Released`.
     pub fn reason(&self) -> Option<&str> {
         match self {
             Verdict::Unscannable(r) | Verdict::Skipped(r) => Some(r),
             Verdict::Error(f) => Some(&f.reason),
+            Verdict::Released { reason, .. } => Some(reason),
             _ => None,
         }
     }
 
     /// The tags that record this verdict, as `keys.schema` writes it: always the result, date
-    /// and ruleset; the matching rules for `Infected` and `Suspicious`, the reason for
-    /// `Unscannable`, `Error` and `Skipped`. At most four tags, which leaves at least six for the user's
-    /// own.
+    /// and ruleset; the matching rules for `Infected` and `Suspicious` (and what the policies
+    /// found, when they found something), the reason for `Unscannable`, `Error` and `Skipped`,
+    /// who released it and why for `Released`. At most five tags.
     pub fn tags(&self, keys: &TagKeys, ruleset_id: &str, date: &str) -> Tags {
         let mut tags = vec![
             (keys.result.clone(), keys.schema.value(self).to_owned()),
@@ -147,11 +192,18 @@ impl Verdict {
                 let labels: Vec<String> =
                     self.labels().iter().map(|l| l.replace('>', "/")).collect();
                 let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
-                tags.push((keys.matches.clone(), matches_value(&labels)))
+                tags.push((keys.matches.clone(), matches_value(&labels)));
+                if let Some(detail) = self.policy_detail() {
+                    tags.push((keys.detail.clone(), tag_value(&detail)));
+                }
             }
             Verdict::Unscannable(_) | Verdict::Error(_) | Verdict::Skipped(_) => {
                 let reason = self.reason().unwrap_or_default();
                 tags.push((keys.detail.clone(), tag_value(reason)))
+            }
+            Verdict::Released { .. } => {
+                let detail = self.released_detail().unwrap_or_default();
+                tags.push((keys.detail.clone(), tag_value(&detail)))
             }
         }
         tags.push((keys.rules.clone(), tag_value(ruleset_id)));
@@ -280,8 +332,8 @@ pub struct Merged {
 /// The tag set to write: the user's tags, minus every scanner key (whoever set it, in any
 /// letter case), then `ours`. When they do not fit, a verdict that keeps readers away
 /// (`Infected`, `Suspicious`, `Unscannable`, `Error`) wins: the last user tags are dropped, as
-/// few as needed, so that an object is never left looking clean for want of room. `Clean` and
-/// `Skipped` never drop a user tag (they may drive lifecycle rules or access policies); they
+/// few as needed, so that an object is never left looking clean for want of room. `Clean`,
+/// `Released` and `Skipped` never drop a user tag (they may drive lifecycle rules or access policies); they
 /// fail instead, and the object stays without a verdict.
 pub fn merge_tags(
     existing: &Tags,
@@ -293,7 +345,12 @@ pub fn merge_tags(
     let room = MAX_TAGS.saturating_sub(ours.len());
     // Neither a Clean nor a Skipped object is worth a user's tag: only a verdict that keeps
     // readers away is.
-    if user.len() > room && matches!(verdict, Verdict::Clean | Verdict::Skipped(_)) {
+    if user.len() > room
+        && matches!(
+            verdict,
+            Verdict::Clean | Verdict::Skipped(_) | Verdict::Released { .. }
+        )
+    {
         return Err(TagLimitError {
             user: user.len(),
             ours: ours.len(),

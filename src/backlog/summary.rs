@@ -13,7 +13,8 @@ const MAX_FAILED_SHOWN: usize = 20;
 /// How one object's work ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// Not read: its tags carry this scanner's signed `Clean` for the same bytes and rules.
+    /// Not read: its tags carry this scanner's signed `Clean` for the same bytes and rules, or
+    /// its signed `Released`.
     Skipped,
     /// Read and judged; its verdict recorded and acted on. The verdict's name, and the size.
     Judged(&'static str, u64),
@@ -33,7 +34,12 @@ impl Outcome {
             (Disposition::Acknowledge(Settled::NotRecorded(e)), _) => {
                 Outcome::Failed(format!("verdict not recorded: {e}"))
             }
-            (Disposition::Acknowledge(Settled::SignedClean { .. }), _) => Outcome::Skipped,
+            (
+                Disposition::Acknowledge(
+                    Settled::SignedClean { .. } | Settled::SignedReleased { .. },
+                ),
+                _,
+            ) => Outcome::Skipped,
             (_, Some(v)) => Outcome::Judged(v.name(), report.size.unwrap_or(0)),
             (_, None) => Outcome::NoVerdict,
         }
@@ -45,7 +51,7 @@ impl Outcome {
 pub struct Counts {
     /// Objects finished (settled or failed).
     pub objects: u64,
-    /// Skipped unread: a valid signed `Clean`.
+    /// Skipped unread: a valid signed `Clean` (or `Released`).
     pub skipped: u64,
     /// Verdicts recorded: `Clean`.
     pub clean: u64,

@@ -84,7 +84,7 @@ impl<S: ObjectStore> Pipeline<S> {
 
     /// Publishes the result event of `report` when it has one. A report whose message is
     /// retried has none yet: the delivery that settles the object publishes it.
-    pub(super) async fn announce(&self, report: Report) -> Report {
+    pub(crate) async fn announce(&self, report: Report) -> Report {
         let Some(publisher) = &self.publisher else {
             return report;
         };

@@ -173,15 +173,13 @@ pub fn scan(
     let (theirs, hashes) = rules::local_sets(extra)?;
     sets.extend(theirs);
     let engine = Engine::with_sets(RuleSets::with_hashes(sets, hashes), timeout);
-    let (rules, config) = (
-        engine.rules(),
-        Config::new(s3_yara_scan::config::Action::Tag),
-    );
+    let (rules, config) = (engine.rules(), local_config()?);
     let budget = store::Budget::memory(config.max_object_size);
     let look = inspect::Look {
         engine: &engine,
         rules: &rules,
         limits: &config.archive,
+        policy: &config.policy,
         budget: &budget,
     };
     let (mut infected, mut errors) = (false, false);
@@ -210,6 +208,19 @@ pub fn scan(
     } else {
         0
     }))
+}
+
+/// The defaults, but for the policies (`ALLOWED_TYPES`, `TYPE_MISMATCH`, `ACTIVE_CONTENT`),
+/// read from the environment: a local scan judges as the function would.
+fn local_config() -> anyhow::Result<Config> {
+    use s3_yara_scan::config::settings as s;
+    let from_env = [s::ALLOWED_TYPES, s::TYPE_MISMATCH, s::ACTIVE_CONTENT].map(|s| s.name);
+    let config = Config::from_lookup(|name| match name {
+        "ACTION" => Some("tag".into()),
+        name if from_env.contains(&name) => std::env::var(name).ok(),
+        _ => None,
+    })?;
+    Ok(config)
 }
 
 /// The verdict on one local file, archives looked into as in the pipeline.

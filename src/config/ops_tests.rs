@@ -54,7 +54,7 @@ fn result_events_need_valid_targets_and_known_verdicts() {
     assert_eq!(c.results.verdicts, ["Infected", "Suspicious"]);
     let all = config(&[]).unwrap();
     assert!(!all.results.is_on());
-    assert_eq!(all.results.verdicts.len(), 6);
+    assert_eq!(all.results.verdicts.len(), 7);
     assert!(problems(&[("RESULT_TOPIC_ARN", "results")]).contains("not an SNS topic ARN"));
     assert!(problems(&[("RESULT_VERDICTS", "Clean,Bad")]).contains("RESULT_VERDICTS=`Bad`"));
     assert!(problems(&[("RESULT_EVENT_BUS", "a bus")]).contains("RESULT_EVENT_BUS"));
@@ -99,4 +99,18 @@ fn promotions_map_staging_to_production_and_refuse_loops() {
             "{value}: {text}"
         );
     }
+}
+
+#[test]
+fn released_objects_are_promoted_only_when_asked() {
+    assert!(!config(&[]).unwrap().promote_released);
+    assert!(
+        config(&[("PROMOTE_RELEASED", "true")])
+            .unwrap()
+            .promote_released
+    );
+    assert!(
+        problems(&[("PROMOTE_RELEASED", "yes")])
+            .contains("PROMOTE_RELEASED=`yes` is invalid (allowed: true, false)")
+    );
 }

@@ -17,6 +17,7 @@ use crate::verdict::{TagKeys, TagSchema, check_tag_key};
 
 mod ops;
 mod passwords;
+mod policy;
 mod rules;
 
 /// `MAX_OBJECT_SIZE` outside Lambda, where no memory size is known.
@@ -54,7 +55,9 @@ pub fn config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigE
             passwords: Default::default(), // below, with the secret that may replace them
         },
         s3_timeout: Duration::from_secs(env.number(&s::S3_TIMEOUT_SECS)),
-        rules: rules::sources(&mut env),
+        rules: rules::sources(&mut env, &s::RULES),
+        allow_hashes: rules::sources(&mut env, &s::ALLOW_HASHES),
+        policy: policy::policy(&mut env),
         rules_yarc_sha256: rules::yarc_pins(&mut env),
         rules_refresh: match env.number(&s::RULES_REFRESH_SECS) {
             0 => None,
@@ -70,6 +73,7 @@ pub fn config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigE
         filters: ops::filters(&mut env),
         results: ops::results(&mut env),
         promote: Vec::new(), // below, once the quarantine bucket is known
+        promote_released: env.word(&s::PROMOTE_RELEASED) == "true",
     };
     config.promote = ops::promotions(&mut env, config.quarantine_bucket());
     (config.archive.passwords, config.archive_passwords_secret) = passwords::archive(&mut env);

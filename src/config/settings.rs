@@ -127,6 +127,20 @@ settings! {
         secret name or ARN whose SecretString holds one password per line"),
         Parameter("ArchivePasswordsSecretArn"),
         "Secret holding the archive passwords instead of ARCHIVE_PASSWORDS, read at start-up.";
+    ALLOWED_TYPES = "ALLOWED_TYPES", "", Text("PREFIX=TYPE,TYPE;… (longest key prefix wins, * for \
+        every other key), each TYPE a group, a type name or any: see docs/policies.md or \
+        `contract --json`"), Parameter("AllowedTypes"),
+        "The types allowed under each key prefix; others are Suspicious. Unset: anything anywhere.";
+    TYPE_MISMATCH = "TYPE_MISMATCH", "suspicious", OneOf(&["suspicious", "ignore"]),
+        Parameter("TypeMismatch"),
+        "A file whose name or Content-Type says image, text, document or media but that runs code.";
+    ACTIVE_CONTENT = "ACTIVE_CONTENT", "suspicious", OneOf(&["suspicious", "infected", "ignore"]),
+        Parameter("ActiveContent"),
+        "What macros, PDF JavaScript, DDE, embedded objects and scripts in archives make of an object.";
+    ALLOW_HASHES = "ALLOW_HASHES", "", Text("SHA-256 lists, comma-separated: s3://bucket/prefix/ \
+        or an absolute local path, each holding .sha256 or .hashes files"),
+        Parameter("AllowHashesUri"),
+        "Bytes never flagged (false positives), checked again with the RULES.";
     SKIP_KEY_PREFIXES = "SKIP_KEY_PREFIXES", "", Text("key prefixes, comma-separated, such as \
         logs/,tmp/ (case-sensitive)"), Parameter("SkipKeyPrefixes"),
         "Objects whose key starts with one of these are not scanned: verdict Skipped.";
@@ -147,6 +161,11 @@ settings! {
         comma-separated"), Parameter("PromoteTo"),
         "Clean objects of each staging bucket (or prefix) are moved to its production bucket \
         (and prefix): copied with their tags, verified, then deleted from staging.";
+    PROMOTE_RELEASED = "PROMOTE_RELEASED", "false", OneOf(&["true", "false"]),
+        Parameter("PromoteReleased"),
+        "Whether an object released from quarantine (`s3-yara-scan release`) into a staging \
+        bucket is promoted on its signed Released; false: it is scanned again, and the scan \
+        decides.";
     RESULT_EVENT_BUS = "RESULT_EVENT_BUS", "", Text("an EventBridge bus name or ARN; `default` \
         for the account's default bus"), Parameter("ResultEventBus"),
         "Each object's result is published to this bus (detail-type `S3 Object Scan Result v1`).";
@@ -155,7 +174,7 @@ settings! {
         "Each object's result is published to this topic, with message attributes verdict and \
         bucket for subscription filters.";
     RESULT_VERDICTS = "RESULT_VERDICTS", "all", Text("all, or verdicts comma-separated: Clean, \
-        Infected, Suspicious, Unscannable, Error, Skipped"), Parameter("ResultVerdicts"),
+        Infected, Suspicious, Unscannable, Error, Skipped, Released"), Parameter("ResultVerdicts"),
         "Which verdicts are published as result events.";
     QUEUE_URL = "QUEUE_URL", "", Text("the scan queue's URL"), Template,
         "A result event whose publish failed goes back on this queue, to be published again \

@@ -38,6 +38,7 @@ fn fetched(data: &[u8], budget: &Budget) -> Inspection {
         engine: &engine,
         rules: &rules,
         limits: &limits,
+        policy: &crate::policy::Policy::OFF,
         budget,
     };
     let hold = budget.try_hold(data.len() as u64);

@@ -301,6 +301,7 @@ fn encoded(bytes: &[u8], encoding: &str) -> Inspection {
         engine: &engine,
         rules: &rules,
         limits: &limits(),
+        policy: &crate::policy::Policy::OFF,
         budget: &budget,
     };
     let body = Body {

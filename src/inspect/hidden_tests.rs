@@ -368,6 +368,7 @@ fn each_member_of_a_gzip_file_is_also_scanned_alone() {
         engine: &engine,
         rules: &rules,
         limits: &limits(),
+        policy: &crate::policy::Policy::OFF,
         budget: &budget,
     };
     let body = Body {

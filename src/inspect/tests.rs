@@ -110,6 +110,7 @@ pub(super) fn look_with(
         engine,
         rules: &rules,
         limits,
+        policy: &crate::policy::Policy::OFF,
         budget,
     };
     inspect(&look, data, object, Duration::from_secs(20))

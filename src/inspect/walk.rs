@@ -11,10 +11,12 @@ use super::encoding::{self, Coding};
 use super::formats::{self, Flow, Format, Measure, Member, Password, Problem, Seen, Visitor};
 use super::{Body, ENCRYPTED_RULE, Encrypted, Incomplete, Inspection, Limits, Look, Subject};
 use crate::object::ObjectRef;
+use crate::policy::{Node, Policy, TrueType};
 use crate::scan::{Engine, Match, RuleSets, ScanError};
 use crate::store::{Budget, Holding};
 
 mod decode;
+mod judged;
 mod read;
 
 /// Notes kept for the log; more are counted, not kept.
@@ -29,11 +31,19 @@ pub(super) struct Walk<'a> {
     rules: &'a RuleSets,
     limits: &'a Limits,
     budget: &'a Budget,
+    policy: &'a Policy,
     deadline: Instant,
     timeout: Duration,
     root_size: u64,
     /// The object's name, first in every member path.
     root: String,
+    /// The object's key and `Content-Type`, which policies judge.
+    key: String,
+    content_type: Option<String>,
+    /// What was scanned, for the policies; and the types on the current path, with their
+    /// depths, whose last is a member's container.
+    nodes: Vec<Node>,
+    kinds: Vec<(usize, TrueType)>,
     /// The room the object and the members on the current path hold.
     holding: Holding,
     /// The lengths of the current path at which a member is a compressed stream's decoded
@@ -57,10 +67,15 @@ impl<'a> Walk<'a> {
             rules: look.rules,
             limits: look.limits,
             budget: look.budget,
+            policy: look.policy,
             deadline: Instant::now() + timeout,
             timeout,
             root_size: body.bytes.len() as u64,
             root: object.key.rsplit('/').next().unwrap_or_default().to_owned(),
+            key: object.key.clone(),
+            content_type: body.content_type.map(str::to_owned),
+            nodes: Vec::new(),
+            kinds: Vec::new(),
             holding: body.holding,
             streams: Vec::new(),
             shared: 0,
@@ -68,7 +83,8 @@ impl<'a> Walk<'a> {
         }
     }
 
-    pub(super) fn finish(self) -> Inspection {
+    pub(super) fn finish(mut self) -> Inspection {
+        self.apply_policies();
         self.out
     }
 
@@ -88,6 +104,9 @@ impl<'a> Walk<'a> {
             (format, stored_as),
             (Some(Format::Gzip), Some(Coding::Gzip)) | (Some(Format::Zstd), Some(Coding::Zstd))
         );
+        if self.allowed(body.bytes, &path) {
+            return;
+        }
         if self.scan(body.bytes, &path, subject) == Flow::Stop {
             return;
         }
@@ -103,6 +122,9 @@ impl<'a> Walk<'a> {
 
     /// Scans `data` (the member at `path`), then what it contains.
     fn bytes(&mut self, data: &[u8], path: &mut Vec<String>, subject: &Subject) -> Flow {
+        if self.allowed(data, path) {
+            return Flow::Continue;
+        }
         if self.scan(data, path, subject) == Flow::Stop {
             return Flow::Stop;
         }
@@ -250,6 +272,7 @@ impl<'a> Walk<'a> {
             .scan_with(self.rules, data, subject.values(), left)
         {
             Ok(found) => {
+                self.record(data, path, subject);
                 let member = (!path.is_empty()).then(|| self.at(path));
                 let filetype = Some(subject.filetype.clone()).filter(|t| !t.is_empty());
                 self.out.matches.extend(found.into_iter().map(|m| Match {

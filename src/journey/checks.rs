@@ -1,7 +1,10 @@
 //! The first step: what the object's tags say before anything is read. A validly signed
 //! `Clean` for the same content (typically a scanned object copied into another protected
-//! bucket) is not scanned again; a tag change that left the scanner's own signed verdict in
-//! place needs nothing. Every other verdict tag is distrusted, logged, and the object scanned.
+//! bucket) is not scanned again, as `SKIP_SIGNED` says; nor is a validly signed `Released` (a
+//! false positive released from quarantine), whatever `SKIP_SIGNED` says, unless it waits in a
+//! staging bucket without `PROMOTE_RELEASED`. A tag change that left the scanner's own signed
+//! verdict in place needs nothing. Every other verdict tag is distrusted, logged, and the
+//! object scanned.
 
 use tracing::{info, warn};
 
@@ -24,8 +27,8 @@ pub(super) enum Checked {
 
 /// What the tags of an object just read say.
 pub(super) enum AfterRead {
-    /// A signed `Clean` for these bytes: no scan.
-    Settled(Settled),
+    /// A signed `Clean` or `Released` for these bytes: no scan; the verdict it keeps.
+    Settled(Settled, Verdict),
     /// Scan it; its tags when they are known (none, or read here for the check).
     Scan(Option<Tags>),
 }
@@ -61,11 +64,11 @@ impl<S: ObjectStore> Pipeline<S> {
         }
     }
 
-    /// True when signed skips are on and `event`'s object is small enough to read first and
-    /// check its tags after (see [`READ_FIRST_MAX`]).
+    /// True when there is a signing key (a signed `Released` is kept whatever `SKIP_SIGNED`
+    /// says) and `event`'s object is small enough to read first and check its tags after (see
+    /// [`READ_FIRST_MAX`]).
     fn reads_first(&self, event: &ObjectEvent) -> bool {
         self.signing_key.is_some()
-            && self.config.skip_signed != SkipSigned::Never
             && event.kind() == EventKind::Created
             && event.size.is_some_and(|n| n <= READ_FIRST_MAX)
     }
@@ -91,8 +94,8 @@ impl<S: ObjectStore> Pipeline<S> {
         let keys = &self.config.tag_keys;
         let case_variants = has_case_variants(&tags, keys);
         let check = signature::verify(key, info, &tags, keys);
-        if let Some(settled) = self.signed_clean(&check, case_variants) {
-            return AfterRead::Settled(settled);
+        if let Some((settled, verdict)) = self.signed_kept(&event.object, &check, case_variants) {
+            return AfterRead::Settled(settled, verdict);
         }
         if has_scanner_keys(&tags, keys) {
             warn_distrusted(&event.object, &check, case_variants);
@@ -100,17 +103,60 @@ impl<S: ObjectStore> Pipeline<S> {
         AfterRead::Scan(read.is_pinned().then_some(tags))
     }
 
-    /// The settled outcome when `check` is this scanner's valid `Clean` for the rules that
-    /// `SKIP_SIGNED` accepts, and no scanner key in another letter case stands beside it.
-    pub(super) fn signed_clean(&self, check: &Check, case_variants: bool) -> Option<Settled> {
+    /// The settled outcome, and the verdict kept, when `check` is this scanner's valid
+    /// `Released` (see [`Pipeline::signed_released`]) or `Clean` (see
+    /// [`Pipeline::signed_clean`]) for `object`'s bytes.
+    pub(super) fn signed_kept(
+        &self,
+        object: &ObjectRef,
+        check: &Check,
+        case_variants: bool,
+    ) -> Option<(Settled, Verdict)> {
+        if let Some(kept) = self.signed_released(object, check, case_variants) {
+            return Some(kept);
+        }
+        let settled = self.signed_clean(check, case_variants)?;
+        Some((settled, Verdict::Clean))
+    }
+
+    /// The settled outcome when `check` is this scanner's valid `Released`, whatever the rules
+    /// and `SKIP_SIGNED`: an operator released these very bytes. Not in a staging bucket unless
+    /// `PROMOTE_RELEASED=true`: there it would be promoted unscanned, so it is scanned again.
+    fn signed_released(
+        &self,
+        object: &ObjectRef,
+        check: &Check,
+        case_variants: bool,
+    ) -> Option<(Settled, Verdict)> {
+        let verdict = check
+            .released(&self.config.tag_keys)
+            .filter(|_| !case_variants)?;
+        if self.config.promotion(object).is_some() && !self.config.promote_released {
+            info!(object = %object, "signed Released in a staging bucket: scanned again before promotion (PROMOTE_RELEASED=false)");
+            return None;
+        }
+        let Check::Valid { date, .. } = check else {
+            return None;
+        };
+        let settled = Settled::SignedReleased { date: date.clone() };
+        Some((settled, verdict))
+    }
+
+    /// The settled outcome when `check` is this scanner's valid `Clean` (not a `Released`,
+    /// which some schemas write as their clean value) for the rules that `SKIP_SIGNED`
+    /// accepts, and no scanner key in another letter case stands beside it.
+    fn signed_clean(&self, check: &Check, case_variants: bool) -> Option<Settled> {
+        let skip = &self.config.skip_signed;
         match check {
             Check::Valid {
                 result,
                 rules,
                 date,
+                ..
             } if result == self.config.tag_keys.schema.clean()
-                && (self.config.skip_signed == SkipSigned::AnyRules
-                    || rules == self.engine.rules().id())
+                && check.released(&self.config.tag_keys).is_none()
+                && *skip != SkipSigned::Never
+                && (*skip == SkipSigned::AnyRules || rules == self.engine.rules().id())
                 && !case_variants =>
             {
                 Some(Settled::SignedClean {
@@ -129,19 +175,21 @@ impl<S: ObjectStore> Pipeline<S> {
         let Some(key) = &self.signing_key else {
             return Checked::Scan(None);
         };
-        if self.config.skip_signed == SkipSigned::Never || self.reads_first(event) {
+        // With SKIP_SIGNED=never the tags are still read: a signed Released is kept.
+        if self.reads_first(event) {
             return Checked::Scan(None);
         }
         let Some(read) = self.read_verdict(event, key).await else {
             return Checked::Scan(None);
         };
         let object = &event.object;
-        if let Some(settled) = self.signed_clean(&read.check, read.case_variants) {
+        if let Some((settled, verdict)) = self.signed_kept(object, &read.check, read.case_variants)
+        {
             if let Some(info) = &read.info {
                 report.object = object.at_version(info.version_id.clone());
                 report.size = Some(info.size);
             }
-            report.verdict = Some(Verdict::Clean);
+            report.verdict = Some(verdict);
             return Checked::Settled(Box::new(report.ending(Disposition::Acknowledge(settled))));
         }
         match &read.check {
@@ -179,12 +227,15 @@ impl<S: ObjectStore> Pipeline<S> {
             return Checked::Scan(None);
         };
         let current = self.engine.rules();
+        // A Released stands whatever the rules: an operator released these very bytes.
+        let released = read.check.released(&self.config.tag_keys).is_some();
         match &read.check {
             Check::Valid {
                 result,
                 date,
                 rules,
-            } if !read.case_variants && rules == current.id() => {
+                ..
+            } if !read.case_variants && (rules == current.id() || released) => {
                 settled(Settled::VerdictStillSigned {
                     result: result.clone(),
                     date: date.clone(),

@@ -1,6 +1,6 @@
 //! Promotion in the journey: a clean object of a staging bucket (`PROMOTE`) moves to its
 //! production bucket once its verdict is recorded; so does one skipped for its valid signed
-//! `Clean`, which is how a delivery that died between the copy and the delete is finished.
+//! `Clean` (or, with `PROMOTE_RELEASED=true`, `Released`), which is how a delivery that died between the copy and the delete is finished.
 
 use std::time::Instant;
 
@@ -31,9 +31,10 @@ impl<S: ObjectStore> Pipeline<S> {
     /// A staging object skipped for its signed `Clean` still has to reach production: an
     /// earlier delivery recorded the verdict and stopped before the move was done.
     pub(super) async fn promote_signed(&self, mut report: Report) -> Report {
+        // A signed Released reaches this far in a staging bucket only with PROMOTE_RELEASED.
         let signed = matches!(
             report.disposition,
-            Disposition::Acknowledge(Settled::SignedClean { .. })
+            Disposition::Acknowledge(Settled::SignedClean { .. } | Settled::SignedReleased { .. })
         );
         let Some(dest) = self.config.promotion(&report.object).filter(|_| signed) else {
             return report;
@@ -59,7 +60,7 @@ impl<S: ObjectStore> Pipeline<S> {
         let keys = &self.config.tag_keys;
         let still_signed = self.signing_key.as_ref().and_then(|key| {
             let check = signature::verify(key, &info, &tags, keys);
-            self.signed_clean(&check, has_case_variants(&tags, keys))
+            self.signed_kept(&report.object, &check, has_case_variants(&tags, keys))
         });
         if still_signed.is_none() {
             tracing::warn!(object = %report.object, "replaced since its signed Clean was checked; not promoted (the new upload has its own event)");

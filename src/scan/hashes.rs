@@ -82,6 +82,22 @@ impl HashList {
         self.len() == 0
     }
 
+    /// The name of what lists the SHA-256 of `data` (the list's file name, or the name on its
+    /// line), if a SHA-256 of this list does. Only SHA-256: an allow list of MD5 or SHA-1 would
+    /// let whoever makes a collision through.
+    pub fn listed_sha256(&self, data: &[u8]) -> Option<&str> {
+        if self.sha256.is_empty() {
+            return None;
+        }
+        let d: [u8; 32] = Sha256::digest(data).into();
+        self.sha256.get(&d).map(String::as_str)
+    }
+
+    /// True when the list holds MD5 or SHA-1 digests.
+    pub fn has_weak(&self) -> bool {
+        !self.md5.is_empty() || !self.sha1.is_empty()
+    }
+
     /// The matches of `data`: one per list it is on.
     pub fn matches(&self, data: &[u8]) -> Vec<Match> {
         let mut found = Vec::new();

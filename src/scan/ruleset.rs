@@ -109,6 +109,7 @@ impl RuleSet {
 pub struct RuleSets {
     sets: Vec<RuleSet>,
     hashes: HashList,
+    allowed: HashList,
     id: String,
 }
 
@@ -130,7 +131,31 @@ impl RuleSets {
                 hex::encode(&Sha256::digest(ids.join("+").as_bytes())[..6])
             }
         };
-        RuleSets { sets, hashes, id }
+        RuleSets {
+            sets,
+            hashes,
+            allowed: HashList::default(),
+            id,
+        }
+    }
+
+    /// These sets, with the bytes `allowed` lists (`ALLOW_HASHES`) never flagged: their
+    /// identity changes with the list, as the verdicts it gives do.
+    pub fn allowing(self, allowed: HashList) -> RuleSets {
+        if allowed.is_empty() {
+            return self;
+        }
+        let id = format!("{}+allow:{}", self.id, allowed.id());
+        RuleSets {
+            allowed,
+            id: hex::encode(&Sha256::digest(id.as_bytes())[..6]),
+            ..self
+        }
+    }
+
+    /// The SHA-256 digests of bytes never flagged.
+    pub fn allowed(&self) -> &HashList {
+        &self.allowed
     }
 
     /// The combined identity.

@@ -1,6 +1,7 @@
 //! The AWS clients of the running function, from the default configuration chain
-//! (`AWS_REGION`, `AWS_ENDPOINT_URL` and friends, the Lambda role), and the signing key and
-//! the archive passwords read from Secrets Manager at start-up.
+//! (`AWS_REGION`, `AWS_ENDPOINT_URL` and friends, the Lambda role), the signing key and the
+//! archive passwords read from Secrets Manager at start-up, and the caller's identity
+//! (`release`).
 
 use std::time::Duration;
 
@@ -95,4 +96,23 @@ async fn secret_string(
 /// A secret that `setting` names could not be used: why, naming the variable and the secret.
 fn secret_problem(setting: &Setting, secret: &str, why: String) -> ConfigError {
     ConfigError::new(format!("{}=`{secret}`: {why}", setting.name))
+}
+
+/// STS could not say who the caller is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot tell who is calling (STS GetCallerIdentity): {0}")]
+pub struct IdentityError(String);
+
+/// The caller's ARN (STS GetCallerIdentity, which needs no permission): who releases an
+/// object from quarantine.
+pub async fn caller_arn() -> Result<String, IdentityError> {
+    let shared = aws_config::load_from_env().await;
+    let out = aws_sdk_sts::Client::new(&shared)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| IdentityError(aws_sdk_sts::error::DisplayErrorContext(&e).to_string()))?;
+    out.arn()
+        .map(str::to_owned)
+        .ok_or_else(|| IdentityError("the answer names no ARN".into()))
 }

@@ -56,6 +56,9 @@ impl TagSchema {
 
     /// The result tag's value for `verdict`. The products with no `Suspicious` read it as a
     /// threat: their policies then keep it from readers, as they would an infected object.
+    /// Nor have they a `Released`: it is written as their clean value, so that their read
+    /// policies let it be read; its signed detail tag (`released by …`) tells it from a scan's
+    /// `Clean`.
     pub fn value(self, verdict: &Verdict) -> &'static str {
         match (self, verdict) {
             (TagSchema::Scan, v) => v.name(),
@@ -76,7 +79,17 @@ impl TagSchema {
             (TagSchema::BucketAntivirus, Verdict::Unscannable(_)) => "UNSCANNABLE",
             (TagSchema::BucketAntivirus, Verdict::Error(_)) => "ERROR",
             (TagSchema::BucketAntivirus, Verdict::Skipped(_)) => "SKIPPED",
+            (TagSchema::GuardDuty, Verdict::Released { .. }) => "NO_THREATS_FOUND",
+            (TagSchema::BucketAntivirus, Verdict::Released { .. }) => "CLEAN",
         }
+    }
+
+    /// The value a `Released` verdict is written as.
+    pub fn released(self) -> &'static str {
+        self.value(&Verdict::Released {
+            by: String::new(),
+            reason: String::new(),
+        })
     }
 
     /// The value a `Clean` verdict is written as.

@@ -36,6 +36,8 @@ STATEMENTS = {
     "ReadRules": ("rules-objects", "rules-in-s3", "HasRules"),
     "WriteRulesCache": ("rules-cache-objects", "rules-in-s3", "HasRules"),
     "ListRules": ("rules-bucket", "rules-in-s3", "HasRules"),
+    "ReadAllowLists": ("allow-objects", "allow-hashes-in-s3", "HasAllowHashes"),
+    "ListAllowLists": ("allow-bucket", "allow-hashes-in-s3", "HasAllowHashes"),
     "UseBucketKmsKeys": ("kms-keys", "sse-kms", "HasKmsKeys"),
     "PromoteToCreatedBucket": ("production-objects", "promotes", "CreateProduction"),
     "PromoteToExistingBuckets": ("production-objects", "promotes", "HasProductionBuckets"),
@@ -353,7 +355,8 @@ class CleanReadsPolicy(unittest.TestCase):
         cls.enforced_sub, cls.sub_values = enforced["Fn::Sub"]
         placeholders = {p: f"<{p}>" for p in cls.tag_key_params + list(cls.sub_values)}
         placeholders.update({"ProtectedBucket.Arn": "<bucket-arn>",
-                             f"{SCANNER_ROLE}.Arn": "<scanner-role-arn>"})
+                             f"{SCANNER_ROLE}.Arn": "<scanner-role-arn>",
+                             "ReleaseRole.Arn": "<release-role-arn>"})
         cls.enforced = json.loads(render_sub(cls.enforced_sub, placeholders))
 
     def test_it_is_on_by_default_for_the_created_bucket(self):
@@ -379,9 +382,10 @@ class CleanReadsPolicy(unittest.TestCase):
         self.assertEqual(deny["Resource"], "<bucket-arn>/*")
         # A missing tag makes StringNotEquals true, so untagged objects are denied too.
         self.assertEqual(deny["Condition"], {
-            "StringNotEquals": {"s3:ExistingObjectTag/<ResultKey>": "<CleanValue>"},
-            "ArnNotEquals": {"aws:PrincipalArn": "<scanner-role-arn>"}})
+            "StringNotEquals": {"s3:ExistingObjectTag/<ResultKey>": ["<CleanValue>", "<ReleasedValue>"]},
+            "ArnNotEquals": {"aws:PrincipalArn": ["<scanner-role-arn>", "<release-role-arn>"]}})
         self.assertIn("Clean", invariants.contract()["verdicts"])
+        self.assertIn("Released", invariants.contract()["verdicts"])
 
     def test_the_policy_follows_the_tag_schema(self):
         """For every schema the contract names, the policy's result key and Clean value, and
@@ -397,6 +401,7 @@ class CleanReadsPolicy(unittest.TestCase):
                 keys = {**contract["tag_keys"], **schema["keys"]}
                 self.assertEqual(got, {"ResultKey": keys["TAG_KEY_RESULT"],
                                        "CleanValue": schema["values"]["Clean"],
+                                       "ReleasedValue": schema["values"]["Released"],
                                        "DateKey": keys["TAG_KEY_DATE"],
                                        "MatchesKey": keys["TAG_KEY_MATCHES"]})
 
@@ -407,7 +412,8 @@ class CleanReadsPolicy(unittest.TestCase):
                          {"s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"})
         self.assertEqual(tags["Resource"], "<bucket-arn>/*")
         condition = dict(tags["Condition"])
-        self.assertEqual(condition.pop("ArnNotEquals"), {"aws:PrincipalArn": "<scanner-role-arn>"})
+        self.assertEqual(condition.pop("ArnNotEquals"),
+                         {"aws:PrincipalArn": ["<scanner-role-arn>", "<release-role-arn>"]})
         (operator, keys), = condition.items()
         # Tag keys are case-sensitive in S3, condition keys may not be in IAM: `Scan-Result` is
         # denied like `scan-result`.
@@ -437,7 +443,8 @@ class CleanReadsPolicy(unittest.TestCase):
         defaults = {p: self.params[p]["Default"] for p in self.params}
         values.update({k: resolve(self.template, v, defaults) for k, v in self.sub_values.items()})
         values.update({"ProtectedBucket.Arn": "arn:aws:s3:::BUCKET",
-                       f"{SCANNER_ROLE}.Arn": "SCANNER_ROLE_ARN"})
+                       f"{SCANNER_ROLE}.Arn": "SCANNER_ROLE_ARN",
+                       "ReleaseRole.Arn": "RELEASE_ROLE_ARN"})
         self.assertEqual(json.loads(ours[0]), json.loads(render_sub(self.enforced_sub, values)))
 
 
@@ -496,6 +503,64 @@ class ProductionPolicy(unittest.TestCase):
         ours = [b for b in blocks if "OnlyTheScannerWrites" in b]
         self.assertEqual(len(ours), 1, "one production bucket policy snippet in docs/deploy.md")
         self.assertEqual(json.loads(ours[0]), self.policy)
+
+
+class ReleasePolicy(unittest.TestCase):
+    """The managed policy of `s3-yara-scan release`, for operators: one statement per grant the
+    contract names (`release_grants`), with exactly its actions under the condition its part
+    needs; exported, and the role that carries it assumable from this account only."""
+
+    # Which contract release grant (resource, when) each statement stands for, and the template
+    # condition that must gate it (None: unconditional).
+    STATEMENTS = {
+        "ReadAndRemoveQuarantineCopies": ("quarantine-objects", "always", None),
+        "ListQuarantineBucket": ("quarantine-bucket", "always", None),
+        "RestoreToExistingBuckets": ("protected-objects", "always", "HasExistingBuckets"),
+        "RestoreToCreatedBucket": ("protected-objects", "always", "CreateProtected"),
+        "ListExistingBuckets": ("protected-buckets", "always", "HasExistingBuckets"),
+        "ListCreatedBucket": ("protected-buckets", "always", "CreateProtected"),
+        "ReadSigningKey": ("signing-secret", "signing-key-secret", None),
+        "UseBucketKmsKeys": ("kms-keys", "sse-kms", "HasKmsKeys"),
+        "PublishResultEvents": ("result-bus", "result-events", "HasResultBus"),
+        "PublishResultTopic": ("result-topic", "result-events", "HasResultTopic"),
+    }
+
+    @classmethod
+    def setUpClass(cls):
+        template, _ = decode(os.path.join(ROOT, "template.yaml"))
+        cls.template = template
+        cls.policy = template["Resources"]["ReleasePolicy"]
+        cls.statements = {}
+        for item in cls.policy["Properties"]["PolicyDocument"]["Statement"]:
+            condition, statement = None, item
+            if isinstance(item, dict) and "Fn::If" in item:
+                condition, statement = item["Fn::If"][0], item["Fn::If"][1]
+            cls.statements[statement["Sid"]] = (condition, statement)
+        cls.grants = invariants.contract()["release_grants"]
+
+    def test_it_is_a_managed_policy_exported_for_operators(self):
+        self.assertEqual(self.policy["Type"], "AWS::IAM::ManagedPolicy")
+        self.assertEqual(self.template["Outputs"]["ReleasePolicyArn"]["Value"], {"Ref": "ReleasePolicy"})
+        role = self.template["Resources"]["ReleaseRole"]["Properties"]
+        self.assertEqual(role["ManagedPolicyArns"], [{"Ref": "ReleasePolicy"}])
+        (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+        self.assertEqual(trust["Principal"],
+                         {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}})
+
+    def test_each_statement_grants_what_a_release_needs_and_nothing_more(self):
+        self.assertEqual(set(self.statements), set(self.STATEMENTS), "one statement per known Sid")
+        covered = set()
+        for sid, (resource, when, condition) in self.STATEMENTS.items():
+            with self.subTest(sid):
+                cond, statement = self.statements[sid]
+                self.assertEqual(cond, condition)
+                self.assertEqual(statement["Effect"], "Allow")
+                self.assertNotEqual(statement["Resource"], "*")
+                (grant,) = [g for g in self.grants if (g["resource"], g["when"]) == (resource, when)]
+                self.assertEqual(as_set(statement["Action"]), set(grant["actions"]))
+                covered.add((resource, when))
+        self.assertEqual(covered, {(g["resource"], g["when"]) for g in self.grants},
+                         "every release grant has its statement")
 
 
 class LeastPrivilegeByAction(unittest.TestCase):

@@ -25,23 +25,38 @@ fn binary() -> String {
 }
 
 /// An object to upload: key, bytes, `Content-Encoding`.
-type Upload = (&'static str, Vec<u8>, Option<&'static str>);
+pub(crate) type Upload = (&'static str, Vec<u8>, Option<&'static str>);
 
-/// Uploads `objects` to a fresh wiring, runs `handle` (ACTION=tag) on their notifications,
-/// and returns each key's tags.
+/// Uploads `objects` to a fresh wiring, runs `handle` (ACTION=tag; signatures only, the
+/// policies off: tests/integration/policies.rs has theirs) on their notifications, and returns
+/// each key's tags.
 pub(crate) async fn handled(
     name: &str,
     objects: Vec<Upload>,
 ) -> BTreeMap<&'static str, BTreeMap<String, String>> {
+    let off = [("TYPE_MISMATCH", "ignore"), ("ACTIVE_CONTENT", "ignore")];
+    handled_with(name, objects, &[], &off).await
+}
+
+/// [`handled`], each key in `content_types` uploaded with that `Content-Type`, the binary run
+/// with the variables `env` (the policies at their defaults unless `env` sets them).
+pub(crate) async fn handled_with(
+    name: &str,
+    objects: Vec<Upload>,
+    content_types: &[(&str, &str)],
+    env: &[(&str, &str)],
+) -> BTreeMap<&'static str, BTreeMap<String, String>> {
     let emu = emulator().await;
     let w = emu.wire(name, Options::default()).await;
     for (key, body, encoding) in &objects {
+        let content_type = content_types.iter().find(|(k, _)| k == key);
         emu.s3
             .put_object()
             .bucket(&w.bucket)
             .key(*key)
             .body(ByteStream::from(body.clone()))
             .set_content_encoding(encoding.map(String::from))
+            .set_content_type(content_type.map(|(_, t)| (*t).to_owned()))
             .send()
             .await
             .unwrap();
@@ -55,6 +70,7 @@ pub(crate) async fn handled(
         .env_remove("AWS_LAMBDA_RUNTIME_API")
         .env("RUST_LOG", "warn")
         .env("ACTION", "tag")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

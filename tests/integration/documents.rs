@@ -213,7 +213,7 @@ fn binhex(name: &str, data: &[u8]) -> Vec<u8> {
 
 /// A Word 97 document whose macro `source` is stored as Office stores it: after a cache of
 /// compiled code, compressed (MS-OVBA; literal tokens only, a flag byte before every 8).
-fn macro_document(source: &[u8]) -> Vec<u8> {
+pub(crate) fn macro_document(source: &[u8]) -> Vec<u8> {
     let mut compressed = vec![1u8];
     for chunk in source.chunks(4096) {
         let mut body = Vec::new();

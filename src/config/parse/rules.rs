@@ -1,14 +1,14 @@
-//! The settings of users' rule sets: where they are (`RULES`) and which compiled `.yarc` files
-//! they may hold in S3 (`RULES_YARC_SHA256`).
+//! The settings of users' rule sets: where they are (`RULES`, and the allow lists of
+//! `ALLOW_HASHES`) and which compiled `.yarc` files they may hold in S3 (`RULES_YARC_SHA256`).
 
 use std::path::PathBuf;
 
-use super::super::settings as s;
+use super::super::settings::{self as s, Setting};
 use super::{Env, Invalid, check_bucket_name};
 use crate::config::RuleSource;
 
-pub(super) fn sources(env: &mut Env) -> Vec<RuleSource> {
-    let Some(v) = env.get(&s::RULES) else {
+pub(super) fn sources(env: &mut Env, setting: &Setting) -> Vec<RuleSource> {
+    let Some(v) = env.get(setting) else {
         return Vec::new();
     };
     let mut sources = Vec::new();
@@ -17,8 +17,8 @@ pub(super) fn sources(env: &mut Env) -> Vec<RuleSource> {
             Ok(source) => sources.push(source),
             Err(why) => env.problems.push(format!(
                 "{} has `{item}`, which is invalid: {why} (allowed: {})",
-                s::RULES.name,
-                s::RULES.allowed.describe()
+                setting.name,
+                setting.allowed.describe()
             )),
         }
     }

@@ -17,6 +17,7 @@ impl Version {
             last_modified: Some(self.last_modified),
             kms: self.kms.clone(),
             content_encoding: self.encoding.clone(),
+            content_type: None,
         }
     }
 }

@@ -43,6 +43,7 @@ pub(super) async fn get(
             out.bucket_key_enabled(),
         ),
         content_encoding: out.content_encoding().map(String::from),
+        content_type: out.content_type().map(String::from),
     };
     // Sent to a caller allowed to read the tags (the role has s3:GetObjectTagging) when the
     // object has any.
@@ -208,6 +209,7 @@ pub(super) async fn head(
                 out.bucket_key_enabled(),
             ),
             content_encoding: out.content_encoding().map(String::from),
+            content_type: out.content_type().map(String::from),
         })),
         Err(StoreError::NotFound { .. }) => Ok(None),
         Err(e) => Err(e),

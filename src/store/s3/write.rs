@@ -77,6 +77,7 @@ pub(super) async fn copy(
         ),
         // The copy carries the source's metadata (MetadataDirective COPY).
         content_encoding: info.content_encoding.clone(),
+        content_type: info.content_type.clone(),
     })
 }
 
@@ -287,6 +288,7 @@ pub(super) async fn versions(
                     last_modified: v.last_modified().map(|t| t.secs()),
                     kms: None,
                     content_encoding: None,
+                    content_type: None,
                 }),
         );
         let past_key = listed_key(page.next_key_marker()).is_some_and(|k| k != object.key);
