@@ -267,7 +267,7 @@ impl Resource {
 }
 
 impl When {
-    const ALL: [When; 9] = [
+    const ALL: [When; 10] = [
         When::Always,
         When::RemovesObjects,
         When::Quarantines,
