@@ -12,9 +12,12 @@ pub use crate::publish::ResultEvents;
 use crate::signature::SigningKey;
 use crate::verdict::{TagKeys, Verdict};
 
+pub use self::passwords::{MAX_PASSWORDS, Password, Passwords};
+
 #[cfg(test)]
 mod ops_tests;
 mod parse;
+mod passwords;
 pub mod settings;
 #[cfg(test)]
 mod tests;
@@ -110,6 +113,9 @@ pub struct ArchiveLimits {
     pub max_member_size: u64,
     /// Encrypted members (`ARCHIVE_ENCRYPTED`).
     pub encrypted: Encrypted,
+    /// Tried on encrypted members, in order (`ARCHIVE_PASSWORDS`; with
+    /// `ARCHIVE_PASSWORDS_SECRET_ARN`, empty until the secret is read at start-up).
+    pub passwords: Passwords,
 }
 
 /// Where a user's rule set comes from (`RULES`).
@@ -200,6 +206,9 @@ pub struct Config {
     pub s3_timeout: Duration,
     /// The key that signs verdicts (`SIGNING_KEY`, `SIGNING_KEY_SECRET`).
     pub signing_key: SigningKeySource,
+    /// The secret whose lines are the archive passwords, read at start-up into
+    /// `archive.passwords` (`ARCHIVE_PASSWORDS_SECRET_ARN`).
+    pub archive_passwords_secret: Option<String>,
     /// When signed verdicts let an object skip its scan (`SKIP_SIGNED`).
     pub skip_signed: SkipSigned,
     /// Tag keys written on scanned objects (`TAG_KEY_*`).

@@ -28,6 +28,8 @@ pub enum Resource {
     QuarantineBucket,
     /// The Secrets Manager secret holding the signing key.
     SigningSecret,
+    /// The Secrets Manager secret holding the archive passwords.
+    PasswordsSecret,
     /// The KMS keys of SSE-KMS objects (and of the secret).
     KmsKeys,
     /// The objects under the users' rules prefix.
@@ -63,6 +65,8 @@ pub enum When {
     Quarantines,
     /// When the signing key is read from Secrets Manager.
     SigningKeySecret,
+    /// When the archive passwords are read from Secrets Manager.
+    ArchivePasswordsSecret,
     /// When objects (or the secret) are encrypted with customer managed KMS keys.
     SseKms,
     /// When `RULES` names an S3 prefix.
@@ -155,6 +159,12 @@ pub const GRANTS: &[Grant] = &[
         why: "read the signing key once, at start-up",
     },
     Grant {
+        resource: Resource::PasswordsSecret,
+        when: When::ArchivePasswordsSecret,
+        actions: &["secretsmanager:GetSecretValue"],
+        why: "read the archive passwords once, at start-up",
+    },
+    Grant {
         resource: Resource::KmsKeys,
         when: When::SseKms,
         actions: &["kms:Decrypt", "kms:GenerateDataKey"],
@@ -240,6 +250,7 @@ impl Resource {
             Resource::QuarantineObjects => "quarantine-objects",
             Resource::QuarantineBucket => "quarantine-bucket",
             Resource::SigningSecret => "signing-secret",
+            Resource::PasswordsSecret => "archive-passwords-secret",
             Resource::KmsKeys => "kms-keys",
             Resource::RulesObjects => "rules-objects",
             Resource::RulesCacheObjects => "rules-cache-objects",
@@ -256,11 +267,12 @@ impl Resource {
 }
 
 impl When {
-    const ALL: [When; 9] = [
+    const ALL: [When; 10] = [
         When::Always,
         When::RemovesObjects,
         When::Quarantines,
         When::SigningKeySecret,
+        When::ArchivePasswordsSecret,
         When::SseKms,
         When::RulesInS3,
         When::AllowHashesInS3,
@@ -274,6 +286,7 @@ impl When {
             When::RemovesObjects => "removes-objects",
             When::Quarantines => "quarantines",
             When::SigningKeySecret => "signing-key-secret",
+            When::ArchivePasswordsSecret => "archive-passwords-secret",
             When::SseKms => "sse-kms",
             When::RulesInS3 => "rules-in-s3",
             When::AllowHashesInS3 => "allow-hashes-in-s3",
@@ -291,6 +304,7 @@ impl When {
             }
             When::Quarantines => "ACTION, UNSCANNABLE_ACTION or SUSPICIOUS_ACTION is quarantine",
             When::SigningKeySecret => "SIGNING_KEY_SECRET is set",
+            When::ArchivePasswordsSecret => "ARCHIVE_PASSWORDS_SECRET_ARN is set",
             When::SseKms => "objects or the secret are encrypted with customer managed KMS keys",
             When::RulesInS3 => "RULES names an s3:// location",
             When::AllowHashesInS3 => "ALLOW_HASHES names an s3:// location",

@@ -25,7 +25,8 @@
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use s3_yara_scan::{Config, Engine, Pipeline, RuleSet};
 //!
-//! let config = Config::from_env()?;
+//! let mut config = Config::from_env()?;
+//! s3_yara_scan::store::read_archive_passwords(&mut config).await?;
 //! let (store, signing_key) = s3_yara_scan::store::connect(&config).await?;
 //! let engine = Engine::new(RuleSet::embedded()?, config.scan_timeout);
 //! let pipeline = Pipeline::new(store, engine, config).with_signing_key(signing_key);

@@ -299,8 +299,10 @@ async fn invoke(
     Ok(serde_json::to_value(response)?)
 }
 
-/// The pipeline the function runs: embedded rules, S3, the signing key, checked against S3.
-async fn pipeline(config: Config) -> anyhow::Result<Pipeline<S3Store>> {
+/// The pipeline the function runs: embedded rules, S3, the signing key (and the archive
+/// passwords, when a secret holds them), checked against S3.
+async fn pipeline(mut config: Config) -> anyhow::Result<Pipeline<S3Store>> {
+    store::read_archive_passwords(&mut config).await?;
     let rules = RuleSet::embedded().context("loading the embedded rules")?;
     tracing::info!(
         ruleset = rules.id(),
@@ -310,6 +312,7 @@ async fn pipeline(config: Config) -> anyhow::Result<Pipeline<S3Store>> {
         max_object_size = config.max_object_size,
         concurrency = config.concurrency,
         signing = ?config.signing_key,
+        archive_passwords = config.archive.passwords.as_slice().len(),
         "ready"
     );
     let (store, signing_key) = store::connect(&config).await?;

@@ -18,7 +18,7 @@ mod queue;
 pub mod requests;
 mod s3;
 
-pub use aws::{IdentityError, caller_arn, connect};
+pub use aws::{IdentityError, caller_arn, connect, read_archive_passwords};
 pub use budget::{Budget, Buffer, Full, Hold, Holding, Room, Sink};
 pub use enqueue::{EnqueueError, ScanQueue};
 pub use memory::{Hook, MemoryStore, Versioning};

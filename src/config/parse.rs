@@ -16,6 +16,7 @@ use crate::signature::SigningKey;
 use crate::verdict::{TagKeys, TagSchema, check_tag_key};
 
 mod ops;
+mod passwords;
 mod policy;
 mod rules;
 
@@ -51,6 +52,7 @@ pub fn config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigE
                 "infected" => Encrypted::Infected,
                 _ => Encrypted::Unscannable,
             },
+            passwords: Default::default(), // below, with the secret that may replace them
         },
         s3_timeout: Duration::from_secs(env.number(&s::S3_TIMEOUT_SECS)),
         rules: rules::sources(&mut env, &s::RULES),
@@ -61,6 +63,7 @@ pub fn config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigE
             0 => None,
             n => Some(Duration::from_secs(n)),
         },
+        archive_passwords_secret: None, // below
         signing_key: signing_key(&mut env),
         skip_signed: skip_signed(&mut env),
         tag_keys: tag_keys(&mut env),
@@ -73,6 +76,7 @@ pub fn config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigE
         promote_released: env.word(&s::PROMOTE_RELEASED) == "true",
     };
     config.promote = ops::promotions(&mut env, config.quarantine_bucket());
+    (config.archive.passwords, config.archive_passwords_secret) = passwords::archive(&mut env);
     config.archive.max_member_size = match env.get(&s::ARCHIVE_MAX_MEMBER_SIZE) {
         Some(_) => env.size(&s::ARCHIVE_MAX_MEMBER_SIZE, 1),
         None => config.max_object_size / 2,

@@ -118,6 +118,15 @@ settings! {
     ARCHIVE_ENCRYPTED = "ARCHIVE_ENCRYPTED", "unscannable", OneOf(&["unscannable", "infected"]),
         Parameter("ArchiveEncrypted"),
         "What an encrypted archive member makes of its object: Unscannable, or Infected.";
+    ARCHIVE_PASSWORDS = "ARCHIVE_PASSWORDS", "infected,malware,virus", Text("passwords, \
+        comma-separated (at most 32, each at most 256 bytes), or `none` to try none"),
+        Parameter("ArchivePasswords"),
+        "Passwords tried, in order, on encrypted zip (ZipCrypto, AES) and 7z members: one that \
+        opens a member has it scanned like any other; none fits: ARCHIVE_ENCRYPTED decides.";
+    ARCHIVE_PASSWORDS_SECRET_ARN = "ARCHIVE_PASSWORDS_SECRET_ARN", "", Text("a Secrets Manager \
+        secret name or ARN whose SecretString holds one password per line"),
+        Parameter("ArchivePasswordsSecretArn"),
+        "Secret holding the archive passwords instead of ARCHIVE_PASSWORDS, read at start-up.";
     ALLOWED_TYPES = "ALLOWED_TYPES", "", Text("PREFIX=TYPE,TYPE;… (longest key prefix wins, * for \
         every other key), each TYPE a group, a type name or any: see docs/policies.md or \
         `contract --json`"), Parameter("AllowedTypes"),

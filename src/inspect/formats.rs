@@ -15,6 +15,8 @@
 
 use std::io::Read;
 
+pub(crate) use crate::config::Password;
+
 mod arj;
 mod aspack;
 mod autoit;
@@ -36,6 +38,7 @@ mod mew;
 mod nsis;
 mod ole;
 mod onenote;
+mod password;
 mod pdf;
 mod pdf_crypt;
 mod pe;
@@ -531,6 +534,13 @@ pub trait Visitor {
     fn whole(&self) -> Measure {
         self.measure()
     }
+    /// The passwords tried, in order, on an encrypted member (zip, 7z): one that fits opens it,
+    /// and it is handed over as any other member. None by default.
+    fn passwords(&self) -> &[Password] {
+        &[]
+    }
+    /// Member `name` is about to be handed over, opened with one of [`Visitor::passwords`].
+    fn opened(&mut self, _name: &str) {}
 }
 
 /// A reader that counts the bytes it gave: how much of a stored member the visitor read.

@@ -83,6 +83,7 @@ pub(super) fn limits() -> Limits {
         max_ratio: 100,
         max_member_size: 32 << 20,
         encrypted: Encrypted::Unscannable,
+        passwords: Default::default(),
     }
 }
 

@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use super::encoding::{self, Coding};
-use super::formats::{self, Flow, Format, Measure, Member, Problem, Seen, Visitor};
+use super::formats::{self, Flow, Format, Measure, Member, Password, Problem, Seen, Visitor};
 use super::{Body, ENCRYPTED_RULE, Encrypted, Incomplete, Inspection, Limits, Look, Subject};
 use crate::object::ObjectRef;
 use crate::policy::{Node, Policy, TrueType};
@@ -511,5 +511,15 @@ impl Visitor for Container<'_, '_> {
             cap: limits.max_expanded.min(limits.max_member_size),
             ..self.walk.measure()
         }
+    }
+
+    fn passwords(&self) -> &[Password] {
+        self.walk.limits.passwords.as_slice()
+    }
+
+    fn opened(&mut self, name: &str) {
+        let at = format!("{}>{}", self.walk.at(self.path), shown(name));
+        self.walk
+            .note(format!("{at} opened with an ARCHIVE_PASSWORDS entry"));
     }
 }

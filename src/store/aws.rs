@@ -1,11 +1,13 @@
 //! The AWS clients of the running function, from the default configuration chain
-//! (`AWS_REGION`, `AWS_ENDPOINT_URL` and friends, the Lambda role), the signing key read
-//! from Secrets Manager at start-up, and the caller's identity (`release`).
+//! (`AWS_REGION`, `AWS_ENDPOINT_URL` and friends, the Lambda role), the signing key and the
+//! archive passwords read from Secrets Manager at start-up, and the caller's identity
+//! (`release`).
 
 use std::time::Duration;
 
 use super::S3Store;
-use crate::config::{Config, ConfigError, SigningKeySource, settings};
+use crate::config::settings::{self, Setting};
+use crate::config::{Config, ConfigError, Passwords, SigningKeySource};
 use crate::signature::SigningKey;
 
 /// Builds the S3 store (honouring `S3_FORCE_PATH_STYLE` and `S3_TIMEOUT_SECS`) and resolves the
@@ -37,33 +39,63 @@ async fn read_signing_key(
     shared: &aws_config::SdkConfig,
     secret: &str,
 ) -> Result<SigningKey, ConfigError> {
-    let problem = |why: String| {
-        ConfigError::new(format!(
-            "{}=`{secret}`: {why}",
-            settings::SIGNING_KEY_SECRET.name
-        ))
+    let setting = &settings::SIGNING_KEY_SECRET;
+    let value = secret_string(shared, setting, secret).await?;
+    SigningKey::new(value.into_bytes()).ok_or_else(|| {
+        secret_problem(
+            setting,
+            secret,
+            format!(
+                "the secret is too short (allowed: at least {} bytes)",
+                SigningKey::MIN_LEN
+            ),
+        )
+    })
+}
+
+/// Reads the archive passwords from the secret `ARCHIVE_PASSWORDS_SECRET_ARN` names, when it
+/// is set, into `config`: once, at start-up, so that a secret that cannot be read stops the
+/// function before it judges any object. The error names the variable, never a password.
+pub async fn read_archive_passwords(config: &mut Config) -> Result<(), ConfigError> {
+    let Some(secret) = config.archive_passwords_secret.as_deref() else {
+        return Ok(());
     };
+    let setting = &settings::ARCHIVE_PASSWORDS_SECRET_ARN;
+    let shared = aws_config::load_from_env().await;
+    let text = secret_string(&shared, setting, secret).await?;
+    config.archive.passwords =
+        Passwords::from_secret(&text).map_err(|why| secret_problem(setting, secret, why))?;
+    Ok(())
+}
+
+/// The `SecretString` of `secret`, which `setting` names.
+async fn secret_string(
+    shared: &aws_config::SdkConfig,
+    setting: &Setting,
+    secret: &str,
+) -> Result<String, ConfigError> {
     let out = aws_sdk_secretsmanager::Client::new(shared)
         .get_secret_value()
         .secret_id(secret)
         .send()
         .await
         .map_err(|e| {
-            problem(format!(
+            let why = format!(
                 "cannot read the secret ({}); the function's role needs \
                  secretsmanager:GetSecretValue on it",
                 aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
-            ))
+            );
+            secret_problem(setting, secret, why)
         })?;
-    let value = out
-        .secret_string()
-        .ok_or_else(|| problem("the secret has no SecretString (allowed: a text secret)".into()))?;
-    SigningKey::new(value.as_bytes().to_vec()).ok_or_else(|| {
-        problem(format!(
-            "the secret is too short (allowed: at least {} bytes)",
-            SigningKey::MIN_LEN
-        ))
+    out.secret_string().map(str::to_owned).ok_or_else(|| {
+        let why = "the secret has no SecretString (allowed: a text secret)";
+        secret_problem(setting, secret, why.into())
     })
+}
+
+/// A secret that `setting` names could not be used: why, naming the variable and the secret.
+fn secret_problem(setting: &Setting, secret: &str, why: String) -> ConfigError {
+    ConfigError::new(format!("{}=`{secret}`: {why}", setting.name))
 }
 
 /// STS could not say who the caller is.

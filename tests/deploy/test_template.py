@@ -31,6 +31,8 @@ STATEMENTS = {
     "WriteQuarantine": ("quarantine-objects", "quarantines", "Quarantines"),
     "CheckQuarantineBucket": ("quarantine-bucket", "quarantines", "Quarantines"),
     "ReadSigningKey": ("signing-secret", "signing-key-secret", None),
+    "ReadArchivePasswords": ("archive-passwords-secret", "archive-passwords-secret",
+                             "HasArchivePasswordsSecret"),
     "ReadRules": ("rules-objects", "rules-in-s3", "HasRules"),
     "WriteRulesCache": ("rules-cache-objects", "rules-in-s3", "HasRules"),
     "ListRules": ("rules-bucket", "rules-in-s3", "HasRules"),
@@ -301,6 +303,19 @@ class TemplateMatchesCode(unittest.TestCase):
         self.assertGreaterEqual(generated["PasswordLength"], 64)
         self.assertTrue(generated["ExcludePunctuation"])
         self.assertNotIn("SecretString", created["Properties"], "no key in the template")
+
+    def test_archive_passwords_come_from_one_source_and_only_that_secret_is_read(self):
+        variables = self.function["Properties"]["Environment"]["Variables"]
+        self.assertEqual(variables["ARCHIVE_PASSWORDS"],
+                         {"Fn::If": ["HasArchivePasswordsSecret", "", {"Ref": "ArchivePasswords"}]},
+                         "the binary refuses both at once")
+        self.assertEqual(variables["ARCHIVE_PASSWORDS_SECRET_ARN"],
+                         {"Ref": "ArchivePasswordsSecretArn"})
+        self.assertEqual(self.template["Parameters"]["ArchivePasswords"]["Default"],
+                         self.settings["ARCHIVE_PASSWORDS"]["default"])
+        condition, statement = conditional_statements(self.function)["ReadArchivePasswords"]
+        self.assertEqual(condition, "HasArchivePasswordsSecret")
+        self.assertEqual(statement["Resource"], {"Ref": "ArchivePasswordsSecretArn"})
 
     def test_queue_and_event_source_follow_aws_guidance(self):
         resources = self.template["Resources"]

@@ -11,6 +11,7 @@ mod events;
 mod faults;
 mod large;
 mod operations;
+mod passwords;
 mod pathological;
 mod policies;
 mod poll;

@@ -2,12 +2,15 @@
 //! hundred cases in `cargo test`): seeds of every format built in code, mutated (bytes
 //! flipped, cut, grown, length fields set huge, chunks repeated), and walked as each format,
 //! whatever their bytes look like. A case passes when the walk returns — no panic — within
-//! a second, having read every member it gave.
+//! a second, having read every member it gave. The walk tries the password `infected` on
+//! encrypted members, as `ARCHIVE_PASSWORDS` does: the zip seeds encrypted with it
+//! ([`samples`]) are decrypted.
 
 use std::io::{Cursor, Read, Write};
 use std::time::{Duration, Instant};
 
 use super::{Flow, Format, Measure, Member, Problem, Visitor, samples};
+use crate::config::{Password, Passwords};
 
 /// What one case did wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,8 +67,15 @@ pub fn seeds() -> Vec<Vec<u8>> {
     for sample in [samples::ARJ_METHOD1, samples::LHA_LH5] {
         seeds.push(hex::decode(sample).unwrap_or_default());
     }
+    // Not the 7z: each mutation of its salt costs a key (2^19 SHA-256 rounds), most of the
+    // second a case has in a debug build. The zip keys take 1,000 rounds.
+    let zips = [samples::ZIP_ZIPCRYPTO, samples::ZIP_AES256];
+    seeds.extend(zips.map(|sample| hex::decode(sample).unwrap_or_default()));
     seeds
 }
+
+/// The password the fuzzing walk tries on encrypted members.
+const PASSWORD: &str = "infected";
 
 /// The files of `dir` up to 300 KiB, as more seeds (`--seeds`: the formats whose samples are
 /// on the machine, such as clamav-testfiles' installers, CHM, SIS and AutoIt).
@@ -245,7 +255,10 @@ pub fn case(bytes: &[u8]) -> Option<Failure> {
     for format in Format::ALL {
         let started = Instant::now();
         let walked = std::panic::catch_unwind(|| {
-            let mut reader = Reader { read: 0 };
+            let mut reader = Reader {
+                read: 0,
+                passwords: Passwords::parse(PASSWORD, ',').unwrap_or_default(),
+            };
             super::each_member(format, "fuzz", bytes, false, &mut reader);
         });
         if let Err(panic) = walked {
@@ -264,9 +277,10 @@ pub fn case(bytes: &[u8]) -> Option<Failure> {
     None
 }
 
-/// Reads every member to its end (up to 64 MiB), as the walk would.
+/// Reads every member to its end (up to 64 MiB), as the walk would, trying [`PASSWORD`].
 struct Reader {
     read: u64,
+    passwords: Passwords,
 }
 
 impl Visitor for Reader {
@@ -292,11 +306,24 @@ impl Visitor for Reader {
             deadline: Instant::now() + Duration::from_secs(1),
         }
     }
+
+    fn passwords(&self) -> &[Password] {
+        self.passwords.as_slice()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The samples encrypted with [`PASSWORD`]: zip (ZipCrypto, AES-256) and 7z (data and headers).
+    fn encrypted() -> [&'static str; 3] {
+        [
+            samples::ZIP_ZIPCRYPTO,
+            samples::ZIP_AES256,
+            samples::SEVEN_Z_AES,
+        ]
+    }
 
     #[test]
     fn seeds_are_read_as_their_formats() {
@@ -305,6 +332,27 @@ mod tests {
                 Format::sniff(&seed).is_some(),
                 "{:?}",
                 String::from_utf8_lossy(&seed[..seed.len().min(40)])
+            );
+        }
+    }
+
+    #[test]
+    fn the_encrypted_seeds_are_opened_with_the_password() {
+        for (sample, format) in
+            encrypted()
+                .into_iter()
+                .zip([Format::Zip, Format::Zip, Format::SevenZ])
+        {
+            let mut reader = Reader {
+                read: 0,
+                passwords: Passwords::parse(PASSWORD, ',').unwrap(),
+            };
+            let bytes = hex::decode(sample).unwrap();
+            super::super::each_member(format, "e", &bytes, false, &mut reader);
+            assert_eq!(
+                reader.read,
+                b"a note, encrypted\n".len() as u64,
+                "{format:?}"
             );
         }
     }

@@ -1,33 +1,81 @@
-//! 7z: each file, block by block. A block whose coders include AES is encrypted (its files are
-//! encrypted members: no password is tried); a block that cannot be decoded (a method not
-//! built in, damage) is a problem naming its file, and the walk goes on with the next block,
-//! which 7z decodes independently. A file said to have data that no block holds is a problem.
+//! 7z: each file, block by block. A block whose coders include AES is encrypted: it is tried
+//! with the walk's passwords (`password`: the one whose whole block decodes and checks out
+//! opens it), else its files are encrypted members; so are encrypted headers, tried the same
+//! way. A block that cannot be decoded (a method not built in, damage) is a problem naming its
+//! file, and the walk goes on with the next block, which 7z decodes independently. A file said
+//! to have data that no block holds is a problem.
 
 use std::io::Cursor;
+use std::time::Instant;
 
-use sevenz_rust2::{Archive, Block, BlockDecoder, EncoderMethod, Error, Password};
+use sevenz_rust2::{Archive, BlockDecoder, EncoderMethod, Error, Password};
 
+use super::password::{self, Trial};
 use super::{
     Coder, Counted, DECODER_MEMORY_KIB, Flow, Format, Member, Problem, Seen, Visitor,
     visit_encrypted,
 };
+use crate::config::Password as Listed;
 
 /// The signature header: magic, version, start header CRC, then the next header's offset and
 /// size (from the end of this header).
 const SIGNATURE_HEADER: usize = 32;
+/// The member encrypted headers stand for when no password opens them.
+const ENCRYPTED_HEADERS: &str = "(encrypted 7z headers)";
+
+/// Encrypted headers, read with the first of the visitor's passwords that decrypts them so
+/// that their CRC holds, within the time left; with that password.
+fn encrypted_headers(
+    source: &mut Cursor<&[u8]>,
+    visit: &mut dyn Visitor,
+) -> Option<(Archive, String)> {
+    let deadline = visit.measure().deadline;
+    let opened = in_order(visit.passwords(), None).find_map(|listed| {
+        if Instant::now() >= deadline {
+            return None;
+        }
+        let password = Password::from(listed);
+        let archive = Archive::read_with_memory_limit(source, &password, DECODER_MEMORY_KIB);
+        archive.ok().map(|archive| (archive, listed.to_owned()))
+    })?;
+    visit.opened(ENCRYPTED_HEADERS);
+    Some(opened)
+}
+
+/// The visitor's passwords in the order they are tried: `first` (the one that opened another
+/// part of the archive), then the others. 7z derives each key in 2^19 SHA-256 rounds and its
+/// crate keeps only the last: the password that fits is tried first on the next block.
+fn in_order<'a>(listed: &'a [Listed], first: Option<&'a str>) -> impl Iterator<Item = &'a str> {
+    let rest = listed.iter().map(Listed::as_str);
+    first
+        .into_iter()
+        .chain(rest.filter(move |p| Some(*p) != first))
+}
 
 /// Walks every file of the 7z `bytes`.
 pub(super) fn walk(bytes: &[u8], visit: &mut dyn Visitor) -> Seen {
     let mut seen = Seen::default();
     seen.header(Format::SevenZ, 0..SIGNATURE_HEADER);
-    let password = Password::empty();
     let mut source = Cursor::new(bytes);
-    let archive = match Archive::read_with_memory_limit(&mut source, &password, DECODER_MEMORY_KIB)
-    {
+    // The password that opened part of the archive, tried first on the rest.
+    let mut fit = None;
+    let archive = match Archive::read_with_memory_limit(
+        &mut source,
+        &Password::empty(),
+        DECODER_MEMORY_KIB,
+    ) {
         Ok(archive) => archive,
         Err(Error::PasswordRequired | Error::MaybeBadPassword(_)) => {
-            visit_encrypted(visit, "(encrypted 7z headers)".into());
-            return seen;
+            match encrypted_headers(&mut source, visit) {
+                Some((archive, password)) => {
+                    fit = Some(password);
+                    archive
+                }
+                None => {
+                    visit_encrypted(visit, ENCRYPTED_HEADERS.into());
+                    return seen;
+                }
+            }
         }
         Err(e) => {
             visit.problem(problem(None, e));
@@ -42,7 +90,12 @@ pub(super) fn walk(bytes: &[u8], visit: &mut dyn Visitor) -> Seen {
         if names.is_empty() {
             continue;
         }
-        if block(&archive, index, names, &mut source, &mut seen, visit) == Flow::Stop {
+        let block = Block {
+            archive: &archive,
+            index,
+            names,
+        };
+        if block.visit(&mut fit, &mut source, &mut seen, visit) == Flow::Stop {
             break;
         }
     }
@@ -93,7 +146,7 @@ fn packed(archive: &Archive, seen: &mut Seen) {
 
 /// What compressed `block`'s packed stream, as far as finding its end goes: its one coder
 /// that is not a filter (filters work on what it decodes), when that is one measured here.
-fn coder_of(block: &Block) -> Coder {
+fn coder_of(block: &sevenz_rust2::Block) -> Coder {
     const FILTERS: [&[u8]; 9] = [
         EncoderMethod::ID_DELTA,
         EncoderMethod::ID_BCJ_X86,
@@ -155,62 +208,137 @@ fn copied_at(archive: &Archive, index: usize) -> Option<usize> {
     copies.then(|| pack_start(archive, *first))
 }
 
-/// Visits the files of block `index`, named `names`.
-fn block(
-    archive: &Archive,
+/// One block of an archive.
+struct Block<'a> {
+    archive: &'a Archive,
     index: usize,
-    names: &[&str],
-    source: &mut Cursor<&[u8]>,
-    seen: &mut Seen,
-    visit: &mut dyn Visitor,
-) -> Flow {
-    let encrypted = archive.blocks[index]
-        .coders
-        .iter()
-        .any(|c| c.encoder_method_id() == EncoderMethod::ID_AES256_SHA256);
-    if encrypted {
-        return encrypted_files(names, visit);
-    }
-    let password = Password::empty();
-    let decoder = BlockDecoder::new_with_memory_limit(
-        1,
-        DECODER_MEMORY_KIB,
-        index,
-        archive,
-        &password,
-        source,
-    );
-    let (mut current, mut stopped, mut read) = (None, false, 0);
-    let result = decoder.for_each_entries(&mut |entry, reader| {
-        if !entry.has_stream {
-            return Ok(true);
+    /// The names of its files with data.
+    names: &'a [&'a str],
+}
+
+impl Block<'_> {
+    /// Visits the files: an encrypted block's with the first of the visitor's passwords that
+    /// fits (`fit`, the one that opened another part of the archive, first; updated), else as
+    /// encrypted members.
+    fn visit(
+        &self,
+        fit: &mut Option<String>,
+        source: &mut Cursor<&[u8]>,
+        seen: &mut Seen,
+        visit: &mut dyn Visitor,
+    ) -> Flow {
+        let encrypted = self.archive.blocks[self.index]
+            .coders
+            .iter()
+            .any(|c| c.encoder_method_id() == EncoderMethod::ID_AES256_SHA256);
+        if !encrypted {
+            return self.decode(&Password::empty(), false, source, seen, visit);
         }
-        current = Some(entry.name.clone());
-        let mut counted = Counted::new(reader);
-        let flow = visit.member(Member {
-            name: entry.name.clone(),
-            reader: &mut counted,
-            encrypted: false,
-            stream: false,
-            parts: None,
+        match self.fitting(fit.as_deref(), source, visit) {
+            Some(listed) => {
+                let password = Password::from(listed.as_str());
+                *fit = Some(listed);
+                self.decode(&password, true, source, seen, visit)
+            }
+            None => encrypted_files(self.names, visit),
+        }
+    }
+
+    /// The first of the visitor's passwords (`first` first) with which the block decodes to
+    /// its end, every file's CRC holding (7z's AES has no check of its own: a wrong key
+    /// decrypts to garbage). Each file is read into nothing, within the cap of one member and
+    /// the time left.
+    fn fitting(
+        &self,
+        first: Option<&str>,
+        source: &mut Cursor<&[u8]>,
+        visit: &dyn Visitor,
+    ) -> Option<String> {
+        let measure = visit.whole();
+        for listed in in_order(visit.passwords(), first) {
+            // Each key costs up to 2^24 SHA-256 rounds (the crate's cap), which no read
+            // interrupts: a block of a hostile archive is not tried once the time is up.
+            if Instant::now() >= measure.deadline {
+                return None;
+            }
+            let password = Password::from(listed);
+            let decoder = BlockDecoder::new_with_memory_limit(
+                1,
+                DECODER_MEMORY_KIB,
+                self.index,
+                self.archive,
+                &password,
+                source,
+            );
+            let mut trial = Trial::Fits;
+            let result = decoder.for_each_entries(&mut |_, reader| {
+                trial = password::trial(reader, measure);
+                Ok(trial == Trial::Fits)
+            });
+            match (trial, result) {
+                (Trial::Fits, Ok(_)) => return Some(listed.to_owned()),
+                (Trial::Undecided, _) => return None,
+                (Trial::Fits | Trial::Wrong, _) => {}
+            }
+        }
+        None
+    }
+
+    /// Hands each file to `visit`, decoded with `password` (`opened`: a listed one, of which
+    /// the visitor is told for each file); a block that fails to decode is a problem naming
+    /// the file.
+    fn decode(
+        &self,
+        password: &Password,
+        opened: bool,
+        source: &mut Cursor<&[u8]>,
+        seen: &mut Seen,
+        visit: &mut dyn Visitor,
+    ) -> Flow {
+        let (archive, index) = (self.archive, self.index);
+        let decoder = BlockDecoder::new_with_memory_limit(
+            1,
+            DECODER_MEMORY_KIB,
+            index,
+            archive,
+            password,
+            source,
+        );
+        let (mut current, mut stopped, mut read) = (None, false, 0);
+        let result = decoder.for_each_entries(&mut |entry, reader| {
+            if !entry.has_stream {
+                return Ok(true);
+            }
+            current = Some(entry.name.clone());
+            if opened {
+                visit.opened(&entry.name);
+            }
+            let mut counted = Counted::new(reader);
+            let flow = visit.member(Member {
+                name: entry.name.clone(),
+                reader: &mut counted,
+                encrypted: false,
+                stream: false,
+                parts: None,
+            });
+            read += counted.read();
+            stopped = flow == Flow::Stop;
+            // Any other answer than go on leaves the rest of the block undecoded.
+            Ok(flow == Flow::Continue)
         });
-        read += counted.read();
-        stopped = flow == Flow::Stop;
-        // Any other answer than go on leaves the rest of the block undecoded.
-        Ok(flow == Flow::Continue)
-    });
-    // A copied block's files lie one after the other: those read, from its start.
-    if let Some(start) = copied_at(archive, index) {
-        seen.content(start..start.saturating_add(read));
-    }
-    if stopped {
-        return Flow::Stop;
-    }
-    match result {
-        Ok(_) => Flow::Continue,
-        Err(e) => {
-            let name = current.unwrap_or_else(|| names[0].to_owned());
-            visit.problem(problem(Some(name), e))
+        // A copied block's files lie one after the other: those read, from its start.
+        if let Some(start) = copied_at(archive, index) {
+            seen.content(start..start.saturating_add(read));
+        }
+        if stopped {
+            return Flow::Stop;
+        }
+        match result {
+            Ok(_) => Flow::Continue,
+            Err(e) => {
+                let name = current.unwrap_or_else(|| self.names[0].to_owned());
+                visit.problem(problem(Some(name), e))
+            }
         }
     }
 }
@@ -283,6 +411,14 @@ mod tests {
                 "has data, but no block of the archive holds it"
             )]
         );
+    }
+
+    #[test]
+    fn the_password_that_opened_part_of_the_archive_is_tried_first_and_once() {
+        let listed = crate::config::Passwords::parse("infected,malware,virus", ',').unwrap();
+        let order = |first| in_order(listed.as_slice(), first).collect::<Vec<_>>();
+        assert_eq!(order(None), ["infected", "malware", "virus"]);
+        assert_eq!(order(Some("virus")), ["virus", "infected", "malware"]);
     }
 
     #[test]

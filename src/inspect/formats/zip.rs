@@ -5,16 +5,24 @@
 //! takes but its stream does not, as Java's `ZipInputStream` finds it). Every file, and every
 //! entry with data whatever its mode or name says (a symbolic link, a name ending in `/` or
 //! `\`: extractors write them as files), is a member. A member that cannot be read is a
-//! problem; the walk goes on with the next, as unzip does.
+//! problem; the walk goes on with the next, as unzip does. An encrypted member (ZipCrypto, WinZip
+//! AES) listed by a directory is tried with the walk's passwords (`password`); one found only by
+//! its local header is told of as encrypted.
 
 use std::collections::HashSet;
 use std::io::Cursor;
+use std::time::Instant;
 
 use memchr::memmem;
 use zip::CompressionMethod;
 use zip::result::ZipError;
 
+use super::password::{self, Trial};
 use super::{Coder, Counted, Flow, Format, Member, Problem, Seen, Visitor, visit_encrypted};
+use crate::config::Password;
+
+/// A zip archive read from memory.
+type Archive<'a> = zip::ZipArchive<Cursor<&'a [u8]>>;
 
 /// An end-of-central-directory record starts so, and is at least this long.
 const END_MAGIC: &[u8] = b"PK\x05\x06";
@@ -155,30 +163,79 @@ fn account(seen: &mut Seen, data: Data, read: usize) {
 
 /// Hands member `i` to `visit`, or says why it cannot be read; with the bytes read.
 fn entry(
-    archive: &mut zip::ZipArchive<Cursor<&[u8]>>,
+    archive: &mut Archive<'_>,
     i: usize,
     name: String,
     visit: &mut dyn Visitor,
 ) -> (Flow, usize) {
     match archive.by_index(i) {
+        Ok(mut file) if has_data(&file) => return hand_over(&mut file, name, visit),
+        Ok(_) => return (Flow::Continue, 0),
+        Err(ZipError::UnsupportedArchive(ZipError::PASSWORD_REQUIRED)) => {}
+        Err(e) => return (visit.problem(problem(name, e)), 0),
+    }
+    encrypted_entry(archive, i, name, visit)
+}
+
+/// Hands `file`, whose bytes can be read, to `visit`; with the bytes read.
+fn hand_over<R: std::io::Read>(
+    file: &mut zip::read::ZipFile<'_, R>,
+    name: String,
+    visit: &mut dyn Visitor,
+) -> (Flow, usize) {
+    let mut counted = Counted::new(file);
+    let flow = visit.member(Member {
+        name,
+        reader: &mut counted,
+        encrypted: false,
+        stream: false,
+        parts: None,
+    });
+    (flow, counted.read())
+}
+
+/// Encrypted member `i`: opened with the first of the visitor's passwords that fits, and
+/// handed over as any member; else told of as encrypted.
+fn encrypted_entry(
+    archive: &mut Archive<'_>,
+    i: usize,
+    name: String,
+    visit: &mut dyn Visitor,
+) -> (Flow, usize) {
+    let Some(password) = fitting(archive, i, visit) else {
+        return (visit_encrypted(visit, name), 0);
+    };
+    match archive.by_index_decrypt(i, password.as_str().as_bytes()) {
         Ok(mut file) if has_data(&file) => {
-            let encrypted = file.encrypted();
-            let mut counted = Counted::new(&mut file);
-            let flow = visit.member(Member {
-                name,
-                reader: &mut counted,
-                encrypted,
-                stream: false,
-                parts: None,
-            });
-            (flow, counted.read())
+            visit.opened(&name);
+            hand_over(&mut file, name, visit)
         }
         Ok(_) => (Flow::Continue, 0),
-        Err(ZipError::UnsupportedArchive(ZipError::PASSWORD_REQUIRED)) => {
-            (visit_encrypted(visit, name), 0)
-        }
         Err(e) => (visit.problem(problem(name, e)), 0),
     }
+}
+
+/// The first of the visitor's passwords that opens member `i` and whose bytes check out to
+/// their end (CRC-32, or AES's authentication code): ZipCrypto's one-byte check lets 1 wrong
+/// password in 256 through. Only encrypted members pay for this.
+fn fitting(archive: &mut Archive<'_>, i: usize, visit: &dyn Visitor) -> Option<Password> {
+    let measure = visit.whole();
+    for password in visit.passwords() {
+        if Instant::now() >= measure.deadline {
+            return None;
+        }
+        let trial = match archive.by_index_decrypt(i, password.as_str().as_bytes()) {
+            Ok(mut file) => password::trial(&mut file, measure),
+            // A wrong password, or what no password can open (a method not decoded here).
+            Err(_) => Trial::Wrong,
+        };
+        match trial {
+            Trial::Fits => return Some(password.clone()),
+            Trial::Wrong => continue,
+            Trial::Undecided => return None,
+        }
+    }
+    None
 }
 
 /// True for an entry that is a file, or has data whatever it says it is: a symbolic link
