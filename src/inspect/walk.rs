@@ -8,16 +8,19 @@
 use std::time::{Duration, Instant};
 
 use super::encoding::{self, Coding};
-use super::formats::{self, Flow, Format, Measure, Member, Password, Problem, Seen, Visitor};
+use super::formats::{self, Flow, Format, Measure, Member, Problem, Seen};
 use super::{Body, ENCRYPTED_RULE, Encrypted, Incomplete, Inspection, Limits, Look, Subject};
 use crate::object::ObjectRef;
 use crate::policy::{Node, Policy, TrueType};
 use crate::scan::{Engine, Match, RuleSets, ScanError};
 use crate::store::{Budget, Holding};
 
+mod container;
 mod decode;
 mod judged;
 mod read;
+
+use container::Container;
 
 /// Notes kept for the log; more are counted, not kept.
 const MAX_NOTES: usize = 32;
@@ -460,66 +463,5 @@ fn shown(name: &str) -> String {
     match name.char_indices().nth(MAX_NAME) {
         Some((cut, _)) => format!("{}…", &name[..cut]),
         None => name.to_owned(),
-    }
-}
-
-/// One container's walk, as its formats walker sees the walk.
-struct Container<'w, 'a> {
-    walk: &'w mut Walk<'a>,
-    path: &'w mut Vec<String>,
-    parent: &'w Subject,
-    embedded: bool,
-    /// Members handed over (read, or found encrypted).
-    visited: u64,
-    problems: Vec<Problem>,
-    /// Problems beyond those kept.
-    more_problems: usize,
-    stopped: bool,
-}
-
-impl Visitor for Container<'_, '_> {
-    fn member(&mut self, member: Member<'_>) -> Flow {
-        self.visited += 1;
-        let flow = self
-            .walk
-            .member(member, self.path, self.parent, self.embedded);
-        self.stopped |= flow == Flow::Stop;
-        flow
-    }
-
-    fn problem(&mut self, problem: Problem) -> Flow {
-        match self.problems.len() {
-            n if n < MAX_PROBLEMS => self.problems.push(problem),
-            _ => self.more_problems += 1,
-        }
-        if Instant::now() < self.walk.deadline {
-            return Flow::Continue;
-        }
-        self.stopped = true;
-        self.walk.timed_out(self.path)
-    }
-
-    fn measure(&self) -> Measure {
-        self.walk.measure()
-    }
-
-    /// The decoders that hold a container's files at once hold them outside the budget, as
-    /// their dictionaries are: no more than one member may be.
-    fn whole(&self) -> Measure {
-        let limits = self.walk.limits;
-        Measure {
-            cap: limits.max_expanded.min(limits.max_member_size),
-            ..self.walk.measure()
-        }
-    }
-
-    fn passwords(&self) -> &[Password] {
-        self.walk.limits.passwords.as_slice()
-    }
-
-    fn opened(&mut self, name: &str) {
-        let at = format!("{}>{}", self.walk.at(self.path), shown(name));
-        self.walk
-            .note(format!("{at} opened with an ARCHIVE_PASSWORDS entry"));
     }
 }
