@@ -628,6 +628,14 @@ class DocsMatchCode(unittest.TestCase):
                     self.assertTrue(rows[setting["name"]].startswith(f"`{setting['default']}`"),
                                     rows[setting["name"]])
 
+    def test_the_types_vocabulary_is_documented_group_by_group(self):
+        rows = dict(re.findall(r"^\| `([a-z]+)` \| ([^|]*) \|", read("docs/policies.md"), re.M))
+        vocabulary = invariants.contract()["types"]
+        self.assertEqual(sorted(rows), sorted(vocabulary["groups"]))
+        for t in vocabulary["types"]:
+            with self.subTest(t["name"]):
+                self.assertIn(f"`{t['name']}`", rows[t["group"]].split())
+
 
 class SamConfig(unittest.TestCase):
     def test_each_region_environment_deploys_that_region_with_known_parameters(self):
