@@ -93,6 +93,10 @@ const SCRIPTS: &[&str] = &[
     ".lnk", ".hta", ".js", ".jse", ".vbs", ".vbe", ".wsf", ".wsh", ".ps1", ".psm1", ".bat", ".cmd",
 ];
 
+/// Archives Windows does not open with a double click: the web code and `.bat` files a
+/// software or documentation tarball holds are not delivered to be run.
+const UNIX_ARCHIVES: &[&str] = &["tar", "cpio", "gz", "bz2", "xz", "zst"];
+
 /// Routines Office runs by themselves (MS-VBA names; Word's, Excel's, PowerPoint's).
 const AUTORUN: &[&str] = &[
     "AutoOpen",
@@ -144,7 +148,7 @@ fn in_container(place: Place<'_>) -> Option<Active> {
     // Windows runs these on a double click; a `#!` script or PHP file in a tarball is
     // ordinary software (the type policies judge those).
     let script = SCRIPTS.contains(&place.extension) || place.kind.name == "lnk";
-    if parent.group.holds_files() && script {
+    if parent.group.holds_files() && script && !UNIX_ARCHIVES.contains(&parent.name) {
         let what = match place.extension {
             "" => place.kind.name.to_owned(),
             ext => ext.trim_start_matches('.').to_owned(),

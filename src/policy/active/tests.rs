@@ -77,9 +77,11 @@ fn rtf_objects_dde_fields_and_scripts_in_archives() {
     );
     let shortcut = place("x", "", "lnk", Some("eml"));
     assert_eq!(find(b"L\0\0\0", shortcut), [Active::Script("lnk".into())]);
-    // A `#!` script in a tarball is ordinary software.
-    let shell = place("configure", "", "sh", Some("tar"));
+    // A `#!` script anywhere, web code in a tarball, are ordinary software.
+    let shell = place("configure", "", "sh", Some("zip"));
     assert!(find(b"#!/bin/sh", shell).is_empty());
+    let web = place("searchindex.js", ".js", "text", Some("tar"));
+    assert!(find(b"Search.setIndex({})", web).is_empty());
     // The same script as the object itself, or a document's part, is not "in an archive".
     assert!(
         find(
