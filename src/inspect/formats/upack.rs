@@ -314,25 +314,7 @@ fn tables(
     shift: u32,
     marker: u8,
 ) -> Res<Plan> {
-    let (mut esi, mut edi, n) = if alt {
-        if m.b(esi.wrapping_add(6))? != 0xbe || m.b(esi.wrapping_add(11))? != 0xbf {
-            return Err("loader: no mov esi/edi");
-        }
-        let src = m.r32(esi.wrapping_add(7))?;
-        if src < base || src > vma {
-            return Err("loader: table outside the image");
-        }
-        (
-            src.wrapping_sub(base),
-            m.r32(esi.wrapping_add(12))?.wrapping_sub(vma),
-            0x16,
-        )
-    } else {
-        if m.b(esi.wrapping_add(7))? != 0xbe {
-            return Err("loader: no mov esi");
-        }
-        (m.r32(esi.wrapping_add(8))?.wrapping_sub(vma), edi, 0x27)
-    };
+    let (mut esi, mut edi, n) = table_block(m, esi, edi, vma, base, alt)?;
     for _ in 0..n {
         let v = m.r32(esi)?;
         m.w32(edi, v)?;
@@ -376,6 +358,33 @@ fn tables(
         calls,
         marker,
     })
+}
+
+/// Where the loader's table block is (`mov esi`, and for the other loader `mov edi`) and how
+/// many dwords it has.
+fn table_block(
+    m: &Mem,
+    esi: u32,
+    edi: u32,
+    vma: u32,
+    base: u32,
+    alt: bool,
+) -> Res<(u32, u32, u32)> {
+    if !alt {
+        if m.b(esi.wrapping_add(7))? != 0xbe {
+            return Err("loader: no mov esi");
+        }
+        return Ok((m.r32(esi.wrapping_add(8))?.wrapping_sub(vma), edi, 0x27));
+    }
+    if m.b(esi.wrapping_add(6))? != 0xbe || m.b(esi.wrapping_add(11))? != 0xbf {
+        return Err("loader: no mov esi/edi");
+    }
+    let src = m.r32(esi.wrapping_add(7))?;
+    if src < base || src > vma {
+        return Err("loader: table outside the image");
+    }
+    let edi = m.r32(esi.wrapping_add(12))?.wrapping_sub(vma);
+    Ok((src.wrapping_sub(base), edi, 0x16))
 }
 
 /// Upack stores call/jmp targets as big-endian absolute values tagged by a marker byte.
