@@ -289,15 +289,7 @@ fn local(bytes: &[u8], at: usize, walked: &mut Walked, visit: &mut dyn Visitor) 
                 } else if file.encrypted() {
                     (visit_encrypted(visit, name), 0)
                 } else {
-                    let mut counted = Counted::new(&mut file);
-                    let flow = visit.member(Member {
-                        name,
-                        reader: &mut counted,
-                        encrypted: false,
-                        stream: false,
-                        parts: None,
-                    });
-                    (flow, counted.read())
+                    hand_over(&mut file, name, visit)
                 };
                 (flow, data, read)
             }
