@@ -7,6 +7,7 @@ use std::time::Duration;
 
 pub use crate::filter::{Filters, SkippedAction};
 use crate::object::ObjectRef;
+pub use crate::onboard::{OnboardTag, Onboarding};
 use crate::policy::Policy;
 pub use crate::publish::ResultEvents;
 use crate::signature::SigningKey;
@@ -230,6 +231,9 @@ pub struct Config {
     /// its signed `Released`; otherwise it is scanned again, and the scan decides
     /// (`PROMOTE_RELEASED`).
     pub promote_released: bool,
+    /// Buckets onboarded by a tag, and the topic they notify (`ONBOARD_TAG`,
+    /// `NOTIFICATION_TOPIC_ARN`).
+    pub onboard: Onboarding,
 }
 
 impl Config {

@@ -11,12 +11,19 @@ use crate::metrics;
 use crate::store::Op;
 use crate::verdict::TagKeys;
 
+mod onboard;
 mod release;
 mod vocabulary;
 
 use vocabulary::{tag_schemas, types, verdicts};
 
+pub use onboard::ONBOARD_GRANTS;
 pub use release::RELEASE_GRANTS;
+
+/// Every permission the function's role may need: [`GRANTS`] and [`ONBOARD_GRANTS`].
+pub fn function_grants() -> impl Iterator<Item = &'static Grant> {
+    GRANTS.iter().chain(ONBOARD_GRANTS)
+}
 
 /// What a permission is granted on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +62,12 @@ pub enum Resource {
     ProductionObjects,
     /// The production buckets themselves.
     ProductionBuckets,
+    /// The objects of buckets onboarded by tag: any bucket of the account.
+    OnboardedObjects,
+    /// Buckets onboarded by tag, and those that may be: any bucket of the account.
+    OnboardedBuckets,
+    /// The account's list of buckets (ListBuckets has no other resource).
+    AllBuckets,
 }
 
 /// When a permission is needed.
@@ -80,6 +93,8 @@ pub enum When {
     ResultEvents,
     /// When clean objects are promoted to production buckets (`PROMOTE`).
     Promotes,
+    /// When buckets are onboarded by tag (`ONBOARD_TAG`, the template's `OnboardByTag`).
+    OnboardsByTag,
 }
 
 /// One permission the function's role needs.
@@ -108,28 +123,35 @@ const COPY_TARGET: &[&str] = &[
     "s3:DeleteObjectVersion",
 ];
 
-/// Every permission the function's role needs, and nothing else.
+/// What the objects of a bucket the function judges need: read and tag each version.
+const SCAN_OBJECTS: &[&str] = &[
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:GetObjectTagging",
+    "s3:GetObjectVersionTagging",
+    "s3:PutObjectTagging",
+    "s3:PutObjectVersionTagging",
+    "s3:DeleteObjectTagging",
+    "s3:DeleteObjectVersionTagging",
+];
+
+/// What removing an object (quarantine, delete, promotion) needs where it was.
+const REMOVE_OBJECTS: &[&str] = &["s3:DeleteObject", "s3:DeleteObjectVersion"];
+
+/// Every permission the function's role needs, and nothing else, but for onboarding by tag's
+/// ([`ONBOARD_GRANTS`]); [`function_grants`] gives both.
 pub const GRANTS: &[Grant] = &[
     Grant {
         resource: Resource::ProtectedObjects,
         when: When::Always,
-        actions: &[
-            "s3:GetObject",
-            "s3:GetObjectVersion",
-            "s3:GetObjectTagging",
-            "s3:GetObjectVersionTagging",
-            "s3:PutObjectTagging",
-            "s3:PutObjectVersionTagging",
-            "s3:DeleteObjectTagging",
-            "s3:DeleteObjectVersionTagging",
-        ],
+        actions: SCAN_OBJECTS,
         why: "read and tag each object version (an empty tag set is a DeleteObjectTagging); \
               read it as the source of its quarantine copy",
     },
     Grant {
         resource: Resource::ProtectedObjects,
         when: When::RemovesObjects,
-        actions: &["s3:DeleteObject", "s3:DeleteObjectVersion"],
+        actions: REMOVE_OBJECTS,
         why: "delete a quarantined or infected version",
     },
     Grant {
@@ -265,12 +287,15 @@ impl Resource {
             Resource::ScanQueue => "scan-queue",
             Resource::ProductionObjects => "production-objects",
             Resource::ProductionBuckets => "production-buckets",
+            Resource::OnboardedObjects => "onboarded-objects",
+            Resource::OnboardedBuckets => "onboarded-buckets",
+            Resource::AllBuckets => "all-buckets",
         }
     }
 }
 
 impl When {
-    const ALL: [When; 10] = [
+    const ALL: [When; 11] = [
         When::Always,
         When::RemovesObjects,
         When::Quarantines,
@@ -281,6 +306,7 @@ impl When {
         When::AllowHashesInS3,
         When::ResultEvents,
         When::Promotes,
+        When::OnboardsByTag,
     ];
 
     fn name(self) -> &'static str {
@@ -295,6 +321,7 @@ impl When {
             When::AllowHashesInS3 => "allow-hashes-in-s3",
             When::ResultEvents => "result-events",
             When::Promotes => "promotes",
+            When::OnboardsByTag => "onboards-by-tag",
         }
     }
 
@@ -313,6 +340,10 @@ impl When {
             When::AllowHashesInS3 => "ALLOW_HASHES names an s3:// location",
             When::ResultEvents => "RESULT_EVENT_BUS or RESULT_TOPIC_ARN is set",
             When::Promotes => "PROMOTE is set",
+            When::OnboardsByTag => {
+                "ONBOARD_TAG is not off and NOTIFICATION_TOPIC_ARN is set (the template's \
+                 OnboardByTag)"
+            }
         }
     }
 }
@@ -334,7 +365,7 @@ pub fn to_json() -> Value {
             "per_error_kind": "Errors",
             "error_kinds": metrics::ERROR_KINDS,
         }),
-        "grants": grants(GRANTS),
+        "grants": grants(function_grants()),
         "release_grants": grants(RELEASE_GRANTS),
         "when": When::ALL.iter().map(|w| (w.name().to_owned(), json!(w.describe())))
             .collect::<serde_json::Map<_, _>>(),
@@ -349,9 +380,9 @@ pub fn to_json() -> Value {
     })
 }
 
-fn grants(grants: &[Grant]) -> Vec<Value> {
+fn grants<'a>(grants: impl IntoIterator<Item = &'a Grant>) -> Vec<Value> {
     grants
-        .iter()
+        .into_iter()
         .map(|g| {
             json!({
                 "resource": g.resource.name(),
@@ -401,8 +432,7 @@ mod tests {
 
     #[test]
     fn every_call_is_granted_and_nothing_more() {
-        let granted: BTreeSet<&str> = GRANTS
-            .iter()
+        let granted: BTreeSet<&str> = function_grants()
             .flat_map(|g| g.actions.iter().copied())
             .collect();
         let mut called = BTreeSet::new();

@@ -63,8 +63,12 @@ impl<S: ObjectStore> Pipeline<S> {
             // Each quarantine copy would announce itself and be quarantined again, forever.
             return report.ending(Disposition::Acknowledge(Settled::QuarantineBucket));
         }
-        if !self.config.judges(bucket) {
-            return report.ending(Disposition::Retry(Retry::NotProtected(bucket.clone())));
+        match self.judged(bucket).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return report.ending(Disposition::Retry(Retry::NotProtected(bucket.clone())));
+            }
+            Err(e) => return report.ending(Disposition::Retry(Retry::Read(e))),
         }
         match self.filtered(event, &report).await {
             filtered::Filtered::Scan => {}

@@ -57,6 +57,7 @@ pub mod inspect;
 pub mod journey;
 pub mod metrics;
 pub mod object;
+pub mod onboard;
 pub mod pipeline;
 pub mod policy;
 pub mod poll;

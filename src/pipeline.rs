@@ -48,6 +48,8 @@ pub struct Pipeline<S> {
     pub(crate) budget: Budget,
     /// Where result events go, when they are on (`RESULT_*`).
     pub(crate) publisher: Option<Arc<dyn Publish>>,
+    /// Which buckets carry ONBOARD_TAG, as last read.
+    pub(crate) onboarded: crate::onboard::TagCache,
     rule_state: tokio::sync::Mutex<RuleState>,
 }
 
@@ -71,6 +73,7 @@ impl<S: ObjectStore> Pipeline<S> {
             config,
             signing_key,
             publisher: None,
+            onboarded: Default::default(),
             rule_state: tokio::sync::Mutex::new(rule_state),
         }
     }

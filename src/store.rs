@@ -10,6 +10,7 @@ use std::future::Future;
 use crate::object::{ObjectInfo, ObjectRef, SseKms, Tags};
 
 mod aws;
+mod buckets;
 mod budget;
 mod enqueue;
 mod memory;
@@ -19,6 +20,7 @@ pub mod requests;
 mod s3;
 
 pub use aws::{IdentityError, caller_arn, connect, read_archive_passwords};
+pub use buckets::{BucketStore, Destination, DestinationKind, ListedBucket, Notifications};
 pub use budget::{Budget, Buffer, Full, Hold, Holding, Room, Sink};
 pub use enqueue::{EnqueueError, ScanQueue};
 pub use memory::{Hook, MemoryStore, Versioning};
@@ -87,11 +89,16 @@ pub enum Op {
     PutEvents,
     Publish,
     SendMessage,
+    GetBucketTagging,
+    GetBucketNotificationConfiguration,
+    PutBucketNotificationConfiguration,
+    ListBuckets,
+    GetBucketLocation,
 }
 
 impl Op {
     /// Every call the function makes.
-    pub const ALL: [Op; 19] = [
+    pub const ALL: [Op; 24] = [
         Op::GetObject,
         Op::HeadObject,
         Op::GetObjectTagging,
@@ -111,6 +118,11 @@ impl Op {
         Op::PutEvents,
         Op::Publish,
         Op::SendMessage,
+        Op::GetBucketTagging,
+        Op::GetBucketNotificationConfiguration,
+        Op::PutBucketNotificationConfiguration,
+        Op::ListBuckets,
+        Op::GetBucketLocation,
     ];
 
     /// The IAM actions that allow this call: without a version id, then with one (the same
@@ -138,6 +150,15 @@ impl Op {
             Op::PutEvents => ("events:PutEvents", "events:PutEvents"),
             Op::Publish => ("sns:Publish", "sns:Publish"),
             Op::SendMessage => ("sqs:SendMessage", "sqs:SendMessage"),
+            Op::GetBucketTagging => ("s3:GetBucketTagging", "s3:GetBucketTagging"),
+            Op::GetBucketNotificationConfiguration => {
+                ("s3:GetBucketNotification", "s3:GetBucketNotification")
+            }
+            Op::PutBucketNotificationConfiguration => {
+                ("s3:PutBucketNotification", "s3:PutBucketNotification")
+            }
+            Op::ListBuckets => ("s3:ListAllMyBuckets", "s3:ListAllMyBuckets"),
+            Op::GetBucketLocation => ("s3:GetBucketLocation", "s3:GetBucketLocation"),
         }
     }
 }
@@ -296,4 +317,8 @@ pub trait ObjectStore: Send + Sync {
         &self,
         bucket: &str,
     ) -> impl Future<Output = Result<Option<bool>, StoreError>> + Send;
+
+    /// The tag set of `bucket` itself (empty when it has none): whether a bucket onboarded by
+    /// its tag (`ONBOARD_TAG`) is judged.
+    fn bucket_tags(&self, bucket: &str) -> impl Future<Output = Result<Tags, StoreError>> + Send;
 }

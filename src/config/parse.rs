@@ -15,6 +15,7 @@ use super::{
 use crate::signature::SigningKey;
 use crate::verdict::{TagKeys, TagSchema, check_tag_key};
 
+mod onboard;
 mod ops;
 mod passwords;
 mod policy;
@@ -74,6 +75,7 @@ pub fn config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigE
         results: ops::results(&mut env),
         promote: Vec::new(), // below, once the quarantine bucket is known
         promote_released: env.word(&s::PROMOTE_RELEASED) == "true",
+        onboard: onboard::onboarding(&mut env),
     };
     config.promote = ops::promotions(&mut env, config.quarantine_bucket());
     (config.archive.passwords, config.archive_passwords_secret) = passwords::archive(&mut env);

@@ -166,6 +166,12 @@ settings! {
         "Whether an object released from quarantine (`s3-yara-scan release`) into a staging \
         bucket is promoted on its signed Released; false: it is scanned again, and the scan \
         decides.";
+    ONBOARD_TAG = "ONBOARD_TAG", "s3-yara-scan=protect", Text("KEY=VALUE (a bucket tag; the key \
+        case-sensitive), or `off`"), Parameter("OnboardTag"),
+        "Buckets carrying this tag are onboarded: wired to NOTIFICATION_TOPIC_ARN (CloudTrail \
+        events, `s3-yara-scan onboard`) and their objects judged; `off`: only the listed buckets.";
+    NOTIFICATION_TOPIC_ARN = "NOTIFICATION_TOPIC_ARN", "", Text("an SNS topic ARN"), Template,
+        "The topic the scan queue is subscribed to, which onboarded buckets notify.";
     RESULT_EVENT_BUS = "RESULT_EVENT_BUS", "", Text("an EventBridge bus name or ARN; `default` \
         for the account's default bus"), Parameter("ResultEventBus"),
         "Each object's result is published to this bus (detail-type `S3 Object Scan Result v1`).";

@@ -68,6 +68,8 @@ struct Bucket {
     versioning: Versioning,
     /// Each key's versions, oldest first.
     keys: BTreeMap<String, Vec<Version>>,
+    /// The bucket's own tags, its notification configuration and region (`buckets.rs`).
+    meta: buckets::Meta,
 }
 
 #[derive(Debug, Default)]
@@ -118,6 +120,7 @@ impl MemoryStore {
         let bucket = state.buckets.entry(name.to_owned()).or_insert(Bucket {
             versioning,
             keys: BTreeMap::new(),
+            meta: buckets::Meta::default(),
         });
         bucket.versioning = versioning;
     }
@@ -391,8 +394,20 @@ impl ObjectStore for MemoryStore {
         let b = state.bucket(bucket, Op::GetBucketVersioning)?;
         Ok(Some(b.versioning == Versioning::Enabled))
     }
+
+    async fn bucket_tags(&self, bucket: &str) -> Result<Tags, StoreError> {
+        self.call(Op::GetBucketTagging, &ObjectRef::new(bucket, ""))
+            .await?;
+        let state = locked(&self.state);
+        Ok(state
+            .bucket(bucket, Op::GetBucketTagging)?
+            .meta
+            .tags
+            .clone())
+    }
 }
 
+mod buckets;
 mod look;
 mod state;
 #[cfg(test)]

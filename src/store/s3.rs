@@ -1,5 +1,5 @@
 //! [`ObjectStore`] on the AWS SDK for S3: reads (`read`), tags (`tags`), copies, deletes and
-//! listings (`write`), and the sorting of SDK failures (`errors`). Only these files and
+//! listings (`write`), bucket tags and notifications (`buckets`), and the sorting of SDK failures (`errors`). Only these files and
 //! `store/aws.rs` name `aws_sdk_s3`.
 
 use aws_sdk_s3::Client;
@@ -10,6 +10,7 @@ use aws_sdk_s3::error::BoxError;
 use super::{Budget, Fetched, Listed, ObjectStore, Page, Sink, StoreError, requests};
 use crate::object::{ObjectInfo, ObjectRef, SseKms, Tags};
 
+mod buckets;
 mod errors;
 mod read;
 mod tags;
@@ -125,6 +126,10 @@ impl ObjectStore for S3Store {
 
     async fn is_versioned(&self, bucket: &str) -> Result<Option<bool>, StoreError> {
         write::is_versioned(self, bucket).await
+    }
+
+    async fn bucket_tags(&self, bucket: &str) -> Result<Tags, StoreError> {
+        buckets::tags(self, bucket).await
     }
 }
 
