@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use lambda_runtime::{LambdaEvent, service_fn};
 use s3_yara_scan::batch::operations;
 use s3_yara_scan::config::settings;
-use s3_yara_scan::{Config, Engine, Pipeline, RuleSet, S3Store, contract, event, store};
+use s3_yara_scan::{Config, Engine, Pipeline, RuleSet, S3Store, contract, event, onboard, store};
 use serde_json::Value;
 
 mod cli;
@@ -104,9 +104,11 @@ enum Command {
     },
     /// Run the function once on an event file against the configured S3 endpoint (settings
     /// from the environment, as in Lambda) and print its answer: a Lambda SQS event (the batch
-    /// response), or an S3 Batch Operations invocation (a result per task).
+    /// response), an S3 Batch Operations invocation (a result per task), or an EventBridge
+    /// CloudTrail event of a bucket (what onboarding by tag did to it).
     Handle {
-        /// A Lambda SQS event or S3 Batch Operations invocation (JSON), such as those in events/.
+        /// A Lambda SQS event, S3 Batch Operations invocation or CloudTrail event (JSON), such
+        /// as those in events/.
         event: PathBuf,
         /// Behave as a function with this timeout, in seconds: objects not finished shortly
         /// before it are abandoned and their messages reported for retry, as in Lambda.
@@ -119,6 +121,11 @@ enum Command {
     /// Exit code 0: stopped cleanly; 1: a batch was abandoned (second signal or drain
     /// timeout); 2: could not run (settings, queue, S3).
     Poll(PollArgs),
+    /// Bring every bucket of the region in line with ONBOARD_TAG once: tagged buckets get the
+    /// topic configuration to NOTIFICATION_TOPIC_ARN merged into their notifications, untagged
+    /// ones lose ours; settings from the environment, as for `handle`. Prints what it would
+    /// change per bucket unless --apply. Exit code 0: done; 2: a bucket failed.
+    Onboard(cli::OnboardArgs),
     /// Print what each message of a Lambda SQS event file names, as JSON lines: its objects
     /// (bucket, key, version, ETag, kind), the records it ignores, or why it cannot be decoded.
     Decode {
@@ -229,6 +236,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             done(handle(&event, deadline))
         }
         Command::Poll(args) => cli::run_poll(args),
+        Command::Onboard(args) => cli::onboard(args),
         Command::Release(args) => cli::release(args),
         Command::Decode { event } => done(decode(&event)),
         Command::Rules { action: None } => done(cli::rules()),
@@ -280,13 +288,16 @@ async fn lambda_async() -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!(e))
 }
 
-/// One invocation: an SQS batch (answered with the messages to retry), or an S3 Batch
-/// Operations job (answered per task).
+/// One invocation: an SQS batch (answered with the messages to retry), an S3 Batch
+/// Operations job (answered per task), or a CloudTrail event of a bucket (onboarding by tag).
 async fn invoke(
     pipeline: &Pipeline<S3Store>,
     event: Value,
     deadline: Option<SystemTime>,
 ) -> anyhow::Result<Value> {
+    if onboard::event::is_cloudtrail(&event) {
+        return Ok(onboard::handle_event(pipeline.store(), pipeline.config(), event).await?);
+    }
     if operations::is_job(&event) {
         let job: operations::JobEvent =
             serde_json::from_value(event).context("not a valid S3 Batch Operations invocation")?;

@@ -16,11 +16,13 @@ use crate::store::{BucketStore, Notifications, ObjectStore, StoreError};
 pub mod event;
 mod judge;
 pub mod merge;
+mod region;
 #[cfg(test)]
 mod tests;
 
 pub use judge::TagCache;
 pub use merge::Overlap;
+pub use region::{preview, region_buckets};
 
 /// Reads of the configuration after writing it, when another writer's change raced ours.
 const MAX_ROUNDS: usize = 3;
@@ -211,6 +213,17 @@ pub async fn is_tagged<S: ObjectStore>(
     }
 }
 
+/// A bucket deleted while it was looked at is [`Outcome::Gone`], not a failure.
+fn gone_is_done(result: Result<Outcome, OnboardError>) -> Result<Outcome, OnboardError> {
+    match result {
+        Err(OnboardError::Store {
+            source: StoreError::NotFound { code, .. },
+            ..
+        }) if code == "NoSuchBucket" => Ok(Outcome::Gone),
+        other => other,
+    }
+}
+
 fn store_error(bucket: &str, source: StoreError) -> OnboardError {
     OnboardError::Store {
         bucket: bucket.to_owned(),
@@ -224,6 +237,14 @@ fn store_error(bucket: &str, source: StoreError) -> OnboardError {
 /// back, for a removal), the merge starts again from what is there, at most [`MAX_ROUNDS`]
 /// times.
 pub async fn reconcile<S: ObjectStore + BucketStore>(
+    store: &S,
+    config: &Config,
+    bucket: &str,
+) -> Result<Outcome, OnboardError> {
+    gone_is_done(read_merge_write(store, config, bucket).await)
+}
+
+async fn read_merge_write<S: ObjectStore + BucketStore>(
     store: &S,
     config: &Config,
     bucket: &str,

@@ -94,6 +94,9 @@ impl ObjectStore for Faulty {
     async fn is_versioned(&self, bucket: &str) -> Result<Option<bool>, StoreError> {
         self.inner.is_versioned(bucket).await
     }
+    async fn bucket_tags(&self, bucket: &str) -> Result<s3_yara_scan::Tags, StoreError> {
+        self.inner.bucket_tags(bucket).await
+    }
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<Listed>, StoreError> {
         self.inner.list(bucket, prefix).await
     }

@@ -10,6 +10,7 @@ mod documents;
 mod events;
 mod faults;
 mod large;
+mod onboard;
 mod operations;
 mod passwords;
 mod pathological;

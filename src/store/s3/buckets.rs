@@ -8,6 +8,8 @@ use aws_sdk_s3::types::{
     TopicConfiguration,
 };
 
+use aws_sdk_s3::error::SdkError;
+
 use super::S3Store;
 use super::errors::classify;
 use crate::object::{ObjectRef, Tags};
@@ -46,13 +48,21 @@ impl BucketStore for S3Store {
 
     async fn notifications(&self, bucket: &str) -> Result<Notifications, StoreError> {
         let op = Op::GetBucketNotificationConfiguration;
-        let out = self
+        let out = match self
             .client
             .get_bucket_notification_configuration()
             .bucket(bucket)
             .send()
             .await
-            .map_err(|e| classify(op, &at(bucket), e))?;
+        {
+            Ok(out) => out,
+            // A 200 the SDK refuses, holding no element: moto's answer for a bucket with no
+            // configuration (S3's is an empty NotificationConfiguration element).
+            Err(SdkError::ServiceError(e)) if empty_ok(e.raw()) => {
+                return Ok(Notifications::default());
+            }
+            Err(e) => return Err(classify(op, &at(bucket), e)),
+        };
         let mut destinations = Vec::new();
         for t in out.topic_configurations() {
             let filter = filter_rules(t.filter());
@@ -149,6 +159,23 @@ impl BucketStore for S3Store {
     }
 }
 
+/// Whether `raw` is a 200 whose body holds no configuration.
+fn empty_ok(raw: &aws_sdk_s3::config::http::HttpResponse) -> bool {
+    raw.status().as_u16() == 200 && raw.body().bytes().is_some_and(holds_nothing)
+}
+
+/// Whether `body` is empty, or an XML document whose root element holds nothing.
+fn holds_nothing(body: &[u8]) -> bool {
+    if body.trim_ascii().is_empty() {
+        return true;
+    }
+    let Ok(mut doc) = aws_smithy_xml::decode::Document::try_from(body) else {
+        return false;
+    };
+    doc.root_element()
+        .is_ok_and(|mut root| root.next_tag().is_none())
+}
+
 fn destination(
     kind: DestinationKind,
     id: Option<&str>,
@@ -234,4 +261,18 @@ fn to_sdk(config: &Notifications) -> Result<NotificationConfiguration, String> {
         out = out.event_bridge_configuration(EventBridgeConfiguration::builder().build());
     }
     Ok(out.build())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_answer_holding_nothing_is_an_empty_configuration() {
+        let moto = br#"<?xml version="1.0" encoding="utf-8"?>
+<GetBucketNotificationResponse xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>"#;
+        assert!(super::holds_nothing(moto));
+        assert!(super::holds_nothing(b""));
+        let one = b"<R><TopicConfiguration><Id>x</Id></TopicConfiguration></R>";
+        assert!(!super::holds_nothing(one));
+        assert!(!super::holds_nothing(b"not xml <"));
+    }
 }
