@@ -271,7 +271,9 @@ impl Config {
     /// buckets and of PROMOTE's staging buckets, so that whoever can invoke the function or send
     /// to its queue cannot make it read, tag or move objects of any other bucket its role can
     /// reach (the rules, production or Batch Operations buckets). When neither is set (a local
-    /// `handle` or `backlog`) every bucket is; the function and the agent refuse to start so
+    /// `handle` or `backlog`) every bucket is, unless NOTIFICATION_TOPIC_ARN says this is a
+    /// deployment onboarding buckets by tag (those are judged by their tag: see
+    /// `Pipeline::judged`); the function and the agent refuse to start with no scope at all
     /// ([`Config::require_bucket_scope`]).
     pub fn judges(&self, bucket: &str) -> bool {
         let mut scope = self
@@ -279,21 +281,26 @@ impl Config {
             .iter()
             .chain(self.promote.iter().map(|p| &p.from_bucket))
             .peekable();
-        scope.peek().is_none() || scope.any(|b| b == bucket)
+        let local = self.onboard.topic_arn.is_none();
+        (scope.peek().is_none() && local) || scope.any(|b| b == bucket)
     }
 
     /// For the function and the agent, which anyone allowed to invoke them or send to their
-    /// queue can point at an object: the buckets they judge must be listed.
+    /// queue can point at an object: the buckets they judge must be listed, or onboarded by
+    /// their tag (ONBOARD_TAG with NOTIFICATION_TOPIC_ARN).
     pub fn require_bucket_scope(&self) -> Result<(), ConfigError> {
-        if !self.protected_buckets.is_empty() || !self.promote.is_empty() {
+        let onboards = self.onboard.active_tag().is_some();
+        if !self.protected_buckets.is_empty() || !self.promote.is_empty() || onboards {
             return Ok(());
         }
         Err(ConfigError::new(format!(
-            "{} is empty (and {} too): the function would judge objects of any bucket its role \
-             can read; list the protected buckets (the template sets it from \
-             ProtectedBucketNames and the bucket it creates)",
+            "{} is empty (and {} too, and no {} with {}): the function would judge objects of \
+             any bucket its role can read; list the protected buckets (the template sets it from \
+             ProtectedBucketNames and the bucket it creates) or onboard them by tag",
             settings::PROTECTED_BUCKETS.name,
-            settings::PROMOTE.name
+            settings::PROMOTE.name,
+            settings::ONBOARD_TAG.name,
+            settings::NOTIFICATION_TOPIC_ARN.name
         )))
     }
 

@@ -357,6 +357,11 @@ pub fn to_json() -> Value {
         "types": types(),
         "tag_schemas": tag_schemas(),
         "rules_cache_folder": crate::rules::CACHE_FOLDER,
+        "onboard": json!({
+            "calls": crate::onboard::event::Call::ALL.map(|c| c.name()),
+            "config_id": crate::onboard::merge::CONFIG_ID,
+            "event": crate::onboard::merge::EVENT,
+        }),
         "metrics": json!({
             "namespace": metrics::NAMESPACE,
             "totals": metrics::TOTALS.iter().map(|(name, unit)| json!({"name": name, "unit": unit}))

@@ -58,6 +58,14 @@ pub struct Onboarding {
     pub topic_arn: Option<String>,
 }
 
+impl Onboarding {
+    /// The tag, when buckets are onboarded by it: a tag, and a topic to wire them to (a
+    /// deployment with OnboardByTag). Only then does a bucket's tag make it judged.
+    pub fn active_tag(&self) -> Option<&OnboardTag> {
+        self.tag.as_ref().filter(|_| self.topic_arn.is_some())
+    }
+}
+
 /// What onboarding did to one bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

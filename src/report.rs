@@ -294,8 +294,9 @@ impl fmt::Display for Retry {
             Retry::NotProtected(bucket) => write!(
                 f,
                 "bucket `{}` is not protected by this deployment: only the buckets in \
-                 PROTECTED_BUCKETS and PROMOTE's staging buckets are scanned (add it there if it \
-                 should be, then redrive the dead-letter queue)",
+                 PROTECTED_BUCKETS and PROMOTE's staging buckets are scanned, and those carrying \
+                 ONBOARD_TAG where buckets are onboarded by tag (add or tag it if it should be, \
+                 then redrive the dead-letter queue)",
                 bucket.escape_debug()
             ),
             Retry::Publish(e) => write!(

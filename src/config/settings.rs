@@ -168,8 +168,9 @@ settings! {
         decides.";
     ONBOARD_TAG = "ONBOARD_TAG", "s3-yara-scan=protect", Text("KEY=VALUE (a bucket tag; the key \
         case-sensitive), or `off`"), Parameter("OnboardTag"),
-        "Buckets carrying this tag are onboarded: wired to NOTIFICATION_TOPIC_ARN (CloudTrail \
-        events, `s3-yara-scan onboard`) and their objects judged; `off`: only the listed buckets.";
+        "With NOTIFICATION_TOPIC_ARN, buckets carrying this tag are onboarded: wired to the topic \
+        (CloudTrail events, `s3-yara-scan onboard`) and their objects judged; `off`: only the \
+        listed buckets.";
     NOTIFICATION_TOPIC_ARN = "NOTIFICATION_TOPIC_ARN", "", Text("an SNS topic ARN"), Template,
         "The topic the scan queue is subscribed to, which onboarded buckets notify.";
     RESULT_EVENT_BUS = "RESULT_EVENT_BUS", "", Text("an EventBridge bus name or ARN; `default` \

@@ -304,6 +304,17 @@ fn only_protected_and_staging_buckets_are_judged_once_any_is_listed() {
     let promote_only = config(&[("ACTION", "tag"), ("PROMOTE", "staging=production")]).unwrap();
     promote_only.require_bucket_scope().unwrap();
     assert!(!promote_only.judges("uploads"));
+    // A deployment that onboards by tag alone lists nothing: it judges no bucket by the list
+    // (its tagged buckets by their tag), and may start.
+    let topic = (
+        "NOTIFICATION_TOPIC_ARN",
+        "arn:aws:sns:us-east-1:111122223333:scan",
+    );
+    let by_tag = config(&[("ACTION", "tag"), topic]).unwrap();
+    by_tag.require_bucket_scope().unwrap();
+    assert!(!by_tag.judges("anything"));
+    let off = config(&[("ACTION", "tag"), topic, ("ONBOARD_TAG", "off")]).unwrap();
+    assert!(off.require_bucket_scope().is_err() && !off.judges("anything"));
 }
 
 #[test]

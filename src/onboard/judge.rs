@@ -70,7 +70,7 @@ impl<S: ObjectStore> Pipeline<S> {
         if self.config.judges(bucket) {
             return Ok(true);
         }
-        match &self.config.onboard.tag {
+        match self.config.onboard.active_tag() {
             Some(tag) => self.onboarded.carries(&self.store, bucket, tag).await,
             None => Ok(false),
         }

@@ -48,6 +48,10 @@ STATEMENTS = {
     "PublishResultEvents": ("result-bus", "result-events", "HasResultBus"),
     "PublishResultTopic": ("result-topic", "result-events", "HasResultTopic"),
     "RequeueResultEvents": ("scan-queue", "result-events", "ResultEventsOn"),
+    "ScanOnboardedBuckets": ("onboarded-objects", "onboards-by-tag", "OnboardByTagOn"),
+    "DeleteInOnboardedBuckets": ("onboarded-objects", "removes-objects", "DeletesInOnboardedBuckets"),
+    "OnboardBuckets": ("onboarded-buckets", "onboards-by-tag", "OnboardByTagOn"),
+    "ListAllBuckets": ("all-buckets", "onboards-by-tag", "OnboardByTagOn"),
 }
 
 
@@ -145,7 +149,10 @@ class TemplateMatchesCode(unittest.TestCase):
     def test_the_topic_accepts_other_accounts_only_when_named(self):
         statements = self.template["Resources"]["ScanTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
         own, other = statements
-        self.assertEqual(own["Condition"], {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}})
+        # Any bucket of this account (listed, created, or onboarded by its tag).
+        self.assertEqual(own["Condition"], {
+            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+            "ArnLike": {"aws:SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:s3:::*"}}})
         condition, statement, otherwise = other["Fn::If"]
         self.assertEqual((condition, otherwise), ("HasOtherAccounts", {"Ref": "AWS::NoValue"}))
         self.assertEqual(statement["Principal"], {"Service": "s3.amazonaws.com"})
@@ -239,6 +246,34 @@ class TemplateMatchesCode(unittest.TestCase):
                          {"Fn::GetAtt": ["ScanQueue", "Arn"]})
         env = self.function["Properties"]["Environment"]["Variables"]
         self.assertEqual(env["QUEUE_URL"], {"Ref": "ScanQueue"})
+
+    def test_onboarding_by_tag_is_wired_only_when_on_and_stays_in_the_account(self):
+        """OnboardByTag: the rule matches exactly the calls the binary acts on, invokes only the
+        function, and the wide grants are limited to the stack's account."""
+        resources = self.template["Resources"]
+        conditions = self.template["Conditions"]
+        self.assertEqual(conditions["OnboardByTagOn"], {"Fn::Equals": [{"Ref": "OnboardByTag"}, "true"]})
+        self.assertEqual(self.template["Parameters"]["OnboardByTag"]["Default"], "false")
+        rule, permission = resources["OnboardRule"], resources["OnboardRulePermission"]
+        self.assertEqual((rule["Condition"], permission["Condition"]), ("OnboardByTagOn", "OnboardByTagOn"))
+        pattern = rule["Properties"]["EventPattern"]
+        self.assertEqual(pattern["source"], ["aws.s3"])
+        self.assertEqual(pattern["detail-type"], ["AWS API Call via CloudTrail"])
+        self.assertEqual(pattern["detail"]["eventName"], self.contract["onboard"]["calls"])
+        (target,) = rule["Properties"]["Targets"]
+        self.assertEqual(target["Arn"], {"Fn::GetAtt": ["ScannerFunction", "Arn"]})
+        self.assertEqual(permission["Properties"]["Principal"], "events.amazonaws.com")
+        self.assertEqual(permission["Properties"]["SourceArn"], {"Fn::GetAtt": ["OnboardRule", "Arn"]})
+        env = self.function["Properties"]["Environment"]["Variables"]
+        self.assertEqual(env["ONBOARD_TAG"], {"Fn::If": ["OnboardByTagOn", {"Ref": "OnboardTag"}, "off"]})
+        self.assertEqual(env["NOTIFICATION_TOPIC_ARN"], {"Ref": "ScanTopic"})
+        self.assertEqual(self.template["Parameters"]["OnboardTag"]["Default"],
+                         self.settings["ONBOARD_TAG"]["default"])
+        statements = conditional_statements(self.function)
+        for sid in ("ScanOnboardedBuckets", "DeleteInOnboardedBuckets", "OnboardBuckets"):
+            self.assertEqual(statements[sid][1]["Condition"],
+                             {"StringEquals": {"s3:ResourceAccount": {"Ref": "AWS::AccountId"}}}, sid)
+        self.assertEqual(statements["ListAllBuckets"][1]["Resource"], "*")
 
     def test_each_statement_grants_what_its_part_of_the_work_needs(self):
         statements = conditional_statements(self.function)

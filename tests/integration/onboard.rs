@@ -229,6 +229,7 @@ async fn an_untagged_bucket_is_not_judged() {
         ("ACTION", "tag"),
         ("PROTECTED_BUCKETS", w.bucket.as_str()),
         ("ONBOARD_TAG", tag.as_str()),
+        ("NOTIFICATION_TOPIC_ARN", w.topic_arn.as_str()),
     ];
     let out = run(&["handle", file.to_str().unwrap()], &env);
     let response: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
