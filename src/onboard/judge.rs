@@ -18,10 +18,13 @@ use crate::store::{ObjectStore, StoreError};
 /// How long a bucket's answer is kept.
 pub const TTL: Duration = Duration::from_secs(60);
 
+/// One bucket's answer: when it was asked for, and the answer once read.
+type Entry = (Instant, Arc<OnceCell<bool>>);
+
 /// Each bucket's answer, read at most once per [`TTL`] even by concurrent objects.
 #[derive(Debug, Default)]
 pub struct TagCache {
-    entries: Mutex<HashMap<String, (Instant, Arc<OnceCell<bool>>)>>,
+    entries: Mutex<HashMap<String, Entry>>,
 }
 
 impl TagCache {
