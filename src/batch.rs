@@ -263,6 +263,7 @@ impl From<BatchError> for lambda_runtime::Diagnostic {
 }
 
 mod announce;
+pub mod demand;
 pub mod operations;
 #[cfg(test)]
 mod tests;

@@ -55,6 +55,8 @@ pub enum Resource {
     ProductionObjects,
     /// The production buckets themselves.
     ProductionBuckets,
+    /// The agent's queue, for objects over `LARGE_OBJECT_SIZE`.
+    LargeObjectQueue,
 }
 
 /// When a permission is needed.
@@ -80,6 +82,8 @@ pub enum When {
     ResultEvents,
     /// When clean objects are promoted to production buckets (`PROMOTE`).
     Promotes,
+    /// When objects over `LARGE_OBJECT_SIZE` go to the agent (`LARGE_OBJECT_QUEUE_URL`).
+    LargeObjects,
 }
 
 /// One permission the function's role needs.
@@ -243,6 +247,20 @@ pub const GRANTS: &[Grant] = &[
         actions: &["s3:ListBucket", "s3:ListBucketVersions"],
         why: "list the copies of one key; without ListBucket a missing copy reads as 403",
     },
+    Grant {
+        resource: Resource::LargeObjectQueue,
+        when: When::LargeObjects,
+        actions: &[
+            "sqs:SendMessage",
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueAttributes",
+        ],
+        why: "send an object over LARGE_OBJECT_SIZE to the agent's queue, unread; the agent \
+              (`poll` on ECS, with the function's role) receives it, keeps it hidden while it \
+              scans, and deletes it once settled",
+    },
 ];
 
 impl Resource {
@@ -265,12 +283,13 @@ impl Resource {
             Resource::ScanQueue => "scan-queue",
             Resource::ProductionObjects => "production-objects",
             Resource::ProductionBuckets => "production-buckets",
+            Resource::LargeObjectQueue => "large-object-queue",
         }
     }
 }
 
 impl When {
-    const ALL: [When; 10] = [
+    const ALL: [When; 11] = [
         When::Always,
         When::RemovesObjects,
         When::Quarantines,
@@ -281,6 +300,7 @@ impl When {
         When::AllowHashesInS3,
         When::ResultEvents,
         When::Promotes,
+        When::LargeObjects,
     ];
 
     fn name(self) -> &'static str {
@@ -295,6 +315,7 @@ impl When {
             When::AllowHashesInS3 => "allow-hashes-in-s3",
             When::ResultEvents => "result-events",
             When::Promotes => "promotes",
+            When::LargeObjects => "large-objects",
         }
     }
 
@@ -313,6 +334,7 @@ impl When {
             When::AllowHashesInS3 => "ALLOW_HASHES names an s3:// location",
             When::ResultEvents => "RESULT_EVENT_BUS or RESULT_TOPIC_ARN is set",
             When::Promotes => "PROMOTE is set",
+            When::LargeObjects => "LARGE_OBJECT_SIZE and LARGE_OBJECT_QUEUE_URL are set",
         }
     }
 }

@@ -23,6 +23,7 @@ use crate::verdict::{Failure, Verdict};
 mod checks;
 
 mod filtered;
+mod large;
 mod promoted;
 
 /// How often an unversioned key replaced during its own processing is read again.
@@ -147,6 +148,11 @@ impl<S: ObjectStore> Pipeline<S> {
         rules: &Arc<RuleSets>,
         report: &mut Report,
     ) -> Judged {
+        if let Some(size) = event.size
+            && let Some(forwarded) = self.forwarded(event, report, size).await
+        {
+            return Judged::Ends(Box::new(forwarded));
+        }
         let started = Instant::now();
         // Room for the bytes before the request, from the size the event announced: waiting
         // for room with a response open would stall it.
@@ -159,6 +165,16 @@ impl<S: ObjectStore> Pipeline<S> {
             .get(&event.object, event.etag.as_deref(), &self.budget, reserved)
             .await;
         report.timings.get_ms = ms(started);
+        // An event without a size (Batch Operations, on-demand scans): the read tells it.
+        let read = match &fetched {
+            Ok(Fetched::Body { info, .. } | Fetched::TooLarge(info)) => Some(info),
+            Err(_) => None,
+        };
+        if let Some(info) = read
+            && let Some(forwarded) = self.forwarded_after_read(event, report, info).await
+        {
+            return Judged::Ends(Box::new(forwarded));
+        }
         match fetched {
             Ok(Fetched::Body {
                 info,
@@ -354,6 +370,8 @@ impl<S: ObjectStore> Pipeline<S> {
 mod filter_tests;
 #[cfg(test)]
 mod inspect_tests;
+#[cfg(test)]
+mod large_tests;
 #[cfg(test)]
 mod promote_tests;
 #[cfg(test)]

@@ -9,6 +9,7 @@ use tracing::Level;
 
 use crate::action::{ActionError, Location};
 use crate::event::ObjectEvent;
+use crate::forward::ForwardError;
 use crate::object::ObjectRef;
 use crate::publish::PublishError;
 use crate::store::StoreError;
@@ -100,6 +101,14 @@ pub enum Settled {
     NotTagged,
     /// The verdict could not be recorded, and retrying cannot help (a missing permission).
     NotRecorded(ActionError),
+    /// Too large for the function: not read, its notification sent to the agent's queue
+    /// (`LARGE_OBJECT_SIZE`), which settles it; the object is untouched until then.
+    Forwarded {
+        /// The agent's queue.
+        queue: String,
+        /// `LARGE_OBJECT_SIZE`.
+        over: u64,
+    },
 }
 
 /// Why a message goes back to the queue.
@@ -124,6 +133,9 @@ pub enum Retry {
     /// The result event could not be published, nor put back on the queue to be published
     /// later; the verdict stays recorded.
     Publish(PublishError),
+    /// The object is too large for the function, and its notification did not reach the
+    /// agent's queue.
+    Forward(ForwardError),
 }
 
 /// Milliseconds spent in each step for one object.
@@ -277,6 +289,12 @@ impl fmt::Display for Settled {
                 f,
                 "cannot record the verdict; acknowledged, as retrying cannot help: {e}"
             ),
+            Settled::Forwarded { queue, over } => write!(
+                f,
+                "not read: over {} of {over} bytes, sent to the agent's queue {queue} \
+                 untouched (no verdict until the agent scans it)",
+                crate::config::settings::LARGE_OBJECT_SIZE.name
+            ),
         }
     }
 }
@@ -302,6 +320,11 @@ impl fmt::Display for Retry {
                 f,
                 "result event not published, nor queued to be published later ({e}); the \
                  verdict stays recorded"
+            ),
+            Retry::Forward(e) => write!(
+                f,
+                "{e} (the function's role needs sqs:SendMessage on it; the template grants it \
+                 with LargeObjectAgent=true)"
             ),
             Retry::Abandoned => f.write_str(
                 "abandoned unfinished just before the function's timeout (raise the function's \

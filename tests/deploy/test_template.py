@@ -48,6 +48,7 @@ STATEMENTS = {
     "PublishResultEvents": ("result-bus", "result-events", "HasResultBus"),
     "PublishResultTopic": ("result-topic", "result-events", "HasResultTopic"),
     "RequeueResultEvents": ("scan-queue", "result-events", "ResultEventsOn"),
+    "LargeObjectQueue": ("large-object-queue", "large-objects", "LargeObjectAgentOn"),
 }
 
 
@@ -613,6 +614,55 @@ class LeastPrivilegeByAction(unittest.TestCase):
         self.assertEqual(tagging[0][1]["Event"], "s3:ObjectTagging:*")
         env = self.template["Resources"]["ScannerFunction"]["Properties"]["Environment"]["Variables"]
         self.assertEqual(env["SCANNER_ROLE_ID"], {"Fn::GetAtt": [SCANNER_ROLE, "RoleId"]})
+
+
+class LargeObjectAgent(unittest.TestCase):
+    """The agent on ECS Fargate runs with the function's role and settings."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.template, _ = decode(os.path.join(ROOT, "template.yaml"))
+        cls.resources = cls.template["Resources"]
+        cls.function = cls.resources["ScannerFunction"]
+        cls.task = cls.resources["AgentTaskDefinition"]
+        (cls.container,) = cls.task["Properties"]["ContainerDefinitions"]
+
+    def test_the_agent_has_the_function_settings_one_for_one(self):
+        function = self.function["Properties"]["Environment"]["Variables"]
+        agent = {e["Name"]: e["Value"] for e in self.container["Environment"]}
+        self.assertEqual(set(agent), set(function))
+        for name, value in function.items():
+            with self.subTest(name):
+                # The function's LARGE_OBJECT_* are conditional; the agent exists only when on.
+                (expected,) = unwrap([value]) if name.startswith("LARGE_OBJECT_") else (value,)
+                self.assertEqual(agent[name], expected)
+
+    def test_the_agent_runs_with_the_function_role_and_polls_the_large_object_queue(self):
+        self.assertEqual(self.task["Properties"]["TaskRoleArn"],
+                         {"Fn::GetAtt": ["ScannerFunctionRole", "Arn"]})
+        trust = self.function["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+        self.assertEqual(trust["Principal"]["Service"]["Fn::If"],
+                         ["LargeObjectAgentOn", ["lambda.amazonaws.com", "ecs-tasks.amazonaws.com"],
+                          ["lambda.amazonaws.com"]])
+        command = self.container["Command"]
+        self.assertEqual(command[:3], ["poll", "--queue-url", {"Ref": "LargeObjectQueue"}])
+        self.assertEqual(self.function["Properties"]["Environment"]["Variables"]
+                         ["LARGE_OBJECT_QUEUE_URL"]["Fn::If"][1], {"Ref": "LargeObjectQueue"})
+
+    def test_the_agent_scales_to_zero_on_the_queue_depth_with_up_to_200_gib(self):
+        target = self.resources["AgentScalableTarget"]["Properties"]
+        self.assertEqual(target["MinCapacity"], 0)
+        self.assertEqual(self.task["Properties"]["EphemeralStorage"]["SizeInGiB"],
+                         {"Ref": "AgentEphemeralStorageGiB"})
+        self.assertEqual(self.template["Parameters"]["AgentEphemeralStorageGiB"]["MaxValue"], 200)
+        alarm = self.resources["AgentScaleInAlarm"]["Properties"]
+        names = {m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"]
+                 if "MetricStat" in m}
+        self.assertEqual(names, {"ApproximateNumberOfMessagesVisible",
+                                 "ApproximateNumberOfMessagesNotVisible"},
+                         "never scaled in while a message is in flight")
+        for name in ("LargeObjectQueue", "AgentService", "AgentScalableTarget"):
+            self.assertEqual(self.resources[name]["Condition"], "LargeObjectAgentOn")
 
 
 class DocsMatchCode(unittest.TestCase):

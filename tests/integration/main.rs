@@ -2,6 +2,7 @@
 //! `scripts/test`). Every test wires its own buckets, topic and queue as in production and
 //! drives the batch handler with the notifications the emulator really sent.
 
+mod agent;
 mod backlog;
 mod batch;
 mod cli;
