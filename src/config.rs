@@ -224,6 +224,8 @@ pub struct Config {
     pub filters: Filters,
     /// Where each object's result is published (`RESULT_*`, `QUEUE_URL`).
     pub results: ResultEvents,
+    /// Whether threats become Security Hub findings (`SECURITY_HUB`).
+    pub security_hub: crate::findings::SecurityHub,
     /// Staging buckets whose clean objects are promoted (`PROMOTE`), longest prefix first.
     pub promote: Vec<Promotion>,
     /// Whether a released object (`s3-yara-scan release`) of a staging bucket is promoted on

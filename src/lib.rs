@@ -53,6 +53,7 @@ pub mod contract;
 pub mod deadline;
 pub mod event;
 pub mod filter;
+pub mod findings;
 pub mod inspect;
 pub mod journey;
 pub mod metrics;

@@ -316,7 +316,7 @@ async fn pipeline(mut config: Config) -> anyhow::Result<Pipeline<S3Store>> {
         "ready"
     );
     let (store, signing_key) = store::connect(&config).await?;
-    let publisher = store::publisher(&config).await;
+    let publisher = store::publisher(&config).await?;
     let engine = Engine::new(rules, config.scan_timeout);
     let pipeline = Pipeline::new(store, engine, config)
         .with_signing_key(signing_key)

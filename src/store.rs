@@ -17,6 +17,7 @@ mod publish;
 mod queue;
 pub mod requests;
 mod s3;
+mod securityhub;
 
 pub use aws::{IdentityError, caller_arn, connect, read_archive_passwords};
 pub use budget::{Budget, Buffer, Full, Hold, Holding, Room, Sink};
@@ -25,6 +26,7 @@ pub use memory::{Hook, MemoryStore, Versioning};
 pub use publish::{AwsPublisher, publisher};
 pub use queue::{Handle, Queue, QueueError};
 pub use s3::S3Store;
+pub use securityhub::SecurityHubTarget;
 
 /// The result of [`ObjectStore::get`].
 #[derive(Debug)]

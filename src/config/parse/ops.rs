@@ -6,7 +6,8 @@ use super::super::settings::{self as s, Setting};
 use super::{Env, Invalid, check_bucket_name, parse_size};
 use crate::config::{Metrics, Promotion};
 use crate::filter::{Filters, SkippedAction};
-use crate::publish::{ResultEvents, VERDICTS};
+use crate::findings::SecurityHub;
+use crate::publish::{ResultEvents, ResultSchema, VERDICTS};
 
 pub(super) fn metrics(env: &mut Env) -> Metrics {
     match env.word(&s::METRICS) {
@@ -45,6 +46,9 @@ pub(super) fn results(env: &mut Env) -> ResultEvents {
                 .ok_or("not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")
         }),
         verdicts: verdicts(env),
+        schema: env.parsed(&s::RESULT_EVENT_SCHEMA, |v| {
+            ResultSchema::from_name(v).ok_or(Invalid::NotAllowed)
+        }),
         queue_url: checked(env, &s::QUEUE_URL, |v| {
             (v.starts_with("https://") || v.starts_with("http://"))
                 .then_some(())
@@ -173,5 +177,12 @@ fn promotion(item: &str, quarantine: Option<&str>) -> Result<Promotion, String> 
         from_prefix,
         to_bucket,
         to_prefix,
+    })
+}
+
+/// `SECURITY_HUB`: whether threats become Security Hub findings.
+pub(super) fn security_hub(env: &mut Env) -> SecurityHub {
+    env.parsed(&s::SECURITY_HUB, |v| {
+        SecurityHub::from_name(v).ok_or(Invalid::NotAllowed)
     })
 }
