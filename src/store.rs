@@ -65,8 +65,8 @@ pub struct Page {
     pub more: bool,
 }
 
-/// A call to AWS, named as in IAM and CloudTrail: S3's, and those of the signing key and the
-/// result events.
+/// A call to AWS, named as in IAM and CloudTrail: S3's, and those of the signing key, the
+/// result events and the Security Hub findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
 pub enum Op {
@@ -89,11 +89,12 @@ pub enum Op {
     PutEvents,
     Publish,
     SendMessage,
+    BatchImportFindings,
 }
 
 impl Op {
     /// Every call the function makes.
-    pub const ALL: [Op; 19] = [
+    pub const ALL: [Op; 20] = [
         Op::GetObject,
         Op::HeadObject,
         Op::GetObjectTagging,
@@ -113,6 +114,7 @@ impl Op {
         Op::PutEvents,
         Op::Publish,
         Op::SendMessage,
+        Op::BatchImportFindings,
     ];
 
     /// The IAM actions that allow this call: without a version id, then with one (the same
@@ -140,6 +142,10 @@ impl Op {
             Op::PutEvents => ("events:PutEvents", "events:PutEvents"),
             Op::Publish => ("sns:Publish", "sns:Publish"),
             Op::SendMessage => ("sqs:SendMessage", "sqs:SendMessage"),
+            Op::BatchImportFindings => (
+                "securityhub:BatchImportFindings",
+                "securityhub:BatchImportFindings",
+            ),
         }
     }
 }

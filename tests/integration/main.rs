@@ -9,6 +9,7 @@ mod containers;
 mod documents;
 mod events;
 mod faults;
+mod findings;
 mod large;
 mod operations;
 mod passwords;
