@@ -263,6 +263,8 @@ impl From<BatchError> for lambda_runtime::Diagnostic {
 }
 
 mod announce;
+#[cfg(test)]
+mod finding_tests;
 pub mod operations;
 #[cfg(test)]
 mod tests;

@@ -205,8 +205,10 @@ fn a_clean_resolves_only_an_earlier_threat_and_other_verdicts_file_nothing() {
 #[test]
 fn a_threat_verdict_in_the_earlier_tags_is_read_in_each_tag_schema() {
     for schema in TagSchema::ALL {
-        let mut keys = TagKeys::default();
-        keys.schema = schema;
+        let mut keys = TagKeys {
+            schema,
+            ..TagKeys::default()
+        };
         for (k, v) in schema.fixed_keys() {
             if *k == "TAG_KEY_RESULT" {
                 keys.result = (*v).to_owned();
