@@ -228,6 +228,8 @@ pub struct Config {
     /// Where objects too large for the function go (`LARGE_OBJECT_SIZE`,
     /// `LARGE_OBJECT_QUEUE_URL`); `None`: every object is read here.
     pub large_objects: Option<LargeObjects>,
+    /// Whether threats become Security Hub findings (`SECURITY_HUB`).
+    pub security_hub: crate::findings::SecurityHub,
     /// Staging buckets whose clean objects are promoted (`PROMOTE`), longest prefix first.
     pub promote: Vec<Promotion>,
     /// Whether a released object (`s3-yara-scan release`) of a staging bucket is promoted on

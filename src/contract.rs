@@ -49,8 +49,11 @@ pub enum Resource {
     ResultBus,
     /// The SNS topic of result events.
     ResultTopic,
-    /// The scan queue, where a result event that could not be published waits.
+    /// The scan queue, where a result event or finding that could not be sent waits.
     ScanQueue,
+    /// The account's default Security Hub product
+    /// (`arn:PARTITION:securityhub:REGION:ACCOUNT:product/ACCOUNT/default`).
+    SecurityHubProduct,
     /// The objects of the production buckets.
     ProductionObjects,
     /// The production buckets themselves.
@@ -80,6 +83,10 @@ pub enum When {
     AllowHashesInS3,
     /// When result events are published (`RESULT_EVENT_BUS` or `RESULT_TOPIC_ARN`).
     ResultEvents,
+    /// When threats become Security Hub findings (`SECURITY_HUB=on`).
+    SecurityHub,
+    /// When result events or findings are sent (either of the above).
+    Announces,
     /// When clean objects are promoted to production buckets (`PROMOTE`).
     Promotes,
     /// When objects over `LARGE_OBJECT_SIZE` go to the agent (`LARGE_OBJECT_QUEUE_URL`).
@@ -223,9 +230,15 @@ pub const GRANTS: &[Grant] = &[
     },
     Grant {
         resource: Resource::ScanQueue,
-        when: When::ResultEvents,
+        when: When::Announces,
         actions: &["sqs:SendMessage"],
-        why: "queue a result event that could not be published, to publish it again later",
+        why: "queue a result event or finding that could not be sent, to send it again later",
+    },
+    Grant {
+        resource: Resource::SecurityHubProduct,
+        when: When::SecurityHub,
+        actions: &["securityhub:BatchImportFindings"],
+        why: "file each Infected or Suspicious object as a finding, and resolve it (SECURITY_HUB)",
     },
     Grant {
         resource: Resource::ProtectedBuckets,
@@ -281,6 +294,7 @@ impl Resource {
             Resource::ResultBus => "result-bus",
             Resource::ResultTopic => "result-topic",
             Resource::ScanQueue => "scan-queue",
+            Resource::SecurityHubProduct => "securityhub-product",
             Resource::ProductionObjects => "production-objects",
             Resource::ProductionBuckets => "production-buckets",
             Resource::LargeObjectQueue => "large-object-queue",
@@ -289,7 +303,7 @@ impl Resource {
 }
 
 impl When {
-    const ALL: [When; 11] = [
+    const ALL: [When; 13] = [
         When::Always,
         When::RemovesObjects,
         When::Quarantines,
@@ -299,6 +313,8 @@ impl When {
         When::RulesInS3,
         When::AllowHashesInS3,
         When::ResultEvents,
+        When::SecurityHub,
+        When::Announces,
         When::Promotes,
         When::LargeObjects,
     ];
@@ -314,6 +330,8 @@ impl When {
             When::RulesInS3 => "rules-in-s3",
             When::AllowHashesInS3 => "allow-hashes-in-s3",
             When::ResultEvents => "result-events",
+            When::SecurityHub => "security-hub",
+            When::Announces => "announces",
             When::Promotes => "promotes",
             When::LargeObjects => "large-objects",
         }
@@ -333,6 +351,8 @@ impl When {
             When::RulesInS3 => "RULES names an s3:// location",
             When::AllowHashesInS3 => "ALLOW_HASHES names an s3:// location",
             When::ResultEvents => "RESULT_EVENT_BUS or RESULT_TOPIC_ARN is set",
+            When::SecurityHub => "SECURITY_HUB is on",
+            When::Announces => "RESULT_EVENT_BUS or RESULT_TOPIC_ARN is set, or SECURITY_HUB is on",
             When::Promotes => "PROMOTE is set",
             When::LargeObjects => "LARGE_OBJECT_SIZE and LARGE_OBJECT_QUEUE_URL are set",
         }

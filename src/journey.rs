@@ -330,6 +330,9 @@ impl<S: ObjectStore> Pipeline<S> {
         let Some(existing) = recorded? else {
             return Ok(Location::Gone);
         };
+        if crate::findings::had_threat(&existing, &self.config.tag_keys) {
+            report.earlier_threat = Some(report.object.clone());
+        }
         if *verdict == Verdict::Clean
             && let Some(dest) = self.config.promotion(&report.object)
         {

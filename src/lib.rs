@@ -54,6 +54,7 @@ pub mod contract;
 pub mod deadline;
 pub mod event;
 pub mod filter;
+pub mod findings;
 pub mod forward;
 pub mod inspect;
 pub mod journey;

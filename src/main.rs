@@ -324,7 +324,7 @@ async fn pipeline(mut config: Config) -> anyhow::Result<Pipeline<S3Store>> {
         "ready"
     );
     let (store, signing_key) = store::connect(&config).await?;
-    let publisher = store::publisher(&config).await;
+    let publisher = store::publisher(&config).await?;
     let forwarder = match &config.large_objects {
         Some(large) => {
             let queue = store::ScanQueue::connect(&large.queue_url).await;

@@ -40,6 +40,10 @@ pub struct Report {
     pub requests: u32,
     /// Its type, by its bytes (the `filetype` external rules get), once scanned.
     pub file_type: Option<String>,
+    /// The object (at the version it had then) when an earlier verdict on it was a threat,
+    /// as its tags said before this verdict (or, for a release, the quarantined version): its
+    /// Security Hub finding is resolved by a `Clean` or `Released` (`findings`).
+    pub earlier_threat: Option<ObjectRef>,
 }
 
 /// Whether the message that named the object can be acknowledged.
@@ -198,6 +202,7 @@ impl Report {
             timings: Timings::default(),
             requests: 0,
             file_type: None,
+            earlier_threat: None,
         }
     }
 

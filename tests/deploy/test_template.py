@@ -47,7 +47,8 @@ STATEMENTS = {
     "CheckCreatedStagingBucket": ("protected-buckets", "promotes", "PromotesFromCreatedBucket"),
     "PublishResultEvents": ("result-bus", "result-events", "HasResultBus"),
     "PublishResultTopic": ("result-topic", "result-events", "HasResultTopic"),
-    "RequeueResultEvents": ("scan-queue", "result-events", "ResultEventsOn"),
+    "RequeueResultEvents": ("scan-queue", "announces", "Announces"),
+    "ImportFindings": ("securityhub-product", "security-hub", "SecurityHubOn"),
     "LargeObjectQueue": ("large-object-queue", "large-objects", "LargeObjectAgentOn"),
 }
 
@@ -240,6 +241,17 @@ class TemplateMatchesCode(unittest.TestCase):
                          {"Fn::GetAtt": ["ScanQueue", "Arn"]})
         env = self.function["Properties"]["Environment"]["Variables"]
         self.assertEqual(env["QUEUE_URL"], {"Ref": "ScanQueue"})
+
+    def test_findings_are_imported_into_the_accounts_default_product_only(self):
+        statements = conditional_statements(self.function)
+        product = statements["ImportFindings"][1]["Resource"]["Fn::Sub"]
+        rendered = render_sub(product, {"AWS::Partition": "aws", "AWS::Region": "eu-west-1",
+                                        "AWS::AccountId": "123456789012"})
+        self.assertEqual(rendered,
+                         "arn:aws:securityhub:eu-west-1:123456789012:product/123456789012/default")
+        env = self.function["Properties"]["Environment"]["Variables"]
+        self.assertEqual(env["SECURITY_HUB"], {"Ref": "SecurityHub"})
+        self.assertEqual(env["RESULT_EVENT_SCHEMA"], {"Ref": "ResultEventSchema"})
 
     def test_each_statement_grants_what_its_part_of_the_work_needs(self):
         statements = conditional_statements(self.function)
@@ -524,6 +536,7 @@ class ReleasePolicy(unittest.TestCase):
         "UseBucketKmsKeys": ("kms-keys", "sse-kms", "HasKmsKeys"),
         "PublishResultEvents": ("result-bus", "result-events", "HasResultBus"),
         "PublishResultTopic": ("result-topic", "result-events", "HasResultTopic"),
+        "ImportFindings": ("securityhub-product", "security-hub", "SecurityHubOn"),
     }
 
     @classmethod

@@ -6,8 +6,9 @@ use super::super::settings::{self as s, Setting};
 use super::{Env, Invalid, check_bucket_name, parse_size};
 use crate::config::{Metrics, Promotion};
 use crate::filter::{Filters, SkippedAction};
+use crate::findings::SecurityHub;
 use crate::forward::LargeObjects;
-use crate::publish::{ResultEvents, VERDICTS};
+use crate::publish::{ResultEvents, ResultSchema, VERDICTS};
 
 pub(super) fn metrics(env: &mut Env) -> Metrics {
     match env.word(&s::METRICS) {
@@ -46,6 +47,9 @@ pub(super) fn results(env: &mut Env) -> ResultEvents {
                 .ok_or("not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")
         }),
         verdicts: verdicts(env),
+        schema: env.parsed(&s::RESULT_EVENT_SCHEMA, |v| {
+            ResultSchema::from_name(v).ok_or(Invalid::NotAllowed)
+        }),
         queue_url: checked(env, &s::QUEUE_URL, queue_url),
     }
 }
@@ -195,5 +199,12 @@ fn promotion(item: &str, quarantine: Option<&str>) -> Result<Promotion, String> 
         from_prefix,
         to_bucket,
         to_prefix,
+    })
+}
+
+/// `SECURITY_HUB`: whether threats become Security Hub findings.
+pub(super) fn security_hub(env: &mut Env) -> SecurityHub {
+    env.parsed(&s::SECURITY_HUB, |v| {
+        SecurityHub::from_name(v).ok_or(Invalid::NotAllowed)
     })
 }
