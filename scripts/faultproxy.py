@@ -60,6 +60,11 @@ answer is forwarded with these headers added (or replaced) when it is a success,
 `latency` is no fault either but real S3's pace: each matching request waits `ms` milliseconds
 (a number, or a [low, high] range drawn uniformly) before it is forwarded, and the answer's body
 is relayed at most `mbps` megabytes per second (per request, as S3 paces a stream).
+`synthetic` is no fault either but an object larger than the emulator can hold (it keeps each
+object in memory): a GetObject or HeadObject of a small object upstream is answered with
+upstream's headers (version, ETag, dates, tag count) as though it held `size` bytes, the
+Range header honoured, checksums dropped, and a body made of the first 64 MiB of the file
+`source` repeated (rule fields `size`, `source`): `scripts/bench --agent` scans 20 GiB this way.
 """
 
 import argparse
@@ -79,8 +84,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CONTROL = "/__faults__"
 CHUNK = 64 * 1024
+SYNTHETIC_BLOCK = 64 * 1024 * 1024
 FAULTS = ("500", "503", "kms-denied", "timeout", "reset", "partial", "hold", "headers",
-          "latency")
+          "latency", "synthetic")
 # The key named in `kms-denied` answers, as S3 names it when the caller may not use the key.
 DENIED_KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 NAMED_OPS = ("GetObject", "HeadObject", "GetObjectTagging", "PutObjectTagging", "CopyObject",
@@ -170,6 +176,13 @@ class Rule:
         ms = spec.get("ms", 0)
         self.ms = (float(ms[0]), float(ms[1])) if isinstance(ms, list) else (float(ms), float(ms))
         self.mbps = float(spec["mbps"]) if spec.get("mbps") else None
+        self.size = int(spec.get("size", 0))
+        self.block = None
+        if fault == "synthetic":
+            with open(spec["source"], "rb") as f:
+                self.block = f.read(SYNTHETIC_BLOCK)
+            if not self.block or not self.size:
+                raise ValueError("synthetic needs a size and a non-empty source file")
         if self.on_release not in ("forward", "drop"):
             raise ValueError("on_release must be forward or drop")
         self.id, self.spec, self.matched, self.fired = rid, dict(spec), 0, 0
@@ -372,6 +385,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.forward(what, partial=rule.fraction)
         if fault == "headers":
             return self.forward(what, extra_headers=rule.headers)
+        if fault == "synthetic":
+            return self.synthetic(what, rule)
         if fault == "latency":
             with self.state.lock:
                 delay = rule.rng.uniform(*rule.ms) / 1000
@@ -392,6 +407,49 @@ class Handler(BaseHTTPRequestHandler):
         if fault == "reset":
             self.state.record("log", dict(what, status=None, fault=fault))
             return self.reset()
+
+    def synthetic(self, what, rule):
+        """The object upstream, answered as though it held `rule.size` bytes of `rule.block`."""
+        conn = http.client.HTTPConnection(*self.upstream, timeout=300)
+        try:
+            conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+            for k, v in self.upstream_headers():
+                if k.lower() not in ("range", "x-amz-checksum-mode"):
+                    conn.putheader(k, v)
+            conn.endheaders()
+            resp = conn.getresponse()
+            resp.read()
+        finally:
+            conn.close()
+        if resp.status != 200:
+            return self.forward(what)
+        start, end = 0, rule.size - 1
+        wanted = re.fullmatch(r"bytes=(\d*)-(\d*)", self.headers.get("Range", ""))
+        if wanted and wanted.group(1):
+            start = int(wanted.group(1))
+            end = min(int(wanted.group(2)), end) if wanted.group(2) else end
+        elif wanted and wanted.group(2):
+            start = max(rule.size - int(wanted.group(2)), 0)
+        dropped = {"content-length", "content-range", "content-md5", "accept-ranges"}
+        headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP_BY_HOP
+                   and k.lower() not in dropped and not k.lower().startswith("x-amz-checksum")]
+        status = "206 Partial Content" if wanted else "200 OK"
+        headers += [("Content-Length", str(end - start + 1)), ("Accept-Ranges", "bytes")]
+        if wanted:
+            headers.append(("Content-Range", f"bytes {start}-{end}/{rule.size}"))
+        self.state.record("log", dict(what, status=int(status[:3]), fault="synthetic"))
+        head = [f"HTTP/1.1 {status}\r\n".encode()] + \
+            [f"{k}: {v}\r\n".encode("latin-1") for k, v in headers] + [b"\r\n"]
+        self.wfile.write(b"".join(head))
+        if self.command == "HEAD":
+            return self.wfile.flush()
+        block, offset = memoryview(rule.block), start
+        while offset <= end:
+            at = offset % len(block)
+            piece = block[at:min(len(block), at + (end - offset + 1), at + 4 * 1024 * 1024)]
+            self.wfile.write(piece)
+            offset += len(piece)
+        self.wfile.flush()
 
     def hold(self, what, rule):
         hid, event = self.state.hold(dict(what, since=round(time.time(), 3)))

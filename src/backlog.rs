@@ -20,7 +20,7 @@ mod state;
 mod summary;
 mod work;
 
-pub use notify::{body, encode_key};
+pub use notify::body;
 pub use progress::Progress;
 pub use state::{State, Watermark, default_state_file};
 pub use summary::{Counts, Failed, Outcome, Summary};

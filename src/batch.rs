@@ -263,6 +263,9 @@ impl From<BatchError> for lambda_runtime::Diagnostic {
 }
 
 mod announce;
+pub mod demand;
+#[cfg(test)]
+mod finding_tests;
 pub mod operations;
 #[cfg(test)]
 mod tests;

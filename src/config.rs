@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use crate::filter::{Filters, SkippedAction};
+use crate::forward::LargeObjects;
 use crate::object::ObjectRef;
 pub use crate::onboard::{OnboardTag, Onboarding};
 use crate::policy::Policy;
@@ -225,6 +226,11 @@ pub struct Config {
     pub filters: Filters,
     /// Where each object's result is published (`RESULT_*`, `QUEUE_URL`).
     pub results: ResultEvents,
+    /// Where objects too large for the function go (`LARGE_OBJECT_SIZE`,
+    /// `LARGE_OBJECT_QUEUE_URL`); `None`: every object is read here.
+    pub large_objects: Option<LargeObjects>,
+    /// Whether threats become Security Hub findings (`SECURITY_HUB`).
+    pub security_hub: crate::findings::SecurityHub,
     /// Staging buckets whose clean objects are promoted (`PROMOTE`), longest prefix first.
     pub promote: Vec<Promotion>,
     /// Whether a released object (`s3-yara-scan release`) of a staging bucket is promoted on

@@ -56,8 +56,11 @@ pub enum Resource {
     ResultBus,
     /// The SNS topic of result events.
     ResultTopic,
-    /// The scan queue, where a result event that could not be published waits.
+    /// The scan queue, where a result event or finding that could not be sent waits.
     ScanQueue,
+    /// The account's default Security Hub product
+    /// (`arn:PARTITION:securityhub:REGION:ACCOUNT:product/ACCOUNT/default`).
+    SecurityHubProduct,
     /// The objects of the production buckets.
     ProductionObjects,
     /// The production buckets themselves.
@@ -68,6 +71,8 @@ pub enum Resource {
     OnboardedBuckets,
     /// The account's list of buckets (ListBuckets has no other resource).
     AllBuckets,
+    /// The agent's queue, for objects over `LARGE_OBJECT_SIZE`.
+    LargeObjectQueue,
 }
 
 /// When a permission is needed.
@@ -91,10 +96,16 @@ pub enum When {
     AllowHashesInS3,
     /// When result events are published (`RESULT_EVENT_BUS` or `RESULT_TOPIC_ARN`).
     ResultEvents,
+    /// When threats become Security Hub findings (`SECURITY_HUB=on`).
+    SecurityHub,
+    /// When result events or findings are sent (either of the above).
+    Announces,
     /// When clean objects are promoted to production buckets (`PROMOTE`).
     Promotes,
     /// When buckets are onboarded by tag (`ONBOARD_TAG`, the template's `OnboardByTag`).
     OnboardsByTag,
+    /// When objects over `LARGE_OBJECT_SIZE` go to the agent (`LARGE_OBJECT_QUEUE_URL`).
+    LargeObjects,
 }
 
 /// One permission the function's role needs.
@@ -241,9 +252,15 @@ pub const GRANTS: &[Grant] = &[
     },
     Grant {
         resource: Resource::ScanQueue,
-        when: When::ResultEvents,
+        when: When::Announces,
         actions: &["sqs:SendMessage"],
-        why: "queue a result event that could not be published, to publish it again later",
+        why: "queue a result event or finding that could not be sent, to send it again later",
+    },
+    Grant {
+        resource: Resource::SecurityHubProduct,
+        when: When::SecurityHub,
+        actions: &["securityhub:BatchImportFindings"],
+        why: "file each Infected or Suspicious object as a finding, and resolve it (SECURITY_HUB)",
     },
     Grant {
         resource: Resource::ProtectedBuckets,
@@ -265,6 +282,20 @@ pub const GRANTS: &[Grant] = &[
         actions: &["s3:ListBucket", "s3:ListBucketVersions"],
         why: "list the copies of one key; without ListBucket a missing copy reads as 403",
     },
+    Grant {
+        resource: Resource::LargeObjectQueue,
+        when: When::LargeObjects,
+        actions: &[
+            "sqs:SendMessage",
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueAttributes",
+        ],
+        why: "send an object over LARGE_OBJECT_SIZE to the agent's queue, unread; the agent \
+              (`poll` on ECS, with the function's role) receives it, keeps it hidden while it \
+              scans, and deletes it once settled",
+    },
 ];
 
 impl Resource {
@@ -285,17 +316,19 @@ impl Resource {
             Resource::ResultBus => "result-bus",
             Resource::ResultTopic => "result-topic",
             Resource::ScanQueue => "scan-queue",
+            Resource::SecurityHubProduct => "securityhub-product",
             Resource::ProductionObjects => "production-objects",
             Resource::ProductionBuckets => "production-buckets",
             Resource::OnboardedObjects => "onboarded-objects",
             Resource::OnboardedBuckets => "onboarded-buckets",
             Resource::AllBuckets => "all-buckets",
+            Resource::LargeObjectQueue => "large-object-queue",
         }
     }
 }
 
 impl When {
-    const ALL: [When; 11] = [
+    const ALL: [When; 14] = [
         When::Always,
         When::RemovesObjects,
         When::Quarantines,
@@ -305,8 +338,11 @@ impl When {
         When::RulesInS3,
         When::AllowHashesInS3,
         When::ResultEvents,
+        When::SecurityHub,
+        When::Announces,
         When::Promotes,
         When::OnboardsByTag,
+        When::LargeObjects,
     ];
 
     fn name(self) -> &'static str {
@@ -320,8 +356,11 @@ impl When {
             When::RulesInS3 => "rules-in-s3",
             When::AllowHashesInS3 => "allow-hashes-in-s3",
             When::ResultEvents => "result-events",
+            When::SecurityHub => "security-hub",
+            When::Announces => "announces",
             When::Promotes => "promotes",
             When::OnboardsByTag => "onboards-by-tag",
+            When::LargeObjects => "large-objects",
         }
     }
 
@@ -339,11 +378,14 @@ impl When {
             When::RulesInS3 => "RULES names an s3:// location",
             When::AllowHashesInS3 => "ALLOW_HASHES names an s3:// location",
             When::ResultEvents => "RESULT_EVENT_BUS or RESULT_TOPIC_ARN is set",
+            When::SecurityHub => "SECURITY_HUB is on",
+            When::Announces => "RESULT_EVENT_BUS or RESULT_TOPIC_ARN is set, or SECURITY_HUB is on",
             When::Promotes => "PROMOTE is set",
             When::OnboardsByTag => {
                 "ONBOARD_TAG is not off and NOTIFICATION_TOPIC_ARN is set (the template's \
                  OnboardByTag)"
             }
+            When::LargeObjects => "LARGE_OBJECT_SIZE and LARGE_OBJECT_QUEUE_URL are set",
         }
     }
 }

@@ -8,6 +8,9 @@ use serde_json::Value;
 
 use crate::object::{KeyError, ObjectRef, decode_key, pinned_version};
 
+mod encode;
+pub use encode::notification;
+
 /// An object named by an `ObjectCreated:*` or `ObjectTagging:*` record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectEvent {

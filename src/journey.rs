@@ -23,6 +23,7 @@ use crate::verdict::{Failure, Verdict};
 mod checks;
 
 mod filtered;
+mod large;
 mod promoted;
 
 /// How often an unversioned key replaced during its own processing is read again.
@@ -151,6 +152,11 @@ impl<S: ObjectStore> Pipeline<S> {
         rules: &Arc<RuleSets>,
         report: &mut Report,
     ) -> Judged {
+        if let Some(size) = event.size
+            && let Some(forwarded) = self.forwarded(event, report, size).await
+        {
+            return Judged::Ends(Box::new(forwarded));
+        }
         let started = Instant::now();
         // Room for the bytes before the request, from the size the event announced: waiting
         // for room with a response open would stall it.
@@ -163,6 +169,16 @@ impl<S: ObjectStore> Pipeline<S> {
             .get(&event.object, event.etag.as_deref(), &self.budget, reserved)
             .await;
         report.timings.get_ms = ms(started);
+        // An event without a size (Batch Operations, on-demand scans): the read tells it.
+        let read = match &fetched {
+            Ok(Fetched::Body { info, .. } | Fetched::TooLarge(info)) => Some(info),
+            Err(_) => None,
+        };
+        if let Some(info) = read
+            && let Some(forwarded) = self.forwarded_after_read(event, report, info).await
+        {
+            return Judged::Ends(Box::new(forwarded));
+        }
         match fetched {
             Ok(Fetched::Body {
                 info,
@@ -318,6 +334,9 @@ impl<S: ObjectStore> Pipeline<S> {
         let Some(existing) = recorded? else {
             return Ok(Location::Gone);
         };
+        if crate::findings::had_threat(&existing, &self.config.tag_keys) {
+            report.earlier_threat = Some(report.object.clone());
+        }
         if *verdict == Verdict::Clean
             && let Some(dest) = self.config.promotion(&report.object)
         {
@@ -358,6 +377,8 @@ impl<S: ObjectStore> Pipeline<S> {
 mod filter_tests;
 #[cfg(test)]
 mod inspect_tests;
+#[cfg(test)]
+mod large_tests;
 #[cfg(test)]
 mod promote_tests;
 #[cfg(test)]

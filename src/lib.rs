@@ -19,7 +19,8 @@
 //! to the queue). [`config`] parses the settings once, at start-up; [`pipeline`] holds what a running
 //! function keeps (store, rules, settings, signing key, room for bytes); [`object`] has the
 //! types every stage shares; [`contract`] is what the binary promises its deployments;
-//! [`poll`] runs the same batches as a long-running SQS consumer, outside Lambda.
+//! [`poll`] runs the same batches as a long-running SQS consumer, outside Lambda, and
+//! [`forward`] hands it the objects too large for the function.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -53,6 +54,8 @@ pub mod contract;
 pub mod deadline;
 pub mod event;
 pub mod filter;
+pub mod findings;
+pub mod forward;
 pub mod inspect;
 pub mod journey;
 pub mod metrics;

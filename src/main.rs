@@ -6,13 +6,14 @@
 use std::io::{IsTerminal as _, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 use aws_lambda_events::event::sqs::SqsEvent;
 use clap::{Args, Parser, Subcommand};
 use lambda_runtime::{LambdaEvent, service_fn};
-use s3_yara_scan::batch::operations;
+use s3_yara_scan::batch::{demand, operations};
 use s3_yara_scan::config::settings;
 use s3_yara_scan::{Config, Engine, Pipeline, RuleSet, S3Store, contract, event, onboard, store};
 use serde_json::Value;
@@ -289,7 +290,8 @@ async fn lambda_async() -> anyhow::Result<()> {
 }
 
 /// One invocation: an SQS batch (answered with the messages to retry), an S3 Batch
-/// Operations job (answered per task), or a CloudTrail event of a bucket (onboarding by tag).
+/// Operations job (answered per task), an on-demand scan (answered with its report), or a
+/// CloudTrail event of a bucket (onboarding by tag).
 async fn invoke(
     pipeline: &Pipeline<S3Store>,
     event: Value,
@@ -297,6 +299,13 @@ async fn invoke(
 ) -> anyhow::Result<Value> {
     if onboard::event::is_cloudtrail(&event) {
         return Ok(onboard::handle_event(pipeline.store(), pipeline.config(), event).await?);
+    }
+    if demand::is_scan_object(&event) {
+        let request: demand::ScanObject = serde_json::from_value(event).context(
+            "not a valid on-demand scan: expected {\"scanObject\": {\"bucket\": …, \"key\": …, \
+             \"versionId\": … (optional)}}",
+        )?;
+        return Ok(pipeline.scan_on_demand(request, deadline).await);
     }
     if operations::is_job(&event) {
         let job: operations::JobEvent =
@@ -327,11 +336,19 @@ async fn pipeline(mut config: Config) -> anyhow::Result<Pipeline<S3Store>> {
         "ready"
     );
     let (store, signing_key) = store::connect(&config).await?;
-    let publisher = store::publisher(&config).await;
+    let publisher = store::publisher(&config).await?;
+    let forwarder = match &config.large_objects {
+        Some(large) => {
+            let queue = store::ScanQueue::connect(&large.queue_url).await;
+            Some(Arc::new(queue) as Arc<dyn s3_yara_scan::forward::Forward>)
+        }
+        None => None,
+    };
     let engine = Engine::new(rules, config.scan_timeout);
     let pipeline = Pipeline::new(store, engine, config)
         .with_signing_key(signing_key)
-        .with_publisher(publisher);
+        .with_publisher(publisher)
+        .with_forwarder(forwarder);
     pipeline.load_rules().await?;
     pipeline.preflight().await?;
     Ok(pipeline)

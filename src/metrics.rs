@@ -26,7 +26,7 @@ pub const TOTALS: [(&str, &str); 7] = [
 ];
 
 /// The values of the `ErrorKind` dimension of `Errors`.
-pub const ERROR_KINDS: [&str; 9] = [
+pub const ERROR_KINDS: [&str; 10] = [
     "Read",
     "Record",
     "ReplacedTooOften",
@@ -36,6 +36,7 @@ pub const ERROR_KINDS: [&str; 9] = [
     "NotRecorded",
     "Publish",
     "NotProtected",
+    "Forward",
 ];
 
 /// What one batch did, summed over its objects.
@@ -205,6 +206,7 @@ fn error_kind(disposition: &Disposition) -> Option<&'static str> {
         Disposition::Acknowledge(Settled::NotRecorded(_)) => 6,
         Disposition::Retry(Retry::Publish(_)) => 7,
         Disposition::Retry(Retry::NotProtected(_)) => 8,
+        Disposition::Retry(Retry::Forward(_)) => 9,
         Disposition::Acknowledge(_) => return None,
     };
     Some(ERROR_KINDS[kind])

@@ -1,6 +1,8 @@
 //! Objects as every stage sees them: which object version ([`ObjectRef`]), what S3 said about
 //! it ([`ObjectInfo`]) and its tags. No I/O here; the store reads and writes them.
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
 use std::fmt;
 
 /// S3's limit on the length of an object key, in bytes of UTF-8.
@@ -153,6 +155,22 @@ pub enum KeyError {
     /// Longer than S3 allows once decoded.
     #[error("is {0} bytes once decoded, over S3's limit of {MAX_KEY_BYTES}")]
     TooLong(usize),
+}
+
+/// Characters S3 leaves as they are in a notification's key; the space becomes `+`, the rest
+/// is percent-encoded (a literal `+` becomes `%2B`, so decoding `+` first is unambiguous).
+const KEY: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'/')
+    .remove(b' ');
+
+/// `key` as S3 writes it in a notification.
+pub fn encode_key(key: &str) -> String {
+    utf8_percent_encode(key, KEY).to_string().replace(' ', "+")
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::{Config, RuleSource, SigningKeySource, Spool};
+use crate::forward::Forward;
 use crate::publish::Publish;
 use crate::rules::{self, Fingerprint};
 use crate::scan::{Engine, RuleSet, RuleSets};
@@ -50,6 +51,8 @@ pub struct Pipeline<S> {
     pub(crate) publisher: Option<Arc<dyn Publish>>,
     /// Which buckets carry ONBOARD_TAG, as last read.
     pub(crate) onboarded: crate::onboard::TagCache,
+    /// Where objects over `LARGE_OBJECT_SIZE` go, when it is set.
+    pub(crate) forwarder: Option<Arc<dyn Forward>>,
     rule_state: tokio::sync::Mutex<RuleState>,
 }
 
@@ -74,6 +77,7 @@ impl<S: ObjectStore> Pipeline<S> {
             signing_key,
             publisher: None,
             onboarded: Default::default(),
+            forwarder: None,
             rule_state: tokio::sync::Mutex::new(rule_state),
         }
     }
@@ -82,6 +86,12 @@ impl<S: ObjectStore> Pipeline<S> {
     /// `store::publisher`, which builds one from the settings).
     pub fn with_publisher(self, publisher: Option<Arc<dyn Publish>>) -> Pipeline<S> {
         Pipeline { publisher, ..self }
+    }
+
+    /// The same pipeline, sending objects over `LARGE_OBJECT_SIZE` to the agent's queue
+    /// through `forwarder`.
+    pub fn with_forwarder(self, forwarder: Option<Arc<dyn Forward>>) -> Pipeline<S> {
+        Pipeline { forwarder, ..self }
     }
 
     /// The same pipeline, signing verdicts with `key` (read from `SIGNING_KEY_SECRET`).

@@ -10,8 +10,13 @@ use std::pin::Pin;
 use serde_json::{Value, json};
 
 use crate::action::Location;
+use crate::findings::{Finding, Product};
 use crate::report::Report;
 use crate::verdict::Verdict;
+
+mod guardduty;
+
+pub use guardduty::{GUARDDUTY_DETAIL_TYPE, OWN_FIELDS};
 
 /// The `detail-type` of the EventBridge events, and the `type` of every document. A change
 /// that could break a consumer gets a new version.
@@ -34,6 +39,56 @@ pub const MAX_MATCHES: usize = 100;
 /// document's text and its MAC) that waits to be published again.
 pub const QUEUED_KEY: &str = "s3YaraScanResult";
 
+/// Whose schema result events follow (`RESULT_EVENT_SCHEMA`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResultSchema {
+    /// This scanner's own document, detail-type [`DETAIL_TYPE`].
+    #[default]
+    Scan,
+    /// GuardDuty Malware Protection for S3's scan result, detail-type
+    /// [`GUARDDUTY_DETAIL_TYPE`], so that rules and consumers written for it keep working.
+    GuardDuty,
+}
+
+impl ResultSchema {
+    /// Every schema, in the order the setting lists them.
+    pub const ALL: [ResultSchema; 2] = [ResultSchema::Scan, ResultSchema::GuardDuty];
+
+    /// The setting's values, from [`ResultSchema::ALL`].
+    pub const NAMES: [&'static str; 2] = {
+        let mut names = [""; 2];
+        let mut i = 0;
+        while i < names.len() {
+            names[i] = ResultSchema::ALL[i].name();
+            i += 1;
+        }
+        names
+    };
+
+    /// The setting's value for this schema.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ResultSchema::Scan => "scan",
+            ResultSchema::GuardDuty => "guardduty",
+        }
+    }
+
+    /// The schema a setting's value names, in any letter case.
+    pub fn from_name(name: &str) -> Option<ResultSchema> {
+        ResultSchema::ALL
+            .into_iter()
+            .find(|s| s.name().eq_ignore_ascii_case(name))
+    }
+
+    /// The `detail-type` of its EventBridge events.
+    pub fn detail_type(self) -> &'static str {
+        match self {
+            ResultSchema::Scan => DETAIL_TYPE,
+            ResultSchema::GuardDuty => GUARDDUTY_DETAIL_TYPE,
+        }
+    }
+}
+
 /// Where result events go, and which (`RESULT_*`, `QUEUE_URL`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ResultEvents {
@@ -45,6 +100,8 @@ pub struct ResultEvents {
     pub verdicts: Vec<&'static str>,
     /// The scan queue, where a document whose publish failed waits to be published again.
     pub queue_url: Option<String>,
+    /// Whose schema the documents follow.
+    pub schema: ResultSchema,
 }
 
 impl ResultEvents {
@@ -56,7 +113,13 @@ impl ResultEvents {
     /// The document for `report`, when it has a verdict that is published.
     pub fn document(&self, report: &Report) -> Option<Value> {
         let verdict = report.verdict.as_ref()?;
-        (self.is_on() && self.verdicts.contains(&verdict.name())).then(|| document(report))
+        if !self.is_on() || !self.verdicts.contains(&verdict.name()) {
+            return None;
+        }
+        Some(match self.schema {
+            ResultSchema::Scan => document(report),
+            ResultSchema::GuardDuty => guardduty::document(report, verdict),
+        })
     }
 }
 
@@ -119,9 +182,11 @@ fn location(location: &Location) -> Value {
     }
 }
 
-/// A document's verdict and bucket: the SNS message attributes subscription filters match on.
+/// A document's verdict and bucket: the SNS message attributes subscription filters match on
+/// (in a GuardDuty-schema document, from this scanner's own fields riding along).
 pub fn attributes(document: &Value) -> (&str, &str) {
-    let text = |k: &str| document.get(k).and_then(Value::as_str).unwrap_or("-");
+    let own = document.get(OWN_FIELDS).unwrap_or(document);
+    let text = |k: &str| own.get(k).and_then(Value::as_str).unwrap_or("-");
     (text("verdict"), text("bucket"))
 }
 
@@ -146,6 +211,12 @@ pub trait Publish: Send + Sync + std::fmt::Debug {
     /// Puts `body` (a sealed document, see `batch`) on the scan queue, as a message of its own,
     /// to be published later.
     fn requeue<'a>(&'a self, body: &'a str) -> Publishing<'a>;
+
+    /// Where Security Hub findings are filed, when `SECURITY_HUB` is on.
+    fn product(&self) -> Option<&Product>;
+
+    /// Imports `finding` into Security Hub (created, or updated by its id).
+    fn import<'a>(&'a self, finding: &'a Finding) -> Publishing<'a>;
 }
 
 /// Documents kept in memory, for tests; each kind of call can be made to fail.
@@ -159,6 +230,12 @@ pub struct MemoryPublisher {
     pub fail_publish: std::sync::atomic::AtomicBool,
     /// When set, `requeue` fails.
     pub fail_requeue: std::sync::atomic::AtomicBool,
+    /// Findings imported, in order; findings are on when `product` is set.
+    pub findings: std::sync::Mutex<Vec<Finding>>,
+    /// Where findings are filed.
+    pub product: Option<Product>,
+    /// When set, `import` fails.
+    pub fail_import: std::sync::atomic::AtomicBool,
 }
 
 impl MemoryPublisher {
@@ -194,6 +271,15 @@ impl Publish for MemoryPublisher {
             &body.to_owned(),
             "memory queue",
         );
+        Box::pin(async move { kept })
+    }
+
+    fn product(&self) -> Option<&Product> {
+        self.product.as_ref()
+    }
+
+    fn import<'a>(&'a self, finding: &'a Finding) -> Publishing<'a> {
+        let kept = Self::keep(&self.findings, &self.fail_import, finding, "memory hub");
         Box::pin(async move { kept })
     }
 }

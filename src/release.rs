@@ -105,6 +105,15 @@ fn denied_hint(source: &StoreError) -> &'static str {
     }
 }
 
+/// The version the copy's source tag (`<version> <etag>`, see `action::source_tag`) names:
+/// the version quarantined, `null` in an unversioned bucket.
+fn quarantined_version(tags: &Tags, keys: &crate::verdict::TagKeys) -> Option<String> {
+    let (_, source) = tags.iter().find(|(k, _)| *k == keys.source)?;
+    source
+        .split_once(' ')
+        .map(|(version, _)| version.to_owned())
+}
+
 fn store_step(step: &'static str) -> impl FnOnce(StoreError) -> ReleaseError {
     move |source| ReleaseError::Store { step, source }
 }
@@ -151,6 +160,8 @@ impl<S: ObjectStore> Pipeline<S> {
                 why,
             })?;
         self.check_origin(&origin, &info, request.force).await?;
+        // Its finding, if any, was filed under the version quarantined.
+        let quarantined = origin.object.at_version(quarantined_version(&tags, keys));
         let verdict = Verdict::Released {
             by: request.by.clone(),
             reason: request.reason.trim().to_owned(),
@@ -183,6 +194,8 @@ impl<S: ObjectStore> Pipeline<S> {
             timings: Timings::default(),
             requests: 0,
             file_type: None,
+            // The finding of the version quarantined, which the source tag names.
+            earlier_threat: Some(quarantined),
         })
     }
 

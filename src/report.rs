@@ -9,6 +9,7 @@ use tracing::Level;
 
 use crate::action::{ActionError, Location};
 use crate::event::ObjectEvent;
+use crate::forward::ForwardError;
 use crate::object::ObjectRef;
 use crate::publish::PublishError;
 use crate::store::StoreError;
@@ -39,6 +40,10 @@ pub struct Report {
     pub requests: u32,
     /// Its type, by its bytes (the `filetype` external rules get), once scanned.
     pub file_type: Option<String>,
+    /// The object (at the version it had then) when an earlier verdict on it was a threat,
+    /// as its tags said before this verdict (or, for a release, the quarantined version): its
+    /// Security Hub finding is resolved by a `Clean` or `Released` (`findings`).
+    pub earlier_threat: Option<ObjectRef>,
 }
 
 /// Whether the message that named the object can be acknowledged.
@@ -100,6 +105,14 @@ pub enum Settled {
     NotTagged,
     /// The verdict could not be recorded, and retrying cannot help (a missing permission).
     NotRecorded(ActionError),
+    /// Too large for the function: not read, its notification sent to the agent's queue
+    /// (`LARGE_OBJECT_SIZE`), which settles it; the object is untouched until then.
+    Forwarded {
+        /// The agent's queue.
+        queue: String,
+        /// `LARGE_OBJECT_SIZE`.
+        over: u64,
+    },
 }
 
 /// Why a message goes back to the queue.
@@ -124,6 +137,9 @@ pub enum Retry {
     /// The result event could not be published, nor put back on the queue to be published
     /// later; the verdict stays recorded.
     Publish(PublishError),
+    /// The object is too large for the function, and its notification did not reach the
+    /// agent's queue.
+    Forward(ForwardError),
 }
 
 /// Milliseconds spent in each step for one object.
@@ -186,6 +202,7 @@ impl Report {
             timings: Timings::default(),
             requests: 0,
             file_type: None,
+            earlier_threat: None,
         }
     }
 
@@ -277,6 +294,12 @@ impl fmt::Display for Settled {
                 f,
                 "cannot record the verdict; acknowledged, as retrying cannot help: {e}"
             ),
+            Settled::Forwarded { queue, over } => write!(
+                f,
+                "not read: over {} of {over} bytes, sent to the agent's queue {queue} \
+                 untouched (no verdict until the agent scans it)",
+                crate::config::settings::LARGE_OBJECT_SIZE.name
+            ),
         }
     }
 }
@@ -303,6 +326,11 @@ impl fmt::Display for Retry {
                 f,
                 "result event not published, nor queued to be published later ({e}); the \
                  verdict stays recorded"
+            ),
+            Retry::Forward(e) => write!(
+                f,
+                "{e} (the function's role needs sqs:SendMessage on it; the template grants it \
+                 with LargeObjectAgent=true)"
             ),
             Retry::Abandoned => f.write_str(
                 "abandoned unfinished just before the function's timeout (raise the function's \

@@ -18,6 +18,7 @@ mod publish;
 mod queue;
 pub mod requests;
 mod s3;
+mod securityhub;
 
 pub use aws::{IdentityError, caller_arn, connect, read_archive_passwords};
 pub use buckets::{BucketStore, Destination, DestinationKind, ListedBucket, Notifications};
@@ -27,6 +28,7 @@ pub use memory::{Hook, MemoryStore, Versioning};
 pub use publish::{AwsPublisher, publisher};
 pub use queue::{Handle, Queue, QueueError};
 pub use s3::S3Store;
+pub use securityhub::SecurityHubTarget;
 
 /// The result of [`ObjectStore::get`].
 #[derive(Debug)]
@@ -65,8 +67,9 @@ pub struct Page {
     pub more: bool,
 }
 
-/// A call to AWS, named as in IAM and CloudTrail: S3's, and those of the signing key and the
-/// result events.
+/// A call to AWS, named as in IAM and CloudTrail: S3's, and those of the signing key, the
+/// result events, the Security Hub findings, and the agent's queue (`poll`, which runs with the
+/// function's role in the template's large-object agent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
 pub enum Op {
@@ -94,11 +97,16 @@ pub enum Op {
     PutBucketNotificationConfiguration,
     ListBuckets,
     GetBucketLocation,
+    BatchImportFindings,
+    ReceiveMessage,
+    DeleteMessageBatch,
+    ChangeMessageVisibilityBatch,
+    GetQueueAttributes,
 }
 
 impl Op {
     /// Every call the function makes.
-    pub const ALL: [Op; 24] = [
+    pub const ALL: [Op; 29] = [
         Op::GetObject,
         Op::HeadObject,
         Op::GetObjectTagging,
@@ -123,6 +131,11 @@ impl Op {
         Op::PutBucketNotificationConfiguration,
         Op::ListBuckets,
         Op::GetBucketLocation,
+        Op::BatchImportFindings,
+        Op::ReceiveMessage,
+        Op::DeleteMessageBatch,
+        Op::ChangeMessageVisibilityBatch,
+        Op::GetQueueAttributes,
     ];
 
     /// The IAM actions that allow this call: without a version id, then with one (the same
@@ -159,6 +172,16 @@ impl Op {
             }
             Op::ListBuckets => ("s3:ListAllMyBuckets", "s3:ListAllMyBuckets"),
             Op::GetBucketLocation => ("s3:GetBucketLocation", "s3:GetBucketLocation"),
+            Op::BatchImportFindings => (
+                "securityhub:BatchImportFindings",
+                "securityhub:BatchImportFindings",
+            ),
+            Op::ReceiveMessage => ("sqs:ReceiveMessage", "sqs:ReceiveMessage"),
+            Op::DeleteMessageBatch => ("sqs:DeleteMessage", "sqs:DeleteMessage"),
+            Op::ChangeMessageVisibilityBatch => {
+                ("sqs:ChangeMessageVisibility", "sqs:ChangeMessageVisibility")
+            }
+            Op::GetQueueAttributes => ("sqs:GetQueueAttributes", "sqs:GetQueueAttributes"),
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::scan::Match;
 
 mod schema;
 
-pub use schema::TagSchema;
+pub use schema::{GuardDutyStatus, TagSchema};
 
 /// S3 allows this many tags on an object.
 pub const MAX_TAGS: usize = 10;

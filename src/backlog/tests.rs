@@ -8,7 +8,7 @@ use pretty_assertions::assert_eq;
 use super::*;
 use crate::event::{EventKind, decode_body};
 use crate::journey::tests::{EICAR, pipeline, quarantining, store};
-use crate::object::ObjectRef;
+use crate::object::{ObjectRef, encode_key};
 use crate::pipeline::Pipeline;
 use crate::store::{Hook, MemoryStore, Op, StoreError};
 

@@ -1,5 +1,5 @@
-//! Result events of a batch: each settled object's document published once its verdict is
-//! recorded and acted on. A document that cannot be published is put back on the scan queue
+//! Result events and Security Hub findings of a batch: each settled object's document
+//! published (and its finding imported) once its verdict is recorded and acted on. A document that cannot be published is put back on the scan queue
 //! as a message of its own, sealed with a MAC under a key derived from the signing key
 //! (`{"s3YaraScanResult": "<document>", "mac": "…"}`), which a later batch publishes without
 //! touching the object again; only when that fails too is the object's message retried.
@@ -11,11 +11,56 @@ use serde_json::{Value, json};
 use tracing::{error, warn};
 
 use crate::event::ObjectEvent;
+use crate::findings::{self, Finding};
 use crate::pipeline::Pipeline;
-use crate::publish::{PublishError, QUEUED_KEY};
+use crate::publish::{Publish, PublishError, QUEUED_KEY};
 use crate::report::{Disposition, Report, Retry};
 use crate::signature::{DerivedKey, Purpose};
 use crate::store::ObjectStore;
+
+/// The key of a queued document that is a Security Hub finding, not a result event.
+const FINDING_KEY: &str = "securityHubFinding";
+
+/// What an object's settling sends out besides its verdict.
+enum Outgoing {
+    /// A result event's document.
+    Event(Value),
+    /// A Security Hub finding.
+    Finding(Box<Finding>),
+}
+
+impl Outgoing {
+    async fn send(&self, publisher: &dyn Publish) -> Result<(), PublishError> {
+        match self {
+            Outgoing::Event(document) => publisher.publish(document).await,
+            Outgoing::Finding(finding) => publisher.import(finding).await,
+        }
+    }
+
+    /// What the scan queue holds of it: the document, or the finding under [`FINDING_KEY`]
+    /// (no result event has that key).
+    fn sealable(&self) -> Value {
+        match self {
+            Outgoing::Event(document) => document.clone(),
+            Outgoing::Finding(finding) => json!({ FINDING_KEY: finding }),
+        }
+    }
+
+    /// What a queued document holds.
+    fn unsealed(mut document: Value) -> Result<Outgoing, serde_json::Error> {
+        match document.get_mut(FINDING_KEY).map(Value::take) {
+            Some(finding) => Ok(Outgoing::Finding(serde_json::from_value(finding)?)),
+            None => Ok(Outgoing::Event(document)),
+        }
+    }
+
+    fn what(&self) -> &'static str {
+        match self {
+            Outgoing::Event(_) => "result event",
+            Outgoing::Finding(_) => "Security Hub finding",
+        }
+    }
+}
 
 /// The start of a queued document's body, as [`seal`] writes it.
 const QUEUED_PREFIX: &str = "{\"s3YaraScanResult\":";
@@ -82,22 +127,45 @@ impl<S: ObjectStore> Pipeline<S> {
         self.announce(report).await
     }
 
-    /// Publishes the result event of `report` when it has one. A report whose message is
-    /// retried has none yet: the delivery that settles the object publishes it.
-    pub(crate) async fn announce(&self, report: Report) -> Report {
+    /// Publishes the result event of `report` and imports its Security Hub finding, when it
+    /// has them. A report whose message is retried has none yet: the delivery that settles
+    /// the object publishes them.
+    pub(crate) async fn announce(&self, mut report: Report) -> Report {
         let Some(publisher) = &self.publisher else {
             return report;
         };
         if !report.is_settled() {
             return report;
         }
-        let Some(document) = self.config.results.document(&report) else {
-            return report;
+        let mut outgoing = Vec::new();
+        if let Some(document) = self.config.results.document(&report) {
+            outgoing.push(Outgoing::Event(document));
+        }
+        if let Some(finding) = publisher
+            .product()
+            .and_then(|product| findings::finding(&report, product))
+        {
+            outgoing.push(Outgoing::Finding(Box::new(finding)));
+        }
+        for out in outgoing {
+            if let Err(queued) = self.send_or_queue(&report, out).await {
+                report = report.ending(Disposition::Retry(Retry::Publish(queued)));
+            }
+        }
+        report
+    }
+
+    /// Sends `out`; when that fails, puts it on the scan queue, sealed, to be sent by a later
+    /// batch. `Err` when it could be neither sent nor queued: the object's message is retried.
+    async fn send_or_queue(&self, report: &Report, out: Outgoing) -> Result<(), PublishError> {
+        let Some(publisher) = &self.publisher else {
+            return Ok(());
         };
-        let Err(e) = publisher.publish(&document).await else {
-            return report;
+        let Err(e) = out.send(publisher.as_ref()).await else {
+            return Ok(());
         };
-        warn!(object = %report.object, error = %e, "result event not published; queueing it to be published again");
+        let document = out.sealable();
+        warn!(object = %report.object, error = %e, what = out.what(), "not sent; queueing it to be sent again");
         let queued = match self.queue_key() {
             Some(key) => publisher.requeue(&seal(&document, &key)).await,
             None => Err(PublishError {
@@ -106,19 +174,16 @@ impl<S: ObjectStore> Pipeline<S> {
                     .into(),
             }),
         };
-        match queued {
-            Ok(()) => report,
-            Err(queued) => {
-                // The document itself in the log: a redelivery of a quarantined or promoted
-                // object finds it gone and has no verdict to publish again.
-                error!(object = %report.object, error = %queued, document = %document, "result event not queued either; the message is retried");
-                report.ending(Disposition::Retry(Retry::Publish(queued)))
-            }
-        }
+        queued.inspect_err(|queued| {
+            // The document itself in the log: a redelivery of a quarantined or promoted
+            // object finds it gone and has no verdict to send again.
+            error!(object = %report.object, error = %queued, what = out.what(), document = %document, "not queued either; the message is retried");
+        })
     }
 
-    /// Publishes the document an earlier batch queued (`body`); `Err` retries its message. One
-    /// that does not verify is dropped, logged at error: retrying cannot make it verify.
+    /// Sends what an earlier batch queued (`body`): a result event, or a finding; `Err`
+    /// retries its message. One that does not verify is dropped, logged at error: retrying
+    /// cannot make it verify.
     pub(super) async fn publish_queued(
         &self,
         message_id: &str,
@@ -132,11 +197,19 @@ impl<S: ObjectStore> Pipeline<S> {
                 return Ok(());
             }
         };
+        let out = match Outgoing::unsealed(document) {
+            Ok(out) => out,
+            Err(e) => {
+                error!(message_id = %message_id, error = %e, "queued finding dropped: not one this function writes");
+                return Ok(());
+            }
+        };
         match &self.publisher {
-            Some(publisher) => publisher.publish(&document).await,
+            Some(publisher) => out.send(publisher.as_ref()).await,
             None => {
                 warn!(
-                    "a queued result event arrived, but result events are off (RESULT_EVENT_BUS, RESULT_TOPIC_ARN); dropped"
+                    what = out.what(),
+                    "a queued result event or finding arrived, but result events and findings are off (RESULT_EVENT_BUS, RESULT_TOPIC_ARN, SECURITY_HUB); dropped"
                 );
                 Ok(())
             }

@@ -28,6 +28,17 @@ async fn poll_queue(args: PollArgs) -> anyhow::Result<ExitCode> {
     config.require_bucket_scope()?;
     // A result event that cannot be published waits on the queue the agent consumes.
     (config.results.queue_url).get_or_insert_with(|| args.queue_url.clone());
+    // The agent of the large-object queue scans what it receives, whatever its size: sending
+    // it back to its own queue would loop.
+    if let Some(large) = config
+        .large_objects
+        .take_if(|l| l.queue_url == args.queue_url)
+    {
+        tracing::info!(
+            queue = large.queue_url,
+            "polling the large-object queue: every object is scanned here"
+        );
+    }
     let (queue, redrive) = store::Queue::connect(&args.queue_url).await?;
     if !redrive {
         tracing::warn!(

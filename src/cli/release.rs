@@ -39,7 +39,7 @@ pub fn release(args: ReleaseArgs) -> anyhow::Result<ExitCode> {
 async fn release_async(args: ReleaseArgs, copy: ObjectRef) -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;
     let (s3, signing_key) = store::connect(&config).await?;
-    let publisher = store::publisher(&config).await;
+    let publisher = store::publisher(&config).await?;
     let by = store::caller_arn().await?;
     // The embedded rules only name the ruleset on the tags: a Released is kept whatever rules
     // are in force, so the users' RULES need not be loaded (nor the function's preflight run).

@@ -73,6 +73,8 @@ pub fn config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigE
         metrics: ops::metrics(&mut env),
         filters: ops::filters(&mut env),
         results: ops::results(&mut env),
+        large_objects: ops::large_objects(&mut env),
+        security_hub: ops::security_hub(&mut env),
         promote: Vec::new(), // below, once the quarantine bucket is known
         promote_released: env.word(&s::PROMOTE_RELEASED) == "true",
         onboard: onboard::onboarding(&mut env),

@@ -183,6 +183,22 @@ settings! {
     RESULT_VERDICTS = "RESULT_VERDICTS", "all", Text("all, or verdicts comma-separated: Clean, \
         Infected, Suspicious, Unscannable, Error, Skipped, Released"), Parameter("ResultVerdicts"),
         "Which verdicts are published as result events.";
+    LARGE_OBJECT_SIZE = "LARGE_OBJECT_SIZE", "", Text("a size such as 2GiB or 536870912; \
+        set with LARGE_OBJECT_QUEUE_URL"), Parameter("LargeObjectSize"),
+        "Objects larger than this are not read: their message goes to LARGE_OBJECT_QUEUE_URL, \
+        for the agent (`s3-yara-scan poll`), and is acknowledged.";
+    LARGE_OBJECT_QUEUE_URL = "LARGE_OBJECT_QUEUE_URL", "", Text("an SQS queue URL; set with \
+        LARGE_OBJECT_SIZE"), Template,
+        "The queue the agent polls, where objects over LARGE_OBJECT_SIZE are sent.";
+    RESULT_EVENT_SCHEMA = "RESULT_EVENT_SCHEMA", "scan", OneOf(&crate::publish::ResultSchema::NAMES),
+        Parameter("ResultEventSchema"),
+        "Whose schema result events follow: this scanner's (detail-type `S3 Object Scan Result \
+        v1`) or GuardDuty Malware Protection for S3's (detail-type `GuardDuty Malware Protection \
+        Object Scan Result`, its detail fields, this scanner's own under `s3YaraScan`).";
+    SECURITY_HUB = "SECURITY_HUB", "off", OneOf(&crate::findings::SecurityHub::NAMES),
+        Parameter("SecurityHub"),
+        "Infected and Suspicious objects become AWS Security Hub findings (BatchImportFindings, \
+        the account's default product), resolved by a later Clean or a release.";
     QUEUE_URL = "QUEUE_URL", "", Text("the scan queue's URL"), Template,
         "A result event whose publish failed goes back on this queue, to be published again \
         without a rescan; unset: its message is retried instead.";

@@ -73,4 +73,10 @@ pub const RELEASE_GRANTS: &[Grant] = &[
         actions: &["sns:Publish"],
         why: "publish the Released result event",
     },
+    Grant {
+        resource: Resource::SecurityHubProduct,
+        when: When::SecurityHub,
+        actions: &["securityhub:BatchImportFindings"],
+        why: "resolve the released object's Security Hub finding",
+    },
 ];

@@ -76,7 +76,7 @@ fn plausible(format: Format, bytes: &[u8]) -> bool {
         Format::Pdf => format.starts(bytes),
         Format::BinHex => bytes.get(40..44) == Some(b" 4.0"),
         Format::Tnef => bytes.get(6).is_some_and(|l| *l == 1 || *l == 2),
-        Format::OneNote => format.starts(bytes),
+        Format::OneNote => formats::onenote_header_is_plausible(bytes),
         Format::Rar => format.starts(bytes),
         Format::Pe => formats::pe_starts(bytes),
         Format::Lha => format.starts(bytes),
@@ -184,6 +184,34 @@ mod tests {
             candidates(b"PK\x03\x04\x14\x00").count(),
             0,
             "not at the start"
+        );
+    }
+
+    #[test]
+    fn a_onenote_guid_among_a_program_constants_is_no_onenote_file() {
+        // As in ClamAV's clambc: the file type GUID, the data store GUID, then messages.
+        let guid = formats::Format::OneNote.signatures()[0];
+        let mut program = b"\x7fELF........".to_vec();
+        program.extend_from_slice(guid);
+        program.extend_from_slice(&[0xE7, 0x16, 0xE3, 0xBD, 0x65, 0x26, 0x11, 0x45]);
+        program.extend_from_slice(b"Looking to extract file from OneNote section...Invalid format");
+        assert_eq!(candidates(&program).count(), 0);
+        // A section's header: the file type, the file's own GUID, zeros, the format GUID.
+        let mut document = b"....".to_vec();
+        document.extend_from_slice(guid);
+        document.extend_from_slice(&[7; 16]);
+        document.extend_from_slice(&[0; 16]);
+        document.extend_from_slice(&[
+            0x3F, 0xDD, 0x9A, 0x10, 0x1B, 0x91, 0xF5, 0x49, 0xA5, 0xD0, 0x17, 0x91, 0xED, 0xC8,
+            0xAE, 0xD8,
+        ]);
+        let found: Vec<Candidate> = candidates(&document).collect();
+        assert_eq!(
+            found,
+            [Candidate {
+                offset: 4,
+                format: Format::OneNote
+            }]
         );
     }
 

@@ -69,6 +69,7 @@ mod zip;
 pub use self::extent::{Coder, Measure};
 pub use self::format::Format;
 use self::legacy::Wrapper;
+pub(crate) use self::onenote::header_is_plausible as onenote_header_is_plausible;
 pub(crate) use self::pe::starts as pe_starts;
 pub use self::seen::Seen;
 pub use self::stream::{GzipMembers, Parts};

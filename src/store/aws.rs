@@ -103,11 +103,24 @@ fn secret_problem(setting: &Setting, secret: &str, why: String) -> ConfigError {
 #[error("cannot tell who is calling (STS GetCallerIdentity): {0}")]
 pub struct IdentityError(String);
 
+impl IdentityError {
+    /// An identity problem, in words.
+    pub(super) fn new(why: impl Into<String>) -> IdentityError {
+        IdentityError(why.into())
+    }
+}
+
 /// The caller's ARN (STS GetCallerIdentity, which needs no permission): who releases an
 /// object from quarantine.
 pub async fn caller_arn() -> Result<String, IdentityError> {
-    let shared = aws_config::load_from_env().await;
-    let out = aws_sdk_sts::Client::new(&shared)
+    caller_arn_with(&aws_config::load_from_env().await).await
+}
+
+/// The caller's ARN, with the SDK settings `shared`.
+pub(super) async fn caller_arn_with(
+    shared: &aws_config::SdkConfig,
+) -> Result<String, IdentityError> {
+    let out = aws_sdk_sts::Client::new(shared)
         .get_caller_identity()
         .send()
         .await

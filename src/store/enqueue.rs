@@ -1,6 +1,6 @@
-//! Sending work to the scan queue (`backlog --to-queue`): SendMessageBatch through the AWS SDK
-//! for SQS. The bodies are built by the caller; this file only carries them. The only file that
-//! names `aws_sdk_sqs` for sending.
+//! Sending work to a queue: SendMessageBatch to the scan queue (`backlog --to-queue`), and
+//! SendMessage to the agent's queue for objects over `LARGE_OBJECT_SIZE`, through the AWS SDK
+//! for SQS. The bodies are built by the caller; this file only carries them.
 
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
@@ -95,5 +95,25 @@ impl ScanQueue {
             url: self.url.clone(),
             detail,
         }
+    }
+}
+
+/// The agent's queue, for objects over `LARGE_OBJECT_SIZE`: one SendMessage per object.
+impl crate::forward::Forward for ScanQueue {
+    fn forward<'a>(&'a self, body: &'a str) -> crate::forward::Forwarding<'a> {
+        // Counted by the journey, which also counts its test double's.
+        Box::pin(async move {
+            let sent = self
+                .client
+                .send_message()
+                .queue_url(&self.url)
+                .message_body(body)
+                .send()
+                .await;
+            sent.map(|_| ()).map_err(|e| crate::forward::ForwardError {
+                queue: self.url.clone(),
+                detail: aws_sdk_sqs::error::DisplayErrorContext(&e).to_string(),
+            })
+        })
     }
 }

@@ -1,28 +1,40 @@
 //! Result events in AWS: EventBridge `PutEvents`, SNS `Publish` (with the verdict and bucket
 //! as message attributes) and, for a document that could not be published, SQS `SendMessage`
-//! to the scan queue. The SDK retries each call (standard mode); what still fails is a
+//! to the scan queue; Security Hub `BatchImportFindings` (store/securityhub.rs) with the same
+//! SDK settings. The SDK retries each call (standard mode); what still fails is a
 //! [`PublishError`] naming the target and, when it is one, the permission to grant.
 
 use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::aws::IdentityError;
+use super::securityhub::SecurityHubTarget;
 use crate::config::Config;
-use crate::publish::{DETAIL_TYPE, Publish, PublishError, Publishing, SOURCE};
+use crate::findings::{Finding, Product, SecurityHub};
+use crate::publish::{Publish, PublishError, Publishing, SOURCE};
 
-/// Publishes to the targets `RESULT_EVENT_BUS` and `RESULT_TOPIC_ARN` name.
+/// Publishes to the targets `RESULT_EVENT_BUS` and `RESULT_TOPIC_ARN` name, and imports
+/// findings into Security Hub (`SECURITY_HUB`).
 #[derive(Debug)]
 pub struct AwsPublisher {
     events: Option<(aws_sdk_eventbridge::Client, String)>,
+    detail_type: &'static str,
     sns: Option<(aws_sdk_sns::Client, String)>,
     sqs: Option<(aws_sdk_sqs::Client, String)>,
+    securityhub: Option<SecurityHubTarget>,
 }
 
-/// The publisher the settings ask for, or `None` when result events are off.
-pub async fn publisher(config: &Config) -> Option<Arc<dyn Publish>> {
+/// The publisher the settings ask for, or `None` when result events and findings are off; an
+/// error when findings are on but the account to file them in cannot be told.
+pub async fn publisher(config: &Config) -> Result<Option<Arc<dyn Publish>>, IdentityError> {
     let results = &config.results;
-    if !results.is_on() {
-        return None;
+    let findings = match config.security_hub {
+        SecurityHub::On => true,
+        SecurityHub::Off => false,
+    };
+    if !results.is_on() && !findings {
+        return Ok(None);
     }
     // Bounded like S3 calls: a stalled publish must not run the function past its deadline.
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
@@ -30,11 +42,16 @@ pub async fn publisher(config: &Config) -> Option<Arc<dyn Publish>> {
         .operation_timeout(config.s3_timeout * 2)
         .build();
     let shared = aws_config::from_env().timeout_config(timeouts).load().await;
-    Some(Arc::new(AwsPublisher {
+    let securityhub = match findings {
+        true => Some(SecurityHubTarget::connect(&shared).await?),
+        false => None,
+    };
+    Ok(Some(Arc::new(AwsPublisher {
         events: results
             .bus
             .clone()
             .map(|bus| (aws_sdk_eventbridge::Client::new(&shared), bus)),
+        detail_type: results.schema.detail_type(),
         sns: results
             .topic
             .clone()
@@ -43,19 +60,36 @@ pub async fn publisher(config: &Config) -> Option<Arc<dyn Publish>> {
             .queue_url
             .clone()
             .map(|url| (aws_sdk_sqs::Client::new(&shared), url)),
-    }))
+        securityhub,
+    })))
 }
 
 impl Publish for AwsPublisher {
     fn publish<'a>(&'a self, document: &'a Value) -> Publishing<'a> {
         Box::pin(async move {
             if let Some((client, bus)) = &self.events {
-                put_event(client, bus, document).await?;
+                put_event(client, bus, self.detail_type, document).await?;
             }
             if let Some((client, topic)) = &self.sns {
                 publish_sns(client, topic, document).await?;
             }
             Ok(())
+        })
+    }
+
+    fn product(&self) -> Option<&Product> {
+        self.securityhub.as_ref().map(SecurityHubTarget::product)
+    }
+
+    fn import<'a>(&'a self, finding: &'a Finding) -> Publishing<'a> {
+        Box::pin(async move {
+            match &self.securityhub {
+                Some(target) => target.import(finding).await,
+                None => Err(PublishError {
+                    target: "Security Hub".into(),
+                    detail: "SECURITY_HUB is off".into(),
+                }),
+            }
         })
     }
 
@@ -83,13 +117,15 @@ impl Publish for AwsPublisher {
 async fn put_event(
     client: &aws_sdk_eventbridge::Client,
     bus: &str,
+    detail_type: &str,
     document: &Value,
 ) -> Result<(), PublishError> {
     let target = || format!("EventBridge bus {bus}");
+    // A bus ARN (another account's, a central security account) is taken as it is.
     let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
         .event_bus_name(bus)
         .source(SOURCE)
-        .detail_type(DETAIL_TYPE)
+        .detail_type(detail_type)
         .detail(document.to_string())
         .build();
     super::requests::count();
@@ -149,7 +185,7 @@ async fn publish_sns(
 }
 
 /// A failed call as a [`PublishError`]: the permission to grant when access was denied.
-fn failure<E, R>(
+pub(super) fn failure<E, R>(
     target: String,
     permission: &str,
     e: aws_sdk_sqs::error::SdkError<E, R>,

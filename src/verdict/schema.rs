@@ -62,16 +62,7 @@ impl TagSchema {
     pub fn value(self, verdict: &Verdict) -> &'static str {
         match (self, verdict) {
             (TagSchema::Scan, v) => v.name(),
-            (TagSchema::GuardDuty, Verdict::Clean) => "NO_THREATS_FOUND",
-            (TagSchema::GuardDuty, Verdict::Infected(_) | Verdict::Suspicious(_)) => {
-                "THREATS_FOUND"
-            }
-            (TagSchema::GuardDuty, Verdict::Unscannable(_)) => "UNSUPPORTED",
-            (TagSchema::GuardDuty, Verdict::Error(f)) if f.access_denied => "ACCESS_DENIED",
-            (TagSchema::GuardDuty, Verdict::Error(_)) => "FAILED",
-            // GuardDuty leaves objects outside its filters untagged; tagged, "not scanned" is
-            // the nearest of its statuses.
-            (TagSchema::GuardDuty, Verdict::Skipped(_)) => "UNSUPPORTED",
+            (TagSchema::GuardDuty, v) => GuardDutyStatus::of(v).name(),
             (TagSchema::BucketAntivirus, Verdict::Clean) => "CLEAN",
             (TagSchema::BucketAntivirus, Verdict::Infected(_) | Verdict::Suspicious(_)) => {
                 "INFECTED"
@@ -79,7 +70,6 @@ impl TagSchema {
             (TagSchema::BucketAntivirus, Verdict::Unscannable(_)) => "UNSCANNABLE",
             (TagSchema::BucketAntivirus, Verdict::Error(_)) => "ERROR",
             (TagSchema::BucketAntivirus, Verdict::Skipped(_)) => "SKIPPED",
-            (TagSchema::GuardDuty, Verdict::Released { .. }) => "NO_THREATS_FOUND",
             (TagSchema::BucketAntivirus, Verdict::Released { .. }) => "CLEAN",
         }
     }
@@ -108,6 +98,72 @@ impl TagSchema {
         match self {
             TagSchema::BucketAntivirus => now.format("%Y/%m/%d %H:%M:%S UTC").to_string(),
             _ => now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }
+    }
+}
+
+/// GuardDuty Malware Protection for S3's scan result status: the value of its
+/// `GuardDutyMalwareScanStatus` tag and of `scanResultDetails.scanResultStatus` in its
+/// EventBridge events, so that the tag schema and the event schema say the same of a verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuardDutyStatus {
+    /// `NO_THREATS_FOUND`.
+    NoThreatsFound,
+    /// `THREATS_FOUND`.
+    ThreatsFound,
+    /// `UNSUPPORTED`: GuardDuty skipped the object.
+    Unsupported,
+    /// `ACCESS_DENIED`: GuardDuty could not read the object.
+    AccessDenied,
+    /// `FAILED`: GuardDuty could not scan the object.
+    Failed,
+}
+
+impl GuardDutyStatus {
+    /// Every status, as GuardDuty's documentation lists them.
+    pub const ALL: [GuardDutyStatus; 5] = [
+        GuardDutyStatus::NoThreatsFound,
+        GuardDutyStatus::ThreatsFound,
+        GuardDutyStatus::Unsupported,
+        GuardDutyStatus::AccessDenied,
+        GuardDutyStatus::Failed,
+    ];
+
+    /// The status GuardDuty would give `verdict`. It has no `Suspicious`: read as a threat, so
+    /// that its policies keep it from readers as they would an infected object. Nor has it a
+    /// `Released`: written as its clean value, so that its read policies let it be read (the
+    /// signed detail tag tells it from a scan's `Clean`).
+    pub fn of(verdict: &Verdict) -> GuardDutyStatus {
+        match verdict {
+            Verdict::Clean | Verdict::Released { .. } => GuardDutyStatus::NoThreatsFound,
+            Verdict::Infected(_) | Verdict::Suspicious(_) => GuardDutyStatus::ThreatsFound,
+            Verdict::Unscannable(_) => GuardDutyStatus::Unsupported,
+            Verdict::Error(f) if f.access_denied => GuardDutyStatus::AccessDenied,
+            Verdict::Error(_) => GuardDutyStatus::Failed,
+            // GuardDuty leaves objects outside its filters untagged; tagged, "not scanned" is
+            // the nearest of its statuses.
+            Verdict::Skipped(_) => GuardDutyStatus::Unsupported,
+        }
+    }
+
+    /// The status as GuardDuty writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            GuardDutyStatus::NoThreatsFound => "NO_THREATS_FOUND",
+            GuardDutyStatus::ThreatsFound => "THREATS_FOUND",
+            GuardDutyStatus::Unsupported => "UNSUPPORTED",
+            GuardDutyStatus::AccessDenied => "ACCESS_DENIED",
+            GuardDutyStatus::Failed => "FAILED",
+        }
+    }
+
+    /// The `scanStatus` GuardDuty's events carry with it: `COMPLETED` for a scan that gave a
+    /// result, `SKIPPED` for an object it did not scan, `FAILED` for a scan that failed.
+    pub fn scan_status(self) -> &'static str {
+        match self {
+            GuardDutyStatus::NoThreatsFound | GuardDutyStatus::ThreatsFound => "COMPLETED",
+            GuardDutyStatus::Unsupported | GuardDutyStatus::AccessDenied => "SKIPPED",
+            GuardDutyStatus::Failed => "FAILED",
         }
     }
 }

@@ -47,7 +47,9 @@ STATEMENTS = {
     "CheckCreatedStagingBucket": ("protected-buckets", "promotes", "PromotesFromCreatedBucket"),
     "PublishResultEvents": ("result-bus", "result-events", "HasResultBus"),
     "PublishResultTopic": ("result-topic", "result-events", "HasResultTopic"),
-    "RequeueResultEvents": ("scan-queue", "result-events", "ResultEventsOn"),
+    "RequeueResultEvents": ("scan-queue", "announces", "Announces"),
+    "ImportFindings": ("securityhub-product", "security-hub", "SecurityHubOn"),
+    "LargeObjectQueue": ("large-object-queue", "large-objects", "LargeObjectAgentOn"),
     "ScanOnboardedBuckets": ("onboarded-objects", "onboards-by-tag", "OnboardByTagOn"),
     "DeleteInOnboardedBuckets": ("onboarded-objects", "removes-objects", "DeletesInOnboardedBuckets"),
     "OnboardBuckets": ("onboarded-buckets", "onboards-by-tag", "OnboardByTagOn"),
@@ -274,6 +276,17 @@ class TemplateMatchesCode(unittest.TestCase):
             self.assertEqual(statements[sid][1]["Condition"],
                              {"StringEquals": {"s3:ResourceAccount": {"Ref": "AWS::AccountId"}}}, sid)
         self.assertEqual(statements["ListAllBuckets"][1]["Resource"], "*")
+
+    def test_findings_are_imported_into_the_accounts_default_product_only(self):
+        statements = conditional_statements(self.function)
+        product = statements["ImportFindings"][1]["Resource"]["Fn::Sub"]
+        rendered = render_sub(product, {"AWS::Partition": "aws", "AWS::Region": "eu-west-1",
+                                        "AWS::AccountId": "123456789012"})
+        self.assertEqual(rendered,
+                         "arn:aws:securityhub:eu-west-1:123456789012:product/123456789012/default")
+        env = self.function["Properties"]["Environment"]["Variables"]
+        self.assertEqual(env["SECURITY_HUB"], {"Ref": "SecurityHub"})
+        self.assertEqual(env["RESULT_EVENT_SCHEMA"], {"Ref": "ResultEventSchema"})
 
     def test_each_statement_grants_what_its_part_of_the_work_needs(self):
         statements = conditional_statements(self.function)
@@ -558,6 +571,7 @@ class ReleasePolicy(unittest.TestCase):
         "UseBucketKmsKeys": ("kms-keys", "sse-kms", "HasKmsKeys"),
         "PublishResultEvents": ("result-bus", "result-events", "HasResultBus"),
         "PublishResultTopic": ("result-topic", "result-events", "HasResultTopic"),
+        "ImportFindings": ("securityhub-product", "security-hub", "SecurityHubOn"),
     }
 
     @classmethod
@@ -648,6 +662,55 @@ class LeastPrivilegeByAction(unittest.TestCase):
         self.assertEqual(tagging[0][1]["Event"], "s3:ObjectTagging:*")
         env = self.template["Resources"]["ScannerFunction"]["Properties"]["Environment"]["Variables"]
         self.assertEqual(env["SCANNER_ROLE_ID"], {"Fn::GetAtt": [SCANNER_ROLE, "RoleId"]})
+
+
+class LargeObjectAgent(unittest.TestCase):
+    """The agent on ECS Fargate runs with the function's role and settings."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.template, _ = decode(os.path.join(ROOT, "template.yaml"))
+        cls.resources = cls.template["Resources"]
+        cls.function = cls.resources["ScannerFunction"]
+        cls.task = cls.resources["AgentTaskDefinition"]
+        (cls.container,) = cls.task["Properties"]["ContainerDefinitions"]
+
+    def test_the_agent_has_the_function_settings_one_for_one(self):
+        function = self.function["Properties"]["Environment"]["Variables"]
+        agent = {e["Name"]: e["Value"] for e in self.container["Environment"]}
+        self.assertEqual(set(agent), set(function))
+        for name, value in function.items():
+            with self.subTest(name):
+                # The function's LARGE_OBJECT_* are conditional; the agent exists only when on.
+                (expected,) = unwrap([value]) if name.startswith("LARGE_OBJECT_") else (value,)
+                self.assertEqual(agent[name], expected)
+
+    def test_the_agent_runs_with_the_function_role_and_polls_the_large_object_queue(self):
+        self.assertEqual(self.task["Properties"]["TaskRoleArn"],
+                         {"Fn::GetAtt": ["ScannerFunctionRole", "Arn"]})
+        trust = self.function["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+        self.assertEqual(trust["Principal"]["Service"]["Fn::If"],
+                         ["LargeObjectAgentOn", ["lambda.amazonaws.com", "ecs-tasks.amazonaws.com"],
+                          ["lambda.amazonaws.com"]])
+        command = self.container["Command"]
+        self.assertEqual(command[:3], ["poll", "--queue-url", {"Ref": "LargeObjectQueue"}])
+        self.assertEqual(self.function["Properties"]["Environment"]["Variables"]
+                         ["LARGE_OBJECT_QUEUE_URL"]["Fn::If"][1], {"Ref": "LargeObjectQueue"})
+
+    def test_the_agent_scales_to_zero_on_the_queue_depth_with_up_to_200_gib(self):
+        target = self.resources["AgentScalableTarget"]["Properties"]
+        self.assertEqual(target["MinCapacity"], 0)
+        self.assertEqual(self.task["Properties"]["EphemeralStorage"]["SizeInGiB"],
+                         {"Ref": "AgentEphemeralStorageGiB"})
+        self.assertEqual(self.template["Parameters"]["AgentEphemeralStorageGiB"]["MaxValue"], 200)
+        alarm = self.resources["AgentScaleInAlarm"]["Properties"]
+        names = {m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"]
+                 if "MetricStat" in m}
+        self.assertEqual(names, {"ApproximateNumberOfMessagesVisible",
+                                 "ApproximateNumberOfMessagesNotVisible"},
+                         "never scaled in while a message is in flight")
+        for name in ("LargeObjectQueue", "AgentService", "AgentScalableTarget"):
+            self.assertEqual(self.resources[name]["Condition"], "LargeObjectAgentOn")
 
 
 class DocsMatchCode(unittest.TestCase):

@@ -163,3 +163,25 @@ class FaultProxy(ProxyTestCase):
         started = time.monotonic()
         self.once.head_object(Bucket=self.bucket, Key="paced.bin")
         self.assertLess(time.monotonic() - started, 0.3, "other operations are not delayed")
+
+    def test_synthetic_answers_as_though_the_object_held_size_bytes_of_the_source(self):
+        import tempfile
+        source = tempfile.NamedTemporaryFile(delete=False)
+        block = os.urandom(1000)
+        source.write(block)
+        source.close()
+        self.addCleanup(os.unlink, source.name)
+        v = self.s3.put_object(Bucket=self.bucket, Key="big.img", Body=b"small")
+        size = 10 * 1000 + 7
+        self.control.add({"op": ["GetObject", "HeadObject"], "key": "big.img",
+                          "fault": "synthetic", "size": size, "source": source.name})
+        whole = (block * 11)[:size]
+        head = self.s3.head_object(Bucket=self.bucket, Key="big.img")
+        self.assertEqual((head["ContentLength"], head["VersionId"]), (size, v["VersionId"]))
+        got = self.s3.get_object(Bucket=self.bucket, Key="big.img", VersionId=v["VersionId"])
+        self.assertEqual(got["Body"].read(), whole)
+        for wanted, expected in (("bytes=995-2004", whole[995:2005]),
+                                 ("bytes=10000-", whole[10000:]), ("bytes=-3", whole[-3:])):
+            ranged = self.s3.get_object(Bucket=self.bucket, Key="big.img", Range=wanted)
+            self.assertEqual(ranged["Body"].read(), expected, wanted)
+            self.assertTrue(ranged["ContentRange"].endswith(f"/{size}"), ranged["ContentRange"])

@@ -2,6 +2,7 @@
 //! `scripts/test`). Every test wires its own buckets, topic and queue as in production and
 //! drives the batch handler with the notifications the emulator really sent.
 
+mod agent;
 mod backlog;
 mod batch;
 mod cli;
@@ -9,6 +10,7 @@ mod containers;
 mod documents;
 mod events;
 mod faults;
+mod findings;
 mod large;
 mod onboard;
 mod operations;

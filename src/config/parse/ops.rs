@@ -6,7 +6,9 @@ use super::super::settings::{self as s, Setting};
 use super::{Env, Invalid, check_bucket_name, parse_size};
 use crate::config::{Metrics, Promotion};
 use crate::filter::{Filters, SkippedAction};
-use crate::publish::{ResultEvents, VERDICTS};
+use crate::findings::SecurityHub;
+use crate::forward::LargeObjects;
+use crate::publish::{ResultEvents, ResultSchema, VERDICTS};
 
 pub(super) fn metrics(env: &mut Env) -> Metrics {
     match env.word(&s::METRICS) {
@@ -45,12 +47,36 @@ pub(super) fn results(env: &mut Env) -> ResultEvents {
                 .ok_or("not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")
         }),
         verdicts: verdicts(env),
-        queue_url: checked(env, &s::QUEUE_URL, |v| {
-            (v.starts_with("https://") || v.starts_with("http://"))
-                .then_some(())
-                .ok_or("not a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)")
+        schema: env.parsed(&s::RESULT_EVENT_SCHEMA, |v| {
+            ResultSchema::from_name(v).ok_or(Invalid::NotAllowed)
         }),
+        queue_url: checked(env, &s::QUEUE_URL, queue_url),
     }
+}
+
+/// `LARGE_OBJECT_SIZE` and `LARGE_OBJECT_QUEUE_URL`: both, or neither.
+pub(super) fn large_objects(env: &mut Env) -> Option<LargeObjects> {
+    let over = optional_size(env, &s::LARGE_OBJECT_SIZE);
+    let queue_url = checked(env, &s::LARGE_OBJECT_QUEUE_URL, queue_url);
+    match (over, queue_url) {
+        (Some(over), Some(queue_url)) => Some(LargeObjects { over, queue_url }),
+        (None, None) => None,
+        (Some(_), None) | (None, Some(_)) => {
+            let (set, unset) = (&s::LARGE_OBJECT_SIZE, &s::LARGE_OBJECT_QUEUE_URL);
+            env.problems.push(format!(
+                "{} and {} go together (allowed: both set, to send objects over the size to \
+                 the agent's queue, or neither)",
+                set.name, unset.name
+            ));
+            None
+        }
+    }
+}
+
+fn queue_url(v: &str) -> Result<(), &'static str> {
+    (v.starts_with("https://") || v.starts_with("http://"))
+        .then_some(())
+        .ok_or("not a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)")
 }
 
 /// The comma-separated items of `setting`, empty ones dropped.
@@ -173,5 +199,12 @@ fn promotion(item: &str, quarantine: Option<&str>) -> Result<Promotion, String> 
         from_prefix,
         to_bucket,
         to_prefix,
+    })
+}
+
+/// `SECURITY_HUB`: whether threats become Security Hub findings.
+pub(super) fn security_hub(env: &mut Env) -> SecurityHub {
+    env.parsed(&s::SECURITY_HUB, |v| {
+        SecurityHub::from_name(v).ok_or(Invalid::NotAllowed)
     })
 }

@@ -37,6 +37,11 @@ const FORMAT_AT: usize = 48;
 const PACKAGED: [u8; 16] = [
     0x2F, 0xE9, 0x8D, 0x63, 0xD4, 0xA6, 0xC1, 0x4B, 0x9A, 0x36, 0xB3, 0xFC, 0x25, 0x11, 0xA5, 0xB7,
 ];
+/// The header's guidFileFormat in the revision store's own packaging,
+/// {109ADD3F-911B-49F5-A5D0-1791EDC8AED8}.
+const REVISION_STORE: [u8; 16] = [
+    0x3F, 0xDD, 0x9A, 0x10, 0x1B, 0x91, 0xF5, 0x49, 0xA5, 0xD0, 0x17, 0x91, 0xED, 0xC8, 0xAE, 0xD8,
+];
 /// A 32-bit stream object header's low 17 bits for an Object Data BLOB: header type 2, not
 /// compound, object type 2.
 const BLOB_HEADER: u32 = 0x12;
@@ -46,6 +51,16 @@ const LARGE_LENGTH: u64 = 0x7FFF;
 /// True when a OneNote file (section or table of contents) starts at `bytes[0]`.
 pub(super) fn starts(bytes: &[u8]) -> bool {
     bytes.starts_with(MAGIC)
+}
+
+/// True when the header goes on as a OneNote file's must: a file format GUID of either
+/// packaging at its place. Programs that read OneNote files (ClamAV's among them) hold the
+/// file type GUID as a constant, followed by other constants, not by a header.
+pub(crate) fn header_is_plausible(bytes: &[u8]) -> bool {
+    starts(bytes)
+        && bytes
+            .get(FORMAT_AT..FORMAT_AT + 16)
+            .is_some_and(|g| g == REVISION_STORE || g == PACKAGED)
 }
 
 /// Every embedded file of the section `bytes`, in file order.
