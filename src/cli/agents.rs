@@ -17,7 +17,12 @@ use crate::{BacklogArgs, PollArgs, pipeline};
 /// `poll`, on a runtime of its own: a batch abandoned at shutdown may leave a scan running on
 /// the blocking pool, which dropping the runtime would wait for (up to `SCAN_TIMEOUT_SECS`).
 pub fn run_poll(args: PollArgs) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    // The main thread's stack for every worker: an object's journey is deep in a debug build.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(8 << 20)
+        .build()
+        .context("cannot start the async runtime")?;
     let result = runtime.block_on(poll_queue(args));
     runtime.shutdown_timeout(Duration::from_secs(1));
     result
