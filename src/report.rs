@@ -243,6 +243,20 @@ impl Report {
     }
 }
 
+#[cfg(test)]
+impl Report {
+    /// For tests: the report of `b/dir/a.zip` version `v1` (10 bytes, ETag `"e1"`, ruleset
+    /// `r1`) with `verdict`, nothing else done.
+    pub(crate) fn sample(verdict: Verdict) -> Report {
+        let object = ObjectRef::new("b", "dir/a.zip").at_version(Some("v1".into()));
+        let mut event = ObjectEvent::announced(object, Some(10), "ObjectCreated:Put");
+        event.etag = Some("\"e1\"".into());
+        let mut report = Report::new(&event, "r1");
+        report.verdict = Some(verdict);
+        report
+    }
+}
+
 impl fmt::Display for Disposition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -1,5 +1,4 @@
 use super::*;
-use crate::event::ObjectEvent;
 use crate::scan::Match;
 use crate::verdict::TagSchema;
 
@@ -12,19 +11,7 @@ fn product() -> Product {
 }
 
 fn report(verdict: Verdict) -> Report {
-    let event = ObjectEvent {
-        object: ObjectRef::new("b", "dir/a.zip").at_version(Some("v1".into())),
-        size: Some(10),
-        etag: Some("\"e1\"".into()),
-        region: None,
-        event_name: "ObjectCreated:Put".into(),
-        sequencer: None,
-        principal: None,
-        owner: None,
-    };
-    let mut report = Report::new(&event, "r1");
-    report.verdict = Some(verdict);
-    report
+    Report::sample(verdict)
 }
 
 fn rule(name: &str, member: Option<&str>, severity: Option<&str>) -> Match {

@@ -164,28 +164,14 @@ async fn a_bucket_tagged_is_wired_scanned_and_unwired_through_the_binary() {
 
     // `onboard`: a dry run names the bucket and writes nothing; --apply wires it.
     set_tag(&emu, &team, &key).await;
-    let out = run(&["onboard"], &env);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stderr),
-        text(&out.stdout)
-    );
-    let stdout = text(&out.stdout);
+    let stdout = onboard(&["onboard"], &env);
     assert!(
         stdout.contains(&format!("{team}: would wire (tagged)")),
         "{stdout}"
     );
     assert!(stdout.contains("dry run, nothing changed"), "{stdout}");
     assert_eq!(wiring(&emu, &team).await, (theirs.clone(), vec![]));
-    let out = run(&["onboard", "--apply"], &env);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stderr),
-        text(&out.stdout)
-    );
-    let stdout = text(&out.stdout);
+    let stdout = onboard(&["onboard", "--apply"], &env);
     assert!(
         stdout.contains(&format!("{team}: wired (tagged; other notifications kept)")),
         "{stdout}"
@@ -197,6 +183,14 @@ async fn a_bucket_tagged_is_wired_scanned_and_unwired_through_the_binary() {
     assert_eq!(wiring(&emu, &team).await, (theirs, ours));
     let again = text(&run(&["onboard", "--apply"], &env).stdout);
     assert!(again.contains(&format!("{team}: already wired")), "{again}");
+}
+
+/// `s3-yara-scan ARGS`, which must succeed: its standard output.
+fn onboard(args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = run(args, env);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}{stdout}", text(&out.stderr));
+    stdout
 }
 
 /// Without ONBOARD_TAG's tag on the bucket, an object of it is not judged: NotProtected.

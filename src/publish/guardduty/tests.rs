@@ -5,8 +5,6 @@
 use serde_json::Value;
 
 use super::*;
-use crate::event::ObjectEvent;
-use crate::object::ObjectRef;
 use crate::publish::{ResultEvents, ResultSchema};
 use crate::scan::Match;
 use crate::verdict::Failure;
@@ -52,19 +50,7 @@ fn every_verdict() -> Vec<Verdict> {
 }
 
 fn report(verdict: &Verdict) -> Report {
-    let event = ObjectEvent {
-        object: ObjectRef::new("b", "dir/a.zip").at_version(Some("v1".into())),
-        size: Some(10),
-        etag: Some("\"e1\"".into()),
-        region: None,
-        event_name: "ObjectCreated:Put".into(),
-        sequencer: None,
-        principal: None,
-        owner: None,
-    };
-    let mut report = Report::new(&event, "r1");
-    report.verdict = Some(verdict.clone());
-    report
+    Report::sample(verdict.clone())
 }
 
 fn kind(v: &Value) -> &'static str {
