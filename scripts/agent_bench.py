@@ -10,8 +10,10 @@ version, ETag and tags are moto's), made of the first 64 MiB of `--source` repea
 this machine's /usr/bin programs and /usr/share/doc texts, concatenated: code, data and text,
 not zeros). The notification the function would have
 forwarded goes on the queue; the agent reads the object in ranged GETs, spools it to
-`--spool-dir`, scans it through a memory map, tags it and deletes the message. Peak memory is
-the agent's maximum resident set (GNU time's figure, from getrusage).
+`--spool-dir`, scans it through a memory map, tags it and deletes the message. Memory is read
+from /proc every 100 ms: the peak of the agent's own memory (RssAnon: heap, stacks, buffers) and
+of the spool file's pages mapped in (RssFile: page cache the kernel takes back under pressure,
+which getrusage's maximum resident set counts too).
 """
 
 import argparse
@@ -21,6 +23,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -64,6 +67,20 @@ def benign_block(path, limit=64 << 20):
     return path
 
 
+def watch(proc, peaks, stop):
+    """Keeps the peaks of `proc`'s RssAnon and RssFile (kB) in `peaks` until `stop` is set."""
+    while not stop.is_set():
+        try:
+            with open(f"/proc/{proc.pid}/status") as f:
+                for line in f:
+                    name, _, value = line.partition(":")
+                    if name in peaks:
+                        peaks[name] = max(peaks[name], int(value.split()[0]))
+        except (FileNotFoundError, ProcessLookupError):
+            return
+        stop.wait(0.1)
+
+
 def measure(args, endpoint):
     s3, _, sqs = emulator.clients(endpoint)
     bucket, key = "agent-bench", "disk.img"
@@ -78,20 +95,26 @@ def measure(args, endpoint):
                      "fault": "synthetic", "size": args.size, "source": args.source})
         env = dict(os.environ, **emulator.emulator_env(endpoint), AWS_ENDPOINT_URL_S3=proxy,
                    ACTION="tag", PROTECTED_BUCKETS=bucket, SPOOL_DIR=args.spool_dir,
-                   RUST_LOG="info")
+                   SCAN_TIMEOUT_SECS=str(args.scan_timeout), RUST_LOG="info")
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.monotonic()
+        peaks, stop = {"RssAnon": 0, "RssFile": 0}, threading.Event()
         with tempfile.TemporaryFile() as log:
-            done = subprocess.run([args.binary, "poll", "--queue-url", url, "--max-batches", "1",
-                                   "--batch-size", "1"], env=env, stderr=log,
-                                  stdout=subprocess.DEVNULL, check=False)
+            proc = subprocess.Popen([args.binary, "poll", "--queue-url", url, "--max-batches",
+                                     "1", "--batch-size", "1"], env=env, stderr=log,
+                                    stdout=subprocess.DEVNULL)
+            watcher = threading.Thread(target=watch, args=(proc, peaks, stop))
+            watcher.start()
+            proc.wait()
+            stop.set()
+            watcher.join()
             seconds = time.monotonic() - started
             log.seek(0)
             text = log.read().decode(errors="replace")
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         gets = [e for e in control.state()["log"] if e.get("fault") == "synthetic"]
-    if done.returncode != 0:
-        sys.exit(f"the agent failed ({done.returncode}):\n{text[-4000:]}")
+    if proc.returncode != 0:
+        sys.exit(f"the agent failed ({proc.returncode}):\n{text[-4000:]}")
     tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(
         Bucket=bucket, Key=key, VersionId=put.get("VersionId"))["TagSet"]}
     line = next((l for l in text.splitlines() if "object processed" in l), "")
@@ -99,6 +122,8 @@ def measure(args, endpoint):
         "bytes": args.size,
         "seconds": round(seconds, 1),
         "mb_per_s": round(args.size / 1e6 / seconds, 1),
+        "peak_anon_mib": round(peaks["RssAnon"] / 1024, 1),
+        "peak_file_mapped_mib": round(peaks["RssFile"] / 1024, 1),
         "peak_rss_mib": round(after.ru_maxrss / 1024, 1),
         "cpu_seconds": round(after.ru_utime + after.ru_stime
                              - before.ru_utime - before.ru_stime, 1),
@@ -114,6 +139,8 @@ def main():
     p.add_argument("--size", type=size, default=size("20GiB"))
     p.add_argument("--spool-dir", default=tempfile.gettempdir())
     p.add_argument("--source", help="file whose first 64 MiB make up the object")
+    p.add_argument("--scan-timeout", type=int, default=3600,
+                   help="SCAN_TIMEOUT_SECS, as the template's AgentScanTimeoutSecs")
     p.add_argument("--json")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as scratch, emulator.moto_server() as endpoint:

@@ -101,8 +101,9 @@ settings! {
         "Largest object spooled, and the room all spooled objects share.";
     MAX_CONCURRENCY = "MAX_CONCURRENCY", "64", Range(1, 256), Parameter("MaxConcurrency"),
         "Objects processed at the same time in one invocation.";
-    SCAN_TIMEOUT_SECS = "SCAN_TIMEOUT_SECS", "30", Range(1, 900), Parameter("ScanTimeoutSecs"),
-        "A scan running longer is abandoned and the object gets Unscannable.";
+    SCAN_TIMEOUT_SECS = "SCAN_TIMEOUT_SECS", "30", Range(1, 86_400), Parameter("ScanTimeoutSecs"),
+        "A scan running longer is abandoned and the object gets Unscannable (the function: \
+        below its timeout; the large-object agent: its own, AgentScanTimeoutSecs).";
     ARCHIVE_MAX_DEPTH = "ARCHIVE_MAX_DEPTH", "10", Range(0, 64), Parameter("ArchiveMaxDepth"),
         "Containers inside containers looked into (0: only the object's own bytes).";
     ARCHIVE_MAX_MEMBERS = "ARCHIVE_MAX_MEMBERS", "10000", Range(1, 10_000_000),

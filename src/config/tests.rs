@@ -85,7 +85,7 @@ fn every_bad_value_is_reported_with_allowed_values() {
         "QUARANTINE_BUCKET=`Bad_Bucket` is invalid",
         "MAX_OBJECT_SIZE=`lots` is invalid",
         "MAX_CONCURRENCY=`0` is invalid (allowed: a whole number from 1 to 256)",
-        "SCAN_TIMEOUT_SECS=`forever` is invalid (allowed: a whole number from 1 to 900)",
+        "SCAN_TIMEOUT_SECS=`forever` is invalid (allowed: a whole number from 1 to 86400)",
         "TAG_KEY_RESULT=`aws:scan` is invalid",
         "S3_FORCE_PATH_STYLE=`maybe` is invalid (allowed: true, false)",
     ] {
