@@ -1,7 +1,8 @@
 """The template's Rules, evaluated against parameter values the way CloudFormation does before
 it creates anything (the functions Rules may use: Fn::And, Or, Not, Equals, Contains and Ref
-of a parameter, whose value is a string): a batch above 10 needs a batching window, and the
-defaults pass every rule once a bucket to protect is named."""
+of a parameter, whose value is a string; a rule's assertions hold only when its RuleCondition
+does): a batch above 10 needs a batching window, the large-object agent needs its image and
+subnets, and the defaults pass every rule once a bucket to protect is named."""
 
 import os
 import unittest
@@ -13,6 +14,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def evaluate(node, params):
     """The value of a Rules condition `node` with parameters `params` (strings or lists)."""
+    if isinstance(node, bool):
+        return node
     if isinstance(node, (str, list)):
         return [evaluate(n, params) for n in node] if isinstance(node, list) else node
     (fn, args), = node.items()
@@ -49,6 +52,7 @@ class TemplateRules(unittest.TestCase):
     def refused(self, **values):
         params = dict(self.defaults, ProtectedBucketNames=["uploads"], **values)
         return [name for name, rule in self.rules.items()
+                if evaluate(rule.get("RuleCondition", True), params)
                 for a in rule["Assertions"] if not evaluate(a["Assert"], params)]
 
     def test_the_defaults_pass_every_rule_with_a_bucket_to_protect(self):
@@ -65,6 +69,11 @@ class TemplateRules(unittest.TestCase):
         self.assertEqual(self.refused(BatchSize="100", MaximumBatchingWindowInSeconds="1"), [])
         self.assertEqual(self.refused(BatchSize="10", MaximumBatchingWindowInSeconds="0"), [])
         self.assertEqual(self.refused(BatchSize="1", MaximumBatchingWindowInSeconds="0"), [])
+
+    def test_the_large_object_agent_needs_its_image_and_subnets(self):
+        self.assertEqual(self.refused(LargeObjectAgent="true"), ["AgentHasImageAndSubnets"] * 2)
+        self.assertEqual(self.refused(LargeObjectAgent="true", AgentImageUri="repo/agent:1",
+                                      AgentSubnetIds=["subnet-0123456789abcdef0"]), [])
 
 
 if __name__ == "__main__":
