@@ -11,14 +11,16 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 import boto3
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from emulator import EICAR  # noqa: E402
 N, T, BIN = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
 b, q = "manual-backlog", "manual-backlog-q"
 s3.create_bucket(Bucket=b); s3.create_bucket(Bucket=q)
 s3.put_bucket_versioning(Bucket=q, VersioningConfiguration={"Status": "Enabled"})
-eicar = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 def put(i):
-    body = eicar if i % 1000 == 500 else (f"object {i}\n" * 20).encode()
+    body = EICAR if i % 1000 == 500 else (f"object {i}\n" * 20).encode()
     s3.put_object(Bucket=b, Key=f"obj/{i:05}", Body=body)
 t = time.time()
 with ThreadPoolExecutor(32) as ex: list(ex.map(put, range(N)))
