@@ -138,8 +138,16 @@ async fn get_range(
     part: &mut [u8],
 ) -> Result<(), StoreError> {
     let end = start + part.len() as u64 - 1;
+    // A part's bytes cannot be checked against the object's checksum, and a multipart object's
+    // composite checksum cannot be checked at all (the SDK would warn once per part): the
+    // parts are pinned by version or ETag instead, and the first read asked for the checksum
+    // that a signed verdict covers.
+    let unchecked = aws_sdk_s3::config::Builder::default()
+        .response_checksum_validation(aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired);
     let out = request(store, object, etag)
         .range(format!("bytes={start}-{end}"))
+        .customize()
+        .config_override(unchecked)
         .send()
         .await
         .map_err(|e| classify(Op::GetObject, object, e))?;
