@@ -248,12 +248,7 @@ fn profile_scan(dir: &Path, rules: &Path) -> anyhow::Result<()> {
 /// /usr/lib (sorted by path), a quarter pseudo-random bytes, a quarter text.
 fn corpus(total: usize) -> Vec<Vec<u8>> {
     let mut items = vec![
-        concat!(
-            "X5O!P%@AP[4\\PZX54(P^)7CC)7}$",
-            "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
-        )
-        .as_bytes()
-        .to_vec(),
+        s3_yara_scan::scan::EICAR.as_bytes().to_vec(),
         b"<?php @eval($_POST['cmd']); ?>".to_vec(),
     ];
     let mut taken = 0;

@@ -38,12 +38,14 @@ mod externals;
 mod hashes;
 mod matches;
 mod ruleset;
+mod sample;
 pub mod serialized;
 
 pub use externals::EXTERNALS;
 pub use hashes::HashList;
 pub use matches::Match;
 pub use ruleset::{RuleSet, RuleSets};
+pub use sample::EICAR;
 pub use serialized::TARGET;
 
 /// Scans bytes with the rule sets in force. Cheap to clone: clones share the rule sets, and a

@@ -9,11 +9,7 @@ use pretty_assertions::assert_eq;
 use super::*;
 use crate::scan::RuleSet;
 
-pub(crate) const EICAR: &[u8] = concat!(
-    "X5O!P%@AP[4\\PZX54(P^)7CC)7}$",
-    "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
-)
-.as_bytes();
+pub(crate) const EICAR: &[u8] = crate::scan::EICAR.as_bytes();
 
 pub(crate) const WEBSHELL: &[u8] = concat!("<?php ", "eval($_PO", "ST['cmd']); ?>").as_bytes();
 

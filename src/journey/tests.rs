@@ -17,11 +17,7 @@ use crate::signature::SigningKey;
 use crate::store::{Hook, MemoryStore, Op, StoreError, Versioning};
 use crate::verdict::Verdict;
 
-pub(crate) const EICAR: &[u8] = concat!(
-    "X5O!P%@AP[4\\PZX54(P^)7CC)7}$",
-    "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
-)
-.as_bytes();
+pub(crate) const EICAR: &[u8] = crate::scan::EICAR.as_bytes();
 
 /// A store with a versioned, an unversioned and a suspended protected bucket, and a versioned
 /// quarantine bucket.

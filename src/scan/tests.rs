@@ -2,10 +2,7 @@ use std::time::Duration;
 
 use super::*;
 
-const EICAR: &str = concat!(
-    "X5O!P%@AP[4\\PZX54(P^)7CC)7}$",
-    "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
-);
+use super::EICAR;
 
 fn engine() -> Engine {
     Engine::new(

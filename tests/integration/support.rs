@@ -8,10 +8,7 @@ use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_s3::primitives::ByteStream;
 use s3_yara_scan::{Action, Config, Engine, ObjectStore, Pipeline, RuleSet, S3Store};
 
-pub const EICAR: &str = concat!(
-    "X5O!P%@AP[4\\PZX54(P^)7CC)7}$",
-    "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
-);
+pub use s3_yara_scan::scan::EICAR;
 
 pub struct Emulator {
     pub s3: aws_sdk_s3::Client,
