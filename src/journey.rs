@@ -129,7 +129,7 @@ impl<S: ObjectStore> Pipeline<S> {
         let ending = match outcome {
             Ok(location) => {
                 report.location = location;
-                None
+                Some(Disposition::Acknowledge(Settled::Recorded))
             }
             Err(ActionError::Replaced) => {
                 report.verdict = Some(verdict);

@@ -26,7 +26,7 @@ pub const TOTALS: [(&str, &str); 7] = [
 ];
 
 /// The values of the `ErrorKind` dimension of `Errors`.
-pub const ERROR_KINDS: [&str; 10] = [
+pub const ERROR_KINDS: [&str; 11] = [
     "Read",
     "Record",
     "ReplacedTooOften",
@@ -37,6 +37,7 @@ pub const ERROR_KINDS: [&str; 10] = [
     "Publish",
     "NotProtected",
     "Forward",
+    "Unfinished",
 ];
 
 /// What one batch did, summed over its objects.
@@ -207,6 +208,7 @@ fn error_kind(disposition: &Disposition) -> Option<&'static str> {
         Disposition::Retry(Retry::Publish(_)) => 7,
         Disposition::Retry(Retry::NotProtected(_)) => 8,
         Disposition::Retry(Retry::Forward(_)) => 9,
+        Disposition::Retry(Retry::Unfinished) => 10,
         Disposition::Acknowledge(_) => return None,
     };
     Some(ERROR_KINDS[kind])

@@ -140,6 +140,9 @@ pub enum Retry {
     /// The object is too large for the function, and its notification did not reach the
     /// agent's queue.
     Forward(ForwardError),
+    /// The journey ended without saying whether the object is settled: a bug, retried rather
+    /// than acknowledged.
+    Unfinished,
 }
 
 /// Milliseconds spent in each step for one object.
@@ -188,7 +191,9 @@ macro_rules! report_event {
 }
 
 impl Report {
-    /// A report for `event`'s object, nothing done yet, acknowledged unless told otherwise.
+    /// A report for `event`'s object, nothing done yet. Until a step says how the journey
+    /// ended, its message is retried ([`Retry::Unfinished`]): a path that forgets to say so
+    /// fails closed, never acknowledges an object that was not settled.
     pub fn new(event: &ObjectEvent, ruleset: &str) -> Report {
         Report {
             object: event.object.clone(),
@@ -198,7 +203,7 @@ impl Report {
             verdict: None,
             ruleset: ruleset.to_owned(),
             location: Location::InPlace,
-            disposition: Disposition::Acknowledge(Settled::Recorded),
+            disposition: Disposition::Retry(Retry::Unfinished),
             timings: Timings::default(),
             requests: 0,
             file_type: None,
@@ -346,10 +351,27 @@ impl fmt::Display for Retry {
                 "{e} (the function's role needs sqs:SendMessage on it; the template grants it \
                  with LargeObjectAgent=true)"
             ),
+            Retry::Unfinished => f.write_str(
+                "the journey ended without settling the object (a bug: please report it); \
+                 retried",
+            ),
             Retry::Abandoned => f.write_str(
                 "abandoned unfinished just before the function's timeout (raise the function's \
                  Timeout, or lower MAX_CONCURRENCY or the batch size)",
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_no_step_finished_is_retried_not_acknowledged() {
+        let report = Report::sample(Verdict::Clean);
+        assert!(!report.is_settled(), "{}", report.disposition);
+        assert_eq!(report.level(), Level::ERROR);
+        assert!(report.disposition.to_string().contains("a bug"));
     }
 }
