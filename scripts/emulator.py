@@ -94,12 +94,20 @@ def wire(s3, sns, sqs, bucket, name, events=("s3:ObjectCreated:*",), versioned=F
         queues["raw"], arn = queue(sqs, f"{name}-raw-queue")
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
                       Attributes={"RawMessageDelivery": "true"})
-    config = {"TopicConfigurations": [{"TopicArn": topic, "Events": list(events)}]}
+    queue_arn = None
     if direct:
-        queues["direct"], arn = queue(sqs, f"{name}-direct-queue")
-        config["QueueConfigurations"] = [{"QueueArn": arn, "Events": list(events)}]
-    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=config)
+        queues["direct"], queue_arn = queue(sqs, f"{name}-direct-queue")
+    notify(s3, bucket, topic, events, queue_arn)
     return queues
+
+
+def notify(s3, bucket, topic, events=("s3:ObjectCreated:*",), queue_arn=None):
+    """`bucket`'s notifications: `events` to the SNS `topic` (and straight to the queue
+    `queue_arn` too, when given), as production wires a protected bucket."""
+    config = {"TopicConfigurations": [{"TopicArn": topic, "Events": list(events)}]}
+    if queue_arn:
+        config["QueueConfigurations"] = [{"QueueArn": queue_arn, "Events": list(events)}]
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=config)
 
 
 def receive(sqs, url, expect, seconds=10):

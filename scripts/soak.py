@@ -55,7 +55,7 @@ import zlib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from emulator import EICAR, ROOT, clients, lambda_record, moto_server, queue, wire
+from emulator import EICAR, ROOT, clients, lambda_record, moto_server, notify, queue, wire
 import faultproxy
 import invariants
 from invariants import WEBSHELL, check, identity, run_handle, scanner_env
@@ -205,8 +205,7 @@ class Soak:
                 for st in ("Enabled", status):
                     self.s3.put_bucket_versioning(Bucket=bucket,
                                                   VersioningConfiguration={"Status": st})
-            self.s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
-                "TopicConfigurations": [{"TopicArn": topic, "Events": list(events)}]})
+            notify(self.s3, bucket, topic, events)
         self.rules_bucket = f"{self.bucket}-rules"
         self.s3.create_bucket(Bucket=self.rules_bucket)
         self.s3.put_object(Bucket=self.rules_bucket, Key="user/soak.yar", Body=USER_RULE)
