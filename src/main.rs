@@ -15,7 +15,7 @@ use clap::{Args, Parser, Subcommand};
 use lambda_runtime::{LambdaEvent, service_fn};
 use s3_yara_scan::batch::{demand, operations};
 use s3_yara_scan::config::settings;
-use s3_yara_scan::{Config, Engine, Pipeline, RuleSet, S3Store, contract, event, onboard, store};
+use s3_yara_scan::{Aws, Config, Engine, Pipeline, RuleSet, S3Store, contract, event, onboard};
 use serde_json::Value;
 
 mod cli;
@@ -277,7 +277,8 @@ async fn lambda_async() -> anyhow::Result<()> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env()?;
     config.require_bucket_scope()?;
-    let pipeline = pipeline(config).await?;
+    let aws = Aws::load(&config).await;
+    let pipeline = pipeline(&aws, config).await?;
     let pipeline = &pipeline;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = std::time::UNIX_EPOCH + Duration::from_millis(event.context.deadline);
@@ -321,8 +322,8 @@ async fn invoke(
 
 /// The pipeline the function runs: embedded rules, S3, the signing key (and the archive
 /// passwords, when a secret holds them), checked against S3.
-async fn pipeline(mut config: Config) -> anyhow::Result<Pipeline<S3Store>> {
-    store::read_archive_passwords(&mut config).await?;
+async fn pipeline(aws: &Aws, mut config: Config) -> anyhow::Result<Pipeline<S3Store>> {
+    aws.read_archive_passwords(&mut config).await?;
     let rules = RuleSet::embedded().context("loading the embedded rules")?;
     tracing::info!(
         ruleset = rules.id(),
@@ -335,17 +336,17 @@ async fn pipeline(mut config: Config) -> anyhow::Result<Pipeline<S3Store>> {
         archive_passwords = config.archive.passwords.as_slice().len(),
         "ready"
     );
-    let (store, signing_key) = store::connect(&config).await?;
-    let publisher = store::publisher(&config).await?;
+    let signing_key = aws.signing_key(&config).await?;
+    let publisher = aws.publisher(&config).await?;
     let forwarder = match &config.large_objects {
         Some(large) => {
-            let queue = store::ScanQueue::connect(&large.queue_url).await;
+            let queue = aws.scan_queue(&large.queue_url);
             Some(Arc::new(queue) as Arc<dyn s3_yara_scan::forward::Forward>)
         }
         None => None,
     };
     let engine = Engine::new(rules, config.scan_timeout);
-    let pipeline = Pipeline::new(store, engine, config)
+    let pipeline = Pipeline::new(aws.s3_store(), engine, config)
         .with_signing_key(signing_key)
         .with_publisher(publisher)
         .with_forwarder(forwarder);
@@ -379,7 +380,8 @@ async fn handle_async(path: &Path, deadline: Option<SystemTime>) -> anyhow::Resu
             path.display()
         )
     })?;
-    let pipeline = pipeline(config).await?;
+    let aws = Aws::load(&config).await;
+    let pipeline = pipeline(&aws, config).await?;
     let response = invoke(&pipeline, event, deadline).await?;
     println!("{}", serde_json::to_string_pretty(&response)?);
     Ok(())

@@ -8,8 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use s3_yara_scan::backlog::{self, Progress, Work};
 use s3_yara_scan::config::settings;
-use s3_yara_scan::store::ScanQueue;
-use s3_yara_scan::{Config, poll, store};
+use s3_yara_scan::{Aws, Config, poll};
 
 use super::print_json;
 use crate::{BacklogArgs, PollArgs, pipeline};
@@ -44,7 +43,8 @@ async fn poll_queue(args: PollArgs) -> anyhow::Result<ExitCode> {
             "polling the large-object queue: every object is scanned here"
         );
     }
-    let (queue, redrive) = store::Queue::connect(&args.queue_url).await?;
+    let aws = Aws::load(&config).await;
+    let (queue, redrive) = aws.queue(&args.queue_url).await?;
     if !redrive {
         tracing::warn!(
             queue = args.queue_url,
@@ -52,7 +52,7 @@ async fn poll_queue(args: PollArgs) -> anyhow::Result<ExitCode> {
              give it a dead-letter queue"
         );
     }
-    let pipeline = pipeline(config).await?;
+    let pipeline = pipeline(&aws, config).await?;
     let options = poll::Options {
         batch_size: args.batch_size,
         visibility: Duration::from_secs(args.visibility_timeout),
@@ -82,10 +82,12 @@ pub async fn backlog(args: BacklogArgs) -> anyhow::Result<ExitCode> {
         job.state_file = path;
     }
     let stop = interrupted()?;
+    let aws = Aws::load(&config).await;
     let summary = match &args.to_queue {
         Some(url) => {
-            let queue = ScanQueue::connect(url).await;
-            let (store, _) = store::connect(&config).await?;
+            let queue = aws.scan_queue(url);
+            // A listing's settings name no signing key: nothing to read.
+            let store = aws.s3_store();
             backlog::run(
                 &store,
                 Work::Enqueue(&queue),
@@ -96,7 +98,7 @@ pub async fn backlog(args: BacklogArgs) -> anyhow::Result<ExitCode> {
             .await?
         }
         None => {
-            let pipeline = pipeline(config).await?;
+            let pipeline = pipeline(&aws, config).await?;
             let work = Work::Scan(&pipeline);
             backlog::run(pipeline.store(), work, &job, Progress::stderr(), stop).await?
         }

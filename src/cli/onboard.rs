@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use s3_yara_scan::onboard::{self, Outcome};
-use s3_yara_scan::{Config, S3Store, store};
+use s3_yara_scan::{Aws, Config, S3Store, store};
 
 /// `onboard`'s arguments.
 #[derive(clap::Args)]
@@ -29,7 +29,10 @@ pub fn onboard(args: OnboardArgs) -> anyhow::Result<ExitCode> {
 async fn onboard_async(args: OnboardArgs) -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;
     let (tag, topic) = onboard::settings_of(&config)?;
-    let (s3, _) = store::connect(&config).await?;
+    let aws = Aws::load(&config).await;
+    // Read, though onboarding signs nothing: a key that cannot be read stops it, as before.
+    aws.signing_key(&config).await?;
+    let s3 = aws.s3_store();
     let buckets = onboard::region_buckets(&s3).await?;
     eprintln!(
         "{} bucket(s) in {}; tag {tag}; topic {topic}{}",

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use s3_yara_scan::release::Request;
-use s3_yara_scan::{Config, Engine, ObjectRef, Pipeline, RuleSet, store};
+use s3_yara_scan::{Aws, Config, Engine, ObjectRef, Pipeline, RuleSet};
 
 /// `release`'s arguments.
 #[derive(clap::Args)]
@@ -38,13 +38,14 @@ pub fn release(args: ReleaseArgs) -> anyhow::Result<ExitCode> {
 
 async fn release_async(args: ReleaseArgs, copy: ObjectRef) -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;
-    let (s3, signing_key) = store::connect(&config).await?;
-    let publisher = store::publisher(&config).await?;
-    let by = store::caller_arn().await?;
+    let aws = Aws::load(&config).await;
+    let signing_key = aws.signing_key(&config).await?;
+    let publisher = aws.publisher(&config).await?;
+    let by = aws.caller_arn().await?;
     // The embedded rules only name the ruleset on the tags: a Released is kept whatever rules
     // are in force, so the users' RULES need not be loaded (nor the function's preflight run).
     let engine = Engine::new(RuleSet::embedded()?, config.scan_timeout);
-    let pipeline = Pipeline::new(s3, engine, config)
+    let pipeline = Pipeline::new(aws.s3_store(), engine, config)
         .with_signing_key(signing_key)
         .with_publisher(publisher);
     let request = Request {
