@@ -21,7 +21,8 @@
 //! types every stage shares; [`contract`] is what the binary promises its deployments;
 //! [`poll`] runs the same batches as a long-running SQS consumer, outside Lambda, and
 //! [`forward`] hands it the objects too large for the function. [`aws`] builds every AWS
-//! client once, from one SDK configuration.
+//! client once, from one SDK configuration; [`lambda`] builds the running pipeline from the
+//! settings and dispatches each invocation.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -61,6 +62,7 @@ pub mod findings;
 pub mod forward;
 pub mod inspect;
 pub mod journey;
+pub mod lambda;
 pub mod metrics;
 pub mod object;
 pub mod onboard;

@@ -9,7 +9,10 @@ use anyhow::Context as _;
 use s3_yara_scan::onboard::{self, Outcome};
 use s3_yara_scan::{Aws, Config, S3Store, store};
 
-/// `onboard`'s arguments.
+/// Bring every bucket of the region in line with ONBOARD_TAG once: tagged buckets get the
+/// topic configuration to NOTIFICATION_TOPIC_ARN merged into their notifications, untagged ones
+/// lose ours; settings from the environment, as for `handle`. Prints what it would change per
+/// bucket unless --apply. Exit code 0: done; 2: a bucket failed.
 #[derive(clap::Args)]
 pub struct OnboardArgs {
     /// Write the changes (without it, only print what would change).

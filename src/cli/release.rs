@@ -8,7 +8,10 @@ use anyhow::Context as _;
 use s3_yara_scan::release::Request;
 use s3_yara_scan::{Aws, Config, Engine, ObjectRef, Pipeline, RuleSet};
 
-/// `release`'s arguments.
+/// Move a quarantined false positive back to the bucket and key it came from (copied,
+/// verified, then deleted from quarantine), tagged Released and signed, naming who released it
+/// and why; settings from the environment, as for `handle`. Exit code 0: released; 2: refused
+/// or failed (the message says why and where the object is).
 #[derive(clap::Args)]
 pub struct ReleaseArgs {
     /// s3://QUARANTINE_BUCKET/KEY: the quarantine copy, whose key is `<bucket>/<key>` of the
@@ -55,7 +58,7 @@ async fn release_async(args: ReleaseArgs, copy: ObjectRef) -> anyhow::Result<Exi
         force: args.force,
     };
     let report = pipeline.release(&request).await?;
-    super::print_json(&s3_yara_scan::publish::document(&report))?;
+    super::local::print_json(&s3_yara_scan::publish::document(&report))?;
     if !report.is_settled() {
         eprintln!(
             "error: released, but {} (the object is back in place)",
