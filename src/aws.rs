@@ -118,3 +118,6 @@ impl Aws {
         Queue::connect(self.sqs.clone(), url, self.region.clone()).await
     }
 }
+
+#[cfg(test)]
+mod tests;
