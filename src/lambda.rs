@@ -86,9 +86,11 @@ pub async fn serve() -> Result<(), ServeError> {
     let pipeline = &pipeline;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = UNIX_EPOCH + Duration::from_millis(event.context.deadline);
+        // The runtime logs a failed invocation's error with `{:?}`: anyhow's, the message and
+        // its causes, is the one a reader of the function's logs wants (not the enum's).
         invoke(pipeline, event.payload, Some(deadline))
             .await
-            .map_err(lambda_runtime::Error::from)
+            .map_err(|e| lambda_runtime::Error::from(anyhow::Error::from(e)))
     }))
     .await
     .map_err(ServeError::Runtime)
