@@ -596,7 +596,7 @@ fn startup(
     let client = time(|| {
         runtime.block_on(async {
             let config = s3_yara_scan::Config::new(s3_yara_scan::Action::Tag);
-            let _ = s3_yara_scan::store::connect(&config).await;
+            let _ = s3_yara_scan::Aws::load(&config).await.s3_store();
         })
     });
 

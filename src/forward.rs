@@ -38,7 +38,7 @@ pub struct ForwardError {
 /// A boxed future, so that forwarders can be swapped at run time.
 pub type Forwarding<'a> = Pin<Box<dyn Future<Output = Result<(), ForwardError>> + Send + 'a>>;
 
-/// Sends notification bodies to the agent's queue: SQS in AWS (`store::ScanQueue`), a list in
+/// Sends notification bodies to the agent's queue: SQS in AWS (`aws::ScanQueue`), a list in
 /// tests.
 pub trait Forward: Send + Sync + std::fmt::Debug {
     /// Puts `body` on the agent's queue as one message.

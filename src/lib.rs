@@ -20,17 +20,20 @@
 //! function keeps (store, rules, settings, signing key, room for bytes); [`object`] has the
 //! types every stage shares; [`contract`] is what the binary promises its deployments;
 //! [`poll`] runs the same batches as a long-running SQS consumer, outside Lambda, and
-//! [`forward`] hands it the objects too large for the function.
+//! [`forward`] hands it the objects too large for the function. [`aws`] builds every AWS
+//! client once, from one SDK configuration; [`lambda`] builds the running pipeline from the
+//! settings and dispatches each invocation.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use s3_yara_scan::{Config, Engine, Pipeline, RuleSet};
+//! use s3_yara_scan::{Aws, Config, Engine, Pipeline, RuleSet};
 //!
 //! let mut config = Config::from_env()?;
-//! s3_yara_scan::store::read_archive_passwords(&mut config).await?;
-//! let (store, signing_key) = s3_yara_scan::store::connect(&config).await?;
+//! let aws = Aws::load(&config).await;
+//! aws.read_archive_passwords(&mut config).await?;
+//! let signing_key = aws.signing_key(&config).await?;
 //! let engine = Engine::new(RuleSet::embedded()?, config.scan_timeout);
-//! let pipeline = Pipeline::new(store, engine, config).with_signing_key(signing_key);
+//! let pipeline = Pipeline::new(aws.s3_store(), engine, config).with_signing_key(signing_key);
 //! pipeline.preflight().await?;
 //! # let event = Default::default();
 //! let response = pipeline.process_batch(event).await?;
@@ -47,6 +50,7 @@
 extern crate self as s3_yara_scan;
 
 pub mod action;
+pub mod aws;
 pub mod backlog;
 pub mod batch;
 pub mod config;
@@ -58,6 +62,7 @@ pub mod findings;
 pub mod forward;
 pub mod inspect;
 pub mod journey;
+pub mod lambda;
 pub mod metrics;
 pub mod object;
 pub mod onboard;
@@ -75,6 +80,7 @@ pub mod store;
 pub mod verdict;
 
 pub use action::Location;
+pub use aws::Aws;
 pub use batch::BatchError;
 pub use config::{
     Action, Config, ConfigError, SigningKeySource, SkipSigned, Spool, TagOrQuarantine,
@@ -85,5 +91,7 @@ pub use pipeline::{Pipeline, StartupError};
 pub use report::{Disposition, Report, Retry, Settled};
 pub use scan::{Engine, Match, RuleSet, ScanError};
 pub use signature::SigningKey;
-pub use store::{MemoryStore, ObjectStore, S3Store, StoreError};
+#[cfg(test)]
+pub use store::MemoryStore;
+pub use store::{ObjectStore, S3Store, StoreError};
 pub use verdict::{TagKeys, Verdict};

@@ -83,7 +83,7 @@ impl<S: ObjectStore> Pipeline<S> {
     }
 
     /// The same pipeline, publishing result events through `publisher` (see
-    /// `store::publisher`, which builds one from the settings).
+    /// `Aws::publisher`, which builds one from the settings).
     pub fn with_publisher(self, publisher: Option<Arc<dyn Publish>>) -> Pipeline<S> {
         Pipeline { publisher, ..self }
     }

@@ -15,8 +15,9 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
+use crate::aws::{Handle, Queue, QueueError};
 use crate::pipeline::Pipeline;
-use crate::store::{Handle, ObjectStore, Queue, QueueError};
+use crate::store::ObjectStore;
 
 /// How the agent polls and stops.
 #[derive(Debug, Clone)]

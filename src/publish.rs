@@ -203,7 +203,7 @@ pub struct PublishError {
 /// A boxed future, so that publishers can be swapped at run time.
 pub type Publishing<'a> = Pin<Box<dyn Future<Output = Result<(), PublishError>> + Send + 'a>>;
 
-/// Where documents go: EventBridge and SNS in AWS (`store::AwsPublisher`), a list in tests.
+/// Where documents go: EventBridge and SNS in AWS (`aws::AwsPublisher`), a list in tests.
 pub trait Publish: Send + Sync + std::fmt::Debug {
     /// Publishes `document` to every target; fails if any target did not take it.
     fn publish<'a>(&'a self, document: &'a Value) -> Publishing<'a>;

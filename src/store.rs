@@ -1,34 +1,27 @@
-//! Object storage: the one seam between the pipeline and AWS. The stages see [`ObjectRef`],
-//! byte buffers and [`StoreError`]; only the modules below this one name the AWS SDK
-//! (`s3` for S3, `aws` for the clients, the signing secret and the caller's identity,
-//! `publish` for result events, `queue` for the SQS queue the `poll` agent consumes).
-//! [`MemoryStore`] is the same seam in memory, for tests of the decision logic.
+//! Object storage: the seam between the pipeline and S3. The stages see [`ObjectRef`], byte
+//! buffers and [`StoreError`] through [`ObjectStore`] (and onboarding [`BucketStore`]); `s3`
+//! implements both on the AWS SDK for S3 (its client built in [`crate::aws`], with every other
+//! AWS client), `budget` holds the room for objects' bytes, `requests` counts each object's
+//! requests. `MemoryStore`, in unit tests only, is the same seam in memory, for tests of the
+//! decision logic.
 
 use std::fmt;
 use std::future::Future;
 
 use crate::object::{ObjectInfo, ObjectRef, SseKms, Tags};
 
-mod aws;
 mod buckets;
 mod budget;
-mod enqueue;
+#[cfg(test)]
 mod memory;
-mod publish;
-mod queue;
 pub mod requests;
 mod s3;
-mod securityhub;
 
-pub use aws::{IdentityError, caller_arn, connect, read_archive_passwords};
 pub use buckets::{BucketStore, Destination, DestinationKind, ListedBucket, Notifications};
 pub use budget::{Budget, Buffer, Full, Hold, Holding, Room, Sink};
-pub use enqueue::{EnqueueError, ScanQueue};
+#[cfg(test)]
 pub use memory::{Hook, MemoryStore, Versioning};
-pub use publish::{AwsPublisher, publisher};
-pub use queue::{Handle, Queue, QueueError};
 pub use s3::S3Store;
-pub use securityhub::SecurityHubTarget;
 
 /// The result of [`ObjectStore::get`].
 #[derive(Debug)]

@@ -1,9 +1,10 @@
 //! The work done on each object: its journey in this process, or a message on the scan queue.
 
+use crate::aws::ScanQueue;
 use crate::event::ObjectEvent;
 use crate::object::ObjectRef;
 use crate::pipeline::Pipeline;
-use crate::store::{Listed, ObjectStore, ScanQueue};
+use crate::store::{Listed, ObjectStore};
 
 use super::{EVENT_NAME, Outcome, body};
 

@@ -2,17 +2,70 @@
 //! already in a bucket).
 
 use std::io::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use s3_yara_scan::backlog::{self, Progress, Work};
 use s3_yara_scan::config::settings;
-use s3_yara_scan::store::ScanQueue;
-use s3_yara_scan::{Config, poll, store};
+use s3_yara_scan::lambda::pipeline;
+use s3_yara_scan::{Aws, Config, poll};
 
-use super::print_json;
-use crate::{BacklogArgs, PollArgs, pipeline};
+use super::local::print_json;
+
+/// Go through the objects already under an S3 location: scan each here (settings from the
+/// environment, as for `handle`; a validly signed Clean is skipped), or send it to the scan
+/// queue. Shows progress on stderr, resumes where an interrupted run stopped, prints a summary.
+/// Exit code 0: done; 1: something infected; 2: failures or errors; 130: interrupted.
+#[derive(clap::Args)]
+pub struct BacklogArgs {
+    /// s3://bucket or s3://bucket/prefix.
+    location: String,
+    /// Send each object to this SQS queue (the function's) instead of scanning it here.
+    #[arg(long, value_name = "URL")]
+    to_queue: Option<String>,
+    /// Objects in flight at once (SendMessageBatch calls with --to-queue); default
+    /// MAX_CONCURRENCY.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    concurrency: Option<u64>,
+    /// The file that makes the run resumable (default:
+    /// .s3-yara-scan-backlog-<bucket>-<digest of the prefix>.json in the current directory).
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// Start again from the first key, whatever the state file says.
+    #[arg(long)]
+    restart: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Consume an SQS queue as a long-running agent (ECS, EC2): the function's pipeline and batch
+/// semantics without Lambda's 15-minute and 10 GB limits; settings from the environment, as in
+/// Lambda. SIGTERM or SIGINT finishes the batch in flight, then exits. Exit code 0: stopped
+/// cleanly; 1: a batch was abandoned (second signal or drain timeout); 2: could not run
+/// (settings, queue, S3).
+#[derive(clap::Args)]
+pub struct PollArgs {
+    /// The queue's URL, such as https://sqs.us-east-1.amazonaws.com/123456789012/scan.
+    #[arg(long)]
+    queue_url: String,
+    /// Messages taken at once (objects of one batch run MAX_CONCURRENCY at a time).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(i32).range(1..=10))]
+    batch_size: i32,
+    /// Seconds a batch's messages stay hidden from other consumers; renewed every third of it
+    /// while the batch runs, so it need not cover the longest scan.
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=43_200))]
+    visibility_timeout: u64,
+    /// Seconds the batch in flight may still run after SIGTERM before it is abandoned; keep
+    /// it below ECS's stopTimeout (30 s unless set, at most 120 s).
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    drain_timeout: u64,
+    /// Exit after this many batches (for tests and one-off runs).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    max_batches: Option<u64>,
+}
 
 /// `poll`, on a runtime of its own: a batch abandoned at shutdown may leave a scan running on
 /// the blocking pool, which dropping the runtime would wait for (up to `SCAN_TIMEOUT_SECS`).
@@ -44,7 +97,8 @@ async fn poll_queue(args: PollArgs) -> anyhow::Result<ExitCode> {
             "polling the large-object queue: every object is scanned here"
         );
     }
-    let (queue, redrive) = store::Queue::connect(&args.queue_url).await?;
+    let aws = Aws::load(&config).await;
+    let (queue, redrive) = aws.queue(&args.queue_url).await?;
     if !redrive {
         tracing::warn!(
             queue = args.queue_url,
@@ -52,7 +106,7 @@ async fn poll_queue(args: PollArgs) -> anyhow::Result<ExitCode> {
              give it a dead-letter queue"
         );
     }
-    let pipeline = pipeline(config).await?;
+    let pipeline = pipeline(&aws, config).await?;
     let options = poll::Options {
         batch_size: args.batch_size,
         visibility: Duration::from_secs(args.visibility_timeout),
@@ -82,10 +136,12 @@ pub async fn backlog(args: BacklogArgs) -> anyhow::Result<ExitCode> {
         job.state_file = path;
     }
     let stop = interrupted()?;
+    let aws = Aws::load(&config).await;
     let summary = match &args.to_queue {
         Some(url) => {
-            let queue = ScanQueue::connect(url).await;
-            let (store, _) = store::connect(&config).await?;
+            let queue = aws.scan_queue(url);
+            // A listing's settings name no signing key: nothing to read.
+            let store = aws.s3_store();
             backlog::run(
                 &store,
                 Work::Enqueue(&queue),
@@ -96,7 +152,7 @@ pub async fn backlog(args: BacklogArgs) -> anyhow::Result<ExitCode> {
             .await?
         }
         None => {
-            let pipeline = pipeline(config).await?;
+            let pipeline = pipeline(&aws, config).await?;
             let work = Work::Scan(&pipeline);
             backlog::run(pipeline.store(), work, &job, Progress::stderr(), stop).await?
         }

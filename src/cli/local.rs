@@ -1,4 +1,5 @@
-//! The local commands: `scan` files, list and build `rules`, print JSON and quarantine keys.
+//! The local commands: `scan` files, list, check and build `rules`, print the `contract` and
+//! quarantine keys.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -6,10 +7,99 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use s3_yara_scan::config::settings;
 use s3_yara_scan::scan::RuleSets;
 use s3_yara_scan::scan::serialized::{self, Description, Native};
-use s3_yara_scan::{Config, Engine, RuleSet, Verdict, action, inspect, rules, store};
+use s3_yara_scan::{Config, Engine, RuleSet, Verdict, action, contract, inspect, rules, store};
 use sha2::Digest as _;
+
+/// Scan local files and directories (recursively) with the embedded rules. Exit code 0: all
+/// clean; 1: something infected; 2: errors and nothing infected.
+#[derive(clap::Args)]
+pub struct ScanArgs {
+    /// Files or directories.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// One JSON object per line instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Give up on a file after this many seconds.
+    #[arg(long, default_value = settings::SCAN_TIMEOUT_SECS.default,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: u64,
+    /// Also scan with the rules under this path (.yar, .yara sources, or .yarc files that
+    /// `rules build` wrote: native code loaded as is, so only files you trust); may be given
+    /// several times.
+    #[arg(long = "rules", value_name = "PATH")]
+    rules: Vec<PathBuf>,
+}
+
+/// Print the embedded ruleset's identity and rules; or check and build rule sets.
+#[derive(clap::Args)]
+pub struct RulesArgs {
+    #[command(subcommand)]
+    action: Option<RulesCommand>,
+}
+
+#[derive(clap::Subcommand)]
+enum RulesCommand {
+    /// Compile the YARA sources under PATH: every error with its file and line, or the number
+    /// of rules; and say what each .yarc holds (its rules, the yara-x that serialized it, its
+    /// native code and that code's target, its SHA-256), its native code read, never loaded.
+    /// Exit code 0: they compile and load; 1: they do not.
+    Check {
+        /// Files or folders of .yar, .yara and .yarc files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Compile the sources under PATH and write them serialized to FILE, for RULES or
+    /// `scan --rules`. The file holds a header (the yara-x version and target), portable code,
+    /// and native code for this machine that other machines ignore: it is executable code. The
+    /// SHA-256 printed is what RULES_YARC_SHA256 pins to load it from S3.
+    Build {
+        /// Files or folders of .yar and .yara files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Where to write them (by convention `.yarc`).
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+}
+
+/// Print what the binary promises its deployments: settings, tag keys, verdicts and the IAM
+/// permissions each part of the work needs.
+#[derive(clap::Args)]
+pub struct ContractArgs {
+    /// As JSON (the only form for now).
+    #[arg(long)]
+    #[allow(dead_code)] // accepted, and implied: JSON is the only form
+    json: bool,
+    /// Instead, read `["bucket", "key"]` JSON lines on standard input and print the key of
+    /// each one's quarantine copy, as a JSON string per line.
+    #[arg(long)]
+    quarantine_keys: bool,
+}
+
+/// `rules`, `rules check` or `rules build`.
+pub fn rules(args: RulesArgs) -> anyhow::Result<ExitCode> {
+    match args.action {
+        None => list_rules().map(|()| ExitCode::SUCCESS),
+        Some(RulesCommand::Check { paths }) => check_rules(&paths),
+        Some(RulesCommand::Build { paths, output }) => {
+            build_rules(&paths, &output).map(|()| ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `contract`: the contract as JSON, or quarantine keys.
+pub fn contract(args: ContractArgs) -> anyhow::Result<ExitCode> {
+    if args.quarantine_keys {
+        print_quarantine_keys()?;
+    } else {
+        print_json(&contract::to_json())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
 pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
     writeln!(
@@ -20,7 +110,7 @@ pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn print_quarantine_keys() -> anyhow::Result<()> {
+fn print_quarantine_keys() -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     for (n, line) in std::io::stdin().lock().lines().enumerate() {
         let line = line?;
@@ -35,7 +125,7 @@ pub fn print_quarantine_keys() -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn rules() -> anyhow::Result<()> {
+fn list_rules() -> anyhow::Result<()> {
     let rules = RuleSet::embedded()?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "ruleset {} ({} rules)", rules.id(), rules.len())?;
@@ -47,7 +137,7 @@ pub fn rules() -> anyhow::Result<()> {
 
 /// `rules check`: the YARA sources under `paths` compiled together, and each `.yarc` described.
 /// Exit code 1 when the sources do not compile or a `.yarc` is refused.
-pub fn check_rules(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
+fn check_rules(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let sources = rules::local_sources(paths)?;
     let compiled = rules::local_serialized(paths)?;
     let mut ok = true;
@@ -145,7 +235,7 @@ fn describe_compiled(name: &str, found: &Description, own: Option<&Native>) -> S
     )
 }
 
-pub fn build_rules(paths: &[PathBuf], output: &Path) -> anyhow::Result<()> {
+fn build_rules(paths: &[PathBuf], output: &Path) -> anyhow::Result<()> {
     let files = rules::local_sources(paths)?;
     let compiled = rules::compile(&files).map_err(|e| anyhow::anyhow!("{e}"))?;
     let set = RuleSet::new(compiled, "build");
@@ -163,14 +253,11 @@ pub fn build_rules(paths: &[PathBuf], output: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn scan(
-    paths: &[PathBuf],
-    json: bool,
-    timeout: Duration,
-    extra: &[PathBuf],
-) -> anyhow::Result<ExitCode> {
+/// `scan`: exit code 0 when all is clean, 1 when something is infected, 2 on errors alone.
+pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
+    let (json, timeout) = (args.json, Duration::from_secs(args.timeout));
     let mut sets = vec![RuleSet::embedded()?];
-    let (theirs, hashes) = rules::local_sets(extra)?;
+    let (theirs, hashes) = rules::local_sets(&args.rules)?;
     sets.extend(theirs);
     let engine = Engine::with_sets(RuleSets::with_hashes(sets, hashes), timeout);
     let (rules, config) = (engine.rules(), local_config()?);
@@ -183,8 +270,7 @@ pub fn scan(
         budget: &budget,
     };
     let (mut infected, mut errors) = (false, false);
-    let files = paths
-        .iter()
+    let files = (args.paths.iter())
         .flat_map(|p| walkdir::WalkDir::new(p).follow_links(false))
         .filter(|e| e.as_ref().map_or(true, |e| e.file_type().is_file()));
     for entry in files {

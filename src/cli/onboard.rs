@@ -7,9 +7,12 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use s3_yara_scan::onboard::{self, Outcome};
-use s3_yara_scan::{Config, S3Store, store};
+use s3_yara_scan::{Aws, Config, S3Store, store};
 
-/// `onboard`'s arguments.
+/// Bring every bucket of the region in line with ONBOARD_TAG once: tagged buckets get the
+/// topic configuration to NOTIFICATION_TOPIC_ARN merged into their notifications, untagged ones
+/// lose ours; settings from the environment, as for `handle`. Prints what it would change per
+/// bucket unless --apply. Exit code 0: done; 2: a bucket failed.
 #[derive(clap::Args)]
 pub struct OnboardArgs {
     /// Write the changes (without it, only print what would change).
@@ -29,7 +32,10 @@ pub fn onboard(args: OnboardArgs) -> anyhow::Result<ExitCode> {
 async fn onboard_async(args: OnboardArgs) -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;
     let (tag, topic) = onboard::settings_of(&config)?;
-    let (s3, _) = store::connect(&config).await?;
+    let aws = Aws::load(&config).await;
+    // Read, though onboarding signs nothing: a key that cannot be read stops it, as before.
+    aws.signing_key(&config).await?;
+    let s3 = aws.s3_store();
     let buckets = onboard::region_buckets(&s3).await?;
     eprintln!(
         "{} bucket(s) in {}; tag {tag}; topic {topic}{}",

@@ -6,9 +6,12 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use s3_yara_scan::release::Request;
-use s3_yara_scan::{Config, Engine, ObjectRef, Pipeline, RuleSet, store};
+use s3_yara_scan::{Aws, Config, Engine, ObjectRef, Pipeline, RuleSet};
 
-/// `release`'s arguments.
+/// Move a quarantined false positive back to the bucket and key it came from (copied,
+/// verified, then deleted from quarantine), tagged Released and signed, naming who released it
+/// and why; settings from the environment, as for `handle`. Exit code 0: released; 2: refused
+/// or failed (the message says why and where the object is).
 #[derive(clap::Args)]
 pub struct ReleaseArgs {
     /// s3://QUARANTINE_BUCKET/KEY: the quarantine copy, whose key is `<bucket>/<key>` of the
@@ -38,13 +41,14 @@ pub fn release(args: ReleaseArgs) -> anyhow::Result<ExitCode> {
 
 async fn release_async(args: ReleaseArgs, copy: ObjectRef) -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;
-    let (s3, signing_key) = store::connect(&config).await?;
-    let publisher = store::publisher(&config).await?;
-    let by = store::caller_arn().await?;
+    let aws = Aws::load(&config).await;
+    let signing_key = aws.signing_key(&config).await?;
+    let publisher = aws.publisher(&config).await?;
+    let by = aws.caller_arn().await?;
     // The embedded rules only name the ruleset on the tags: a Released is kept whatever rules
     // are in force, so the users' RULES need not be loaded (nor the function's preflight run).
     let engine = Engine::new(RuleSet::embedded()?, config.scan_timeout);
-    let pipeline = Pipeline::new(s3, engine, config)
+    let pipeline = Pipeline::new(aws.s3_store(), engine, config)
         .with_signing_key(signing_key)
         .with_publisher(publisher);
     let request = Request {
@@ -54,7 +58,7 @@ async fn release_async(args: ReleaseArgs, copy: ObjectRef) -> anyhow::Result<Exi
         force: args.force,
     };
     let report = pipeline.release(&request).await?;
-    super::print_json(&s3_yara_scan::publish::document(&report))?;
+    super::local::print_json(&s3_yara_scan::publish::document(&report))?;
     if !report.is_settled() {
         eprintln!(
             "error: released, but {} (the object is back in place)",

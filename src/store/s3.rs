@@ -1,6 +1,6 @@
 //! [`ObjectStore`] on the AWS SDK for S3: reads (`read`), tags (`tags`), copies, deletes and
 //! listings (`write`), bucket tags and notifications (`buckets`), and the sorting of SDK failures (`errors`). Only these files and
-//! `store/aws.rs` name `aws_sdk_s3`.
+//! `aws.rs` (which builds the client) name `aws_sdk_s3`.
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;

@@ -6,7 +6,7 @@ use pretty_assertions::assert_eq;
 use serde_json::Value;
 
 use s3_yara_scan::publish::{DETAIL_TYPE, SOURCE, VERDICTS};
-use s3_yara_scan::{Config, SigningKey, SigningKeySource, store};
+use s3_yara_scan::{Aws, Config, SigningKey, SigningKeySource};
 
 use crate::support::*;
 
@@ -109,7 +109,7 @@ async fn result_events_reach_an_eventbridge_rule_and_a_filtered_sns_subscription
     let config = publishing(&w, Some(&bus), Some(&topic));
     let pipeline = emu
         .pipeline(config.clone())
-        .with_publisher(store::publisher(&config).await.unwrap());
+        .with_publisher(Aws::load(&config).await.publisher(&config).await.unwrap());
     acknowledged(&pipeline, records).await;
 
     let mut from_bus = bodies(&emu.receive(&bus_queue, &bus_queue_arn, 2).await);
@@ -146,7 +146,7 @@ async fn a_result_event_that_cannot_be_published_is_queued_and_published_later()
     let config = publishing(&w, None, Some(&missing));
     let pipeline = emu
         .pipeline(config.clone())
-        .with_publisher(store::publisher(&config).await.unwrap());
+        .with_publisher(Aws::load(&config).await.publisher(&config).await.unwrap());
     acknowledged(&pipeline, records).await;
     let date = emu.tag(&w.bucket, "a.txt", "scan-date").await;
     assert!(date.is_some(), "the verdict is recorded");
@@ -163,7 +163,7 @@ async fn a_result_event_that_cannot_be_published_is_queued_and_published_later()
     let config = publishing(&w, Some(&bus), None);
     let pipeline = emu
         .pipeline(config.clone())
-        .with_publisher(store::publisher(&config).await.unwrap());
+        .with_publisher(Aws::load(&config).await.publisher(&config).await.unwrap());
     acknowledged(&pipeline, queued).await;
     let published = bodies(&emu.receive(&bus_queue, &bus_queue_arn, 1).await);
     assert_eq!(published[0]["detail"]["key"], "a.txt");

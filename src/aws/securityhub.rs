@@ -9,7 +9,7 @@ use aws_sdk_securityhub::types::{
     ResourceDetails, SeverityLabel, Workflow, WorkflowStatus,
 };
 
-use super::aws::{IdentityError, caller_arn_with};
+use super::{Aws, IdentityError};
 use crate::findings::{Finding, GENERATOR_ID, Product, SCHEMA_VERSION};
 use crate::publish::PublishError;
 
@@ -21,20 +21,18 @@ pub struct SecurityHubTarget {
 }
 
 impl SecurityHubTarget {
-    /// The target in the account and region of `shared`'s credentials.
-    pub async fn connect(
-        shared: &aws_config::SdkConfig,
-    ) -> Result<SecurityHubTarget, IdentityError> {
-        let region = shared.region().map(ToString::to_string).ok_or_else(|| {
+    /// The target in the account and region of `aws`'s credentials.
+    pub async fn connect(aws: &Aws) -> Result<SecurityHubTarget, IdentityError> {
+        let region = aws.region().map(ToString::to_string).ok_or_else(|| {
             IdentityError::new("no region to file Security Hub findings in (set AWS_REGION)")
         })?;
-        let arn = caller_arn_with(shared).await?;
+        let arn = aws.caller_arn_within(Some(&aws.bounded)).await?;
         let product = Product::of_caller(&arn, &region).ok_or_else(|| {
             IdentityError::new(format!("`{arn}` names no account to file findings in"))
         })?;
         tracing::info!(product = %product.arn(), "Security Hub findings on");
         Ok(SecurityHubTarget {
-            client: aws_sdk_securityhub::Client::new(shared),
+            client: aws.securityhub.clone(),
             product,
         })
     }
@@ -47,7 +45,7 @@ impl SecurityHubTarget {
     /// Imports `finding`: created, or updated when its id exists.
     pub async fn import(&self, finding: &Finding) -> Result<(), PublishError> {
         let target = || format!("Security Hub product {}", finding.product_arn);
-        super::requests::count();
+        crate::store::requests::count();
         let out = self
             .client
             .batch_import_findings()

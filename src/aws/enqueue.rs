@@ -4,7 +4,7 @@
 
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
-use super::requests;
+use crate::store::requests;
 
 /// Why a SendMessageBatch call failed as a whole (each message's own failure is an answer, not
 /// an error).
@@ -36,12 +36,10 @@ impl ScanQueue {
     /// SQS takes at most this many messages in one SendMessageBatch.
     pub const MAX_BATCH: usize = 10;
 
-    /// The queue at `url`, through the default configuration chain (`AWS_REGION`,
-    /// `AWS_ENDPOINT_URL`, credentials).
-    pub async fn connect(url: &str) -> ScanQueue {
-        let shared = aws_config::load_from_env().await;
+    /// The queue at `url`, through `client`.
+    pub(super) fn new(client: aws_sdk_sqs::Client, url: &str) -> ScanQueue {
         ScanQueue {
-            client: aws_sdk_sqs::Client::new(&shared),
+            client,
             url: url.to_owned(),
         }
     }

@@ -1,6 +1,5 @@
 //! The SQS queue the `poll` agent consumes: receive (long polling), delete, and keep messages
-//! invisible while they are worked on. The only module that names `aws_sdk_sqs`; the agent
-//! (`poll`) sees Lambda-shaped [`SqsMessage`]s, [`Handle`]s and [`QueueError`].
+//! invisible while they are worked on. The agent (`poll`) sees Lambda-shaped [`SqsMessage`]s, [`Handle`]s and [`QueueError`].
 
 use std::time::Duration;
 
@@ -90,18 +89,20 @@ pub struct Queue {
 }
 
 impl Queue {
-    /// The queue at `url`, with the default configuration chain (`AWS_REGION`,
-    /// `AWS_ENDPOINT_URL`, the task or instance role), as for S3. Reads the queue's ARN and
-    /// redrive policy, so that a wrong URL or a missing permission stops the agent at start-up;
-    /// returns whether the queue has a redrive policy (without one, a poison message is
-    /// retried forever).
-    pub async fn connect(url: &str) -> Result<(Queue, bool), QueueError> {
-        let shared = aws_config::load_from_env().await;
+    /// The queue at `url`, through `client` (whose requests go to `region`). Reads the queue's
+    /// ARN and redrive policy, so that a wrong URL or a missing permission stops the agent at
+    /// start-up; returns whether the queue has a redrive policy (without one, a poison message
+    /// is retried forever).
+    pub(super) async fn connect(
+        client: Client,
+        url: &str,
+        region: Option<String>,
+    ) -> Result<(Queue, bool), QueueError> {
         let mut queue = Queue {
-            client: Client::new(&shared),
+            client,
             url: url.to_owned(),
             arn: None,
-            region: shared.region().map(ToString::to_string),
+            region,
         };
         let out = queue
             .client

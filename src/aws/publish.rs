@@ -1,18 +1,19 @@
 //! Result events in AWS: EventBridge `PutEvents`, SNS `Publish` (with the verdict and bucket
 //! as message attributes) and, for a document that could not be published, SQS `SendMessage`
-//! to the scan queue; Security Hub `BatchImportFindings` (store/securityhub.rs) with the same
-//! SDK settings. The SDK retries each call (standard mode); what still fails is a
+//! to the scan queue; Security Hub `BatchImportFindings` (aws/securityhub.rs) with the same
+//! timeouts. The SDK retries each call (standard mode); what still fails is a
 //! [`PublishError`] naming the target and, when it is one, the permission to grant.
 
 use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::aws::IdentityError;
 use super::securityhub::SecurityHubTarget;
+use super::{Aws, IdentityError};
 use crate::config::Config;
 use crate::findings::{Finding, Product, SecurityHub};
 use crate::publish::{Publish, PublishError, Publishing, SOURCE};
+use crate::store::requests;
 
 /// Publishes to the targets `RESULT_EVENT_BUS` and `RESULT_TOPIC_ARN` name, and imports
 /// findings into Security Hub (`SECURITY_HUB`).
@@ -23,45 +24,38 @@ pub struct AwsPublisher {
     sns: Option<(aws_sdk_sns::Client, String)>,
     sqs: Option<(aws_sdk_sqs::Client, String)>,
     securityhub: Option<SecurityHubTarget>,
+    /// The timeouts of the re-queue, whose client is shared with the queues' calls.
+    bounded: aws_config::timeout::TimeoutConfig,
 }
 
-/// The publisher the settings ask for, or `None` when result events and findings are off; an
-/// error when findings are on but the account to file them in cannot be told.
-pub async fn publisher(config: &Config) -> Result<Option<Arc<dyn Publish>>, IdentityError> {
-    let results = &config.results;
-    let findings = match config.security_hub {
-        SecurityHub::On => true,
-        SecurityHub::Off => false,
-    };
-    if !results.is_on() && !findings {
-        return Ok(None);
+impl Aws {
+    /// The publisher the settings ask for, or `None` when result events and findings are off;
+    /// an error when findings are on but the account to file them in cannot be told.
+    pub async fn publisher(
+        &self,
+        config: &Config,
+    ) -> Result<Option<Arc<dyn Publish>>, IdentityError> {
+        let results = &config.results;
+        let findings = match config.security_hub {
+            SecurityHub::On => true,
+            SecurityHub::Off => false,
+        };
+        if !results.is_on() && !findings {
+            return Ok(None);
+        }
+        let securityhub = match findings {
+            true => Some(SecurityHubTarget::connect(self).await?),
+            false => None,
+        };
+        Ok(Some(Arc::new(AwsPublisher {
+            events: (results.bus.clone()).map(|bus| (self.events.clone(), bus)),
+            detail_type: results.schema.detail_type(),
+            sns: (results.topic.clone()).map(|topic| (self.sns.clone(), topic)),
+            sqs: (results.queue_url.clone()).map(|url| (self.sqs.clone(), url)),
+            securityhub,
+            bounded: self.bounded.clone(),
+        })))
     }
-    // Bounded like S3 calls: a stalled publish must not run the function past its deadline.
-    let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .operation_attempt_timeout(config.s3_timeout)
-        .operation_timeout(config.s3_timeout * 2)
-        .build();
-    let shared = aws_config::from_env().timeout_config(timeouts).load().await;
-    let securityhub = match findings {
-        true => Some(SecurityHubTarget::connect(&shared).await?),
-        false => None,
-    };
-    Ok(Some(Arc::new(AwsPublisher {
-        events: results
-            .bus
-            .clone()
-            .map(|bus| (aws_sdk_eventbridge::Client::new(&shared), bus)),
-        detail_type: results.schema.detail_type(),
-        sns: results
-            .topic
-            .clone()
-            .map(|topic| (aws_sdk_sns::Client::new(&shared), topic)),
-        sqs: results
-            .queue_url
-            .clone()
-            .map(|url| (aws_sdk_sqs::Client::new(&shared), url)),
-        securityhub,
-    })))
 }
 
 impl Publish for AwsPublisher {
@@ -101,11 +95,15 @@ impl Publish for AwsPublisher {
                     detail: "QUEUE_URL is not set".into(),
                 });
             };
-            super::requests::count();
+            requests::count();
             let sent = client
                 .send_message()
                 .queue_url(url)
                 .message_body(body)
+                .customize()
+                .config_override(
+                    aws_sdk_sqs::config::Builder::default().timeout_config(self.bounded.clone()),
+                )
                 .send();
             sent.await
                 .map(|_| ())
@@ -128,7 +126,7 @@ async fn put_event(
         .detail_type(detail_type)
         .detail(document.to_string())
         .build();
-    super::requests::count();
+    requests::count();
     let out = client
         .put_events()
         .entries(entry)
@@ -171,7 +169,7 @@ async fn publish_sns(
             });
         }
     };
-    super::requests::count();
+    requests::count();
     client
         .publish()
         .topic_arn(topic)
