@@ -38,6 +38,19 @@ pub enum Action {
     Tag,
 }
 
+/// The words of `ACTION`, one per kind of [`Action`] (the bucket comes from
+/// `QUARANTINE_BUCKET`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::VariantNames,
+)]
+#[strum(serialize_all = "kebab-case")]
+#[allow(missing_docs)] // each is the `Action` of the same name
+pub enum ActionName {
+    Quarantine,
+    Delete,
+    Tag,
+}
+
 /// What to do with an object that is neither clean nor infected: `Unscannable`
 /// (`UNSCANNABLE_ACTION`) or `Suspicious` (`SUSPICIOUS_ACTION`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,9 +64,24 @@ pub enum TagOrQuarantine {
     },
 }
 
+/// The words of `UNSCANNABLE_ACTION` and `SUSPICIOUS_ACTION`, one per kind of
+/// [`TagOrQuarantine`].
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::VariantNames,
+)]
+#[strum(serialize_all = "kebab-case")]
+#[allow(missing_docs)] // each is the `TagOrQuarantine` of the same name
+pub enum TagOrQuarantineName {
+    Tag,
+    Quarantine,
+}
+
 /// When an object that already carries a validly signed verdict is skipped rather than scanned
 /// again (`SKIP_SIGNED`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::VariantNames,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum SkipSigned {
     /// Skip when the signature is valid and was made with the rules in use now; rescan after a
     /// rules update.
@@ -92,7 +120,10 @@ pub enum Spool {
 }
 
 /// What to make of an encrypted member, whose bytes cannot be read (`ARCHIVE_ENCRYPTED`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::VariantNames,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Encrypted {
     /// Not scanned in full: `Unscannable`.
     Unscannable,
@@ -362,6 +393,17 @@ pub enum Metrics {
         /// is the CLI's answer (`handle` prints the batch response there).
         stdout: bool,
     },
+}
+
+/// The words of `METRICS`, one per kind of [`Metrics`].
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::VariantNames,
+)]
+#[strum(serialize_all = "kebab-case")]
+#[allow(missing_docs)] // each is the `Metrics` of the same name
+pub enum MetricsName {
+    Emf,
+    Off,
 }
 
 /// One or more settings are invalid. The message lists every problem, each naming the

@@ -24,15 +24,7 @@ pub const DETAIL_TYPE: &str = "S3 Object Scan Result v1";
 /// The `source` of the EventBridge events.
 pub const SOURCE: &str = "s3-yara-scan";
 /// Every verdict a document can carry, as `RESULT_VERDICTS` names them.
-pub const VERDICTS: [&str; 7] = [
-    "Clean",
-    "Infected",
-    "Suspicious",
-    "Unscannable",
-    "Error",
-    "Skipped",
-    "Released",
-];
+pub const VERDICTS: &[&str] = crate::verdict::VerdictKind::NAMES;
 /// The most matches a document lists (`matchCount` has them all).
 pub const MAX_MATCHES: usize = 100;
 /// The key of a queued document (a message body `{"s3YaraScanResult": "…", "mac": "…"}`: the

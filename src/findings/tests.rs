@@ -191,7 +191,7 @@ fn a_clean_resolves_only_an_earlier_threat_and_other_verdicts_file_nothing() {
 
 #[test]
 fn a_threat_verdict_in_the_earlier_tags_is_read_in_each_tag_schema() {
-    for schema in TagSchema::ALL {
+    for schema in TagSchema::all() {
         let mut keys = TagKeys {
             schema,
             ..TagKeys::default()

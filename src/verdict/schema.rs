@@ -7,38 +7,45 @@ use chrono::{DateTime, Utc};
 use super::Verdict;
 
 /// Whose tags the verdict is written as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
 pub enum TagSchema {
     /// This scanner's own: `scan-result` = `Clean`, `Infected`, `Suspicious`, `Unscannable`,
     /// `Error` or `Skipped`, `scan-date` in RFC 3339.
     #[default]
+    #[strum(serialize = "scan")]
     Scan,
     /// Amazon GuardDuty Malware Protection for S3: `GuardDutyMalwareScanStatus`.
+    #[strum(serialize = "guardduty")]
     GuardDuty,
     /// bucket-antivirus-function: `av-status`, `av-signature`, `av-timestamp`.
+    #[strum(serialize = "bucket-antivirus")]
     BucketAntivirus,
 }
 
 impl TagSchema {
     /// Every schema, in the order the setting lists them.
-    pub const ALL: [TagSchema; 3] = [
-        TagSchema::Scan,
-        TagSchema::GuardDuty,
-        TagSchema::BucketAntivirus,
-    ];
+    pub fn all() -> impl Iterator<Item = TagSchema> {
+        <TagSchema as strum::IntoEnumIterator>::iter()
+    }
 
     /// The setting's value for this schema.
     pub fn name(self) -> &'static str {
-        match self {
-            TagSchema::Scan => "scan",
-            TagSchema::GuardDuty => "guardduty",
-            TagSchema::BucketAntivirus => "bucket-antivirus",
-        }
+        self.into()
     }
 
     /// The schema a setting's value names.
     pub fn from_name(name: &str) -> Option<TagSchema> {
-        TagSchema::ALL.into_iter().find(|s| s.name() == name)
+        TagSchema::all().find(|s| s.name() == name)
     }
 
     /// The tag keys the schema fixes, with the variables that would otherwise set them.
