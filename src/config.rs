@@ -8,14 +8,15 @@ use std::time::Duration;
 pub use crate::filter::{Filters, SkippedAction};
 use crate::forward::LargeObjects;
 use crate::object::ObjectRef;
-pub use crate::onboard::{OnboardTag, Onboarding};
 use crate::policy::Policy;
 pub use crate::publish::ResultEvents;
 use crate::signature::SigningKey;
 use crate::verdict::{TagKeys, Verdict};
 
+pub use self::onboarding::{OnboardTag, Onboarding};
 pub use self::passwords::{MAX_PASSWORDS, Password, Passwords};
 
+mod onboarding;
 #[cfg(test)]
 mod ops_tests;
 mod parse;
