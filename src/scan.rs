@@ -1,6 +1,6 @@
 //! Scanning: YARA-X rule sets applied to bytes on a blocking thread, with a timeout. The
 //! embedded set is compiled from `signatures/` by `build.rs`, so start-up only deserializes;
-//! users' own sets (`crate::rules`) join it and are swapped in while scans go on.
+//! users' own sets (the `rules` module) join it and are swapped in while scans go on.
 
 use std::cell::RefCell;
 use std::time::Duration;
