@@ -42,7 +42,14 @@ pub enum Action {
 /// The words of `ACTION`, one per kind of [`Action`] (the bucket comes from
 /// `QUARANTINE_BUCKET`).
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::VariantNames,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::VariantNames,
 )]
 #[strum(serialize_all = "kebab-case")]
 #[allow(missing_docs)] // each is the `Action` of the same name
@@ -68,7 +75,14 @@ pub enum TagOrQuarantine {
 /// The words of `UNSCANNABLE_ACTION` and `SUSPICIOUS_ACTION`, one per kind of
 /// [`TagOrQuarantine`].
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::VariantNames,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::VariantNames,
 )]
 #[strum(serialize_all = "kebab-case")]
 #[allow(missing_docs)] // each is the `TagOrQuarantine` of the same name
@@ -80,7 +94,14 @@ pub enum TagOrQuarantineName {
 /// When an object that already carries a validly signed verdict is skipped rather than scanned
 /// again (`SKIP_SIGNED`).
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::VariantNames,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::VariantNames,
 )]
 #[strum(serialize_all = "kebab-case")]
 pub enum SkipSigned {
@@ -122,7 +143,14 @@ pub enum Spool {
 
 /// What to make of an encrypted member, whose bytes cannot be read (`ARCHIVE_ENCRYPTED`).
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::VariantNames,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::VariantNames,
 )]
 #[strum(serialize_all = "kebab-case")]
 pub enum Encrypted {
@@ -398,7 +426,14 @@ pub enum Metrics {
 
 /// The words of `METRICS`, one per kind of [`Metrics`].
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::VariantNames,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::VariantNames,
 )]
 #[strum(serialize_all = "kebab-case")]
 #[allow(missing_docs)] // each is the `Metrics` of the same name

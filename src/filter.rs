@@ -5,7 +5,14 @@
 
 /// What happens to a skipped object (`SKIPPED_ACTION`).
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::VariantNames,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::VariantNames,
 )]
 #[strum(serialize_all = "kebab-case")]
 pub enum SkippedAction {

@@ -29,35 +29,42 @@ const MAX_TITLE: usize = 256;
 const MAX_DESCRIPTION: usize = 1024;
 
 /// Whether threats become findings (`SECURITY_HUB`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
 pub enum SecurityHub {
+    /// `BatchImportFindings` for each threat, and its resolution.
+    #[strum(serialize = "on")]
+    On,
     /// No findings.
     #[default]
+    #[strum(serialize = "off")]
     Off,
-    /// `BatchImportFindings` for each threat, and its resolution.
-    On,
 }
 
 impl SecurityHub {
     /// Every value, in the order the setting lists them.
-    pub const ALL: [SecurityHub; 2] = [SecurityHub::On, SecurityHub::Off];
+    pub const ALL: &'static [SecurityHub] = <SecurityHub as strum::VariantArray>::VARIANTS;
 
-    /// The setting's values, from [`SecurityHub::ALL`].
-    pub const NAMES: [&'static str; 2] = [SecurityHub::ALL[0].name(), SecurityHub::ALL[1].name()];
+    /// The setting's values, in the order of [`SecurityHub::ALL`].
+    pub const NAMES: &'static [&'static str] = <SecurityHub as strum::VariantNames>::VARIANTS;
 
     /// The setting's value.
-    pub const fn name(self) -> &'static str {
-        match self {
-            SecurityHub::On => "on",
-            SecurityHub::Off => "off",
-        }
+    pub fn name(self) -> &'static str {
+        self.into()
     }
 
     /// The value a setting names, in any letter case.
     pub fn from_name(name: &str) -> Option<SecurityHub> {
-        SecurityHub::ALL
-            .into_iter()
-            .find(|s| s.name().eq_ignore_ascii_case(name))
+        (SecurityHub::ALL.iter().copied()).find(|s| s.name().eq_ignore_ascii_case(name))
     }
 }
 

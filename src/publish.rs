@@ -32,44 +32,43 @@ pub const MAX_MATCHES: usize = 100;
 pub const QUEUED_KEY: &str = "s3YaraScanResult";
 
 /// Whose schema result events follow (`RESULT_EVENT_SCHEMA`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
 pub enum ResultSchema {
     /// This scanner's own document, detail-type [`DETAIL_TYPE`].
     #[default]
+    #[strum(serialize = "scan")]
     Scan,
     /// GuardDuty Malware Protection for S3's scan result, detail-type
     /// [`GUARDDUTY_DETAIL_TYPE`], so that rules and consumers written for it keep working.
+    #[strum(serialize = "guardduty")]
     GuardDuty,
 }
 
 impl ResultSchema {
     /// Every schema, in the order the setting lists them.
-    pub const ALL: [ResultSchema; 2] = [ResultSchema::Scan, ResultSchema::GuardDuty];
+    pub const ALL: &'static [ResultSchema] = <ResultSchema as strum::VariantArray>::VARIANTS;
 
-    /// The setting's values, from [`ResultSchema::ALL`].
-    pub const NAMES: [&'static str; 2] = {
-        let mut names = [""; 2];
-        let mut i = 0;
-        while i < names.len() {
-            names[i] = ResultSchema::ALL[i].name();
-            i += 1;
-        }
-        names
-    };
+    /// The setting's values, in the order of [`ResultSchema::ALL`].
+    pub const NAMES: &'static [&'static str] = <ResultSchema as strum::VariantNames>::VARIANTS;
 
     /// The setting's value for this schema.
-    pub const fn name(self) -> &'static str {
-        match self {
-            ResultSchema::Scan => "scan",
-            ResultSchema::GuardDuty => "guardduty",
-        }
+    pub fn name(self) -> &'static str {
+        self.into()
     }
 
     /// The schema a setting's value names, in any letter case.
     pub fn from_name(name: &str) -> Option<ResultSchema> {
-        ResultSchema::ALL
-            .into_iter()
-            .find(|s| s.name().eq_ignore_ascii_case(name))
+        (ResultSchema::ALL.iter().copied()).find(|s| s.name().eq_ignore_ascii_case(name))
     }
 
     /// The `detail-type` of its EventBridge events.

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::signature::SigningKey;
 use crate::verdict::{TagKeys, check_tag_key};
-use strum::{IntoEnumIterator, VariantNames};
+use strum::{VariantArray, VariantNames};
 
 mod onboard;
 mod ops;
@@ -168,16 +168,12 @@ impl Env<'_> {
     /// mapped by a catch-all.
     fn choice<T>(&mut self, setting: &Setting) -> T
     where
-        T: Copy + IntoEnumIterator + VariantNames + Into<&'static str>,
+        T: Copy + VariantArray + VariantNames + Into<&'static str>,
     {
-        debug_assert_eq!(
-            setting.allowed,
-            Allowed::OneOf(T::VARIANTS),
-            "{}",
-            setting.name
-        );
+        let names = <T as VariantNames>::VARIANTS;
+        debug_assert_eq!(setting.allowed, Allowed::OneOf(names), "{}", setting.name);
         self.parsed(setting, |v| {
-            T::iter()
+            (<T as VariantArray>::VARIANTS.iter().copied())
                 .find(|t| Into::<&str>::into(*t).eq_ignore_ascii_case(v))
                 .ok_or(Invalid::NotAllowed)
         })

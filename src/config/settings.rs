@@ -73,6 +73,9 @@ use Allowed::{OneOf, Range, Text};
 // The words of a setting that chooses a value of one of these enums are the enum's names.
 use crate::config::{ActionName, Encrypted, MetricsName, SkipSigned, TagOrQuarantineName};
 use crate::filter::SkippedAction;
+use crate::findings::SecurityHub;
+use crate::policy::{ActiveContent, Mismatch};
+use crate::publish::ResultSchema;
 use crate::verdict::TagSchema;
 use SetBy::{Lambda, Local, Parameter, Template};
 use strum::VariantNames;
@@ -137,10 +140,10 @@ settings! {
         every other key), each TYPE a group, a type name or any: see docs/policies.md or \
         `contract --json`"), Parameter("AllowedTypes"),
         "The types allowed under each key prefix; others are Suspicious. Unset: anything anywhere.";
-    TYPE_MISMATCH = "TYPE_MISMATCH", "suspicious", OneOf(&["suspicious", "ignore"]),
+    TYPE_MISMATCH = "TYPE_MISMATCH", "suspicious", OneOf(Mismatch::VARIANTS),
         Parameter("TypeMismatch"),
         "A file whose name or Content-Type says image, text, document or media but that runs code.";
-    ACTIVE_CONTENT = "ACTIVE_CONTENT", "suspicious", OneOf(&["suspicious", "infected", "ignore"]),
+    ACTIVE_CONTENT = "ACTIVE_CONTENT", "suspicious", OneOf(ActiveContent::VARIANTS),
         Parameter("ActiveContent"),
         "What macros, PDF JavaScript, DDE, embedded objects and scripts in archives make of an object.";
     ALLOW_HASHES = "ALLOW_HASHES", "", Text("SHA-256 lists, comma-separated: s3://bucket/prefix/ \
@@ -196,12 +199,12 @@ settings! {
     LARGE_OBJECT_QUEUE_URL = "LARGE_OBJECT_QUEUE_URL", "", Text("an SQS queue URL; set with \
         LARGE_OBJECT_SIZE"), Template,
         "The queue the agent polls, where objects over LARGE_OBJECT_SIZE are sent.";
-    RESULT_EVENT_SCHEMA = "RESULT_EVENT_SCHEMA", "scan", OneOf(&crate::publish::ResultSchema::NAMES),
+    RESULT_EVENT_SCHEMA = "RESULT_EVENT_SCHEMA", "scan", OneOf(ResultSchema::NAMES),
         Parameter("ResultEventSchema"),
         "Whose schema result events follow: this scanner's (detail-type `S3 Object Scan Result \
         v1`) or GuardDuty Malware Protection for S3's (detail-type `GuardDuty Malware Protection \
         Object Scan Result`, its detail fields, this scanner's own under `s3YaraScan`).";
-    SECURITY_HUB = "SECURITY_HUB", "off", OneOf(&crate::findings::SecurityHub::NAMES),
+    SECURITY_HUB = "SECURITY_HUB", "off", OneOf(SecurityHub::NAMES),
         Parameter("SecurityHub"),
         "Infected and Suspicious objects become AWS Security Hub findings (BatchImportFindings, \
         the account's default product), resolved by a later Clean or a release.";

@@ -127,7 +127,7 @@ fn severity_is_the_highest_rule_meta_else_the_verdicts_default() {
         )])),
         Severity::Medium
     );
-    for s in Severity::ALL {
+    for &s in Severity::ALL {
         assert_eq!(
             Severity::from_meta(&s.label().to_ascii_lowercase()),
             Some(s)

@@ -8,7 +8,7 @@ use std::io::Read;
 use super::formats::{GzipMembers, Parts};
 
 /// A content coding the scanner decodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum Coding {
     /// `gzip` (and its old name `x-gzip`): gzip members, concatenated (zero bytes after the
     /// last end them, as `gzip -d` reads them).
@@ -30,7 +30,7 @@ const NO_CODING: [&str; 2] = [
 
 impl Coding {
     /// Every coding, in the order their names are listed.
-    pub const ALL: [Coding; 4] = [Coding::Gzip, Coding::Deflate, Coding::Brotli, Coding::Zstd];
+    pub const ALL: &'static [Coding] = <Coding as strum::VariantArray>::VARIANTS;
 
     /// The names `Content-Encoding` gives it.
     pub fn names(self) -> &'static [&'static str] {
@@ -96,8 +96,7 @@ pub fn parse(value: &str) -> Result<Vec<Coding>, Unknown> {
         if NO_CODING.iter().any(|n| n.eq_ignore_ascii_case(token)) {
             continue;
         }
-        let coding = Coding::ALL
-            .into_iter()
+        let coding = (Coding::ALL.iter().copied())
             .find(|c| c.names().iter().any(|n| n.eq_ignore_ascii_case(token)))
             .ok_or_else(|| Unknown(token.to_owned()))?;
         codings.push(coding);

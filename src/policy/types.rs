@@ -9,7 +9,7 @@ use std::io::Cursor;
 use crate::inspect::formats::Format;
 
 /// What a type is for, as policies group types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::VariantArray)]
 pub enum Group {
     /// Pictures.
     Image,
@@ -41,21 +41,7 @@ pub enum Group {
 
 impl Group {
     /// Every group, in the order the docs list them.
-    pub const ALL: [Group; 13] = [
-        Group::Image,
-        Group::Document,
-        Group::Audio,
-        Group::Video,
-        Group::Archive,
-        Group::Mail,
-        Group::Executable,
-        Group::Script,
-        Group::Web,
-        Group::Text,
-        Group::Font,
-        Group::Empty,
-        Group::Other,
-    ];
+    pub const ALL: &'static [Group] = <Group as strum::VariantArray>::VARIANTS;
 
     /// The group's name in `ALLOWED_TYPES`.
     pub fn name(self) -> &'static str {
@@ -78,7 +64,7 @@ impl Group {
 
     /// The group named `name` (lower case), if any.
     pub fn named(name: &str) -> Option<Group> {
-        Group::ALL.into_iter().find(|g| g.name() == name)
+        Group::ALL.iter().copied().find(|g| g.name() == name)
     }
 
     /// True for groups whose members are files someone put there (an archive's, a mail's

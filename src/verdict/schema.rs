@@ -14,7 +14,7 @@ use super::Verdict;
     PartialEq,
     Eq,
     Default,
-    strum::EnumIter,
+    strum::VariantArray,
     strum::IntoStaticStr,
     strum::VariantNames,
 )]
@@ -35,7 +35,7 @@ pub enum TagSchema {
 impl TagSchema {
     /// Every schema, in the order the setting lists them.
     pub fn all() -> impl Iterator<Item = TagSchema> {
-        <TagSchema as strum::IntoEnumIterator>::iter()
+        <TagSchema as strum::VariantArray>::VARIANTS.iter().copied()
     }
 
     /// The setting's value for this schema.
@@ -112,7 +112,7 @@ impl TagSchema {
 /// GuardDuty Malware Protection for S3's scan result status: the value of its
 /// `GuardDutyMalwareScanStatus` tag and of `scanResultDetails.scanResultStatus` in its
 /// EventBridge events, so that the tag schema and the event schema say the same of a verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum GuardDutyStatus {
     /// `NO_THREATS_FOUND`.
     NoThreatsFound,
@@ -128,13 +128,7 @@ pub enum GuardDutyStatus {
 
 impl GuardDutyStatus {
     /// Every status, as GuardDuty's documentation lists them.
-    pub const ALL: [GuardDutyStatus; 5] = [
-        GuardDutyStatus::NoThreatsFound,
-        GuardDutyStatus::ThreatsFound,
-        GuardDutyStatus::Unsupported,
-        GuardDutyStatus::AccessDenied,
-        GuardDutyStatus::Failed,
-    ];
+    pub const ALL: &'static [GuardDutyStatus] = <GuardDutyStatus as strum::VariantArray>::VARIANTS;
 
     /// The status GuardDuty would give `verdict`. It has no `Suspicious`: read as a threat, so
     /// that its policies keep it from readers as they would an infected object. Nor has it a

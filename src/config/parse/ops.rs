@@ -8,7 +8,7 @@ use crate::config::{Metrics, MetricsName, Promotion};
 use crate::filter::Filters;
 use crate::findings::SecurityHub;
 use crate::forward::LargeObjects;
-use crate::publish::{ResultEvents, ResultSchema};
+use crate::publish::ResultEvents;
 use crate::verdict::VerdictKind;
 
 pub(super) fn metrics(env: &mut Env) -> Metrics {
@@ -45,9 +45,7 @@ pub(super) fn results(env: &mut Env) -> ResultEvents {
                 .ok_or("not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")
         }),
         verdicts: verdicts(env),
-        schema: env.parsed(&s::RESULT_EVENT_SCHEMA, |v| {
-            ResultSchema::from_name(v).ok_or(Invalid::NotAllowed)
-        }),
+        schema: env.choice(&s::RESULT_EVENT_SCHEMA),
         queue_url: checked(env, &s::QUEUE_URL, queue_url),
     }
 }
@@ -205,7 +203,5 @@ fn promotion(item: &str, quarantine: Option<&str>) -> Result<Promotion, String> 
 
 /// `SECURITY_HUB`: whether threats become Security Hub findings.
 pub(super) fn security_hub(env: &mut Env) -> SecurityHub {
-    env.parsed(&s::SECURITY_HUB, |v| {
-        SecurityHub::from_name(v).ok_or(Invalid::NotAllowed)
-    })
+    env.choice(&s::SECURITY_HUB)
 }

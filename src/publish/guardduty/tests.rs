@@ -158,7 +158,7 @@ fn the_object_and_its_threats_are_named_as_guardduty_names_them() {
 
 #[test]
 fn the_samples_cover_every_status_with_its_scan_status() {
-    for status in GuardDutyStatus::ALL {
+    for &status in GuardDutyStatus::ALL {
         assert_eq!(
             sample(status.name())["detail"]["scanStatus"],
             status.scan_status(),
@@ -171,7 +171,7 @@ fn the_samples_cover_every_status_with_its_scan_status() {
 #[test]
 fn the_schema_is_named_by_the_setting() {
     assert_eq!(ResultSchema::NAMES, ["scan", "guardduty"]);
-    for schema in ResultSchema::ALL {
+    for &schema in ResultSchema::ALL {
         assert_eq!(ResultSchema::from_name(schema.name()), Some(schema));
     }
     assert_eq!(
