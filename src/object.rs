@@ -173,6 +173,25 @@ pub fn encode_key(key: &str) -> String {
     utf8_percent_encode(key, KEY).to_string().replace(' ', "+")
 }
 
+/// A `Content-Encoding` token that is not a coding: nothing to undo.
+pub const NO_CODING: [&str; 2] = [
+    "identity",
+    // S3 takes it off when the object is stored; clients never see it.
+    "aws-chunked",
+];
+
+/// A `Content-Encoding` value as what it does to the bytes: its tokens in lower case, those
+/// that are no coding left out, joined with `,`; empty when it changes nothing. This is what a
+/// signed verdict covers, so that bytes which clients decode differently never share one.
+pub fn canonical_encoding(value: &str) -> String {
+    value
+        .split(',')
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty() && !NO_CODING.contains(&t.as_str()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ pub use types::{Group, TrueType};
 use crate::scan::Match;
 
 /// The namespace of policy findings (rules have theirs).
-pub const NAMESPACE: &str = "policy";
+pub use crate::scan::POLICY_NAMESPACE as NAMESPACE;
 
 /// What a type mismatch makes of an object (`TYPE_MISMATCH`).
 #[derive(

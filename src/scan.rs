@@ -42,7 +42,7 @@ pub mod serialized;
 
 pub use externals::EXTERNALS;
 pub use hashes::HashList;
-pub use matches::Match;
+pub use matches::{Match, POLICY_NAMESPACE};
 pub use ruleset::{RuleSet, RuleSets};
 pub use serialized::TARGET;
 

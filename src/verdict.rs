@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::object::Tags;
-use crate::scan::Match;
+use crate::scan::{Match, POLICY_NAMESPACE};
 
 mod schema;
 
@@ -203,12 +203,12 @@ impl Verdict {
             .collect()
     }
 
-    /// What the policies found (`crate::policy`), when they found something: each finding's
+    /// What the policies found (their namespace, [`POLICY_NAMESPACE`]), when they found something: each finding's
     /// description, for `scan-detail` (the type and the prefix that does not allow it, the
     /// macro's entry point).
     pub fn policy_detail(&self) -> Option<String> {
         let found: Vec<&str> = (self.matches().iter())
-            .filter(|m| m.namespace == crate::policy::NAMESPACE)
+            .filter(|m| m.namespace == POLICY_NAMESPACE)
             .filter_map(|m| m.meta.iter().find(|(k, _)| k == "description"))
             .map(|(_, about)| about.as_str())
             .collect();

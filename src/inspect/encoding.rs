@@ -6,6 +6,7 @@
 use std::io::Read;
 
 use super::formats::{GzipMembers, Parts};
+use crate::object::NO_CODING;
 
 /// A content coding the scanner decodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
@@ -20,13 +21,6 @@ pub enum Coding {
     /// `zstd`: Zstandard frames.
     Zstd,
 }
-
-/// A `Content-Encoding` token that is not a coding: nothing to undo.
-const NO_CODING: [&str; 2] = [
-    "identity",
-    // S3 takes it off when the object is stored; clients never see it.
-    "aws-chunked",
-];
 
 impl Coding {
     /// Every coding, in the order their names are listed.
@@ -74,18 +68,6 @@ pub struct Unknown(pub String);
 fn known_names() -> String {
     let codings = Coding::ALL.iter().flat_map(|c| c.names().iter().copied());
     codings.chain(NO_CODING).collect::<Vec<_>>().join(", ")
-}
-
-/// A `Content-Encoding` value as what it does to the bytes: its tokens in lower case, those
-/// that are no coding left out, joined with `,`; empty when it changes nothing. This is what a
-/// signed verdict covers, so that bytes which clients decode differently never share one.
-pub fn canonical(value: &str) -> String {
-    value
-        .split(',')
-        .map(|t| t.trim().to_ascii_lowercase())
-        .filter(|t| !t.is_empty() && !NO_CODING.contains(&t.as_str()))
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// The codings a `Content-Encoding` value lists, in the order they were applied; tokens
