@@ -9,18 +9,21 @@ pub use crate::filter::{Filters, SkippedAction};
 use crate::forward::LargeObjects;
 use crate::object::ObjectRef;
 use crate::policy::Policy;
-pub use crate::publish::ResultEvents;
 use crate::signature::SigningKey;
 use crate::verdict::{TagKeys, Verdict};
 
 pub use self::onboarding::{OnboardTag, Onboarding};
 pub use self::passwords::{MAX_PASSWORDS, Password, Passwords};
+pub use self::results::{
+    DETAIL_TYPE, GUARDDUTY_DETAIL_TYPE, ResultEvents, ResultSchema, SecurityHub,
+};
 
 mod onboarding;
 #[cfg(test)]
 mod ops_tests;
 mod parse;
 mod passwords;
+mod results;
 pub mod settings;
 #[cfg(test)]
 mod tests;
@@ -290,7 +293,7 @@ pub struct Config {
     /// `LARGE_OBJECT_QUEUE_URL`); `None`: every object is read here.
     pub large_objects: Option<LargeObjects>,
     /// Whether threats become Security Hub findings (`SECURITY_HUB`).
-    pub security_hub: crate::findings::SecurityHub,
+    pub security_hub: SecurityHub,
     /// Staging buckets whose clean objects are promoted (`PROMOTE`), longest prefix first.
     pub promote: Vec<Promotion>,
     /// Whether a released object (`s3-yara-scan release`) of a staging bucket is promoted on

@@ -17,6 +17,7 @@ use crate::verdict::{TagKeys, Verdict};
 
 mod severity;
 
+pub use crate::config::SecurityHub;
 pub use severity::Severity;
 
 /// ASFF's schema version.
@@ -27,46 +28,6 @@ pub const GENERATOR_ID: &str = "s3-yara-scan";
 const MAX_TITLE: usize = 256;
 /// ASFF caps `Description` (and the remediation text) at this many characters.
 const MAX_DESCRIPTION: usize = 1024;
-
-/// Whether threats become findings (`SECURITY_HUB`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::VariantNames,
-)]
-pub enum SecurityHub {
-    /// `BatchImportFindings` for each threat, and its resolution.
-    #[strum(serialize = "on")]
-    On,
-    /// No findings.
-    #[default]
-    #[strum(serialize = "off")]
-    Off,
-}
-
-impl SecurityHub {
-    /// Every value, in the order the setting lists them.
-    pub const ALL: &'static [SecurityHub] = <SecurityHub as strum::VariantArray>::VARIANTS;
-
-    /// The setting's values, in the order of [`SecurityHub::ALL`].
-    pub const NAMES: &'static [&'static str] = <SecurityHub as strum::VariantNames>::VARIANTS;
-
-    /// The setting's value.
-    pub fn name(self) -> &'static str {
-        self.into()
-    }
-
-    /// The value a setting names, in any letter case.
-    pub fn from_name(name: &str) -> Option<SecurityHub> {
-        (SecurityHub::ALL.iter().copied()).find(|s| s.name().eq_ignore_ascii_case(name))
-    }
-}
 
 /// Where findings go: the account and region the function runs in (STS GetCallerIdentity at
 /// start-up: it needs no permission, and the `handle`, `poll` and `release` commands have no

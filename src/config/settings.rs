@@ -71,11 +71,11 @@ macro_rules! settings {
 
 use Allowed::{OneOf, Range, Text};
 // The words of a setting that chooses a value of one of these enums are the enum's names.
-use crate::config::{ActionName, Encrypted, MetricsName, SkipSigned, TagOrQuarantineName};
+use crate::config::{
+    ActionName, Encrypted, MetricsName, ResultSchema, SecurityHub, SkipSigned, TagOrQuarantineName,
+};
 use crate::filter::SkippedAction;
-use crate::findings::SecurityHub;
 use crate::policy::{ActiveContent, Mismatch};
-use crate::publish::ResultSchema;
 use crate::verdict::TagSchema;
 use SetBy::{Lambda, Local, Parameter, Template};
 use strum::VariantNames;

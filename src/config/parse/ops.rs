@@ -4,11 +4,10 @@
 
 use super::super::settings::{self as s, Setting};
 use super::{Env, Invalid, check_bucket_name, parse_size};
-use crate::config::{Metrics, MetricsName, Promotion};
+use crate::config::ResultEvents;
+use crate::config::{Metrics, MetricsName, Promotion, SecurityHub};
 use crate::filter::Filters;
-use crate::findings::SecurityHub;
 use crate::forward::LargeObjects;
-use crate::publish::ResultEvents;
 use crate::verdict::VerdictKind;
 
 pub(super) fn metrics(env: &mut Env) -> Metrics {

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::*;
-use crate::publish::{ResultEvents, ResultSchema};
+use crate::publish::{ResultEvents, ResultSchema, published_document};
 use crate::scan::Match;
 use crate::verdict::Failure;
 
@@ -103,7 +103,7 @@ fn every_verdict_gives_guardduty_s_event_field_by_field() {
         ..ResultEvents::default()
     };
     for verdict in every_verdict() {
-        let ours = events.document(&report(&verdict)).unwrap();
+        let ours = published_document(&events, &report(&verdict)).unwrap();
         let status = GuardDutyStatus::of(&verdict);
         let theirs = sample(status.name());
         assert_eq!(theirs["detail-type"], ResultSchema::GuardDuty.detail_type());
