@@ -3,14 +3,14 @@
 //! bucket, key and version, so that a re-delivery updates it rather than adding another; a
 //! later `Clean` for that version, or a release from quarantine, archives it (Security Hub then
 //! resolves its workflow). Building a finding is pure and lives here; importing it is the
-//! [`Publish`](crate::publish::Publish) seam's, and one that cannot be imported takes the
+//! `Publish` seam's (in `publish`), and one that cannot be imported takes the
 //! result events' way back through the scan queue (`batch::announce`), never blocking the
 //! verdict.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::action::Location;
+use crate::object::Location;
 use crate::object::{ObjectRef, Tags};
 use crate::report::Report;
 use crate::verdict::{TagKeys, Verdict};

@@ -9,8 +9,9 @@ use std::pin::Pin;
 
 use serde_json::{Value, json};
 
-use crate::action::Location;
 use crate::findings::{Finding, Product};
+use crate::object::Location;
+pub use crate::report::PublishError;
 use crate::report::Report;
 use crate::verdict::Verdict;
 
@@ -106,16 +107,6 @@ pub fn attributes(document: &Value) -> (&str, &str) {
     let own = document.get(OWN_FIELDS).unwrap_or(document);
     let text = |k: &str| own.get(k).and_then(Value::as_str).unwrap_or("-");
     (text("verdict"), text("bucket"))
-}
-
-/// Why a document was not published (after the client's own retries).
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-#[error("{target}: {detail}")]
-pub struct PublishError {
-    /// Where it was going: `EventBridge bus X`, `SNS topic Y`, `queue Z`.
-    pub target: String,
-    /// What went wrong, naming the permission to grant when it is one.
-    pub detail: String,
 }
 
 /// A boxed future, so that publishers can be swapped at run time.
