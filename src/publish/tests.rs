@@ -79,7 +79,7 @@ fn only_the_chosen_verdicts_of_objects_with_one_are_published() {
     let mut gone = report(Verdict::Clean);
     gone.verdict = None;
     gone.disposition = Disposition::Acknowledge(Settled::Replaced);
-    assert!(published_document(&on(&VERDICTS), &gone).is_none());
+    assert!(published_document(&on(VERDICTS), &gone).is_none());
     let off = ResultEvents::default();
     assert!(published_document(&off, &report(Verdict::Clean)).is_none());
 }
