@@ -332,7 +332,7 @@ impl Config {
             (Action::Quarantine { bucket }, _, _)
             | (_, TagOrQuarantine::Quarantine { bucket }, _)
             | (_, _, TagOrQuarantine::Quarantine { bucket }) => Some(bucket),
-            _ => None,
+            (Action::Delete | Action::Tag, TagOrQuarantine::Tag, TagOrQuarantine::Tag) => None,
         }
     }
 

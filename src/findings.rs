@@ -267,7 +267,11 @@ fn words(report: &Report, verdict: &Verdict, object: &ObjectRef) -> (String, Str
             );
             (title, description)
         }
-        _ => {
+        Verdict::Clean
+        | Verdict::Unscannable(_)
+        | Verdict::Error(_)
+        | Verdict::Skipped(_)
+        | Verdict::Released { .. } => {
             let title = format!("No longer a threat: {url} is {}", verdict.name());
             let description = format!(
                 "s3-yara-scan gave {url} the verdict {} (ruleset {}){}.",

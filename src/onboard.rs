@@ -236,7 +236,12 @@ async fn read_merge_write<S: ObjectStore + BucketStore>(
         current = store.notifications(bucket).await.map_err(err)?;
         let holds = match plan.outcome {
             Outcome::Wired => merge::is_wired(&current, topic),
-            _ => !merge::has_ours(&current),
+            Outcome::AlreadyWired
+            | Outcome::Unwired
+            | Outcome::NotWired
+            | Outcome::Listed
+            | Outcome::Gone
+            | Outcome::FailedCall => !merge::has_ours(&current),
         };
         if holds {
             return Ok(plan.outcome);

@@ -104,7 +104,9 @@ impl TagSchema {
     pub fn date(self, now: DateTime<Utc>) -> String {
         match self {
             TagSchema::BucketAntivirus => now.format("%Y/%m/%d %H:%M:%S UTC").to_string(),
-            _ => now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            TagSchema::Scan | TagSchema::GuardDuty => {
+                now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            }
         }
     }
 }
