@@ -3,7 +3,6 @@
 //! verified move). The source is deleted only once its copy is confirmed, so a crash at any
 //! point loses nothing; a copy an earlier delivery made is found and reused, never duplicated.
 
-use std::fmt;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -15,39 +14,8 @@ use crate::verdict::{MAX_TAGS, TagLimitError, Verdict, merge_tags, quarantine_ta
 
 mod restore;
 
+pub use crate::object::Location;
 pub use restore::{Origin, OriginError, origin_of, restore, source_tag};
-
-/// Where the object is once its verdict has been applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Location {
-    /// Still in its bucket.
-    InPlace,
-    /// Copied to the quarantine bucket and deleted from its own.
-    Quarantined(ObjectRef),
-    /// Deleted (`ACTION=delete`).
-    Deleted,
-    /// Gone before the function could act (deleted, overwritten in an unversioned bucket, or
-    /// quarantined by an earlier delivery).
-    Gone,
-    /// Clean, copied to its production bucket and deleted from its staging bucket.
-    Promoted(ObjectRef),
-    /// Released (`s3-yara-scan release`): copied from the quarantine bucket back to its own
-    /// bucket and key, and deleted from the quarantine bucket.
-    Restored(ObjectRef),
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Location::InPlace => f.write_str("in place"),
-            Location::Quarantined(dest) => write!(f, "quarantined to {dest}"),
-            Location::Deleted => f.write_str("deleted"),
-            Location::Gone => f.write_str("gone"),
-            Location::Promoted(dest) => write!(f, "promoted to {dest}"),
-            Location::Restored(dest) => write!(f, "released from quarantine to {dest}"),
-        }
-    }
-}
 
 /// A step of applying a verdict failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -8,18 +8,22 @@ use std::time::Duration;
 pub use crate::filter::{Filters, SkippedAction};
 use crate::forward::LargeObjects;
 use crate::object::ObjectRef;
-pub use crate::onboard::{OnboardTag, Onboarding};
 use crate::policy::Policy;
-pub use crate::publish::ResultEvents;
 use crate::signature::SigningKey;
 use crate::verdict::{TagKeys, Verdict};
 
+pub use self::onboarding::{OnboardTag, Onboarding};
 pub use self::passwords::{MAX_PASSWORDS, Password, Passwords};
+pub use self::results::{
+    DETAIL_TYPE, GUARDDUTY_DETAIL_TYPE, ResultEvents, ResultSchema, SecurityHub,
+};
 
+mod onboarding;
 #[cfg(test)]
 mod ops_tests;
 mod parse;
 mod passwords;
+mod results;
 pub mod settings;
 #[cfg(test)]
 mod tests;
@@ -38,6 +42,26 @@ pub enum Action {
     Tag,
 }
 
+/// The words of `ACTION`, one per kind of [`Action`] (the bucket comes from
+/// `QUARANTINE_BUCKET`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "kebab-case")]
+#[allow(missing_docs)] // each is the `Action` of the same name
+pub enum ActionName {
+    Quarantine,
+    Delete,
+    Tag,
+}
+
 /// What to do with an object that is neither clean nor infected: `Unscannable`
 /// (`UNSCANNABLE_ACTION`) or `Suspicious` (`SUSPICIOUS_ACTION`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,9 +75,38 @@ pub enum TagOrQuarantine {
     },
 }
 
+/// The words of `UNSCANNABLE_ACTION` and `SUSPICIOUS_ACTION`, one per kind of
+/// [`TagOrQuarantine`].
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "kebab-case")]
+#[allow(missing_docs)] // each is the `TagOrQuarantine` of the same name
+pub enum TagOrQuarantineName {
+    Tag,
+    Quarantine,
+}
+
 /// When an object that already carries a validly signed verdict is skipped rather than scanned
 /// again (`SKIP_SIGNED`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum SkipSigned {
     /// Skip when the signature is valid and was made with the rules in use now; rescan after a
     /// rules update.
@@ -92,7 +145,17 @@ pub enum Spool {
 }
 
 /// What to make of an encrypted member, whose bytes cannot be read (`ARCHIVE_ENCRYPTED`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Encrypted {
     /// Not scanned in full: `Unscannable`.
     Unscannable,
@@ -230,7 +293,7 @@ pub struct Config {
     /// `LARGE_OBJECT_QUEUE_URL`); `None`: every object is read here.
     pub large_objects: Option<LargeObjects>,
     /// Whether threats become Security Hub findings (`SECURITY_HUB`).
-    pub security_hub: crate::findings::SecurityHub,
+    pub security_hub: SecurityHub,
     /// Staging buckets whose clean objects are promoted (`PROMOTE`), longest prefix first.
     pub promote: Vec<Promotion>,
     /// Whether a released object (`s3-yara-scan release`) of a staging bucket is promoted on
@@ -269,7 +332,7 @@ impl Config {
             (Action::Quarantine { bucket }, _, _)
             | (_, TagOrQuarantine::Quarantine { bucket }, _)
             | (_, _, TagOrQuarantine::Quarantine { bucket }) => Some(bucket),
-            _ => None,
+            (Action::Delete | Action::Tag, TagOrQuarantine::Tag, TagOrQuarantine::Tag) => None,
         }
     }
 
@@ -362,6 +425,24 @@ pub enum Metrics {
         /// is the CLI's answer (`handle` prints the batch response there).
         stdout: bool,
     },
+}
+
+/// The words of `METRICS`, one per kind of [`Metrics`].
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "kebab-case")]
+#[allow(missing_docs)] // each is the `Metrics` of the same name
+pub enum MetricsName {
+    Emf,
+    Off,
 }
 
 /// One or more settings are invalid. The message lists every problem, each naming the

@@ -76,7 +76,7 @@ pub enum Resource {
 }
 
 /// When a permission is needed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter)]
 pub enum When {
     /// Always.
     Always,
@@ -328,23 +328,6 @@ impl Resource {
 }
 
 impl When {
-    const ALL: [When; 14] = [
-        When::Always,
-        When::RemovesObjects,
-        When::Quarantines,
-        When::SigningKeySecret,
-        When::ArchivePasswordsSecret,
-        When::SseKms,
-        When::RulesInS3,
-        When::AllowHashesInS3,
-        When::ResultEvents,
-        When::SecurityHub,
-        When::Announces,
-        When::Promotes,
-        When::OnboardsByTag,
-        When::LargeObjects,
-    ];
-
     fn name(self) -> &'static str {
         match self {
             When::Always => "always",
@@ -414,9 +397,9 @@ pub fn to_json() -> Value {
         }),
         "grants": grants(function_grants()),
         "release_grants": grants(RELEASE_GRANTS),
-        "when": When::ALL.iter().map(|w| (w.name().to_owned(), json!(w.describe())))
+        "when": <When as strum::IntoEnumIterator>::iter().map(|w| (w.name().to_owned(), json!(w.describe())))
             .collect::<serde_json::Map<_, _>>(),
-        "operations": Op::ALL.iter().map(|op| {
+        "operations": Op::all().map(|op| {
             let (plain, versioned) = op.iam_actions();
             let mut actions = vec![plain];
             if versioned != plain {
@@ -483,7 +466,7 @@ mod tests {
             .flat_map(|g| g.actions.iter().copied())
             .collect();
         let mut called = BTreeSet::new();
-        for op in Op::ALL {
+        for op in Op::all() {
             let (plain, versioned) = op.iam_actions();
             called.extend([plain, versioned]);
         }

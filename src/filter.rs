@@ -4,7 +4,17 @@
 //! untagged (`SKIPPED_ACTION`).
 
 /// What happens to a skipped object (`SKIPPED_ACTION`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum SkippedAction {
     /// Tagged `Skipped`, with the reason in the detail tag.
     Tag,

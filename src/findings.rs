@@ -3,20 +3,21 @@
 //! bucket, key and version, so that a re-delivery updates it rather than adding another; a
 //! later `Clean` for that version, or a release from quarantine, archives it (Security Hub then
 //! resolves its workflow). Building a finding is pure and lives here; importing it is the
-//! [`Publish`](crate::publish::Publish) seam's, and one that cannot be imported takes the
+//! `Publish` seam's (in `publish`), and one that cannot be imported takes the
 //! result events' way back through the scan queue (`batch::announce`), never blocking the
 //! verdict.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::action::Location;
+use crate::object::Location;
 use crate::object::{ObjectRef, Tags};
 use crate::report::Report;
 use crate::verdict::{TagKeys, Verdict};
 
 mod severity;
 
+pub use crate::config::SecurityHub;
 pub use severity::Severity;
 
 /// ASFF's schema version.
@@ -27,39 +28,6 @@ pub const GENERATOR_ID: &str = "s3-yara-scan";
 const MAX_TITLE: usize = 256;
 /// ASFF caps `Description` (and the remediation text) at this many characters.
 const MAX_DESCRIPTION: usize = 1024;
-
-/// Whether threats become findings (`SECURITY_HUB`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SecurityHub {
-    /// No findings.
-    #[default]
-    Off,
-    /// `BatchImportFindings` for each threat, and its resolution.
-    On,
-}
-
-impl SecurityHub {
-    /// Every value, in the order the setting lists them.
-    pub const ALL: [SecurityHub; 2] = [SecurityHub::On, SecurityHub::Off];
-
-    /// The setting's values, from [`SecurityHub::ALL`].
-    pub const NAMES: [&'static str; 2] = [SecurityHub::ALL[0].name(), SecurityHub::ALL[1].name()];
-
-    /// The setting's value.
-    pub const fn name(self) -> &'static str {
-        match self {
-            SecurityHub::On => "on",
-            SecurityHub::Off => "off",
-        }
-    }
-
-    /// The value a setting names, in any letter case.
-    pub fn from_name(name: &str) -> Option<SecurityHub> {
-        SecurityHub::ALL
-            .into_iter()
-            .find(|s| s.name().eq_ignore_ascii_case(name))
-    }
-}
 
 /// Where findings go: the account and region the function runs in (STS GetCallerIdentity at
 /// start-up: it needs no permission, and the `handle`, `poll` and `release` commands have no
@@ -299,7 +267,11 @@ fn words(report: &Report, verdict: &Verdict, object: &ObjectRef) -> (String, Str
             );
             (title, description)
         }
-        _ => {
+        Verdict::Clean
+        | Verdict::Unscannable(_)
+        | Verdict::Error(_)
+        | Verdict::Skipped(_)
+        | Verdict::Released { .. } => {
             let title = format!("No longer a threat: {url} is {}", verdict.name());
             let description = format!(
                 "s3-yara-scan gave {url} the verdict {} (ruleset {}){}.",

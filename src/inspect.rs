@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::object::ObjectRef;
-use crate::policy::{Policy, TrueType, types};
+use crate::policy::{Policy, TrueType};
 use crate::scan::{Engine, Match, RuleSets, ScanError};
 use crate::store::{Budget, Buffer, Hold, Holding};
 use crate::verdict::Verdict;
@@ -19,6 +19,7 @@ use crate::verdict::Verdict;
 pub mod embedded;
 pub mod encoding;
 pub mod formats;
+pub(crate) mod true_type;
 mod walk;
 
 use formats::Format;
@@ -277,7 +278,7 @@ impl Subject {
             extension,
             filetype: filetype(data),
             owner: String::new(),
-            kind: types::detect(data),
+            kind: true_type::detect(data),
         }
     }
 

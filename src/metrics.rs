@@ -25,20 +25,76 @@ pub const TOTALS: [(&str, &str); 7] = [
     ("S3Requests", "Count"),
 ];
 
-/// The values of the `ErrorKind` dimension of `Errors`.
-pub const ERROR_KINDS: [&str; 11] = [
-    "Read",
-    "Record",
-    "ReplacedTooOften",
-    "NoRoom",
-    "NotStarted",
-    "Abandoned",
-    "NotRecorded",
-    "Publish",
-    "NotProtected",
-    "Forward",
-    "Unfinished",
-];
+/// The values of the `ErrorKind` dimension of `Errors`: the names of [`ErrorKind`].
+pub const ERROR_KINDS: &[&str] = <ErrorKind as strum::VariantNames>::VARIANTS;
+
+/// The kinds of failure the `Errors` metric counts: a bounded set, named by their variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::VariantNames)]
+pub enum ErrorKind {
+    /// The object could not be read ([`Retry::Read`]).
+    Read,
+    /// Its verdict could not be recorded, for now ([`Retry::Record`]).
+    Record,
+    /// Overwritten faster than it could be read ([`Retry::ReplacedTooOften`]).
+    ReplacedTooOften,
+    /// No room for its bytes ([`Retry::NoRoom`]).
+    NoRoom,
+    /// The batch ran out of time before it started ([`Retry::NotStarted`]).
+    NotStarted,
+    /// The batch ran out of time while it ran ([`Retry::Abandoned`]).
+    Abandoned,
+    /// Its verdict could not be recorded, and retrying cannot help ([`Settled::NotRecorded`]).
+    NotRecorded,
+    /// Its result event could not be published ([`Retry::Publish`]).
+    Publish,
+    /// Not in a protected bucket ([`Retry::NotProtected`]).
+    NotProtected,
+    /// It could not be sent to the agent's queue ([`Retry::Forward`]).
+    Forward,
+    /// The journey ended without settling it, a bug ([`Retry::Unfinished`]).
+    Unfinished,
+}
+
+impl ErrorKind {
+    /// The dimension's value.
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+
+    /// The kind of failure a disposition counts as, if any. Every variant is named, so a new
+    /// disposition must say whether it is an error.
+    pub fn of(disposition: &Disposition) -> Option<ErrorKind> {
+        Some(match disposition {
+            Disposition::Retry(retry) => match retry {
+                Retry::Read(_) => ErrorKind::Read,
+                Retry::Record(_) => ErrorKind::Record,
+                Retry::ReplacedTooOften(_) => ErrorKind::ReplacedTooOften,
+                Retry::NoRoom(_) => ErrorKind::NoRoom,
+                Retry::NotStarted => ErrorKind::NotStarted,
+                Retry::NotProtected(_) => ErrorKind::NotProtected,
+                Retry::Abandoned => ErrorKind::Abandoned,
+                Retry::Publish(_) => ErrorKind::Publish,
+                Retry::Forward(_) => ErrorKind::Forward,
+                Retry::Unfinished => ErrorKind::Unfinished,
+            },
+            Disposition::Acknowledge(settled) => match settled {
+                Settled::NotRecorded(_) => ErrorKind::NotRecorded,
+                Settled::Recorded
+                | Settled::SignedClean { .. }
+                | Settled::SignedReleased { .. }
+                | Settled::OwnTagChange
+                | Settled::VerdictStillSigned { .. }
+                | Settled::NoVerdictTags
+                | Settled::TagChangeUnchecked
+                | Settled::Gone { .. }
+                | Settled::Replaced
+                | Settled::QuarantineBucket
+                | Settled::NotTagged
+                | Settled::Forwarded { .. } => return None,
+            },
+        })
+    }
+}
 
 /// What one batch did, summed over its objects.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -90,8 +146,8 @@ impl BatchMetrics {
                 self.bytes_scanned += report.size.unwrap_or(0);
             }
         }
-        if let Some(kind) = error_kind(&report.disposition) {
-            *self.errors.entry(kind).or_default() += 1;
+        if let Some(kind) = ErrorKind::of(&report.disposition) {
+            *self.errors.entry(kind.name()).or_default() += 1;
         }
         if matches!(
             report.disposition,
@@ -193,25 +249,6 @@ fn document(
         }),
     );
     Value::Object(doc)
-}
-
-/// The kind of failure a disposition counts as, if any: a bounded set of names.
-fn error_kind(disposition: &Disposition) -> Option<&'static str> {
-    let kind = match disposition {
-        Disposition::Retry(Retry::Read(_)) => 0,
-        Disposition::Retry(Retry::Record(_)) => 1,
-        Disposition::Retry(Retry::ReplacedTooOften(_)) => 2,
-        Disposition::Retry(Retry::NoRoom(_)) => 3,
-        Disposition::Retry(Retry::NotStarted) => 4,
-        Disposition::Retry(Retry::Abandoned) => 5,
-        Disposition::Acknowledge(Settled::NotRecorded(_)) => 6,
-        Disposition::Retry(Retry::Publish(_)) => 7,
-        Disposition::Retry(Retry::NotProtected(_)) => 8,
-        Disposition::Retry(Retry::Forward(_)) => 9,
-        Disposition::Retry(Retry::Unfinished) => 10,
-        Disposition::Acknowledge(_) => return None,
-    };
-    Some(ERROR_KINDS[kind])
 }
 
 fn round(ms: f64) -> f64 {

@@ -1,5 +1,6 @@
 //! Objects as every stage sees them: which object version ([`ObjectRef`]), what S3 said about
-//! it ([`ObjectInfo`]) and its tags. No I/O here; the store reads and writes them.
+//! it ([`ObjectInfo`]), its tags, and where it is once its verdict is applied ([`Location`]).
+//! No I/O here; the store reads and writes them.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
@@ -171,6 +172,57 @@ const KEY: &AsciiSet = &NON_ALPHANUMERIC
 /// `key` as S3 writes it in a notification.
 pub fn encode_key(key: &str) -> String {
     utf8_percent_encode(key, KEY).to_string().replace(' ', "+")
+}
+
+/// A `Content-Encoding` token that is not a coding: nothing to undo.
+pub const NO_CODING: [&str; 2] = [
+    "identity",
+    // S3 takes it off when the object is stored; clients never see it.
+    "aws-chunked",
+];
+
+/// A `Content-Encoding` value as what it does to the bytes: its tokens in lower case, those
+/// that are no coding left out, joined with `,`; empty when it changes nothing. This is what a
+/// signed verdict covers, so that bytes which clients decode differently never share one.
+pub fn canonical_encoding(value: &str) -> String {
+    value
+        .split(',')
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty() && !NO_CODING.contains(&t.as_str()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Where the object is once its verdict has been applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// Still in its bucket.
+    InPlace,
+    /// Copied to the quarantine bucket and deleted from its own.
+    Quarantined(ObjectRef),
+    /// Deleted (`ACTION=delete`).
+    Deleted,
+    /// Gone before the function could act (deleted, overwritten in an unversioned bucket, or
+    /// quarantined by an earlier delivery).
+    Gone,
+    /// Clean, copied to its production bucket and deleted from its staging bucket.
+    Promoted(ObjectRef),
+    /// Released (`s3-yara-scan release`): copied from the quarantine bucket back to its own
+    /// bucket and key, and deleted from the quarantine bucket.
+    Restored(ObjectRef),
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::InPlace => f.write_str("in place"),
+            Location::Quarantined(dest) => write!(f, "quarantined to {dest}"),
+            Location::Deleted => f.write_str("deleted"),
+            Location::Gone => f.write_str("gone"),
+            Location::Promoted(dest) => write!(f, "promoted to {dest}"),
+            Location::Restored(dest) => write!(f, "released from quarantine to {dest}"),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::config::Config;
 use crate::config::settings;
-use crate::object::Tags;
+pub use crate::config::{OnboardTag, Onboarding};
 use crate::store::{BucketStore, Notifications, ObjectStore, StoreError};
 
 pub mod event;
@@ -26,45 +26,6 @@ pub use region::{preview, region_buckets};
 
 /// Reads of the configuration after writing it, when another writer's change raced ours.
 const MAX_ROUNDS: usize = 3;
-
-/// The tag that onboards a bucket (`ONBOARD_TAG`, `KEY=VALUE`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OnboardTag {
-    /// The tag key (case-sensitive, as S3's are).
-    pub key: String,
-    /// The value it must have.
-    pub value: String,
-}
-
-impl OnboardTag {
-    /// Whether `tags` hold this tag with this value.
-    pub fn is_on(&self, tags: &Tags) -> bool {
-        tags.iter().any(|(k, v)| *k == self.key && *v == self.value)
-    }
-}
-
-impl std::fmt::Display for OnboardTag {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}={}", self.key, self.value)
-    }
-}
-
-/// The settings of onboarding by tag.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Onboarding {
-    /// The tag, unless `ONBOARD_TAG=off`.
-    pub tag: Option<OnboardTag>,
-    /// The topic onboarded buckets notify (`NOTIFICATION_TOPIC_ARN`).
-    pub topic_arn: Option<String>,
-}
-
-impl Onboarding {
-    /// The tag, when buckets are onboarded by it: a tag, and a topic to wire them to (a
-    /// deployment with OnboardByTag). Only then does a bucket's tag make it judged.
-    pub fn active_tag(&self) -> Option<&OnboardTag> {
-        self.tag.as_ref().filter(|_| self.topic_arn.is_some())
-    }
-}
 
 /// What onboarding did to one bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,7 +236,12 @@ async fn read_merge_write<S: ObjectStore + BucketStore>(
         current = store.notifications(bucket).await.map_err(err)?;
         let holds = match plan.outcome {
             Outcome::Wired => merge::is_wired(&current, topic),
-            _ => !merge::has_ours(&current),
+            Outcome::AlreadyWired
+            | Outcome::Unwired
+            | Outcome::NotWired
+            | Outcome::Listed
+            | Outcome::Gone
+            | Outcome::FailedCall => !merge::has_ours(&current),
         };
         if holds {
             return Ok(plan.outcome);

@@ -11,7 +11,7 @@ use crate::publish::Publish;
 use crate::rules::{self, Fingerprint};
 use crate::scan::{Engine, RuleSet, RuleSets};
 use crate::signature::{Purpose, SigningKey};
-use crate::store::{Budget, ObjectStore};
+use crate::store::{Budget, ObjectStore, StoreError};
 
 /// Rule files are read into memory of their own, not the objects' budget.
 const RULES_MEMORY: u64 = 512 << 20;
@@ -265,6 +265,18 @@ impl<S: ObjectStore> Pipeline<S> {
             return Err(StartupError::Preflight(problem));
         }
         Ok(())
+    }
+
+    /// Whether objects of `bucket` are this deployment's to judge: listed in the settings
+    /// ([`Config::judges`]), or carrying ONBOARD_TAG (read through the `onboard` tag cache).
+    pub(crate) async fn judged(&self, bucket: &str) -> Result<bool, StoreError> {
+        if self.config.judges(bucket) {
+            return Ok(true);
+        }
+        match self.config.onboard.active_tag() {
+            Some(tag) => self.onboarded.carries(&self.store, bucket, tag).await,
+            None => Ok(false),
+        }
     }
 }
 

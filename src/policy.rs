@@ -16,10 +16,21 @@ pub use types::{Group, TrueType};
 use crate::scan::Match;
 
 /// The namespace of policy findings (rules have theirs).
-pub const NAMESPACE: &str = "policy";
+pub use crate::scan::POLICY_NAMESPACE as NAMESPACE;
 
 /// What a type mismatch makes of an object (`TYPE_MISMATCH`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Mismatch {
     /// `Suspicious`.
     #[default]
@@ -29,7 +40,18 @@ pub enum Mismatch {
 }
 
 /// What active content makes of an object (`ACTIVE_CONTENT`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum ActiveContent {
     /// `Suspicious`.
     #[default]
@@ -42,32 +64,21 @@ pub enum ActiveContent {
 
 impl Mismatch {
     /// Every choice, in the order `TYPE_MISMATCH` lists them.
-    pub const ALL: [Mismatch; 2] = [Mismatch::Suspicious, Mismatch::Ignore];
+    pub const ALL: &'static [Mismatch] = <Mismatch as strum::VariantArray>::VARIANTS;
 
     /// Its word in `TYPE_MISMATCH`.
     pub fn name(self) -> &'static str {
-        match self {
-            Mismatch::Suspicious => "suspicious",
-            Mismatch::Ignore => "ignore",
-        }
+        self.into()
     }
 }
 
 impl ActiveContent {
     /// Every choice, in the order `ACTIVE_CONTENT` lists them.
-    pub const ALL: [ActiveContent; 3] = [
-        ActiveContent::Suspicious,
-        ActiveContent::Infected,
-        ActiveContent::Ignore,
-    ];
+    pub const ALL: &'static [ActiveContent] = <ActiveContent as strum::VariantArray>::VARIANTS;
 
     /// Its word in `ACTIVE_CONTENT`.
     pub fn name(self) -> &'static str {
-        match self {
-            ActiveContent::Suspicious => "suspicious",
-            ActiveContent::Infected => "infected",
-            ActiveContent::Ignore => "ignore",
-        }
+        self.into()
     }
 }
 

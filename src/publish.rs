@@ -9,118 +9,37 @@ use std::pin::Pin;
 
 use serde_json::{Value, json};
 
-use crate::action::Location;
 use crate::findings::{Finding, Product};
+use crate::object::Location;
+pub use crate::report::PublishError;
 use crate::report::Report;
 use crate::verdict::Verdict;
 
 mod guardduty;
 
-pub use guardduty::{GUARDDUTY_DETAIL_TYPE, OWN_FIELDS};
+pub use crate::config::{DETAIL_TYPE, GUARDDUTY_DETAIL_TYPE, ResultEvents, ResultSchema};
+pub use guardduty::OWN_FIELDS;
 
-/// The `detail-type` of the EventBridge events, and the `type` of every document. A change
-/// that could break a consumer gets a new version.
-pub const DETAIL_TYPE: &str = "S3 Object Scan Result v1";
 /// The `source` of the EventBridge events.
 pub const SOURCE: &str = "s3-yara-scan";
 /// Every verdict a document can carry, as `RESULT_VERDICTS` names them.
-pub const VERDICTS: [&str; 7] = [
-    "Clean",
-    "Infected",
-    "Suspicious",
-    "Unscannable",
-    "Error",
-    "Skipped",
-    "Released",
-];
+pub const VERDICTS: &[&str] = crate::verdict::VerdictKind::NAMES;
 /// The most matches a document lists (`matchCount` has them all).
 pub const MAX_MATCHES: usize = 100;
 /// The key of a queued document (a message body `{"s3YaraScanResult": "…", "mac": "…"}`: the
 /// document's text and its MAC) that waits to be published again.
 pub const QUEUED_KEY: &str = "s3YaraScanResult";
 
-/// Whose schema result events follow (`RESULT_EVENT_SCHEMA`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ResultSchema {
-    /// This scanner's own document, detail-type [`DETAIL_TYPE`].
-    #[default]
-    Scan,
-    /// GuardDuty Malware Protection for S3's scan result, detail-type
-    /// [`GUARDDUTY_DETAIL_TYPE`], so that rules and consumers written for it keep working.
-    GuardDuty,
-}
-
-impl ResultSchema {
-    /// Every schema, in the order the setting lists them.
-    pub const ALL: [ResultSchema; 2] = [ResultSchema::Scan, ResultSchema::GuardDuty];
-
-    /// The setting's values, from [`ResultSchema::ALL`].
-    pub const NAMES: [&'static str; 2] = {
-        let mut names = [""; 2];
-        let mut i = 0;
-        while i < names.len() {
-            names[i] = ResultSchema::ALL[i].name();
-            i += 1;
-        }
-        names
-    };
-
-    /// The setting's value for this schema.
-    pub const fn name(self) -> &'static str {
-        match self {
-            ResultSchema::Scan => "scan",
-            ResultSchema::GuardDuty => "guardduty",
-        }
+/// The document for `report`, when `events` publish its verdict.
+pub fn published_document(events: &ResultEvents, report: &Report) -> Option<Value> {
+    let verdict = report.verdict.as_ref()?;
+    if !events.is_on() || !events.verdicts.contains(&verdict.name()) {
+        return None;
     }
-
-    /// The schema a setting's value names, in any letter case.
-    pub fn from_name(name: &str) -> Option<ResultSchema> {
-        ResultSchema::ALL
-            .into_iter()
-            .find(|s| s.name().eq_ignore_ascii_case(name))
-    }
-
-    /// The `detail-type` of its EventBridge events.
-    pub fn detail_type(self) -> &'static str {
-        match self {
-            ResultSchema::Scan => DETAIL_TYPE,
-            ResultSchema::GuardDuty => GUARDDUTY_DETAIL_TYPE,
-        }
-    }
-}
-
-/// Where result events go, and which (`RESULT_*`, `QUEUE_URL`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ResultEvents {
-    /// The EventBridge bus, by name or ARN.
-    pub bus: Option<String>,
-    /// The SNS topic's ARN.
-    pub topic: Option<String>,
-    /// The verdicts published, by name.
-    pub verdicts: Vec<&'static str>,
-    /// The scan queue, where a document whose publish failed waits to be published again.
-    pub queue_url: Option<String>,
-    /// Whose schema the documents follow.
-    pub schema: ResultSchema,
-}
-
-impl ResultEvents {
-    /// True when documents are published anywhere.
-    pub fn is_on(&self) -> bool {
-        self.bus.is_some() || self.topic.is_some()
-    }
-
-    /// The document for `report`, when it has a verdict that is published.
-    pub fn document(&self, report: &Report) -> Option<Value> {
-        let verdict = report.verdict.as_ref()?;
-        if !self.is_on() || !self.verdicts.contains(&verdict.name()) {
-            return None;
-        }
-        Some(match self.schema {
-            ResultSchema::Scan => document(report),
-            ResultSchema::GuardDuty => guardduty::document(report, verdict),
-        })
-    }
+    Some(match events.schema {
+        ResultSchema::Scan => document(report),
+        ResultSchema::GuardDuty => guardduty::document(report, verdict),
+    })
 }
 
 /// The result event of one object: what it is, the verdict with its matches (rule, namespace,
@@ -188,16 +107,6 @@ pub fn attributes(document: &Value) -> (&str, &str) {
     let own = document.get(OWN_FIELDS).unwrap_or(document);
     let text = |k: &str| own.get(k).and_then(Value::as_str).unwrap_or("-");
     (text("verdict"), text("bucket"))
-}
-
-/// Why a document was not published (after the client's own retries).
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-#[error("{target}: {detail}")]
-pub struct PublishError {
-    /// Where it was going: `EventBridge bus X`, `SNS topic Y`, `queue Z`.
-    pub target: String,
-    /// What went wrong, naming the permission to grant when it is one.
-    pub detail: String,
 }
 
 /// A boxed future, so that publishers can be swapped at run time.

@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use tracing::Level;
 
-use crate::action::{ActionError, Location};
+use crate::action::ActionError;
 use crate::event::ObjectEvent;
 use crate::forward::ForwardError;
+use crate::object::Location;
 use crate::object::ObjectRef;
-use crate::publish::PublishError;
 use crate::store::StoreError;
 use crate::verdict::Verdict;
 
@@ -113,6 +113,17 @@ pub enum Settled {
         /// `LARGE_OBJECT_SIZE`.
         over: u64,
     },
+}
+
+/// Why a document was not published (after the client's own retries): defined with the
+/// report that records it (`Retry::Publish`), below the `publish` module that returns it.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("{target}: {detail}")]
+pub struct PublishError {
+    /// Where it was going: `EventBridge bus X`, `SNS topic Y`, `queue Z`.
+    pub target: String,
+    /// What went wrong, naming the permission to grant when it is one.
+    pub detail: String,
 }
 
 /// Why a message goes back to the queue.

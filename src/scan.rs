@@ -1,6 +1,6 @@
 //! Scanning: YARA-X rule sets applied to bytes on a blocking thread, with a timeout. The
 //! embedded set is compiled from `signatures/` by `build.rs`, so start-up only deserializes;
-//! users' own sets (`crate::rules`) join it and are swapped in while scans go on.
+//! users' own sets (the `rules` module) join it and are swapped in while scans go on.
 
 use std::cell::RefCell;
 use std::time::Duration;
@@ -43,7 +43,7 @@ pub mod serialized;
 
 pub use externals::EXTERNALS;
 pub use hashes::HashList;
-pub use matches::Match;
+pub use matches::{Match, POLICY_NAMESPACE};
 pub use ruleset::{RuleSet, RuleSets};
 pub use sample::EICAR;
 pub use serialized::TARGET;

@@ -8,7 +8,6 @@ use std::fmt;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::inspect::encoding;
 use crate::object::{ObjectInfo, Tags};
 use crate::verdict::{TagKeys, Verdict};
 
@@ -223,7 +222,7 @@ fn mac(key: &SigningKey, info: &ObjectInfo, tags: &Tags, keys: &TagKeys) -> Hmac
     let coding = info
         .content_encoding
         .as_deref()
-        .map(encoding::canonical)
+        .map(crate::object::canonical_encoding)
         .unwrap_or_default();
     if !coding.is_empty() {
         mac.update(b"content-encoding=");

@@ -1,6 +1,6 @@
 //! Object storage: the seam between the pipeline and S3. The stages see [`ObjectRef`], byte
 //! buffers and [`StoreError`] through [`ObjectStore`] (and onboarding [`BucketStore`]); `s3`
-//! implements both on the AWS SDK for S3 (its client built in [`crate::aws`], with every other
+//! implements both on the AWS SDK for S3 (its client built in the `aws` module, with every other
 //! AWS client), `budget` holds the room for objects' bytes, `requests` counts each object's
 //! requests. `MemoryStore`, in unit tests only, is the same seam in memory, for tests of the
 //! decision logic.
@@ -63,7 +63,7 @@ pub struct Page {
 /// A call to AWS, named as in IAM and CloudTrail: S3's, and those of the signing key, the
 /// result events, the Security Hub findings, and the agent's queue (`poll`, which runs with the
 /// function's role in the template's large-object agent).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::EnumIter)]
 #[allow(missing_docs)]
 pub enum Op {
     GetObject,
@@ -98,38 +98,10 @@ pub enum Op {
 }
 
 impl Op {
-    /// Every call the function makes.
-    pub const ALL: [Op; 29] = [
-        Op::GetObject,
-        Op::HeadObject,
-        Op::GetObjectTagging,
-        Op::PutObjectTagging,
-        Op::DeleteObjectTagging,
-        Op::CopyObject,
-        Op::CreateMultipartUpload,
-        Op::UploadPartCopy,
-        Op::CompleteMultipartUpload,
-        Op::AbortMultipartUpload,
-        Op::DeleteObject,
-        Op::GetBucketVersioning,
-        Op::ListObjectVersions,
-        Op::ListObjects,
-        Op::PutObject,
-        Op::GetSecretValue,
-        Op::PutEvents,
-        Op::Publish,
-        Op::SendMessage,
-        Op::GetBucketTagging,
-        Op::GetBucketNotificationConfiguration,
-        Op::PutBucketNotificationConfiguration,
-        Op::ListBuckets,
-        Op::GetBucketLocation,
-        Op::BatchImportFindings,
-        Op::ReceiveMessage,
-        Op::DeleteMessageBatch,
-        Op::ChangeMessageVisibilityBatch,
-        Op::GetQueueAttributes,
-    ];
+    /// Every call the function makes, in the order of [`Op`].
+    pub fn all() -> impl Iterator<Item = Op> {
+        <Op as strum::IntoEnumIterator>::iter()
+    }
 
     /// The IAM actions that allow this call: without a version id, then with one (the same
     /// when versions make no difference). A copy needs these on its destination, and

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::object::Tags;
-use crate::scan::Match;
+use crate::scan::{Match, POLICY_NAMESPACE};
 
 mod schema;
 
@@ -68,18 +68,71 @@ impl From<&str> for Failure {
     }
 }
 
+/// The kinds of [`Verdict`], without what each carries: the one list of verdict names (the
+/// result tag, `RESULT_VERDICTS`, the `Verdict` metric dimension, the contract), in the order
+/// they are listed.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    strum::EnumIter,
+    strum::EnumCount,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[allow(missing_docs)] // each is the `Verdict` of the same name
+pub enum VerdictKind {
+    Clean,
+    Infected,
+    Suspicious,
+    Unscannable,
+    Error,
+    Skipped,
+    Released,
+}
+
+impl VerdictKind {
+    /// Every verdict name, in the order of [`VerdictKind`].
+    pub const NAMES: &'static [&'static str] = <VerdictKind as strum::VariantNames>::VARIANTS;
+
+    /// The verdict's name, as the result tag writes it.
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+
+    /// Every kind, in order.
+    pub fn all() -> impl Iterator<Item = VerdictKind> {
+        <VerdictKind as strum::IntoEnumIterator>::iter()
+    }
+
+    /// The kind a name gives, in any letter case.
+    pub fn from_name(name: &str) -> Option<VerdictKind> {
+        VerdictKind::all().find(|k| k.name().eq_ignore_ascii_case(name))
+    }
+}
+
 impl Verdict {
+    /// Which verdict this is.
+    pub fn kind(&self) -> VerdictKind {
+        match self {
+            Verdict::Clean => VerdictKind::Clean,
+            Verdict::Infected(_) => VerdictKind::Infected,
+            Verdict::Suspicious(_) => VerdictKind::Suspicious,
+            Verdict::Unscannable(_) => VerdictKind::Unscannable,
+            Verdict::Error(_) => VerdictKind::Error,
+            Verdict::Skipped(_) => VerdictKind::Skipped,
+            Verdict::Released { .. } => VerdictKind::Released,
+        }
+    }
+
     /// The value of the result tag.
     pub fn name(&self) -> &'static str {
-        match self {
-            Verdict::Clean => "Clean",
-            Verdict::Infected(_) => "Infected",
-            Verdict::Suspicious(_) => "Suspicious",
-            Verdict::Unscannable(_) => "Unscannable",
-            Verdict::Error(_) => "Error",
-            Verdict::Skipped(_) => "Skipped",
-            Verdict::Released { .. } => "Released",
-        }
+        self.kind().name()
     }
 
     /// The detail of a `Released` verdict, as its detail tag holds it (cut and sanitised by
@@ -150,12 +203,12 @@ impl Verdict {
             .collect()
     }
 
-    /// What the policies found (`crate::policy`), when they found something: each finding's
+    /// What the policies found (their namespace, [`POLICY_NAMESPACE`]), when they found something: each finding's
     /// description, for `scan-detail` (the type and the prefix that does not allow it, the
     /// macro's entry point).
     pub fn policy_detail(&self) -> Option<String> {
         let found: Vec<&str> = (self.matches().iter())
-            .filter(|m| m.namespace == crate::policy::NAMESPACE)
+            .filter(|m| m.namespace == POLICY_NAMESPACE)
             .filter_map(|m| m.meta.iter().find(|(k, _)| k == "description"))
             .map(|(_, about)| about.as_str())
             .collect();

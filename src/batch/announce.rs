@@ -138,7 +138,7 @@ impl<S: ObjectStore> Pipeline<S> {
             return report;
         }
         let mut outgoing = Vec::new();
-        if let Some(document) = self.config.results.document(&report) {
+        if let Some(document) = crate::publish::published_document(&self.config.results, &report) {
             outgoing.push(Outgoing::Event(document));
         }
         if let Some(finding) = publisher

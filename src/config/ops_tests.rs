@@ -114,3 +114,13 @@ fn released_objects_are_promoted_only_when_asked() {
             .contains("PROMOTE_RELEASED=`yes` is invalid (allowed: true, false)")
     );
 }
+
+#[test]
+fn result_verdicts_describes_every_verdict_kind() {
+    // The setting's text cannot be built from the enum in a const; this keeps it in step.
+    let settings::Allowed::Text(text) = settings::RESULT_VERDICTS.allowed else {
+        panic!("RESULT_VERDICTS is a text setting");
+    };
+    let names = crate::verdict::VerdictKind::NAMES.join(", ");
+    assert!(text.ends_with(&names), "{text} does not list {names}");
+}

@@ -9,11 +9,12 @@ use bytesize::ByteSize;
 
 use super::settings::{self as s, Allowed, Setting};
 use super::{
-    Action, ArchiveLimits, Config, ConfigError, Encrypted, SigningKeySource, SkipSigned, Spool,
-    TagOrQuarantine,
+    Action, ActionName, ArchiveLimits, Config, ConfigError, SigningKeySource, Spool,
+    TagOrQuarantine, TagOrQuarantineName,
 };
 use crate::signature::SigningKey;
-use crate::verdict::{TagKeys, TagSchema, check_tag_key};
+use crate::verdict::{TagKeys, check_tag_key};
+use strum::{VariantArray, VariantNames};
 
 mod onboard;
 mod ops;
@@ -49,10 +50,7 @@ pub fn config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigE
             max_expanded: env.size(&s::ARCHIVE_MAX_EXPANDED, 1),
             max_ratio: env.number(&s::ARCHIVE_MAX_RATIO),
             max_member_size: 0, // below, from MAX_OBJECT_SIZE unless set
-            encrypted: match env.word(&s::ARCHIVE_ENCRYPTED) {
-                "infected" => Encrypted::Infected,
-                _ => Encrypted::Unscannable,
-            },
+            encrypted: env.choice(&s::ARCHIVE_ENCRYPTED),
             passwords: Default::default(), // below, with the secret that may replace them
         },
         s3_timeout: Duration::from_secs(env.number(&s::S3_TIMEOUT_SECS)),
@@ -66,7 +64,7 @@ pub fn config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigE
         },
         archive_passwords_secret: None, // below
         signing_key: signing_key(&mut env),
-        skip_signed: skip_signed(&mut env),
+        skip_signed: env.choice(&s::SKIP_SIGNED),
         tag_keys: tag_keys(&mut env),
         scanner_role_id: scanner_role_id(&mut env),
         force_path_style: force_path_style(&mut env),
@@ -76,7 +74,7 @@ pub fn config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigE
         large_objects: ops::large_objects(&mut env),
         security_hub: ops::security_hub(&mut env),
         promote: Vec::new(), // below, once the quarantine bucket is known
-        promote_released: env.word(&s::PROMOTE_RELEASED) == "true",
+        promote_released: env.flag(&s::PROMOTE_RELEASED),
         onboard: onboard::onboarding(&mut env),
     };
     config.promote = ops::promotions(&mut env, config.quarantine_bucket());
@@ -165,27 +163,39 @@ impl Env<'_> {
         })
     }
 
-    /// One of the setting's words, in any letter case.
-    fn word(&mut self, setting: &Setting) -> &'static str {
-        let Allowed::OneOf(words) = setting.allowed else {
-            unreachable!("{} is not a word setting", setting.name)
-        };
+    /// The value of `T` the setting names, in any letter case. The setting's words are `T`'s
+    /// names (the table takes them from the enum), so every word is a value and none is
+    /// mapped by a catch-all.
+    fn choice<T>(&mut self, setting: &Setting) -> T
+    where
+        T: Copy + VariantArray + VariantNames + Into<&'static str>,
+    {
+        let names = <T as VariantNames>::VARIANTS;
+        debug_assert_eq!(setting.allowed, Allowed::OneOf(names), "{}", setting.name);
         self.parsed(setting, |v| {
-            words
-                .iter()
-                .find(|w| w.eq_ignore_ascii_case(v))
-                .copied()
+            (<T as VariantArray>::VARIANTS.iter().copied())
+                .find(|t| Into::<&str>::into(*t).eq_ignore_ascii_case(v))
                 .ok_or(Invalid::NotAllowed)
+        })
+    }
+
+    /// `true` or `false`, in any letter case.
+    fn flag(&mut self, setting: &Setting) -> bool {
+        debug_assert_eq!(setting.allowed, Allowed::OneOf(&["true", "false"]));
+        self.parsed(setting, |v| {
+            v.to_ascii_lowercase()
+                .parse()
+                .map_err(|_| Invalid::NotAllowed)
         })
     }
 }
 
 fn action(env: &mut Env, quarantine: Option<String>) -> Action {
-    match (env.word(&s::ACTION), quarantine) {
-        ("delete", _) => Action::Delete,
-        ("tag", _) => Action::Tag,
-        (_, Some(bucket)) => Action::Quarantine { bucket },
-        (_, None) => {
+    match (env.choice(&s::ACTION), quarantine) {
+        (ActionName::Delete, _) => Action::Delete,
+        (ActionName::Tag, _) => Action::Tag,
+        (ActionName::Quarantine, Some(bucket)) => Action::Quarantine { bucket },
+        (ActionName::Quarantine, None) => {
             env.problems.push(format!(
                 "{} is required when {} is quarantine (set it to a bucket name, or set {} to \
                  delete or tag)",
@@ -203,9 +213,9 @@ fn tag_or_quarantine(
     setting: &Setting,
     quarantine: Option<String>,
 ) -> TagOrQuarantine {
-    match (env.word(setting), quarantine) {
-        ("quarantine", Some(bucket)) => TagOrQuarantine::Quarantine { bucket },
-        ("quarantine", None) => {
+    match (env.choice(setting), quarantine) {
+        (TagOrQuarantineName::Quarantine, Some(bucket)) => TagOrQuarantine::Quarantine { bucket },
+        (TagOrQuarantineName::Quarantine, None) => {
             env.problems.push(format!(
                 "{} is required when {} is quarantine (set it to a bucket name, or set {} to tag)",
                 s::QUARANTINE_BUCKET.name,
@@ -214,7 +224,7 @@ fn tag_or_quarantine(
             ));
             TagOrQuarantine::Tag
         }
-        _ => TagOrQuarantine::Tag,
+        (TagOrQuarantineName::Tag, _) => TagOrQuarantine::Tag,
     }
 }
 
@@ -365,17 +375,9 @@ fn signing_key(env: &mut Env) -> SigningKeySource {
     }
 }
 
-fn skip_signed(env: &mut Env) -> SkipSigned {
-    match env.word(&s::SKIP_SIGNED) {
-        "any-rules" => SkipSigned::AnyRules,
-        "never" => SkipSigned::Never,
-        _ => SkipSigned::CurrentRules,
-    }
-}
-
 fn tag_keys(env: &mut Env) -> TagKeys {
     let mut keys = TagKeys {
-        schema: TagSchema::from_name(env.word(&s::TAG_SCHEMA)).unwrap_or_default(),
+        schema: env.choice(&s::TAG_SCHEMA),
         ..TagKeys::default()
     };
     let schema = keys.schema;

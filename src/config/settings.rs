@@ -70,15 +70,23 @@ macro_rules! settings {
 }
 
 use Allowed::{OneOf, Range, Text};
+// The words of a setting that chooses a value of one of these enums are the enum's names.
+use crate::config::{
+    ActionName, Encrypted, MetricsName, ResultSchema, SecurityHub, SkipSigned, TagOrQuarantineName,
+};
+use crate::filter::SkippedAction;
+use crate::policy::{ActiveContent, Mismatch};
+use crate::verdict::TagSchema;
 use SetBy::{Lambda, Local, Parameter, Template};
+use strum::VariantNames;
 
 settings! {
-    ACTION = "ACTION", "quarantine", OneOf(&["quarantine", "delete", "tag"]), Parameter("Action"),
+    ACTION = "ACTION", "quarantine", OneOf(ActionName::VARIANTS), Parameter("Action"),
         "What to do with Infected objects.";
-    UNSCANNABLE_ACTION = "UNSCANNABLE_ACTION", "tag", OneOf(&["tag", "quarantine"]),
+    UNSCANNABLE_ACTION = "UNSCANNABLE_ACTION", "tag", OneOf(TagOrQuarantineName::VARIANTS),
         Parameter("UnscannableAction"),
         "What to do with Unscannable objects (too large, or too slow to scan).";
-    SUSPICIOUS_ACTION = "SUSPICIOUS_ACTION", "tag", OneOf(&["tag", "quarantine"]),
+    SUSPICIOUS_ACTION = "SUSPICIOUS_ACTION", "tag", OneOf(TagOrQuarantineName::VARIANTS),
         Parameter("SuspiciousAction"),
         "What to do with Suspicious objects (only rules with meta verdict = \"suspicious\" matched).";
     QUARANTINE_BUCKET = "QUARANTINE_BUCKET", "", Text("a bucket name, versioned, not protected"),
@@ -116,7 +124,7 @@ settings! {
     ARCHIVE_MAX_MEMBER_SIZE = "ARCHIVE_MAX_MEMBER_SIZE", "", Text("a size such as 256MiB; \
         default: half of MAX_OBJECT_SIZE"), Parameter("ArchiveMaxMemberSize"),
         "Largest archive member scanned; members are held in memory while scanned.";
-    ARCHIVE_ENCRYPTED = "ARCHIVE_ENCRYPTED", "unscannable", OneOf(&["unscannable", "infected"]),
+    ARCHIVE_ENCRYPTED = "ARCHIVE_ENCRYPTED", "unscannable", OneOf(Encrypted::VARIANTS),
         Parameter("ArchiveEncrypted"),
         "What an encrypted archive member makes of its object: Unscannable, or Infected.";
     ARCHIVE_PASSWORDS = "ARCHIVE_PASSWORDS", "infected,malware,virus", Text("passwords, \
@@ -132,10 +140,10 @@ settings! {
         every other key), each TYPE a group, a type name or any: see docs/policies.md or \
         `contract --json`"), Parameter("AllowedTypes"),
         "The types allowed under each key prefix; others are Suspicious. Unset: anything anywhere.";
-    TYPE_MISMATCH = "TYPE_MISMATCH", "suspicious", OneOf(&["suspicious", "ignore"]),
+    TYPE_MISMATCH = "TYPE_MISMATCH", "suspicious", OneOf(Mismatch::VARIANTS),
         Parameter("TypeMismatch"),
         "A file whose name or Content-Type says image, text, document or media but that runs code.";
-    ACTIVE_CONTENT = "ACTIVE_CONTENT", "suspicious", OneOf(&["suspicious", "infected", "ignore"]),
+    ACTIVE_CONTENT = "ACTIVE_CONTENT", "suspicious", OneOf(ActiveContent::VARIANTS),
         Parameter("ActiveContent"),
         "What macros, PDF JavaScript, DDE, embedded objects and scripts in archives make of an object.";
     ALLOW_HASHES = "ALLOW_HASHES", "", Text("SHA-256 lists, comma-separated: s3://bucket/prefix/ \
@@ -154,7 +162,7 @@ settings! {
     SKIP_SIZE_ABOVE = "SKIP_SIZE_ABOVE", "", Text("a size such as 5GiB"),
         Parameter("SkipSizeAbove"),
         "Objects of more bytes are not scanned: verdict Skipped (not Unscannable).";
-    SKIPPED_ACTION = "SKIPPED_ACTION", "tag", OneOf(&["tag", "ignore"]),
+    SKIPPED_ACTION = "SKIPPED_ACTION", "tag", OneOf(SkippedAction::VARIANTS),
         Parameter("SkippedAction"),
         "What a skipped object gets: the Skipped verdict tags, or none (verdict tags the scanner \
         did not sign are still taken off).";
@@ -191,12 +199,12 @@ settings! {
     LARGE_OBJECT_QUEUE_URL = "LARGE_OBJECT_QUEUE_URL", "", Text("an SQS queue URL; set with \
         LARGE_OBJECT_SIZE"), Template,
         "The queue the agent polls, where objects over LARGE_OBJECT_SIZE are sent.";
-    RESULT_EVENT_SCHEMA = "RESULT_EVENT_SCHEMA", "scan", OneOf(&crate::publish::ResultSchema::NAMES),
+    RESULT_EVENT_SCHEMA = "RESULT_EVENT_SCHEMA", "scan", OneOf(ResultSchema::NAMES),
         Parameter("ResultEventSchema"),
         "Whose schema result events follow: this scanner's (detail-type `S3 Object Scan Result \
         v1`) or GuardDuty Malware Protection for S3's (detail-type `GuardDuty Malware Protection \
         Object Scan Result`, its detail fields, this scanner's own under `s3YaraScan`).";
-    SECURITY_HUB = "SECURITY_HUB", "off", OneOf(&crate::findings::SecurityHub::NAMES),
+    SECURITY_HUB = "SECURITY_HUB", "off", OneOf(SecurityHub::NAMES),
         Parameter("SecurityHub"),
         "Infected and Suspicious objects become AWS Security Hub findings (BatchImportFindings, \
         the account's default product), resolved by a later Clean or a release.";
@@ -221,13 +229,13 @@ settings! {
         "Secret whose SecretString is the HMAC key of signed verdicts, read at start-up.";
     SIGNING_KEY = "SIGNING_KEY", "", Text("at least 32 bytes"), Local,
         "The signing key itself, for local runs only; never in the template.";
-    SKIP_SIGNED = "SKIP_SIGNED", "current-rules", OneOf(&["current-rules", "any-rules", "never"]),
+    SKIP_SIGNED = "SKIP_SIGNED", "current-rules", OneOf(SkipSigned::VARIANTS),
         Parameter("SkipSigned"),
         "When an object with a valid signed Clean for the same content is not scanned again.";
     SCANNER_ROLE_ID = "SCANNER_ROLE_ID", "", Text("the role's unique id, letters and digits such \
         as AROA3XFRBF535EXAMPLE"), Template,
         "The function role's unique id: tag changes S3 reports as made by it need no check.";
-    TAG_SCHEMA = "TAG_SCHEMA", "scan", OneOf(&["scan", "guardduty", "bucket-antivirus"]),
+    TAG_SCHEMA = "TAG_SCHEMA", "scan", OneOf(TagSchema::VARIANTS),
         Parameter("TagSchema"),
         "Whose tags the verdict is written as: this scanner's, GuardDuty Malware Protection's \
         (GuardDutyMalwareScanStatus) or bucket-antivirus-function's (av-status, av-signature, \
@@ -247,7 +255,7 @@ settings! {
         "Tag key, on quarantine copies, for the source version id and ETag.";
     TAG_KEY_SIGNATURE = "TAG_KEY_SIGNATURE", "scan-signature", Text("an S3 tag key"),
         Parameter("TagKeySignature"), "Tag key for the verdict's signature.";
-    METRICS = "METRICS", "emf", OneOf(&["emf", "off"]), Parameter("Metrics"),
+    METRICS = "METRICS", "emf", OneOf(MetricsName::VARIANTS), Parameter("Metrics"),
         "Metrics of each batch (objects by verdict, bytes, scan and S3 time, errors by kind) as \
         CloudWatch Embedded Metric Format lines on the log, namespace S3YaraScan: emf, or off.";
     S3_FORCE_PATH_STYLE = "S3_FORCE_PATH_STYLE", "", OneOf(&["true", "false"]), Local,

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::verdict::Verdict;
+use crate::verdict::{Verdict, VerdictKind};
 
 /// Each tag schema: the keys it fixes and the value each verdict is written as (`Error`
 /// twice: a missing permission, and anything else).
@@ -13,7 +13,7 @@ pub(super) fn tag_schemas() -> Value {
         reason: String::new(),
         access_denied: true,
     });
-    let schemas = TagSchema::ALL.iter().map(|schema| {
+    let schemas = TagSchema::all().map(|schema| {
         let mut values: serde_json::Map<String, Value> = examples()
             .iter()
             .map(|v| (v.name().to_owned(), json!(schema.value(v))))
@@ -44,24 +44,28 @@ pub(super) fn types() -> Value {
     })
 }
 
-pub(super) fn verdicts() -> Vec<&'static str> {
-    examples().iter().map(Verdict::name).collect()
+pub(super) fn verdicts() -> &'static [&'static str] {
+    VerdictKind::NAMES
 }
 
 /// One verdict of each kind.
 pub(super) fn examples() -> Vec<Verdict> {
+    VerdictKind::all().map(example).collect()
+}
+
+/// A verdict of `kind`, with empty contents.
+fn example(kind: VerdictKind) -> Verdict {
     use crate::scan::Match;
-    [
-        Verdict::Clean,
-        Verdict::Infected(vec![Match::named("rule")]),
-        Verdict::Suspicious(vec![Match::named("rule")]),
-        Verdict::Unscannable(String::new()),
-        Verdict::Error("".into()),
-        Verdict::Skipped(String::new()),
-        Verdict::Released {
+    match kind {
+        VerdictKind::Clean => Verdict::Clean,
+        VerdictKind::Infected => Verdict::Infected(vec![Match::named("rule")]),
+        VerdictKind::Suspicious => Verdict::Suspicious(vec![Match::named("rule")]),
+        VerdictKind::Unscannable => Verdict::Unscannable(String::new()),
+        VerdictKind::Error => Verdict::Error("".into()),
+        VerdictKind::Skipped => Verdict::Skipped(String::new()),
+        VerdictKind::Released => Verdict::Released {
             by: String::new(),
             reason: String::new(),
         },
-    ]
-    .into()
+    }
 }

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use crate::verdict::Verdict;
 
 /// ASFF's severity labels, lowest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, strum::VariantArray,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Severity {
     /// `INFORMATIONAL`.
@@ -24,13 +26,7 @@ pub enum Severity {
 
 impl Severity {
     /// Every label, lowest first.
-    pub const ALL: [Severity; 5] = [
-        Severity::Informational,
-        Severity::Low,
-        Severity::Medium,
-        Severity::High,
-        Severity::Critical,
-    ];
+    pub const ALL: &'static [Severity] = <Severity as strum::VariantArray>::VARIANTS;
 
     /// ASFF's label.
     pub fn label(self) -> &'static str {
@@ -53,9 +49,7 @@ impl Severity {
             _ => None,
         };
         alias.or_else(|| {
-            Severity::ALL
-                .into_iter()
-                .find(|s| s.label().eq_ignore_ascii_case(value))
+            (Severity::ALL.iter().copied()).find(|s| s.label().eq_ignore_ascii_case(value))
         })
     }
 

@@ -127,7 +127,7 @@ fn severity_is_the_highest_rule_meta_else_the_verdicts_default() {
         )])),
         Severity::Medium
     );
-    for s in Severity::ALL {
+    for &s in Severity::ALL {
         assert_eq!(
             Severity::from_meta(&s.label().to_ascii_lowercase()),
             Some(s)
@@ -191,7 +191,7 @@ fn a_clean_resolves_only_an_earlier_threat_and_other_verdicts_file_nothing() {
 
 #[test]
 fn a_threat_verdict_in_the_earlier_tags_is_read_in_each_tag_schema() {
-    for schema in TagSchema::ALL {
+    for schema in TagSchema::all() {
         let mut keys = TagKeys {
             schema,
             ..TagKeys::default()

@@ -6,9 +6,10 @@
 use std::io::Read;
 
 use super::formats::{GzipMembers, Parts};
+use crate::object::NO_CODING;
 
 /// A content coding the scanner decodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum Coding {
     /// `gzip` (and its old name `x-gzip`): gzip members, concatenated (zero bytes after the
     /// last end them, as `gzip -d` reads them).
@@ -21,16 +22,9 @@ pub enum Coding {
     Zstd,
 }
 
-/// A `Content-Encoding` token that is not a coding: nothing to undo.
-const NO_CODING: [&str; 2] = [
-    "identity",
-    // S3 takes it off when the object is stored; clients never see it.
-    "aws-chunked",
-];
-
 impl Coding {
     /// Every coding, in the order their names are listed.
-    pub const ALL: [Coding; 4] = [Coding::Gzip, Coding::Deflate, Coding::Brotli, Coding::Zstd];
+    pub const ALL: &'static [Coding] = <Coding as strum::VariantArray>::VARIANTS;
 
     /// The names `Content-Encoding` gives it.
     pub fn names(self) -> &'static [&'static str] {
@@ -76,18 +70,6 @@ fn known_names() -> String {
     codings.chain(NO_CODING).collect::<Vec<_>>().join(", ")
 }
 
-/// A `Content-Encoding` value as what it does to the bytes: its tokens in lower case, those
-/// that are no coding left out, joined with `,`; empty when it changes nothing. This is what a
-/// signed verdict covers, so that bytes which clients decode differently never share one.
-pub fn canonical(value: &str) -> String {
-    value
-        .split(',')
-        .map(|t| t.trim().to_ascii_lowercase())
-        .filter(|t| !t.is_empty() && !NO_CODING.contains(&t.as_str()))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 /// The codings a `Content-Encoding` value lists, in the order they were applied; tokens
 /// are compared without regard to case, as HTTP's are.
 pub fn parse(value: &str) -> Result<Vec<Coding>, Unknown> {
@@ -96,8 +78,7 @@ pub fn parse(value: &str) -> Result<Vec<Coding>, Unknown> {
         if NO_CODING.iter().any(|n| n.eq_ignore_ascii_case(token)) {
             continue;
         }
-        let coding = Coding::ALL
-            .into_iter()
+        let coding = (Coding::ALL.iter().copied())
             .find(|c| c.names().iter().any(|n| n.eq_ignore_ascii_case(token)))
             .ok_or_else(|| Unknown(token.to_owned()))?;
         codings.push(coding);

@@ -11,7 +11,7 @@ pub const DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
 pub const SOURCE: &str = "aws.s3";
 
 /// The calls that can change whether a bucket is onboarded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumCount)]
 pub enum Call {
     /// A new bucket (created with tags, or tagged later).
     CreateBucket,
@@ -23,7 +23,9 @@ pub enum Call {
 
 impl Call {
     /// Every call the rule matches, by CloudTrail's `eventName`.
-    pub const ALL: [Call; 3] = [
+    /// As long as there are variants (strum's `EnumCount`), none twice (a unit test): every
+    /// one, so a new format cannot be left out.
+    pub const ALL: [Call; <Call as strum::EnumCount>::COUNT] = [
         Call::CreateBucket,
         Call::PutBucketTagging,
         Call::DeleteBucketTagging,
@@ -116,6 +118,14 @@ pub fn parse(event: Value) -> Result<BucketChange, EventError> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn every_call_is_listed_once() {
+        let mut seen = Call::ALL.to_vec();
+        seen.sort_by_key(|v| format!("{v:?}"));
+        seen.dedup();
+        assert_eq!(seen.len(), Call::ALL.len());
+    }
 
     fn sample() -> Value {
         let text = std::fs::read_to_string("events/cloudtrail-put-bucket-tagging.json").unwrap();

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 
 use super::OnboardTag;
-use crate::pipeline::Pipeline;
 use crate::store::{ObjectStore, StoreError};
 
 /// How long a bucket's answer is kept.
@@ -63,19 +62,5 @@ impl TagCache {
             })
             .await?;
         Ok(*answer)
-    }
-}
-
-impl<S: ObjectStore> Pipeline<S> {
-    /// Whether objects of `bucket` are this deployment's to judge: listed in the settings
-    /// ([`Config::judges`](crate::config::Config::judges)), or carrying ONBOARD_TAG.
-    pub(crate) async fn judged(&self, bucket: &str) -> Result<bool, StoreError> {
-        if self.config.judges(bucket) {
-            return Ok(true);
-        }
-        match self.config.onboard.active_tag() {
-            Some(tag) => self.onboarded.carries(&self.store, bucket, tag).await,
-            None => Ok(false),
-        }
     }
 }

@@ -10,8 +10,6 @@ use serde_json::{Value, json};
 use crate::report::Report;
 use crate::verdict::{GuardDutyStatus, Verdict};
 
-/// The `detail-type` of GuardDuty's scan result events.
-pub const GUARDDUTY_DETAIL_TYPE: &str = "GuardDuty Malware Protection Object Scan Result";
 /// The `schemaVersion` GuardDuty's documented events carry.
 pub const SCHEMA_VERSION: &str = "1.0";
 /// The key under which this scanner's own document rides along. GuardDuty's consumers read

@@ -74,16 +74,12 @@ fn the_document_names_the_object_the_verdict_its_matches_and_where_it_is() {
 #[test]
 fn only_the_chosen_verdicts_of_objects_with_one_are_published() {
     let events = on(&["Infected"]);
-    assert!(
-        events
-            .document(&report(Verdict::Infected(vec!["x".into()])))
-            .is_some()
-    );
-    assert!(events.document(&report(Verdict::Clean)).is_none());
+    assert!(published_document(&events, &report(Verdict::Infected(vec!["x".into()]))).is_some());
+    assert!(published_document(&events, &report(Verdict::Clean)).is_none());
     let mut gone = report(Verdict::Clean);
     gone.verdict = None;
     gone.disposition = Disposition::Acknowledge(Settled::Replaced);
-    assert!(on(&VERDICTS).document(&gone).is_none());
+    assert!(published_document(&on(VERDICTS), &gone).is_none());
     let off = ResultEvents::default();
-    assert!(off.document(&report(Verdict::Clean)).is_none());
+    assert!(published_document(&off, &report(Verdict::Clean)).is_none());
 }

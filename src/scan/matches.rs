@@ -1,5 +1,10 @@
 //! What a scan found: the matching rules, with their metadata and, for archive members, where.
 
+/// The namespace of the matches the policies make (`ALLOWED_TYPES`, `TYPE_MISMATCH`,
+/// `ACTIVE_CONTENT`); rules have theirs. Here, with [`Match`], so that what reads a match need
+/// not know the policies.
+pub const POLICY_NAMESPACE: &str = "policy";
+
 /// A rule that matched, with its metadata (`description`, `severity`, …), as values' text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Match {

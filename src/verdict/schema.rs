@@ -7,38 +7,45 @@ use chrono::{DateTime, Utc};
 use super::Verdict;
 
 /// Whose tags the verdict is written as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
 pub enum TagSchema {
     /// This scanner's own: `scan-result` = `Clean`, `Infected`, `Suspicious`, `Unscannable`,
     /// `Error` or `Skipped`, `scan-date` in RFC 3339.
     #[default]
+    #[strum(serialize = "scan")]
     Scan,
     /// Amazon GuardDuty Malware Protection for S3: `GuardDutyMalwareScanStatus`.
+    #[strum(serialize = "guardduty")]
     GuardDuty,
     /// bucket-antivirus-function: `av-status`, `av-signature`, `av-timestamp`.
+    #[strum(serialize = "bucket-antivirus")]
     BucketAntivirus,
 }
 
 impl TagSchema {
     /// Every schema, in the order the setting lists them.
-    pub const ALL: [TagSchema; 3] = [
-        TagSchema::Scan,
-        TagSchema::GuardDuty,
-        TagSchema::BucketAntivirus,
-    ];
+    pub fn all() -> impl Iterator<Item = TagSchema> {
+        <TagSchema as strum::VariantArray>::VARIANTS.iter().copied()
+    }
 
     /// The setting's value for this schema.
     pub fn name(self) -> &'static str {
-        match self {
-            TagSchema::Scan => "scan",
-            TagSchema::GuardDuty => "guardduty",
-            TagSchema::BucketAntivirus => "bucket-antivirus",
-        }
+        self.into()
     }
 
     /// The schema a setting's value names.
     pub fn from_name(name: &str) -> Option<TagSchema> {
-        TagSchema::ALL.into_iter().find(|s| s.name() == name)
+        TagSchema::all().find(|s| s.name() == name)
     }
 
     /// The tag keys the schema fixes, with the variables that would otherwise set them.
@@ -97,7 +104,9 @@ impl TagSchema {
     pub fn date(self, now: DateTime<Utc>) -> String {
         match self {
             TagSchema::BucketAntivirus => now.format("%Y/%m/%d %H:%M:%S UTC").to_string(),
-            _ => now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            TagSchema::Scan | TagSchema::GuardDuty => {
+                now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            }
         }
     }
 }
@@ -105,7 +114,7 @@ impl TagSchema {
 /// GuardDuty Malware Protection for S3's scan result status: the value of its
 /// `GuardDutyMalwareScanStatus` tag and of `scanResultDetails.scanResultStatus` in its
 /// EventBridge events, so that the tag schema and the event schema say the same of a verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum GuardDutyStatus {
     /// `NO_THREATS_FOUND`.
     NoThreatsFound,
@@ -121,13 +130,7 @@ pub enum GuardDutyStatus {
 
 impl GuardDutyStatus {
     /// Every status, as GuardDuty's documentation lists them.
-    pub const ALL: [GuardDutyStatus; 5] = [
-        GuardDutyStatus::NoThreatsFound,
-        GuardDutyStatus::ThreatsFound,
-        GuardDutyStatus::Unsupported,
-        GuardDutyStatus::AccessDenied,
-        GuardDutyStatus::Failed,
-    ];
+    pub const ALL: &'static [GuardDutyStatus] = <GuardDutyStatus as strum::VariantArray>::VARIANTS;
 
     /// The status GuardDuty would give `verdict`. It has no `Suspicious`: read as a threat, so
     /// that its policies keep it from readers as they would an infected object. Nor has it a

@@ -2,7 +2,7 @@
 
 use super::super::settings as s;
 use super::{Env, Invalid};
-use crate::onboard::{OnboardTag, Onboarding};
+use crate::config::{OnboardTag, Onboarding};
 
 pub(super) fn onboarding(env: &mut Env) -> Onboarding {
     Onboarding {

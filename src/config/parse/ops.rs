@@ -4,16 +4,16 @@
 
 use super::super::settings::{self as s, Setting};
 use super::{Env, Invalid, check_bucket_name, parse_size};
-use crate::config::{Metrics, Promotion};
-use crate::filter::{Filters, SkippedAction};
-use crate::findings::SecurityHub;
+use crate::config::ResultEvents;
+use crate::config::{Metrics, MetricsName, Promotion, SecurityHub};
+use crate::filter::Filters;
 use crate::forward::LargeObjects;
-use crate::publish::{ResultEvents, ResultSchema, VERDICTS};
+use crate::verdict::VerdictKind;
 
 pub(super) fn metrics(env: &mut Env) -> Metrics {
-    match env.word(&s::METRICS) {
-        "off" => Metrics::Off,
-        _ => {
+    match env.choice(&s::METRICS) {
+        MetricsName::Off => Metrics::Off,
+        MetricsName::Emf => {
             let function = env.get(&s::AWS_LAMBDA_FUNCTION_NAME);
             Metrics::Emf {
                 stdout: function.is_some(),
@@ -29,10 +29,7 @@ pub(super) fn filters(env: &mut Env) -> Filters {
         suffixes: list(env, &s::SKIP_KEY_SUFFIXES),
         size_below: optional_size(env, &s::SKIP_SIZE_BELOW),
         size_above: optional_size(env, &s::SKIP_SIZE_ABOVE),
-        action: match env.word(&s::SKIPPED_ACTION) {
-            "ignore" => SkippedAction::Ignore,
-            _ => SkippedAction::Tag,
-        },
+        action: env.choice(&s::SKIPPED_ACTION),
     }
 }
 
@@ -47,9 +44,7 @@ pub(super) fn results(env: &mut Env) -> ResultEvents {
                 .ok_or("not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")
         }),
         verdicts: verdicts(env),
-        schema: env.parsed(&s::RESULT_EVENT_SCHEMA, |v| {
-            ResultSchema::from_name(v).ok_or(Invalid::NotAllowed)
-        }),
+        schema: env.choice(&s::RESULT_EVENT_SCHEMA),
         queue_url: checked(env, &s::QUEUE_URL, queue_url),
     }
 }
@@ -133,11 +128,14 @@ fn verdicts(env: &mut Env) -> Vec<&'static str> {
     let setting = &s::RESULT_VERDICTS;
     let items = list(env, setting);
     if items.is_empty() || items.iter().any(|i| i.eq_ignore_ascii_case("all")) {
-        return VERDICTS.to_vec();
+        return VerdictKind::NAMES.to_vec();
     }
     let mut verdicts = Vec::new();
     for item in &items {
-        match VERDICTS.iter().find(|v| v.eq_ignore_ascii_case(item)) {
+        match VerdictKind::NAMES
+            .iter()
+            .find(|v| v.eq_ignore_ascii_case(item))
+        {
             Some(v) => verdicts.push(*v),
             None => env.refuse(setting, item, Invalid::NotAllowed),
         }
@@ -204,7 +202,5 @@ fn promotion(item: &str, quarantine: Option<&str>) -> Result<Promotion, String> 
 
 /// `SECURITY_HUB`: whether threats become Security Hub findings.
 pub(super) fn security_hub(env: &mut Env) -> SecurityHub {
-    env.parsed(&s::SECURITY_HUB, |v| {
-        SecurityHub::from_name(v).ok_or(Invalid::NotAllowed)
-    })
+    env.choice(&s::SECURITY_HUB)
 }

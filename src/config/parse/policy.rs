@@ -2,23 +2,15 @@
 
 use super::super::settings as s;
 use super::{Env, Invalid};
-use crate::policy::{ActiveContent, AllowedTypes, Mismatch, Policy};
+use crate::policy::{AllowedTypes, Policy};
 
 pub(super) fn policy(env: &mut Env) -> Policy {
     Policy {
         allowed: env.parsed(&s::ALLOWED_TYPES, |v| {
             AllowedTypes::parse(v).map_err(Invalid::Because)
         }),
-        mismatch: env.parsed(&s::TYPE_MISMATCH, |v| {
-            (Mismatch::ALL.into_iter())
-                .find(|m| m.name().eq_ignore_ascii_case(v))
-                .ok_or(Invalid::NotAllowed)
-        }),
-        active: env.parsed(&s::ACTIVE_CONTENT, |v| {
-            (ActiveContent::ALL.into_iter())
-                .find(|a| a.name().eq_ignore_ascii_case(v))
-                .ok_or(Invalid::NotAllowed)
-        }),
+        mismatch: env.choice(&s::TYPE_MISMATCH),
+        active: env.choice(&s::ACTIVE_CONTENT),
     }
 }
 
@@ -26,6 +18,7 @@ pub(super) fn policy(env: &mut Env) -> Policy {
 mod tests {
     use super::*;
     use crate::config::settings::Allowed;
+    use crate::policy::{ActiveContent, Mismatch};
 
     #[test]
     fn the_settings_words_are_the_enums_names() {

@@ -5,7 +5,7 @@
 use super::*;
 
 /// A container format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::EnumCount)]
 pub enum Format {
     /// A zip archive (also Office documents, jars, apks).
     Zip,
@@ -86,7 +86,9 @@ pub enum Format {
 impl Format {
     /// Every format, in the order [`Format::sniff`] tries them.
     /// Mail and markup, told by their text rather than a magic number, come last.
-    pub const ALL: [Format; 37] = [
+    /// As long as there are variants (strum's `EnumCount`), none twice (a unit test): every
+    /// one, so a new format cannot be left out.
+    pub const ALL: [Format; <Format as strum::EnumCount>::COUNT] = [
         Format::Zip,
         Format::Gzip,
         Format::Bzip2,
@@ -379,5 +381,18 @@ impl Format {
             Format::Mail => "eml",
             Format::Html => "html",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Format;
+
+    #[test]
+    fn every_format_is_listed_once() {
+        let mut seen = Format::ALL.to_vec();
+        seen.sort_by_key(|f| format!("{f:?}"));
+        seen.dedup();
+        assert_eq!(seen.len(), Format::ALL.len());
     }
 }

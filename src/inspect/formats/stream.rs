@@ -18,7 +18,7 @@ const BZIP2_MAGICS: [[u8; 6]; 2] = [
 ];
 
 /// A compressed stream's format: the formats this file decodes, and no other.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumCount)]
 pub enum Stream {
     Gzip,
     Bzip2,
@@ -28,7 +28,10 @@ pub enum Stream {
 
 impl Stream {
     /// Every stream format.
-    pub const ALL: [Stream; 4] = [Stream::Gzip, Stream::Bzip2, Stream::Xz, Stream::Zstd];
+    /// As long as there are variants (strum's `EnumCount`), none twice (a unit test): every
+    /// one, so a new format cannot be left out.
+    pub const ALL: [Stream; <Stream as strum::EnumCount>::COUNT] =
+        [Stream::Gzip, Stream::Bzip2, Stream::Xz, Stream::Zstd];
 }
 
 impl From<Stream> for Format {
@@ -297,6 +300,14 @@ mod tests {
     use std::io::Write as _;
 
     use super::*;
+
+    #[test]
+    fn every_stream_is_listed_once() {
+        let mut seen = Stream::ALL.to_vec();
+        seen.sort_by_key(|v| format!("{v:?}"));
+        seen.dedup();
+        assert_eq!(seen.len(), Stream::ALL.len());
+    }
 
     fn gz(data: &[u8]) -> Vec<u8> {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

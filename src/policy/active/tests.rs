@@ -96,7 +96,7 @@ fn rtf_objects_dde_fields_and_scripts_in_archives() {
 fn programs_in_documents_and_files_in_onenote() {
     let exe = place("payload.exe", ".exe", "exe", Some("pdf"));
     assert_eq!(
-        find(&crate::policy::types::tests::pe(), exe),
+        find(&crate::inspect::true_type::tests::pe(), exe),
         [Active::EmbeddedProgram]
     );
     let file = place("invoice.txt", ".txt", "text", Some("one"));

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::*;
-use crate::publish::{ResultEvents, ResultSchema};
+use crate::publish::{ResultEvents, ResultSchema, published_document};
 use crate::scan::Match;
 use crate::verdict::Failure;
 
@@ -103,7 +103,7 @@ fn every_verdict_gives_guardduty_s_event_field_by_field() {
         ..ResultEvents::default()
     };
     for verdict in every_verdict() {
-        let ours = events.document(&report(&verdict)).unwrap();
+        let ours = published_document(&events, &report(&verdict)).unwrap();
         let status = GuardDutyStatus::of(&verdict);
         let theirs = sample(status.name());
         assert_eq!(theirs["detail-type"], ResultSchema::GuardDuty.detail_type());
@@ -158,7 +158,7 @@ fn the_object_and_its_threats_are_named_as_guardduty_names_them() {
 
 #[test]
 fn the_samples_cover_every_status_with_its_scan_status() {
-    for status in GuardDutyStatus::ALL {
+    for &status in GuardDutyStatus::ALL {
         assert_eq!(
             sample(status.name())["detail"]["scanStatus"],
             status.scan_status(),
@@ -171,7 +171,7 @@ fn the_samples_cover_every_status_with_its_scan_status() {
 #[test]
 fn the_schema_is_named_by_the_setting() {
     assert_eq!(ResultSchema::NAMES, ["scan", "guardduty"]);
-    for schema in ResultSchema::ALL {
+    for &schema in ResultSchema::ALL {
         assert_eq!(ResultSchema::from_name(schema.name()), Some(schema));
     }
     assert_eq!(
