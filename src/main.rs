@@ -55,8 +55,12 @@ fn lambda() -> ExitCode {
     }
 }
 
-/// Text logs on stderr, at `RUST_LOG`'s level (by default `level`).
+/// Text logs on stderr, at `RUST_LOG`'s level (by default `level`, without the SDK's warning
+/// that a multipart object's composite checksum cannot be validated: S3 checked each part at
+/// upload, the read is pinned to the version or ETag, and the checksum is still read as part
+/// of the identity a signed verdict covers; it would be noise on every large object).
 fn init_logging(level: &str) {
+    let level = format!("{level},aws_sdk_s3::http_response_checksum=error");
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         // Colour codes only for a person at a terminal, not in files or the agent's log stream.
