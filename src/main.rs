@@ -55,12 +55,10 @@ fn lambda() -> ExitCode {
     }
 }
 
-/// Text logs on stderr, at `RUST_LOG`'s level (by default `level`, without the SDK's warning
-/// that a multipart object's composite checksum cannot be validated: S3 checked each part at
-/// upload, the read is pinned to the version or ETag, and the checksum is still read as part
-/// of the identity a signed verdict covers; it would be noise on every large object).
+/// Text logs on stderr, at `RUST_LOG`'s level (by default `level`, without the SDK's noise
+/// that `store::QUIET_SDK_LOGS` names).
 fn init_logging(level: &str) {
-    let level = format!("{level},aws_sdk_s3::http_response_checksum=error");
+    let level = format!("{level},{}", s3_yara_scan::store::QUIET_SDK_LOGS);
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         // Colour codes only for a person at a terminal, not in files or the agent's log stream.

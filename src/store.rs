@@ -21,7 +21,7 @@ pub use buckets::{BucketStore, Destination, DestinationKind, ListedBucket, Notif
 pub use budget::{Budget, Buffer, Full, Hold, Holding, Room, Sink};
 #[cfg(test)]
 pub use memory::{Hook, MemoryStore, Versioning};
-pub use s3::S3Store;
+pub use s3::{QUIET_SDK_LOGS, S3Store};
 
 /// The result of [`ObjectStore::get`].
 #[derive(Debug)]

@@ -16,6 +16,12 @@ mod read;
 mod tags;
 mod write;
 
+/// The SDK's log lines the default filter leaves out: its warning, once per multipart object,
+/// that a composite checksum cannot be validated (S3 checked each part at upload; the read is
+/// pinned to the version or ETag, and the checksum is still read as part of the identity a
+/// signed verdict covers). `RUST_LOG` brings it back.
+pub const QUIET_SDK_LOGS: &str = "aws_sdk_s3::http_response_checksum=error";
+
 /// CopyObject copies at most 5 GiB; larger objects need a multipart copy.
 const MAX_SINGLE_COPY: u64 = 5 * 1024 * 1024 * 1024;
 const COPY_PART_SIZE: u64 = 512 * 1024 * 1024;
