@@ -12,12 +12,14 @@ use crate::policy::Policy;
 use crate::signature::SigningKey;
 use crate::verdict::{TagKeys, Verdict};
 
+pub use self::feeds::{Feed, FeedKind, Feeds, is_loopback};
 pub use self::onboarding::{OnboardTag, Onboarding};
 pub use self::passwords::{MAX_PASSWORDS, Password, Passwords};
 pub use self::results::{
     DETAIL_TYPE, GUARDDUTY_DETAIL_TYPE, ResultEvents, ResultSchema, SecurityHub,
 };
 
+mod feeds;
 mod onboarding;
 #[cfg(test)]
 mod ops_tests;
@@ -258,6 +260,9 @@ pub struct Config {
     pub archive: ArchiveLimits,
     /// Users' rule sets, scanned besides the embedded one (`RULES`).
     pub rules: Vec<RuleSource>,
+    /// Rule packages and hash lists downloaded into the first S3 source of `rules`
+    /// (`FEEDS`, `FEEDS_*`).
+    pub feeds: Feeds,
     /// Lists of SHA-256 digests of bytes never flagged (`ALLOW_HASHES`).
     pub allow_hashes: Vec<RuleSource>,
     /// What a file may be and do (`ALLOWED_TYPES`, `TYPE_MISMATCH`, `ACTIVE_CONTENT`).

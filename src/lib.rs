@@ -57,6 +57,7 @@ pub mod config;
 pub mod contract;
 pub mod deadline;
 pub mod event;
+pub mod feeds;
 pub mod filter;
 pub mod findings;
 pub mod forward;

@@ -16,6 +16,7 @@ use crate::signature::SigningKey;
 use crate::verdict::{TagKeys, check_tag_key};
 use strum::{VariantArray, VariantNames};
 
+mod feeds;
 mod onboard;
 mod ops;
 mod passwords;
@@ -55,6 +56,7 @@ pub fn config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigE
         },
         s3_timeout: Duration::from_secs(env.number(&s::S3_TIMEOUT_SECS)),
         rules: rules::sources(&mut env, &s::RULES),
+        feeds: feeds::feeds(&mut env),
         allow_hashes: rules::sources(&mut env, &s::ALLOW_HASHES),
         policy: policy::policy(&mut env),
         rules_yarc_sha256: rules::yarc_pins(&mut env),
