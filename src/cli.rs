@@ -3,6 +3,7 @@
 
 mod agents;
 mod events;
+mod feeds;
 mod local;
 mod onboard;
 mod release;
@@ -20,6 +21,7 @@ pub enum Command {
     Poll(agents::PollArgs),
     Onboard(onboard::OnboardArgs),
     Decode(events::DecodeArgs),
+    Feeds(feeds::FeedsArgs),
     Release(release::ReleaseArgs),
     Rules(local::RulesArgs),
     Contract(local::ContractArgs),
@@ -47,6 +49,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Onboard(args) => onboard::onboard(args),
         Command::Release(args) => release::release(args),
         Command::Decode(args) => events::decode(args),
+        Command::Feeds(args) => feeds::feeds(args),
         Command::Rules(args) => local::rules(args),
         Command::Contract(args) => local::contract(args),
     }

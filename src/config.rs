@@ -208,6 +208,15 @@ impl std::fmt::Display for RuleSource {
     }
 }
 
+impl std::str::FromStr for RuleSource {
+    type Err = String;
+
+    /// `s3://bucket/prefix/` or an absolute path, as in `RULES`.
+    fn from_str(item: &str) -> Result<RuleSource, String> {
+        parse::rule_source(item)
+    }
+}
+
 /// Clean objects of a staging bucket (or prefix) move to a production bucket (and prefix)
 /// that only the scanner writes (`PROMOTE`).
 #[derive(Debug, Clone, PartialEq, Eq)]

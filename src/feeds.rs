@@ -34,6 +34,9 @@ pub const FEEDS_FOLDER: &str = "feeds/";
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FeedError {
+    /// `FEEDS` lists none.
+    #[error("FEEDS lists no feed (set it to KIND=URL items, such as yara=https://…/rules.zip)")]
+    NoFeeds,
     /// No S3 prefix to write to.
     #[error(
         "no S3 prefix to write feeds to: give RULES an s3://bucket/prefix/ source (the first one \
@@ -132,6 +135,21 @@ impl Target {
             feed.kind.extension()
         )
     }
+}
+
+/// Updates every feed of `config` with downloads from the web, into `to` or the first S3
+/// source of `RULES`: what `feeds update` and the scheduled invocation run.
+pub async fn run<S: ObjectStore>(
+    store: &S,
+    config: &Config,
+    to: Option<&RuleSource>,
+) -> Result<Vec<FeedReport>, FeedError> {
+    if config.feeds.feeds.is_empty() {
+        return Err(FeedError::NoFeeds);
+    }
+    let target = Target::choose(to, &config.rules)?;
+    let http = Http::new(&config.feeds)?;
+    Ok(update(store, &http, config, &target).await)
 }
 
 /// Updates every feed of `config` into `target`, one after the other; a feed refused is

@@ -23,6 +23,8 @@ mod passwords;
 mod policy;
 mod rules;
 
+pub(crate) use rules::source as rule_source;
+
 /// `MAX_OBJECT_SIZE` outside Lambda, where no memory size is known.
 pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 1024 * 1024 * 1024;
 /// Smallest `MAX_OBJECT_SIZE` accepted: below this, ordinary documents would be `Unscannable`.

@@ -10,6 +10,7 @@ mod containers;
 mod documents;
 mod events;
 mod faults;
+mod feeds;
 mod findings;
 mod large;
 mod onboard;

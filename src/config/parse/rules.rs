@@ -25,7 +25,8 @@ pub(super) fn sources(env: &mut Env, setting: &Setting) -> Vec<RuleSource> {
     sources
 }
 
-fn source(item: &str) -> Result<RuleSource, String> {
+/// One `s3://bucket/prefix/` or absolute path.
+pub(crate) fn source(item: &str) -> Result<RuleSource, String> {
     if let Some(rest) = item.strip_prefix("s3://") {
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         check_bucket_name(bucket).map_err(String::from)?;
