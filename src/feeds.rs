@@ -17,6 +17,7 @@ use crate::store::{Budget, Fetched, ObjectStore, StoreError};
 
 mod canary;
 mod fetch;
+mod metrics;
 mod package;
 mod report;
 mod rules;
@@ -25,6 +26,7 @@ mod tests;
 
 pub use canary::CANARY_FOLDER;
 pub use fetch::{Http, Source};
+pub use metrics::FEED_METRICS;
 pub use report::{FeedReport, InForce, Outcome};
 
 /// Where feeds are written, under the rules prefix.
@@ -137,6 +139,17 @@ impl Target {
     }
 }
 
+/// The key of the scheduled invocation's payload (EventBridge Scheduler's input):
+/// `{"feedsUpdate": {}}`.
+pub const UPDATE_EVENT_KEY: &str = "feedsUpdate";
+
+/// True when an invocation's payload asks for a feed update.
+pub fn is_update_event(event: &serde_json::Value) -> bool {
+    event
+        .get(UPDATE_EVENT_KEY)
+        .is_some_and(serde_json::Value::is_object)
+}
+
 /// Updates every feed of `config` with downloads from the web, into `to` or the first S3
 /// source of `RULES`: what `feeds update` and the scheduled invocation run.
 pub async fn run<S: ObjectStore>(
@@ -149,7 +162,9 @@ pub async fn run<S: ObjectStore>(
     }
     let target = Target::choose(to, &config.rules)?;
     let http = Http::new(&config.feeds)?;
-    Ok(update(store, &http, config, &target).await)
+    let reports = update(store, &http, config, &target).await;
+    metrics::emit(&reports, &config.metrics);
+    Ok(reports)
 }
 
 /// Updates every feed of `config` into `target`, one after the other; a feed refused is
@@ -173,7 +188,8 @@ pub async fn update<S: ObjectStore, F: Source>(
                 }
             }
         };
-        let report = FeedReport::new(feed, object, outcome);
+        let age = age(store, &target.bucket, &key).await;
+        let report = FeedReport::new(feed, object, outcome, age);
         if report.in_force() {
             tracing::info!(feed = %feed.name, report = %report.line(), "feed in force");
         }
@@ -203,15 +219,26 @@ async fn update_one<S: ObjectStore, F: Source>(
             hash_list(feed, &body, config.feeds.max_malformed_percent)?
         }
     };
-    if before.as_deref() == Some(bytes.as_slice()) {
-        return Ok(Outcome::Unchanged(in_force));
-    }
+    // Written even when unchanged: its LastModified then says when it was last found sound
+    // (the age metric), and the same bytes keep the same ETag, so that the scanners' refresh
+    // neither reloads nor recompiles it.
+    let unchanged = before.as_deref() == Some(bytes.as_slice());
     let object = ObjectRef::new(target.bucket.as_str(), key);
     (store.put(&object, bytes).await).map_err(|source| FeedError::Store {
         what: format!("writing s3://{}/{key}", target.bucket),
         source,
     })?;
-    Ok(Outcome::Updated(in_force))
+    Ok(match unchanged {
+        true => Outcome::Unchanged(in_force),
+        false => Outcome::Updated(in_force),
+    })
+}
+
+/// Seconds since `key` was last written; `None` when it does not exist or says no time.
+async fn age<S: ObjectStore>(store: &S, bucket: &str, key: &str) -> Option<u64> {
+    let info = store.head(&ObjectRef::new(bucket, key)).await.ok()??;
+    let now = chrono::Utc::now().timestamp();
+    Some(now.saturating_sub(info.last_modified?).max(0) as u64)
 }
 
 /// The object of a hash list: its digests of the feed's kind, one a line, after a comment

@@ -1,7 +1,7 @@
 //! The function as a process runs it: the [`pipeline`] built from the settings at start-up
 //! (the Lambda function, `handle`, `poll` and `backlog`), one invocation's dispatch
-//! ([`invoke`]: an SQS batch, an S3 Batch Operations job, an on-demand scan or a CloudTrail
-//! event of a bucket), and the Lambda runtime's loop around them ([`serve`]).
+//! ([`invoke`]: an SQS batch, an S3 Batch Operations job, an on-demand scan, a CloudTrail
+//! event of a bucket or a scheduled feed update), and the Lambda runtime's loop around them ([`serve`]).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::aws::{Aws, IdentityError};
 use crate::batch::{BatchError, demand, operations};
+use crate::feeds::{self, FeedError};
 use crate::forward::Forward;
 use crate::onboard::{self, OnboardError};
 use crate::{Config, ConfigError, Engine, Pipeline, RuleSet, S3Store, ScanError, StartupError};
@@ -56,6 +57,9 @@ pub enum InvokeError {
     /// The batch could not be run.
     #[error(transparent)]
     Batch(#[from] BatchError),
+    /// A scheduled feed update could not run (each feed's own refusal is in its answer).
+    #[error(transparent)]
+    Feeds(#[from] FeedError),
     /// The answer could not be written as JSON.
     #[error(transparent)]
     Answer(#[from] serde_json::Error),
@@ -97,8 +101,9 @@ pub async fn serve() -> Result<(), ServeError> {
 }
 
 /// One invocation: an SQS batch (answered with the messages to retry), an S3 Batch
-/// Operations job (answered per task), an on-demand scan (answered with its report), or a
-/// CloudTrail event of a bucket (onboarding by tag).
+/// Operations job (answered per task), an on-demand scan (answered with its report), a
+/// CloudTrail event of a bucket (onboarding by tag), or the scheduled `{"feedsUpdate": {}}`
+/// (answered with each feed's report).
 pub async fn invoke(
     pipeline: &Pipeline<S3Store>,
     event: Value,
@@ -106,6 +111,10 @@ pub async fn invoke(
 ) -> Result<Value, InvokeError> {
     if onboard::event::is_cloudtrail(&event) {
         return Ok(onboard::handle_event(pipeline.store(), pipeline.config(), event).await?);
+    }
+    if feeds::is_update_event(&event) {
+        let reports = feeds::run(pipeline.store(), pipeline.config(), None).await?;
+        return Ok(serde_json::to_value(reports)?);
     }
     if demand::is_scan_object(&event) {
         let request: demand::ScanObject =

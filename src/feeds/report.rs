@@ -20,6 +20,9 @@ pub struct FeedReport {
     /// What became of it.
     #[serde(flatten)]
     pub outcome: Outcome,
+    /// Seconds since its object in force was last written, after this update; `None` when
+    /// there is none (or its time cannot be read).
+    pub age_secs: Option<u64>,
 }
 
 /// What became of a feed.
@@ -49,13 +52,19 @@ pub struct InForce {
 }
 
 impl FeedReport {
-    pub(super) fn new(feed: &Feed, object: String, outcome: Outcome) -> FeedReport {
+    pub(super) fn new(
+        feed: &Feed,
+        object: String,
+        outcome: Outcome,
+        age_secs: Option<u64>,
+    ) -> FeedReport {
         FeedReport {
             name: feed.name.clone(),
             kind: feed.kind,
             url: feed.url.to_string(),
             object,
             outcome,
+            age_secs,
         }
     }
 

@@ -145,6 +145,7 @@ async fn a_package_and_a_hash_list_are_put_in_force_where_rules_loads_them() {
     );
     assert_eq!(in_force(&reports[0]).count, 3);
     assert_eq!(in_force(&reports[1]).count, 1);
+    assert!(reports[0].age_secs.is_some(), "{reports:?}");
     assert_eq!(
         reports[0].object,
         format!("s3://rules/team/feeds/{}.yar", yara.name)

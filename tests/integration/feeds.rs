@@ -344,3 +344,40 @@ async fn a_rule_firing_on_a_canary_is_made_private_and_the_rest_is_in_force() {
         ("Infected", "Feed_Other")
     );
 }
+
+/// The scheduled invocation's payload (`{"feedsUpdate": {}}`, EventBridge Scheduler's input)
+/// runs the same update in the function: `handle` answers with each feed's report.
+#[tokio::test]
+async fn the_scheduled_event_runs_the_update() {
+    let emu = emulator().await;
+    let bucket = unique("schedrules");
+    emu.s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    // The function starts only with rules under RULES (an empty prefix stops it): the team's own.
+    emu.put(&bucket, "team/own.yar", OTHER_RULE).await;
+    let rules = format!("s3://{bucket}/team/");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let package = [("a.yar".to_owned(), MARKER_RULE.as_bytes().to_vec())];
+    std::fs::write(dir.path().join("small.zip"), zip(&package)).unwrap();
+    let event = dir.path().join("scheduled.json");
+    std::fs::write(&event, r#"{"feedsUpdate": {}}"#).unwrap();
+    let feeds = format!("yara={}", server.url("small.zip"));
+    let env = [
+        ("ACTION", "tag"),
+        ("RULES", rules.as_str()),
+        ("FEEDS", feeds.as_str()),
+    ];
+
+    let out = run(&["handle", event.to_str().unwrap()], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer[0]["status"], "updated", "{answer}");
+    assert_eq!(answer[0]["count"], 1, "{answer}");
+    assert_eq!(answer[0]["age_secs"], 0, "{answer}");
+    assert_eq!(feed_keys(&emu, &bucket).await.len(), 1);
+    assert!(
+        text(&out.stderr).contains(r#""FeedAge":0"#),
+        "EMF: {}",
+        text(&out.stderr)
+    );
+}

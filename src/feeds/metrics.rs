@@ -1,0 +1,133 @@
+//! The metrics of an update, as CloudWatch Embedded Metric Format lines (namespace
+//! `S3YaraScan`, as the batches' own): per feed, under the `FunctionName` and `Feed`
+//! dimensions (feeds are few, and named by `FEEDS`), `FeedAge`: seconds since its object in
+//! force was last written (every validated update writes it, unchanged or not), what the
+//! staleness alarm watches; `FeedRefused`: 1 when this update refused it; `FeedEntries`: its
+//! rules or digests when in force.
+
+use serde_json::{Value, json};
+
+use super::{FeedReport, Outcome};
+use crate::config::Metrics;
+use crate::metrics::NAMESPACE;
+
+/// The metrics of one feed, with their units.
+pub const FEED_METRICS: [(&str, &str); 3] = [
+    ("FeedAge", "Seconds"),
+    ("FeedRefused", "Count"),
+    ("FeedEntries", "Count"),
+];
+
+/// One EMF document per feed.
+pub fn emf(reports: &[FeedReport], function: &str, timestamp_ms: u64) -> Vec<Value> {
+    reports
+        .iter()
+        .map(|report| {
+            let (refused, entries) = match &report.outcome {
+                Outcome::Updated(f) | Outcome::Unchanged(f) => (0, Some(f.count)),
+                Outcome::Refused { .. } => (1, None),
+            };
+            let values = [json!(report.age_secs), json!(refused), json!(entries)];
+            let mut doc = serde_json::Map::new();
+            doc.insert("FunctionName".into(), json!(function));
+            doc.insert("Feed".into(), json!(report.name));
+            let mut definitions = Vec::new();
+            for ((name, unit), value) in FEED_METRICS.iter().zip(values) {
+                // A feed never put in force has no age, a refused one no count: left out.
+                if !value.is_null() {
+                    definitions.push(json!({"Name": name, "Unit": unit}));
+                    doc.insert((*name).into(), value);
+                }
+            }
+            doc.insert(
+                "_aws".into(),
+                json!({
+                    "Timestamp": timestamp_ms,
+                    "CloudWatchMetrics": [{
+                        "Namespace": NAMESPACE,
+                        "Dimensions": [["FunctionName", "Feed"]],
+                        "Metrics": definitions,
+                    }],
+                }),
+            );
+            Value::Object(doc)
+        })
+        .collect()
+}
+
+/// Writes the update's documents, one line each: on stdout in Lambda, else on stderr (stdout
+/// is the command's report).
+pub fn emit(reports: &[FeedReport], metrics: &Metrics) {
+    let Metrics::Emf { function, stdout } = metrics else {
+        return;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let lines: String = (emf(reports, function, now).iter())
+        .map(|doc| format!("{doc}\n"))
+        .collect();
+    // A log line that cannot be written is not worth failing an update over.
+    let _ = if *stdout {
+        std::io::Write::write_all(&mut std::io::stdout().lock(), lines.as_bytes())
+    } else {
+        std::io::Write::write_all(&mut std::io::stderr().lock(), lines.as_bytes())
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feeds::InForce;
+
+    fn report(name: &str, outcome: Outcome, age_secs: Option<u64>) -> FeedReport {
+        FeedReport {
+            name: name.into(),
+            kind: crate::config::FeedKind::Yara,
+            url: "https://example.com/core.zip".into(),
+            object: "s3://b/feeds/core.yar".into(),
+            outcome,
+            age_secs,
+        }
+    }
+
+    #[test]
+    fn each_feed_has_its_age_and_whether_it_was_refused() {
+        let in_force = InForce {
+            count: 5300,
+            dropped: vec![],
+            malformed: 0,
+        };
+        let reports = [
+            report("core", Outcome::Updated(in_force), Some(0)),
+            report(
+                "recent",
+                Outcome::Refused {
+                    reason: "HTTP 503".into(),
+                },
+                Some(86_400),
+            ),
+            report(
+                "new",
+                Outcome::Refused {
+                    reason: "HTTP 404".into(),
+                },
+                None,
+            ),
+        ];
+        let docs = emf(&reports, "scanner", 1);
+        assert_eq!(docs[0]["FeedAge"], 0);
+        assert_eq!(docs[0]["FeedEntries"], 5300);
+        assert_eq!(docs[0]["FeedRefused"], 0);
+        assert_eq!(docs[1]["FeedAge"], 86_400);
+        assert_eq!(docs[1]["FeedRefused"], 1);
+        assert!(docs[1].get("FeedEntries").is_none());
+        assert!(docs[2].get("FeedAge").is_none());
+        let defs = &docs[2]["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(defs["Dimensions"], json!([["FunctionName", "Feed"]]));
+        assert_eq!(
+            defs["Metrics"],
+            json!([{"Name": "FeedRefused", "Unit": "Count"}])
+        );
+    }
+}
