@@ -46,6 +46,8 @@ pub enum Resource {
     RulesObjects,
     /// The objects of the compiled cache, under the rules prefix's `.s3-yara-scan-cache/`.
     RulesCacheObjects,
+    /// The feeds' objects, under the rules prefix's `feeds/`.
+    FeedObjects,
     /// The bucket of the users' rules.
     RulesBucket,
     /// The objects under the allow lists' prefix (`ALLOW_HASHES`).
@@ -92,6 +94,8 @@ pub enum When {
     SseKms,
     /// When `RULES` names an S3 prefix.
     RulesInS3,
+    /// When `FEEDS` lists feeds and `RULES` names an S3 prefix to write them to.
+    Feeds,
     /// When `ALLOW_HASHES` names an S3 prefix.
     AllowHashesInS3,
     /// When result events are published (`RESULT_EVENT_BUS` or `RESULT_TOPIC_ARN`).
@@ -221,6 +225,12 @@ pub const GRANTS: &[Grant] = &[
               function's reach",
     },
     Grant {
+        resource: Resource::FeedObjects,
+        when: When::Feeds,
+        actions: &["s3:PutObject"],
+        why: "write the validated feeds (the scheduled `feedsUpdate`), under feeds/ only",
+    },
+    Grant {
         resource: Resource::RulesBucket,
         when: When::RulesInS3,
         actions: &["s3:ListBucket"],
@@ -310,6 +320,7 @@ impl Resource {
             Resource::KmsKeys => "kms-keys",
             Resource::RulesObjects => "rules-objects",
             Resource::RulesCacheObjects => "rules-cache-objects",
+            Resource::FeedObjects => "feed-objects",
             Resource::RulesBucket => "rules-bucket",
             Resource::AllowObjects => "allow-objects",
             Resource::AllowBucket => "allow-bucket",
@@ -337,6 +348,7 @@ impl When {
             When::ArchivePasswordsSecret => "archive-passwords-secret",
             When::SseKms => "sse-kms",
             When::RulesInS3 => "rules-in-s3",
+            When::Feeds => "feeds",
             When::AllowHashesInS3 => "allow-hashes-in-s3",
             When::ResultEvents => "result-events",
             When::SecurityHub => "security-hub",
@@ -359,6 +371,7 @@ impl When {
             When::ArchivePasswordsSecret => "ARCHIVE_PASSWORDS_SECRET_ARN is set",
             When::SseKms => "objects or the secret are encrypted with customer managed KMS keys",
             When::RulesInS3 => "RULES names an s3:// location",
+            When::Feeds => "FEEDS lists feeds and RULES names an s3:// location",
             When::AllowHashesInS3 => "ALLOW_HASHES names an s3:// location",
             When::ResultEvents => "RESULT_EVENT_BUS or RESULT_TOPIC_ARN is set",
             When::SecurityHub => "SECURITY_HUB is on",

@@ -223,19 +223,22 @@ settings! {
         Parameter("RulesRefreshSecs"),
         "How often the RULES are checked for changes (one listing each); 0: never.";
     FEEDS = "FEEDS", "", Text("KIND=URL items, comma-separated, each KIND one of yara, sha256, \
-        md5, sha1 and each URL https (plain http only to loopback)"), Local,
+        md5, sha1 and each URL https (plain http only to loopback)"), Parameter("Feeds"),
         "Rule packages (zip or tar.gz of .yar/.yara, or one .yar) and hash lists that \
         `s3-yara-scan feeds update` downloads, checks and writes under the first S3 source of \
         RULES (or --to), in feeds/.";
-    FEEDS_MAX_SHRINK = "FEEDS_MAX_SHRINK", "50", Range(0, 100), Local,
+    FEEDS_MAX_SHRINK = "FEEDS_MAX_SHRINK", "50", Range(0, 100), Parameter("FeedsMaxShrink"),
         "A rule package with fewer rules than (100 - this) % of the one in force is refused; \
         the one in force stays.";
-    FEEDS_MAX_MALFORMED = "FEEDS_MAX_MALFORMED", "1", Range(0, 100), Local,
+    FEEDS_MAX_MALFORMED = "FEEDS_MAX_MALFORMED", "1", Range(0, 100),
+        Parameter("FeedsMaxMalformed"),
         "A hash list with more lines that are no digest of its kind than this % of its lines \
         is refused; below it, those lines are left out.";
-    FEEDS_MAX_SIZE = "FEEDS_MAX_SIZE", "256MiB", Text("a size such as 256MiB"), Local,
+    FEEDS_MAX_SIZE = "FEEDS_MAX_SIZE", "256MiB", Text("a size such as 256MiB"),
+        Parameter("FeedsMaxSize"),
         "Largest feed download, and largest rule package once unpacked.";
-    FEEDS_TIMEOUT_SECS = "FEEDS_TIMEOUT_SECS", "120", Range(1, 900), Local,
+    FEEDS_TIMEOUT_SECS = "FEEDS_TIMEOUT_SECS", "120", Range(1, 900),
+        Parameter("FeedsTimeoutSecs"),
         "Each feed download attempt gives up after this (three attempts, with backoff).";
     S3_TIMEOUT_SECS = "S3_TIMEOUT_SECS", "30", Range(1, 900), Parameter("S3TimeoutSecs"),
         "Each attempt of an S3 call, and each wait for response bytes, gives up after this.";

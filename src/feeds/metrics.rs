@@ -1,6 +1,6 @@
 //! The metrics of an update, as CloudWatch Embedded Metric Format lines (namespace
 //! `S3YaraScan`, as the batches' own): per feed, under the `FunctionName` and `Feed`
-//! dimensions (feeds are few, and named by `FEEDS`), `FeedAge`: seconds since its object in
+//! dimensions (feeds are few, and named by `FEEDS`) and under `FunctionName` alone, `FeedAge`: seconds since its object in
 //! force was last written (every validated update writes it, unchanged or not), what the
 //! staleness alarm watches; `FeedRefused`: 1 when this update refused it; `FeedEntries`: its
 //! rules or digests when in force.
@@ -45,7 +45,9 @@ pub fn emf(reports: &[FeedReport], function: &str, timestamp_ms: u64) -> Vec<Val
                     "Timestamp": timestamp_ms,
                     "CloudWatchMetrics": [{
                         "Namespace": NAMESPACE,
-                        "Dimensions": [["FunctionName", "Feed"]],
+                        // Per feed, and over all feeds (what the template's alarms watch:
+                        // a feed's name is a hash of its URL, unknown to the template).
+                        "Dimensions": [["FunctionName", "Feed"], ["FunctionName"]],
                         "Metrics": definitions,
                     }],
                 }),
@@ -124,7 +126,10 @@ mod tests {
         assert!(docs[1].get("FeedEntries").is_none());
         assert!(docs[2].get("FeedAge").is_none());
         let defs = &docs[2]["_aws"]["CloudWatchMetrics"][0];
-        assert_eq!(defs["Dimensions"], json!([["FunctionName", "Feed"]]));
+        assert_eq!(
+            defs["Dimensions"],
+            json!([["FunctionName", "Feed"], ["FunctionName"]])
+        );
         assert_eq!(
             defs["Metrics"],
             json!([{"Name": "FeedRefused", "Unit": "Count"}])

@@ -35,6 +35,7 @@ STATEMENTS = {
                              "HasArchivePasswordsSecret"),
     "ReadRules": ("rules-objects", "rules-in-s3", "HasRules"),
     "WriteRulesCache": ("rules-cache-objects", "rules-in-s3", "HasRules"),
+    "WriteFeeds": ("feed-objects", "feeds", "FeedsOn"),
     "ListRules": ("rules-bucket", "rules-in-s3", "HasRules"),
     "ReadAllowLists": ("allow-objects", "allow-hashes-in-s3", "HasAllowHashes"),
     "ListAllowLists": ("allow-bucket", "allow-hashes-in-s3", "HasAllowHashes"),
