@@ -167,6 +167,23 @@ pub async fn run<S: ObjectStore>(
     Ok(reports)
 }
 
+/// The first feed update of a deployment whose rules prefix is still empty (the function would
+/// not start on it): run before the rules load, when `FEEDS` lists feeds. True when a feed is
+/// now in force there.
+pub async fn bootstrap<S: ObjectStore>(pipeline: &crate::pipeline::Pipeline<S>) -> bool {
+    if pipeline.config().feeds.feeds.is_empty() {
+        return false;
+    }
+    tracing::warn!("the RULES prefix holds no rule file yet: updating the FEEDS into it first");
+    match run(pipeline.store(), pipeline.config(), None).await {
+        Ok(reports) => reports.iter().any(FeedReport::in_force),
+        Err(e) => {
+            tracing::error!(error = %e, "the first feed update failed");
+            false
+        }
+    }
+}
+
 /// Updates every feed of `config` into `target`, one after the other; a feed refused is
 /// logged at error and the others go on.
 pub async fn update<S: ObjectStore, F: Source>(

@@ -15,6 +15,7 @@ use crate::batch::{BatchError, demand, operations};
 use crate::feeds::{self, FeedError};
 use crate::forward::Forward;
 use crate::onboard::{self, OnboardError};
+use crate::rules::RulesError;
 use crate::{Config, ConfigError, Engine, Pipeline, RuleSet, S3Store, ScanError, StartupError};
 
 /// Why the function could not start.
@@ -156,7 +157,13 @@ pub async fn pipeline(aws: &Aws, mut config: Config) -> Result<Pipeline<S3Store>
         .with_signing_key(signing_key)
         .with_publisher(publisher)
         .with_forwarder(forwarder);
-    pipeline.load_rules().await?;
+    match pipeline.load_rules().await {
+        // A first deployment's RULES prefix is empty until its feeds are written: write them.
+        Err(StartupError::Rules(RulesError::Empty { .. })) if feeds::bootstrap(&pipeline).await => {
+            pipeline.load_rules().await?
+        }
+        loaded => loaded?,
+    }
     pipeline.preflight().await?;
     Ok(pipeline)
 }

@@ -381,3 +381,51 @@ async fn the_scheduled_event_runs_the_update() {
         text(&out.stderr)
     );
 }
+
+/// A first deployment: RULES names an empty prefix (which alone stops the function at
+/// start-up) and FEEDS lists feeds: the cold start writes the feeds first, then starts.
+#[tokio::test]
+async fn a_cold_start_on_an_empty_rules_prefix_writes_the_feeds_first() {
+    let emu = emulator().await;
+    let bucket = unique("firstrules");
+    emu.s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let rules = format!("s3://{bucket}/team/");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let package = [("a.yar".to_owned(), MARKER_RULE.as_bytes().to_vec())];
+    std::fs::write(dir.path().join("small.zip"), zip(&package)).unwrap();
+    let event = dir.path().join("scheduled.json");
+    std::fs::write(&event, r#"{"feedsUpdate": {}}"#).unwrap();
+    let feeds = format!("yara={}", server.url("small.zip"));
+    let env = [
+        ("ACTION", "tag"),
+        ("RULES", rules.as_str()),
+        ("FEEDS", feeds.as_str()),
+    ];
+
+    let out = run(&["handle", event.to_str().unwrap()], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("holds no rule file yet"),
+        "{}",
+        text(&out.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        answer[0]["status"], "unchanged",
+        "written at start-up: {answer}"
+    );
+
+    // Without FEEDS, an empty prefix still stops it.
+    let other = format!("s3://{bucket}/other/");
+    let without = run(
+        &["handle", event.to_str().unwrap()],
+        &[("ACTION", "tag"), ("RULES", other.as_str())],
+    );
+    assert!(!without.status.success());
+    assert!(
+        text(&without.stderr).contains("holds no .yar"),
+        "{}",
+        text(&without.stderr)
+    );
+}
