@@ -69,6 +69,7 @@ fn validate(
     context: &Context,
 ) -> Result<(Vec<u8>, InForce), FeedError> {
     let text = join(files);
+    refuse_includes(&text)?;
     let rules =
         compile(&[(feed.name.clone(), text.clone().into_bytes())]).map_err(FeedError::Compile)?;
     let count = rules.iter().len();
@@ -106,6 +107,25 @@ fn validate(
         malformed: 0,
     };
     Ok((object.into_bytes(), in_force))
+}
+
+/// Refuses `include` directives: the compiler would read the named file from the updater's
+/// own disk (its environment under /proc, its credentials) and quote it in its errors.
+fn refuse_includes(text: &str) -> Result<(), FeedError> {
+    let ast = yara_x_parser::ast::AST::from(text);
+    let included: Vec<&str> = (ast.items.iter())
+        .filter_map(|item| match item {
+            yara_x_parser::ast::Item::Include(include) => Some(include.file_name),
+            _ => None,
+        })
+        .collect();
+    if included.is_empty() {
+        return Ok(());
+    }
+    Err(FeedError::Package(format!(
+        "include directives are refused in feeds (a feed may not read the updater's files): {}",
+        included.join(", ")
+    )))
 }
 
 /// The package's sources as one text, each after a comment naming its member.

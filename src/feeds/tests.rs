@@ -195,7 +195,7 @@ async fn bad_packages_are_refused_and_the_last_good_one_stays() {
 
     let mut broken = zip(&[("a.yar", rules(10).as_bytes())]);
     broken.truncate(broken.len() / 2);
-    let cases: [(&[u8], &str); 5] = [
+    let cases: [(&[u8], &str); 6] = [
         (&broken, "not a readable zip"),
         (
             &zip(&[("a.yar", b"rule { condition: true }")]),
@@ -209,6 +209,13 @@ async fn bad_packages_are_refused_and_the_last_good_one_stays() {
         (
             &zip(&[("a.yar", b"rule X { condition: undefined_ident }")]),
             "does not compile",
+        ),
+        (
+            &zip(&[(
+                "a.yar",
+                b"include \"/proc/self/environ\"\nrule Y { condition: true }",
+            )]),
+            "include directives are refused",
         ),
     ];
     for (body, why) in cases {
