@@ -104,12 +104,8 @@ fn with_marker(mut files: Vec<(String, Vec<u8>)>) -> Vec<(String, Vec<u8>)> {
 fn feeds_update(feeds: &str, rules: &str) -> Output {
     run(
         &["feeds", "update"],
-        &[
-            ("ACTION", "tag"),
-            ("RUST_LOG", "info"),
-            ("FEEDS", feeds),
-            ("RULES", rules),
-        ],
+        // No ACTION: an update touches no scanned object, so its default needs no bucket here.
+        &[("RUST_LOG", "info"), ("FEEDS", feeds), ("RULES", rules)],
     )
 }
 
