@@ -116,17 +116,6 @@ impl Engine {
         self.rules.store(Arc::new(sets));
     }
 
-    /// Scans `data` on the blocking thread pool, which keeps the async runtime free to move
-    /// other objects' bytes meanwhile. `data` is dropped on that thread when the scan ends.
-    pub async fn scan(
-        &self,
-        data: impl AsRef<[u8]> + Send + 'static,
-    ) -> Result<Vec<Match>, ScanError> {
-        let engine = self.clone();
-        self.on_a_slot(move || engine.scan_bytes(data.as_ref()))
-            .await?
-    }
-
     /// Scans `data` with each set of `rules` on the calling thread, within `timeout` in all,
     /// with the [`EXTERNALS`] set to `externals` (in their order).
     pub fn scan_with(
