@@ -71,15 +71,60 @@ def decoded(records, exe=None):
     return out
 
 
+_answers = {}  # (exe, lookup, input line) -> the binary's answer
+_answers_lock = threading.Lock()
+
+
+def lookup(flag, lines, exe=None):
+    """{line: answer}: what `s3-yara-scan contract FLAG` answers to each JSON line, asked in one
+    process for all the lines not asked before (answers are kept for the run)."""
+    exe = exe or binary()
+    lines = list(dict.fromkeys(lines))
+    with _answers_lock:
+        new = [line for line in lines if (exe, flag, line) not in _answers]
+        if new:
+            out = subprocess.run([exe, "contract", flag], input="".join(f"{line}\n" for line in new),
+                                 capture_output=True, text=True, check=True).stdout.splitlines()
+            if len(out) != len(new):
+                raise RuntimeError(f"`contract {flag}` answered {len(out)} of {len(new)} lines")
+            _answers.update(((exe, flag, line), json.loads(a)) for line, a in zip(new, out))
+        return {line: _answers[(exe, flag, line)] for line in lines}
+
+
 def quarantine_keys(pairs, exe=None):
     """{(bucket, key): the key of its quarantine copy}, as the binary computes it."""
-    pairs = sorted(set(pairs))
-    if not pairs:
-        return {}
-    proc = subprocess.run([exe or binary(), "contract", "--quarantine-keys"],
-                          input="".join(json.dumps(list(p)) + "\n" for p in pairs),
-                          capture_output=True, text=True, check=True)
-    return dict(zip(pairs, (json.loads(line) for line in proc.stdout.splitlines())))
+    lines = {json.dumps(list(p)): p for p in set(pairs)}
+    return {lines[line]: k for line, k in lookup("--quarantine-keys", lines, exe).items()}
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What the scanner tells an object's bytes by: its bucket, key and either a version id
+    (not `null`) or, for an unversioned key, an ETag (`contract --identities`)."""
+    bucket: str
+    key: str
+    version_id: str  # None when the ETag pins the bytes
+    etag: str        # None when the version does
+
+
+def identities(rows, exe=None):
+    """{(bucket, key, versionId, eTag): Identity}, as the binary tells events apart."""
+    lines = {json.dumps({"bucket": b, "key": k, "versionId": v, "eTag": e}): (b, k, v, e)
+             for b, k, v, e in set(rows)}
+    return {lines[line]: Identity(a["bucket"], a["key"], a["versionId"], a["eTag"])
+            for line, a in lookup("--identities", lines, exe).items()}
+
+
+def identity(bucket, key, version_id, etag, exe=None):
+    row = (bucket, key, version_id, etag)
+    return identities([row], exe)[row]
+
+
+def source_tags(values, exe=None):
+    """{value of a copy's source tag: (versionId, eTag) it names, or None when it names none}."""
+    lines = {json.dumps(v): v for v in set(values)}
+    return {lines[line]: None if "error" in a else (a["versionId"], a["eTag"])
+            for line, a in lookup("--source-tags", lines, exe).items()}
 
 
 def binary(release_first=False):
@@ -193,14 +238,17 @@ class Upload:
     uploaded_at: float = 0.0  # time.time() just before the upload
 
     @property
+    def row(self):
+        return (self.bucket, self.key, self.version_id, self.etag)
+
+    @property
     def ident(self):
-        return identity(self.bucket, self.key, self.version_id, self.etag)
+        return identity(*self.row)
 
-
-def identity(bucket, key, version_id, etag):
-    if version_id and version_id != "null":
-        return (bucket, key, version_id)
-    return (bucket, key, (etag or "").strip('"'))
+    @property
+    def unversioned_row(self):
+        """As an event that names no version (moto's) names it."""
+        return (self.bucket, self.key, None, self.etag)
 
 
 def upload(s3, bucket, key, body, infected, kind="", **kw):
@@ -260,8 +308,8 @@ def verdict_problems(u, tags, ruleset):
 
 
 def idents_of_records(records):
-    return {identity(b, k, v, e) for objects in decoded(list(records)).values()
-            for b, k, v, e in objects}
+    return set(identities(o for objects in decoded(list(records)).values()
+                          for o in objects).values())
 
 
 # --- the checker ------------------------------------------------------------------------------
@@ -318,25 +366,27 @@ def _versions(s3, bucket, prefix=None):
     return found
 
 
-def made_from(tags, u):
-    """True when a copy's source tag names exactly `u`'s version and ETag."""
-    src = tags.get(tag_key("source"), "").split(" ")
-    return len(src) == 2 and src[0] == (u.version_id or "null") and src[1].strip('"_') == u.etag
+def made_from(named, u):
+    """True when a copy whose source tag names `named` (`source_tags`) was made from `u`: the
+    same version (or, unversioned, none) and the same ETag."""
+    return named is not None and named == (u.ident.version_id, u.etag)
 
 
 def production_copies(s3, production, uploads):
     """{upload ident: [(vid, size, tags)]}: the copies in production bucket `production` (all
     of it: PROMOTE maps each staging key to some production key) made from each upload."""
+    copies = [(vid, size, _tags(s3, production, key, vid) or {})
+              for key, versions in _versions(s3, production).items()
+              for vid, _, size in versions]
+    source_key = tag_key("source")
+    named = source_tags(t[source_key] for _, _, t in copies if source_key in t)
     by_source = {}
     for u in uploads:
-        by_source.setdefault((u.version_id or "null", u.etag), []).append(u)
+        by_source.setdefault((u.ident.version_id, u.etag), []).append(u)
     found = {}
-    for key, versions in _versions(s3, production).items():
-        for vid, _, size in versions:
-            tags = _tags(s3, production, key, vid) or {}
-            src = tags.get(tag_key("source"), "").split(" ")
-            for u in by_source.get((src[0], src[-1].strip('"_')), []) if len(src) == 2 else []:
-                found.setdefault(u.ident, []).append((vid, size, tags))
+    for vid, size, tags in copies:
+        for u in by_source.get(named.get(tags.get(source_key)), []):
+            found.setdefault(u.ident, []).append((vid, size, tags))
     return found
 
 
@@ -370,11 +420,13 @@ def check(s3, uploads, quarantine_bucket, dlq=(), pending=(), workers=8, ruleset
         return set(xs)
     dlq, pending = as_idents(dlq), as_idents(pending)
     buckets = sorted({u.bucket for u in uploads})
-    present = {}
-    for b in buckets:
-        for key, versions in _versions(s3, b).items():
-            for vid, etag, size in versions:
-                present[identity(b, key, vid, etag)] = (vid, size)
+    listed = [(b, key, vid, etag, size) for b in buckets
+              for key, versions in _versions(s3, b).items() for vid, etag, size in versions]
+    # One lookup for every identity the check compares (the uploads', as events with and
+    # without a version name them, and the versions in place); `u.ident` then finds it.
+    idents = identities([r[:4] for r in listed] + [u.row for u in uploads]
+                        + [u.unversioned_row for u in uploads])
+    present = {idents[r[:4]]: (r[2], r[4]) for r in listed}
     qversions = _versions(s3, quarantine_bucket)
     by_source = {}   # (bucket, key-in-quarantine) -> [(vid, size, tags)]
     lock = threading.Lock()
@@ -403,16 +455,18 @@ def check(s3, uploads, quarantine_bucket, dlq=(), pending=(), workers=8, ruleset
     violations = []
     result_key, source_key = tag_key("result"), tag_key("source")
     qkeys = quarantine_keys((u.bucket, u.key) for u in uploads)
+    named = source_tags(tags[source_key] for copies in by_source.values()
+                        for _, _, tags in copies if source_key in tags)
     for st in states:
         u = st.upload
         qkey = qkeys[(u.bucket, u.key)]
         for vid, size, tags in by_source.get(qkey, []):
-            if made_from(tags, u):
+            if made_from(named.get(tags.get(source_key)), u):
                 st.copies.append((vid, size, tags))
                 explained.add((qkey, vid))
         st.promoted = promoted.get(u.ident, [])
         # Events name the version when S3 sends one (moto 5 leaves versionId out): match both.
-        alt = identity(u.bucket, u.key, None, u.etag)
+        alt = idents[u.unversioned_row]
         st.in_dlq = u.ident in dlq or alt in dlq
         st.pending = u.ident in pending or alt in pending
         name = f"{u.bucket}/{u.key}" + (f"@{u.version_id}" if u.version_id else f" (etag {u.etag})")
