@@ -2,6 +2,7 @@
 //! the doc comment of its arguments' struct) and running them; [`run`] dispatches.
 
 mod agents;
+mod contract;
 mod events;
 mod local;
 mod onboard;
@@ -22,7 +23,7 @@ pub enum Command {
     Decode(events::DecodeArgs),
     Release(release::ReleaseArgs),
     Rules(local::RulesArgs),
-    Contract(local::ContractArgs),
+    Contract(contract::ContractArgs),
 }
 
 impl Command {
@@ -48,7 +49,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Release(args) => release::release(args),
         Command::Decode(args) => events::decode(args),
         Command::Rules(args) => local::rules(args),
-        Command::Contract(args) => local::contract(args),
+        Command::Contract(args) => contract::contract(args),
     }
 }
 
