@@ -153,7 +153,7 @@ impl Sameness {
 struct Identity {
     bucket: String,
     key: String,
-    pin: Option<String>,
+    pin: Option<crate::object::Pin>,
 }
 
 impl Identity {
@@ -162,11 +162,7 @@ impl Identity {
         Identity {
             bucket: o.bucket.clone(),
             key: o.key.clone(),
-            pin: if o.is_pinned() {
-                o.version_id.clone()
-            } else {
-                event.etag.as_ref().map(|e| format!("etag {e}"))
-            },
+            pin: o.pin(event.etag.as_deref()),
         }
     }
 }

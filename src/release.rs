@@ -107,13 +107,11 @@ fn denied_hint(source: &StoreError) -> &'static str {
     }
 }
 
-/// The version the copy's source tag (`<version> <etag>`, see `action::source_tag`) names:
-/// the version quarantined, `null` in an unversioned bucket.
+/// The version the copy's source tag names (see [`action::SourceTag`]): the version
+/// quarantined, `None` in an unversioned bucket (whose finding is filed under `null`).
 fn quarantined_version(tags: &Tags, keys: &crate::verdict::TagKeys) -> Option<String> {
     let (_, source) = tags.iter().find(|(k, _)| *k == keys.source)?;
-    source
-        .split_once(' ')
-        .map(|(version, _)| version.to_owned())
+    action::SourceTag::parse(source).ok()?.version_id
 }
 
 fn store_step(step: &'static str) -> impl FnOnce(StoreError) -> ReleaseError {
