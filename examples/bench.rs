@@ -747,7 +747,7 @@ async fn pipeline_throughput(smoke: bool) -> anyhow::Result<serde_json::Value> {
             .collect();
         let started = Instant::now();
         let outcomes: Vec<_> = futures::stream::iter(&events)
-            .map(|e| pipeline.settle(e))
+            .map(|e| s3_yara_scan::journey::settle(&pipeline, e))
             .buffer_unordered(concurrency)
             .collect()
             .await;

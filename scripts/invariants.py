@@ -17,10 +17,12 @@ The invariants, checked on the emulator's real state after a run (`check`):
   letter case, either the scanner's verdict for exactly those bytes or nothing. A verdict is the
   scanner's when it comes with the ruleset the binary reports (`s3-yara-scan rules`) and a scan
   date after the upload; a value an uploader set (forged, or in another letter case) must be gone.
+
+Which identity pins an object's bytes, what a copy's source tag names and where its quarantine
+copy goes are the binary's own answers (answers.py), never rules kept here.
 """
 
 import datetime
-import functools
 import json
 import os
 import subprocess
@@ -31,67 +33,15 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from emulator import EICAR, ROOT, emulator_env
+# What the binary answers (answers.py); `binary`, `contract` and `decoded` for the tests too.
+from answers import (binary, contract, decoded, identities, identity,  # noqa: F401
+                     quarantine_keys, ruleset_id, scanner_keys, source_tags, tag_key)
+from emulator import EICAR, emulator_env
 
 # Contents that the embedded rules detect, split so that this file is not itself detected.
 WEBSHELL = b"<?php " + b"eval($_PO" + b"ST['cmd']); ?>"
 # What the hostile uploads of the tests and the soak forge: a date no scan of theirs can have.
 FORGED_DATE = "2001-01-01T00:00:00Z"
-
-
-@functools.lru_cache(maxsize=None)
-def contract(exe=None):
-    """What the binary promises (`s3-yara-scan contract --json`): tag keys, verdicts, settings."""
-    out = subprocess.run([exe or binary(), "contract", "--json"], capture_output=True, text=True,
-                         check=True).stdout
-    return json.loads(out)
-
-
-def tag_key(name):
-    """The default tag key of the verdict's `name` part (result, date, rules, source...)."""
-    return contract()["tag_keys"][f"TAG_KEY_{name.upper()}"]
-
-
-def scanner_keys():
-    return tuple(contract()["tag_keys"].values())
-
-
-def decoded(records, exe=None):
-    """{messageId: [(bucket, key, versionId, eTag)]}: the objects each SQS record names, as the
-    binary decodes them (`s3-yara-scan decode`); [] for records that name none."""
-    if not records:
-        return {}
-    proc = subprocess.run([exe or binary(), "decode", "-"], input=json.dumps({"Records": records}),
-                          capture_output=True, text=True, check=True)
-    out = {}
-    for line in proc.stdout.splitlines():
-        d = json.loads(line)
-        out[d["messageId"]] = [(o["bucket"], o["key"], o["versionId"], o["eTag"])
-                               for o in d.get("objects", [])]
-    return out
-
-
-def quarantine_keys(pairs, exe=None):
-    """{(bucket, key): the key of its quarantine copy}, as the binary computes it."""
-    pairs = sorted(set(pairs))
-    if not pairs:
-        return {}
-    proc = subprocess.run([exe or binary(), "contract", "--quarantine-keys"],
-                          input="".join(json.dumps(list(p)) + "\n" for p in pairs),
-                          capture_output=True, text=True, check=True)
-    return dict(zip(pairs, (json.loads(line) for line in proc.stdout.splitlines())))
-
-
-def binary(release_first=False):
-    """The scanner binary: $S3_YARA_SCAN_BIN, else target/debug (or release first if asked)."""
-    if os.environ.get("S3_YARA_SCAN_BIN"):
-        return os.environ["S3_YARA_SCAN_BIN"]
-    order = ("release", "debug") if release_first else ("debug", "release")
-    for profile in order:
-        path = os.path.join(ROOT, "target", profile, "s3-yara-scan")
-        if os.path.exists(path):
-            return path
-    raise FileNotFoundError("no target/{debug,release}/s3-yara-scan: cargo build --bin s3-yara-scan")
 
 
 def scanner_env(endpoint, quarantine_bucket, **extra):
@@ -193,14 +143,17 @@ class Upload:
     uploaded_at: float = 0.0  # time.time() just before the upload
 
     @property
+    def row(self):
+        return (self.bucket, self.key, self.version_id, self.etag)
+
+    @property
     def ident(self):
-        return identity(self.bucket, self.key, self.version_id, self.etag)
+        return identity(*self.row)
 
-
-def identity(bucket, key, version_id, etag):
-    if version_id and version_id != "null":
-        return (bucket, key, version_id)
-    return (bucket, key, (etag or "").strip('"'))
+    @property
+    def unversioned_row(self):
+        """As an event that names no version (moto's) names it."""
+        return (self.bucket, self.key, None, self.etag)
 
 
 def upload(s3, bucket, key, body, infected, kind="", **kw):
@@ -216,17 +169,6 @@ def forged_tagging(result="Clean", extra=(), case=str):
     pairs = [(case(tag_key("result")), result), (case(tag_key("date")), FORGED_DATE),
              (case(tag_key("rules")), "0123456789ab")] + list(extra)
     return urllib.parse.urlencode(pairs)
-
-
-@functools.lru_cache(maxsize=None)
-def ruleset_id(exe=None):
-    """The identity of the binary's rules, as `s3-yara-scan rules` prints it."""
-    out = subprocess.run([exe or binary(), "rules"], capture_output=True, text=True,
-                         check=True).stdout
-    first = out.split("\n", 1)[0].split()
-    if first[:1] != ["ruleset"]:
-        raise RuntimeError(f"unexpected output of `s3-yara-scan rules`: {out[:200]!r}")
-    return first[1]
 
 
 def scan_date(value):
@@ -260,8 +202,8 @@ def verdict_problems(u, tags, ruleset):
 
 
 def idents_of_records(records):
-    return {identity(b, k, v, e) for objects in decoded(list(records)).values()
-            for b, k, v, e in objects}
+    return set(identities(o for objects in decoded(list(records)).values()
+                          for o in objects).values())
 
 
 # --- the checker ------------------------------------------------------------------------------
@@ -318,25 +260,27 @@ def _versions(s3, bucket, prefix=None):
     return found
 
 
-def made_from(tags, u):
-    """True when a copy's source tag names exactly `u`'s version and ETag."""
-    src = tags.get(tag_key("source"), "").split(" ")
-    return len(src) == 2 and src[0] == (u.version_id or "null") and src[1].strip('"_') == u.etag
+def made_from(named, u):
+    """True when a copy whose source tag names `named` (`source_tags`) was made from `u`: the
+    same version (or, unversioned, none) and the same ETag."""
+    return named is not None and named == (u.ident.version_id, u.etag)
 
 
 def production_copies(s3, production, uploads):
     """{upload ident: [(vid, size, tags)]}: the copies in production bucket `production` (all
     of it: PROMOTE maps each staging key to some production key) made from each upload."""
+    copies = [(vid, size, _tags(s3, production, key, vid) or {})
+              for key, versions in _versions(s3, production).items()
+              for vid, _, size in versions]
+    source_key = tag_key("source")
+    named = source_tags(t[source_key] for _, _, t in copies if source_key in t)
     by_source = {}
     for u in uploads:
-        by_source.setdefault((u.version_id or "null", u.etag), []).append(u)
+        by_source.setdefault((u.ident.version_id, u.etag), []).append(u)
     found = {}
-    for key, versions in _versions(s3, production).items():
-        for vid, _, size in versions:
-            tags = _tags(s3, production, key, vid) or {}
-            src = tags.get(tag_key("source"), "").split(" ")
-            for u in by_source.get((src[0], src[-1].strip('"_')), []) if len(src) == 2 else []:
-                found.setdefault(u.ident, []).append((vid, size, tags))
+    for vid, size, tags in copies:
+        for u in by_source.get(named.get(tags.get(source_key)), []):
+            found.setdefault(u.ident, []).append((vid, size, tags))
     return found
 
 
@@ -370,11 +314,13 @@ def check(s3, uploads, quarantine_bucket, dlq=(), pending=(), workers=8, ruleset
         return set(xs)
     dlq, pending = as_idents(dlq), as_idents(pending)
     buckets = sorted({u.bucket for u in uploads})
-    present = {}
-    for b in buckets:
-        for key, versions in _versions(s3, b).items():
-            for vid, etag, size in versions:
-                present[identity(b, key, vid, etag)] = (vid, size)
+    listed = [(b, key, vid, etag, size) for b in buckets
+              for key, versions in _versions(s3, b).items() for vid, etag, size in versions]
+    # One lookup for every identity the check compares (the uploads', as events with and
+    # without a version name them, and the versions in place); `u.ident` then finds it.
+    idents = identities([r[:4] for r in listed] + [u.row for u in uploads]
+                        + [u.unversioned_row for u in uploads])
+    present = {idents[r[:4]]: (r[2], r[4]) for r in listed}
     qversions = _versions(s3, quarantine_bucket)
     by_source = {}   # (bucket, key-in-quarantine) -> [(vid, size, tags)]
     lock = threading.Lock()
@@ -403,16 +349,18 @@ def check(s3, uploads, quarantine_bucket, dlq=(), pending=(), workers=8, ruleset
     violations = []
     result_key, source_key = tag_key("result"), tag_key("source")
     qkeys = quarantine_keys((u.bucket, u.key) for u in uploads)
+    named = source_tags(tags[source_key] for copies in by_source.values()
+                        for _, _, tags in copies if source_key in tags)
     for st in states:
         u = st.upload
         qkey = qkeys[(u.bucket, u.key)]
         for vid, size, tags in by_source.get(qkey, []):
-            if made_from(tags, u):
+            if made_from(named.get(tags.get(source_key)), u):
                 st.copies.append((vid, size, tags))
                 explained.add((qkey, vid))
         st.promoted = promoted.get(u.ident, [])
         # Events name the version when S3 sends one (moto 5 leaves versionId out): match both.
-        alt = identity(u.bucket, u.key, None, u.etag)
+        alt = idents[u.unversioned_row]
         st.in_dlq = u.ident in dlq or alt in dlq
         st.pending = u.ident in pending or alt in pending
         name = f"{u.bucket}/{u.key}" + (f"@{u.version_id}" if u.version_id else f" (etag {u.etag})")

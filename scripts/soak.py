@@ -58,7 +58,7 @@ from concurrent.futures import ThreadPoolExecutor
 from emulator import EICAR, ROOT, clients, lambda_record, moto_server, notify, queue, wire
 import faultproxy
 import invariants
-from invariants import WEBSHELL, check, identity, run_handle, scanner_env
+from invariants import WEBSHELL, check, run_handle, scanner_env
 from detection import (bad_second_tar_checksum, broken_second_local_header, encrypted_flags,
                        png_like, zip_of)
 
@@ -440,11 +440,16 @@ class Soak:
         for i in real:
             by_key.setdefault(i["key"], Counter())[f"{i['fault']} {i['op']}"] += 1
         states = {}
+        named = invariants.decoded(dlq, self.exe)
+        # What the DLQ's messages name, as named and without a version (moto names none), and
+        # the uploads without one: one lookup for every identity compared below.
+        rows = [o for objs in named.values() for o in objs]
+        rows += [(b, k, None, e) for b, k, _, e in rows]
+        idents = invariants.identities(rows + [st.upload.unversioned_row for st in report.objects])
         for st in report.objects:
             states[st.upload.ident] = st
-            states[identity(st.upload.bucket, st.upload.key, None, st.upload.etag)] = st
+            states[idents[st.upload.unversioned_row]] = st
         explained = []
-        named = invariants.decoded(dlq, self.exe)
         qkeys = invariants.quarantine_keys(
             [(b, k) for objs in named.values() for b, k, _, _ in objs], self.exe)
         for r in dlq:
@@ -455,7 +460,7 @@ class Soak:
                                          + self.errors.get(r["messageId"], r["body"][:200])})
                 continue
             for b, k, v, e in objs:
-                st = states.get(identity(b, k, v, e)) or states.get(identity(b, k, None, e))
+                st = states.get(idents[(b, k, v, e)]) or states.get(idents[(b, k, None, e)])
                 qkey = qkeys[(b, k)]
                 faults = dict(by_key.get(k, Counter()) + by_key.get(qkey, Counter()))
                 explained.append({

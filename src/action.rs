@@ -10,12 +10,14 @@ use sha2::{Digest, Sha256};
 use crate::config::{Config, Disposal};
 use crate::object::{MAX_KEY_BYTES, ObjectInfo, ObjectRef, SseKms, Tags};
 use crate::store::{ObjectStore, StoreError};
-use crate::verdict::{MAX_TAGS, TagLimitError, Verdict, merge_tags, quarantine_tags, tag_value};
+use crate::verdict::{MAX_TAGS, TagLimitError, Verdict, merge_tags, quarantine_tags};
 
 mod restore;
+mod source;
 
 pub use crate::object::Location;
 pub use restore::{Origin, OriginError, origin_of, restore, source_tag};
+pub use source::{SourceTag, SourceTagError};
 
 /// A step of applying a verdict failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -193,13 +195,9 @@ pub async fn find_quarantined<S: ObjectStore>(
     }
 }
 
-/// Which source version a quarantine copy was made from: its version id and ETag.
+/// The value of a copy's source tag: which version of `source` (and ETag) it was made from.
 fn source_identity(source: &ObjectRef, info: &ObjectInfo) -> String {
-    tag_value(&format!(
-        "{} {}",
-        source.version_id.as_deref().unwrap_or("null"),
-        info.etag.as_deref().unwrap_or("-")
-    ))
+    SourceTag::of(source, info).value()
 }
 
 /// How many times a copy is tried within one delivery.

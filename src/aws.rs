@@ -2,11 +2,12 @@
 //! `AWS_REGION`, `AWS_ENDPOINT_URL` and friends, the Lambda, task or instance role), one client
 //! per service, shared: [`Aws`]. S3 is handed to the object-store seam ([`S3Store`]); the
 //! other services are here: Secrets Manager (`secrets`: the signing key, the archive
-//! passwords), STS (`identity`: who releases an object, which account files findings),
-//! EventBridge, SNS and the result events' SQS re-queue (`publish`), Security Hub
-//! (`securityhub`), and SQS for queues (`queue`: the one the `poll` agent consumes;
-//! `enqueue`: SendMessageBatch for `backlog --to-queue`, SendMessage to the agent's queue).
-//! Only this module and `store/s3*` name an `aws_sdk_*` crate.
+//! passwords), STS (`identity`: who releases an object, which account files findings), the
+//! targets of result events (`targets`: EventBridge, SNS and the SQS re-queue, which carry the
+//! documents `crate::publish` builds), Security Hub (`securityhub`), and SQS for queues
+//! (`queue`: the one the `poll` agent consumes; `enqueue`: SendMessageBatch for `backlog
+//! --to-queue`, SendMessage to the agent's queue). Only this module and `store/s3*` name an
+//! `aws_sdk_*` crate.
 
 use aws_config::SdkConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -16,16 +17,16 @@ use crate::store::S3Store;
 
 mod enqueue;
 mod identity;
-mod publish;
 mod queue;
 mod secrets;
 mod securityhub;
+mod targets;
 
 pub use enqueue::{EnqueueError, ScanQueue};
 pub use identity::IdentityError;
-pub use publish::AwsPublisher;
 pub use queue::{Handle, Queue, QueueError};
 pub use securityhub::SecurityHubTarget;
+pub use targets::AwsPublisher;
 
 /// The clients of a running process, built once from one SDK configuration and cloned (cheap:
 /// each is a handle on shared state) into whatever needs one.

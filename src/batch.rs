@@ -13,6 +13,7 @@ use tracing::{error, info};
 use crate::config::Metrics;
 use crate::deadline::Timing;
 use crate::event::{EventError, EventKind, ObjectEvent, decode_body};
+use crate::journey;
 use crate::metrics::BatchMetrics;
 use crate::pipeline::Pipeline;
 use crate::report::Report;
@@ -30,76 +31,74 @@ pub enum BatchError {
     },
 }
 
-impl<S: ObjectStore> Pipeline<S> {
-    /// Processes one SQS batch without a deadline; see [`Pipeline::process_batch_until`].
-    pub async fn process_batch(&self, event: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
-        self.process_batch_until(event, None).await
-    }
-
-    /// Processes one SQS batch and lists the messages to retry: undecodable ones (they reach
-    /// the DLQ after `maxReceiveCount` tries), and those with an object that is not settled,
-    /// including objects not started, or abandoned, too close to `deadline`.
-    pub async fn process_batch_until(
-        &self,
-        event: SqsEvent,
-        deadline: Option<SystemTime>,
-    ) -> Result<SqsBatchResponse, BatchError> {
-        self.refresh_rules().await;
-        let Planned {
-            ids,
-            mut failed,
-            jobs,
-            queued,
-        } = plan(&event)?;
-        let timing = Timing::new(deadline, self.config.scan_timeout);
-        let (ids, timing) = (&ids, &timing);
-        let reports: Vec<(Vec<usize>, Report)> = futures::stream::iter(jobs)
-            .map(|job| self.run_job(job, ids, timing))
-            .buffer_unordered(self.config.concurrency)
-            .flat_map(futures::stream::iter)
-            .collect()
-            .await;
-        for (m, body) in &queued {
-            if let Err(e) = self.publish_queued(&ids[*m], body).await {
-                error!(message_id = %ids[*m], error = %e, "queued result event not published; its message is retried");
-                failed[*m] = true;
-            }
-        }
-        for (messages, report) in &reports {
-            if !report.is_settled() {
-                for &m in messages {
-                    failed[m] = true;
-                }
-            }
-        }
-        if let Metrics::Emf { function, stdout } = &self.config.metrics {
-            let failures = failed.iter().filter(|f| **f).count();
-            BatchMetrics::of(ids.len(), failures, reports.iter().map(|(_, r)| r))
-                .emit(function, *stdout);
-        }
-        Ok(response(ids, &failed))
-    }
+/// Processes one SQS batch without a deadline; see [`process_until`].
+pub async fn process<S: ObjectStore>(
+    p: &Pipeline<S>,
+    event: SqsEvent,
+) -> Result<SqsBatchResponse, BatchError> {
+    process_until(p, event, None).await
 }
 
-impl<S: ObjectStore> Pipeline<S> {
-    /// Settles a job's events one after the other (each a journey of its own, logged and
-    /// announced), and reports each with the messages that named it.
-    async fn run_job(
-        &self,
-        job: Job,
-        ids: &[String],
-        timing: &Timing,
-    ) -> Vec<(Vec<usize>, Report)> {
-        let mut done = Vec::with_capacity(job.steps.len());
-        for step in job.steps {
-            let blank = Report::new(&step.event, self.engine.rules().id());
-            let report = timing.run(blank, self.settle(&step.event)).await;
-            let message_ids: Vec<&str> = step.messages.iter().map(|&m| ids[m].as_str()).collect();
-            report.log(&message_ids);
-            done.push((step.messages, self.announce(report).await));
+/// Processes one SQS batch and lists the messages to retry: undecodable ones (they reach the
+/// DLQ after `maxReceiveCount` tries), and those with an object that is not settled, including
+/// objects not started, or abandoned, too close to `deadline`.
+pub async fn process_until<S: ObjectStore>(
+    p: &Pipeline<S>,
+    event: SqsEvent,
+    deadline: Option<SystemTime>,
+) -> Result<SqsBatchResponse, BatchError> {
+    p.refresh_rules().await;
+    let Planned {
+        ids,
+        mut failed,
+        jobs,
+        queued,
+    } = plan(&event)?;
+    let timing = Timing::new(deadline, p.config.scan_timeout);
+    let (ids, timing) = (&ids, &timing);
+    let reports: Vec<(Vec<usize>, Report)> = futures::stream::iter(jobs)
+        .map(|job| run_job(p, job, ids, timing))
+        .buffer_unordered(p.config.concurrency)
+        .flat_map(futures::stream::iter)
+        .collect()
+        .await;
+    for (m, body) in &queued {
+        if let Err(e) = announce::publish_queued(p, &ids[*m], body).await {
+            error!(message_id = %ids[*m], error = %e, "queued result event not published; its message is retried");
+            failed[*m] = true;
         }
-        done
     }
+    for (messages, report) in &reports {
+        if !report.is_settled() {
+            for &m in messages {
+                failed[m] = true;
+            }
+        }
+    }
+    if let Metrics::Emf { function, stdout } = &p.config.metrics {
+        let failures = failed.iter().filter(|f| **f).count();
+        BatchMetrics::of(ids.len(), failures, reports.iter().map(|(_, r)| r))
+            .emit(function, *stdout);
+    }
+    Ok(response(ids, &failed))
+}
+
+/// Settles a job's events one after the other (each a journey of its own, logged and
+/// announced), and reports each with the messages that named it.
+async fn run_job<S: ObjectStore>(
+    p: &Pipeline<S>,
+    job: Job,
+    ids: &[String],
+    timing: &Timing,
+) -> Vec<(Vec<usize>, Report)> {
+    let mut done = Vec::with_capacity(job.steps.len());
+    for step in job.steps {
+        let report = journey::settle_within(p, &step.event, timing).await;
+        let message_ids: Vec<&str> = step.messages.iter().map(|&m| ids[m].as_str()).collect();
+        report.log(&message_ids);
+        done.push((step.messages, announce::announce(p, report).await));
+    }
+    done
 }
 
 /// The messages to retry, in batch order.
@@ -154,7 +153,7 @@ impl Sameness {
 struct Identity {
     bucket: String,
     key: String,
-    pin: Option<String>,
+    pin: Option<crate::object::Pin>,
 }
 
 impl Identity {
@@ -163,11 +162,7 @@ impl Identity {
         Identity {
             bucket: o.bucket.clone(),
             key: o.key.clone(),
-            pin: if o.is_pinned() {
-                o.version_id.clone()
-            } else {
-                event.etag.as_ref().map(|e| format!("etag {e}"))
-            },
+            pin: o.pin(event.etag.as_deref()),
         }
     }
 }
@@ -262,7 +257,7 @@ impl From<BatchError> for lambda_runtime::Diagnostic {
     }
 }
 
-mod announce;
+pub mod announce;
 pub mod demand;
 #[cfg(test)]
 mod finding_tests;

@@ -2,6 +2,7 @@
 //! the doc comment of its arguments' struct) and running them; [`run`] dispatches.
 
 mod agents;
+mod contract;
 mod events;
 mod feeds;
 mod local;
@@ -24,7 +25,7 @@ pub enum Command {
     Feeds(feeds::FeedsArgs),
     Release(release::ReleaseArgs),
     Rules(local::RulesArgs),
-    Contract(local::ContractArgs),
+    Contract(contract::ContractArgs),
 }
 
 impl Command {
@@ -51,7 +52,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Decode(args) => events::decode(args),
         Command::Feeds(args) => feeds::feeds(args),
         Command::Rules(args) => local::rules(args),
-        Command::Contract(args) => local::contract(args),
+        Command::Contract(args) => contract::contract(args),
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::time::Duration;
+use strum::{IntoStaticStr, VariantArray, VariantNames};
 
 pub use crate::filter::{Filters, SkippedAction};
 use crate::forward::LargeObjects;
@@ -46,16 +47,7 @@ pub enum Action {
 
 /// The words of `ACTION`, one per kind of [`Action`] (the bucket comes from
 /// `QUARANTINE_BUCKET`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::VariantNames,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, VariantArray, IntoStaticStr, VariantNames)]
 #[strum(serialize_all = "kebab-case")]
 #[allow(missing_docs)] // each is the `Action` of the same name
 pub enum ActionName {
@@ -79,16 +71,7 @@ pub enum TagOrQuarantine {
 
 /// The words of `UNSCANNABLE_ACTION` and `SUSPICIOUS_ACTION`, one per kind of
 /// [`TagOrQuarantine`].
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::VariantNames,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, VariantArray, IntoStaticStr, VariantNames)]
 #[strum(serialize_all = "kebab-case")]
 #[allow(missing_docs)] // each is the `TagOrQuarantine` of the same name
 pub enum TagOrQuarantineName {
@@ -98,16 +81,7 @@ pub enum TagOrQuarantineName {
 
 /// When an object that already carries a validly signed verdict is skipped rather than scanned
 /// again (`SKIP_SIGNED`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::VariantNames,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, VariantArray, IntoStaticStr, VariantNames)]
 #[strum(serialize_all = "kebab-case")]
 pub enum SkipSigned {
     /// Skip when the signature is valid and was made with the rules in use now; rescan after a
@@ -147,16 +121,7 @@ pub enum Spool {
 }
 
 /// What to make of an encrypted member, whose bytes cannot be read (`ARCHIVE_ENCRYPTED`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::VariantNames,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, VariantArray, IntoStaticStr, VariantNames)]
 #[strum(serialize_all = "kebab-case")]
 pub enum Encrypted {
     /// Not scanned in full: `Unscannable`.
@@ -442,16 +407,7 @@ pub enum Metrics {
 }
 
 /// The words of `METRICS`, one per kind of [`Metrics`].
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::VariantNames,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, VariantArray, IntoStaticStr, VariantNames)]
 #[strum(serialize_all = "kebab-case")]
 #[allow(missing_docs)] // each is the `Metrics` of the same name
 pub enum MetricsName {

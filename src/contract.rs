@@ -3,6 +3,7 @@
 //! the AWS calls it makes and the IAM permissions each part of its work needs (and those of
 //! `release`, for operators). The template
 //! and the docs are checked against this output, so that the code is the one source of truth.
+//! The test tools look up the binary's own rules here too, a batch at a time (`lookups.rs`).
 
 use serde_json::{Value, json};
 
@@ -11,12 +12,14 @@ use crate::metrics;
 use crate::store::Op;
 use crate::verdict::TagKeys;
 
+mod lookups;
 mod onboard;
 mod release;
 mod vocabulary;
 
 use vocabulary::{tag_schemas, types, verdicts};
 
+pub use lookups::{Lookup, LookupError};
 pub use onboard::ONBOARD_GRANTS;
 pub use release::RELEASE_GRANTS;
 

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
-use crate::report::{Disposition, Report, Retry};
+use crate::report::Retry;
 
 /// Leave at least this long between the last object abandoned and the function's timeout.
 const STOP_MARGIN: Duration = Duration::from_secs(1);
@@ -49,16 +49,17 @@ impl Timing {
         }
     }
 
-    /// Runs `work`, the journey that would fill `report`, within these limits.
-    pub async fn run(&self, report: Report, work: impl Future<Output = Report>) -> Report {
+    /// Runs `work` (an object's journey) within these limits: `Err` says why it did not
+    /// start, or was abandoned.
+    pub async fn run<T>(&self, work: impl Future<Output = T>) -> Result<T, Retry> {
         if self.last_start.is_some_and(|t| SystemTime::now() >= t) {
-            return report.ending(Disposition::Retry(Retry::NotStarted));
+            return Err(Retry::NotStarted);
         }
         match self.stop {
             Some(stop) => tokio::time::timeout_at(stop, work)
                 .await
-                .unwrap_or_else(|_| report.ending(Disposition::Retry(Retry::Abandoned))),
-            None => work.await,
+                .map_err(|_| Retry::Abandoned),
+            None => Ok(work.await),
         }
     }
 }

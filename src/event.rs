@@ -51,6 +51,16 @@ impl ObjectEvent {
         }
     }
 
+    /// The same event for whatever the key holds now, whatever its ETag and size: for a key
+    /// replaced while it was judged.
+    pub fn newest(&self) -> ObjectEvent {
+        ObjectEvent {
+            etag: None,
+            size: None,
+            ..self.clone()
+        }
+    }
+
     /// What happened to the object.
     pub fn kind(&self) -> EventKind {
         if self.event_name.starts_with(TAGGING_PREFIX) {

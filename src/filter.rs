@@ -3,17 +3,10 @@
 //! A skipped object gets the verdict `Skipped` with the reason (never `Clean`), tagged or left
 //! untagged (`SKIPPED_ACTION`).
 
+use strum::{IntoStaticStr, VariantArray, VariantNames};
+
 /// What happens to a skipped object (`SKIPPED_ACTION`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::VariantNames,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, VariantArray, IntoStaticStr, VariantNames)]
 #[strum(serialize_all = "kebab-case")]
 pub enum SkippedAction {
     /// Tagged `Skipped`, with the reason in the detail tag.

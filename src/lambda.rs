@@ -11,7 +11,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
 use crate::aws::{Aws, IdentityError};
-use crate::batch::{BatchError, demand, operations};
+use crate::batch::{self, BatchError, demand, operations};
 use crate::feeds::{self, FeedError};
 use crate::forward::Forward;
 use crate::onboard::{self, OnboardError};
@@ -120,15 +120,15 @@ pub async fn invoke(
     if demand::is_scan_object(&event) {
         let request: demand::ScanObject =
             serde_json::from_value(event).map_err(InvokeError::ScanObject)?;
-        return Ok(pipeline.scan_on_demand(request, deadline).await);
+        return Ok(demand::scan_on_demand(pipeline, request, deadline).await);
     }
     if operations::is_job(&event) {
         let job: operations::JobEvent = serde_json::from_value(event).map_err(InvokeError::Job)?;
-        let response = pipeline.process_job_until(job, deadline).await;
+        let response = operations::process_job_until(pipeline, job, deadline).await;
         return Ok(serde_json::to_value(response)?);
     }
     let batch: SqsEvent = serde_json::from_value(event).map_err(InvokeError::Unknown)?;
-    let response = pipeline.process_batch_until(batch, deadline).await?;
+    let response = batch::process_until(pipeline, batch, deadline).await?;
     Ok(serde_json::to_value(response)?)
 }
 

@@ -36,7 +36,7 @@
 //! let pipeline = Pipeline::new(aws.s3_store(), engine, config).with_signing_key(signing_key);
 //! pipeline.preflight().await?;
 //! # let event = Default::default();
-//! let response = pipeline.process_batch(event).await?;
+//! let response = s3_yara_scan::batch::process(&pipeline, event).await?;
 //! # Ok(()) }
 //! ```
 

@@ -51,8 +51,6 @@ pub enum ErrorKind {
     NotProtected,
     /// It could not be sent to the agent's queue ([`Retry::Forward`]).
     Forward,
-    /// The journey ended without settling it, a bug ([`Retry::Unfinished`]).
-    Unfinished,
 }
 
 impl ErrorKind {
@@ -75,7 +73,6 @@ impl ErrorKind {
                 Retry::Abandoned => ErrorKind::Abandoned,
                 Retry::Publish(_) => ErrorKind::Publish,
                 Retry::Forward(_) => ErrorKind::Forward,
-                Retry::Unfinished => ErrorKind::Unfinished,
             },
             Disposition::Acknowledge(settled) => match settled {
                 Settled::NotRecorded(_) => ErrorKind::NotRecorded,

@@ -50,6 +50,26 @@ impl ObjectRef {
             ..self.clone()
         }
     }
+
+    /// What pins the bytes this reference names, `etag` being the ETag its event (or read)
+    /// reported: its version id when that can never change, else the ETag; `None` when
+    /// neither is known. Two events with the same bucket, key and pin name the same bytes.
+    pub fn pin(&self, etag: Option<&str>) -> Option<Pin> {
+        match &self.version_id {
+            Some(version) if self.is_pinned() => Some(Pin::Version(version.clone())),
+            _ => etag.map(|e| Pin::ETag(e.to_owned())),
+        }
+    }
+}
+
+/// What pins an object's bytes (see [`ObjectRef::pin`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Pin {
+    /// A version id other than `null`: those bytes never change.
+    Version(String),
+    /// The ETag of an unversioned (or `null`) key: the bytes the key holds while its ETag is
+    /// this one (an upload of other bytes has another ETag).
+    ETag(String),
 }
 
 impl fmt::Display for ObjectRef {
@@ -238,6 +258,18 @@ mod tests {
         assert!(!o.is_pinned());
         assert!(!o.at_version(Some("null".into())).is_pinned());
         assert!(o.at_version(Some("v1".into())).is_pinned());
+    }
+
+    #[test]
+    fn a_version_pins_the_bytes_else_the_etag() {
+        let o = ObjectRef::new("b", "k");
+        let v1 = o.at_version(Some("v1".into()));
+        assert_eq!(v1.pin(Some("e")), Some(Pin::Version("v1".into())));
+        assert_eq!(v1.pin(None), Some(Pin::Version("v1".into())));
+        for unpinned in [o.clone(), o.at_version(Some(NULL_VERSION.into()))] {
+            assert_eq!(unpinned.pin(Some("e")), Some(Pin::ETag("e".into())));
+            assert_eq!(unpinned.pin(None), None);
+        }
     }
 
     #[test]

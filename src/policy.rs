@@ -14,22 +14,13 @@ pub use allowed::{Allow, Allowed, AllowedTypes};
 pub use types::{Group, TrueType};
 
 use crate::scan::Match;
+use strum::{IntoStaticStr, VariantArray, VariantNames};
 
 /// The namespace of policy findings (rules have theirs).
 pub use crate::scan::POLICY_NAMESPACE as NAMESPACE;
 
 /// What a type mismatch makes of an object (`TYPE_MISMATCH`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::VariantNames,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, VariantArray, IntoStaticStr, VariantNames)]
 #[strum(serialize_all = "kebab-case")]
 pub enum Mismatch {
     /// `Suspicious`.
@@ -40,17 +31,7 @@ pub enum Mismatch {
 }
 
 /// What active content makes of an object (`ACTIVE_CONTENT`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::VariantNames,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, VariantArray, IntoStaticStr, VariantNames)]
 #[strum(serialize_all = "kebab-case")]
 pub enum ActiveContent {
     /// `Suspicious`.

@@ -139,7 +139,7 @@ async fn work<S: ObjectStore>(
     event.records = messages;
     let outcome = tokio::select! {
         biased;
-        done = pipeline.process_batch_until(event, None) => done,
+        done = crate::batch::process_until(pipeline, event, None) => done,
         never = keep_hidden(queue, &handles, options.visibility) => match never {},
         () = abandon(signals, options.drain_timeout) => {
             release(queue, &handles).await;

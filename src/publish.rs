@@ -1,8 +1,10 @@
-//! Result events: one JSON document per object, built from its [`Report`], published to
-//! EventBridge and/or SNS (`RESULT_EVENT_BUS`, `RESULT_TOPIC_ARN`) after its verdict is
-//! recorded and acted on. Publishing never changes what happened to the object: a document
-//! that cannot be published goes back on the scan queue (`QUEUE_URL`) as a message of its own,
-//! which is published again later without a rescan, re-tag or second quarantine.
+//! Result events, the documents: one JSON document per object, built from its [`Report`],
+//! published to EventBridge and/or SNS (`RESULT_EVENT_BUS`, `RESULT_TOPIC_ARN`) after its
+//! verdict is recorded and acted on, through the [`Publish`] seam (in AWS `aws/targets.rs`,
+//! the transport; in tests [`MemoryPublisher`]). Publishing never changes what happened to
+//! the object: a document that cannot be published goes back on the scan queue (`QUEUE_URL`)
+//! as a message of its own, which is published again later without a rescan, re-tag or second
+//! quarantine.
 
 use std::future::Future;
 use std::pin::Pin;

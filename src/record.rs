@@ -12,6 +12,24 @@ use crate::verdict::{
     TagKeys, Verdict, has_case_variants, has_scanner_keys, merge_tags, user_tags,
 };
 
+/// The tags that record `verdict` on the bytes `info` describes, judged by the rules
+/// `ruleset`: signed when there is a key.
+pub fn verdict_tags(
+    keys: &TagKeys,
+    key: Option<&SigningKey>,
+    info: &ObjectInfo,
+    verdict: &Verdict,
+    ruleset: &str,
+) -> Tags {
+    let date = keys.schema.date(chrono::Utc::now());
+    let mut tags = verdict.tags(keys, ruleset, &date);
+    if let Some(key) = key {
+        let signature = signature::sign(key, info, &tags, keys);
+        tags.push((keys.signature.clone(), signature));
+    }
+    tags
+}
+
 /// Writes `ours` (the tags of `verdict`) on `target`, the exact version scanned, described by
 /// `info`, keeping the user's tags (`known`, when the caller has just read them). Returns the
 /// tags the object had, or `None` when it is gone.

@@ -6,8 +6,10 @@
 //! without a signing key: an unsigned `Released` could be forged by any uploader.
 
 use crate::action::{self, ActionError, Location, OriginError};
+use crate::batch::announce::announce;
 use crate::object::{ObjectInfo, ObjectRef, Tags};
 use crate::pipeline::Pipeline;
+use crate::record::verdict_tags;
 use crate::report::{Disposition, Report, Settled, Timings};
 use crate::signature::{self, Check, SigningKey};
 use crate::store::{ObjectStore, StoreError, requests};
@@ -105,171 +107,171 @@ fn denied_hint(source: &StoreError) -> &'static str {
     }
 }
 
-/// The version the copy's source tag (`<version> <etag>`, see `action::source_tag`) names:
-/// the version quarantined, `null` in an unversioned bucket.
+/// The version the copy's source tag names (see [`action::SourceTag`]): the version
+/// quarantined, `None` in an unversioned bucket (whose finding is filed under `null`).
 fn quarantined_version(tags: &Tags, keys: &crate::verdict::TagKeys) -> Option<String> {
     let (_, source) = tags.iter().find(|(k, _)| *k == keys.source)?;
-    source
-        .split_once(' ')
-        .map(|(version, _)| version.to_owned())
+    action::SourceTag::parse(source).ok()?.version_id
 }
 
 fn store_step(step: &'static str) -> impl FnOnce(StoreError) -> ReleaseError {
     move |source| ReleaseError::Store { step, source }
 }
 
-impl<S: ObjectStore> Pipeline<S> {
-    /// Releases `request.copy`: checks, the verified move back, the signed `Released` tags, one
-    /// log line and the result event. The report names the object back in place.
-    pub async fn release(&self, request: &Request) -> Result<Report, ReleaseError> {
-        let (released, requests) = requests::counted(self.release_counted(request)).await;
-        let mut report = released?;
-        report.requests = requests;
-        let verdict = report.verdict.clone();
-        tracing::info!(
-            copy = %request.copy,
-            object = %report.object,
-            by = %request.by,
-            reason = %request.reason.escape_debug(),
-            verdict = verdict.as_ref().map_or("-", Verdict::name),
-            "released from quarantine"
-        );
-        Ok(self.announce(report).await)
-    }
+/// Releases `request.copy`: checks, the verified move back, the signed `Released` tags, one
+/// log line and the result event. The report names the object back in place.
+pub async fn release<S: ObjectStore>(
+    p: &Pipeline<S>,
+    request: &Request,
+) -> Result<Report, ReleaseError> {
+    let (released, requests) = requests::counted(release_counted(p, request)).await;
+    let mut report = released?;
+    report.requests = requests;
+    let verdict = report.verdict.clone();
+    tracing::info!(
+        copy = %request.copy,
+        object = %report.object,
+        by = %request.by,
+        reason = %request.reason.escape_debug(),
+        verdict = verdict.as_ref().map_or("-", Verdict::name),
+        "released from quarantine"
+    );
+    Ok(announce(p, report).await)
+}
 
-    async fn release_counted(&self, request: &Request) -> Result<Report, ReleaseError> {
-        let key = self
-            .signing_key
-            .as_ref()
-            .ok_or(ReleaseError::NoSigningKey)?;
-        if request.reason.trim().is_empty() {
-            return Err(ReleaseError::NoReason);
-        }
-        let quarantine = self.config.quarantine_bucket();
-        if quarantine != Some(request.copy.bucket.as_str()) {
-            return Err(ReleaseError::NotQuarantine {
-                bucket: request.copy.bucket.clone(),
-                quarantine: quarantine.map(str::to_owned),
-            });
-        }
-        let (copy, info, tags) = self.read_copy(&request.copy).await?;
-        let keys = &self.config.tag_keys;
-        let origin =
-            action::origin_of(&copy.key, &tags, keys).map_err(|why| ReleaseError::NoOrigin {
-                copy: copy.clone(),
-                why,
-            })?;
-        self.check_origin(&origin, &info, request.force).await?;
-        // Its finding, if any, was filed under the version quarantined.
-        let quarantined = origin.object.at_version(quarantined_version(&tags, keys));
-        let verdict = Verdict::Released {
-            by: request.by.clone(),
-            reason: request.reason.trim().to_owned(),
-        };
-        let source = action::source_tag(keys, &copy, &info);
-        let mut ours = self.verdict_tags(&info, &verdict, self.engine.rules().id());
-        ours.push(source.clone());
-        let merged = merge_tags(&tags, ours, keys, &verdict)?;
-        let moved = action::restore(
-            &self.store,
-            (&copy, &info),
-            &origin.object,
-            &merged.tags,
-            &source,
-        )
-        .await?;
-        let Location::Restored(restored) = moved else {
-            return Err(ReleaseError::Vanished(copy));
-        };
-        let info = self.sign_restored(key, &restored, merged.tags).await?;
-        Ok(Report {
-            object: restored,
-            owner: None,
-            etag: info.etag.clone(),
-            size: Some(info.size),
-            verdict: Some(verdict),
-            ruleset: self.engine.rules().id().to_owned(),
-            location: Location::InPlace,
-            disposition: Disposition::Acknowledge(Settled::Recorded),
-            timings: Timings::default(),
-            requests: 0,
-            file_type: None,
-            // The finding of the version quarantined, which the source tag names.
-            earlier_threat: Some(quarantined),
-        })
+async fn release_counted<S: ObjectStore>(
+    p: &Pipeline<S>,
+    request: &Request,
+) -> Result<Report, ReleaseError> {
+    let key = p.signing_key.as_ref().ok_or(ReleaseError::NoSigningKey)?;
+    if request.reason.trim().is_empty() {
+        return Err(ReleaseError::NoReason);
     }
+    let quarantine = p.config.quarantine_bucket();
+    if quarantine != Some(request.copy.bucket.as_str()) {
+        return Err(ReleaseError::NotQuarantine {
+            bucket: request.copy.bucket.clone(),
+            quarantine: quarantine.map(str::to_owned),
+        });
+    }
+    let (copy, info, tags) = read_copy(p, &request.copy).await?;
+    let keys = &p.config.tag_keys;
+    let origin =
+        action::origin_of(&copy.key, &tags, keys).map_err(|why| ReleaseError::NoOrigin {
+            copy: copy.clone(),
+            why,
+        })?;
+    check_origin(p, &origin, &info, request.force).await?;
+    // Its finding, if any, was filed under the version quarantined.
+    let quarantined = origin.object.at_version(quarantined_version(&tags, keys));
+    let verdict = Verdict::Released {
+        by: request.by.clone(),
+        reason: request.reason.trim().to_owned(),
+    };
+    let source = action::source_tag(keys, &copy, &info);
+    let ours = verdict_tags(keys, Some(key), &info, &verdict, p.engine.rules().id());
+    let mut ours = ours;
+    ours.push(source.clone());
+    let merged = merge_tags(&tags, ours, keys, &verdict)?;
+    let moved = action::restore(
+        &p.store,
+        (&copy, &info),
+        &origin.object,
+        &merged.tags,
+        &source,
+    )
+    .await?;
+    let Location::Restored(restored) = moved else {
+        return Err(ReleaseError::Vanished(copy));
+    };
+    let info = sign_restored(p, key, &restored, merged.tags).await?;
+    Ok(Report {
+        object: restored,
+        owner: None,
+        etag: info.etag.clone(),
+        size: Some(info.size),
+        verdict: Some(verdict),
+        ruleset: p.engine.rules().id().to_owned(),
+        location: Location::InPlace,
+        disposition: Disposition::Acknowledge(Settled::Recorded),
+        timings: Timings::default(),
+        requests: 0,
+        file_type: None,
+        // The finding of the version quarantined, which the source tag names.
+        earlier_threat: Some(quarantined),
+    })
+}
 
-    /// The copy's version (the one named, else its current one), what it is, and its tags.
-    async fn read_copy(
-        &self,
-        named: &ObjectRef,
-    ) -> Result<(ObjectRef, ObjectInfo, Tags), ReleaseError> {
-        let info = self
-            .store
-            .head(named)
-            .await
-            .map_err(store_step("reading the quarantine copy"))?
-            .ok_or_else(|| ReleaseError::NotFound(named.clone()))?;
-        let copy = named.at_version(info.version_id.clone().or(named.version_id.clone()));
-        let tags = self
-            .store
-            .tags(&copy)
-            .await
-            .map_err(store_step("reading the quarantine copy's tags"))?;
-        Ok((copy, info, tags))
-    }
+/// The copy's version (the one named, else its current one), what it is, and its tags.
+async fn read_copy<S: ObjectStore>(
+    p: &Pipeline<S>,
+    named: &ObjectRef,
+) -> Result<(ObjectRef, ObjectInfo, Tags), ReleaseError> {
+    let info = p
+        .store
+        .head(named)
+        .await
+        .map_err(store_step("reading the quarantine copy"))?
+        .ok_or_else(|| ReleaseError::NotFound(named.clone()))?;
+    let copy = named.at_version(info.version_id.clone().or(named.version_id.clone()));
+    let tags = p
+        .store
+        .tags(&copy)
+        .await
+        .map_err(store_step("reading the quarantine copy's tags"))?;
+    Ok((copy, info, tags))
+}
 
-    /// Refuses to overwrite other bytes at the origin key unless forced: its current version
-    /// may be a newer upload. The bytes quarantined (an interrupted release's copy, or a
-    /// version quarantine could not delete) are no reason to refuse.
-    async fn check_origin(
-        &self,
-        origin: &action::Origin,
-        info: &ObjectInfo,
-        force: bool,
-    ) -> Result<(), ReleaseError> {
-        let current = self
-            .store
-            .head(&origin.object)
-            .await
-            .map_err(store_step("checking the object's own bucket"))?;
-        match current {
-            Some(now) if !force && now.size != info.size => Err(taken(origin, &now)),
-            Some(now) if !force && now.etag != origin.etag && now.etag != info.etag => {
-                Err(taken(origin, &now))
-            }
-            _ => Ok(()),
+/// Refuses to overwrite other bytes at the origin key unless forced: its current version
+/// may be a newer upload. The bytes quarantined (an interrupted release's copy, or a
+/// version quarantine could not delete) are no reason to refuse.
+async fn check_origin<S: ObjectStore>(
+    p: &Pipeline<S>,
+    origin: &action::Origin,
+    info: &ObjectInfo,
+    force: bool,
+) -> Result<(), ReleaseError> {
+    let current = p
+        .store
+        .head(&origin.object)
+        .await
+        .map_err(store_step("checking the object's own bucket"))?;
+    match current {
+        Some(now) if !force && now.size != info.size => Err(taken(origin, &now)),
+        Some(now) if !force && now.etag != origin.etag && now.etag != info.etag => {
+            Err(taken(origin, &now))
         }
+        _ => Ok(()),
     }
+}
 
-    /// Checks the signature on the restored version as S3 now describes it; when the copy's
-    /// ETag differs from the quarantine copy's (a multipart copy, another encryption), signs
-    /// the tags again for the bytes as they are now. Returns what the restored version is.
-    async fn sign_restored(
-        &self,
-        key: &SigningKey,
-        restored: &ObjectRef,
-        mut tags: Tags,
-    ) -> Result<ObjectInfo, ReleaseError> {
-        let keys = &self.config.tag_keys;
-        let info = self
-            .store
-            .head(restored)
-            .await
-            .map_err(store_step("checking the released object"))?
-            .ok_or_else(|| ReleaseError::Vanished(restored.clone()))?;
-        if let Check::Valid { .. } = signature::verify(key, &info, &tags, keys) {
-            return Ok(info);
-        }
-        tags.retain(|(k, _)| *k != keys.signature);
-        let signature = signature::sign(key, &info, &tags, keys);
-        tags.push((keys.signature.clone(), signature));
-        self.store
-            .put_tags(restored, &tags)
-            .await
-            .map_err(store_step("signing the released object's verdict again"))?;
-        Ok(info)
+/// Checks the signature on the restored version as S3 now describes it; when the copy's
+/// ETag differs from the quarantine copy's (a multipart copy, another encryption), signs
+/// the tags again for the bytes as they are now. Returns what the restored version is.
+async fn sign_restored<S: ObjectStore>(
+    p: &Pipeline<S>,
+    key: &SigningKey,
+    restored: &ObjectRef,
+    mut tags: Tags,
+) -> Result<ObjectInfo, ReleaseError> {
+    let keys = &p.config.tag_keys;
+    let info = p
+        .store
+        .head(restored)
+        .await
+        .map_err(store_step("checking the released object"))?
+        .ok_or_else(|| ReleaseError::Vanished(restored.clone()))?;
+    if let Check::Valid { .. } = signature::verify(key, &info, &tags, keys) {
+        return Ok(info);
     }
+    tags.retain(|(k, _)| *k != keys.signature);
+    let signature = signature::sign(key, &info, &tags, keys);
+    tags.push((keys.signature.clone(), signature));
+    p.store
+        .put_tags(restored, &tags)
+        .await
+        .map_err(store_step("signing the released object's verdict again"))?;
+    Ok(info)
 }
 
 fn taken(origin: &action::Origin, now: &ObjectInfo) -> ReleaseError {

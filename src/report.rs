@@ -151,9 +151,6 @@ pub enum Retry {
     /// The object is too large for the function, and its notification did not reach the
     /// agent's queue.
     Forward(ForwardError),
-    /// The journey ended without saying whether the object is settled: a bug, retried rather
-    /// than acknowledged.
-    Unfinished,
 }
 
 /// Milliseconds spent in each step for one object.
@@ -202,10 +199,10 @@ macro_rules! report_event {
 }
 
 impl Report {
-    /// A report for `event`'s object, nothing done yet. Until a step says how the journey
-    /// ended, its message is retried ([`Retry::Unfinished`]): a path that forgets to say so
-    /// fails closed, never acknowledges an object that was not settled.
-    pub fn new(event: &ObjectEvent, ruleset: &str) -> Report {
+    /// A report for `event`'s object that ended as `disposition` says, before anything else
+    /// was learnt. There is no report without a disposition: every ending says whether its
+    /// message is done with (the journey builds its reports from its `Ending`).
+    pub fn new(event: &ObjectEvent, ruleset: &str, disposition: Disposition) -> Report {
         Report {
             object: event.object.clone(),
             owner: event.owner.clone(),
@@ -214,7 +211,7 @@ impl Report {
             verdict: None,
             ruleset: ruleset.to_owned(),
             location: Location::InPlace,
-            disposition: Disposition::Retry(Retry::Unfinished),
+            disposition,
             timings: Timings::default(),
             requests: 0,
             file_type: None,
@@ -222,10 +219,11 @@ impl Report {
         }
     }
 
-    /// The same report, ending with `disposition`.
-    pub fn ending(self, disposition: Disposition) -> Report {
+    /// The same report, its message now retried as `why` says (a step after the journey,
+    /// such as publishing its result event, failed).
+    pub fn retried(self, why: Retry) -> Report {
         Report {
-            disposition,
+            disposition: Disposition::Retry(why),
             ..self
         }
     }
@@ -267,7 +265,7 @@ impl Report {
         let object = ObjectRef::new("b", "dir/a.zip").at_version(Some("v1".into()));
         let mut event = ObjectEvent::announced(object, Some(10), "ObjectCreated:Put");
         event.etag = Some("\"e1\"".into());
-        let mut report = Report::new(&event, "r1");
+        let mut report = Report::new(&event, "r1", Disposition::Acknowledge(Settled::Recorded));
         report.verdict = Some(verdict);
         report
     }
@@ -362,27 +360,10 @@ impl fmt::Display for Retry {
                 "{e} (the function's role needs sqs:SendMessage on it; the template grants it \
                  with LargeObjectAgent=true)"
             ),
-            Retry::Unfinished => f.write_str(
-                "the journey ended without settling the object (a bug: please report it); \
-                 retried",
-            ),
             Retry::Abandoned => f.write_str(
                 "abandoned unfinished just before the function's timeout (raise the function's \
                  Timeout, or lower MAX_CONCURRENCY or the batch size)",
             ),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_report_no_step_finished_is_retried_not_acknowledged() {
-        let report = Report::sample(Verdict::Clean);
-        assert!(!report.is_settled(), "{}", report.disposition);
-        assert_eq!(report.level(), Level::ERROR);
-        assert!(report.disposition.to_string().contains("a bug"));
     }
 }

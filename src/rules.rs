@@ -1,12 +1,13 @@
-//! Users' own rule sets, besides the embedded one (`RULES`): YARA sources (`.yar`, `.yara`),
-//! rules this tool serialized (`.yarc`) and lists of known-bad hashes (`.hashes`, `.sha256`,
-//! `.sha1`, `.md5`), from local folders or S3 prefixes. They are loaded at
-//! start-up and checked again every `RULES_REFRESH_SECS`: a changed set is compiled and swapped
-//! in while scans go on; one that fails to compile is rejected, its errors logged with file and
-//! line, and the rules in force stay. A set compiled from an S3 prefix is cached next to its
-//! sources (`cache.rs`: authenticated with a key derived from the signing key), keyed by the
-//! sources' ETags, the yara-x version and the platform, so that only the first cold start
-//! after a change compiles: every later one only deserializes.
+//! Loading users' own rules, besides the embedded ones (`RULES`): their sources, read from
+//! local folders or S3 prefixes (YARA sources `.yar` and `.yara`, rules this tool serialized
+//! `.yarc`, lists of known-bad hashes `.hashes`, `.sha256`, `.sha1`, `.md5`), compiled into the
+//! [`RuleSet`]s that scanning holds (`scan/compiled.rs`: compiled sets and those in force).
+//! They are loaded at start-up and checked again every `RULES_REFRESH_SECS`: a changed set is
+//! compiled and swapped in while scans go on; one that fails to compile is rejected, its errors
+//! logged with file and line, and the rules in force stay. A set compiled from an S3 prefix is
+//! cached next to its sources (`cache.rs`: authenticated with a key derived from the signing
+//! key), keyed by the sources' ETags, the yara-x version and the platform, so that only the
+//! first cold start after a change compiles: every later one only deserializes.
 //!
 //! Serialized rules carry native code that yara-x loads as is: a `.yarc` is code. One in a
 //! local folder is the user's own file; one under an S3 prefix loads only when its SHA-256 is

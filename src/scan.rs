@@ -1,6 +1,7 @@
-//! Scanning: YARA-X rule sets applied to bytes on a blocking thread, with a timeout. The
-//! embedded set is compiled from `signatures/` by `build.rs`, so start-up only deserializes;
-//! users' own sets (the `rules` module) join it and are swapped in while scans go on.
+//! Scanning: compiled YARA-X rule sets applied to bytes on a blocking thread, with a timeout.
+//! The embedded set is compiled from `signatures/` by `build.rs`, so start-up only
+//! deserializes; users' own sets, which the `rules` module loads from their sources, join it
+//! (`compiled.rs`: the sets in force and their identity) and are swapped in while scans go on.
 
 use std::cell::RefCell;
 use std::time::Duration;
@@ -34,17 +35,17 @@ pub enum ScanError {
     },
 }
 
+mod compiled;
 mod externals;
 mod hashes;
 mod matches;
-mod ruleset;
 mod sample;
 pub mod serialized;
 
+pub use compiled::{RuleSet, RuleSets};
 pub use externals::EXTERNALS;
 pub use hashes::HashList;
 pub use matches::{Match, POLICY_NAMESPACE};
-pub use ruleset::{RuleSet, RuleSets};
 pub use sample::EICAR;
 pub use serialized::TARGET;
 
@@ -114,17 +115,6 @@ impl Engine {
     /// Puts `sets` in force for every scan that starts from now on.
     pub fn swap(&self, sets: RuleSets) {
         self.rules.store(Arc::new(sets));
-    }
-
-    /// Scans `data` on the blocking thread pool, which keeps the async runtime free to move
-    /// other objects' bytes meanwhile. `data` is dropped on that thread when the scan ends.
-    pub async fn scan(
-        &self,
-        data: impl AsRef<[u8]> + Send + 'static,
-    ) -> Result<Vec<Match>, ScanError> {
-        let engine = self.clone();
-        self.on_a_slot(move || engine.scan_bytes(data.as_ref()))
-            .await?
     }
 
     /// Scans `data` with each set of `rules` on the calling thread, within `timeout` in all,

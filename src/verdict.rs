@@ -2,6 +2,7 @@
 //! user's own tags, within S3's limits (10 tags, 256-character values, a restricted alphabet).
 
 use std::fmt;
+use strum::{EnumCount, EnumIter, IntoStaticStr, VariantNames};
 
 use crate::object::Tags;
 use crate::scan::{Match, POLICY_NAMESPACE};
@@ -80,10 +81,10 @@ impl From<&str> for Failure {
     PartialOrd,
     Ord,
     Hash,
-    strum::EnumIter,
-    strum::EnumCount,
-    strum::IntoStaticStr,
-    strum::VariantNames,
+    EnumIter,
+    EnumCount,
+    IntoStaticStr,
+    VariantNames,
 )]
 #[allow(missing_docs)] // each is the `Verdict` of the same name
 pub enum VerdictKind {

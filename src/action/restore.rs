@@ -2,7 +2,9 @@
 //! (`<bucket>/<key>`, see [`super::quarantine_key`]) and its source tag record it, and the move
 //! back there, which is the quarantine's own copy → verify → delete protocol run the other way.
 
-use super::{ActionError, Location, Place, move_verified, source_identity};
+use super::{
+    ActionError, Location, Place, SourceTag, SourceTagError, move_verified, source_identity,
+};
 use crate::object::{MAX_KEY_BYTES, ObjectInfo, ObjectRef, Tags};
 use crate::store::ObjectStore;
 use crate::verdict::TagKeys;
@@ -29,6 +31,9 @@ pub enum OriginError {
     /// The key is not `<bucket>/<key>`.
     #[error("its key is not `<source-bucket>/<key>`, as quarantine names its copies")]
     NotAQuarantineKey,
+    /// The source tag is not `<version> <etag>`: not as the scanner wrote it.
+    #[error("its source tag {0}")]
+    BadSourceTag(#[from] SourceTagError),
     /// The key was cut to S3's length limit and suffixed with a hash: the end of the original
     /// key is lost.
     #[error(
@@ -52,15 +57,9 @@ pub fn origin_of(key: &str, tags: &Tags, keys: &TagKeys) -> Result<Origin, Origi
     if was_cut(key) {
         return Err(OriginError::CutKey);
     }
-    // `<version> <etag>`, `-` for no ETag (see `source_identity`).
-    let etag = source
-        .split_once(' ')
-        .map(|(_, etag)| etag)
-        .filter(|etag| *etag != "-")
-        .map(str::to_owned);
     Ok(Origin {
         object: ObjectRef::new(bucket, original),
-        etag,
+        etag: SourceTag::parse(source)?.etag,
     })
 }
 
@@ -130,6 +129,15 @@ mod tests {
             origin_of(&cut, &tagged("v e"), &keys),
             Err(OriginError::CutKey)
         );
+        for malformed in ["v1", "v1 a b", ""] {
+            assert!(
+                matches!(
+                    origin_of("uploads/x", &tagged(malformed), &keys),
+                    Err(OriginError::BadSourceTag(_))
+                ),
+                "{malformed:?}"
+            );
+        }
         let long = format!("uploads/{}", "k".repeat(1000));
         assert!(origin_of(&long, &tagged("v e"), &keys).is_ok());
     }

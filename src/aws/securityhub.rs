@@ -52,7 +52,7 @@ impl SecurityHubTarget {
             .findings(asff(finding))
             .send()
             .await
-            .map_err(|e| super::publish::failure(target(), "securityhub:BatchImportFindings", e))?;
+            .map_err(|e| super::targets::failure(target(), "securityhub:BatchImportFindings", e))?;
         match out.failed_findings().first() {
             Some(failed) => Err(PublishError {
                 target: target(),

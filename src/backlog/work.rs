@@ -79,7 +79,7 @@ impl<S: ObjectStore> Work<'_, S> {
 async fn scan<S: ObjectStore>(pipeline: &Pipeline<S>, bucket: &str, item: &Item) -> Outcome {
     let object = ObjectRef::new(bucket, item.key());
     let event = ObjectEvent::announced(object, item.size(), EVENT_NAME);
-    let report = pipeline.settle_and_announce(&event).await;
+    let report = crate::batch::announce::settle_and_announce(pipeline, &event).await;
     Outcome::of(&report)
 }
 

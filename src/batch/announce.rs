@@ -12,9 +12,10 @@ use tracing::{error, warn};
 
 use crate::event::ObjectEvent;
 use crate::findings::{self, Finding};
+use crate::journey::settle;
 use crate::pipeline::Pipeline;
 use crate::publish::{Publish, PublishError, QUEUED_KEY};
-use crate::report::{Disposition, Report, Retry};
+use crate::report::{Report, Retry};
 use crate::signature::{DerivedKey, Purpose};
 use crate::store::ObjectStore;
 
@@ -118,110 +119,111 @@ pub(super) fn open(body: &str, key: Option<&DerivedKey>) -> Result<Value, Unseal
     }
 }
 
-impl<S: ObjectStore> Pipeline<S> {
-    /// One object outside an SQS batch (`backlog`): settles it, logs its report, and publishes
-    /// its result event, as a batch does for each of its objects.
-    pub async fn settle_and_announce(&self, event: &ObjectEvent) -> Report {
-        let report = self.settle(event).await;
-        report.log(&[]);
-        self.announce(report).await
-    }
+/// One object outside an SQS batch (`backlog`): settles it, logs its report, and publishes
+/// its result event, as a batch does for each of its objects.
+pub async fn settle_and_announce<S: ObjectStore>(p: &Pipeline<S>, event: &ObjectEvent) -> Report {
+    let report = settle(p, event).await;
+    report.log(&[]);
+    announce(p, report).await
+}
 
-    /// Publishes the result event of `report` and imports its Security Hub finding, when it
-    /// has them. A report whose message is retried has none yet: the delivery that settles
-    /// the object publishes them.
-    pub(crate) async fn announce(&self, mut report: Report) -> Report {
-        let Some(publisher) = &self.publisher else {
-            return report;
-        };
-        if !report.is_settled() {
-            return report;
-        }
-        let mut outgoing = Vec::new();
-        if let Some(document) = crate::publish::published_document(&self.config.results, &report) {
-            outgoing.push(Outgoing::Event(document));
-        }
-        if let Some(finding) = publisher
-            .product()
-            .and_then(|product| findings::finding(&report, product))
-        {
-            outgoing.push(Outgoing::Finding(Box::new(finding)));
-        }
-        for out in outgoing {
-            if let Err(queued) = self.send_or_queue(&report, out).await {
-                report = report.ending(Disposition::Retry(Retry::Publish(queued)));
-            }
-        }
-        report
+/// Publishes the result event of `report` and imports its Security Hub finding, when it
+/// has them. A report whose message is retried has none yet: the delivery that settles
+/// the object publishes them.
+pub async fn announce<S: ObjectStore>(p: &Pipeline<S>, mut report: Report) -> Report {
+    let Some(publisher) = &p.publisher else {
+        return report;
+    };
+    if !report.is_settled() {
+        return report;
     }
+    let mut outgoing = Vec::new();
+    if let Some(document) = crate::publish::published_document(&p.config.results, &report) {
+        outgoing.push(Outgoing::Event(document));
+    }
+    if let Some(finding) = publisher
+        .product()
+        .and_then(|product| findings::finding(&report, product))
+    {
+        outgoing.push(Outgoing::Finding(Box::new(finding)));
+    }
+    for out in outgoing {
+        if let Err(queued) = send_or_queue(p, &report, out).await {
+            report = report.retried(Retry::Publish(queued));
+        }
+    }
+    report
+}
 
-    /// Sends `out`; when that fails, puts it on the scan queue, sealed, to be sent by a later
-    /// batch. `Err` when it could be neither sent nor queued: the object's message is retried.
-    async fn send_or_queue(&self, report: &Report, out: Outgoing) -> Result<(), PublishError> {
-        let Some(publisher) = &self.publisher else {
+/// Sends `out`; when that fails, puts it on the scan queue, sealed, to be sent by a later
+/// batch. `Err` when it could be neither sent nor queued: the object's message is retried.
+async fn send_or_queue<S: ObjectStore>(
+    p: &Pipeline<S>,
+    report: &Report,
+    out: Outgoing,
+) -> Result<(), PublishError> {
+    let Some(publisher) = &p.publisher else {
+        return Ok(());
+    };
+    let Err(e) = out.send(publisher.as_ref()).await else {
+        return Ok(());
+    };
+    let document = out.sealable();
+    warn!(object = %report.object, error = %e, what = out.what(), "not sent; queueing it to be sent again");
+    let queued = match queue_key(p) {
+        Some(key) => publisher.requeue(&seal(&document, &key)).await,
+        None => Err(PublishError {
+            target: "the scan queue".into(),
+            detail: "no signing key (SIGNING_KEY_SECRET) to seal the queued document with".into(),
+        }),
+    };
+    queued.inspect_err(|queued| {
+        // The document itself in the log: a redelivery of a quarantined or promoted
+        // object finds it gone and has no verdict to send again.
+        error!(object = %report.object, error = %queued, what = out.what(), document = %document, "not queued either; the message is retried");
+    })
+}
+
+/// Sends what an earlier batch queued (`body`): a result event, or a finding; `Err`
+/// retries its message. One that does not verify is dropped, logged at error: retrying
+/// cannot make it verify.
+pub(crate) async fn publish_queued<S: ObjectStore>(
+    p: &Pipeline<S>,
+    message_id: &str,
+    body: &str,
+) -> Result<(), PublishError> {
+    let document = match open(body, queue_key(p).as_ref()) {
+        Ok(document) => document,
+        Err(e) => {
+            let start: String = body.chars().take(1024).collect();
+            error!(message_id = %message_id, error = %e, body = %start.escape_debug(), "queued result event dropped");
             return Ok(());
-        };
-        let Err(e) = out.send(publisher.as_ref()).await else {
+        }
+    };
+    let out = match Outgoing::unsealed(document) {
+        Ok(out) => out,
+        Err(e) => {
+            error!(message_id = %message_id, error = %e, "queued finding dropped: not one this function writes");
             return Ok(());
-        };
-        let document = out.sealable();
-        warn!(object = %report.object, error = %e, what = out.what(), "not sent; queueing it to be sent again");
-        let queued = match self.queue_key() {
-            Some(key) => publisher.requeue(&seal(&document, &key)).await,
-            None => Err(PublishError {
-                target: "the scan queue".into(),
-                detail: "no signing key (SIGNING_KEY_SECRET) to seal the queued document with"
-                    .into(),
-            }),
-        };
-        queued.inspect_err(|queued| {
-            // The document itself in the log: a redelivery of a quarantined or promoted
-            // object finds it gone and has no verdict to send again.
-            error!(object = %report.object, error = %queued, what = out.what(), document = %document, "not queued either; the message is retried");
-        })
-    }
-
-    /// Sends what an earlier batch queued (`body`): a result event, or a finding; `Err`
-    /// retries its message. One that does not verify is dropped, logged at error: retrying
-    /// cannot make it verify.
-    pub(super) async fn publish_queued(
-        &self,
-        message_id: &str,
-        body: &str,
-    ) -> Result<(), PublishError> {
-        let document = match open(body, self.queue_key().as_ref()) {
-            Ok(document) => document,
-            Err(e) => {
-                let start: String = body.chars().take(1024).collect();
-                error!(message_id = %message_id, error = %e, body = %start.escape_debug(), "queued result event dropped");
-                return Ok(());
-            }
-        };
-        let out = match Outgoing::unsealed(document) {
-            Ok(out) => out,
-            Err(e) => {
-                error!(message_id = %message_id, error = %e, "queued finding dropped: not one this function writes");
-                return Ok(());
-            }
-        };
-        match &self.publisher {
-            Some(publisher) => out.send(publisher.as_ref()).await,
-            None => {
-                warn!(
-                    what = out.what(),
-                    "a queued result event or finding arrived, but result events and findings are off (RESULT_EVENT_BUS, RESULT_TOPIC_ARN, SECURITY_HUB); dropped"
-                );
-                Ok(())
-            }
+        }
+    };
+    match &p.publisher {
+        Some(publisher) => out.send(publisher.as_ref()).await,
+        None => {
+            warn!(
+                what = out.what(),
+                "a queued result event or finding arrived, but result events and findings are off (RESULT_EVENT_BUS, RESULT_TOPIC_ARN, SECURITY_HUB); dropped"
+            );
+            Ok(())
         }
     }
+}
 
-    /// The key queued documents are sealed with, when there is a signing key.
-    fn queue_key(&self) -> Option<DerivedKey> {
-        self.signing_key
-            .as_ref()
-            .map(|key| key.derive(Purpose::QueuedResult))
-    }
+/// The key queued documents are sealed with, when there is a signing key.
+fn queue_key<S: ObjectStore>(p: &Pipeline<S>) -> Option<DerivedKey> {
+    p.signing_key
+        .as_ref()
+        .map(|key| key.derive(Purpose::QueuedResult))
 }
 
 #[cfg(test)]

@@ -10,9 +10,11 @@ use serde_json::Value;
 
 use crate::deadline::Timing;
 use crate::event::ObjectEvent;
+use crate::journey;
+
+use super::announce::announce;
 use crate::object::ObjectRef;
 use crate::pipeline::Pipeline;
-use crate::report::Report;
 use crate::store::ObjectStore;
 
 /// The event name on-demand scans are processed under: a creation, as for new uploads.
@@ -46,26 +48,27 @@ pub fn is_scan_object(event: &Value) -> bool {
     event.get(KEY).is_some()
 }
 
-impl<S: ObjectStore> Pipeline<S> {
-    /// Runs the requested object's journey, logged and announced as any other, and answers
-    /// with its report: the result event's document, whatever `RESULT_VERDICTS` publishes,
-    /// and `settled` (false when it failed and should be asked again).
-    pub async fn scan_on_demand(&self, request: ScanObject, deadline: Option<SystemTime>) -> Value {
-        self.refresh_rules().await;
-        let Requested {
-            bucket,
-            key,
-            version_id,
-        } = request.scan_object;
-        let object = ObjectRef::new(bucket, key).at_version(version_id);
-        let event = ObjectEvent::announced(object, None, EVENT_NAME);
-        let timing = Timing::new(deadline, self.config.scan_timeout);
-        let blank = Report::new(&event, self.engine.rules().id());
-        let report = timing.run(blank, self.settle(&event)).await;
-        report.log(&[KEY]);
-        let report = self.announce(report).await;
-        let mut document = crate::publish::document(&report);
-        document["settled"] = Value::Bool(report.is_settled());
-        document
-    }
+/// Runs the requested object's journey, logged and announced as any other, and answers
+/// with its report: the result event's document, whatever `RESULT_VERDICTS` publishes,
+/// and `settled` (false when it failed and should be asked again).
+pub async fn scan_on_demand<S: ObjectStore>(
+    p: &Pipeline<S>,
+    request: ScanObject,
+    deadline: Option<SystemTime>,
+) -> Value {
+    p.refresh_rules().await;
+    let Requested {
+        bucket,
+        key,
+        version_id,
+    } = request.scan_object;
+    let object = ObjectRef::new(bucket, key).at_version(version_id);
+    let event = ObjectEvent::announced(object, None, EVENT_NAME);
+    let timing = Timing::new(deadline, p.config.scan_timeout);
+    let report = journey::settle_within(p, &event, &timing).await;
+    report.log(&[KEY]);
+    let report = announce(p, report).await;
+    let mut document = crate::publish::document(&report);
+    document["settled"] = Value::Bool(report.is_settled());
+    document
 }

@@ -61,7 +61,7 @@ async fn a_threat_is_filed_and_only_an_earlier_threat_is_resolved_by_clean() {
         record("fp.txt", &was_infected),
         record("a.txt", &clean),
     ];
-    let response = p.process_batch(batch(records)).await.unwrap();
+    let response = crate::batch::process(&p, batch(records)).await.unwrap();
     assert!(response.batch_item_failures.is_empty());
     let mut filed = publisher.findings.lock().unwrap().clone();
     filed.sort_by_key(|f| f.record_state == RecordState::Archived);
@@ -85,8 +85,7 @@ async fn a_finding_that_cannot_be_imported_is_queued_and_imported_later() {
     let eicar = s.put("uploads", "eicar.com", EICAR, &[]);
     let (p, publisher) = filing(s);
     publisher.fail_import.store(true, Ordering::SeqCst);
-    let response = p
-        .process_batch(batch(vec![record("eicar.com", &eicar)]))
+    let response = crate::batch::process(&p, batch(vec![record("eicar.com", &eicar)]))
         .await
         .unwrap();
     // The verdict is recorded and the message acknowledged: the finding waits on the queue.
@@ -102,7 +101,7 @@ async fn a_finding_that_cannot_be_imported_is_queued_and_imported_later() {
     let mut later = SqsMessage::default();
     later.message_id = Some("later".into());
     later.body = Some(queued[0].clone());
-    let response = p.process_batch(batch(vec![later])).await.unwrap();
+    let response = crate::batch::process(&p, batch(vec![later])).await.unwrap();
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(
         p.store().calls().len(),
@@ -116,8 +115,7 @@ async fn a_finding_that_cannot_be_imported_is_queued_and_imported_later() {
     // Neither imported nor queued: the message is retried, the verdict stays.
     publisher.fail_import.store(true, Ordering::SeqCst);
     publisher.fail_requeue.store(true, Ordering::SeqCst);
-    let response = p
-        .process_batch(batch(vec![record("eicar.com", &eicar)]))
+    let response = crate::batch::process(&p, batch(vec![record("eicar.com", &eicar)]))
         .await
         .unwrap();
     assert_eq!(response.batch_item_failures.len(), 1);

@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::deadline::Timing;
 use crate::event::ObjectEvent;
+use crate::journey;
+
+use super::announce::announce;
 use crate::object::{ObjectRef, decode_key, pinned_version};
 use crate::pipeline::Pipeline;
 use crate::report::{Disposition, Report, Retry, Settled};
@@ -95,41 +98,38 @@ impl Task {
     }
 }
 
-impl<S: ObjectStore> Pipeline<S> {
-    /// Takes each task's object through its journey, within `deadline`, and answers per task.
-    pub async fn process_job_until(
-        &self,
-        job: JobEvent,
-        deadline: Option<SystemTime>,
-    ) -> JobResponse {
-        self.refresh_rules().await;
-        let timing = Timing::new(deadline, self.config.scan_timeout);
-        let timing = &timing;
-        let results = futures::stream::iter(job.tasks)
-            .map(|task| async move {
-                let event = match task.object_event() {
-                    Ok(event) => event,
-                    Err(why) => {
-                        tracing::error!(task = %task.task_id.escape_debug(), error = %why, "cannot read the Batch Operations task");
-                        return result(task.task_id, "PermanentFailure", why);
-                    }
-                };
-                let blank = Report::new(&event, self.engine.rules().id());
-                let report = timing.run(blank, self.settle(&event)).await;
-                report.log(&[task.task_id.as_str()]);
-                let report = self.announce(report).await;
-                let (code, text) = answer(&report);
-                result(task.task_id, code, text)
-            })
-            .buffered(self.config.concurrency)
-            .collect()
-            .await;
-        JobResponse {
-            invocation_schema_version: job.invocation_schema_version,
-            treat_missing_keys_as: "PermanentFailure".into(),
-            invocation_id: job.invocation_id,
-            results,
-        }
+/// Takes each task's object through its journey, within `deadline`, and answers per task.
+pub async fn process_job_until<S: ObjectStore>(
+    p: &Pipeline<S>,
+    job: JobEvent,
+    deadline: Option<SystemTime>,
+) -> JobResponse {
+    p.refresh_rules().await;
+    let timing = Timing::new(deadline, p.config.scan_timeout);
+    let timing = &timing;
+    let results = futures::stream::iter(job.tasks)
+        .map(|task| async move {
+            let event = match task.object_event() {
+                Ok(event) => event,
+                Err(why) => {
+                    tracing::error!(task = %task.task_id.escape_debug(), error = %why, "cannot read the Batch Operations task");
+                    return result(task.task_id, "PermanentFailure", why);
+                }
+            };
+            let report = journey::settle_within(p, &event, timing).await;
+            report.log(&[task.task_id.as_str()]);
+            let report = announce(p, report).await;
+            let (code, text) = answer(&report);
+            result(task.task_id, code, text)
+        })
+        .buffered(p.config.concurrency)
+        .collect()
+        .await;
+    JobResponse {
+        invocation_schema_version: job.invocation_schema_version,
+        treat_missing_keys_as: "PermanentFailure".into(),
+        invocation_id: job.invocation_id,
+        results,
     }
 }
 

@@ -58,15 +58,18 @@ async fn a_bad_record_fails_alone_and_a_record_without_id_fails_the_batch() {
         "removed",
         json!([s3_record("ObjectRemoved:Delete", "uploads", "a.txt", &info)]),
     );
-    let response = p
-        .process_batch(batch(vec![not_json, good, removed]))
+    let response = crate::batch::process(&p, batch(vec![not_json, good, removed]))
         .await
         .unwrap();
     assert_eq!(failed(&response), ["bad"]);
 
     let mut anonymous = SqsMessage::default();
     anonymous.body = Some("{}".into());
-    assert!(p.process_batch(batch(vec![anonymous])).await.is_err());
+    assert!(
+        crate::batch::process(&p, batch(vec![anonymous]))
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -93,7 +96,7 @@ async fn events_for_the_same_bytes_are_one_job_and_each_upload_its_own() {
             json!([s3_record("ObjectTagging:Put", "plain", "k", &two)]),
         ),
     ];
-    let response = p.process_batch(batch(messages)).await.unwrap();
+    let response = crate::batch::process(&p, batch(messages)).await.unwrap();
     assert_eq!(failed(&response), Vec::<&str>::new());
     // The first upload's read finds newer bytes; the second is read once for three messages.
     assert_eq!(p.store().count(Op::GetObject), 2);
@@ -126,7 +129,7 @@ async fn tag_changes_of_one_version_by_two_principals_are_each_checked() {
         "created",
         json!([s3_record("ObjectCreated:Put", "uploads", "e.com", &info)]),
     );
-    p.process_batch(batch(vec![first])).await.unwrap();
+    crate::batch::process(&p, batch(vec![first])).await.unwrap();
     // Someone re-tags the object Clean: S3 sends the scanner's earlier change and theirs.
     crate::journey::tag_tests::forge_clean(p.store(), &object).await;
     let messages = vec![
@@ -140,7 +143,7 @@ async fn tag_changes_of_one_version_by_two_principals_are_each_checked() {
         ),
     ];
     let gets = p.store().count(Op::GetObject);
-    let response = p.process_batch(batch(messages)).await.unwrap();
+    let response = crate::batch::process(&p, batch(messages)).await.unwrap();
     assert_eq!(failed(&response), Vec::<&str>::new());
     assert_eq!(
         p.store().count(Op::GetObject),
@@ -178,8 +181,7 @@ async fn slow_batch(other: &str, concurrency: usize, time: Duration) -> (Vec<Str
         message(other, created(other, &fast)),
     ];
     let deadline = SystemTime::now() + time;
-    let response = p
-        .process_batch_until(batch(messages), Some(deadline))
+    let response = crate::batch::process_until(&p, batch(messages), Some(deadline))
         .await
         .unwrap();
     assert!(
@@ -226,8 +228,7 @@ async fn a_settled_object_publishes_its_result_event_with_where_it_is_now() {
     let info = s.put("uploads", "e.com", EICAR, &[]);
     let (p, publisher) = publishing(s);
     let record = s3_record("ObjectCreated:Put", "uploads", "e.com", &info);
-    let response = p
-        .process_batch(batch(vec![message("m", json!([record]))]))
+    let response = crate::batch::process(&p, batch(vec![message("m", json!([record]))]))
         .await
         .unwrap();
     assert_eq!(failed(&response), Vec::<&str>::new());
@@ -247,8 +248,7 @@ async fn a_failed_publish_is_queued_and_published_later_without_touching_the_obj
     let (p, publisher) = publishing(s);
     publisher.fail_publish.store(true, Ordering::SeqCst);
     let record = s3_record("ObjectCreated:Put", "uploads", "a.txt", &info);
-    let response = p
-        .process_batch(batch(vec![message("m", json!([record]))]))
+    let response = crate::batch::process(&p, batch(vec![message("m", json!([record]))]))
         .await
         .unwrap();
     // The verdict is recorded and the message acknowledged: the event waits on the queue.
@@ -265,7 +265,7 @@ async fn a_failed_publish_is_queued_and_published_later_without_touching_the_obj
     let mut later = SqsMessage::default();
     later.message_id = Some("later".into());
     later.body = Some(queued[0].clone());
-    let response = p.process_batch(batch(vec![later])).await.unwrap();
+    let response = crate::batch::process(&p, batch(vec![later])).await.unwrap();
     assert_eq!(failed(&response), Vec::<&str>::new());
     assert_eq!(
         p.store().calls().len(),
@@ -297,7 +297,7 @@ async fn a_queued_document_the_function_did_not_seal_is_dropped_unpublished() {
             m
         })
         .collect();
-    let response = p.process_batch(batch(messages)).await.unwrap();
+    let response = crate::batch::process(&p, batch(messages)).await.unwrap();
     assert_eq!(
         failed(&response),
         Vec::<&str>::new(),
@@ -316,8 +316,7 @@ async fn without_a_signing_key_a_failed_publish_retries_the_message() {
     p.signing_key = None;
     publisher.fail_publish.store(true, Ordering::SeqCst);
     let record = s3_record("ObjectCreated:Put", "uploads", "a.txt", &info);
-    let response = p
-        .process_batch(batch(vec![message("m", json!([record]))]))
+    let response = crate::batch::process(&p, batch(vec![message("m", json!([record]))]))
         .await
         .unwrap();
     assert_eq!(
@@ -337,8 +336,7 @@ async fn when_neither_publish_nor_queue_works_the_message_is_retried_and_the_ver
     publisher.fail_publish.store(true, Ordering::SeqCst);
     publisher.fail_requeue.store(true, Ordering::SeqCst);
     let record = s3_record("ObjectCreated:Put", "uploads", "a.txt", &info);
-    let response = p
-        .process_batch(batch(vec![message("m", json!([record]))]))
+    let response = crate::batch::process(&p, batch(vec![message("m", json!([record]))]))
         .await
         .unwrap();
     assert_eq!(failed(&response), ["m"]);
@@ -357,6 +355,6 @@ async fn when_neither_publish_nor_queue_works_the_message_is_retried_and_the_ver
     later.body = Some(
         json!({ "s3YaraScanResult": document, "mac": key.mac(&[document.as_bytes()]) }).to_string(),
     );
-    let response = p.process_batch(batch(vec![later])).await.unwrap();
+    let response = crate::batch::process(&p, batch(vec![later])).await.unwrap();
     assert_eq!(failed(&response), ["queued"]);
 }

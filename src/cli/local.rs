@@ -1,7 +1,6 @@
-//! The local commands: `scan` files, list, check and build `rules`, print the `contract` and
-//! quarantine keys.
+//! The local commands: `scan` files; list, check and build `rules`.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -10,7 +9,7 @@ use anyhow::Context as _;
 use s3_yara_scan::config::settings;
 use s3_yara_scan::scan::RuleSets;
 use s3_yara_scan::scan::serialized::{self, Description, Native};
-use s3_yara_scan::{Config, Engine, RuleSet, Verdict, action, contract, inspect, rules, store};
+use s3_yara_scan::{Config, Engine, RuleSet, Verdict, inspect, rules, store};
 use sha2::Digest as _;
 
 /// Scan local files and directories (recursively) with the embedded rules. Exit code 0: all
@@ -66,20 +65,6 @@ enum RulesCommand {
     },
 }
 
-/// Print what the binary promises its deployments: settings, tag keys, verdicts and the IAM
-/// permissions each part of the work needs.
-#[derive(clap::Args)]
-pub struct ContractArgs {
-    /// As JSON (the only form for now).
-    #[arg(long)]
-    #[allow(dead_code)] // accepted, and implied: JSON is the only form
-    json: bool,
-    /// Instead, read `["bucket", "key"]` JSON lines on standard input and print the key of
-    /// each one's quarantine copy, as a JSON string per line.
-    #[arg(long)]
-    quarantine_keys: bool,
-}
-
 /// `rules`, `rules check` or `rules build`.
 pub fn rules(args: RulesArgs) -> anyhow::Result<ExitCode> {
     match args.action {
@@ -91,37 +76,12 @@ pub fn rules(args: RulesArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `contract`: the contract as JSON, or quarantine keys.
-pub fn contract(args: ContractArgs) -> anyhow::Result<ExitCode> {
-    if args.quarantine_keys {
-        print_quarantine_keys()?;
-    } else {
-        print_json(&contract::to_json())?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
     writeln!(
         std::io::stdout(),
         "{}",
         serde_json::to_string_pretty(value)?
     )?;
-    Ok(())
-}
-
-fn print_quarantine_keys() -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    for (n, line) in std::io::stdin().lock().lines().enumerate() {
-        let line = line?;
-        let (bucket, key): (String, String) = serde_json::from_str(&line)
-            .with_context(|| format!("line {}: not a [\"bucket\", \"key\"] pair", n + 1))?;
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string(&action::quarantine_key(&bucket, &key))?
-        )?;
-    }
     Ok(())
 }
 

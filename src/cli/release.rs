@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use s3_yara_scan::release::Request;
+use s3_yara_scan::release::{self, Request};
 use s3_yara_scan::{Aws, Config, Engine, ObjectRef, Pipeline, RuleSet};
 
 /// Move a quarantined false positive back to the bucket and key it came from (copied,
@@ -57,7 +57,7 @@ async fn release_async(args: ReleaseArgs, copy: ObjectRef) -> anyhow::Result<Exi
         by,
         force: args.force,
     };
-    let report = pipeline.release(&request).await?;
+    let report = release::release(&pipeline, &request).await?;
     super::local::print_json(&s3_yara_scan::publish::document(&report))?;
     if !report.is_settled() {
         eprintln!(

@@ -3,6 +3,8 @@
 //! (`SECURITY_HUB`). The documents and findings themselves are built in `publish` and
 //! `findings`, which depend on these settings, never the reverse.
 
+use strum::{IntoStaticStr, VariantArray, VariantNames};
+
 /// The `detail-type` of the EventBridge events, and the `type` of every document. A change
 /// that could break a consumer gets a new version.
 pub const DETAIL_TYPE: &str = "S3 Object Scan Result v1";
@@ -11,17 +13,7 @@ pub const DETAIL_TYPE: &str = "S3 Object Scan Result v1";
 pub const GUARDDUTY_DETAIL_TYPE: &str = "GuardDuty Malware Protection Object Scan Result";
 
 /// Whose schema result events follow (`RESULT_EVENT_SCHEMA`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::VariantNames,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, VariantArray, IntoStaticStr, VariantNames)]
 pub enum ResultSchema {
     /// This scanner's own document, detail-type [`DETAIL_TYPE`].
     #[default]
@@ -82,17 +74,7 @@ impl ResultEvents {
 }
 
 /// Whether threats become findings (`SECURITY_HUB`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::VariantNames,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, VariantArray, IntoStaticStr, VariantNames)]
 pub enum SecurityHub {
     /// `BatchImportFindings` for each threat, and its resolution.
     #[strum(serialize = "on")]

@@ -281,21 +281,9 @@ async fn a_rule_firing_on_a_canary_is_made_private_not_the_package_refused() {
         crate::scan::RuleSets::new(loaded.sets),
         std::time::Duration::from_secs(5),
     );
-    assert!(
-        engine
-            .scan(b"feed-marker-1-x".to_vec())
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(
-        engine
-            .scan(b"feed-marker-2-x".to_vec())
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    let scan = |data: &[u8]| engine.scan_bytes(data).unwrap();
+    assert!(scan(b"feed-marker-1-x").is_empty());
+    assert_eq!(scan(b"feed-marker-2-x").len(), 1);
 }
 
 #[tokio::test]

@@ -26,7 +26,7 @@ async fn a_skipped_object_is_tagged_skipped_with_its_reason_and_never_read() {
     // says Skipped, never Clean.
     let info = s.put("uploads", "logs/e.com", EICAR, &[("team", "a")]);
     let p = pipeline(s, skipping(SkippedAction::Tag));
-    let report = p.settle(&created("uploads", "logs/e.com", &info)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "logs/e.com", &info)).await;
     assert_eq!(settled(&report), &Settled::Recorded);
     assert!(matches!(&report.verdict, Some(Verdict::Skipped(why)) if why.contains("logs/")));
     assert_eq!(p.store().count(Op::GetObject), 0);
@@ -50,7 +50,7 @@ async fn with_ignore_a_skipped_object_costs_one_read_of_its_tags() {
     let big = s.put("uploads", "big.bin", &[0u8; 2000], &[]);
     let p = pipeline(s, skipping(SkippedAction::Ignore));
     for (key, info) in [("data/A.CSV", &info), ("big.bin", &big)] {
-        let report = p.settle(&created("uploads", key, info)).await;
+        let report = crate::journey::settle(&p, &created("uploads", key, info)).await;
         assert_eq!(settled(&report), &Settled::NotTagged);
         assert_eq!(report.verdict.as_ref().map(Verdict::name), Some("Skipped"));
         assert_eq!(report.requests, 1, "{key}");
@@ -67,7 +67,7 @@ async fn with_ignore_verdict_tags_the_scanner_did_not_sign_are_taken_off() {
     let variant = s.put("uploads", "logs/v.txt", b"v", &[("Scan-Result", "Clean")]);
     let p = pipeline(s, skipping(SkippedAction::Ignore));
     for (key, info) in [("logs/e.com", &info), ("logs/v.txt", &variant)] {
-        let report = p.settle(&created("uploads", key, info)).await;
+        let report = crate::journey::settle(&p, &created("uploads", key, info)).await;
         assert_eq!(settled(&report), &Settled::NotTagged, "{key}");
         assert_eq!(report.verdict.as_ref().map(Verdict::name), Some("Skipped"));
     }
@@ -88,10 +88,10 @@ async fn with_ignore_the_scanners_own_signed_verdict_stays() {
     let s = store();
     let info = s.put("uploads", "logs/a.txt", b"x", &[]);
     let mut p = pipeline(s, skipping(SkippedAction::Tag));
-    let report = p.settle(&created("uploads", "logs/a.txt", &info)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "logs/a.txt", &info)).await;
     let before = p.store().tags_of(&report.object).unwrap();
     p.config.filters.action = SkippedAction::Ignore;
-    let again = p.settle(&created("uploads", "logs/a.txt", &info)).await;
+    let again = crate::journey::settle(&p, &created("uploads", "logs/a.txt", &info)).await;
     assert_eq!(settled(&again), &Settled::NotTagged);
     assert_eq!(p.store().tags_of(&report.object).unwrap(), before);
 }
@@ -101,13 +101,13 @@ async fn tag_changes_on_a_skipped_object_are_checked_and_a_forged_verdict_rescan
     let s = store();
     let info = s.put("uploads", "logs/a.txt", b"x", &[]);
     let p = pipeline(s, skipping(SkippedAction::Tag));
-    let report = p.settle(&created("uploads", "logs/a.txt", &info)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "logs/a.txt", &info)).await;
     let tag_change = ObjectEvent {
         event_name: "ObjectTagging:Put".into(),
         ..created("uploads", "logs/a.txt", &info)
     };
     // The scanner's own Skipped tags: still its valid signature, nothing to do.
-    let own = p.settle(&tag_change).await;
+    let own = crate::journey::settle(&p, &tag_change).await;
     assert!(
         matches!(settled(&own), Settled::VerdictStillSigned { .. }),
         "{}",
@@ -118,7 +118,7 @@ async fn tag_changes_on_a_skipped_object_are_checked_and_a_forged_verdict_rescan
     crate::ObjectStore::put_tags(p.store(), &report.object, &forged)
         .await
         .unwrap();
-    let rescanned = p.settle(&tag_change).await;
+    let rescanned = crate::journey::settle(&p, &tag_change).await;
     assert_eq!(rescanned.verdict.as_ref().map(Verdict::name), Some("Clean"));
     assert!(rescanned.timings.scan_ms > 0.0 || p.store().count(Op::GetObject) == 1);
     let tags = p.store().tags_of(&report.object).unwrap();
@@ -140,7 +140,7 @@ async fn a_listed_size_that_no_longer_holds_is_scanned_not_skipped() {
         etag: None,
         ..created("plain", "data.bin", &now)
     };
-    let report = p.settle(&event).await;
+    let report = crate::journey::settle(&p, &event).await;
     assert_eq!(report.verdict.as_ref().map(Verdict::name), Some("Clean"));
     assert_eq!(p.store().count(Op::GetObject), 1);
 }
@@ -151,10 +151,10 @@ async fn objects_the_filters_let_through_are_scanned_and_an_unversioned_skip_is_
     let info = s.put("uploads", "data/e.com", EICAR, &[]);
     let plain = s.put("plain", "logs/x", b"x", &[]);
     let p = pipeline(s, skipping(SkippedAction::Tag));
-    let report = p.settle(&created("uploads", "data/e.com", &info)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "data/e.com", &info)).await;
     assert_eq!(report.verdict.as_ref().map(Verdict::name), Some("Infected"));
     // An unversioned key: the tags land only while it still holds the announced upload.
-    let report = p.settle(&created("plain", "logs/x", &plain)).await;
+    let report = crate::journey::settle(&p, &created("plain", "logs/x", &plain)).await;
     assert_eq!(settled(&report), &Settled::Recorded);
     let tags = p.store().tags_of(&report.object).unwrap();
     assert_eq!(tag(&tags, "scan-result"), Some("Skipped"));

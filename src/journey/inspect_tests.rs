@@ -23,7 +23,7 @@ async fn an_object_whose_content_encoding_decodes_to_eicar_is_quarantined() {
     let s = store();
     let info = s.put_encoded("uploads", "page.html", &brotli(EICAR), "br");
     let p = pipeline(s, quarantining());
-    let report = p.settle(&created("uploads", "page.html", &info)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "page.html", &info)).await;
     assert!(
         matches!(report.location, Location::Quarantined(_)),
         "{report:?}"
@@ -42,7 +42,7 @@ async fn an_object_in_an_encoding_not_decoded_here_is_unscannable() {
     let s = store();
     let info = s.put_encoded("uploads", "page.html", b"<html>", "compress");
     let p = pipeline(s, quarantining());
-    let report = p.settle(&created("uploads", "page.html", &info)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "page.html", &info)).await;
     let Some(Verdict::Unscannable(why)) = &report.verdict else {
         panic!("{:?}", report.verdict)
     };
@@ -81,7 +81,7 @@ async fn a_member_that_can_never_fit_in_memory_settles_the_object() {
         ..quarantining()
     };
     let p = pipeline(s, config);
-    let report = p.settle(&created("uploads", "n.zip", &info)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "n.zip", &info)).await;
     assert_eq!(
         settled(&report),
         &Settled::Recorded,
@@ -111,6 +111,6 @@ async fn with_a_spool_such_a_member_is_spooled_and_scanned() {
         ..quarantining()
     };
     let p = pipeline(s, config);
-    let report = p.settle(&created("uploads", "n.zip", &info)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "n.zip", &info)).await;
     assert_eq!(report.verdict, Some(Verdict::Clean), "{report:?}");
 }

@@ -32,7 +32,7 @@ async fn an_object_over_the_size_is_forwarded_unread_and_untouched() {
     let info = s.put("uploads", "big.iso", EICAR, &[]);
     let (p, forwarder) = forwarding(s, 10);
     let event = created("uploads", "big.iso", &info);
-    let report = p.settle(&event).await;
+    let report = crate::journey::settle(&p, &event).await;
     assert_eq!(
         settled(&report),
         &Settled::Forwarded {
@@ -53,7 +53,7 @@ async fn an_object_at_the_size_is_scanned_here() {
     let s = store();
     let info = s.put("uploads", "small.txt", EICAR, &[]);
     let (p, forwarder) = forwarding(s, info.size);
-    let report = p.settle(&created("uploads", "small.txt", &info)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "small.txt", &info)).await;
     assert_eq!(report.verdict.map(|v| v.name()), Some("Infected"));
     assert!(forwarder.sent.lock().unwrap().is_empty());
 }
@@ -64,7 +64,7 @@ async fn a_failed_forward_retries_the_message() {
     let info = s.put("uploads", "big.iso", EICAR, &[]);
     let (p, forwarder) = forwarding(s, 10);
     forwarder.fail.store(true, Ordering::SeqCst);
-    let report = p.settle(&created("uploads", "big.iso", &info)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "big.iso", &info)).await;
     assert!(
         matches!(&report.disposition, Disposition::Retry(Retry::Forward(_))),
         "{}",
@@ -83,7 +83,7 @@ async fn an_event_without_a_size_is_forwarded_with_the_version_and_etag_read() {
         None,
         demand::EVENT_NAME,
     );
-    let report = p.settle(&event).await;
+    let report = crate::journey::settle(&p, &event).await;
     assert!(matches!(settled(&report), Settled::Forwarded { .. }));
     assert_eq!(p.store().calls().len(), 1, "one read, nothing written");
     assert_eq!(p.store().calls()[0].0, Op::GetObject);
@@ -103,7 +103,7 @@ async fn an_on_demand_scan_answers_with_the_report() {
         "versionId": info.version_id}});
     assert!(demand::is_scan_object(&request));
     let request: demand::ScanObject = serde_json::from_value(request).unwrap();
-    let answer = p.scan_on_demand(request, None).await;
+    let answer = crate::batch::demand::scan_on_demand(&p, request, None).await;
     assert_eq!(answer["verdict"], "Infected");
     assert_eq!(answer["key"], "a b.txt");
     assert_eq!(answer["location"]["state"], "quarantined");
@@ -120,7 +120,7 @@ async fn an_on_demand_scan_of_an_unprotected_bucket_reads_nothing() {
     let request =
         serde_json::from_value(serde_json::json!({"scanObject": {"bucket": "plain", "key": "k"}}))
             .unwrap();
-    let answer = p.scan_on_demand(request, None).await;
+    let answer = crate::batch::demand::scan_on_demand(&p, request, None).await;
     assert_eq!(answer["settled"], false);
     assert_eq!(answer["verdict"], serde_json::Value::Null);
     assert!(

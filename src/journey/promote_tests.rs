@@ -49,7 +49,7 @@ async fn a_clean_object_moves_to_production_with_its_tags_and_leaves_staging() {
     let s = with_production();
     let info = s.put("uploads", "in/a.txt", b"fine", &[("team", "blue")]);
     let p = pipeline(s, staging(signed(quarantining())));
-    let report = p.settle(&created("uploads", "in/a.txt", &info)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "in/a.txt", &info)).await;
     assert_eq!(settled(&report), &Settled::Recorded);
     let Location::Promoted(copy) = &report.location else {
         panic!("not promoted: {}", report.location);
@@ -77,15 +77,13 @@ async fn infected_is_quarantined_and_unscannable_or_unmapped_objects_stay() {
     let bad = s.put("uploads", "in/e.com", EICAR, &[]);
     let other = s.put("uploads", "elsewhere/a.txt", b"fine", &[]);
     let p = pipeline(s, staging(quarantining()));
-    let report = p.settle(&created("uploads", "in/e.com", &bad)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "in/e.com", &bad)).await;
     assert!(
         matches!(report.location, Location::Quarantined(_)),
         "{}",
         report.location
     );
-    let report = p
-        .settle(&created("uploads", "elsewhere/a.txt", &other))
-        .await;
+    let report = crate::journey::settle(&p, &created("uploads", "elsewhere/a.txt", &other)).await;
     assert_eq!(report.location, Location::InPlace);
     assert_eq!(p.store().keys("production"), Vec::<String>::new());
 }
@@ -105,14 +103,14 @@ async fn a_delivery_that_died_before_the_delete_is_finished_with_one_copy() {
     );
     let p = pipeline(s, staging(signed(quarantining())));
     let event = created("uploads", "in/a.txt", &info);
-    let first = p.settle(&event).await;
+    let first = crate::journey::settle(&p, &event).await;
     assert!(
         matches!(first.disposition, Disposition::Retry(_)),
         "{}",
         first.disposition
     );
     // The redelivery: the signed Clean skips the scan, and the move is finished.
-    let second = p.settle(&event).await;
+    let second = crate::journey::settle(&p, &event).await;
     assert!(matches!(settled(&second), Settled::SignedClean { .. }));
     assert!(
         matches!(second.location, Location::Promoted(_)),
@@ -180,7 +178,7 @@ async fn a_version_written_while_versioning_was_suspended_is_not_promoted() {
     let s = with_production();
     let info = s.put("suspended", "in/a.txt", b"fine", &[]);
     let p = pipeline(s, staging_in("suspended", quarantining()));
-    let report = p.settle(&created("suspended", "in/a.txt", &info)).await;
+    let report = crate::journey::settle(&p, &created("suspended", "in/a.txt", &info)).await;
     let Disposition::Retry(Retry::Record(ActionError::Unpinned { object })) = &report.disposition
     else {
         panic!("not refused: {}", report.disposition);
@@ -213,7 +211,7 @@ async fn a_signed_skip_promotes_the_version_it_checked_not_a_twin() {
         }),
     );
     let p = pipeline(s, staging(signed(quarantining())));
-    let first = p.settle(&created("uploads", "in/a.txt", &info)).await;
+    let first = crate::journey::settle(&p, &created("uploads", "in/a.txt", &info)).await;
     assert!(matches!(first.disposition, Disposition::Retry(_)));
     // The copy is lost (someone removed it), so the redelivery copies again; the twin lands
     // as it does.
@@ -230,7 +228,7 @@ async fn a_signed_skip_promotes_the_version_it_checked_not_a_twin() {
     );
     let mut unversioned = created("uploads", "in/a.txt", &info);
     unversioned.object.version_id = None;
-    let second = p.settle(&unversioned).await;
+    let second = crate::journey::settle(&p, &unversioned).await;
     assert!(matches!(settled(&second), Settled::SignedClean { .. }));
     let Location::Promoted(copy) = &second.location else {
         panic!("not promoted: {}", second.location);
@@ -262,12 +260,12 @@ async fn sse_kms_objects_keep_their_key_in_production_not_in_quarantine() {
     let clean = s.put_kms("uploads", "in/a.txt", b"fine", kms.clone());
     let bad = s.put_kms("uploads", "in/e.com", EICAR, kms.clone());
     let p = pipeline(s, staging(signed(quarantining())));
-    let report = p.settle(&created("uploads", "in/a.txt", &clean)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "in/a.txt", &clean)).await;
     let Location::Promoted(copy) = &report.location else {
         panic!("not promoted: {}", report.location);
     };
     assert_eq!(p.store().kms_of(copy), Some(kms));
-    let report = p.settle(&created("uploads", "in/e.com", &bad)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "in/e.com", &bad)).await;
     let Location::Quarantined(copy) = &report.location else {
         panic!("not quarantined: {}", report.location);
     };

@@ -23,7 +23,7 @@ async fn requests(config: Config, bucket: &str, body: &[u8], tags: &[(&str, &str
     let s = store();
     let info = s.put(bucket, "k", body, tags);
     let p = pipeline(s, config);
-    let report = p.settle(&created(bucket, "k", &info)).await;
+    let report = crate::journey::settle(&p, &created(bucket, "k", &info)).await;
     let ops: Vec<Op> = p.store().calls().into_iter().map(|(op, _)| op).collect();
     assert_eq!(
         report.requests as usize,
@@ -117,9 +117,9 @@ async fn a_signed_clean_copy_is_skipped_for_two_requests() {
     let s = store();
     let info = s.put("uploads", "k", b"fine", &[]);
     let p = pipeline(s, signed(Config::new(Action::Tag)));
-    p.settle(&created("uploads", "k", &info)).await;
+    crate::journey::settle(&p, &created("uploads", "k", &info)).await;
     let before = p.store().calls().len();
-    let again = p.settle(&created("uploads", "k", &info)).await;
+    let again = crate::journey::settle(&p, &created("uploads", "k", &info)).await;
     let ops: Vec<Op> = p.store().calls()[before..]
         .iter()
         .map(|(op, _)| *op)

@@ -30,14 +30,14 @@ async fn guardduty_statuses_are_written_and_a_signed_one_is_skipped() {
     let bad = s.put("uploads", "e.com", EICAR, &[]);
     let config = with_schema(signed(Config::new(Action::Tag)), TagSchema::GuardDuty);
     let p = pipeline(s, config);
-    let report = p.settle(&created("uploads", "a.txt", &clean)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "a.txt", &clean)).await;
     let tags = p.store().tags_of(&report.object).unwrap();
     assert_eq!(
         tag(&tags, "GuardDutyMalwareScanStatus"),
         Some("NO_THREATS_FOUND")
     );
     assert_eq!(tag(&tags, "scan-result"), None);
-    let report = p.settle(&created("uploads", "e.com", &bad)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "e.com", &bad)).await;
     let tags = p.store().tags_of(&report.object).unwrap();
     assert_eq!(
         tag(&tags, "GuardDutyMalwareScanStatus"),
@@ -59,7 +59,7 @@ async fn bucket_antivirus_tags_are_written_in_its_format() {
     let clean = s.put("uploads", "a.txt", b"plain", &[("owner", "alice")]);
     let bad = s.put("uploads", "e.com", EICAR, &[]);
     let p = pipeline(s, with_schema(quarantining(), TagSchema::BucketAntivirus));
-    let report = p.settle(&created("uploads", "a.txt", &clean)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "a.txt", &clean)).await;
     let tags = p.store().tags_of(&report.object).unwrap();
     assert_eq!(tag(&tags, "av-status"), Some("CLEAN"));
     assert_eq!(tag(&tags, "av-signature"), Some("OK"));
@@ -69,7 +69,7 @@ async fn bucket_antivirus_tags_are_written_in_its_format() {
         chrono::NaiveDateTime::parse_from_str(stamp, "%Y/%m/%d %H:%M:%S UTC").is_ok(),
         "{stamp}"
     );
-    p.settle(&created("uploads", "e.com", &bad)).await;
+    crate::journey::settle(&p, &created("uploads", "e.com", &bad)).await;
     let copies = p.store().keys("quarantine");
     assert_eq!(copies.len(), 1);
     let copy = crate::object::ObjectRef::new("quarantine", copies[0].as_str());

@@ -24,20 +24,19 @@ async fn tag_changes_are_checked_and_only_others_verdicts_rescanned() {
         ..quarantining()
     });
     let p = pipeline(s, config);
-    let object = p.settle(&created("uploads", "e.com", &info)).await.object;
+    let object = crate::journey::settle(&p, &created("uploads", "e.com", &info))
+        .await
+        .object;
     let gets = p.store().count(Op::GetObject);
 
     // With a key the scanner's own change is checked like any other: its signature holds.
-    let own = p
-        .settle(&tag_change(
-            "uploads",
-            "e.com",
-            &info,
-            Some("AWS:AROASCANNER:fn"),
-        ))
-        .await;
+    let own = crate::journey::settle(
+        &p,
+        &tag_change("uploads", "e.com", &info, Some("AWS:AROASCANNER:fn")),
+    )
+    .await;
     assert!(matches!(settled(&own), Settled::VerdictStillSigned { .. }));
-    let intact = p.settle(&tag_change("uploads", "e.com", &info, None)).await;
+    let intact = crate::journey::settle(&p, &tag_change("uploads", "e.com", &info, None)).await;
     assert!(matches!(
         settled(&intact),
         Settled::VerdictStillSigned { .. }
@@ -47,14 +46,11 @@ async fn tag_changes_are_checked_and_only_others_verdicts_rescanned() {
     t.retain(|(k, _)| k != "scan-result");
     t.push(("scan-result".into(), "Clean".into()));
     p.store().put_tags(&object, &t).await.unwrap();
-    let tampered = p
-        .settle(&tag_change(
-            "uploads",
-            "e.com",
-            &info,
-            Some("AWS:AROAOTHER:x"),
-        ))
-        .await;
+    let tampered = crate::journey::settle(
+        &p,
+        &tag_change("uploads", "e.com", &info, Some("AWS:AROAOTHER:x")),
+    )
+    .await;
     assert_eq!(settled(&tampered), &Settled::Recorded);
     assert_eq!(p.store().count(Op::GetObject), gets + 1, "scanned again");
     let t = p.store().tags_of(&object).unwrap();
@@ -64,9 +60,9 @@ async fn tag_changes_are_checked_and_only_others_verdicts_rescanned() {
     // and even the scanner's own role id does not spare the check of an unsigned verdict.
     for principal in ["AWS:AROAOTHER:AROASCANNER", "AWS:AROASCANNER:fn"] {
         forge_clean(p.store(), &object).await;
-        let forged = p
-            .settle(&tag_change("uploads", "e.com", &info, Some(principal)))
-            .await;
+        let forged =
+            crate::journey::settle(&p, &tag_change("uploads", "e.com", &info, Some(principal)))
+                .await;
         assert_eq!(settled(&forged), &Settled::Recorded, "{principal}");
         let t = p.store().tags_of(&object).unwrap();
         assert_eq!(tag(&t, "scan-result"), Some("Infected"), "{principal}");
@@ -76,7 +72,7 @@ async fn tag_changes_are_checked_and_only_others_verdicts_rescanned() {
         .put_tags(&object, &tags(&[("owner", "x")]))
         .await
         .unwrap();
-    let removed = p.settle(&tag_change("uploads", "e.com", &info, None)).await;
+    let removed = crate::journey::settle(&p, &tag_change("uploads", "e.com", &info, None)).await;
     assert_eq!(settled(&removed), &Settled::NoVerdictTags);
 }
 
@@ -91,7 +87,9 @@ async fn a_signed_verdict_of_other_rules_put_back_by_a_tag_change_is_rescanned()
             ..quarantining()
         }),
     );
-    let object = p.settle(&created("uploads", "e.com", &info)).await.object;
+    let object = crate::journey::settle(&p, &created("uploads", "e.com", &info))
+        .await
+        .object;
     // A Clean the scanner really signed for these bytes, but with rules no longer in force (an
     // earlier scan's tags, kept and put back).
     let keys = &p.config.tag_keys;
@@ -103,14 +101,11 @@ async fn a_signed_verdict_of_other_rules_put_back_by_a_tag_change_is_rescanned()
         signature::sign(&key, &read, &old, keys),
     ));
     p.store().put_tags(&object, &old).await.unwrap();
-    let replayed = p
-        .settle(&tag_change(
-            "uploads",
-            "e.com",
-            &info,
-            Some("AWS:AROAOTHER:x"),
-        ))
-        .await;
+    let replayed = crate::journey::settle(
+        &p,
+        &tag_change("uploads", "e.com", &info, Some("AWS:AROAOTHER:x")),
+    )
+    .await;
     assert_eq!(settled(&replayed), &Settled::Recorded);
     let t = p.store().tags_of(&object).unwrap();
     assert_eq!(tag(&t, "scan-result"), Some("Infected"));
@@ -134,26 +129,22 @@ async fn without_a_key_only_the_role_id_field_makes_a_change_the_scanners_own() 
         ..quarantining()
     };
     let p = pipeline(s, config);
-    let object = p.settle(&created("uploads", "e.com", &info)).await.object;
-    let own = p
-        .settle(&tag_change(
-            "uploads",
-            "e.com",
-            &info,
-            Some("AWS:AROASCANNER:fn"),
-        ))
-        .await;
+    let object = crate::journey::settle(&p, &created("uploads", "e.com", &info))
+        .await
+        .object;
+    let own = crate::journey::settle(
+        &p,
+        &tag_change("uploads", "e.com", &info, Some("AWS:AROASCANNER:fn")),
+    )
+    .await;
     assert_eq!(settled(&own), &Settled::OwnTagChange);
     assert_eq!(own.requests, 0);
     forge_clean(p.store(), &object).await;
-    let session = p
-        .settle(&tag_change(
-            "uploads",
-            "e.com",
-            &info,
-            Some("AWS:AROAOTHER:AROASCANNER"),
-        ))
-        .await;
+    let session = crate::journey::settle(
+        &p,
+        &tag_change("uploads", "e.com", &info, Some("AWS:AROAOTHER:AROASCANNER")),
+    )
+    .await;
     assert_eq!(settled(&session), &Settled::Recorded);
     assert_eq!(
         tag(&p.store().tags_of(&object).unwrap(), "scan-result"),
@@ -166,11 +157,13 @@ async fn without_a_key_tag_changes_by_others_are_rescanned_and_unnamed_ones_unch
     let s = store();
     let info = s.put("uploads", "a.txt", b"plain", &[]);
     let p = pipeline(s, quarantining());
-    let unnamed = p.settle(&tag_change("uploads", "a.txt", &info, None)).await;
+    let unnamed = crate::journey::settle(&p, &tag_change("uploads", "a.txt", &info, None)).await;
     assert_eq!(settled(&unnamed), &Settled::TagChangeUnchecked);
     assert_eq!(unnamed.level(), tracing::Level::WARN);
-    let named = p
-        .settle(&tag_change("uploads", "a.txt", &info, Some("AWS:AIDAUSER")))
-        .await;
+    let named = crate::journey::settle(
+        &p,
+        &tag_change("uploads", "a.txt", &info, Some("AWS:AIDAUSER")),
+    )
+    .await;
     assert_eq!(settled(&named), &Settled::Recorded);
 }

@@ -125,7 +125,7 @@ async fn a_clean_upload_is_tagged_clean_next_to_the_users_tags_in_three_requests
     let s = store();
     let info = s.put("uploads", "a.txt", b"plain text", &[("owner", "alice")]);
     let p = pipeline(s, quarantining());
-    let report = p.settle(&created("uploads", "a.txt", &info)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "a.txt", &info)).await;
     assert_eq!(settled(&report), &Settled::Recorded);
     assert_eq!(report.verdict, Some(Verdict::Clean));
     assert_eq!(report.location, Location::InPlace);
@@ -141,7 +141,7 @@ async fn an_infected_upload_is_quarantined_once_and_its_version_deleted() {
     let s = store();
     let info = s.put("uploads", "e.com", EICAR, &[("owner", "mallory")]);
     let p = pipeline(s, quarantining());
-    let report = p.settle(&created("uploads", "e.com", &info)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "e.com", &info)).await;
     assert_eq!(settled(&report), &Settled::Recorded);
     let Location::Quarantined(copy) = &report.location else {
         panic!("{:?}", report.location)
@@ -164,8 +164,8 @@ async fn an_object_gone_before_the_read_is_acknowledged_naming_an_earlier_copy()
     let info = s.put("uploads", "e.com", EICAR, &[]);
     let p = pipeline(s, quarantining());
     let event = created("uploads", "e.com", &info);
-    p.settle(&event).await;
-    let again = p.settle(&event).await;
+    crate::journey::settle(&p, &event).await;
+    let again = crate::journey::settle(&p, &event).await;
     match settled(&again) {
         Settled::Gone {
             quarantined: Some(copy),
@@ -186,7 +186,7 @@ async fn too_large_objects_are_unscannable_naming_the_setting_to_raise() {
         ..quarantining()
     };
     let p = pipeline(s, config);
-    let report = p.settle(&created("uploads", "big.bin", &info)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "big.bin", &info)).await;
     let Some(Verdict::Unscannable(reason)) = &report.verdict else {
         panic!("{:?}", report.verdict)
     };
@@ -215,7 +215,7 @@ async fn unscannable_objects_can_be_quarantined() {
         ..quarantining()
     };
     let p = pipeline(s, config);
-    let report = p.settle(&created("uploads", "big.bin", &info)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "big.bin", &info)).await;
     assert!(matches!(report.location, Location::Quarantined(_)));
 }
 
@@ -225,7 +225,7 @@ async fn a_denied_read_is_tagged_error_naming_the_permission_and_acknowledged() 
     let info = s.put("uploads", "secret.bin", b"x", &[]);
     s.fail(Op::GetObject, denied(Op::GetObject));
     let p = pipeline(s, quarantining());
-    let report = p.settle(&created("uploads", "secret.bin", &info)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "secret.bin", &info)).await;
     assert_eq!(settled(&report), &Settled::Recorded);
     let t = p.store().tags_of(&report.object).unwrap();
     assert_eq!(tag(&t, "scan-result"), Some("Error"));
@@ -243,7 +243,7 @@ async fn a_transient_read_failure_is_retried_and_nothing_tagged() {
     let info = s.put("uploads", "busy.txt", b"x", &[]);
     s.fail(Op::GetObject, transient(Op::GetObject));
     let p = pipeline(s, quarantining());
-    let report = p.settle(&created("uploads", "busy.txt", &info)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "busy.txt", &info)).await;
     assert!(matches!(retried(&report), Retry::Read(_)));
     assert!(p.store().tags_of(&report.object).unwrap().is_empty());
 }
@@ -254,7 +254,7 @@ async fn an_unversioned_key_replaced_before_the_read_is_acknowledged() {
     let old = s.put("plain", "k", b"old", &[]);
     s.put("plain", "k", b"new", &[]);
     let p = pipeline(s, quarantining());
-    let report = p.settle(&created("plain", "k", &old)).await;
+    let report = crate::journey::settle(&p, &created("plain", "k", &old)).await;
     assert_eq!(settled(&report), &Settled::Replaced);
     assert!(
         p.store()
@@ -287,7 +287,7 @@ async fn a_replacement_during_tagging_loses_the_verdict_then_is_scanned_itself()
             })),
         );
         let p = pipeline(s, quarantining());
-        let report = p.settle(&created(bucket, "r.txt", &info)).await;
+        let report = crate::journey::settle(&p, &created(bucket, "r.txt", &info)).await;
         assert_eq!(settled(&report), &Settled::Recorded, "{bucket}");
         assert!(
             matches!(report.location, Location::Quarantined(_)),
@@ -305,7 +305,7 @@ async fn a_same_size_twin_uploaded_during_tagging_is_scanned_again() {
         s.put("plain", "t.txt", b"same bytes", &[]);
     });
     let p = pipeline(s, quarantining());
-    let report = p.settle(&created("plain", "t.txt", &info)).await;
+    let report = crate::journey::settle(&p, &created("plain", "t.txt", &info)).await;
     assert_eq!(settled(&report), &Settled::Recorded);
     assert_eq!(
         p.store().count(Op::GetObject),
@@ -328,7 +328,7 @@ async fn a_key_replaced_at_every_tagging_is_retried() {
         })),
     );
     let p = pipeline(s, quarantining());
-    let report = p.settle(&created("plain", "busy", &info)).await;
+    let report = crate::journey::settle(&p, &created("plain", "busy", &info)).await;
     assert!(matches!(retried(&report), Retry::ReplacedTooOften(3)));
 }
 
@@ -337,9 +337,7 @@ async fn events_from_the_quarantine_bucket_are_not_scanned() {
     let s = store();
     let info = s.put("quarantine", "uploads/e.com", EICAR, &[]);
     let p = pipeline(s, quarantining());
-    let report = p
-        .settle(&created("quarantine", "uploads/e.com", &info))
-        .await;
+    let report = crate::journey::settle(&p, &created("quarantine", "uploads/e.com", &info)).await;
     assert_eq!(settled(&report), &Settled::QuarantineBucket);
     assert_eq!(report.requests, 0);
 }
@@ -353,7 +351,7 @@ async fn objects_of_buckets_not_protected_are_refused_without_a_request() {
         ..quarantining()
     };
     let p = pipeline(s, config);
-    let report = p.settle(&created("plain", "e.com", &info)).await;
+    let report = crate::journey::settle(&p, &created("plain", "e.com", &info)).await;
     assert!(
         matches!(&report.disposition, Disposition::Retry(Retry::NotProtected(b)) if b == "plain"),
         "{}",
@@ -374,7 +372,7 @@ async fn no_room_for_clean_removes_a_forged_verdict_and_retries() {
         .collect();
     let info = s.put("uploads", "c.txt", b"fine", &borrowed);
     let p = pipeline(s, signed(quarantining()));
-    let report = p.settle(&created("uploads", "c.txt", &info)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "c.txt", &info)).await;
     assert!(matches!(retried(&report), Retry::Record(_)));
     let t = p.store().tags_of(&report.object).unwrap();
     assert_eq!(t.len(), 7);
@@ -395,7 +393,7 @@ async fn no_room_for_infected_drops_user_tags_and_settles() {
         ..quarantining()
     };
     let p = pipeline(s, config);
-    let report = p.settle(&created("uploads", "e.com", &info)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "e.com", &info)).await;
     assert_eq!(settled(&report), &Settled::Recorded);
     let t = p.store().tags_of(&report.object).unwrap();
     assert_eq!(t.len(), 10);
@@ -409,7 +407,7 @@ async fn denied_tagging_of_a_clean_object_is_acknowledged_unless_a_verdict_is_le
         let info = s.put("uploads", "ok.txt", b"fine", &user_tags);
         s.fail(Op::PutObjectTagging, denied(Op::PutObjectTagging));
         let p = pipeline(s, quarantining());
-        let report = p.settle(&created("uploads", "ok.txt", &info)).await;
+        let report = crate::journey::settle(&p, &created("uploads", "ok.txt", &info)).await;
         assert_eq!(report.is_settled(), acknowledged, "{user_tags:?}");
         if acknowledged {
             assert!(matches!(settled(&report), Settled::NotRecorded(_)));
@@ -429,7 +427,7 @@ async fn denied_tagging_of_an_infected_object_retries_with_tag_only_and_quaranti
             ..quarantining()
         };
         let p = pipeline(s, config);
-        let report = p.settle(&created("uploads", "e.com", &info)).await;
+        let report = crate::journey::settle(&p, &created("uploads", "e.com", &info)).await;
         assert_eq!(report.is_settled(), settles, "{action:?}");
         if settles {
             assert!(matches!(report.location, Location::Quarantined(_)));
@@ -443,7 +441,7 @@ async fn a_failed_copy_keeps_the_object_tagged_and_retries() {
     let info = s.put("uploads", "e.com", EICAR, &[]);
     s.fail(Op::CopyObject, denied(Op::CopyObject));
     let p = pipeline(s, quarantining());
-    let report = p.settle(&created("uploads", "e.com", &info)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "e.com", &info)).await;
     assert!(matches!(retried(&report), Retry::Record(_)));
     let t = p.store().tags_of(&report.object).unwrap();
     assert_eq!(tag(&t, "scan-result"), Some("Infected"));
@@ -475,7 +473,7 @@ async fn a_copy_whose_answer_was_lost_is_found_and_reused() {
         Hook::Fail(transient(Op::CopyObject)),
     );
     let p = pipeline(s, quarantining());
-    let report = p.settle(&created("uploads", "e.com", &info)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "e.com", &info)).await;
     assert!(
         matches!(report.location, Location::Quarantined(_)),
         "{report:?}"
@@ -500,9 +498,9 @@ async fn a_failed_delete_is_retried_and_the_retry_reuses_the_copy() {
         Some(1),
         Hook::Fail(transient(Op::DeleteObject)),
     );
-    let first = p.settle(&event).await;
+    let first = crate::journey::settle(&p, &event).await;
     assert!(matches!(retried(&first), Retry::Record(_)));
-    let again = p.settle(&event).await;
+    let again = crate::journey::settle(&p, &event).await;
     assert!(matches!(again.location, Location::Quarantined(_)));
     assert_eq!(
         p.store().count(Op::CopyObject),
@@ -521,7 +519,10 @@ async fn two_deliveries_at_once_leave_one_quarantine_copy() {
     s.on(Op::CopyObject, None, Some(2), Hook::Barrier(both));
     let p = pipeline(s, quarantining());
     let event = created("uploads", "e.com", &info);
-    let (a, b) = tokio::join!(p.settle(&event), p.settle(&event));
+    let (a, b) = tokio::join!(
+        crate::journey::settle(&p, &event),
+        crate::journey::settle(&p, &event)
+    );
     assert!(a.is_settled() && b.is_settled(), "{a:?} {b:?}");
     assert_eq!(p.store().count(Op::CopyObject), 2, "the race happened");
     assert_eq!(p.store().history("quarantine", "uploads/e.com").len(), 1);
@@ -537,7 +538,7 @@ async fn a_late_clean_never_lands_on_a_newer_null_version() {
     let p = pipeline(s, quarantining());
     let mut event = created("suspended", "doc.txt", &info);
     event.object.version_id = Some("null".into());
-    let report = p.settle(&event).await;
+    let report = crate::journey::settle(&p, &event).await;
     assert!(
         matches!(report.location, Location::Quarantined(_)),
         "{report:?}"
@@ -558,7 +559,7 @@ async fn a_newer_clean_null_version_is_never_deleted() {
         s.put("suspended", "doc.txt", b"a clean replacement", &[]);
     });
     let p = pipeline(s, quarantining());
-    let report = p.settle(&created("suspended", "doc.txt", &info)).await;
+    let report = crate::journey::settle(&p, &created("suspended", "doc.txt", &info)).await;
     assert!(report.is_settled());
     let left = p.store().body(&ObjectRef::new("suspended", "doc.txt"));
     assert_eq!(left.as_deref(), Some(&b"a clean replacement"[..]));
@@ -582,7 +583,7 @@ pub(crate) async fn assert_copy_is_skipped_unread(
 ) {
     let copy = p.store().put("uploads", "copy.txt", b"plain", tags);
     let puts = p.store().count(Op::PutObjectTagging);
-    let skipped = p.settle(&created("uploads", "copy.txt", &copy)).await;
+    let skipped = crate::journey::settle(p, &created("uploads", "copy.txt", &copy)).await;
     assert!(matches!(settled(&skipped), Settled::SignedClean { .. }));
     assert_eq!(skipped.timings.scan_ms, 0.0, "not scanned again");
     assert_eq!(
@@ -598,13 +599,13 @@ async fn a_large_signed_copy_is_skipped_without_being_read() {
     let big = vec![b'a'; 300 * 1024];
     let info = s.put("uploads", "big.bin", &big, &[]);
     let p = pipeline(s, signed(quarantining()));
-    let report = p.settle(&created("uploads", "big.bin", &info)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "big.bin", &info)).await;
     let tags = p.store().tags_of(&report.object).unwrap();
     let copy = p
         .store()
         .put("uploads", "big-copy.bin", &big, &pairs_of(&tags));
     let gets = p.store().count(Op::GetObject);
-    let skipped = p.settle(&created("uploads", "big-copy.bin", &copy)).await;
+    let skipped = crate::journey::settle(&p, &created("uploads", "big-copy.bin", &copy)).await;
     assert!(matches!(settled(&skipped), Settled::SignedClean { .. }));
     assert_eq!(p.store().count(Op::GetObject), gets, "not read");
 }
@@ -614,7 +615,7 @@ async fn a_signed_clean_copy_is_not_read_again_but_forgeries_are() {
     let s = store();
     let info = s.put("uploads", "a.txt", b"plain", &[]);
     let p = pipeline(s, signed(quarantining()));
-    let report = p.settle(&created("uploads", "a.txt", &info)).await;
+    let report = crate::journey::settle(&p, &created("uploads", "a.txt", &info)).await;
     let signed_tags = p.store().tags_of(&report.object).unwrap();
     let pairs = pairs_of(&signed_tags);
     assert_copy_is_skipped_unread(&p, &pairs).await;
@@ -626,7 +627,7 @@ async fn a_signed_clean_copy_is_not_read_again_but_forgeries_are() {
         ("variant.txt", &b"plain"[..], with_variant),
     ] {
         let info = p.store().put("uploads", key, body, &tags);
-        let report = p.settle(&created("uploads", key, &info)).await;
+        let report = crate::journey::settle(&p, &created("uploads", key, &info)).await;
         assert_eq!(settled(&report), &Settled::Recorded, "{key}");
     }
 }

@@ -20,7 +20,7 @@ fn report(verdict: Option<Verdict>, disposition: Disposition, size: u64) -> Repo
         principal: None,
         owner: None,
     };
-    let mut r = Report::new(&event, "rules-id").ending(disposition);
+    let mut r = Report::new(&event, "rules-id", disposition);
     r.verdict = verdict;
     r.timings = Timings {
         get_ms: 10.0,

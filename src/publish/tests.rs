@@ -15,7 +15,7 @@ fn report(verdict: Verdict) -> Report {
         principal: None,
         owner: Some("o".into()),
     };
-    let mut report = Report::new(&event, "r1");
+    let mut report = Report::new(&event, "r1", Disposition::Acknowledge(Settled::Recorded));
     report.verdict = Some(verdict);
     report
 }

@@ -41,7 +41,7 @@ fn publishing(config: Config, s: MemoryStore) -> (Pipeline<MemoryStore>, Arc<Mem
 /// Uploads EICAR as `uploads/<key>` (tagged owner=bob) and quarantines it.
 async fn quarantined(p: &Pipeline<MemoryStore>, key: &str) {
     let info = p.store().put("uploads", key, EICAR, &[("owner", "bob")]);
-    let report = p.settle(&created("uploads", key, &info)).await;
+    let report = crate::journey::settle(p, &created("uploads", key, &info)).await;
     assert!(
         matches!(report.location, Location::Quarantined(_)),
         "{}",
@@ -68,7 +68,9 @@ async fn delivered(p: &Pipeline<MemoryStore>, key: &str, announced: bool) -> Obj
 async fn a_released_object_is_back_signed_and_kept_on_every_redelivery() {
     let (p, publisher) = publishing(signed(quarantining()), store());
     quarantined(&p, "e.com").await;
-    let report = p.release(&request("uploads/e.com")).await.unwrap();
+    let report = crate::release::release(&p, &request("uploads/e.com"))
+        .await
+        .unwrap();
     assert_eq!(report.object.key, "e.com");
     assert_eq!(report.location, Location::InPlace);
     let released = Verdict::Released {
@@ -96,7 +98,7 @@ async fn a_released_object_is_back_signed_and_kept_on_every_redelivery() {
     assert_eq!(published.last().unwrap()["verdict"], "Released");
     // Read first (announced small), or tags first: kept either way, never read to be scanned.
     for announced in [true, false] {
-        let again = p.settle(&delivered(&p, "e.com", announced).await).await;
+        let again = crate::journey::settle(&p, &delivered(&p, "e.com", announced).await).await;
         assert!(
             matches!(settled(&again), Settled::SignedReleased { .. }),
             "{again:?}"
@@ -119,9 +121,11 @@ async fn a_released_object_is_kept_whatever_skip_signed_and_the_rules_say() {
     config.skip_signed = SkipSigned::Never;
     let p = pipeline(store(), config);
     quarantined(&p, "e.com").await;
-    p.release(&request("uploads/e.com")).await.unwrap();
+    crate::release::release(&p, &request("uploads/e.com"))
+        .await
+        .unwrap();
     for announced in [true, false] {
-        let again = p.settle(&delivered(&p, "e.com", announced).await).await;
+        let again = crate::journey::settle(&p, &delivered(&p, "e.com", announced).await).await;
         assert!(
             matches!(settled(&again), Settled::SignedReleased { .. }),
             "{again:?}"
@@ -129,8 +133,8 @@ async fn a_released_object_is_kept_whatever_skip_signed_and_the_rules_say() {
     }
     // A signed Clean is still scanned again under SKIP_SIGNED=never.
     let info = p.store().put("uploads", "a.txt", b"fine", &[]);
-    p.settle(&created("uploads", "a.txt", &info)).await;
-    let again = p.settle(&delivered(&p, "a.txt", true).await).await;
+    crate::journey::settle(&p, &created("uploads", "a.txt", &info)).await;
+    let again = crate::journey::settle(&p, &delivered(&p, "a.txt", true).await).await;
     assert_eq!(settled(&again), &Settled::Recorded);
 }
 
@@ -138,13 +142,15 @@ async fn a_released_object_is_kept_whatever_skip_signed_and_the_rules_say() {
 async fn changed_bytes_under_released_tags_are_scanned() {
     let p = pipeline(store(), signed(quarantining()));
     quarantined(&p, "e.com").await;
-    let report = p.release(&request("uploads/e.com")).await.unwrap();
+    let report = crate::release::release(&p, &request("uploads/e.com"))
+        .await
+        .unwrap();
     let t = p.store().tags_of(&report.object).unwrap();
     let pairs: Vec<(&str, &str)> = t.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     // The released tags copied onto other bytes: an EICAR with a line more.
     let other = [EICAR, b"\n"].concat();
     let info = p.store().put("uploads", "copy.com", &other, &pairs);
-    let again = p.settle(&created("uploads", "copy.com", &info)).await;
+    let again = crate::journey::settle(&p, &created("uploads", "copy.com", &info)).await;
     assert_eq!(settled(&again), &Settled::Recorded);
     assert_eq!(again.verdict.as_ref().map(Verdict::name), Some("Infected"));
     assert!(matches!(again.location, Location::Quarantined(_)));
@@ -168,7 +174,7 @@ async fn a_forged_released_tag_is_scanned() {
             if !announced {
                 event.size = None;
             }
-            let report = p.settle(&event).await;
+            let report = crate::journey::settle(&p, &event).await;
             if matches!(report.location, Location::Gone) {
                 continue; // quarantined by the first delivery
             }
@@ -200,8 +206,10 @@ async fn a_released_object_in_staging_is_scanned_before_promotion_unless_promote
         s.create_bucket("production", Versioning::Enabled);
         let p = pipeline(s, staging(signed(quarantining()), promote_released));
         quarantined(&p, "e.com").await;
-        p.release(&request("uploads/e.com")).await.unwrap();
-        let again = p.settle(&delivered(&p, "e.com", true).await).await;
+        crate::release::release(&p, &request("uploads/e.com"))
+            .await
+            .unwrap();
+        let again = crate::journey::settle(&p, &delivered(&p, "e.com", true).await).await;
         if promote_released {
             assert!(matches!(settled(&again), Settled::SignedReleased { .. }));
             let Location::Promoted(copy) = &again.location else {
@@ -224,13 +232,15 @@ async fn other_schemas_write_released_as_their_clean_value_and_still_keep_it() {
     config.tag_keys.result = "GuardDutyMalwareScanStatus".into();
     let p = pipeline(store(), config);
     quarantined(&p, "e.com").await;
-    let report = p.release(&request("uploads/e.com")).await.unwrap();
+    let report = crate::release::release(&p, &request("uploads/e.com"))
+        .await
+        .unwrap();
     let t = p.store().tags_of(&report.object).unwrap();
     assert_eq!(
         tag(&t, "GuardDutyMalwareScanStatus"),
         Some("NO_THREATS_FOUND")
     );
-    let again = p.settle(&delivered(&p, "e.com", true).await).await;
+    let again = crate::journey::settle(&p, &delivered(&p, "e.com", true).await).await;
     assert!(
         matches!(settled(&again), Settled::SignedReleased { .. }),
         "{again:?}"
@@ -241,7 +251,7 @@ async fn other_schemas_write_released_as_their_clean_value_and_still_keep_it() {
 async fn releases_are_refused_without_key_reason_quarantine_copy_or_origin() {
     let unsigned = pipeline(store(), quarantining());
     quarantined(&unsigned, "e.com").await;
-    let refused = unsigned.release(&request("uploads/e.com")).await;
+    let refused = crate::release::release(&unsigned, &request("uploads/e.com")).await;
     assert_eq!(refused.unwrap_err(), ReleaseError::NoSigningKey);
 
     let p = pipeline(store(), signed(quarantining()));
@@ -250,23 +260,30 @@ async fn releases_are_refused_without_key_reason_quarantine_copy_or_origin() {
         reason: "  ".into(),
         ..request("uploads/e.com")
     };
-    assert_eq!(p.release(&blank).await.unwrap_err(), ReleaseError::NoReason);
+    assert_eq!(
+        crate::release::release(&p, &blank).await.unwrap_err(),
+        ReleaseError::NoReason
+    );
     let elsewhere = Request {
         copy: ObjectRef::new("uploads", "e.com"),
         ..request("uploads/e.com")
     };
     assert!(matches!(
-        p.release(&elsewhere).await.unwrap_err(),
+        crate::release::release(&p, &elsewhere).await.unwrap_err(),
         ReleaseError::NotQuarantine { .. }
     ));
     assert!(matches!(
-        p.release(&request("uploads/none.com")).await.unwrap_err(),
+        crate::release::release(&p, &request("uploads/none.com"))
+            .await
+            .unwrap_err(),
         ReleaseError::NotFound(_)
     ));
     // Put there by hand: no source tag, no record of where it came from.
     p.store().put("quarantine", "uploads/hand.com", EICAR, &[]);
     assert!(matches!(
-        p.release(&request("uploads/hand.com")).await.unwrap_err(),
+        crate::release::release(&p, &request("uploads/hand.com"))
+            .await
+            .unwrap_err(),
         ReleaseError::NoOrigin { .. }
     ));
     // Nothing was moved.
@@ -287,7 +304,9 @@ async fn a_newer_upload_at_the_origin_is_not_overwritten_unless_forced() {
     let p = pipeline(store(), signed(quarantining()));
     quarantined(&p, "e.com").await;
     p.store().put("uploads", "e.com", b"a newer upload", &[]);
-    let refused = p.release(&request("uploads/e.com")).await.unwrap_err();
+    let refused = crate::release::release(&p, &request("uploads/e.com"))
+        .await
+        .unwrap_err();
     assert!(
         matches!(refused, ReleaseError::OriginTaken { .. }),
         "{refused}"
@@ -301,7 +320,7 @@ async fn a_newer_upload_at_the_origin_is_not_overwritten_unless_forced() {
         force: true,
         ..request("uploads/e.com")
     };
-    let report = p.release(&forced).await.unwrap();
+    let report = crate::release::release(&p, &forced).await.unwrap();
     assert_eq!(p.store().body(&report.object).unwrap(), EICAR);
     // Versioned: the newer upload stays, as the version before.
     let history = p.store().history("uploads", "e.com");
@@ -328,27 +347,35 @@ fn the_detail_tag_names_who_and_why_and_reads_back() {
 async fn a_released_verdict_from_other_rules_stands_on_tag_changes_and_deliveries() {
     let p = pipeline(store(), signed(quarantining()));
     quarantined(&p, "e.com").await;
-    let report = p.release(&request("uploads/e.com")).await.unwrap();
+    let report = crate::release::release(&p, &request("uploads/e.com"))
+        .await
+        .unwrap();
     // Released under other rules than those in force, and a tag of the user's added.
     let info = crate::store::ObjectStore::head(p.store(), &report.object)
         .await
         .unwrap()
         .unwrap();
     let released = report.verdict.clone().unwrap();
-    let mut t = p.verdict_tags(&info, &released, "0123456789ab");
+    let mut t = crate::record::verdict_tags(
+        &p.config.tag_keys,
+        p.signing_key.as_ref(),
+        &info,
+        &released,
+        "0123456789ab",
+    );
     t.push(("team".into(), "red".into()));
     crate::store::ObjectStore::put_tags(p.store(), &report.object, &t)
         .await
         .unwrap();
     let event = delivered(&p, "e.com", true).await;
     let changed = crate::journey::tests::tag_change("uploads", "e.com", &info_of(&event), None);
-    let again = p.settle(&changed).await;
+    let again = crate::journey::settle(&p, &changed).await;
     assert!(
         matches!(settled(&again), Settled::VerdictStillSigned { .. }),
         "{again:?}"
     );
     assert_eq!(again.location, Location::InPlace);
-    let again = p.settle(&event).await;
+    let again = crate::journey::settle(&p, &event).await;
     assert!(
         matches!(settled(&again), Settled::SignedReleased { .. }),
         "{again:?}"
@@ -380,13 +407,19 @@ async fn a_copy_whose_etag_changed_is_signed_again_for_its_bytes() {
         etag: Some("d41d8cd98f00b204e9800998ecf8427e".into()),
         ..info.clone()
     };
-    let tags = p.verdict_tags(&before, &verdict, "abc");
+    let tags = crate::record::verdict_tags(
+        &p.config.tag_keys,
+        p.signing_key.as_ref(),
+        &before,
+        &verdict,
+        "abc",
+    );
     let check = crate::signature::verify(&key, &info, &tags, keys);
     assert_eq!(check, crate::signature::Check::Invalid);
     crate::store::ObjectStore::put_tags(p.store(), &object, &tags)
         .await
         .unwrap();
-    let now = p.sign_restored(&key, &object, tags).await.unwrap();
+    let now = super::sign_restored(&p, &key, &object, tags).await.unwrap();
     let written = p.store().tags_of(&object).unwrap();
     let check = crate::signature::verify(&key, &now, &written, keys);
     assert_eq!(check.released(keys), Some(verdict));
@@ -408,7 +441,9 @@ async fn a_release_interrupted_after_its_copy_is_finished_by_the_next_with_one_c
         Some(1),
         crate::store::Hook::Fail(denied),
     );
-    let failed = p.release(&request(copy)).await.unwrap_err();
+    let failed = crate::release::release(&p, &request(copy))
+        .await
+        .unwrap_err();
     assert!(matches!(failed, ReleaseError::Move(_)), "{failed}");
     assert!(
         p.store()
@@ -416,7 +451,7 @@ async fn a_release_interrupted_after_its_copy_is_finished_by_the_next_with_one_c
             .is_some()
     );
     // The copy back is there: the same bytes, so the next release is not refused, and reuses it.
-    let report = p.release(&request(copy)).await.unwrap();
+    let report = crate::release::release(&p, &request(copy)).await.unwrap();
     assert_eq!(p.store().history("uploads", "e.com").len(), 1);
     assert!(
         p.store()

@@ -202,7 +202,7 @@ async fn updates_are_swapped_in_and_bad_ones_rejected_while_the_pipeline_runs() 
     p.load_rules().await.unwrap();
     let before = p.engine().rules().id().to_owned();
     assert_ne!(before, embedded_id, "scan-rules names every set in force");
-    let report = p.settle(&marked(p.store(), "a.txt")).await;
+    let report = crate::journey::settle(&p, &marked(p.store(), "a.txt")).await;
     assert_eq!(report.verdict, Some(Verdict::Clean));
 
     // A good update is in force at the next check.
@@ -212,7 +212,7 @@ async fn updates_are_swapped_in_and_bad_ones_rejected_while_the_pipeline_runs() 
     p.refresh_rules().await;
     let updated = p.engine().rules().id().to_owned();
     assert_ne!(updated, before);
-    let report = p.settle(&marked(p.store(), "b.txt")).await;
+    let report = crate::journey::settle(&p, &marked(p.store(), "b.txt")).await;
     assert_eq!(report.verdict.unwrap().rule_names(), ["Custom_Marker"]);
     assert_eq!(report.ruleset, updated);
 
@@ -226,7 +226,7 @@ async fn updates_are_swapped_in_and_bad_ones_rejected_while_the_pipeline_runs() 
     tokio::time::sleep(Duration::from_millis(5)).await;
     p.refresh_rules().await;
     assert_eq!(p.engine().rules().id(), updated);
-    let report = p.settle(&marked(p.store(), "c.txt")).await;
+    let report = crate::journey::settle(&p, &marked(p.store(), "c.txt")).await;
     assert_eq!(report.verdict.unwrap().rule_names(), ["Custom_Marker"]);
 }
 
@@ -290,7 +290,7 @@ async fn hash_lists_beside_the_rules_make_known_bad_bytes_infected() {
         embedded_id,
         "scan-rules covers the lists"
     );
-    let report = p.settle(&marked(p.store(), "a.txt")).await;
+    let report = crate::journey::settle(&p, &marked(p.store(), "a.txt")).await;
     let verdict = report.verdict.unwrap();
     assert_eq!(verdict.rule_names(), ["hash:Team.Known.Bad"]);
     assert_eq!(verdict.matches()[0].meta, [("sha256".to_owned(), digest)]);
@@ -329,7 +329,7 @@ async fn rules_can_say_an_object_is_only_suspicious() {
         let p = Pipeline::new(store, engine, config);
         p.load_rules().await.unwrap();
         let event = marked(p.store(), "odd.txt");
-        let verdict = p.settle(&event).await.verdict.unwrap();
+        let verdict = crate::journey::settle(&p, &event).await.verdict.unwrap();
         assert!(matches!(verdict, Verdict::Suspicious(_)), "{verdict:?}");
         assert_eq!(verdict.rule_names(), ["Odd_Marker"]);
         let tags = p.store().tags_of(&event.object);

@@ -244,7 +244,7 @@ async fn an_unpinned_yarc_stops_the_start_up_and_is_rejected_in_an_update() {
     tokio::time::sleep(Duration::from_millis(5)).await;
     p.refresh_rules().await;
     assert_eq!(p.engine().rules().id(), in_force, "the rules in force stay");
-    let report = p.settle(&marked(p.store(), "a.txt")).await;
+    let report = crate::journey::settle(&p, &marked(p.store(), "a.txt")).await;
     assert_eq!(report.verdict.unwrap().rule_names(), ["Custom_Marker"]);
 }
 
@@ -260,7 +260,7 @@ async fn a_pipeline_with_a_signing_key_caches_and_one_without_does_not() {
         let p = Pipeline::new(store, engine, config).with_signing_key(key);
         p.load_rules().await.unwrap();
         assert_eq!(caches(p.store(), "team/").len(), cached);
-        let report = p.settle(&marked(p.store(), "a.txt")).await;
+        let report = crate::journey::settle(&p, &marked(p.store(), "a.txt")).await;
         assert!(matches!(report.verdict, Some(Verdict::Infected(_))));
     }
 }

@@ -189,15 +189,24 @@ async fn async_scan_runs_off_the_runtime_threads() {
             counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
     });
-    let result = engine.scan(vec![0u8; 200_000]).await;
+    let result = scan_on_a_slot(&engine, vec![0u8; 200_000]).await;
     ticker.abort();
     assert!(matches!(result, Err(ScanError::Timeout(_))), "{result:?}");
     assert!(ticks.load(std::sync::atomic::Ordering::SeqCst) >= 10);
     assert_eq!(engine_found_eicar().await, ["EICAR_Test_File"]);
 }
 
+/// `data` scanned on the blocking pool once a slot is free, as an object's inspection is
+/// (`inspect::inspect_async`).
+async fn scan_on_a_slot(engine: &Engine, data: Vec<u8>) -> Result<Vec<Match>, ScanError> {
+    let scanner = engine.clone();
+    engine.on_a_slot(move || scanner.scan_bytes(&data)).await?
+}
+
 async fn engine_found_eicar() -> Vec<String> {
-    let found = engine().scan(EICAR.as_bytes().to_vec()).await.unwrap();
+    let found = scan_on_a_slot(&engine(), EICAR.as_bytes().to_vec())
+        .await
+        .unwrap();
     found.into_iter().map(|m| m.rule).collect()
 }
 
@@ -249,7 +258,7 @@ async fn scans_wait_for_a_slot_when_every_vcpu_is_scanning() {
     }
     let pending = tokio::spawn({
         let engine = engine.clone();
-        async move { engine.scan(EICAR.as_bytes().to_vec()).await }
+        async move { scan_on_a_slot(&engine, EICAR.as_bytes().to_vec()).await }
     });
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(!pending.is_finished(), "a scan ran without a slot");

@@ -3,21 +3,12 @@
 //! The scanner's other keys (rules, detail, signature) are written beside them all the same.
 
 use chrono::{DateTime, Utc};
+use strum::{IntoStaticStr, VariantArray, VariantNames};
 
 use super::Verdict;
 
 /// Whose tags the verdict is written as.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::VariantNames,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, VariantArray, IntoStaticStr, VariantNames)]
 pub enum TagSchema {
     /// This scanner's own: `scan-result` = `Clean`, `Infected`, `Suspicious`, `Unscannable`,
     /// `Error` or `Skipped`, `scan-date` in RFC 3339.

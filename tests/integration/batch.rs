@@ -44,9 +44,7 @@ async fn poison_records_fail_only_themselves() {
     no_body.body = None;
     records.push(no_body);
 
-    let response = emu
-        .pipeline(config(&w))
-        .process_batch(batch(records.clone()))
+    let response = s3_yara_scan::batch::process(&emu.pipeline(config(&w)), batch(records.clone()))
         .await
         .unwrap();
     let mut failed = failed_ids(&response);

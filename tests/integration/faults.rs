@@ -180,8 +180,7 @@ async fn transient_read_failure_is_retried_untagged() {
         get: Some(slow),
         ..Faults::default()
     };
-    let response = pipeline(&emu, &w, fail)
-        .process_batch(batch(records))
+    let response = s3_yara_scan::batch::process(&pipeline(&emu, &w, fail), batch(records))
         .await
         .unwrap();
     assert_eq!(failed_ids(&response), [id]);
@@ -200,8 +199,7 @@ async fn failed_quarantine_copy_keeps_the_object_and_retries() {
         copy: Some(denied(Op::CopyObject)),
         ..Faults::default()
     };
-    let response = pipeline(&emu, &w, fail)
-        .process_batch(batch(records))
+    let response = s3_yara_scan::batch::process(&pipeline(&emu, &w, fail), batch(records))
         .await
         .unwrap();
     assert_eq!(failed_ids(&response), [id]);
@@ -265,8 +263,7 @@ async fn tag_only_infected_object_with_tagging_denied_is_retried() {
         put_tags: Some(denied(Op::PutObjectTagging)),
         ..Faults::default()
     };
-    let response = pipeline_with(&emu, config, fail)
-        .process_batch(batch(records))
+    let response = s3_yara_scan::batch::process(&pipeline_with(&emu, config, fail), batch(records))
         .await
         .unwrap();
     assert_eq!(failed_ids(&response), [id]);
@@ -286,8 +283,7 @@ async fn failed_delete_is_retried_and_the_retry_reuses_the_copy() {
         }),
         ..Faults::default()
     };
-    let response = pipeline(&emu, &w, fail)
-        .process_batch(batch(records.clone()))
+    let response = s3_yara_scan::batch::process(&pipeline(&emu, &w, fail), batch(records.clone()))
         .await
         .unwrap();
     assert_eq!(failed_ids(&response), [id]);
@@ -317,8 +313,7 @@ async fn unreadable_quarantine_bucket_keeps_the_object() {
         ..Faults::default()
     };
     let id = records[0].message_id.clone().unwrap();
-    let response = pipeline(&emu, &w, fail)
-        .process_batch(batch(records))
+    let response = s3_yara_scan::batch::process(&pipeline(&emu, &w, fail), batch(records))
         .await
         .unwrap();
     assert_eq!(failed_ids(&response), [id]);

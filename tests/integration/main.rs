@@ -7,6 +7,7 @@ mod backlog;
 mod batch;
 mod cli;
 mod containers;
+mod contract;
 mod documents;
 mod events;
 mod faults;

@@ -177,11 +177,12 @@ async fn redelivery_of_quarantined_object_is_acknowledged_without_duplicate() {
     emu.put(&w.bucket, "e.com", EICAR).await;
     let records = emu.notifications(&w, 1).await;
     let pipeline = emu.pipeline(config(&w));
-    let first = pipeline
-        .process_batch(batch(records.clone()))
+    let first = s3_yara_scan::batch::process(&pipeline, batch(records.clone()))
         .await
         .unwrap();
-    let second = pipeline.process_batch(batch(records)).await.unwrap();
+    let second = s3_yara_scan::batch::process(&pipeline, batch(records))
+        .await
+        .unwrap();
     assert!(first.batch_item_failures.is_empty());
     assert!(second.batch_item_failures.is_empty());
     let qkey = format!("{}/e.com", w.bucket);
@@ -321,8 +322,8 @@ async fn concurrent_deliveries_leave_one_quarantine_copy() {
     let (w, records) = emu.uploaded("racing", "twice.com", EICAR).await;
     let (a, b) = (emu.pipeline(config(&w)), emu.pipeline(config(&w)));
     let (ra, rb) = tokio::join!(
-        a.process_batch(batch(records.clone())),
-        b.process_batch(batch(records))
+        s3_yara_scan::batch::process(&a, batch(records.clone())),
+        s3_yara_scan::batch::process(&b, batch(records))
     );
     assert!(ra.unwrap().batch_item_failures.is_empty());
     assert!(rb.unwrap().batch_item_failures.is_empty());

@@ -42,7 +42,8 @@ async fn requests_per_object_on_the_wire() {
         }
         put.send().await.unwrap();
         let event = announced(&emu, &w).await;
-        let report = emu.pipeline(with_action(Action::Tag)).settle(&event).await;
+        let report =
+            s3_yara_scan::journey::settle(&emu.pipeline(with_action(Action::Tag)), &event).await;
         assert_eq!(
             report.verdict.as_ref().map(|v| v.name()),
             Some("Clean"),
@@ -72,7 +73,7 @@ async fn with_signing_small_objects_are_read_first() {
     );
     let pipeline = emu.pipeline(config);
     emu.put(&w.bucket, "a.txt", "fine").await;
-    let report = pipeline.settle(&announced(&emu, &w).await).await;
+    let report = s3_yara_scan::journey::settle(&pipeline, &announced(&emu, &w).await).await;
     assert_eq!(report.requests, 2, "untagged, signing on");
     emu.s3
         .copy_object()
@@ -82,7 +83,7 @@ async fn with_signing_small_objects_are_read_first() {
         .send()
         .await
         .unwrap();
-    let copy = pipeline.settle(&announced(&emu, &w).await).await;
+    let copy = s3_yara_scan::journey::settle(&pipeline, &announced(&emu, &w).await).await;
     assert!(
         copy.disposition.to_string().contains("signed Clean"),
         "{}",

@@ -62,7 +62,9 @@ async fn forged_and_copied_clean_verdicts_do_not_skip_the_scan() {
     emu.put(&w.bucket, "clean.txt", "hello").await;
     let records = emu.notifications(&w, 1).await;
     let pipeline = emu.pipeline(signing(&w));
-    pipeline.process_batch(batch(records)).await.unwrap();
+    s3_yara_scan::batch::process(&pipeline, batch(records))
+        .await
+        .unwrap();
     let signed = emu.tags(&w.bucket, "clean.txt", None).await;
     assert!(tag_map(&signed)["scan-signature"].starts_with("v1."));
 
@@ -112,8 +114,7 @@ async fn signed_clean_object_copied_to_another_bucket_is_not_read_again() {
         .await
         .unwrap();
     let records = emu.notifications(&first, 2).await;
-    emu.pipeline(signing(&first))
-        .process_batch(batch(records))
+    s3_yara_scan::batch::process(&emu.pipeline(signing(&first)), batch(records))
         .await
         .unwrap();
 
@@ -146,10 +147,10 @@ async fn signed_clean_object_copied_to_another_bucket_is_not_read_again() {
         skip_signed: SkipSigned::Never,
         ..signing(&second)
     };
-    let response = pipeline_with(&emu, never, forbid_reads())
-        .process_batch(batch(records))
-        .await
-        .unwrap();
+    let response =
+        s3_yara_scan::batch::process(&pipeline_with(&emu, never, forbid_reads()), batch(records))
+            .await
+            .unwrap();
     assert_eq!(failed_ids(&response).len(), 2);
 }
 
@@ -159,8 +160,7 @@ async fn signed_clean_object_copied_to_another_bucket_is_not_read_again() {
 async fn a_signature_from_other_rules_is_rescanned_by_default() {
     let emu = emulator().await;
     let (w, records) = emu.uploaded("stale", "doc.txt", large("plain text")).await;
-    emu.pipeline(signing(&w))
-        .process_batch(batch(records.clone()))
+    s3_yara_scan::batch::process(&emu.pipeline(signing(&w)), batch(records.clone()))
         .await
         .unwrap();
     // Re-sign the same verdict as if another ruleset had made it.
@@ -205,10 +205,12 @@ async fn a_signature_from_other_rules_is_rescanned_by_default() {
     .await
     .unwrap();
 
-    let response = pipeline_with(&emu, signing(&w), forbid_reads())
-        .process_batch(batch(records.clone()))
-        .await
-        .unwrap();
+    let response = s3_yara_scan::batch::process(
+        &pipeline_with(&emu, signing(&w), forbid_reads()),
+        batch(records.clone()),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         failed_ids(&response).len(),
         1,

@@ -336,7 +336,9 @@ pub fn batch(records: Vec<SqsMessage>) -> SqsEvent {
 
 /// Runs `pipeline` on `records` and asserts that every message was acknowledged.
 pub async fn acknowledged<S: ObjectStore>(pipeline: &Pipeline<S>, records: Vec<SqsMessage>) {
-    let response = pipeline.process_batch(batch(records)).await.unwrap();
+    let response = s3_yara_scan::batch::process(pipeline, batch(records))
+        .await
+        .unwrap();
     assert_eq!(
         failed_ids(&response),
         Vec::<String>::new(),

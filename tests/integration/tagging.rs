@@ -41,11 +41,12 @@ async fn rescan_replaces_earlier_verdict_tags() {
     emu.put(&w.bucket, "a.txt", "text").await;
     let records = emu.notifications(&w, 1).await;
     let pipeline = emu.pipeline(config(&w));
-    pipeline
-        .process_batch(batch(records.clone()))
+    s3_yara_scan::batch::process(&pipeline, batch(records.clone()))
         .await
         .unwrap();
-    pipeline.process_batch(batch(records)).await.unwrap();
+    s3_yara_scan::batch::process(&pipeline, batch(records))
+        .await
+        .unwrap();
     let tags = emu.tags(&w.bucket, "a.txt", None).await;
     assert_eq!(tags.len(), 3, "{tags:?}");
 }
@@ -112,9 +113,7 @@ async fn no_room_for_tags_fails_the_message_and_writes_nothing() {
         .unwrap();
     let records = emu.notifications(&w, 1).await;
     let id = records[0].message_id.clone().unwrap();
-    let response = emu
-        .pipeline(config(&w))
-        .process_batch(batch(records))
+    let response = s3_yara_scan::batch::process(&emu.pipeline(config(&w)), batch(records))
         .await
         .unwrap();
     assert_eq!(failed_ids(&response), [id]);

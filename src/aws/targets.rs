@@ -1,8 +1,10 @@
-//! Result events in AWS: EventBridge `PutEvents`, SNS `Publish` (with the verdict and bucket
-//! as message attributes) and, for a document that could not be published, SQS `SendMessage`
-//! to the scan queue; Security Hub `BatchImportFindings` (aws/securityhub.rs) with the same
-//! timeouts. The SDK retries each call (standard mode); what still fails is a
-//! [`PublishError`] naming the target and, when it is one, the permission to grant.
+//! The targets of result events in AWS, the transport: EventBridge `PutEvents`, SNS `Publish`
+//! (with the verdict and bucket as message attributes) and, for a document that could not be
+//! published, SQS `SendMessage` to the scan queue; Security Hub `BatchImportFindings`
+//! (aws/securityhub.rs) with the same timeouts. What is sent (the documents) and the
+//! [`Publish`] seam this implements are `crate::publish`'s. The SDK retries each call
+//! (standard mode); what still fails is a [`PublishError`] naming the target and, when it is
+//! one, the permission to grant.
 
 use std::sync::Arc;
 

@@ -1,5 +1,7 @@
-//! Rule sets: compiled rules with a short identity, and the sets in force together, whose
-//! combined identity is the `scan-rules` tag.
+//! Compiled rule sets: rules yara-x compiled (the embedded ones, a `.yarc`, or users' sources
+//! that the `rules` module loaded) with a short identity, and the sets in force together,
+//! whose combined identity is the `scan-rules` tag. Where users' rules come from, and when
+//! they are compiled again, is the `rules` module's.
 
 use sha2::{Digest, Sha256};
 use yara_x::Rules;
