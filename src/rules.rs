@@ -283,7 +283,8 @@ async fn source_set<S: ObjectStore>(
     let started = Instant::now();
     let set = blocking(source, {
         let (origin, id) = (source.to_string(), id.clone());
-        move || compiled_set(&origin, &files, &id)
+        let includes = Includes::of(source);
+        move || compiled_set(&origin, &files, &id, includes)
     })
     .await?;
     tracing::info!(source = %source, rules = set.len(), compile_ms = started.elapsed().as_millis() as u64, "rule set compiled");
@@ -432,8 +433,9 @@ fn compiled_set(
     source: &str,
     files: &[(String, Vec<u8>)],
     id: &str,
+    includes: Includes,
 ) -> Result<RuleSet, RulesError> {
-    let rules = compile(files).map_err(|errors| RulesError::Compile {
+    let rules = compile_with(files, includes).map_err(|errors| RulesError::Compile {
         origin: source.to_owned(),
         errors,
     })?;
@@ -450,17 +452,48 @@ fn serialized_set(source: &str, name: &str, bytes: &[u8]) -> Result<RuleSet, Rul
     })
 }
 
-/// Compiles YARA sources, the externals public sets expect defined; every error, each with its
-/// file and line, when they do not compile.
-pub fn compile(files: &[(String, Vec<u8>)]) -> Result<yara_x::Rules, String> {
-    compile_with_warnings(files).map(|(rules, _)| rules)
+/// Whether `include` directives of the sources compiled may read files of the machine that
+/// compiles them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Includes {
+    /// The user's own local files: an `include` names another of them.
+    Allowed,
+    /// Sources read from S3 or a feed, which whoever can write there chose: an `include` of
+    /// `/proc/self/environ` would have the function's secrets quoted in a logged error.
+    Refused,
 }
 
-/// [`compile`], with yara-x's warnings (each with its file and line).
+impl Includes {
+    /// What the sources of `source` may include.
+    fn of(source: &RuleSource) -> Includes {
+        match source {
+            RuleSource::Local(_) => Includes::Allowed,
+            RuleSource::S3 { .. } => Includes::Refused,
+        }
+    }
+}
+
+/// Compiles YARA sources read from S3 or a feed (no `include`), the externals public sets
+/// expect defined; every error, each with its file and line, when they do not compile.
+pub fn compile(files: &[(String, Vec<u8>)]) -> Result<yara_x::Rules, String> {
+    compile_with(files, Includes::Refused)
+}
+
+/// [`compile`], with `include` directives as `includes` says.
+pub fn compile_with(
+    files: &[(String, Vec<u8>)],
+    includes: Includes,
+) -> Result<yara_x::Rules, String> {
+    compile_with_warnings(files, includes).map(|(rules, _)| rules)
+}
+
+/// [`compile_with`], with yara-x's warnings (each with its file and line).
 pub fn compile_with_warnings(
     files: &[(String, Vec<u8>)],
+    includes: Includes,
 ) -> Result<(yara_x::Rules, Vec<String>), String> {
     let mut compiler = yara_x::Compiler::new();
+    compiler.enable_includes(includes == Includes::Allowed);
     for name in EXTERNALS {
         compiler
             .define_global(name, "")

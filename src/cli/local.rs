@@ -119,7 +119,7 @@ fn check_rules(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
 }
 
 fn check_sources(files: &[(String, Vec<u8>)]) -> bool {
-    match rules::compile_with_warnings(files) {
+    match rules::compile_with_warnings(files, rules::Includes::Allowed) {
         Ok((compiled, warnings)) => {
             for w in &warnings {
                 eprintln!("{w}");
@@ -197,7 +197,8 @@ fn describe_compiled(name: &str, found: &Description, own: Option<&Native>) -> S
 
 fn build_rules(paths: &[PathBuf], output: &Path) -> anyhow::Result<()> {
     let files = rules::local_sources(paths)?;
-    let compiled = rules::compile(&files).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let compiled = rules::compile_with(&files, rules::Includes::Allowed)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let set = RuleSet::new(compiled, "build");
     let bytes = set.to_file()?;
     std::fs::write(output, &bytes).with_context(|| format!("cannot write {}", output.display()))?;

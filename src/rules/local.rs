@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::{
-    Entry, RulesError, compiled_set, hash_lists, is_hash_list, is_rule_file, is_serialized,
-    read_error, serialized_set, set_id,
+    Entry, Includes, RulesError, compiled_set, hash_lists, is_hash_list, is_rule_file,
+    is_serialized, read_error, serialized_set, set_id,
 };
 use crate::config::RuleSource;
 use crate::scan::{HashList, RuleSet};
@@ -63,7 +63,12 @@ pub fn local_sets(paths: &[PathBuf]) -> Result<(Vec<RuleSet>, HashList), RulesEr
                 .into_iter()
                 .filter(|e| !is_hash_list(&e.name) && !is_serialized(&e.name))
                 .collect();
-            sets.push(compiled_set(&origin, &sources, &set_id(&named))?);
+            sets.push(compiled_set(
+                &origin,
+                &sources,
+                &set_id(&named),
+                Includes::Allowed,
+            )?);
         }
         for (name, bytes) in serialized {
             sets.push(serialized_set(&origin, &name, &bytes)?);

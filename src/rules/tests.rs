@@ -157,6 +157,31 @@ async fn a_rule_set_that_does_not_compile_names_the_file_and_line() {
     assert!(matches!(e, RulesError::Empty { .. }), "{e}");
 }
 
+/// Whoever can write the rules prefix must not have the function read its own files: an
+/// `include` of a local file (here one holding a secret) is refused, and the secret is never
+/// quoted; the same include in a local folder (the user's own files) compiles.
+#[tokio::test]
+async fn an_include_in_s3_rules_is_refused_and_reads_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret.yar");
+    std::fs::write(&secret, "rule leaked_SECRET_VALUE { condition: true }").unwrap();
+    let source = format!(
+        "include \"{}\"\nrule team {{ condition: true }}\n",
+        secret.display()
+    );
+    let store = store_with_rules(&[("team/index.yar", source.as_str())]);
+    let e = load(&store, &[s3_source()], &budget(), Trust::default())
+        .await
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("team/index.yar"), "{text}");
+    assert!(text.contains("include"), "{text}");
+    assert!(!text.contains("SECRET_VALUE"), "{text}");
+    let local = [("index.yar".to_owned(), source.into_bytes())];
+    let rules = compile_with(&local, Includes::Allowed).expect("a local include compiles");
+    assert_eq!(rules.iter().count(), 2);
+}
+
 #[tokio::test]
 async fn local_folders_hold_sources_and_serialized_sets() {
     let dir = tempfile::tempdir().unwrap();
