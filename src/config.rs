@@ -13,7 +13,7 @@ use crate::policy::Policy;
 use crate::signature::SigningKey;
 use crate::verdict::{TagKeys, Verdict};
 
-pub use self::feeds::{Feed, FeedKind, Feeds, is_loopback};
+pub use self::feeds::{FEEDS_FOLDER, Feed, FeedKind, Feeds, is_loopback};
 pub use self::onboarding::{OnboardTag, Onboarding};
 pub use self::passwords::{MAX_PASSWORDS, Password, Passwords};
 pub use self::results::{

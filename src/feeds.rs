@@ -29,8 +29,7 @@ pub use fetch::{Http, Source};
 pub use metrics::FEED_METRICS;
 pub use report::{FeedReport, InForce, Outcome};
 
-/// Where feeds are written, under the rules prefix.
-pub const FEEDS_FOLDER: &str = "feeds/";
+pub use crate::config::FEEDS_FOLDER;
 
 /// Why a feed was refused (the one in force stays), or an update could not start.
 #[derive(Debug, thiserror::Error)]

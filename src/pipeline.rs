@@ -183,12 +183,18 @@ impl<S: ObjectStore> Pipeline<S> {
             rules::load_allowed(&self.store, &self.config.allow_hashes, &budget).await?;
         let all = state.base.iter().cloned().chain(loaded.sets).collect();
         let sets = RuleSets::with_hashes(all, loaded.hashes).allowing(allowed);
+        // Which feed files (and versions) this `scan-rules` identity stands for.
+        let feeds: Vec<String> = (loaded.fingerprint)
+            .in_folder(crate::config::FEEDS_FOLDER)
+            .map(|e| format!("{} ({})", e.name, e.version))
+            .collect();
         tracing::info!(
             ruleset = sets.id(),
             rules = sets.len(),
             hashes = sets.hashes().len(),
             allowed = sets.allowed().len(),
             compiled = loaded.compiled,
+            feeds = %feeds.join(", "),
             "rules in force"
         );
         self.engine.swap(sets);

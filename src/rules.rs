@@ -159,6 +159,15 @@ pub async fn fingerprint<S: ObjectStore>(
 }
 
 impl Fingerprint {
+    /// The files whose folder is named `folder` (such as `feeds/`).
+    pub fn in_folder<'a>(&'a self, folder: &'a str) -> impl Iterator<Item = &'a Entry> + 'a {
+        let folder = folder.trim_end_matches('/');
+        self.0.iter().flatten().filter(move |e| {
+            let parent = e.name.rsplit_once('/').map_or("", |(dir, _)| dir);
+            parent.rsplit('/').next() == Some(folder)
+        })
+    }
+
     /// These files, then `more`'s.
     pub fn and(mut self, more: Fingerprint) -> Fingerprint {
         self.0.extend(more.0);

@@ -4,18 +4,16 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use serde::Serialize;
+use strum::{Display, IntoStaticStr, VariantArray, VariantNames};
+
+/// Where feeds are written, under the rules prefix (a folder the RULES loader reads like any
+/// other).
+pub const FEEDS_FOLDER: &str = "feeds/";
+
 /// What a feed holds: a YARA rule package, or a list of digests of one kind.
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    strum::VariantArray,
-    strum::IntoStaticStr,
-    strum::VariantNames,
-    strum::Display,
-    serde::Serialize,
+    Debug, Clone, Copy, PartialEq, Eq, VariantArray, IntoStaticStr, VariantNames, Display, Serialize,
 )]
 #[strum(serialize_all = "kebab-case")]
 #[serde(rename_all = "kebab-case")]

@@ -157,6 +157,26 @@ async fn a_rule_set_that_does_not_compile_names_the_file_and_line() {
     assert!(matches!(e, RulesError::Empty { .. }), "{e}");
 }
 
+#[test]
+fn the_feed_files_of_a_fingerprint_are_those_in_a_feeds_folder() {
+    let entry = |name: &str| Entry {
+        name: name.into(),
+        version: "e".into(),
+    };
+    let files = vec![
+        entry("rules/feeds/core.yar"),
+        entry("feeds/list.sha256"),
+        entry("rules/team.yar"),
+        entry("rules/myfeeds/x.yar"),
+        entry("rules/feeds/sub/y.yar"),
+    ];
+    let fingerprint = Fingerprint(vec![files]);
+    let found: Vec<&str> = (fingerprint.in_folder("feeds/"))
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(found, ["rules/feeds/core.yar", "feeds/list.sha256"]);
+}
+
 /// Whoever can write the rules prefix must not have the function read its own files: an
 /// `include` of a local file (here one holding a secret) is refused, and the secret is never
 /// quoted; the same include in a local folder (the user's own files) compiles.
