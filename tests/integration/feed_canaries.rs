@@ -132,7 +132,9 @@ async fn check(emu: &Emulator, w: &Wiring, canaries: &[Canary], rules: &str, upd
     );
     if !updated.dropped.is_empty() {
         assert!(
-            updated.log.contains("rules that fired on a canary made private"),
+            updated
+                .log
+                .contains("rules that fired on a canary made private"),
             "{}",
             updated.log
         );
@@ -149,9 +151,17 @@ async fn check(emu: &Emulator, w: &Wiring, canaries: &[Canary], rules: &str, upd
     let infected: Vec<_> = (verdicts.iter())
         .filter(|(_, (verdict, _))| verdict == "Infected")
         .collect();
-    assert!(infected.is_empty(), "canaries Infected with the feed in force: {infected:?}");
-    let unjudged: Vec<_> = (verdicts.iter()).filter(|(_, (v, _))| v.is_empty()).collect();
-    assert!(unjudged.is_empty(), "canaries without a verdict: {unjudged:?}");
+    assert!(
+        infected.is_empty(),
+        "canaries Infected with the feed in force: {infected:?}"
+    );
+    let unjudged: Vec<_> = (verdicts.iter())
+        .filter(|(_, (v, _))| v.is_empty())
+        .collect();
+    assert!(
+        unjudged.is_empty(),
+        "canaries without a verdict: {unjudged:?}"
+    );
 }
 
 fn with_marker(mut files: Vec<(String, Vec<u8>)>, more: &str) -> Vec<(String, Vec<u8>)> {

@@ -144,7 +144,11 @@ pub(crate) async fn judged(
 
 /// Takes `message` off the queue: neither `handle` nor the wiring deletes what they receive,
 /// and these runs outlast the queue's visibility timeout.
-pub(crate) async fn delete(emu: &Emulator, w: &Wiring, message: &aws_lambda_events::event::sqs::SqsMessage) {
+pub(crate) async fn delete(
+    emu: &Emulator,
+    w: &Wiring,
+    message: &aws_lambda_events::event::sqs::SqsMessage,
+) {
     let handle = message.receipt_handle.clone().unwrap_or_default();
     let delete = emu
         .sqs
