@@ -123,8 +123,15 @@ async fn handled(
 }
 
 /// The update's made-private rules are in its log; no canary is `Infected` once the feed is
-/// in force; a kept rule (the marker) makes an object `Infected`.
-async fn check(emu: &Emulator, w: &Wiring, canaries: &[Canary], rules: &str, updated: &Updated) {
+/// in force; a kept rule (the marker) makes an object `Infected`. The canaries' verdicts,
+/// counted.
+async fn check(
+    emu: &Emulator,
+    w: &Wiring,
+    canaries: &[Canary],
+    rules: &str,
+    updated: &Updated,
+) -> BTreeMap<String, usize> {
     assert!(
         !updated.dropped.iter().any(|n| n == "Feed_Marker"),
         "{:?}",
@@ -162,6 +169,11 @@ async fn check(emu: &Emulator, w: &Wiring, canaries: &[Canary], rules: &str, upd
         unjudged.is_empty(),
         "canaries without a verdict: {unjudged:?}"
     );
+    let mut counted = BTreeMap::new();
+    for (verdict, _) in verdicts.values() {
+        *counted.entry(verdict.clone()).or_default() += 1;
+    }
+    counted
 }
 
 fn with_marker(mut files: Vec<(String, Vec<u8>)>, more: &str) -> Vec<(String, Vec<u8>)> {
@@ -203,10 +215,10 @@ async fn signature_base_and_reversinglabs_against_this_machines_canaries() {
     let updated = update(&package, &rules);
     let update_time = started.elapsed();
     assert!(updated.count > 7000, "{}", updated.count);
-    check(&emu, &w, &canaries, &rules, &updated).await;
+    let verdicts = check(&emu, &w, &canaries, &rules, &updated).await;
     eprintln!(
-        "canaries: {} files, {bytes} bytes; {} rules; made private: {:?}; update {update_time:?}, \
-         in all {:?}",
+        "canaries: {} files, {bytes} bytes; {} rules; made private: {:?}; verdicts {verdicts:?}; \
+         update {update_time:?}, in all {:?}",
         canaries.len(),
         updated.count,
         updated.dropped,
