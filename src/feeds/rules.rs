@@ -20,6 +20,8 @@ const CANARY_ROUNDS: usize = 5;
 
 /// What a package is checked against, besides the one in force.
 pub struct Context {
+    /// The bucket of the prefix.
+    bucket: String,
     /// Benign files (`<prefix>canary/`).
     canaries: Vec<(String, Vec<u8>)>,
     /// The other YARA sources under the prefix, compiled with the package by the scanners.
@@ -38,7 +40,11 @@ impl Context {
         let canaries = read_under(store, target, &canary_prefix, |_| true, budget).await?;
         let is_source = |k: &str| k != key && (k.ends_with(".yar") || k.ends_with(".yara"));
         let siblings = read_under(store, target, &target.prefix, is_source, budget).await?;
-        Ok(Context { canaries, siblings })
+        Ok(Context {
+            bucket: target.bucket.clone(),
+            canaries,
+            siblings,
+        })
     }
 }
 
@@ -53,9 +59,14 @@ pub async fn prepare(
     let limits = package::Limits::new(&config.archive, config.feeds.max_size);
     let before = before.and_then(count_in_force);
     let (max_shrink, feed) = (config.feeds.max_shrink_percent, feed.clone());
+    let sight = canary::Sight {
+        bucket: context.bucket.clone(),
+        limits: config.archive.clone(),
+        memory: config.max_object_size,
+    };
     tokio::task::spawn_blocking(move || {
         let files = package::sources(&body, limits)?;
-        validate(&feed, &files, before, max_shrink, &context)
+        validate(&feed, &files, before, max_shrink, &context, &sight)
     })
     .await
     .map_err(|e| FeedError::Package(format!("validation stopped: {e}")))?
@@ -67,6 +78,7 @@ fn validate(
     before: Option<usize>,
     max_shrink: u64,
     context: &Context,
+    sight: &canary::Sight,
 ) -> Result<(Vec<u8>, InForce), FeedError> {
     let text = join(files);
     refuse_includes(&text)?;
@@ -85,7 +97,7 @@ fn validate(
             max_percent: max_shrink,
         });
     }
-    let (text, dropped) = silence_canaries(feed, text, rules, &context.canaries)?;
+    let (text, dropped) = silence_canaries(feed, text, rules, &context.canaries, sight)?;
     let mut object = format!("{HEADER}{count}\n// source: {}\n", feed.url);
     if !dropped.is_empty() {
         let names: Vec<&str> = dropped.iter().map(String::as_str).collect();
@@ -145,10 +157,14 @@ fn silence_canaries(
     mut text: String,
     mut rules: yara_x::Rules,
     canaries: &[(String, Vec<u8>)],
+    sight: &canary::Sight,
 ) -> Result<(String, BTreeSet<String>), FeedError> {
+    if canaries.is_empty() {
+        return Ok((text, BTreeSet::new()));
+    }
     let mut dropped = BTreeSet::new();
     for _ in 0..CANARY_ROUNDS {
-        let fired = canary::firing(&rules, canaries).map_err(FeedError::Canary)?;
+        let fired = canary::firing(rules, canaries, sight).map_err(FeedError::Canary)?;
         if fired.is_empty() {
             return Ok((text, dropped));
         }

@@ -16,23 +16,23 @@ use crate::cli::{run, text};
 use crate::support::*;
 
 const RULESETS: &str = "../shared/rulesets/reversinglabs-yara-rules";
-const MARKER_RULE: &str =
+pub(crate) const MARKER_RULE: &str =
     r#"rule Feed_Marker { strings: $a = "feed-marker-2c9e41" condition: $a }"#;
 const OTHER_RULE: &str = r#"rule Feed_Other { strings: $a = "feed-other-77d0aa" condition: $a }"#;
 /// The signing key of these runs: it turns the compiled cache on, so only the first `handle`
 /// after an update compiles the package.
-const KEY: &str = "feeds-test-signing-key-0123456789abcdef";
+pub(crate) const KEY: &str = "feeds-test-signing-key-0123456789abcdef";
 /// Bytes the generated hash list names.
 const LISTED: &[u8] = b"bytes a hash feed lists as malware 5e0b";
 
 /// `python3 -m http.server` on a free loopback port, serving `dir`; stopped when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Server {
-    fn start(dir: &Path) -> Server {
+    pub(crate) fn start(dir: &Path) -> Server {
         let mut child = Command::new("python3")
             .args([
                 "-u",
@@ -59,7 +59,7 @@ impl Server {
         Server { child, port }
     }
 
-    fn url(&self, file: &str) -> String {
+    pub(crate) fn url(&self, file: &str) -> String {
         format!("http://127.0.0.1:{}/{file}", self.port)
     }
 }
@@ -71,7 +71,7 @@ impl Drop for Server {
     }
 }
 
-fn zip(members: &[(String, Vec<u8>)]) -> Vec<u8> {
+pub(crate) fn zip(members: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, data) in members {
         w.start_file(name.as_str(), zip::write::SimpleFileOptions::default())
@@ -111,7 +111,7 @@ fn feeds_update(feeds: &str, rules: &str) -> Output {
 
 /// Uploads `body` as `key`, runs `handle` on its notification with `RULES=rules`: the
 /// `scan-result` and `scan-matches` tags written.
-async fn judged(
+pub(crate) async fn judged(
     emu: &Emulator,
     w: &Wiring,
     key: &str,
@@ -144,7 +144,11 @@ async fn judged(
 
 /// Takes `message` off the queue: neither `handle` nor the wiring deletes what they receive,
 /// and these runs outlast the queue's visibility timeout.
-async fn delete(emu: &Emulator, w: &Wiring, message: &aws_lambda_events::event::sqs::SqsMessage) {
+pub(crate) async fn delete(
+    emu: &Emulator,
+    w: &Wiring,
+    message: &aws_lambda_events::event::sqs::SqsMessage,
+) {
     let handle = message.receipt_handle.clone().unwrap_or_default();
     let delete = emu
         .sqs
@@ -155,7 +159,7 @@ async fn delete(emu: &Emulator, w: &Wiring, message: &aws_lambda_events::event::
 }
 
 /// A wiring whose `s3:TestEvent` is off the queue.
-async fn wired(emu: &Emulator, name: &str) -> Wiring {
+pub(crate) async fn wired(emu: &Emulator, name: &str) -> Wiring {
     let w = emu.wire(name, Options::default()).await;
     delete(emu, &w, &w.test_event).await;
     w

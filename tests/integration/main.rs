@@ -5,12 +5,14 @@
 mod agent;
 mod backlog;
 mod batch;
+mod canaries;
 mod cli;
 mod containers;
 mod contract;
 mod documents;
 mod events;
 mod faults;
+mod feed_canaries;
 mod feeds;
 mod findings;
 mod large;
