@@ -8,6 +8,7 @@
 //!     cargo run --example bench -- --smoke   # tiny sizes, as the test command runs it
 //!     cargo run --release --example bench --no-default-features -- --startup-only
 //!     scripts/bench --feeds-only --corpus-mb 64   # only the feeds section (feeds.rs)
+//!     target/release/examples/bench --feeds-profile --corpus-mb 16   # its files, slowest first
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -20,6 +21,7 @@ use s3_yara_scan::{Engine, RuleSet};
 use serde_json::json;
 
 mod feeds;
+mod feeds_profile;
 
 /// Benchmarks of s3-yara-scan, side by side in one run.
 #[derive(clap::Parser)]
@@ -34,6 +36,10 @@ struct Args {
     /// compiled cache, throughput with it in force): needs the emulator.
     #[arg(long)]
     feeds_only: bool,
+    /// Where the feed-sized set's scan time goes: each of its rule files timed alone on the
+    /// corpus (`--corpus-mb`), the slowest first (feeds_profile.rs).
+    #[arg(long)]
+    feeds_profile: bool,
     /// For a profiler: scan the files under this folder 20 times with signature-base.
     #[arg(long)]
     profile_scan: Option<PathBuf>,
@@ -65,6 +71,14 @@ fn main() -> anyhow::Result<()> {
 
     if let Some(dir) = &args.profile_scan {
         return profile_scan(dir, &args.rulesets.join("signature-base"));
+    }
+    if args.feeds_profile {
+        let corpus = corpus(args.corpus_mb * 1024 * 1024);
+        let profile = feeds_profile::run(&args.rulesets, &corpus)?;
+        let path = args.json.with_file_name("bench-feeds-profile.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&profile)?)?;
+        eprintln!("wrote {}", path.display());
+        return Ok(());
     }
     if args.feeds_only {
         let corpus = corpus(args.corpus_mb * 1024 * 1024);
