@@ -16,7 +16,7 @@ const TOP: usize = 25;
 
 /// Every file of the sets under `rulesets`, timed on `sample`; the slowest `TOP` first.
 pub fn run(rulesets: &Path, sample: &[Vec<u8>]) -> anyhow::Result<serde_json::Value> {
-    let none = compile("rule none { condition: false }").map_err(anyhow::Error::msg)?;
+    let none = compile("rule matches_nothing { condition: false }").map_err(anyhow::Error::msg)?;
     let baseline = scan_time(&none, sample)?;
     let mut rows = Vec::new();
     for set in ["reversinglabs-yara-rules", "signature-base"] {
