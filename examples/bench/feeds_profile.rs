@@ -38,7 +38,7 @@ pub fn run(rulesets: &Path, sample: &[Vec<u8>]) -> anyhow::Result<serde_json::Va
             rows.push((extra, name, rules.iter().len(), set));
         }
     }
-    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
     let total: Duration = rows.iter().map(|r| r.0).sum();
     let bytes: usize = sample.iter().map(Vec::len).sum();
     let by_set = |set: &str| -> f64 {
