@@ -7,6 +7,8 @@
 //!     scripts/bench --portable               # also start-up without native-code-serialization
 //!     cargo run --example bench -- --smoke   # tiny sizes, as the test command runs it
 //!     cargo run --release --example bench --no-default-features -- --startup-only
+//!     scripts/bench --feeds-only --corpus-mb 64   # only the feeds section (feeds.rs)
+//!     target/release/examples/bench --feeds-profile --corpus-mb 16   # its files, slowest first
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -18,6 +20,9 @@ use s3_yara_scan::verdict::{Verdict, merge_tags};
 use s3_yara_scan::{Engine, RuleSet};
 use serde_json::json;
 
+mod feeds;
+mod feeds_profile;
+
 /// Benchmarks of s3-yara-scan, side by side in one run.
 #[derive(clap::Parser)]
 struct Args {
@@ -27,6 +32,14 @@ struct Args {
     /// Only the start-up figures (for comparing builds with and without native-rules).
     #[arg(long)]
     startup_only: bool,
+    /// Only the feeds section (a feed-sized package through the updater, cold start from the
+    /// compiled cache, throughput with it in force): needs the emulator.
+    #[arg(long)]
+    feeds_only: bool,
+    /// Where the feed-sized set's scan time goes: each of its rule files timed alone on the
+    /// corpus (`--corpus-mb`), the slowest first (feeds_profile.rs).
+    #[arg(long)]
+    feeds_profile: bool,
     /// For a profiler: scan the files under this folder 20 times with signature-base.
     #[arg(long)]
     profile_scan: Option<PathBuf>,
@@ -58,6 +71,24 @@ fn main() -> anyhow::Result<()> {
 
     if let Some(dir) = &args.profile_scan {
         return profile_scan(dir, &args.rulesets.join("signature-base"));
+    }
+    if args.feeds_profile {
+        let corpus = corpus(args.corpus_mb * 1024 * 1024);
+        let profile = feeds_profile::run(&args.rulesets, &corpus)?;
+        let path = args.json.with_file_name("bench-feeds-profile.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&profile)?)?;
+        eprintln!("wrote {}", path.display());
+        return Ok(());
+    }
+    if args.feeds_only {
+        let corpus = corpus(args.corpus_mb * 1024 * 1024);
+        let report = json!({
+            "date": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "smoke": args.smoke,
+            "native_code_serialization": cfg!(feature = "native-rules"),
+            "feeds": feeds::run(&args.rulesets, &corpus, args.smoke, repeats)?,
+        });
+        return finish(&report, &args.json);
     }
     let mut sets = vec![("embedded signatures/".to_string(), RuleSet::embedded()?)];
     for name in ["reversinglabs-yara-rules", "signature-base"] {
@@ -133,6 +164,12 @@ fn main() -> anyhow::Result<()> {
     let tools = tools(&corpus, repeats)?;
     let per_object = per_object_cost(if args.smoke { 200 } else { 5000 })?;
     let startup = startup(&sets, large.as_ref(), args.smoke)?;
+    // The feeds section writes its package under a RULES prefix on the emulator.
+    let feeds = if std::env::var_os("AWS_ENDPOINT_URL").is_some() {
+        feeds::run(&args.rulesets, &corpus, args.smoke, repeats)?
+    } else {
+        json!(null)
+    };
     drop(corpus);
     // The pipeline and memory figures need the emulator: scripts/bench runs this under it.
     let (pipeline, memory) = if std::env::var_os("AWS_ENDPOINT_URL").is_some() {
@@ -159,6 +196,7 @@ fn main() -> anyhow::Result<()> {
         "startup": startup,
         "pipeline_on_emulator": pipeline,
         "peak_memory": memory,
+        "feeds": feeds,
     });
     finish(&report, &args.json)
 }
@@ -514,7 +552,7 @@ fn yara_x_rules(set: &RuleSet) -> anyhow::Result<yara_x::Rules> {
 fn per_object_cost(n: usize) -> anyhow::Result<serde_json::Value> {
     let engine = Engine::new(RuleSet::embedded()?, Duration::from_secs(10));
     let event: serde_json::Value =
-        serde_json::from_str(include_str!("../events/sqs-sns-s3-put.json"))?;
+        serde_json::from_str(include_str!("../../events/sqs-sns-s3-put.json"))?;
     let body = event["Records"][0]["body"]
         .as_str()
         .context("fixture body")?
@@ -936,6 +974,10 @@ fn round(x: f64) -> f64 {
 }
 
 fn print_table(report: &serde_json::Value) {
+    if report["startup"].is_null() {
+        feeds::print(&report["feeds"]);
+        return;
+    }
     if report["scan_throughput_single_core"].is_null() {
         print_startup(
             &report["startup"],
@@ -1027,6 +1069,7 @@ fn print_table(report: &serde_json::Value) {
             );
         }
     }
+    feeds::print(&report["feeds"]);
 }
 
 fn print_startup(s: &serde_json::Value, native: bool) {
