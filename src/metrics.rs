@@ -196,21 +196,26 @@ impl BatchMetrics {
     /// Writes the batch's EMF documents, one line each, all at once: to stdout (`stdout`, in
     /// Lambda) or stderr.
     pub fn emit(&self, function: &str, stdout: bool) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let lines: String = self
-            .emf(function, now)
-            .iter()
-            .map(|doc| format!("{doc}\n"))
-            .collect();
-        // A log line that cannot be written is not worth failing a batch over.
-        let _ = if stdout {
-            std::io::Write::write_all(&mut std::io::stdout().lock(), lines.as_bytes())
-        } else {
-            std::io::Write::write_all(&mut std::io::stderr().lock(), lines.as_bytes())
-        };
+        write_documents(&self.emf(function, now_ms()), stdout);
     }
+}
+
+/// Now, in milliseconds since the epoch: an EMF document's timestamp.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Writes EMF `docs`, one line each, all at once: to stdout (`stdout`, in Lambda) or stderr.
+pub(crate) fn write_documents(docs: &[Value], stdout: bool) {
+    let lines: String = docs.iter().map(|doc| format!("{doc}\n")).collect();
+    // A log line that cannot be written is not worth failing a batch or an update over.
+    let _ = if stdout {
+        std::io::Write::write_all(&mut std::io::stdout().lock(), lines.as_bytes())
+    } else {
+        std::io::Write::write_all(&mut std::io::stderr().lock(), lines.as_bytes())
+    };
 }
 
 /// One EMF document: its metrics under the `FunctionName` dimension, and `extra` beside it.

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::{FeedReport, Outcome};
 use crate::config::Metrics;
-use crate::metrics::NAMESPACE;
+use crate::metrics::{NAMESPACE, now_ms, write_documents};
 
 /// The metrics of one feed, with their units.
 pub const FEED_METRICS: [(&str, &str); 3] = [
@@ -63,18 +63,7 @@ pub fn emit(reports: &[FeedReport], metrics: &Metrics) {
     let Metrics::Emf { function, stdout } = metrics else {
         return;
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let lines: String = (emf(reports, function, now).iter())
-        .map(|doc| format!("{doc}\n"))
-        .collect();
-    // A log line that cannot be written is not worth failing an update over.
-    let _ = if *stdout {
-        std::io::Write::write_all(&mut std::io::stdout().lock(), lines.as_bytes())
-    } else {
-        std::io::Write::write_all(&mut std::io::stderr().lock(), lines.as_bytes())
-    };
+    write_documents(&emf(reports, function, now_ms()), *stdout);
 }
 
 #[cfg(test)]
