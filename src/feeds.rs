@@ -174,13 +174,22 @@ pub async fn bootstrap<S: ObjectStore>(pipeline: &crate::pipeline::Pipeline<S>) 
         return false;
     }
     tracing::warn!("the RULES prefix holds no rule file yet: updating the FEEDS into it first");
-    match run(pipeline.store(), pipeline.config(), None).await {
+    let in_force = match run(pipeline.store(), pipeline.config(), None).await {
         Ok(reports) => reports.iter().any(FeedReport::in_force),
         Err(e) => {
             tracing::error!(error = %e, "the first feed update failed");
             false
         }
+    };
+    if !in_force {
+        // Fails closed: the function does not scan with fewer rules than it was given.
+        tracing::error!(
+            "no feed of FEEDS could be put in force and RULES holds nothing else: let the \
+             function reach the feeds' URLs (a NAT gateway or a proxy), run `s3-yara-scan feeds \
+             update --to <RULES>` from a machine that can, or set FEEDS empty (template: Feeds)"
+        );
     }
+    in_force
 }
 
 /// Updates every feed of `config` into `target`, one after the other; a feed refused is
@@ -204,7 +213,12 @@ pub async fn update<S: ObjectStore, F: Source>(
                 }
             }
         };
-        let age = age(store, &target.bucket, &key).await;
+        // A feed in force was written just now (even unchanged, see `update_one`); only a
+        // refused one asks S3 how old the one it left in force is.
+        let age = match outcome {
+            Outcome::Updated(_) | Outcome::Unchanged(_) => Some(0),
+            Outcome::Refused { .. } => age(store, &target.bucket, &key).await,
+        };
         let report = FeedReport::new(feed, object, outcome, age);
         if report.in_force() {
             tracing::info!(feed = %feed.name, report = %report.line(), "feed in force");

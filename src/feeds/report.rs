@@ -31,7 +31,8 @@ pub struct FeedReport {
 pub enum Outcome {
     /// Validated and written as a new version: in force from the next rules refresh.
     Updated(InForce),
-    /// Validated, and the same as the one in force: nothing written.
+    /// Validated, and the same bytes as the one in force: written again all the same, so that
+    /// its time says when it was last found sound (its ETag, and so the scanners' rules, stay).
     Unchanged(InForce),
     /// Refused; the one in force (if any) stays.
     Refused {

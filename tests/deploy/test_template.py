@@ -228,7 +228,8 @@ class TemplateMatchesCode(unittest.TestCase):
 
     def test_the_function_writes_only_the_compiled_cache_under_the_rules_prefix(self):
         statements = conditional_statements(self.function)
-        path = {"Fn::Select": [1, {"Fn::Split": ["s3://", {"Fn::Sub": "${RulesUri}s3://"}]}]}
+        uri = {"Fn::If": ["OwnRules", {"Fn::Sub": "s3://${RulesBucket}/"}, {"Ref": "RulesUri"}]}
+        path = {"Fn::Select": [1, {"Fn::Split": ["s3://", {"Fn::Sub": ["${Uri}s3://", {"Uri": uri}]}]}]}
         read = statements["ReadRules"][1]["Resource"]["Fn::Sub"]
         self.assertEqual(read, ["arn:${AWS::Partition}:s3:::${Path}*", {"Path": path}])
         write = statements["WriteRulesCache"][1]["Resource"]["Fn::Sub"]
@@ -238,6 +239,37 @@ class TemplateMatchesCode(unittest.TestCase):
         self.assertEqual(as_set(statements["WriteRulesCache"][1]["Action"]), {"s3:PutObject"})
         rendered = render_sub(write[0], {"AWS::Partition": "aws", "Path": "rules-bucket/team/"})
         self.assertEqual(rendered, "arn:aws:s3:::rules-bucket/team/.s3-yara-scan-cache/*")
+
+    def test_feeds_are_on_by_default_in_a_bucket_the_stack_makes_when_no_rules_uri(self):
+        """The defaults (Feeds listed, RulesUri empty) give the function a RULES prefix: the root
+        of a private RulesBucket, which its feeds/ grant and the agent's RULES name too; a
+        RulesUri given makes no bucket."""
+        params, conditions = self.template["Parameters"], self.template["Conditions"]
+        self.assertEqual(params["RulesUri"]["Default"], "")
+        self.assertTrue(params["Feeds"]["Default"].startswith("yara=https://"))
+        self.assertEqual(conditions["OwnRules"], {"Fn::And": [
+            {"Fn::Not": [{"Condition": "RulesUriGiven"}]}, {"Condition": "FeedsListed"}]})
+        self.assertEqual(conditions["HasRules"], {"Fn::Or": [
+            {"Condition": "RulesUriGiven"}, {"Condition": "OwnRules"}]})
+        bucket = self.template["Resources"]["RulesBucket"]
+        self.assertEqual(bucket["Condition"], "OwnRules")
+        self.assertEqual(set(bucket["Properties"]["PublicAccessBlockConfiguration"].values()), {True})
+        uri = {"Fn::If": ["OwnRules", {"Fn::Sub": "s3://${RulesBucket}/"}, {"Ref": "RulesUri"}]}
+        env = self.function["Properties"]["Environment"]["Variables"]
+        self.assertEqual(env["RULES"], uri)
+        (agent,) = self.template["Resources"]["AgentTaskDefinition"]["Properties"]["ContainerDefinitions"]
+        (rules,) = [v["Value"] for v in agent["Environment"] if v["Name"] == "RULES"]
+        self.assertEqual(rules, uri)
+        self.assertEqual(self.template["Outputs"]["RulesUriInForce"]["Value"], uri)
+        write = conditional_statements(self.function)["WriteFeeds"][1]["Resource"]["Fn::Sub"]
+        path = write[1]["Path"]["Fn::Select"][1]["Fn::Split"][1]["Fn::Sub"]
+        self.assertEqual(path, ["${Uri}s3://", {"Uri": uri}])
+        own = render_sub(path[0], {"Uri": "s3://stack-rules-bucket/"}).split("s3://")[1]
+        arn = render_sub(write[0], {"AWS::Partition": "aws", "Path": own})
+        self.assertEqual(arn, "arn:aws:s3:::stack-rules-bucket/feeds/*")
+        schedule = self.template["Resources"]["FeedsUpdateSchedule"]
+        self.assertEqual(schedule["Condition"], "FeedsOn")
+        self.assertEqual(json.loads(schedule["Properties"]["Target"]["Input"]), {"feedsUpdate": {}})
 
     def test_result_events_are_published_only_where_named(self):
         statements = conditional_statements(self.function)

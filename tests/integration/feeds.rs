@@ -416,8 +416,27 @@ async fn a_cold_start_on_an_empty_rules_prefix_writes_the_feeds_first() {
         "written at start-up: {answer}"
     );
 
-    // Without FEEDS, an empty prefix still stops it.
+    // A feed it cannot reach leaves the prefix empty: it does not start, and says what to do.
     let other = format!("s3://{bucket}/other/");
+    let unreachable = format!("yara={}", server.url("gone.zip"));
+    let stopped = run(
+        &["handle", event.to_str().unwrap()],
+        &[
+            ("ACTION", "tag"),
+            ("RULES", other.as_str()),
+            ("FEEDS", unreachable.as_str()),
+        ],
+    );
+    assert!(!stopped.status.success());
+    let stderr = text(&stopped.stderr);
+    assert!(
+        stderr.contains("no feed of FEEDS could be put in force"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("set FEEDS empty"), "{stderr}");
+    assert!(stderr.contains("holds no .yar"), "{stderr}");
+
+    // Without FEEDS, an empty prefix still stops it.
     let without = run(
         &["handle", event.to_str().unwrap()],
         &[("ACTION", "tag"), ("RULES", other.as_str())],
