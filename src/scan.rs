@@ -3,14 +3,11 @@
 //! deserializes; users' own sets, which the `rules` module loads from their sources, join it
 //! (`compiled.rs`: the sets in force and their identity) and are swapped in while scans go on.
 
-use std::cell::RefCell;
-use std::time::Duration;
-
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use yara_x::Scanner;
 
 /// Why rules could not be loaded or an object not scanned.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +37,7 @@ mod externals;
 mod hashes;
 mod matches;
 mod sample;
+mod scanners;
 pub mod serialized;
 
 pub use compiled::{RuleSet, RuleSets};
@@ -131,7 +129,7 @@ impl Engine {
         let mut found = Vec::new();
         for set in rules.sets() {
             let left = timeout.saturating_sub(started.elapsed());
-            found.extend(with_scanner(set, left, |scanner| {
+            found.extend(scanners::with_scanner(set, left, |scanner| {
                 for (name, value) in EXTERNALS.iter().zip(externals) {
                     // Rules compiled elsewhere may not declare them: nothing to fill in then.
                     let _ = scanner.set_global(name, value);
@@ -151,37 +149,6 @@ impl Engine {
     pub fn scan_bytes(&self, data: &[u8]) -> Result<Vec<Match>, ScanError> {
         self.scan_with(&self.rules(), data, [""; 5], self.timeout)
     }
-}
-
-/// Runs `f` with this thread's scanner for `set`, made on first use. `Scanner` is not `Send`,
-/// so each thread of the blocking pool keeps its own, one per set (a set's rules live as long
-/// as the process). A scanner whose scan failed is dropped rather than trusted again.
-fn with_scanner<T>(
-    set: &RuleSet,
-    timeout: Duration,
-    f: impl FnOnce(&mut Scanner<'static>) -> Result<T, ScanError>,
-) -> Result<T, ScanError> {
-    thread_local! {
-        static SCANNERS: RefCell<Vec<(usize, Scanner<'static>)>> = const { RefCell::new(Vec::new()) };
-    }
-    let key = std::ptr::from_ref(set.rules) as usize;
-    SCANNERS.with(|cell| {
-        let mut scanners = cell.borrow_mut();
-        let index = match scanners.iter().position(|(k, _)| *k == key) {
-            Some(i) => i,
-            None => {
-                scanners.push((key, Scanner::new(set.rules)));
-                scanners.len() - 1
-            }
-        };
-        let scanner = &mut scanners[index].1;
-        scanner.set_timeout(timeout.max(Duration::from_millis(1)));
-        let result = f(scanner);
-        if result.is_err() {
-            scanners.swap_remove(index);
-        }
-        result
-    })
 }
 
 fn scan_error(e: yara_x::ScanError, timeout: Duration) -> ScanError {

@@ -40,8 +40,7 @@ pub struct Sight {
 /// in what they contain, by identifier. A canary that cannot be looked at in full (a limit, a
 /// timeout) is an error: a rule could fire in what went unseen.
 ///
-/// The rules are kept for the process's life, as every rule set the engine scans with is (its
-/// threads keep a scanner for them): one package per round of an update.
+/// The rules are freed when the round ends (`scan/scanners.rs`).
 pub fn firing(
     rules: yara_x::Rules,
     canaries: &[(String, Vec<u8>)],

@@ -3,6 +3,8 @@
 //! whose combined identity is the `scan-rules` tag. Where users' rules come from, and when
 //! they are compiled again, is the `rules` module's.
 
+use std::sync::Arc;
+
 use sha2::{Digest, Sha256};
 use yara_x::Rules;
 
@@ -15,12 +17,13 @@ const EMBEDDED_ID: &str = include_str!(concat!(env!("OUT_DIR"), "/ruleset_id"));
 /// Compiled rules and their identity (a short hash written in tags and logs), shared by every
 /// scan in the process.
 ///
-/// The rules live as long as the process: a rule set is loaded once at start-up, and this lets
-/// each thread keep a `Scanner` for it between objects (setting one up costs far more than
-/// scanning a small object).
+/// Clones share the rules; each thread keeps a `Scanner` for them between objects
+/// (`scanners.rs`) until the last clone is dropped.
 #[derive(Clone)]
 pub struct RuleSet {
-    pub(super) rules: &'static Rules,
+    pub(super) rules: Arc<Rules>,
+    /// Held by every clone and by no scanner: when it is gone, so is the set.
+    pub(super) alive: Arc<()>,
     id: String,
 }
 
@@ -56,7 +59,8 @@ impl RuleSet {
     /// Wraps compiled rules with an identity of the caller's choosing.
     pub fn new(rules: Rules, id: impl Into<String>) -> RuleSet {
         RuleSet {
-            rules: Box::leak(Box::new(rules)),
+            rules: Arc::new(rules),
+            alive: Arc::new(()),
             id: id.into(),
         }
     }

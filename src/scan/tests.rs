@@ -243,6 +243,39 @@ fn reused_scanners_keep_scans_and_rule_sets_apart() {
     assert_eq!(Match::names(&slow.scan_bytes(b"tiny").unwrap()), ["slow"]);
 }
 
+/// Rules replaced (a reload, a feed update's canary round) are freed: once no `RuleSet` holds
+/// them, the thread's next scan drops its scanner for them, and the rules with it.
+#[test]
+fn rules_no_longer_held_are_freed_with_their_scanners() {
+    // Each test runs on its own thread, so its scanners are its own.
+    let compile = |name: &str| {
+        let source = format!(r#"rule {name} {{ strings: $a = "{name}" condition: $a }}"#);
+        RuleSet::new(yara_x::compile(source.as_str()).unwrap(), name)
+    };
+    let old = compile("Old_Rule");
+    let freed = Arc::downgrade(&old.rules);
+    let engine = Engine::new(old.clone(), Duration::from_secs(5));
+    assert_eq!(
+        Match::names(&engine.scan_bytes(b"Old_Rule").unwrap()),
+        ["Old_Rule"]
+    );
+    assert_eq!(scanners::kept(), 1);
+
+    engine.swap(RuleSets::new(vec![compile("New_Rule")]));
+    assert!(freed.upgrade().is_some(), "still held by `old`");
+    drop(old);
+    assert!(
+        freed.upgrade().is_some(),
+        "the thread's scanner keeps them until its next scan"
+    );
+    assert_eq!(
+        Match::names(&engine.scan_bytes(b"New_Rule").unwrap()),
+        ["New_Rule"]
+    );
+    assert!(freed.upgrade().is_none(), "the old rules are freed");
+    assert_eq!(scanners::kept(), 1);
+}
+
 /// No more scans run at once than there are vCPUs: a scan waits while every slot is taken,
 /// its timeout not yet running, and goes on once one is given back.
 #[tokio::test]
