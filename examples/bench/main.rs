@@ -9,6 +9,7 @@
 //!     cargo run --release --example bench --no-default-features -- --startup-only
 //!     scripts/bench --feeds-only --corpus-mb 64   # only the feeds section (feeds.rs)
 //!     target/release/examples/bench --feeds-profile --corpus-mb 16   # its files, slowest first
+//!     target/release/examples/bench --feeds-split --corpus-mb 64     # what a magic split buys
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -22,6 +23,7 @@ use serde_json::json;
 
 mod feeds;
 mod feeds_profile;
+mod feeds_split;
 
 /// Benchmarks of s3-yara-scan, side by side in one run.
 #[derive(clap::Parser)]
@@ -40,6 +42,10 @@ struct Args {
     /// corpus (`--corpus-mb`), the slowest first (feeds_profile.rs).
     #[arg(long)]
     feeds_profile: bool,
+    /// What scanning the rules guarded by a PE/ELF/Mach-O magic only on objects that start so
+    /// would buy, on the corpus (feeds_split.rs).
+    #[arg(long)]
+    feeds_split: bool,
     /// For a profiler: scan the files under this folder 20 times with signature-base.
     #[arg(long)]
     profile_scan: Option<PathBuf>,
@@ -77,6 +83,14 @@ fn main() -> anyhow::Result<()> {
         let profile = feeds_profile::run(&args.rulesets, &corpus)?;
         let path = args.json.with_file_name("bench-feeds-profile.json");
         std::fs::write(&path, serde_json::to_string_pretty(&profile)?)?;
+        eprintln!("wrote {}", path.display());
+        return Ok(());
+    }
+    if args.feeds_split {
+        let corpus = corpus(args.corpus_mb * 1024 * 1024);
+        let split = feeds_split::run(&args.rulesets, &corpus)?;
+        let path = args.json.with_file_name("bench-feeds-split.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&split)?)?;
         eprintln!("wrote {}", path.display());
         return Ok(());
     }
