@@ -78,19 +78,20 @@ fn main() -> anyhow::Result<()> {
     if let Some(dir) = &args.profile_scan {
         return profile_scan(dir, &args.rulesets.join("signature-base"));
     }
-    if args.feeds_profile {
+    if args.feeds_profile || args.feeds_split {
         let corpus = corpus(args.corpus_mb * 1024 * 1024);
-        let profile = feeds_profile::run(&args.rulesets, &corpus)?;
-        let path = args.json.with_file_name("bench-feeds-profile.json");
-        std::fs::write(&path, serde_json::to_string_pretty(&profile)?)?;
-        eprintln!("wrote {}", path.display());
-        return Ok(());
-    }
-    if args.feeds_split {
-        let corpus = corpus(args.corpus_mb * 1024 * 1024);
-        let split = feeds_split::run(&args.rulesets, &corpus)?;
-        let path = args.json.with_file_name("bench-feeds-split.json");
-        std::fs::write(&path, serde_json::to_string_pretty(&split)?)?;
+        let (report, file) = match args.feeds_split {
+            true => (
+                feeds_split::run(&args.rulesets, &corpus)?,
+                "bench-feeds-split.json",
+            ),
+            false => (
+                feeds_profile::run(&args.rulesets, &corpus)?,
+                "bench-feeds-profile.json",
+            ),
+        };
+        let path = args.json.with_file_name(file);
+        std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
         eprintln!("wrote {}", path.display());
         return Ok(());
     }
