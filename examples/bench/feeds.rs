@@ -88,14 +88,7 @@ fn package(rulesets: &Path, smoke: bool) -> anyhow::Result<(Vec<u8>, usize)> {
         files += 1;
     } else {
         for set in ["reversinglabs-yara-rules", "signature-base"] {
-            let mut found: Vec<_> = walkdir::WalkDir::new(rulesets.join(set))
-                .into_iter()
-                .filter_map(Result::ok)
-                .map(walkdir::DirEntry::into_path)
-                .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yar" | "yara")))
-                .collect();
-            found.sort();
-            for path in found {
+            for path in crate::feeds_profile::rule_files(rulesets, set) {
                 let name = path.strip_prefix(rulesets)?.to_string_lossy().into_owned();
                 add(&name, &std::fs::read(&path)?)?;
                 files += 1;

@@ -21,14 +21,7 @@ pub fn run(rulesets: &Path, sample: &[Vec<u8>]) -> anyhow::Result<serde_json::Va
     let baseline = scan_time(&plain, sample)?;
     let mut rows = Vec::new();
     for set in ["reversinglabs-yara-rules", "signature-base"] {
-        let mut files: Vec<_> = walkdir::WalkDir::new(rulesets.join(set))
-            .into_iter()
-            .filter_map(Result::ok)
-            .map(walkdir::DirEntry::into_path)
-            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yar" | "yara")))
-            .collect();
-        files.sort();
-        for path in files {
+        for path in rule_files(rulesets, set) {
             let text = String::from_utf8_lossy(&std::fs::read(&path)?).into_owned();
             let Ok(rules) = compile(&text) else {
                 continue; // a file that needs another (none do in these sets)
@@ -61,6 +54,18 @@ pub fn run(rulesets: &Path, sample: &[Vec<u8>]) -> anyhow::Result<serde_json::Va
     });
     print(&report);
     Ok(report)
+}
+
+/// The `.yar` and `.yara` files of one of the third-party sets under `rulesets`, sorted.
+pub fn rule_files(rulesets: &Path, set: &str) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = walkdir::WalkDir::new(rulesets.join(set))
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(walkdir::DirEntry::into_path)
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yar" | "yara")))
+        .collect();
+    files.sort();
+    files
 }
 
 /// Rules compiled as the scanner compiles users' sources.

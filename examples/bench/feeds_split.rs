@@ -37,7 +37,11 @@ pub fn run(rulesets: &Path, sample: &[Vec<u8>]) -> anyhow::Result<serde_json::Va
     let embedded = compile(&embedded_sources()?)?;
     let (mut whole, mut open) = (Vec::new(), Vec::new());
     let mut guarded: BTreeMap<Magic, Vec<(String, String)>> = BTreeMap::new();
-    for path in rule_files(rulesets) {
+    let sets = ["reversinglabs-yara-rules", "signature-base"];
+    for path in sets
+        .iter()
+        .flat_map(|set| crate::feeds_profile::rule_files(rulesets, set))
+    {
         let name = path.strip_prefix(rulesets)?.display().to_string();
         let text = String::from_utf8_lossy(&std::fs::read(&path)?).into_owned();
         let (rest, kept) = split(&text);
@@ -161,18 +165,6 @@ fn guard(text: &str, condition: &Expr) -> Option<Magic> {
         .iter()
         .find(|(g, _)| *g == plain)
         .map(|(_, magic)| *magic)
-}
-
-fn rule_files(rulesets: &Path) -> Vec<std::path::PathBuf> {
-    let mut files: Vec<_> = ["reversinglabs-yara-rules", "signature-base"]
-        .iter()
-        .flat_map(|set| walkdir::WalkDir::new(rulesets.join(set)))
-        .filter_map(Result::ok)
-        .map(walkdir::DirEntry::into_path)
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yar" | "yara")))
-        .collect();
-    files.sort();
-    files
 }
 
 /// The embedded rules' sources (`signatures/`, as `build.rs` compiles them).

@@ -345,6 +345,40 @@ async fn a_rule_firing_on_a_canary_is_made_private_and_the_rest_is_in_force() {
     );
 }
 
+/// A feed server holding one small package (`MARKER_RULE`) and the scheduled invocation's
+/// payload (`{"feedsUpdate": {}}`, EventBridge Scheduler's input) as an event file.
+struct Scheduled {
+    server: Server,
+    event: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Scheduled {
+    fn serving_one_rule() -> Scheduled {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start(dir.path());
+        let package = [("a.yar".to_owned(), MARKER_RULE.as_bytes().to_vec())];
+        std::fs::write(dir.path().join("small.zip"), zip(&package)).unwrap();
+        let event = dir.path().join("scheduled.json");
+        std::fs::write(&event, r#"{"feedsUpdate": {}}"#).unwrap();
+        let event = event.to_str().unwrap().to_owned();
+        Scheduled {
+            server,
+            event,
+            _dir: dir,
+        }
+    }
+
+    fn event(&self) -> &str {
+        &self.event
+    }
+
+    /// `FEEDS` naming the package.
+    fn feeds(&self) -> String {
+        format!("yara={}", self.server.url("small.zip"))
+    }
+}
+
 /// The scheduled invocation's payload (`{"feedsUpdate": {}}`, EventBridge Scheduler's input)
 /// runs the same update in the function: `handle` answers with each feed's report.
 #[tokio::test]
@@ -355,20 +389,15 @@ async fn the_scheduled_event_runs_the_update() {
     // The function starts only with rules under RULES (an empty prefix stops it): the team's own.
     emu.put(&bucket, "team/own.yar", OTHER_RULE).await;
     let rules = format!("s3://{bucket}/team/");
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
-    let package = [("a.yar".to_owned(), MARKER_RULE.as_bytes().to_vec())];
-    std::fs::write(dir.path().join("small.zip"), zip(&package)).unwrap();
-    let event = dir.path().join("scheduled.json");
-    std::fs::write(&event, r#"{"feedsUpdate": {}}"#).unwrap();
-    let feeds = format!("yara={}", server.url("small.zip"));
+    let scheduled = Scheduled::serving_one_rule();
+    let (event, feeds) = (scheduled.event(), scheduled.feeds());
     let env = [
         ("ACTION", "tag"),
         ("RULES", rules.as_str()),
         ("FEEDS", feeds.as_str()),
     ];
 
-    let out = run(&["handle", event.to_str().unwrap()], &env);
+    let out = run(&["handle", event], &env);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(answer[0]["status"], "updated", "{answer}");
@@ -390,20 +419,15 @@ async fn a_cold_start_on_an_empty_rules_prefix_writes_the_feeds_first() {
     let bucket = unique("firstrules");
     emu.s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let rules = format!("s3://{bucket}/team/");
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
-    let package = [("a.yar".to_owned(), MARKER_RULE.as_bytes().to_vec())];
-    std::fs::write(dir.path().join("small.zip"), zip(&package)).unwrap();
-    let event = dir.path().join("scheduled.json");
-    std::fs::write(&event, r#"{"feedsUpdate": {}}"#).unwrap();
-    let feeds = format!("yara={}", server.url("small.zip"));
+    let scheduled = Scheduled::serving_one_rule();
+    let (event, feeds) = (scheduled.event(), scheduled.feeds());
     let env = [
         ("ACTION", "tag"),
         ("RULES", rules.as_str()),
         ("FEEDS", feeds.as_str()),
     ];
 
-    let out = run(&["handle", event.to_str().unwrap()], &env);
+    let out = run(&["handle", event], &env);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("holds no rule file yet"),
@@ -418,9 +442,9 @@ async fn a_cold_start_on_an_empty_rules_prefix_writes_the_feeds_first() {
 
     // A feed it cannot reach leaves the prefix empty: it does not start, and says what to do.
     let other = format!("s3://{bucket}/other/");
-    let unreachable = format!("yara={}", server.url("gone.zip"));
+    let unreachable = format!("yara={}", scheduled.server.url("gone.zip"));
     let stopped = run(
-        &["handle", event.to_str().unwrap()],
+        &["handle", event],
         &[
             ("ACTION", "tag"),
             ("RULES", other.as_str()),
@@ -438,7 +462,7 @@ async fn a_cold_start_on_an_empty_rules_prefix_writes_the_feeds_first() {
 
     // Without FEEDS, an empty prefix still stops it.
     let without = run(
-        &["handle", event.to_str().unwrap()],
+        &["handle", event],
         &[("ACTION", "tag"), ("RULES", other.as_str())],
     );
     assert!(!without.status.success());
