@@ -175,7 +175,7 @@ impl BatchMetrics {
             .zip(values)
             .map(|(&(name, unit), value)| (name, unit, value))
             .collect();
-        let mut docs = vec![document(function, timestamp_ms, None, &totals)];
+        let mut docs = vec![document(function, timestamp_ms, None, Rollup::No, &totals)];
         // One document per dimension value: per verdict, then per kind of error.
         let counts = [
             ("Verdict", "Objects", &self.verdicts),
@@ -185,7 +185,7 @@ impl BatchMetrics {
             for (value, n) in by_value {
                 let metric = [(metric, "Count", json!(n))];
                 let extra = Some((dimension, *value));
-                docs.push(document(function, timestamp_ms, extra, &metric));
+                docs.push(document(function, timestamp_ms, extra, Rollup::No, &metric));
             }
         }
         docs
@@ -218,25 +218,40 @@ pub(crate) fn write_documents(docs: &[Value], stdout: bool) {
     };
 }
 
-/// One EMF document: its metrics under the `FunctionName` dimension, and `extra` beside it.
-fn document(
+/// Whether an EMF document with an `extra` dimension is also rolled up under `FunctionName`
+/// alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rollup {
+    /// Under `FunctionName` and `extra` only.
+    No,
+    /// Under `FunctionName` alone too (what an alarm over every value of `extra` watches).
+    AlsoFunction,
+}
+
+/// One EMF document: its metrics under the `FunctionName` dimension, and `extra` beside it. A
+/// metric whose value is null is left out (a value it does not have).
+pub fn document(
     function: &str,
     timestamp_ms: u64,
     extra: Option<(&str, &str)>,
+    rollup: Rollup,
     metrics: &[(&str, &str, Value)],
 ) -> Value {
-    let mut dimensions = vec!["FunctionName"];
+    let mut dimensions = vec![vec!["FunctionName"]];
     let mut doc = serde_json::Map::new();
     doc.insert("FunctionName".into(), json!(function));
     if let Some((name, value)) = extra {
-        dimensions.push(name);
+        dimensions[0].push(name);
         doc.insert(name.into(), json!(value));
+        if rollup == Rollup::AlsoFunction {
+            dimensions.push(vec!["FunctionName"]);
+        }
     }
-    let definitions: Vec<Value> = metrics
-        .iter()
+    let present = metrics.iter().filter(|(_, _, value)| !value.is_null());
+    let definitions: Vec<Value> = (present.clone())
         .map(|(name, unit, _)| json!({"Name": name, "Unit": unit}))
         .collect();
-    for (name, _, value) in metrics {
+    for (name, _, value) in present {
         doc.insert((*name).into(), value.clone());
     }
     doc.insert(
@@ -245,7 +260,7 @@ fn document(
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
                 "Namespace": NAMESPACE,
-                "Dimensions": [dimensions],
+                "Dimensions": dimensions,
                 "Metrics": definitions,
             }],
         }),

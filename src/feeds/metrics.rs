@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::{FeedReport, Outcome};
 use crate::config::Metrics;
-use crate::metrics::{NAMESPACE, now_ms, write_documents};
+use crate::metrics::{Rollup, document, now_ms, write_documents};
 
 /// The metrics of one feed, with their units.
 pub const FEED_METRICS: [(&str, &str); 3] = [
@@ -28,31 +28,14 @@ pub fn emf(reports: &[FeedReport], function: &str, timestamp_ms: u64) -> Vec<Val
                 Outcome::Refused { .. } => (1, None),
             };
             let values = [json!(report.age_secs), json!(refused), json!(entries)];
-            let mut doc = serde_json::Map::new();
-            doc.insert("FunctionName".into(), json!(function));
-            doc.insert("Feed".into(), json!(report.name));
-            let mut definitions = Vec::new();
-            for ((name, unit), value) in FEED_METRICS.iter().zip(values) {
-                // A feed never put in force has no age, a refused one no count: left out.
-                if !value.is_null() {
-                    definitions.push(json!({"Name": name, "Unit": unit}));
-                    doc.insert((*name).into(), value);
-                }
-            }
-            doc.insert(
-                "_aws".into(),
-                json!({
-                    "Timestamp": timestamp_ms,
-                    "CloudWatchMetrics": [{
-                        "Namespace": NAMESPACE,
-                        // Per feed, and over all feeds (what the template's alarms watch:
-                        // a feed's name is a hash of its URL, unknown to the template).
-                        "Dimensions": [["FunctionName", "Feed"], ["FunctionName"]],
-                        "Metrics": definitions,
-                    }],
-                }),
-            );
-            Value::Object(doc)
+            // A feed never put in force has no age, a refused one no count: null, left out.
+            let metrics: Vec<_> = (FEED_METRICS.iter().zip(values))
+                .map(|((name, unit), value)| (*name, *unit, value))
+                .collect();
+            // Per feed, and over all feeds (what the template's alarms watch: a feed's name
+            // is a hash of its URL, unknown to the template).
+            let feed = Some(("Feed", report.name.as_str()));
+            document(function, timestamp_ms, feed, Rollup::AlsoFunction, &metrics)
         })
         .collect()
 }
